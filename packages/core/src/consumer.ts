@@ -1,0 +1,348 @@
+import { type BackoffOptions, backoffDelay } from './backoff.js';
+import { hopLimit, physicalQueues, type QueueContext } from './context.js';
+import type { DeadLetterInfo, Delivery, Driver } from './driver.js';
+import {
+  errorMessage,
+  LockLostError,
+  QueueClosedError,
+  RetryAfterError,
+  UnrecoverableError,
+} from './errors.js';
+import { H, intHeader, userHeaders } from './headers.js';
+import { validateWith } from './schema.js';
+import type { Handler, HandlerContext, Job, ProcessOptions } from './types.js';
+
+const DEFAULT_LOCK_MS = 30_000;
+const DEFAULT_POLL_MS = 1_000;
+const DEFAULT_MAX_ATTEMPTS = 3;
+
+/** Attempt metadata read from a delivery's headers and delivery count. */
+export interface AttemptInfo {
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly notBefore: number;
+  readonly backoff: BackoffOptions | undefined;
+}
+
+/** The attempt count survives redelivery: header (bumped on re-send) plus redeliveries in place. */
+export function attemptInfo(delivery: Delivery, defaultMaxAttempts = DEFAULT_MAX_ATTEMPTS): AttemptInfo {
+  const base = intHeader(delivery.headers, H.attempt, 1);
+  const deliveries = Math.max(1, delivery.deliveryCount || 1);
+  let backoff: BackoffOptions | undefined;
+  const rawBackoff = delivery.headers[H.backoff];
+  if (rawBackoff) {
+    try {
+      backoff = JSON.parse(rawBackoff) as BackoffOptions;
+    } catch {
+      backoff = undefined;
+    }
+  }
+  return {
+    attempt: base + deliveries - 1,
+    maxAttempts: intHeader(delivery.headers, H.maxAttempts, defaultMaxAttempts),
+    notBefore: intHeader(delivery.headers, H.notBefore, 0),
+    backoff,
+  };
+}
+
+/** The consuming half of a queue: a receive loop bounded by `concurrency`. Internal. */
+export class ConsumerLoop<T> {
+  private readonly concurrency: number;
+  private readonly lockMs: number;
+  private readonly pollMs: number;
+  private readonly stopping = new AbortController();
+  private readonly forced = new AbortController();
+  private readonly inflight = new Set<Promise<void>>();
+  private slotWaiters: (() => void)[] = [];
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly ctx: QueueContext<T>,
+    private readonly handler: Handler<T>,
+    options: ProcessOptions = {},
+  ) {
+    this.concurrency = options.concurrency ?? 1;
+    this.lockMs = options.lockDuration ?? DEFAULT_LOCK_MS;
+    this.pollMs = options.pollInterval ?? DEFAULT_POLL_MS;
+  }
+
+  /** Jobs currently being handled by this consumer. */
+  get active(): number {
+    return this.inflight.size;
+  }
+
+  start(): void {
+    this.loop = this.run().catch((error) => this.ctx.emit('error', asError(error)));
+  }
+
+  /** Stop receiving, wait up to `timeoutMs` for in-flight jobs, then abort the rest. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping.abort();
+    this.wakeSlots();
+    await this.loop;
+    if (this.inflight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const result = await Promise.race([Promise.allSettled([...this.inflight]), timedOut]);
+    clearTimeout(timer);
+    if (result === 'timeout') this.forced.abort(new QueueClosedError('Queue closed before the job finished'));
+  }
+
+  private wakeSlots(): void {
+    const waiters = this.slotWaiters;
+    this.slotWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private async run(): Promise<void> {
+    const driver = await this.ctx.driver();
+    const queues = physicalQueues(driver, this.ctx.name, this.ctx.strict);
+    let failures = 0;
+    while (!this.stopping.signal.aborted) {
+      const free = this.concurrency - this.inflight.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+        continue;
+      }
+      let deliveries: Delivery[];
+      try {
+        deliveries = await this.receive(driver, queues, free);
+        failures = 0;
+      } catch (error) {
+        if (this.stopping.signal.aborted) break;
+        this.ctx.emit('error', asError(error));
+        failures++;
+        await abortableDelay(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), this.stopping.signal);
+        continue;
+      }
+      for (const delivery of deliveries) this.track(this.handle(driver, delivery));
+    }
+  }
+
+  /** Highest priority band first, without waiting; long-poll only the lowest. */
+  private async receive(driver: Driver, queues: readonly string[], max: number): Promise<Delivery[]> {
+    for (const [index, queue] of queues.entries()) {
+      const last = index === queues.length - 1;
+      const got = await driver.receive(queue, {
+        max,
+        waitMs: last ? this.pollMs : 0,
+        lockMs: this.lockMs,
+        signal: this.stopping.signal,
+      });
+      if (got.length > 0 || last) return got;
+    }
+    return [];
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work
+      .catch((error) => this.ctx.emit('error', asError(error)))
+      .finally(() => {
+        this.inflight.delete(tracked);
+        this.wakeSlots();
+      });
+    this.inflight.add(tracked);
+  }
+
+  private async handle(driver: Driver, delivery: Delivery): Promise<void> {
+    const info = attemptInfo(delivery, this.ctx.defaults.maxAttempts);
+    const now = Date.now();
+    if (info.notBefore > now) return this.park(driver, delivery, info.notBefore - now);
+    const name = delivery.name ?? delivery.headers[H.name] ?? 'default';
+    const dead = (dl: DeadLetterInfo, job?: Job<T>) =>
+      this.deadLetter(delivery, name, { ...dl, attempts: info.attempt }, job);
+
+    if (info.attempt > info.maxAttempts) {
+      return dead({
+        reason: 'max-attempts',
+        error: `Delivered ${info.attempt} times without completing (worker crashed or lock lost)`,
+      });
+    }
+    let data: T;
+    try {
+      data = this.ctx.codec.decode(delivery.body);
+    } catch (error) {
+      return dead({ reason: 'undecodable', error: errorMessage(error) });
+    }
+    if (this.ctx.schema) {
+      try {
+        data = await validateWith(this.ctx.schema, data);
+      } catch (error) {
+        return dead({ reason: 'invalid-payload', error: errorMessage(error) });
+      }
+    }
+    const job: Job<T> = {
+      id: delivery.id,
+      name,
+      data,
+      attempt: info.attempt,
+      maxAttempts: info.maxAttempts,
+      priority: delivery.priority ?? intHeader(delivery.headers, H.priority, 0),
+      headers: userHeaders(delivery.headers),
+      enqueuedAt: new Date(intHeader(delivery.headers, H.enqueuedAt, delivery.enqueuedAt?.getTime() ?? now)),
+      raw: delivery.raw,
+    };
+    await this.runHandler(driver, delivery, job, info);
+  }
+
+  private async runHandler(
+    driver: Driver,
+    delivery: Delivery,
+    job: Job<T>,
+    info: AttemptInfo,
+  ): Promise<void> {
+    const lockLost = new AbortController();
+    const signal = AbortSignal.any([lockLost.signal, this.forced.signal]);
+    const extend = async () => {
+      if (!delivery.extendLock) return;
+      try {
+        await delivery.extendLock(this.lockMs);
+      } catch (error) {
+        if (!lockLost.signal.aborted)
+          lockLost.abort(error instanceof LockLostError ? error : new LockLostError(errorMessage(error)));
+        throw error;
+      }
+    };
+    const heartbeat =
+      driver.capabilities.lockRenewal && delivery.extendLock
+        ? setInterval(
+            () => extend().catch((error) => this.ctx.emit('error', asError(error))),
+            Math.max(50, this.lockMs / 3),
+          )
+        : undefined;
+    const handlerCtx: HandlerContext = {
+      signal,
+      extendLock: extend,
+      progress: async (value) => this.ctx.emit('progress', job, value),
+    };
+    this.ctx.emit('active', job);
+    let result: unknown;
+    try {
+      result = await this.handler(job, handlerCtx);
+    } catch (thrown) {
+      clearInterval(heartbeat);
+      return this.failed(driver, delivery, job, info, asError(thrown));
+    }
+    clearInterval(heartbeat);
+    await delivery.ack();
+    this.ctx.emit('completed', job, result);
+  }
+
+  private async failed(
+    driver: Driver,
+    delivery: Delivery,
+    job: Job<T>,
+    info: AttemptInfo,
+    error: Error,
+  ): Promise<void> {
+    this.ctx.emit('failed', job, error);
+    if (error instanceof UnrecoverableError) {
+      return this.deadLetter(
+        delivery,
+        job.name,
+        { reason: 'unrecoverable', error: error.message, attempts: job.attempt },
+        job,
+      );
+    }
+    if (error instanceof RetryAfterError) {
+      this.ctx.emit('retrying', job, error, error.delayMs);
+      return this.resend(driver, delivery, error.delayMs, job.attempt);
+    }
+    if (job.attempt >= job.maxAttempts) {
+      return this.deadLetter(
+        delivery,
+        job.name,
+        { reason: 'max-attempts', error: error.message, attempts: job.attempt },
+        job,
+      );
+    }
+    const delayMs = backoffDelay(info.backoff ?? this.ctx.defaults.backoff, job.attempt);
+    this.ctx.emit('retrying', job, error, delayMs);
+    if (delivery.release && delayMs <= hopLimit(driver.capabilities, this.ctx.maxDelayHop)) {
+      return delivery.release(delayMs);
+    }
+    return this.resend(driver, delivery, delayMs, job.attempt + 1);
+  }
+
+  /** Re-send a copy (same id, no dedup) due after `delayMs` with attempt `attempt`, then ack the original. */
+  private async resend(driver: Driver, delivery: Delivery, delayMs: number, attempt: number): Promise<void> {
+    const headers: Record<string, string> = { ...delivery.headers, [H.attempt]: String(attempt) };
+    if (delayMs > 0) headers[H.notBefore] = String(Date.now() + delayMs);
+    else delete headers[H.notBefore];
+    await this.sendCopy(driver, delivery, headers, delayMs);
+    await delivery.ack();
+  }
+
+  /** A delayed job arrived before its time (a hop): put it back for the remaining time. */
+  private async park(driver: Driver, delivery: Delivery, remainingMs: number): Promise<void> {
+    this.ctx.emit('delayed', { id: delivery.id, remainingMs });
+    const headers = { ...delivery.headers, [H.attempt]: String(attemptInfo(delivery).attempt) };
+    await this.sendCopy(driver, delivery, headers, remainingMs);
+    await delivery.ack();
+  }
+
+  private async sendCopy(
+    driver: Driver,
+    delivery: Delivery,
+    headers: Record<string, string>,
+    delayMs: number,
+  ): Promise<void> {
+    const hop = Math.min(delayMs, hopLimit(driver.capabilities, this.ctx.maxDelayHop));
+    const queue = this.physicalQueueOf(driver, delivery);
+    await driver.send(queue, [
+      {
+        id: delivery.id,
+        name: delivery.name ?? headers[H.name] ?? 'default',
+        body: delivery.body,
+        headers,
+        ...(hop > 0 ? { delayMs: hop } : {}),
+        ...(delivery.priority !== undefined && driver.capabilities.priority === 'native'
+          ? { priority: delivery.priority }
+          : {}),
+        ...(delivery.orderingKey === undefined ? {} : { orderingKey: delivery.orderingKey }),
+      },
+    ]);
+  }
+
+  private physicalQueueOf(driver: Driver, delivery: Delivery): string {
+    const priority = intHeader(delivery.headers, H.priority, 0);
+    const queues = physicalQueues(driver, this.ctx.name, this.ctx.strict);
+    return queues.length > 1 && priority > 0 ? (queues[9 - priority] ?? this.ctx.name) : this.ctx.name;
+  }
+
+  private async deadLetter(
+    delivery: Delivery,
+    name: string,
+    info: DeadLetterInfo,
+    job?: Job<T>,
+  ): Promise<void> {
+    await delivery.deadLetter(info);
+    this.ctx.emit('dead-lettered', {
+      id: delivery.id,
+      name,
+      reason: info.reason,
+      ...(info.error === undefined ? {} : { error: info.error }),
+      ...(job ? { job } : {}),
+    });
+  }
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(errorMessage(value));
+}
+
+/** Resolve after `ms`, or at once when `signal` fires. */
+export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

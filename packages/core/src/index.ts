@@ -1,0 +1,18 @@
+/**
+ * queuekit core: one job-queue API over many brokers.
+ *
+ * @packageDocumentation
+ */
+export { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
+export { binaryCodec, type Codec, jsonCodec, textCodec, utf8 } from './codec.js';
+export { attemptInfo } from './consumer.js';
+export * from './driver.js';
+export * from './errors.js';
+export { H as CORE_HEADERS } from './headers.js';
+export { MemoryBroker } from './memory/broker.js';
+export { createMemoryDriver, MemoryDriver, type MemoryDriverOptions } from './memory/driver.js';
+export { createQueue, type Consumer, type Producer, Queue } from './queue.js';
+export { driverFromUrl, registerScheme, schemeOf } from './registry.js';
+export { redactUrl } from './redact.js';
+export type { StandardResult, StandardSchemaV1 } from './schema.js';
+export type * from './types.js';

@@ -1,0 +1,292 @@
+import { randomUUID } from 'node:crypto';
+import type { DeadLetterInfo, OutgoingMessage } from '../driver.js';
+
+/** One message held by the in-memory broker. */
+export interface StoredMessage {
+  readonly id: string;
+  readonly name: string;
+  body: Uint8Array;
+  headers: Record<string, string>;
+  readonly priority: number;
+  readonly orderingKey: string | undefined;
+  readonly seq: number;
+  readonly enqueuedAt: Date;
+  visibleAt: number;
+  deliveryCount: number;
+  /** Token of the current lock; a settle call with another token is refused. */
+  lockToken: string | undefined;
+  lockedUntil: number;
+}
+
+/** A dead-lettered message held by the in-memory broker. */
+export interface StoredDeadLetter extends DeadLetterInfo {
+  readonly message: StoredMessage;
+  readonly deadLetteredAt: Date;
+}
+
+interface QueueState {
+  readonly messages: Map<string, StoredMessage>;
+  readonly deadLetters: StoredDeadLetter[];
+  /** id → expiry (ms epoch) of dedup entries. */
+  readonly dedup: Map<string, number>;
+  readonly waiters: Set<() => void>;
+  timer: NodeJS.Timeout | undefined;
+  timerAt: number;
+}
+
+/**
+ * The state of an in-memory "server": queues, locks, delays and dead letters. Several drivers
+ * (connections) may share one broker, which is how tests simulate a crashed worker.
+ */
+export class MemoryBroker {
+  private readonly queues = new Map<string, QueueState>();
+  private seq = 0;
+
+  constructor(readonly dedupWindowMs = 5 * 60_000) {}
+
+  private state(queue: string): QueueState {
+    let state = this.queues.get(queue);
+    if (!state) {
+      state = {
+        messages: new Map(),
+        deadLetters: [],
+        dedup: new Map(),
+        waiters: new Set(),
+        timer: undefined,
+        timerAt: 0,
+      };
+      this.queues.set(queue, state);
+    }
+    return state;
+  }
+
+  /** Store a message; returns false when dropped as a duplicate. */
+  enqueue(queue: string, message: OutgoingMessage, now = Date.now()): boolean {
+    const state = this.state(queue);
+    if (message.dedup) {
+      const until = state.dedup.get(message.id);
+      if ((until !== undefined && until > now) || state.messages.has(message.id)) return false;
+      state.dedup.set(message.id, now + this.dedupWindowMs);
+    }
+    const key = state.messages.has(message.id) ? `${message.id}#${randomUUID()}` : message.id;
+    state.messages.set(key, {
+      id: message.id,
+      name: message.name,
+      body: message.body,
+      headers: { ...message.headers },
+      priority: message.priority ?? 0,
+      orderingKey: message.orderingKey,
+      seq: ++this.seq,
+      enqueuedAt: new Date(now),
+      visibleAt: now + (message.delayMs ?? 0),
+      deliveryCount: 0,
+      lockToken: undefined,
+      lockedUntil: 0,
+    });
+    this.wake(queue);
+    return true;
+  }
+
+  /** Lock and return up to `max` available messages, best priority then oldest first. */
+  take(
+    queue: string,
+    max: number,
+    lockMs: number,
+    now = Date.now(),
+  ): { key: string; message: StoredMessage; token: string }[] {
+    const state = this.state(queue);
+    const busyKeys = new Set<string>();
+    const candidates: [string, StoredMessage][] = [];
+    for (const entry of state.messages) {
+      const message = entry[1];
+      const locked = message.lockToken !== undefined && message.lockedUntil > now;
+      if (locked && message.orderingKey !== undefined) busyKeys.add(message.orderingKey);
+      if (!locked && message.visibleAt <= now) candidates.push(entry);
+    }
+    candidates.sort(([, a], [, b]) => b.priority - a.priority || a.seq - b.seq);
+    const out: { key: string; message: StoredMessage; token: string }[] = [];
+    const earliestByKey = new Map<string, number>();
+    for (const message of state.messages.values()) {
+      if (message.orderingKey === undefined) continue;
+      const seen = earliestByKey.get(message.orderingKey);
+      if (seen === undefined || message.seq < seen) earliestByKey.set(message.orderingKey, message.seq);
+    }
+    for (const [key, message] of candidates) {
+      if (out.length >= max) break;
+      if (message.orderingKey !== undefined) {
+        if (busyKeys.has(message.orderingKey)) continue;
+        if (earliestByKey.get(message.orderingKey) !== message.seq) continue;
+        busyKeys.add(message.orderingKey);
+      }
+      const token = randomUUID();
+      message.lockToken = token;
+      message.lockedUntil = now + lockMs;
+      message.deliveryCount += 1;
+      out.push({ key, message, token });
+    }
+    this.armTimer(queue, now);
+    return out;
+  }
+
+  private owned(queue: string, key: string, token: string, now = Date.now()): StoredMessage | undefined {
+    const message = this.state(queue).messages.get(key);
+    if (!message || message.lockToken !== token || message.lockedUntil <= now) return undefined;
+    return message;
+  }
+
+  ack(queue: string, key: string, token: string): boolean {
+    if (!this.owned(queue, key, token)) return false;
+    this.state(queue).messages.delete(key);
+    this.wake(queue);
+    return true;
+  }
+
+  release(queue: string, key: string, token: string, delayMs: number, now = Date.now()): boolean {
+    const message = this.owned(queue, key, token, now);
+    if (!message) return false;
+    message.lockToken = undefined;
+    message.visibleAt = now + delayMs;
+    this.wake(queue);
+    return true;
+  }
+
+  extend(queue: string, key: string, token: string, ms: number, now = Date.now()): boolean {
+    const message = this.owned(queue, key, token, now);
+    if (!message) return false;
+    message.lockedUntil = now + ms;
+    return true;
+  }
+
+  deadLetter(queue: string, key: string, token: string, info: DeadLetterInfo): boolean {
+    const state = this.state(queue);
+    const message = this.owned(queue, key, token);
+    if (!message) return false;
+    state.messages.delete(key);
+    state.deadLetters.push({ message, reason: info.reason, error: info.error, deadLetteredAt: new Date() });
+    this.wake(queue);
+    return true;
+  }
+
+  listDeadLetters(queue: string, limit: number): readonly StoredDeadLetter[] {
+    return this.state(queue).deadLetters.slice(0, limit);
+  }
+
+  redrive(
+    queue: string,
+    ids: readonly string[] | undefined,
+    headers: Readonly<Record<string, string>>,
+  ): number {
+    const state = this.state(queue);
+    const wanted = ids ? new Set(ids) : undefined;
+    const keep: StoredDeadLetter[] = [];
+    let moved = 0;
+    for (const entry of state.deadLetters) {
+      if (wanted && !wanted.has(entry.message.id)) {
+        keep.push(entry);
+        continue;
+      }
+      const { message } = entry;
+      this.enqueue(queue, {
+        id: message.id,
+        name: message.name,
+        body: message.body,
+        headers: { ...message.headers, ...headers },
+        priority: message.priority,
+        ...(message.orderingKey === undefined ? {} : { orderingKey: message.orderingKey }),
+      });
+      moved++;
+    }
+    state.deadLetters.splice(0, state.deadLetters.length, ...keep);
+    return moved;
+  }
+
+  purgeDeadLetters(queue: string): number {
+    const state = this.state(queue);
+    const count = state.deadLetters.length;
+    state.deadLetters.length = 0;
+    return count;
+  }
+
+  counts(
+    queue: string,
+    now = Date.now(),
+  ): { waiting: number; delayed: number; active: number; deadLettered: number } {
+    const state = this.state(queue);
+    let waiting = 0;
+    let delayed = 0;
+    let active = 0;
+    for (const message of state.messages.values()) {
+      if (message.lockToken !== undefined && message.lockedUntil > now) active++;
+      else if (message.visibleAt > now) delayed++;
+      else waiting++;
+    }
+    return { waiting, delayed, active, deadLettered: state.deadLetters.length };
+  }
+
+  deleteQueue(queue: string): void {
+    const state = this.queues.get(queue);
+    if (!state) return;
+    clearTimeout(state.timer);
+    this.wake(queue);
+    this.queues.delete(queue);
+  }
+
+  /** Resolve when something may have become available in `queue`, or after `ms`. */
+  waitFor(queue: string, ms: number, signal: AbortSignal): Promise<void> {
+    const state = this.state(queue);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        state.waiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      state.waiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+      this.armTimer(queue);
+    });
+  }
+
+  private wake(queue: string): void {
+    const state = this.queues.get(queue);
+    if (!state) return;
+    for (const waiter of [...state.waiters]) waiter();
+  }
+
+  /** Wake waiters when the next delayed message becomes visible or the next lock expires. */
+  private armTimer(queue: string, now = Date.now()): void {
+    const state = this.state(queue);
+    if (state.waiters.size === 0) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const message of state.messages.values()) {
+      const locked = message.lockToken !== undefined && message.lockedUntil > now;
+      const at = locked ? message.lockedUntil : message.visibleAt;
+      if (at > now && at < next) next = at;
+    }
+    if (next === Number.POSITIVE_INFINITY || (state.timer && state.timerAt <= next && state.timerAt > now))
+      return;
+    clearTimeout(state.timer);
+    state.timerAt = next;
+    state.timer = setTimeout(
+      () => {
+        state.timer = undefined;
+        this.wake(queue);
+      },
+      Math.max(1, next - now + 1),
+    );
+    state.timer.unref?.();
+  }
+}
+
+const named = new Map<string, MemoryBroker>();
+
+/** The process-wide broker for `memory://NAME` (default name `default`). */
+export function namedBroker(name: string): MemoryBroker {
+  let broker = named.get(name);
+  if (!broker) {
+    broker = new MemoryBroker();
+    named.set(name, broker);
+  }
+  return broker;
+}

@@ -1,0 +1,143 @@
+import {
+  type Capabilities,
+  DRIVER_API_VERSION,
+  type DeadLetteredMessage,
+  type Delivery,
+  type Driver,
+  type DriverStats,
+  type OutgoingMessage,
+  type ReceiveOptions,
+  type RedriveOptions,
+} from '../driver.js';
+import { LockLostError, QueueClosedError } from '../errors.js';
+import { type MemoryBroker, namedBroker, type StoredMessage } from './broker.js';
+
+/** Options of the in-memory driver. */
+export interface MemoryDriverOptions {
+  /** Share a broker between drivers (simulated connections). Default: `memory://NAME`'s broker. */
+  readonly broker?: MemoryBroker;
+  /** Reported payload limit. Default 1 MiB. */
+  readonly maxPayloadBytes?: number;
+  /** Used when `broker` is not given: `memory://NAME` (default `memory://default`). */
+  readonly url?: string;
+}
+
+/**
+ * The embedded in-memory driver: locks that expire, redelivery, delays, native priority,
+ * dedup, ordering keys and a dead-letter list. Nothing survives the process.
+ */
+export class MemoryDriver implements Driver {
+  readonly apiVersion = DRIVER_API_VERSION;
+  readonly provider = 'memory';
+  readonly capabilities: Capabilities;
+  private readonly broker: MemoryBroker;
+  private readonly closing = new AbortController();
+
+  constructor(options: MemoryDriverOptions = {}) {
+    this.broker = options.broker ?? namedBroker(brokerName(options.url));
+    this.capabilities = {
+      maxDelayMs: Number.POSITIVE_INFINITY,
+      priority: 'native',
+      dedup: true,
+      ordering: true,
+      maxBatchSize: 1000,
+      lockRenewal: true,
+      redelivery: 'timeout',
+      deadLetter: 'native',
+      maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
+    };
+  }
+
+  private open(): void {
+    if (this.closing.signal.aborted) throw new QueueClosedError('The memory driver is closed');
+  }
+
+  async send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    this.open();
+    for (const message of messages) this.broker.enqueue(queue, message);
+  }
+
+  async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
+    this.open();
+    const deadline = Date.now() + options.waitMs;
+    const signal = AbortSignal.any([options.signal, this.closing.signal]);
+    for (;;) {
+      const taken = this.broker.take(queue, options.max, options.lockMs);
+      if (taken.length > 0)
+        return taken.map(({ key, message, token }) => this.delivery(queue, key, message, token));
+      const left = deadline - Date.now();
+      if (left <= 0 || signal.aborted) return [];
+      await this.broker.waitFor(queue, left, signal);
+    }
+  }
+
+  private delivery(queue: string, key: string, message: StoredMessage, token: string): Delivery {
+    const broker = this.broker;
+    const settle = (ok: boolean) => {
+      if (!ok) throw new LockLostError();
+    };
+    return {
+      id: message.id,
+      name: message.name,
+      body: message.body,
+      headers: { ...message.headers },
+      deliveryCount: message.deliveryCount,
+      enqueuedAt: message.enqueuedAt,
+      priority: message.priority,
+      ...(message.orderingKey === undefined ? {} : { orderingKey: message.orderingKey }),
+      raw: message,
+      ack: async () => settle(broker.ack(queue, key, token)),
+      deadLetter: async (info) => settle(broker.deadLetter(queue, key, token, info)),
+      release: async (delayMs) => settle(broker.release(queue, key, token, delayMs)),
+      extendLock: async (ms) => settle(broker.extend(queue, key, token, ms)),
+    };
+  }
+
+  async stats(queue: string): Promise<DriverStats> {
+    return this.broker.counts(queue);
+  }
+
+  async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
+    return this.broker.listDeadLetters(queue, limit).map(({ message, reason, error, deadLetteredAt }) => ({
+      id: message.id,
+      name: message.name,
+      body: message.body,
+      headers: { ...message.headers },
+      deliveryCount: message.deliveryCount,
+      enqueuedAt: message.enqueuedAt,
+      priority: message.priority,
+      raw: message,
+      reason,
+      ...(error === undefined ? {} : { error }),
+      deadLetteredAt,
+    }));
+  }
+
+  async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
+    return this.broker.redrive(queue, options.ids, options.headers);
+  }
+
+  async purgeDeadLetters(queue: string): Promise<number> {
+    return this.broker.purgeDeadLetters(queue);
+  }
+
+  async deleteQueue(queue: string): Promise<void> {
+    this.broker.deleteQueue(queue);
+  }
+
+  /** Drops this "connection". Locked messages stay locked until they expire, as after a crash. */
+  async close(): Promise<void> {
+    this.closing.abort();
+  }
+}
+
+function brokerName(url: string | undefined): string {
+  if (!url) return 'default';
+  const rest = url.replace(/^memory:\/\//i, '').replace(/[/?#].*$/, '');
+  return rest || 'default';
+}
+
+/** Create an in-memory driver (`memory://NAME` shares the broker named NAME in this process). */
+export function createMemoryDriver(options: MemoryDriverOptions = {}): MemoryDriver {
+  return new MemoryDriver(options);
+}

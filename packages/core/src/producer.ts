@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { validateSendOptions } from './config.js';
+import { bandQueue, emulatesPriority, hopLimit, messageSize, type QueueContext } from './context.js';
+import type { Driver, OutgoingMessage } from './driver.js';
+import { ConfigError, PayloadTooLargeError, UnsupportedFeatureError } from './errors.js';
+import { H } from './headers.js';
+import { validateWith } from './schema.js';
+import type { BatchEntry, SendOptions } from './types.js';
+
+/** A message ready for the driver, and the physical queue it goes to. */
+export interface PreparedMessage {
+  readonly queue: string;
+  readonly message: OutgoingMessage;
+}
+
+const DEFAULT_MAX_ATTEMPTS = 3;
+
+/** Validate, encode and check one job against the driver's capabilities. Sends nothing. */
+export async function prepareMessage<T>(
+  ctx: QueueContext<T>,
+  driver: Driver,
+  name: string,
+  data: T,
+  options: SendOptions = {},
+  field = 'options',
+): Promise<PreparedMessage> {
+  if (typeof name !== 'string' || name === '')
+    throw new ConfigError('name', 'job name must be a non-empty string');
+  validateSendOptions(options, field);
+  const caps = driver.capabilities;
+  const value = ctx.schema ? await validateWith(ctx.schema, data) : data;
+  const body = ctx.codec.encode(value);
+  const now = Date.now();
+
+  const priority = options.priority ?? ctx.defaults.priority;
+  let queue = ctx.name;
+  if (priority !== undefined && priority > 0) {
+    if (caps.priority === 'none' || (caps.priority === 'emulated' && ctx.strict)) {
+      throw new UnsupportedFeatureError(
+        'priority',
+        driver.provider,
+        ctx.strict ? 'strict mode refuses priority emulation' : '',
+      );
+    }
+    if (emulatesPriority(caps, ctx.strict)) queue = bandQueue(driver, ctx.name, priority);
+  }
+  if (options.jobId !== undefined && !caps.dedup) {
+    throw new UnsupportedFeatureError(
+      'jobId deduplication',
+      driver.provider,
+      'put your own id in `headers` instead',
+    );
+  }
+  if (options.orderingKey !== undefined && !caps.ordering) {
+    throw new UnsupportedFeatureError('ordering keys', driver.provider);
+  }
+
+  const delayMs = options.runAt ? Math.max(0, options.runAt.getTime() - now) : (options.delay ?? 0);
+  const headers: Record<string, string> = {
+    ...options.headers,
+    [H.contentType]: ctx.codec.contentType,
+    [H.name]: name,
+    [H.attempt]: '1',
+    [H.maxAttempts]: String(options.maxAttempts ?? ctx.defaults.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
+    [H.enqueuedAt]: String(now),
+  };
+  const backoff = options.backoff ?? ctx.defaults.backoff;
+  if (backoff) headers[H.backoff] = JSON.stringify(backoff);
+  if (priority !== undefined) headers[H.priority] = String(priority);
+  if (delayMs > 0) headers[H.notBefore] = String(now + delayMs);
+
+  const message: OutgoingMessage = {
+    id: options.jobId ?? randomUUID(),
+    name,
+    body,
+    headers,
+    ...(delayMs > 0 ? { delayMs: Math.min(delayMs, hopLimit(caps, ctx.maxDelayHop)) } : {}),
+    ...(priority !== undefined && caps.priority === 'native' ? { priority } : {}),
+    ...(options.orderingKey === undefined ? {} : { orderingKey: options.orderingKey }),
+    ...(options.jobId === undefined ? {} : { dedup: true }),
+  };
+  const size = messageSize(message);
+  if (size > caps.maxPayloadBytes)
+    throw new PayloadTooLargeError(size, caps.maxPayloadBytes, driver.provider);
+  return { queue, message };
+}
+
+/** Prepare every entry first (so one bad entry sends nothing), then send grouped by queue. */
+export async function sendEntries<T>(
+  ctx: QueueContext<T>,
+  entries: readonly BatchEntry<T>[],
+): Promise<string[]> {
+  const driver = await ctx.driver();
+  const prepared: PreparedMessage[] = [];
+  for (const [index, entry] of entries.entries()) {
+    prepared.push(
+      await prepareMessage(ctx, driver, entry.name, entry.data, entry.options, `entries[${index}].options`),
+    );
+  }
+  const byQueue = new Map<string, OutgoingMessage[]>();
+  for (const { queue, message } of prepared) {
+    const list = byQueue.get(queue) ?? [];
+    list.push(message);
+    byQueue.set(queue, list);
+  }
+  const size = Math.max(1, driver.capabilities.maxBatchSize);
+  await Promise.all(
+    [...byQueue].map(async ([queue, messages]) => {
+      for (let i = 0; i < messages.length; i += size) await driver.send(queue, messages.slice(i, i + size));
+    }),
+  );
+  return prepared.map((p) => p.message.id);
+}
