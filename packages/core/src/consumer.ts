@@ -208,7 +208,11 @@ export class ConsumerLoop<T> {
     const heartbeat =
       driver.capabilities.lockRenewal && delivery.extendLock
         ? setInterval(
-            () => extend().catch((error) => this.ctx.emit('error', asError(error))),
+            () => {
+              // A force-closed consumer abandons its jobs: stop renewing so the broker can redeliver them.
+              if (this.forced.signal.aborted || lockLost.signal.aborted) return clearInterval(heartbeat);
+              extend().catch((error) => this.ctx.emit('error', asError(error)));
+            },
             Math.max(50, this.lockMs / 3),
           )
         : undefined;
@@ -223,6 +227,8 @@ export class ConsumerLoop<T> {
       result = await this.handler(job, handlerCtx);
     } catch (thrown) {
       clearInterval(heartbeat);
+      // Aborted by a forced close: leave the job unsettled, the broker delivers it again.
+      if (this.forced.signal.aborted) return;
       return this.failed(driver, delivery, job, info, asError(thrown));
     }
     clearInterval(heartbeat);

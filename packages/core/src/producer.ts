@@ -89,13 +89,12 @@ export async function prepareMessage<T>(
 export async function sendEntries<T>(
   ctx: QueueContext<T>,
   entries: readonly BatchEntry<T>[],
+  field: (index: number) => string = (index) => `entries[${index}].options`,
 ): Promise<string[]> {
   const driver = await ctx.driver();
   const prepared: PreparedMessage[] = [];
   for (const [index, entry] of entries.entries()) {
-    prepared.push(
-      await prepareMessage(ctx, driver, entry.name, entry.data, entry.options, `entries[${index}].options`),
-    );
+    prepared.push(await prepareMessage(ctx, driver, entry.name, entry.data, entry.options, field(index)));
   }
   const byQueue = new Map<string, OutgoingMessage[]>();
   for (const { queue, message } of prepared) {

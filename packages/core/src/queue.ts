@@ -105,7 +105,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
   async send(name: string, data: T, options?: SendOptions): Promise<string> {
     this.assertOpen();
     const [id] = await this.trackSend(
-      sendEntries(this.context, [{ name, data, ...(options ? { options } : {}) }]),
+      sendEntries(this.context, [{ name, data, ...(options ? { options } : {}) }], () => 'options'),
     );
     return id as string;
   }

@@ -73,8 +73,9 @@ export class MemoryDriver implements Driver {
 
   private delivery(queue: string, key: string, message: StoredMessage, token: string): Delivery {
     const broker = this.broker;
-    const settle = (ok: boolean) => {
-      if (!ok) throw new LockLostError();
+    const settle = (ok: () => boolean) => {
+      this.open();
+      if (!ok()) throw new LockLostError();
     };
     return {
       id: message.id,
@@ -86,10 +87,10 @@ export class MemoryDriver implements Driver {
       priority: message.priority,
       ...(message.orderingKey === undefined ? {} : { orderingKey: message.orderingKey }),
       raw: message,
-      ack: async () => settle(broker.ack(queue, key, token)),
-      deadLetter: async (info) => settle(broker.deadLetter(queue, key, token, info)),
-      release: async (delayMs) => settle(broker.release(queue, key, token, delayMs)),
-      extendLock: async (ms) => settle(broker.extend(queue, key, token, ms)),
+      ack: async () => settle(() => broker.ack(queue, key, token)),
+      deadLetter: async (info) => settle(() => broker.deadLetter(queue, key, token, info)),
+      release: async (delayMs) => settle(() => broker.release(queue, key, token, delayMs)),
+      extendLock: async (ms) => settle(() => broker.extend(queue, key, token, ms)),
     };
   }
 

@@ -1,0 +1,49 @@
+/**
+ * The queuekit conformance suite: one vitest suite that every driver runs unchanged.
+ *
+ * @example
+ * // test/conformance.test.ts of an adapter
+ * import { describeConformance } from '@queuekit/conformance';
+ * import { createDriver } from '../src/index.js';
+ * describeConformance('bullmq', () => createDriver({ url: 'redis://127.0.0.1:6379' }), { lockMs: 1000 });
+ *
+ * @packageDocumentation
+ */
+import type { Driver } from '@queuekit/core';
+import { afterEach, describe } from 'vitest';
+import { deadLetterCases } from './cases/dead-letters.js';
+import { delayCases } from './cases/delay.js';
+import { deliveryCases } from './cases/delivery.js';
+import { featureCases } from './cases/features.js';
+import { lifecycleCases } from './cases/lifecycle.js';
+import { retryCases } from './cases/retry.js';
+import { validationCases } from './cases/validation.js';
+import { type ConformanceOptions, createHarness } from './harness.js';
+
+export { type ConformanceOptions, deferred, type Harness, until } from './harness.js';
+export { emailSchema } from './cases/dead-letters.js';
+
+/**
+ * Register the conformance suite for a driver. `makeDriver` must return a NEW driver (a new
+ * connection to the same broker) on every call: cases use several to play several workers.
+ * Optional behaviour is gated by the driver's declared `capabilities` only.
+ */
+export function describeConformance(
+  name: string,
+  makeDriver: () => Driver | Promise<Driver>,
+  options: ConformanceOptions = {},
+): void {
+  describe(`conformance: ${name}`, async () => {
+    const probe = await makeDriver();
+    const h = createHarness(makeDriver, probe, options);
+    await probe.close();
+    afterEach(() => h.cleanup());
+    describe('delivery', () => deliveryCases(h));
+    describe('retries', () => retryCases(h));
+    describe('dead letters', () => deadLetterCases(h));
+    describe('delays', () => delayCases(h));
+    describe('features', () => featureCases(h));
+    describe('lifecycle', () => lifecycleCases(h));
+    describe('validation', () => validationCases(h));
+  });
+}
