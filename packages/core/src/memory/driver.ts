@@ -20,6 +20,13 @@ export interface MemoryDriverOptions {
   readonly maxPayloadBytes?: number;
   /** Used when `broker` is not given: `memory://NAME` (default `memory://default`). */
   readonly url?: string;
+  /**
+   * Declare fewer capabilities than the broker has, to exercise the core's emulations and typed
+   * errors (priority bands, delay hops, no dedup...) the way a cloud driver would. Tests only.
+   */
+  readonly limitCapabilities?: Partial<
+    Pick<Capabilities, 'maxDelayMs' | 'priority' | 'dedup' | 'ordering' | 'maxBatchSize'>
+  >;
 }
 
 /**
@@ -45,6 +52,7 @@ export class MemoryDriver implements Driver {
       redelivery: 'timeout',
       deadLetter: 'native',
       maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
+      ...options.limitCapabilities,
     };
   }
 
@@ -54,6 +62,21 @@ export class MemoryDriver implements Driver {
 
   async send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
     this.open();
+    if (messages.length > this.capabilities.maxBatchSize) {
+      throw new RangeError(
+        `The memory driver takes at most ${this.capabilities.maxBatchSize} messages per send`,
+      );
+    }
+    for (const message of messages) {
+      if ((message.delayMs ?? 0) > this.capabilities.maxDelayMs) {
+        throw new RangeError(
+          `delayMs ${message.delayMs} exceeds the declared maximum ${this.capabilities.maxDelayMs}`,
+        );
+      }
+      if (message.priority !== undefined && this.capabilities.priority !== 'native') {
+        throw new RangeError('priority given to a driver that declared no native priority');
+      }
+    }
     for (const message of messages) this.broker.enqueue(queue, message);
   }
 
