@@ -1,0 +1,342 @@
+import {
+  type Capabilities,
+  DRIVER_API_VERSION,
+  type DeadLetteredMessage,
+  type Delivery,
+  type Driver,
+  type DriverFactoryOptions,
+  type DriverStats,
+  LockLostError,
+  type OutgoingMessage,
+  QueueClosedError,
+  type ReceiveOptions,
+  type RedriveOptions,
+} from '@queuekit/core';
+import { type Job, Queue } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import { toQueuekitError } from './errors.js';
+import {
+  DEAD_LETTER_FIELD,
+  type DeadLetterRecord,
+  fromBullJob,
+  type JobSettings,
+  parseDeadLetterRecord,
+  redriveMessage,
+  toBullJob,
+} from './job-mapping.js';
+import { type BullmqDriverOptions, parseRedisUrl, validateOptions } from './options.js';
+import { QueueReceiver } from './receiver.js';
+
+const DEFAULT_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+/** Longest native delay declared; longer ones are split into hops by the core. */
+const MAX_DELAY_MS = 365 * 24 * 60 * 60 * 1000;
+const MAX_BATCH = 1000;
+const PAGE = 500;
+
+/**
+ * queuekit driver for BullMQ on Redis.
+ *
+ * - Sending uses `Queue.add` / `Queue.addBulk` with BullMQ's own job id dedup, delay and priority.
+ * - Receiving uses BullMQ's manual processing: a processor-less `Worker` per consumed queue,
+ *   `getNextJob` under a per-job lock token, `moveToCompleted`, `moveToDelayed` (release),
+ *   `extendLock`, and the stalled-job check that returns jobs whose lock expired.
+ * - Dead letters are BullMQ's failed set, with queuekit's reason and attempt count stored beside
+ *   `failedReason`.
+ *
+ * Connections: one shared connection for producers, one shared connection for consumers
+ * (`maxRetriesPerRequest: null`, as BullMQ requires), plus one blocking connection per consumed
+ * queue. `close()` releases all of them.
+ */
+export class BullmqDriver implements Driver {
+  readonly apiVersion = DRIVER_API_VERSION;
+  readonly provider = 'bullmq';
+  readonly capabilities: Capabilities;
+  /** BullMQ key prefix in use. */
+  readonly prefix: string;
+  private readonly producerConnection: Redis;
+  private readonly consumerConnection: Redis;
+  private readonly queues = new Map<string, Queue>();
+  private readonly receivers = new Map<string, QueueReceiver>();
+  private readonly jobSettings: JobSettings;
+  private readonly onError: (error: Error) => void;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: BullmqDriverOptions = {}) {
+    validateOptions(options);
+    const parsed = parseRedisUrl(options.url ?? 'redis://127.0.0.1:6379');
+    this.prefix = options.prefix ?? parsed.prefix ?? 'bull';
+    this.onError = options.onError ?? (() => undefined);
+    const base: RedisOptions = { ...parsed.redis, ...options.redis, lazyConnect: true };
+    this.producerConnection = new Redis({ ...base, connectionName: 'queuekit:producer' });
+    this.consumerConnection = new Redis({
+      ...base,
+      maxRetriesPerRequest: null,
+      connectionName: 'queuekit:consumer',
+    });
+    for (const connection of [this.producerConnection, this.consumerConnection]) {
+      connection.on('error', (error: Error) => this.onError(error));
+    }
+    this.jobSettings = { keepCompleted: options.keepCompleted ?? 0 };
+    this.capabilities = {
+      maxDelayMs: MAX_DELAY_MS,
+      priority: 'native',
+      dedup: true,
+      ordering: false,
+      maxBatchSize: MAX_BATCH,
+      lockRenewal: true,
+      redelivery: 'timeout',
+      deadLetter: 'native',
+      maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    };
+  }
+
+  private ensureOpen(): void {
+    if (this.closing) throw new QueueClosedError('The BullMQ driver is closed');
+  }
+
+  private queue(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.producerConnection, prefix: this.prefix });
+      queue.on('error', (error: Error) => this.onError(error));
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  private receiver(name: string): QueueReceiver {
+    let receiver = this.receivers.get(name);
+    if (!receiver) {
+      receiver = new QueueReceiver(name, {
+        prefix: this.prefix,
+        connection: this.consumerConnection,
+        limiter: this.options.limiter,
+        stalledIntervalMs: this.options.stalledIntervalMs,
+        onError: this.onError,
+      });
+      this.receivers.set(name, receiver);
+    }
+    return receiver;
+  }
+
+  async send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    this.ensureOpen();
+    if (messages.length === 0) return;
+    const target = this.queue(queue);
+    const jobs = messages.map((message) => toBullJob(message, this.jobSettings));
+    try {
+      for (let i = 0; i < jobs.length; i += MAX_BATCH) {
+        const chunk = jobs.slice(i, i + MAX_BATCH);
+        const [only] = chunk;
+        if (chunk.length === 1 && only) await target.add(only.name, only.data, only.opts);
+        else await target.addBulk(chunk.map((job) => ({ ...job })));
+      }
+    } catch (error) {
+      throw toQueuekitError(error, 'send');
+    }
+  }
+
+  async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
+    this.ensureOpen();
+    if (options.signal.aborted || options.max <= 0) return [];
+    let jobs: Job[];
+    try {
+      jobs = await this.receiver(queue).take(options);
+    } catch (error) {
+      throw toQueuekitError(error, 'receive');
+    }
+    return jobs.map((job) => this.delivery(queue, job));
+  }
+
+  private delivery(queue: string, job: Job): Delivery {
+    const token = job.token ?? '';
+    const receiver = this.receiver(queue);
+    const view = fromBullJob(job);
+    const settle = async (operation: string, action: () => Promise<unknown>) => {
+      try {
+        await action();
+      } catch (error) {
+        throw toQueuekitError(error, operation, view.id);
+      }
+    };
+    return {
+      ...view,
+      ack: () => settle('ack', () => job.moveToCompleted(null, token, false)),
+      deadLetter: (info) => {
+        const record: DeadLetterRecord = { ...info, at: Date.now() };
+        return settle('dead-letter', () =>
+          receiver.worker.backend.moveToFailed(job, info.error ?? info.reason, false, token, false, {
+            [DEAD_LETTER_FIELD]: JSON.stringify(record),
+          }),
+        );
+      },
+      release: (delayMs) =>
+        settle('release', () => job.moveToDelayed(Date.now() + Math.max(0, delayMs), token)),
+      extendLock: (ms) =>
+        settle('extend-lock', async () => {
+          const extended = await job.extendLock(token, Math.max(1, Math.ceil(ms)));
+          if (!extended) throw new LockLostError(`Lock lost on extend-lock of job ${view.id}`);
+        }),
+    };
+  }
+
+  async stats(queue: string): Promise<DriverStats> {
+    this.ensureOpen();
+    try {
+      const counts = await this.queue(queue).getJobCounts(
+        'wait',
+        'prioritized',
+        'waiting-children',
+        'delayed',
+        'active',
+        'failed',
+      );
+      const n = (key: string) => counts[key] ?? 0;
+      return {
+        waiting: n('wait') + n('prioritized') + n('waiting-children'),
+        delayed: n('delayed'),
+        active: n('active'),
+        deadLettered: n('failed'),
+      };
+    } catch (error) {
+      throw toQueuekitError(error, 'stats');
+    }
+  }
+
+  /** Oldest first, like the order jobs were dead-lettered. */
+  async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
+    this.ensureOpen();
+    if (limit <= 0) return [];
+    try {
+      const target = this.queue(queue);
+      const jobs = (await target.getJobs(['failed'], 0, limit - 1, true)).filter((job): job is Job => !!job);
+      const records = await this.deadLetterRecords(target, jobs);
+      return jobs.map((job, index) => {
+        const record = records[index];
+        return {
+          ...fromBullJob(job),
+          reason: record?.reason ?? 'failed',
+          ...(record?.error !== undefined
+            ? { error: record.error }
+            : job.failedReason
+              ? { error: job.failedReason }
+              : {}),
+          attempts: record?.attempts ?? job.attemptsMade,
+          deadLetteredAt: new Date(record?.at ?? job.finishedOn ?? job.timestamp),
+        };
+      });
+    } catch (error) {
+      throw toQueuekitError(error, 'list-dead-letters');
+    }
+  }
+
+  private async deadLetterRecords(
+    target: Queue,
+    jobs: readonly Job[],
+  ): Promise<(DeadLetterRecord | undefined)[]> {
+    if (jobs.length === 0) return [];
+    const pipeline = this.producerConnection.pipeline();
+    for (const job of jobs) pipeline.hget(target.toKey(String(job.id)), DEAD_LETTER_FIELD);
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([error, value]) =>
+      error ? undefined : parseDeadLetterRecord(typeof value === 'string' ? value : undefined),
+    );
+  }
+
+  /**
+   * Re-sends each dead letter as a new job (its queuekit id kept, headers overwritten, delivery
+   * count fresh), then removes the failed one: at-least-once, never lost between the two steps.
+   */
+  async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
+    this.ensureOpen();
+    const wanted = options.ids ? new Set(options.ids) : undefined;
+    const target = this.queue(queue);
+    let moved = 0;
+    let start = 0;
+    try {
+      for (;;) {
+        const page = (await target.getJobs(['failed'], start, start + PAGE - 1, true)).filter(
+          (job): job is Job => !!job,
+        );
+        if (page.length === 0) break;
+        for (const job of page) {
+          const message = redriveMessage(job, options.headers);
+          if (wanted && !wanted.has(message.id)) {
+            start++;
+            continue;
+          }
+          const spec = toBullJob(message, this.jobSettings);
+          await target.add(spec.name, spec.data, spec.opts);
+          await job.remove();
+          moved++;
+        }
+      }
+    } catch (error) {
+      throw toQueuekitError(error, 'redrive-dead-letters');
+    }
+    return moved;
+  }
+
+  async purgeDeadLetters(queue: string): Promise<number> {
+    this.ensureOpen();
+    try {
+      const removed = await this.queue(queue).clean(-60_000, 0, 'failed');
+      return removed.length;
+    } catch (error) {
+      throw toQueuekitError(error, 'purge-dead-letters');
+    }
+  }
+
+  /** Delete every key of the queue (jobs, dead letters, events, metadata). */
+  async deleteQueue(queue: string): Promise<void> {
+    this.ensureOpen();
+    const receiver = this.receivers.get(queue);
+    this.receivers.delete(queue);
+    await receiver?.close();
+    const target = this.queue(queue);
+    try {
+      await target.obliterate({ force: true });
+    } catch (error) {
+      throw toQueuekitError(error, 'delete-queue');
+    } finally {
+      this.queues.delete(queue);
+      await target.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Close every Worker, Queue and connection. Unsettled deliveries keep their lock until it
+   * expires; the stalled check of another consumer then returns them to the queue.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const receivers = [...this.receivers.values()];
+    const queues = [...this.queues.values()];
+    this.receivers.clear();
+    this.queues.clear();
+    await Promise.allSettled(receivers.map((receiver) => receiver.close()));
+    await Promise.allSettled(queues.map((queue) => queue.close()));
+    await Promise.allSettled([quit(this.producerConnection), quit(this.consumerConnection)]);
+  }
+}
+
+async function quit(connection: Redis): Promise<void> {
+  if (connection.status === 'end' || connection.status === 'wait') {
+    connection.disconnect();
+    return;
+  }
+  try {
+    await connection.quit();
+  } catch {
+    connection.disconnect();
+  }
+}
+
+/** The URL registry's entry point: `redis://host:port/db` or `rediss://` (TLS). */
+export function createDriver(options: DriverFactoryOptions): BullmqDriver {
+  return new BullmqDriver({ url: options.url });
+}

@@ -1,0 +1,39 @@
+import { BrokerUnavailableError, errorMessage, LockLostError, QueuekitError } from '@queuekit/core';
+import { ErrorCode } from 'bullmq';
+
+const LOCK_CODES = new Set<number>([
+  ErrorCode.JobNotExist,
+  ErrorCode.JobLockNotExist,
+  ErrorCode.JobNotInState,
+  ErrorCode.JobLockMismatch,
+]);
+
+/** Whether BullMQ refused a settle call because this consumer no longer holds the job's lock. */
+export function isLockError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && LOCK_CODES.has(code);
+}
+
+const CONNECTION_PATTERNS = [
+  /connection is closed/i,
+  /ECONNREFUSED/,
+  /ECONNRESET/,
+  /ETIMEDOUT/,
+  /max retries per request/i,
+  /stream isn't writeable/i,
+];
+
+/** Map a BullMQ / ioredis error onto queuekit's typed errors (never mentions the URL). */
+export function toQueuekitError(error: unknown, operation: string, jobId?: string): Error {
+  if (error instanceof QueuekitError) return error;
+  if (isLockError(error)) {
+    return new LockLostError(
+      `Lock lost on ${operation}${jobId ? ` of job ${jobId}` : ''}: another consumer may process it again`,
+    );
+  }
+  const message = errorMessage(error);
+  if (CONNECTION_PATTERNS.some((pattern) => pattern.test(message))) {
+    return new BrokerUnavailableError(`Redis unavailable during ${operation}: ${message}`, { cause: error });
+  }
+  return error instanceof Error ? error : new Error(message);
+}

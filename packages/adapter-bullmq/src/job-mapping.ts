@@ -1,0 +1,143 @@
+import {
+  type BackoffOptions,
+  CORE_HEADERS,
+  DEFAULT_BACKOFF,
+  type DeadLetterInfo,
+  type OutgoingMessage,
+  type ReceivedMessage,
+} from '@queuekit/core';
+import type { Job, JobsOptions } from 'bullmq';
+import { bodyToData, dataToBody, META_OPTION, type QueuekitJobMeta, readMeta } from './payload.js';
+import { fromBullPriority, toBullPriority } from './priority.js';
+
+/** A job ready for `Queue.add` / `Queue.addBulk`. */
+export interface BullJobSpec {
+  readonly name: string;
+  readonly data: unknown;
+  readonly opts: JobsOptions;
+}
+
+/** Job-level settings that come from the driver's options. */
+export interface JobSettings {
+  /** Completed jobs to keep; 0 removes a job as soon as it completes. */
+  readonly keepCompleted: number;
+}
+
+/** Hash field holding the dead-letter record ({@link DeadLetterRecord}) of a failed job. */
+export const DEAD_LETTER_FIELD = 'qkdl';
+
+/** What queuekit stores next to BullMQ's `failedReason` when it dead-letters a job. */
+export interface DeadLetterRecord extends DeadLetterInfo {
+  /** Epoch ms. */
+  readonly at: number;
+}
+
+/**
+ * BullMQ job id for a deduplicated send. BullMQ refuses custom ids that are integers or contain
+ * `:`; those are stored as `qk-` plus the URI-encoded id (the queuekit id stays in the meta).
+ */
+export function bullJobId(id: string): string {
+  if (`${Number.parseInt(id, 10)}` === id || id.includes(':')) return `qk-${encodeURIComponent(id)}`;
+  return id;
+}
+
+function positiveInt(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/** BullMQ's native backoff for plain BullMQ workers that process a queuekit job. */
+function bullBackoff(raw: string | undefined): JobsOptions['backoff'] {
+  let parsed: BackoffOptions = DEFAULT_BACKOFF;
+  if (raw) {
+    try {
+      parsed = { ...DEFAULT_BACKOFF, ...(JSON.parse(raw) as BackoffOptions) };
+    } catch {
+      parsed = DEFAULT_BACKOFF;
+    }
+  }
+  const jitter = parsed.jitter && parsed.jitter > 0 && parsed.jitter <= 1 ? { jitter: parsed.jitter } : {};
+  return { type: parsed.type ?? 'exponential', delay: parsed.delay ?? DEFAULT_BACKOFF.delay, ...jitter };
+}
+
+/**
+ * Map an outgoing message onto a BullMQ job: JSON bodies become `data`; headers travel in
+ * `opts.queuekit`; `attempts` and `backoff` are set from the core's headers so that a plain BullMQ
+ * worker retries the job the same way; a priority is always set (see `priority.ts`).
+ */
+export function toBullJob(message: OutgoingMessage, settings: JobSettings): BullJobSpec {
+  const { data, e } = bodyToData(message.body, message.headers[CORE_HEADERS.contentType]);
+  const jobId = message.dedup ? bullJobId(message.id) : undefined;
+  const meta: QueuekitJobMeta = {
+    v: 1,
+    h: { ...message.headers },
+    ...(jobId === message.id ? {} : { id: message.id }),
+    ...(e ? { e } : {}),
+  };
+  const attempts = positiveInt(message.headers[CORE_HEADERS.maxAttempts]);
+  const opts: JobsOptions & { [META_OPTION]: QueuekitJobMeta } = {
+    priority: toBullPriority(message.priority),
+    removeOnComplete: settings.keepCompleted > 0 ? { count: settings.keepCompleted } : true,
+    removeOnFail: false,
+    backoff: bullBackoff(message.headers[CORE_HEADERS.backoff]),
+    [META_OPTION]: meta,
+    ...(jobId === undefined ? {} : { jobId }),
+    ...(message.delayMs !== undefined && message.delayMs > 0 ? { delay: Math.ceil(message.delayMs) } : {}),
+    ...(attempts === undefined ? {} : { attempts }),
+  };
+  return { name: message.name, data, opts };
+}
+
+/** Headers of a job added by plain BullMQ: JSON data, and its `attempts` as the attempt budget. */
+function foreignHeaders(job: Job): Record<string, string> {
+  const headers: Record<string, string> = { [CORE_HEADERS.contentType]: 'application/json' };
+  if (job.opts.attempts && job.opts.attempts > 0)
+    headers[CORE_HEADERS.maxAttempts] = String(job.opts.attempts);
+  return headers;
+}
+
+/** The queuekit view of any BullMQ job, sent by queuekit or by plain BullMQ. */
+export function fromBullJob(job: Job): ReceivedMessage {
+  const meta = readMeta(job.opts);
+  const priority = fromBullPriority(job.opts.priority);
+  return {
+    id: meta?.id ?? String(job.id),
+    name: job.name,
+    body: dataToBody(job.data, meta?.e),
+    headers: meta ? { ...meta.h } : foreignHeaders(job),
+    deliveryCount: Math.max(1, job.attemptsStarted || job.attemptsMade + 1),
+    enqueuedAt: new Date(job.timestamp),
+    ...(priority === undefined ? {} : { priority }),
+    raw: job,
+  };
+}
+
+/** The queuekit view of a job copied for redrive: its own id, new headers, a fresh count. */
+export function redriveMessage(job: Job, headers: Readonly<Record<string, string>>): OutgoingMessage {
+  const view = fromBullJob(job);
+  return {
+    id: view.id,
+    name: job.name,
+    body: view.body,
+    headers: { ...view.headers, ...headers },
+    priority: view.priority ?? 0,
+  };
+}
+
+/** Parse a stored dead-letter record; `undefined` when absent or unreadable. */
+export function parseDeadLetterRecord(raw: string | null | undefined): DeadLetterRecord | undefined {
+  if (!raw) return undefined;
+  try {
+    const value = JSON.parse(raw) as Partial<DeadLetterRecord>;
+    if (typeof value.reason !== 'string') return undefined;
+    return {
+      reason: value.reason,
+      at: typeof value.at === 'number' ? value.at : Date.now(),
+      ...(typeof value.error === 'string' ? { error: value.error } : {}),
+      ...(typeof value.attempts === 'number' ? { attempts: value.attempts } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}

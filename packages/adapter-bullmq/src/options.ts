@@ -1,0 +1,93 @@
+import { ConfigError } from '@queuekit/core';
+import type { RedisOptions } from 'ioredis';
+
+/** Options of {@link BullmqDriver}. */
+export interface BullmqDriverOptions {
+  /**
+   * `redis://[user:password@]host[:port][/db][?prefix=name]`, or `rediss://` for TLS.
+   * Default `redis://127.0.0.1:6379`. Never logged.
+   */
+  readonly url?: string;
+  /** Extra ioredis options, merged over those read from `url` (e.g. `tls` certificates). */
+  readonly redis?: RedisOptions;
+  /** BullMQ key prefix (`?prefix=` in the URL). Default `bull`, BullMQ's own default. */
+  readonly prefix?: string;
+  /**
+   * Completed jobs BullMQ keeps (newest first) for dashboards. Default 0: a job is deleted when
+   * its handler resolves. While a job is kept, a send with the same `jobId` is dropped.
+   */
+  readonly keepCompleted?: number;
+  /** BullMQ rate limiter applied by every consumer of this driver: at most `max` jobs per `duration` ms. */
+  readonly limiter?: { readonly max: number; readonly duration: number };
+  /** Largest encoded message accepted (body plus headers), in bytes. Default 10 MiB. */
+  readonly maxPayloadBytes?: number;
+  /**
+   * How often (ms) the stalled-job check runs; it returns jobs whose lock expired to the queue.
+   * Default: half the consumer's lock, between 250 ms and 30 s.
+   */
+  readonly stalledIntervalMs?: number;
+  /**
+   * Background errors (connection drops, stalled-check failures). Errors of a call are thrown by
+   * that call instead. Default: ignored.
+   */
+  readonly onError?: (error: Error) => void;
+}
+
+/** Connection settings read from a `redis://` / `rediss://` URL. */
+export interface ParsedRedisUrl {
+  readonly redis: RedisOptions;
+  readonly prefix: string | undefined;
+}
+
+/** Parse a queue URL without ever echoing it (it may carry a password). */
+export function parseRedisUrl(url: string): ParsedRedisUrl {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('url', 'not a valid URL; expected redis://host:port/db or rediss://host:port/db');
+  }
+  const scheme = parsed.protocol.replace(/:$/, '').toLowerCase();
+  if (scheme !== 'redis' && scheme !== 'rediss') {
+    throw new ConfigError('url', `scheme "${scheme}" is not redis:// or rediss://`);
+  }
+  const redis: RedisOptions = {
+    host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
+    port: parsed.port ? Number(parsed.port) : 6379,
+  };
+  if (parsed.username) redis.username = decodeURIComponent(parsed.username);
+  if (parsed.password) redis.password = decodeURIComponent(parsed.password);
+  const dbPath = parsed.pathname.replace(/^\//, '');
+  if (dbPath !== '') {
+    if (!/^\d+$/.test(dbPath)) throw new ConfigError('url', 'the path must be a database number, e.g. /0');
+    redis.db = Number(dbPath);
+  }
+  if (scheme === 'rediss') redis.tls = { servername: redis.host };
+  let prefix: string | undefined;
+  for (const [key, value] of parsed.searchParams) {
+    if (key === 'prefix') {
+      if (value === '') throw new ConfigError('url', 'prefix must not be empty');
+      prefix = value;
+    } else {
+      throw new ConfigError('url', `unknown query parameter "${key}" (supported: prefix)`);
+    }
+  }
+  return { redis, prefix };
+}
+
+/** Validate driver options, naming the offending field. */
+export function validateOptions(options: BullmqDriverOptions): void {
+  const positiveInt = (field: string, value: number | undefined, min = 1) => {
+    if (value !== undefined && (!Number.isInteger(value) || value < min))
+      throw new ConfigError(field, `must be an integer ≥ ${min}`);
+  };
+  positiveInt('keepCompleted', options.keepCompleted, 0);
+  positiveInt('maxPayloadBytes', options.maxPayloadBytes);
+  positiveInt('stalledIntervalMs', options.stalledIntervalMs);
+  if (options.limiter) {
+    positiveInt('limiter.max', options.limiter.max);
+    positiveInt('limiter.duration', options.limiter.duration);
+  }
+  if (options.prefix !== undefined && (options.prefix === '' || options.prefix.includes('{')))
+    throw new ConfigError('prefix', 'must be a non-empty string');
+}

@@ -1,0 +1,79 @@
+/**
+ * How a queuekit message is stored as a BullMQ job, so that plain BullMQ workers see ordinary jobs:
+ * a JSON body becomes the job's `data` as real JSON, and the headers travel in a job option
+ * (`opts.queuekit`) that plain workers ignore.
+ */
+
+/** How the body is stored in `job.data`. Absent means JSON: `data` is the parsed body. */
+export type BodyEncoding = 'text' | 'base64';
+
+/** The `opts.queuekit` option stored with every job sent by queuekit. */
+export interface QueuekitJobMeta {
+  /** Format version of this object. */
+  readonly v: 1;
+  /** queuekit job id, when it differs from the BullMQ job id. */
+  readonly id?: string;
+  /** Headers, verbatim (`qk-*`, `content-type` and user headers). */
+  readonly h: Readonly<Record<string, string>>;
+  /** Body encoding when the body is not stored as JSON data. */
+  readonly e?: BodyEncoding;
+}
+
+/** Name of the BullMQ job option carrying {@link QueuekitJobMeta}. */
+export const META_OPTION = 'queuekit';
+
+const encoder = new TextEncoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Whether a `content-type` value is JSON (`application/json`, `application/x+json`, with parameters). */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const mime = contentType.split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  return mime === 'application/json' || mime.endsWith('+json');
+}
+
+/**
+ * Turn a body into BullMQ `data`. JSON bodies become real JSON values when that is lossless (the
+ * text is exactly what `JSON.stringify` produces, as for queuekit's JSON codec); other UTF-8 text
+ * is stored as a string; anything else as base64.
+ */
+export function bodyToData(
+  body: Uint8Array,
+  contentType: string | undefined,
+): { data: unknown; e?: BodyEncoding } {
+  let text: string;
+  try {
+    text = strictUtf8.decode(body);
+  } catch {
+    return {
+      data: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'),
+      e: 'base64',
+    };
+  }
+  if (isJsonContentType(contentType)) {
+    try {
+      const value: unknown = JSON.parse(text);
+      if (JSON.stringify(value) === text) return { data: value };
+    } catch {
+      // Not JSON after all: kept as text below, and the consumer's codec reports it.
+    }
+  }
+  return { data: text, e: 'text' };
+}
+
+/** Turn BullMQ `data` back into the body bytes (`e` from the job's meta; absent = JSON). */
+export function dataToBody(data: unknown, e: BodyEncoding | undefined): Uint8Array {
+  if (e === 'base64' && typeof data === 'string') return new Uint8Array(Buffer.from(data, 'base64'));
+  if (e === 'text' && typeof data === 'string') return encoder.encode(data);
+  return encoder.encode(JSON.stringify(data === undefined ? null : data));
+}
+
+/** Read and check the queuekit meta of a job's options; `undefined` for jobs added by plain BullMQ. */
+export function readMeta(opts: unknown): QueuekitJobMeta | undefined {
+  if (typeof opts !== 'object' || opts === null) return undefined;
+  const meta = (opts as Record<string, unknown>)[META_OPTION];
+  if (typeof meta !== 'object' || meta === null) return undefined;
+  const candidate = meta as Partial<QueuekitJobMeta>;
+  if (candidate.v !== 1 || typeof candidate.h !== 'object' || candidate.h === null) return undefined;
+  return candidate as QueuekitJobMeta;
+}

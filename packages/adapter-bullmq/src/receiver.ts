@@ -1,0 +1,272 @@
+import { type Job, Worker, type WorkerOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/**
+ * A BullMQ Worker without a processor, used for manual fetching (`getNextJob`). Its blocking
+ * wait is capped so that a fetch does not outlive the `receive` call that started it by much.
+ */
+export class FetchWorker extends Worker {
+  /** Longest single blocking wait for a job, in seconds. */
+  blockCapSeconds = 1;
+
+  protected override getBlockTimeout(blockUntil: number): number {
+    const timeout = super.getBlockTimeout(blockUntil);
+    return timeout <= 0 ? timeout : Math.min(timeout, this.blockCapSeconds);
+  }
+}
+
+/** Settings of one {@link QueueReceiver}. */
+export interface ReceiverSettings {
+  readonly prefix: string;
+  readonly connection: Redis;
+  readonly limiter: { readonly max: number; readonly duration: number } | undefined;
+  readonly stalledIntervalMs: number | undefined;
+  readonly onError: (error: Error) => void;
+}
+
+/** What a take asks for. */
+export interface TakeOptions {
+  readonly max: number;
+  readonly waitMs: number;
+  readonly lockMs: number;
+  readonly signal: AbortSignal;
+}
+
+type FetchOutcome = { readonly job: Job | undefined } | { readonly error: unknown };
+type Waiter = (outcome: FetchOutcome) => void;
+
+interface Buffered {
+  readonly job: Job;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Never reached: queuekit counts deliveries itself and dead-letters on its own policy. */
+const UNLIMITED_STALLS = 1_000_000_000;
+
+/**
+ * Fetches jobs of one queue under lock with BullMQ's manual-processing API. Concurrent takes
+ * share one blocking fetch. A job fetched after its taker gave up (timeout or abort) is kept for
+ * the next take, or handed back to the queue when no take comes soon or the consumer stopped.
+ */
+export class QueueReceiver {
+  readonly worker: FetchWorker;
+  private tokenSeq = 0;
+  private pending: Promise<void> | undefined;
+  private readonly waiters: Waiter[] = [];
+  private readonly buffer: Buffered[] = [];
+  private consumerStopped = false;
+  private readonly givingBack = new Set<Promise<void>>();
+  private lockMs = 30_000;
+  private closed = false;
+
+  constructor(
+    queue: string,
+    private readonly settings: ReceiverSettings,
+  ) {
+    const options: WorkerOptions = {
+      connection: settings.connection,
+      prefix: settings.prefix,
+      autorun: false,
+      maxStalledCount: UNLIMITED_STALLS,
+      stalledInterval: settings.stalledIntervalMs ?? 15_000,
+      drainDelay: 1,
+      ...(settings.limiter ? { limiter: { ...settings.limiter } } : {}),
+    };
+    this.worker = new FetchWorker(queue, null, options);
+    this.worker.on('error', (error: Error) => settings.onError(error));
+    this.worker.startStalledCheckTimer().catch((error: unknown) => {
+      if (!this.closed) settings.onError(error instanceof Error ? error : new Error(String(error)));
+    });
+  }
+
+  /** Take up to `max` jobs, waiting up to `waitMs` for the first one. */
+  async take(options: TakeOptions): Promise<Job[]> {
+    this.consumerStopped = false;
+    this.configure(options.lockMs);
+    const out = this.drainBuffer(options.max);
+    if (out.length === 0) {
+      const first = await this.first(options);
+      if (first) out.push(first);
+    }
+    if (out.length > 0 && out.length < options.max && !options.signal.aborted && !this.closed) {
+      out.push(...(await this.fetchMore(options.max - out.length)));
+    }
+    return out;
+  }
+
+  private configure(lockMs: number): void {
+    this.lockMs = lockMs;
+    this.worker.opts.lockDuration = lockMs;
+    this.worker.opts.stalledInterval =
+      this.settings.stalledIntervalMs ?? Math.min(30_000, Math.max(250, Math.floor(lockMs / 2)));
+  }
+
+  private nextToken(): string {
+    this.tokenSeq += 1;
+    return `${this.worker.id}:${this.tokenSeq}`;
+  }
+
+  private drainBuffer(max: number): Job[] {
+    const taken = this.buffer.splice(0, max);
+    for (const entry of taken) clearTimeout(entry.timer);
+    return taken.map((entry) => entry.job);
+  }
+
+  /** The first job: one non-blocking try when `waitMs` is 0, else a long poll until the deadline. */
+  private async first(options: TakeOptions): Promise<Job | undefined> {
+    if (options.waitMs <= 0) return this.fetchNow();
+    const deadline = Date.now() + options.waitMs;
+    let quickMisses = 0;
+    while (!options.signal.aborted && !this.closed) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return undefined;
+      const started = Date.now();
+      const outcome = await this.awaitFetch(remaining, options.signal);
+      if (outcome === 'timeout' || outcome === 'aborted') return undefined;
+      if ('error' in outcome) throw outcome.error;
+      if (outcome.job) return outcome.job;
+      // Nothing yet. BullMQ returns at once when rate limited or not yet drained: pace the retries.
+      if (Date.now() - started < 5 && ++quickMisses >= 2) {
+        await pause(Math.min(50, remaining), options.signal);
+      } else if (Date.now() - started >= 5) {
+        quickMisses = 0;
+      }
+    }
+    return undefined;
+  }
+
+  private async fetchNow(): Promise<Job | undefined> {
+    return (await this.worker.getNextJob(this.nextToken(), { block: false })) ?? undefined;
+  }
+
+  private async fetchMore(count: number): Promise<Job[]> {
+    const results = await Promise.allSettled(Array.from({ length: count }, () => this.fetchNow()));
+    const jobs: Job[] = [];
+    let failure: unknown;
+    for (const result of results) {
+      if (result.status === 'fulfilled') {
+        if (result.value) jobs.push(result.value);
+      } else failure ??= result.reason;
+    }
+    if (jobs.length === 0 && failure !== undefined) throw failure;
+    return jobs;
+  }
+
+  /** Wait on the shared blocking fetch (starting one when none runs). */
+  private awaitFetch(
+    remainingMs: number,
+    signal: AbortSignal,
+  ): Promise<FetchOutcome | 'timeout' | 'aborted'> {
+    this.worker.blockCapSeconds = Math.max(0.01, remainingMs / 1000);
+    if (!this.pending) this.startFetch();
+    return new Promise((resolve) => {
+      const finish = (value: FetchOutcome | 'timeout' | 'aborted') => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      };
+      const waiter: Waiter = (outcome) => finish(outcome);
+      const leave = () => {
+        const index = this.waiters.indexOf(waiter);
+        if (index >= 0) this.waiters.splice(index, 1);
+      };
+      const onAbort = () => {
+        leave();
+        this.consumerStopped = true;
+        finish('aborted');
+      };
+      const timer = setTimeout(() => {
+        leave();
+        finish('timeout');
+      }, remainingMs);
+      this.waiters.push(waiter);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private startFetch(): void {
+    this.pending = this.worker.getNextJob(this.nextToken(), { block: true }).then(
+      (job) => this.fetched({ job: job ?? undefined }),
+      (error: unknown) => this.fetched({ error }),
+    );
+  }
+
+  private fetched(outcome: FetchOutcome): void {
+    this.pending = undefined;
+    const waiters = this.waiters.splice(0, this.waiters.length);
+    if ('job' in outcome && outcome.job) {
+      const first = waiters.shift();
+      if (first) first(outcome);
+      else this.adopt(outcome.job);
+      for (const waiter of waiters) waiter({ job: undefined });
+      return;
+    }
+    for (const waiter of waiters) waiter(outcome);
+  }
+
+  /** A job nobody waits for any more: keep it briefly for the next take, or hand it back. */
+  private adopt(job: Job): void {
+    if (this.closed || this.consumerStopped) {
+      this.trackGiveBack(job);
+      return;
+    }
+    const timer = setTimeout(
+      () => {
+        const index = this.buffer.findIndex((entry) => entry.job === job);
+        if (index < 0) return;
+        this.buffer.splice(index, 1);
+        this.trackGiveBack(job);
+      },
+      Math.max(50, Math.floor(this.lockMs / 2)),
+    );
+    timer.unref();
+    this.buffer.push({ job, timer });
+  }
+
+  private trackGiveBack(job: Job): void {
+    const work = this.giveBack(job).finally(() => this.givingBack.delete(work));
+    this.givingBack.add(work);
+  }
+
+  /**
+   * Return a job that was fetched but never handed to a consumer, undoing the delivery count
+   * BullMQ added on fetch (done first, while the lock is still ours). If this fails, the lock
+   * expires and the stalled check returns the job.
+   */
+  private async giveBack(job: Job): Promise<void> {
+    const token = job.token;
+    if (!token || job.id === undefined) return;
+    try {
+      await this.settings.connection.hincrby(this.worker.toKey(job.id), 'ats', -1);
+      await job.moveToWait(token);
+    } catch (error) {
+      if (!this.closed) this.settings.onError(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Hand back buffered jobs, stop the stalled checker and close the blocking connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const buffered = this.buffer.splice(0, this.buffer.length);
+    for (const entry of buffered) clearTimeout(entry.timer);
+    await Promise.all(buffered.map((entry) => this.giveBack(entry.job)));
+    for (const waiter of this.waiters.splice(0, this.waiters.length)) waiter({ job: undefined });
+    await this.worker.close(true);
+    await this.pending?.catch(() => undefined);
+    await Promise.all([...this.givingBack]);
+  }
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
