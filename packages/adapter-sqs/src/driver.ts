@@ -1,0 +1,569 @@
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SendMessageBatchCommandOutput,
+  type SendMessageBatchRequestEntry,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import {
+  type Capabilities,
+  DRIVER_API_VERSION,
+  type DeadLetteredMessage,
+  type DeadLetterInfo,
+  type Delivery,
+  type Driver,
+  type DriverStats,
+  LockLostError,
+  type OutgoingMessage,
+  PayloadTooLargeError,
+  QueueClosedError,
+  type ReceiveOptions,
+  type RedriveOptions,
+} from '@queuekit/core';
+import { deleteAll, SYSTEM_ATTRIBUTES, scanQueue } from './dead-letters.js';
+import { DeleteBatcher } from './delete-batcher.js';
+import { isAbort, isQueueMissing, mapError } from './errors.js';
+import {
+  ATTR,
+  asciiJson,
+  batchEntry,
+  type DecodedMessage,
+  fromWire,
+  toBase64Entry,
+  toWire,
+  type WireMessage,
+  wireSize,
+} from './message.js';
+import { resolveOptions, type ResolvedSqsOptions, type SqsDriverOptions } from './options.js';
+import { type QueueDirectory as Directory, type QueueInfo, QueueDirectory } from './queues.js';
+
+/** Options of {@link SqsDriver}: the URL options plus an optional client of your own. */
+export interface SqsDriverConfig extends SqsDriverOptions {
+  /** Use this client instead of creating one (it is then not destroyed by `close()`). */
+  readonly client?: SQSClient;
+}
+
+const MAX_VISIBILITY_SECONDS = 43_200;
+const MAX_WAIT_SECONDS = 20;
+const MAX_ERROR_CHARS = 4000;
+
+function seconds(ms: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, Math.ceil(ms / 1000)));
+}
+
+/**
+ * The Amazon SQS driver. Visibility timeout is the lock (extended with ChangeMessageVisibility),
+ * `ApproximateReceiveCount` is the delivery count, `DelaySeconds` carries delays up to 15 min, and
+ * each queue has a dead-letter queue with a native redrive policy. FIFO queues (`.fifo`) map job
+ * ids to deduplication ids and ordering keys to message group ids. Priority is emulated by the core
+ * with one queue per band.
+ */
+export class SqsDriver implements Driver {
+  readonly apiVersion = DRIVER_API_VERSION;
+  readonly provider = 'sqs';
+  readonly capabilities: Capabilities;
+  /** The underlying client (escape hatch for admin calls). */
+  readonly client: SQSClient;
+  private readonly options: ResolvedSqsOptions;
+  private readonly queues: Directory;
+  private readonly deletes: DeleteBatcher;
+  private readonly ownsClient: boolean;
+  private readonly closing = new AbortController();
+  private payloadLimit: number;
+  /** Whether bodies with characters beyond U+FFFF may go as text (false after the service refused one). */
+  private astralText = true;
+
+  constructor(config: SqsDriverConfig = {}) {
+    this.options = resolveOptions(config);
+    this.ownsClient = config.client === undefined;
+    this.client =
+      config.client ??
+      new SQSClient({
+        region: this.options.region,
+        ...(this.options.endpoint === undefined ? {} : { endpoint: this.options.endpoint }),
+      });
+    this.queues = new QueueDirectory(this.client, this.options);
+    this.deletes = new DeleteBatcher(this.client);
+    this.payloadLimit = this.options.maxPayloadBytes;
+    const driver = this;
+    this.capabilities = {
+      maxDelayMs: this.options.maxDelayMs,
+      priority: 'emulated',
+      dedup: this.options.fifo,
+      ordering: this.options.fifo,
+      maxBatchSize: 10,
+      lockRenewal: true,
+      redelivery: 'timeout',
+      deadLetter: 'native',
+      get maxPayloadBytes() {
+        return driver.payloadLimit;
+      },
+    };
+  }
+
+  /**
+   * Resolve the default queue (creating it when allowed) and adopt its `MaximumMessageSize` as the
+   * declared payload limit. Called by `createDriver`; harmless to skip.
+   */
+  async ready(): Promise<this> {
+    if (this.options.defaultQueue) {
+      const info = await this.queues.info(this.queues.physicalName(this.options.defaultQueue));
+      this.payloadLimit = Math.min(this.payloadLimit, info.maxMessageBytes);
+    }
+    return this;
+  }
+
+  private open(): void {
+    if (this.closing.signal.aborted) throw new QueueClosedError('The SQS driver is closed');
+  }
+
+  private async info(queue: string): Promise<QueueInfo> {
+    this.open();
+    try {
+      return await this.queues.info(this.queues.physicalName(queue || this.options.defaultQueue || ''));
+    } catch (error) {
+      throw mapError(error, 'resolve queue');
+    }
+  }
+
+  /** Name used when emulating priority band `band` of `queue`; keeps a `.fifo` suffix last. */
+  priorityQueueName(queue: string, band: number): string {
+    return queue.endsWith('.fifo') ? `${queue.slice(0, -5)}-p${band}.fifo` : `${queue}-p${band}`;
+  }
+
+  async send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const info = await this.info(queue);
+    const now = Date.now();
+    const wires = messages.map((message) => {
+      const extra: Record<string, string> =
+        info.fifo && message.delayMs && message.delayMs > 0
+          ? { [ATTR.due]: String(now + message.delayMs) }
+          : {};
+      const wire = toWire(message, extra, this.astralText);
+      if (wire.size > info.maxMessageBytes)
+        throw new PayloadTooLargeError(wire.size, info.maxMessageBytes, this.provider);
+      return wire;
+    });
+    const entries = messages.map((message, i) => batchEntry(i, wires[i] as WireMessage, message, info.fifo));
+    const chunks = chunkBySize(entries, wires, info.maxMessageBytes);
+    // FIFO order across chunks matters; standard queues send chunks in parallel.
+    if (info.fifo) for (const chunk of chunks) await this.sendBatch(info, chunk);
+    else await Promise.all(chunks.map((chunk) => this.sendBatch(info, chunk)));
+  }
+
+  private async sendBatch(
+    info: QueueInfo,
+    entries: SendMessageBatchRequestEntry[],
+    retries = 2,
+  ): Promise<void> {
+    let out: SendMessageBatchCommandOutput;
+    try {
+      out = await this.client.send(new SendMessageBatchCommand({ QueueUrl: info.url, Entries: entries }));
+    } catch (error) {
+      if (isQueueMissing(error)) this.queues.forget(info.name);
+      throw mapError(error, 'send');
+    }
+    const failed = out.Failed ?? [];
+    if (failed.length === 0) return;
+    const refusedText = failed.filter((f) => f.Code === 'InvalidMessageContents');
+    const byId = new Map(entries.map((e) => [e.Id, e]));
+    if (
+      refusedText.length > 0 &&
+      refusedText.every((f) => byId.get(f.Id)?.MessageAttributes?.[ATTR.encoding] === undefined)
+    ) {
+      // This service refuses some characters AWS accepts (emoji on some emulators): send those bodies as base64 from now on.
+      this.astralText = false;
+      const retried = refusedText.map((f) => toBase64Entry(byId.get(f.Id) as SendMessageBatchRequestEntry));
+      for (const entry of retried) {
+        const size = wireSize(entry.MessageBody ?? '', entry.MessageAttributes ?? {});
+        if (size > info.maxMessageBytes)
+          throw new PayloadTooLargeError(size, info.maxMessageBytes, this.provider);
+      }
+      const rest = failed
+        .filter((f) => f.Code !== 'InvalidMessageContents')
+        .map((f) => byId.get(f.Id) as SendMessageBatchRequestEntry);
+      await this.sendBatch(info, retried, retries);
+      if (rest.length === 0) return;
+      return this.sendBatch(info, rest, retries - 1);
+    }
+    const retryable = failed.every((f) => !f.SenderFault);
+    if (retryable && retries > 0) {
+      const ids = new Set(failed.map((f) => f.Id));
+      return this.sendBatch(
+        info,
+        entries.filter((e) => ids.has(e.Id)),
+        retries - 1,
+      );
+    }
+    const codes = [...new Set(failed.map((f) => f.Code))].join(', ');
+    throw new Error(`send: SQS refused ${failed.length} of ${entries.length} messages (${codes})`);
+  }
+
+  async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
+    const info = await this.info(queue);
+    const signal = AbortSignal.any([options.signal, this.closing.signal]);
+    const deadline = performance.now() + Math.max(0, options.waitMs);
+    const visibility = seconds(options.lockMs, 1, MAX_VISIBILITY_SECONDS);
+    const out: Delivery[] = [];
+    while (out.length < options.max && !signal.aborted) {
+      const wanted = Math.min(10, options.max - out.length);
+      const wait = out.length > 0 ? 0 : seconds(deadline - performance.now(), 0, MAX_WAIT_SECONDS);
+      const sentAt = performance.now();
+      let batch: Message[];
+      try {
+        const res = await this.client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: info.url,
+            MaxNumberOfMessages: wanted,
+            WaitTimeSeconds: wait,
+            VisibilityTimeout: visibility,
+            MessageAttributeNames: ['All'],
+            MessageSystemAttributeNames: [...SYSTEM_ATTRIBUTES],
+          }),
+          { abortSignal: signal },
+        );
+        batch = res.Messages ?? [];
+      } catch (error) {
+        if (signal.aborted || isAbort(error)) break;
+        if (isQueueMissing(error)) this.queues.forget(info.name);
+        throw mapError(error, 'receive');
+      }
+      const lockedUntil = sentAt + visibility * 1000;
+      for (const message of batch) {
+        const decoded = fromWire(message);
+        if (decoded.due !== undefined && decoded.due > Date.now()) {
+          await this.hold(info, message, decoded.due);
+          continue;
+        }
+        out.push(this.delivery(info, message, decoded, lockedUntil));
+      }
+      if (batch.length === wanted) continue; // maybe more waiting: ask again without waiting
+      if (out.length > 0 || performance.now() >= deadline) break;
+    }
+    return out;
+  }
+
+  /** FIFO queues have no per-message delay: a message received before its due time is hidden until then. */
+  private async hold(info: QueueInfo, message: Message, due: number): Promise<void> {
+    await this.client
+      .send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: info.url,
+          ReceiptHandle: message.ReceiptHandle,
+          VisibilityTimeout: seconds(due - Date.now(), 1, MAX_VISIBILITY_SECONDS),
+        }),
+      )
+      .catch(() => undefined); // the receive's own visibility timeout brings it back
+  }
+
+  private delivery(
+    info: QueueInfo,
+    message: Message,
+    decoded: DecodedMessage,
+    lockedUntil: number,
+  ): Delivery {
+    const receipt = message.ReceiptHandle ?? '';
+    let lockEnd = lockedUntil;
+    let settled = false;
+    const claim = (action: string) => {
+      this.open();
+      if (settled) throw new LockLostError(`${action}: the message was already settled`);
+      if (performance.now() >= lockEnd)
+        throw new LockLostError(`${action}: the visibility timeout expired (lock lost)`);
+      settled = true;
+    };
+    const attempt = async (action: string, work: () => Promise<void>) => {
+      claim(action);
+      try {
+        await work();
+      } catch (error) {
+        const mapped = mapError(error, action);
+        if (!(mapped instanceof LockLostError)) settled = false;
+        throw mapped;
+      }
+    };
+    const changeVisibility = (timeout: number) =>
+      this.client.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: info.url,
+          ReceiptHandle: receipt,
+          VisibilityTimeout: timeout,
+        }),
+      );
+    const deliveryCount = decoded.due === undefined ? decoded.receiveCount : heldCount(message, decoded);
+    return {
+      id: decoded.id,
+      ...(decoded.name === undefined ? {} : { name: decoded.name }),
+      body: decoded.body,
+      headers: decoded.headers,
+      deliveryCount,
+      ...(decoded.sentAt === undefined ? {} : { enqueuedAt: decoded.sentAt }),
+      ...(info.fifo && decoded.groupId !== undefined && decoded.groupId !== decoded.id
+        ? { orderingKey: decoded.groupId }
+        : {}),
+      raw: message,
+      ack: () => attempt('ack', () => this.deletes.delete(info.url, receipt)),
+      release: (delayMs) =>
+        attempt('release', async () => {
+          await changeVisibility(seconds(delayMs, 0, MAX_VISIBILITY_SECONDS));
+        }),
+      extendLock: async (ms) => {
+        claim('extendLock');
+        settled = false;
+        const from = performance.now();
+        const timeout = seconds(ms, 1, MAX_VISIBILITY_SECONDS);
+        try {
+          await changeVisibility(timeout);
+        } catch (error) {
+          throw mapError(error, 'extendLock');
+        }
+        lockEnd = from + timeout * 1000;
+      },
+      deadLetter: (dl) => attempt('deadLetter', () => this.moveToDeadLetters(info, message, decoded, dl)),
+    };
+  }
+
+  private async moveToDeadLetters(
+    info: QueueInfo,
+    message: Message,
+    decoded: DecodedMessage,
+    dl: DeadLetterInfo,
+  ): Promise<void> {
+    const url = await this.queues.deadLetterUrl(info.name, true);
+    if (!url)
+      throw new Error(
+        `deadLetter: the dead-letter queue of \`${info.name}\` does not exist and createIfMissing is false`,
+      );
+    const record = (error: string | undefined) =>
+      asciiJson({
+        reason: dl.reason,
+        ...(error === undefined ? {} : { error }),
+        ...(dl.attempts === undefined ? {} : { attempts: dl.attempts }),
+        at: Date.now(),
+      });
+    const source = {
+      id: decoded.id,
+      name: decoded.name ?? decoded.headers['qk-name'] ?? 'default',
+      body: decoded.body,
+      headers: decoded.headers,
+    };
+    let wire = toWire(
+      source,
+      { [ATTR.deadLetter]: record(dl.error?.slice(0, MAX_ERROR_CHARS)) },
+      this.astralText,
+    );
+    if (wire.size > info.maxMessageBytes)
+      wire = toWire(source, { [ATTR.deadLetter]: record(undefined) }, this.astralText);
+    await this.sendBatch({ ...info, url, name: info.deadLetterName }, [
+      batchEntry(
+        0,
+        wire,
+        { id: decoded.id, ...(decoded.groupId ? { orderingKey: decoded.groupId } : {}) },
+        info.fifo,
+      ),
+    ]);
+    await this.deletes.delete(info.url, message.ReceiptHandle ?? '');
+  }
+
+  async stats(queue: string): Promise<DriverStats> {
+    const info = await this.info(queue);
+    const names = [
+      'ApproximateNumberOfMessages',
+      'ApproximateNumberOfMessagesDelayed',
+      'ApproximateNumberOfMessagesNotVisible',
+    ] as const;
+    const read = async (url: string) =>
+      (await this.client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: [...names] })))
+        .Attributes ?? {};
+    try {
+      const main = await read(info.url);
+      const deadUrl = await this.queues.urlOf(info.deadLetterName);
+      const dead = deadUrl ? await read(deadUrl) : undefined;
+      return {
+        waiting: Number(main.ApproximateNumberOfMessages ?? 0),
+        delayed: Number(main.ApproximateNumberOfMessagesDelayed ?? 0),
+        active: Number(main.ApproximateNumberOfMessagesNotVisible ?? 0),
+        deadLettered: dead
+          ? Number(dead.ApproximateNumberOfMessages ?? 0) +
+            Number(dead.ApproximateNumberOfMessagesNotVisible ?? 0) +
+            Number(dead.ApproximateNumberOfMessagesDelayed ?? 0)
+          : 0,
+      };
+    } catch (error) {
+      throw mapError(error, 'stats');
+    }
+  }
+
+  async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
+    const info = await this.info(queue);
+    const url = await this.queues.urlOf(info.deadLetterName);
+    if (!url || limit <= 0) return [];
+    const out: DeadLetteredMessage[] = [];
+    try {
+      await scanQueue(this.client, url, limit, this.options.deadLetterScanWaitSeconds, async (batch) => {
+        for (const message of batch) out.push(toDeadLettered(message));
+        return new Set();
+      });
+    } catch (error) {
+      throw mapError(error, 'listDeadLetters');
+    }
+    return out;
+  }
+
+  async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
+    const info = await this.info(queue);
+    const url = await this.queues.urlOf(info.deadLetterName);
+    if (!url) return 0;
+    const wanted = options.ids ? new Set(options.ids) : undefined;
+    let moved = 0;
+    try {
+      await scanQueue(
+        this.client,
+        url,
+        Number.POSITIVE_INFINITY,
+        this.options.deadLetterScanWaitSeconds,
+        async (batch) => {
+          const picked = batch.filter((m) => !wanted || wanted.has(fromWire(m).id));
+          if (picked.length === 0) return new Set();
+          const copies: OutgoingMessage[] = picked.map((m) => {
+            const d = fromWire(m);
+            return {
+              id: d.id,
+              name: d.name ?? d.headers['qk-name'] ?? 'default',
+              body: d.body,
+              headers: { ...d.headers, ...options.headers },
+              ...(info.fifo && d.groupId !== undefined && d.groupId !== d.id
+                ? { orderingKey: d.groupId }
+                : {}),
+            };
+          });
+          await this.send(queue, copies);
+          moved += await deleteAll(this.client, url, picked);
+          return new Set(picked);
+        },
+      );
+    } catch (error) {
+      throw mapError(error, 'redriveDeadLetters');
+    }
+    return moved;
+  }
+
+  async purgeDeadLetters(queue: string): Promise<number> {
+    const info = await this.info(queue);
+    const url = await this.queues.urlOf(info.deadLetterName);
+    if (!url) return 0;
+    let deleted = 0;
+    try {
+      await scanQueue(
+        this.client,
+        url,
+        Number.POSITIVE_INFINITY,
+        this.options.deadLetterScanWaitSeconds,
+        async (batch) => {
+          deleted += await deleteAll(this.client, url, batch);
+          return new Set(batch);
+        },
+      );
+    } catch (error) {
+      throw mapError(error, 'purgeDeadLetters');
+    }
+    return deleted;
+  }
+
+  /** Delete the queue and its dead-letter queue if they exist (never creates them). */
+  async deleteQueue(queue: string): Promise<void> {
+    this.open();
+    const name = this.queues.physicalName(queue);
+    const url = await this.queues.urlOf(name);
+    let deadLetterName = this.queues.deadLetterNameOf(name);
+    if (url) {
+      const policy = await this.client
+        .send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['RedrivePolicy'] }))
+        .then((out) => out.Attributes?.RedrivePolicy)
+        .catch(() => undefined);
+      const arn = policy
+        ? (JSON.parse(policy) as { deadLetterTargetArn?: string }).deadLetterTargetArn
+        : undefined;
+      if (arn?.split(':').pop()) deadLetterName = arn.split(':').pop() as string;
+    }
+    for (const target of [name, deadLetterName]) {
+      const targetUrl = target === name ? url : await this.queues.urlOf(target);
+      if (!targetUrl) continue;
+      await this.client.send(new DeleteQueueCommand({ QueueUrl: targetUrl })).catch((error: unknown) => {
+        if (!isQueueMissing(error)) throw mapError(error, 'deleteQueue');
+      });
+      this.queues.forget(target);
+    }
+  }
+
+  /** Abort pending receives and destroy the client (unless it was given). Unsettled messages come back after their visibility timeout. */
+  async close(): Promise<void> {
+    if (this.closing.signal.aborted) return;
+    this.closing.abort();
+    // Let deletes queued in this turn go out before the client goes away.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (this.ownsClient) this.client.destroy();
+  }
+}
+
+/**
+ * Deliveries of a FIFO message that the driver held back for its due time do not count: each
+ * hold lasted until the due time, so the holds are the 12-hour windows between first receive and due.
+ */
+function heldCount(message: Message, decoded: DecodedMessage): number {
+  const first = Number(message.Attributes?.ApproximateFirstReceiveTimestamp);
+  const due = decoded.due ?? 0;
+  const holds =
+    Number.isFinite(first) && first > 0 && first < due
+      ? Math.ceil((due - first) / (MAX_VISIBILITY_SECONDS * 1000))
+      : 0;
+  return Math.max(1, decoded.receiveCount - holds);
+}
+
+/** Split entries into SendMessageBatch calls of ≤10 entries and ≤ `maxBytes` in total. */
+function chunkBySize(
+  entries: SendMessageBatchRequestEntry[],
+  wires: readonly WireMessage[],
+  maxBytes: number,
+): SendMessageBatchRequestEntry[][] {
+  const chunks: SendMessageBatchRequestEntry[][] = [];
+  let current: SendMessageBatchRequestEntry[] = [];
+  let bytes = 0;
+  for (const [i, entry] of entries.entries()) {
+    const size = wires[i]?.size ?? 0;
+    if (current.length === 10 || (current.length > 0 && bytes + size > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(entry);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** A dead-letter queue message as listed: the reason recorded by `deadLetter`, or `max-receive-count` when SQS moved it. */
+function toDeadLettered(message: Message): DeadLetteredMessage {
+  const d = fromWire(message);
+  const record = d.deadLetter;
+  const attempts = record?.attempts ?? Number(d.headers['qk-attempt'] ?? 1) + Math.max(0, d.receiveCount - 2);
+  return {
+    id: d.id,
+    ...(d.name === undefined ? {} : { name: d.name }),
+    body: d.body,
+    headers: d.headers,
+    deliveryCount: d.receiveCount,
+    ...(d.sentAt === undefined ? {} : { enqueuedAt: d.sentAt }),
+    raw: message,
+    reason: record?.reason ?? 'max-receive-count',
+    ...(record?.error === undefined ? {} : { error: record.error }),
+    attempts,
+    ...(record?.at === undefined ? {} : { deadLetteredAt: new Date(record.at) }),
+  };
+}
