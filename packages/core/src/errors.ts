@@ -73,7 +73,12 @@ export class UnsupportedFeatureError extends QueuekitError {
 /** One problem reported by a Standard Schema validator. */
 export interface SchemaIssue {
   readonly message: string;
-  readonly path?: readonly (string | number | symbol)[];
+  /** Path of the offending value, as keys or `{ key }` segments (the Standard Schema shape). */
+  readonly path?: readonly (PropertyKey | { readonly key: PropertyKey })[] | undefined;
+}
+
+function formatPath(path: SchemaIssue['path']): string {
+  return (path ?? []).map((segment) => String(typeof segment === 'object' ? segment.key : segment)).join('.');
 }
 
 /** The payload failed schema validation. On send nothing was sent. */
@@ -81,7 +86,7 @@ export class SchemaValidationError extends QueuekitError {
   constructor(readonly issues: readonly SchemaIssue[]) {
     super(
       `Payload failed schema validation: ${issues
-        .map((i) => (i.path?.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message))
+        .map((issue) => (issue.path?.length ? `${formatPath(issue.path)}: ${issue.message}` : issue.message))
         .join('; ')}`,
       'ERR_SCHEMA_VALIDATION',
     );

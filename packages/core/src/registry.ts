@@ -1,3 +1,6 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Driver, DriverFactory } from './driver.js';
 import { AdapterNotInstalledError, ConfigError, UnknownSchemeError } from './errors.js';
 import { createMemoryDriver } from './memory/driver.js';
@@ -30,15 +33,45 @@ export function schemeOf(url: string): string {
   return match[1].toLowerCase();
 }
 
+function isNotFound(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return (
+    code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED'
+  );
+}
+
+/**
+ * Import an adapter by name. From core's own location first (flat installs), then from the
+ * application's: its entry script and the working directory (strict installs such as pnpm,
+ * where core cannot see packages it does not depend on).
+ */
+async function importFromApp(packageName: string): Promise<{ createDriver?: DriverFactory }> {
+  try {
+    return (await import(packageName)) as { createDriver?: DriverFactory };
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    const bases = [process.argv[1], join(process.cwd(), 'index.js')].filter((base): base is string =>
+      Boolean(base),
+    );
+    for (const base of bases) {
+      let resolved: string;
+      try {
+        resolved = createRequire(base).resolve(packageName);
+      } catch {
+        continue;
+      }
+      return (await import(pathToFileURL(resolved).href)) as { createDriver?: DriverFactory };
+    }
+    throw error;
+  }
+}
+
 async function importAdapter(packageName: string, scheme: string): Promise<DriverFactory> {
   let mod: { createDriver?: DriverFactory };
   try {
-    mod = (await import(packageName)) as { createDriver?: DriverFactory };
+    mod = await importFromApp(packageName);
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new AdapterNotInstalledError(packageName, scheme, error);
-    }
+    if (isNotFound(error)) throw new AdapterNotInstalledError(packageName, scheme, error);
     throw error;
   }
   if (typeof mod.createDriver !== 'function') {

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  createMemoryDriver,
+  createQueue,
+  MemoryBroker,
+  QueueClosedError,
+  SchemaValidationError,
+} from '../src/index.js';
+
+const driver = () => createMemoryDriver({ broker: new MemoryBroker() });
+
+describe('createQueue', () => {
+  it('validates options at construction and names the field', () => {
+    expect(() => createQueue({ name: '' })).toThrow(/`name`/);
+    expect(() => createQueue({ name: 'ok', defaults: { maxAttempts: 0 } })).toThrow(/`defaults.maxAttempts`/);
+    expect(() => createQueue({ name: 'ok', defaults: { backoff: { jitter: 2 } } })).toThrow(
+      /`defaults.backoff.jitter`/,
+    );
+    expect(() => createQueue({ name: 'ok', url: 'memory://', driver: driver() })).toThrow(ConfigError);
+    try {
+      createQueue({ name: 'ok', defaults: { priority: 11 } });
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'ERR_CONFIG', field: 'defaults.priority' });
+    }
+  });
+
+  it('validates with a zod schema on send (nothing sent) and types the data', async () => {
+    const schema = z.object({ to: z.string().email(), retries: z.number().int().default(0) });
+    const queue = createQueue({ name: 'mail', driver: driver(), ownsDriver: true, schema });
+    await expect(queue.send('welcome', { to: 'nope', retries: 0 })).rejects.toBeInstanceOf(
+      SchemaValidationError,
+    );
+    expect((await queue.stats()).waiting).toBe(0);
+    const got = new Promise<{ to: string; retries: number }>((resolve) =>
+      queue.process(async (job) => resolve(job.data)),
+    );
+    await queue.send('welcome', { to: 'ada@example.com', retries: 0 });
+    expect(await got).toEqual({ to: 'ada@example.com', retries: 0 });
+    await queue.close();
+  });
+
+  it('refuses a second handler, and sends after close', async () => {
+    const queue = createQueue({ name: 'once', driver: driver(), ownsDriver: true });
+    queue.process(async () => undefined);
+    expect(() => queue.process(async () => undefined)).toThrow(/already has a handler/);
+    await queue.close();
+    await expect(queue.send('x', null)).rejects.toBeInstanceOf(QueueClosedError);
+    await expect(queue.close()).resolves.toBeUndefined();
+  });
+
+  it('aborts the handler signal when close times out, and leaves the job for redelivery', async () => {
+    const broker = new MemoryBroker();
+    const queue = createQueue<null>({
+      name: 'slow',
+      driver: createMemoryDriver({ broker }),
+      ownsDriver: true,
+    });
+    let aborted: unknown;
+    const started = new Promise<void>((resolve) =>
+      queue.process(
+        (_job, ctx) =>
+          new Promise((_, reject) => {
+            resolve();
+            ctx.signal.addEventListener('abort', () => {
+              aborted = ctx.signal.reason;
+              reject(ctx.signal.reason);
+            });
+          }),
+        { lockDuration: 200 },
+      ),
+    );
+    await queue.send('slow', null);
+    await started;
+    await queue.close({ timeout: 10 });
+    expect(aborted).toBeInstanceOf(QueueClosedError);
+    const counts = broker.counts('slow');
+    expect(counts.deadLettered).toBe(0);
+    expect(counts.waiting + counts.active).toBe(1);
+  });
+});

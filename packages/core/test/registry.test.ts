@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AdapterNotInstalledError,
+  ConfigError,
+  createQueue,
+  driverFromUrl,
+  MemoryDriver,
+  registerScheme,
+  schemeOf,
+  UnknownSchemeError,
+} from '../src/index.js';
+
+describe('URL registry', () => {
+  it('maps schemes, including Service Bus connection strings', () => {
+    expect(schemeOf('memory://')).toBe('memory');
+    expect(schemeOf('rediss://h:6380')).toBe('rediss');
+    expect(schemeOf('Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=a;SharedAccessKey=b')).toBe(
+      'servicebus',
+    );
+    expect(() => schemeOf('not a url')).toThrow(ConfigError);
+  });
+
+  it('creates the memory driver without any adapter', async () => {
+    const driver = await driverFromUrl('memory://registry-test');
+    expect(driver).toBeInstanceOf(MemoryDriver);
+    await driver.close();
+  });
+
+  it('names the package to install when an adapter is missing', async () => {
+    // A scheme whose adapter package is not a dependency of core: resolution fails, as for a user without it.
+    const error = await driverFromUrl('sqs://jobs?region=eu-west-1').catch((e: unknown) => e);
+    if (error instanceof AdapterNotInstalledError) {
+      expect(error.code).toBe('ERR_ADAPTER_NOT_INSTALLED');
+      expect(error.message).toContain('npm install @queuekit/adapter-sqs');
+    } else {
+      // The adapter is installed in this workspace: the driver was created instead.
+      expect(error).toMatchObject({ provider: 'sqs' });
+    }
+  });
+
+  it('lets users register their own scheme', async () => {
+    registerScheme('custom', async () => () => new MemoryDriver({ url: 'memory://custom' }));
+    const driver = await driverFromUrl('custom://anything');
+    expect(driver.provider).toBe('memory');
+    await driver.close();
+  });
+
+  it('rejects unknown schemes with a typed error', async () => {
+    await expect(driverFromUrl('kafka://broker:9092')).rejects.toBeInstanceOf(UnknownSchemeError);
+  });
+
+  it('surfaces a failing adapter load on the first operation, never leaking the password', async () => {
+    const queue = createQueue({ name: 'jobs', url: 'gopher://user:Sentinel-Secret@host' });
+    const error = await queue.send('x', null).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnknownSchemeError);
+    expect(String((error as Error).message)).not.toContain('Sentinel-Secret');
+  });
+});
