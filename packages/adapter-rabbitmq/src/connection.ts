@@ -1,0 +1,184 @@
+import { EventEmitter } from 'node:events';
+import { BrokerUnavailableError, QueueClosedError } from '@queuekit/core';
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { ResolvedOptions } from './options.js';
+import { scrubSecrets } from './secrets.js';
+
+/** Events of {@link ConnectionManager}, for logs and tests. Payloads never contain the URL. */
+export interface ConnectionEvents {
+  /** A connection is open; `generation` counts connections made by this driver (1, 2, ...). */
+  connected: [generation: number];
+  /** The connection was lost (not by `close()`); a reconnect is under way. */
+  disconnected: [reason: string];
+  /** One connection attempt failed; the next one follows after `delayMs`. */
+  'connect-failed': [reason: string, delayMs: number];
+}
+
+/**
+ * One AMQP connection that re-establishes itself with capped exponential backoff (with jitter)
+ * until `close()`. Callers ask for the open connection with a bounded wait.
+ */
+export class ConnectionManager extends EventEmitter<ConnectionEvents> {
+  private model: ChannelModel | undefined;
+  private generationCount = 0;
+  private closed = false;
+  private loop: Promise<void> | undefined;
+  private readonly waiters = new Set<() => void>();
+  private lastError = 'not connected yet';
+  private readonly stopRetry = new AbortController();
+
+  constructor(private readonly options: ResolvedOptions) {
+    super();
+  }
+
+  /** Number of connections opened so far; changes on every reconnect. */
+  get generation(): number {
+    return this.generationCount;
+  }
+
+  /** Whether a connection is open right now. */
+  get isOpen(): boolean {
+    return this.model !== undefined;
+  }
+
+  /** Start connecting in the background (no-op when open or already connecting). */
+  start(): void {
+    if (this.closed || this.model || this.loop) return;
+    this.loop = this.connectLoop().finally(() => {
+      this.loop = undefined;
+    });
+  }
+
+  private async connectLoop(): Promise<void> {
+    let attempt = 0;
+    while (!this.closed && !this.model) {
+      try {
+        const model = await amqp.connect(this.options.url, {
+          clientProperties: { connection_name: this.options.connectionName },
+          timeout: 10_000,
+        });
+        if (this.closed) {
+          await model.close().catch(() => undefined);
+          return;
+        }
+        this.adopt(model);
+        return;
+      } catch (error) {
+        this.lastError = describe(error, this.options.url);
+        const base = Math.min(this.options.reconnectMaxMs, this.options.reconnectInitialMs * 2 ** attempt);
+        const delayMs = Math.round(base * (0.8 + Math.random() * 0.2));
+        attempt++;
+        this.emit('connect-failed', this.lastError, delayMs);
+        await sleep(delayMs, this.stopRetry.signal);
+      }
+    }
+  }
+
+  private adopt(model: ChannelModel): void {
+    model.on('error', (error: unknown) => {
+      this.lastError = describe(error, this.options.url);
+    });
+    model.on('close', (error?: unknown) => {
+      if (this.model !== model) return;
+      this.model = undefined;
+      if (error) this.lastError = describe(error, this.options.url);
+      if (this.closed) return;
+      this.emit('disconnected', this.lastError);
+      this.start();
+    });
+    this.model = model;
+    this.generationCount++;
+    this.emit('connected', this.generationCount);
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  /**
+   * The open connection, waiting up to `timeoutMs` for a (re)connect. Resolves `undefined` when
+   * `signal` fires first; rejects with BrokerUnavailableError on timeout, QueueClosedError once closed.
+   */
+  async open(timeoutMs: number, signal?: AbortSignal): Promise<ChannelModel | undefined> {
+    for (;;) {
+      if (this.closed) throw new QueueClosedError('The RabbitMQ driver is closed');
+      if (this.model) return this.model;
+      if (signal?.aborted) return undefined;
+      this.start();
+      const woke = await this.waitForChange(timeoutMs, signal);
+      if (!woke && !signal?.aborted && !this.model) {
+        throw new BrokerUnavailableError(
+          `RabbitMQ unavailable for ${timeoutMs} ms (${this.lastError}); nothing was done`,
+        );
+      }
+    }
+  }
+
+  private waitForChange(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (woke: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        signal?.removeEventListener('abort', abort);
+        resolve(woke);
+      };
+      const wake = () => done(true);
+      const abort = () => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.waiters.add(wake);
+      signal?.addEventListener('abort', abort, { once: true });
+    });
+  }
+
+  /** Open a channel (plain or confirm) on the current connection, with an error listener attached. */
+  async channel(confirm: false, timeoutMs: number): Promise<Channel>;
+  async channel(confirm: true, timeoutMs: number): Promise<ConfirmChannel>;
+  async channel(confirm: boolean, timeoutMs: number): Promise<Channel> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const model = (await this.open(Math.max(1, deadline - Date.now()))) as ChannelModel;
+      try {
+        const channel = confirm ? await model.createConfirmChannel() : await model.createChannel();
+        channel.on('error', () => {
+          // A channel error closes the channel; its 'close' listeners handle it. Never crash the process.
+        });
+        return channel;
+      } catch (error) {
+        this.lastError = describe(error, this.options.url);
+        if (this.closed) throw new QueueClosedError('The RabbitMQ driver is closed');
+        if (Date.now() >= deadline) {
+          throw new BrokerUnavailableError(`Could not open a RabbitMQ channel (${this.lastError})`);
+        }
+        await sleep(50, this.stopRetry.signal);
+      }
+    }
+  }
+
+  /** Stop reconnecting and close the connection (and with it every channel). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopRetry.abort();
+    for (const wake of [...this.waiters]) wake();
+    const model = this.model;
+    this.model = undefined;
+    await model?.close().catch(() => undefined);
+    await this.loop;
+  }
+}
+
+/** A readable, secret-free description of an amqplib error. */
+export function describe(error: unknown, url: string): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return scrubSecrets(text, url);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,331 @@
+import {
+  type Capabilities,
+  DRIVER_API_VERSION,
+  type DeadLetterInfo,
+  type DeadLetteredMessage,
+  type Delivery,
+  type Driver,
+  type DriverStats,
+  LockLostError,
+  type OutgoingMessage,
+  QueueClosedError,
+  type ReceiveOptions,
+  type RedriveOptions,
+} from '@queuekit/core';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { ChannelSlot } from './channel-slot.js';
+import { ConnectionManager } from './connection.js';
+import { DeadLetterQueue } from './dead-letters.js';
+import { deadLetterOptions, publishOptions, receivedFields, requeueOptions, toBuffer } from './messages.js';
+import { type RabbitMqDriverOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type Publication, Publisher, UnroutableError } from './publisher.js';
+import { QueueConsumer } from './queue-consumer.js';
+import { bucketFor, deadLetterQueueName, Topology, waitQueueName } from './topology.js';
+
+/**
+ * The RabbitMQ driver (AMQP 0-9-1, amqplib). One instance is one connection, re-established
+ * with backoff when it drops.
+ *
+ * - Sends go through a confirm channel and resolve once RabbitMQ confirmed them; queues are
+ *   durable and messages persistent.
+ * - Receiving is a consumer per queue with manual ack and a prefetch equal to what the core asks
+ *   for (its concurrency); deliveries are buffered until the core pulls them.
+ * - Delays use TTL wait queues, one per delay bucket, that dead-letter back into the work queue.
+ * - Dead letters are copies in `<queue>.dead-letter` carrying reason, last error and attempts.
+ *
+ * @example
+ * const driver = await createDriver({ url: 'amqp://guest:guest@127.0.0.1:5672/' });
+ * const queue = createQueue({ name: 'emails', driver });
+ */
+export class RabbitMqDriver implements Driver {
+  readonly apiVersion = DRIVER_API_VERSION;
+  readonly provider = 'rabbitmq';
+  readonly capabilities: Capabilities;
+  /** Connection events (`connected`, `disconnected`, `connect-failed`) for logging and tests. */
+  readonly connection: ConnectionManager;
+  private readonly options: ResolvedOptions;
+  private readonly publisher: Publisher;
+  private readonly topology: Topology;
+  private readonly deadLetters: DeadLetterQueue;
+  private readonly consumers = new Map<string, QueueConsumer>();
+  private readonly closing = new AbortController();
+  private readonly pendingSends = new Set<Promise<unknown>>();
+
+  constructor(options: RabbitMqDriverOptions) {
+    this.options = resolveOptions(options);
+    this.connection = new ConnectionManager(this.options);
+    this.publisher = new Publisher(this.connection);
+    const admin = new ChannelSlot(this.connection, (timeoutMs) => this.connection.channel(false, timeoutMs));
+    this.topology = new Topology(admin, this.options);
+    this.deadLetters = new DeadLetterQueue(
+      this.connection,
+      this.publisher,
+      this.options.unavailableTimeoutMs,
+    );
+    const quorum = this.options.queueType === 'quorum';
+    this.capabilities = {
+      maxDelayMs: this.options.delayBucketsMs[this.options.delayBucketsMs.length - 1] as number,
+      priority: quorum ? 'emulated' : 'native',
+      dedup: false,
+      ordering: false,
+      maxBatchSize: 500,
+      lockRenewal: false,
+      redelivery: 'connection',
+      deadLetter: 'emulated',
+      maxPayloadBytes: this.options.maxPayloadBytes,
+    };
+  }
+
+  /** Connect now (otherwise the first call connects). Rejects with BrokerUnavailableError after the timeout. */
+  async connect(): Promise<void> {
+    await this.connection.open(this.options.unavailableTimeoutMs);
+  }
+
+  private assertOpen(): void {
+    if (this.closing.signal.aborted) throw new QueueClosedError('The RabbitMQ driver is closed');
+  }
+
+  async send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    this.assertOpen();
+    const work = this.publish(queue, messages);
+    this.pendingSends.add(work);
+    try {
+      await work;
+    } finally {
+      this.pendingSends.delete(work);
+    }
+  }
+
+  private async publish(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    const publications: Publication[] = [];
+    await this.topology.ensureQueue(queue);
+    for (const message of messages) {
+      const delayMs = message.delayMs ?? 0;
+      const options = publishOptions(message);
+      const content = toBuffer(message.body);
+      if (delayMs > 0) {
+        const bucket = bucketFor(this.options.delayBucketsMs, delayMs);
+        await this.topology.ensureWaitQueue(queue, bucket);
+        publications.push({
+          queue: waitQueueName(queue, bucket),
+          content,
+          options: { ...options, expiration: String(Math.ceil(delayMs)) },
+        });
+      } else {
+        publications.push({ queue, content, options });
+      }
+    }
+    await this.publishRedeclaring(queue, publications);
+  }
+
+  /** Publish; if the broker returned messages as unroutable (queue deleted meanwhile), redeclare once and retry. */
+  private async publishRedeclaring(queue: string, publications: readonly Publication[]): Promise<void> {
+    try {
+      await this.publisher.publish(publications, this.options.unavailableTimeoutMs);
+    } catch (error) {
+      if (!(error instanceof UnroutableError)) throw error;
+      this.topology.forget(queue);
+      await this.topology.ensureQueue(queue);
+      for (const bucket of this.options.delayBucketsMs) {
+        if (error.queues.has(waitQueueName(queue, bucket)))
+          await this.topology.ensureWaitQueue(queue, bucket);
+      }
+      const again = publications.filter((p) => error.queues.has(p.queue));
+      await this.publisher.publish(again, this.options.unavailableTimeoutMs);
+    }
+  }
+
+  async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
+    this.assertOpen();
+    const consumer = this.consumerFor(queue);
+    const stop = AbortSignal.any([options.signal, this.closing.signal]);
+    const deadline = Date.now() + options.waitMs;
+    const max = Math.max(0, Math.floor(options.max));
+    if (max === 0) return [];
+    for (;;) {
+      if (options.signal.aborted) {
+        await consumer.pause();
+        return [];
+      }
+      if (stop.aborted) return [];
+      const taken = consumer.take(max);
+      if (taken)
+        return taken.messages.map((message) => this.delivery(queue, consumer, taken.channel, message));
+      const model = await this.connection.open(this.options.unavailableTimeoutMs, stop);
+      if (!model) continue;
+      await consumer.ensure(max, this.options.unavailableTimeoutMs);
+      const again = consumer.take(max);
+      if (again)
+        return again.messages.map((message) => this.delivery(queue, consumer, again.channel, message));
+      const left = deadline - Date.now();
+      if (left <= 0) return [];
+      await consumer.waitForMessage(left, stop);
+    }
+  }
+
+  private consumerFor(queue: string): QueueConsumer {
+    let consumer = this.consumers.get(queue);
+    if (!consumer) {
+      consumer = new QueueConsumer(
+        queue,
+        this.connection,
+        () => this.topology.ensureQueue(queue),
+        (channel, messages) => this.giveBack(queue, channel, messages),
+      );
+      this.consumers.set(queue, consumer);
+    }
+    return consumer;
+  }
+
+  /**
+   * Put messages that were pushed to us but never handed to the core back in `queue` as fresh,
+   * confirmed copies (so they do not come back flagged "redelivered", which would count as an
+   * attempt), then ack the originals. If that fails, requeue them (flagged).
+   */
+  private async giveBack(queue: string, channel: Channel, messages: ConsumeMessage[]): Promise<void> {
+    try {
+      await this.publisher.publish(
+        messages.map((message) => ({ queue, content: message.content, options: requeueOptions(message) })),
+        this.options.unavailableTimeoutMs,
+      );
+      for (const message of messages) channel.ack(message);
+    } catch {
+      for (const message of messages) {
+        try {
+          channel.nack(message, false, true);
+        } catch {
+          // The channel closed: RabbitMQ requeues them itself.
+        }
+      }
+    }
+  }
+
+  private delivery(
+    queue: string,
+    consumer: QueueConsumer,
+    channel: Channel,
+    message: ConsumeMessage,
+  ): Delivery {
+    const fields = receivedFields(
+      message,
+      `rabbitmq-${message.fields.consumerTag}-${message.fields.deliveryTag}`,
+    );
+    let settled = false;
+    const claim = () => {
+      if (settled || !consumer.owns(channel)) {
+        settled = true;
+        throw new LockLostError(
+          'The delivery was already settled, or its channel closed (RabbitMQ redelivers it to another consumer)',
+        );
+      }
+      settled = true;
+    };
+    const settle = (action: (channel: Channel) => void) => {
+      if (!consumer.settle(channel, action)) {
+        throw new LockLostError('The channel of this delivery closed; RabbitMQ redelivers it');
+      }
+    };
+    return {
+      ...fields,
+      ack: async () => {
+        claim();
+        settle((ch) => ch.ack(message));
+      },
+      deadLetter: async (info: DeadLetterInfo) => {
+        claim();
+        await this.publishRedeclaring(queue, [
+          {
+            queue: deadLetterQueueName(queue),
+            content: message.content,
+            options: deadLetterOptions(message, info, fields.deliveryCount),
+          },
+        ]);
+        settle((ch) => ch.ack(message));
+      },
+    };
+  }
+
+  async stats(queue: string): Promise<DriverStats> {
+    this.assertOpen();
+    await this.topology.ensureQueue(queue);
+    const waiting = await this.topology.declare(queue, this.topology.workQueueArguments(queue));
+    const deadLettered = await this.topology.declare(
+      deadLetterQueueName(queue),
+      this.options.queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {},
+    );
+    let delayed = 0;
+    for (const bucket of this.options.delayBucketsMs) {
+      delayed += await this.topology.declare(
+        waitQueueName(queue, bucket),
+        this.topology.waitQueueArguments(queue, bucket),
+      );
+    }
+    return { waiting, delayed, deadLettered };
+  }
+
+  async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
+    this.assertOpen();
+    await this.topology.ensureQueue(queue);
+    return this.deadLetters.list(queue, limit);
+  }
+
+  async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
+    this.assertOpen();
+    await this.topology.ensureQueue(queue);
+    return this.deadLetters.redrive(queue, options);
+  }
+
+  async purgeDeadLetters(queue: string): Promise<number> {
+    this.assertOpen();
+    await this.topology.ensureQueue(queue);
+    return this.deadLetters.purge(queue);
+  }
+
+  /** Delete the work queue, its dead-letter queue and its wait queues. */
+  async deleteQueue(queue: string): Promise<void> {
+    this.assertOpen();
+    const consumer = this.consumers.get(queue);
+    this.consumers.delete(queue);
+    await consumer?.close();
+    this.topology.forget(queue);
+    const channel = await this.connection.channel(false, this.options.unavailableTimeoutMs);
+    try {
+      for (const name of this.topology.allNames(queue)) await channel.deleteQueue(name);
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Wait (up to 5 s) for sends in progress, then close every channel and the connection.
+   * Unsettled deliveries go back to their queues (RabbitMQ requeues them, flagged redelivered).
+   */
+  async close(): Promise<void> {
+    if (this.closing.signal.aborted) return;
+    this.closing.abort();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.pendingSends]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, 5_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    // Channel frames are multiplexed: close each consumer channel first, so acks already written
+    // on it reach the broker before the connection goes (a connection.close could overtake them).
+    await Promise.allSettled([...this.consumers.values()].map((consumer) => consumer.close()));
+    await this.connection.close();
+  }
+}
+
+/** Create a RabbitMQ driver and open its connection (rejects with BrokerUnavailableError if unreachable). */
+export async function createRabbitMqDriver(options: RabbitMqDriverOptions): Promise<RabbitMqDriver> {
+  const driver = new RabbitMqDriver(options);
+  try {
+    await driver.connect();
+  } catch (error) {
+    await driver.close();
+    throw error;
+  }
+  return driver;
+}

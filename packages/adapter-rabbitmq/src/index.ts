@@ -1,0 +1,39 @@
+/**
+ * RabbitMQ adapter for queuekit: `amqp://user:pass@host:5672/vhost` (or `amqps://` for TLS).
+ *
+ * @packageDocumentation
+ */
+import { ConfigError, type DriverFactoryOptions } from '@queuekit/core';
+import { createRabbitMqDriver, type RabbitMqDriver } from './driver.js';
+
+export type { ConnectionEvents, ConnectionManager } from './connection.js';
+export { createRabbitMqDriver, RabbitMqDriver } from './driver.js';
+export {
+  DEFAULT_DELAY_BUCKETS_MS,
+  type RabbitMqDriverOptions,
+  type RabbitMqQueueType,
+  type ReconnectOptions,
+} from './options.js';
+export { deadLetterQueueName, waitQueueName } from './topology.js';
+
+/**
+ * Entry point of the URL registry (`createQueue({ url: 'amqp://...' })`). Options beyond the URL
+ * can be given as query parameters: `queueType=quorum`, `deliveryLimit=20`.
+ */
+export function createDriver(options: DriverFactoryOptions): Promise<RabbitMqDriver> {
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    return Promise.reject(new ConfigError('url', 'expected amqp://user:pass@host:5672/vhost or amqps://...'));
+  }
+  const queueType = url.searchParams.get('queueType');
+  const deliveryLimit = url.searchParams.get('deliveryLimit');
+  url.searchParams.delete('queueType');
+  url.searchParams.delete('deliveryLimit');
+  return createRabbitMqDriver({
+    url: url.toString(),
+    ...(queueType === null ? {} : { queueType: queueType as 'classic' | 'quorum' }),
+    ...(deliveryLimit === null ? {} : { deliveryLimit: Number(deliveryLimit) }),
+  });
+}

@@ -1,0 +1,170 @@
+import { CORE_HEADERS, type DeadLetterInfo, type OutgoingMessage } from '@queuekit/core';
+import type { Message, Options } from 'amqplib';
+
+/** Prefix of the driver's own AMQP headers, stripped before messages reach the core. */
+export const DRIVER_HEADER_PREFIX = 'x-qk-';
+/** Header of a dead-lettered copy: attempts made, as counted by the core. */
+export const ATTEMPTS_HEADER = 'x-qk-dead-letter-attempts';
+/** Header of a dead-lettered copy: when it was dead-lettered (ms epoch). */
+export const DEAD_LETTERED_AT_HEADER = 'x-qk-dead-lettered-at';
+/** Header of a dead-lettered copy: deliveryCount of the original when it was dead-lettered. */
+export const DELIVERY_COUNT_HEADER = 'x-qk-delivery-count';
+/** Longest error text kept in a header (AMQP header tables are small). */
+const MAX_ERROR_CHARS = 4_000;
+
+/** Headers RabbitMQ adds itself; they are not part of the job. */
+const BROKER_HEADERS = new Set([
+  'x-death',
+  'x-first-death-exchange',
+  'x-first-death-queue',
+  'x-first-death-reason',
+  'x-last-death-exchange',
+  'x-last-death-queue',
+  'x-last-death-reason',
+  'x-delivery-count',
+]);
+
+/** AMQP publish options of an outgoing message: persistent, id, name and priority as properties. */
+export function publishOptions(message: OutgoingMessage): Options.Publish {
+  const contentType = message.headers[CORE_HEADERS.contentType];
+  return {
+    persistent: true,
+    messageId: message.id,
+    type: message.name,
+    timestamp: Math.floor(Date.now() / 1000),
+    headers: { ...message.headers },
+    ...(contentType === undefined ? {} : { contentType }),
+    ...(message.priority === undefined ? {} : { priority: message.priority }),
+  };
+}
+
+/** The body as a Buffer without copying. */
+export function toBuffer(body: Uint8Array): Buffer {
+  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+/** A header value as a string (foreign publishers may send numbers, booleans, bytes or tables). */
+function headerString(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  try {
+    return JSON.stringify(value) ?? '';
+  } catch {
+    return String(value);
+  }
+}
+
+/** The message's headers as the core sees them: string values, broker and driver headers removed. */
+export function coreHeaders(message: Message): Record<string, string> {
+  const out: Record<string, string> = {};
+  const raw = (message.properties.headers ?? {}) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(raw)) {
+    if (
+      BROKER_HEADERS.has(key) ||
+      key.startsWith(DRIVER_HEADER_PREFIX) ||
+      value === undefined ||
+      value === null
+    )
+      continue;
+    if (key === CORE_HEADERS.deadLetterReason || key === CORE_HEADERS.deadLetterError) continue;
+    out[key] = headerString(value);
+  }
+  const contentType = message.properties.contentType as unknown;
+  if (out[CORE_HEADERS.contentType] === undefined && typeof contentType === 'string') {
+    out[CORE_HEADERS.contentType] = contentType;
+  }
+  return out;
+}
+
+/**
+ * 1-based delivery count: quorum queues carry `x-delivery-count` (earlier deliveries); classic queues
+ * only say "redelivered", reported as 2.
+ */
+export function deliveryCountOf(message: Message): number {
+  const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
+  const counted = Number(headers['x-delivery-count']);
+  if (Number.isFinite(counted) && counted > 0) return counted + 1;
+  return message.fields.redelivered ? 2 : 1;
+}
+
+/** The fields of a ReceivedMessage read from an AMQP message. */
+export function receivedFields(message: Message, fallbackId: string) {
+  const props = message.properties;
+  const id = typeof props.messageId === 'string' && props.messageId !== '' ? props.messageId : fallbackId;
+  const timestamp = Number(props.timestamp);
+  const priority = Number(props.priority);
+  return {
+    id,
+    ...(typeof props.type === 'string' && props.type !== '' ? { name: props.type as string } : {}),
+    body: message.content as Uint8Array,
+    headers: coreHeaders(message),
+    deliveryCount: deliveryCountOf(message),
+    ...(Number.isFinite(timestamp) && timestamp > 0 ? { enqueuedAt: new Date(timestamp * 1000) } : {}),
+    ...(props.priority !== undefined && Number.isInteger(priority) ? { priority } : {}),
+    raw: message,
+  };
+}
+
+/** Publish options of the dead-lettered copy of `message`, carrying reason, error and attempts. */
+export function deadLetterOptions(
+  message: Message,
+  info: DeadLetterInfo,
+  deliveryCount: number,
+): Options.Publish {
+  const props = message.properties;
+  const headers: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries((props.headers ?? {}) as Record<string, unknown>)) {
+    if (!key.startsWith(DRIVER_HEADER_PREFIX)) headers[key] = value;
+  }
+  headers[CORE_HEADERS.deadLetterReason] = info.reason;
+  if (info.error !== undefined) headers[CORE_HEADERS.deadLetterError] = info.error.slice(0, MAX_ERROR_CHARS);
+  if (info.attempts !== undefined) headers[ATTEMPTS_HEADER] = String(info.attempts);
+  headers[DEAD_LETTERED_AT_HEADER] = String(Date.now());
+  headers[DELIVERY_COUNT_HEADER] = String(deliveryCount);
+  return copyOptions(message, headers);
+}
+
+/** Publish options of an identical, fresh copy of `message` (driver and delivery-count headers dropped). */
+export function requeueOptions(message: Message): Options.Publish {
+  const headers: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries((message.properties.headers ?? {}) as Record<string, unknown>)) {
+    if (!key.startsWith(DRIVER_HEADER_PREFIX) && key !== 'x-delivery-count') headers[key] = value;
+  }
+  return copyOptions(message, headers);
+}
+
+/** Publish options of a copy of `message` with `headers`: same id, name, type, priority and timestamp. */
+export function copyOptions(message: Message, headers: Record<string, unknown>): Options.Publish {
+  const props = message.properties;
+  return {
+    persistent: true,
+    headers,
+    ...(props.messageId === undefined ? {} : { messageId: props.messageId }),
+    ...(props.type === undefined ? {} : { type: props.type }),
+    ...(props.timestamp === undefined ? {} : { timestamp: props.timestamp }),
+    ...(props.contentType === undefined ? {} : { contentType: props.contentType }),
+    ...(props.contentEncoding === undefined ? {} : { contentEncoding: props.contentEncoding }),
+    ...(props.priority === undefined ? {} : { priority: props.priority }),
+    ...(props.correlationId === undefined ? {} : { correlationId: props.correlationId }),
+  };
+}
+
+/** Why a message sits in the dead-letter queue: ours, or RabbitMQ's own `x-death` reason. */
+export function deadLetterReason(message: Message): string {
+  const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
+  const ours = headers[CORE_HEADERS.deadLetterReason];
+  if (ours !== undefined) return headerString(ours);
+  const death = headers['x-death'];
+  const first = Array.isArray(death) ? (death[0] as { reason?: unknown } | undefined) : undefined;
+  if (first?.reason !== undefined) return headerString(first.reason).replace(/_/g, '-');
+  const firstReason = headers['x-first-death-reason'];
+  return firstReason === undefined ? 'unknown' : headerString(firstReason).replace(/_/g, '-');
+}
+
+/** A header of a dead-lettered copy as a string, if present. */
+export function rawHeader(message: Message, key: string): string | undefined {
+  const value = ((message.properties.headers ?? {}) as Record<string, unknown>)[key];
+  return value === undefined || value === null ? undefined : headerString(value);
+}

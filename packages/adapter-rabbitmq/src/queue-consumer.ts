@@ -1,0 +1,196 @@
+import type { Channel, ConsumeMessage } from 'amqplib';
+import type { ConnectionManager } from './connection.js';
+
+/**
+ * The push-to-pull bridge for one queue: an AMQP consumer (manual ack) on a channel of its own,
+ * whose prefetch is the most the core has asked for (`unsettled + max`, i.e. its concurrency).
+ * The broker pushes at most that many unacked messages; they wait in `buffer` until `take`
+ * hands them to the core. Deliveries belong to the channel they came on: once it closes, the
+ * broker requeues them and their settle calls fail with LockLostError.
+ */
+export class QueueConsumer {
+  private channel: Channel | undefined;
+  private consumerTag: string | undefined;
+  private prefetch = 0;
+  private buffer: ConsumeMessage[] = [];
+  private unsettled = 0;
+  private readonly waiters = new Set<() => void>();
+  private starting: Promise<void> | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private lastTakeAt = 0;
+
+  /**
+   * @param giveBack puts buffered, never handed out messages back in the queue without marking them
+   *   redelivered (the driver re-publishes confirmed copies and acks the originals).
+   * @param idleMs buffered messages nobody takes for this long are given back (the core stopped pulling).
+   */
+  constructor(
+    readonly queue: string,
+    private readonly connection: ConnectionManager,
+    private readonly declare: () => Promise<void>,
+    private readonly giveBack: (channel: Channel, messages: ConsumeMessage[]) => Promise<void>,
+    private readonly idleMs = 2_000,
+  ) {}
+
+  /** Whether a consumer is registered with at least `prefetch` credit. */
+  private ready(prefetch: number): boolean {
+    return this.channel !== undefined && this.consumerTag !== undefined && this.prefetch >= prefetch;
+  }
+
+  /** Make sure a consumer with room for `max` more deliveries is registered (waits for the broker). */
+  async ensure(max: number, timeoutMs: number): Promise<void> {
+    while (!this.ready(this.unsettled + max)) {
+      if (!this.starting) {
+        this.starting = this.start(this.unsettled + max, timeoutMs).finally(() => {
+          this.starting = undefined;
+        });
+      }
+      await this.starting;
+    }
+  }
+
+  private async start(prefetch: number, timeoutMs: number): Promise<void> {
+    let channel = this.channel;
+    if (!channel) {
+      channel = await this.connection.channel(false, timeoutMs);
+      const opened = channel;
+      opened.on('close', () => this.lost(opened));
+      this.channel = opened;
+      this.buffer = [];
+      this.unsettled = 0;
+      this.prefetch = 0;
+      this.consumerTag = undefined;
+    }
+    await this.declare();
+    const previous = this.consumerTag;
+    await channel.prefetch(prefetch, false);
+    const { consumerTag } = await channel.consume(
+      this.queue,
+      (message) => (message ? this.arrived(channel, message) : this.cancelledByBroker(channel)),
+      { noAck: false },
+    );
+    this.consumerTag = consumerTag;
+    this.prefetch = prefetch;
+    if (previous !== undefined) await channel.cancel(previous).catch(() => undefined);
+  }
+
+  private arrived(channel: Channel, message: ConsumeMessage): void {
+    if (this.channel !== channel) return;
+    this.buffer.push(message);
+    this.wake();
+    this.armIdleTimer();
+  }
+
+  private armIdleTimer(): void {
+    if (this.idleTimer) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.buffer.length === 0) return;
+      const idleFor = Date.now() - this.lastTakeAt;
+      if (this.waiters.size > 0 || idleFor < this.idleMs) return this.armIdleTimer();
+      this.pause().catch(() => undefined);
+    }, this.idleMs);
+    this.idleTimer.unref?.();
+  }
+
+  /** The queue was deleted under the consumer: register again (and redeclare) on next use. */
+  private cancelledByBroker(channel: Channel): void {
+    if (this.channel !== channel) return;
+    this.consumerTag = undefined;
+    this.prefetch = 0;
+    this.wake();
+  }
+
+  private lost(channel: Channel): void {
+    if (this.channel !== channel) return;
+    this.channel = undefined;
+    this.consumerTag = undefined;
+    this.prefetch = 0;
+    this.buffer = [];
+    this.unsettled = 0;
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  /** Hand up to `max` buffered messages to the caller; each must then be settled through `settle`. */
+  take(max: number): { channel: Channel; messages: ConsumeMessage[] } | undefined {
+    if (!this.channel || this.buffer.length === 0) return undefined;
+    const messages = this.buffer.splice(0, max);
+    this.unsettled += messages.length;
+    this.lastTakeAt = Date.now();
+    return { channel: this.channel, messages };
+  }
+
+  /**
+   * Run `settle` (ack / nack) for a message taken from `channel`. Returns false when that channel
+   * is gone (the broker has requeued the message), without calling `settle`.
+   */
+  settle(channel: Channel, settle: (channel: Channel) => void): boolean {
+    if (this.channel !== channel) return false;
+    try {
+      settle(channel);
+    } catch {
+      return false;
+    }
+    this.unsettled = Math.max(0, this.unsettled - 1);
+    return true;
+  }
+
+  /** Whether deliveries taken from `channel` can still be settled. */
+  owns(channel: Channel): boolean {
+    return this.channel === channel;
+  }
+
+  /** Wait until a message arrives, the channel changes, `ms` pass or `signal` fires. */
+  waitForMessage(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /**
+   * The core stopped consuming: cancel the consumer so the broker stops pushing, and give the
+   * buffered (never handed out) messages back. Deliveries already handed out stay settleable.
+   */
+  async pause(): Promise<void> {
+    const channel = this.channel;
+    const tag = this.consumerTag;
+    if (!channel) return;
+    if (tag !== undefined) {
+      this.consumerTag = undefined;
+      this.prefetch = 0;
+      await channel.cancel(tag).catch(() => undefined);
+    }
+    if (this.channel !== channel || this.buffer.length === 0) return;
+    const buffered = this.buffer;
+    this.buffer = [];
+    this.unsettled += buffered.length;
+    try {
+      await this.giveBack(channel, buffered);
+    } finally {
+      if (this.channel === channel) this.unsettled = Math.max(0, this.unsettled - buffered.length);
+    }
+  }
+
+  /** Close the channel: every unacked message goes back to the queue. */
+  async close(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    await this.pause().catch(() => undefined);
+    const channel = this.channel;
+    if (!channel) return;
+    this.lost(channel);
+    await channel.close().catch(() => undefined);
+  }
+}
