@@ -1,0 +1,56 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const server = fileURLToPath(new URL('../server.mjs', import.meta.url));
+let child: ChildProcess;
+let base = '';
+
+beforeAll(async () => {
+  child = spawn(process.execPath, [server], { env: { ...process.env, PORT: '0', QUEUE_URL: 'memory://' } });
+  let out = '';
+  child.stdout?.setEncoding('utf8');
+  while (!/http:\/\/127\.0\.0\.1:\d+/.test(out)) {
+    const [chunk] = (await once(child.stdout!, 'data')) as [string];
+    out += chunk;
+  }
+  base = /http:\/\/127\.0\.0\.1:\d+/.exec(out)![0];
+});
+
+afterAll(async () => {
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+});
+
+describe('demo server', () => {
+  it('answers POST with 202, a job id and a status URL, and the job completes with a result', async () => {
+    const res = await fetch(`${base}/reports`, {
+      method: 'POST',
+      body: JSON.stringify({ customer: 'acme', months: 3 }),
+    });
+    expect(res.status).toBe(202);
+    const { id, status } = (await res.json()) as { id: string; status: string };
+    expect(res.headers.get('location')).toBe(status);
+    const deadline = Date.now() + 15_000;
+    let state: { state?: string; progress?: number; result?: { customer: string; rows: number } } = {};
+    while (state.state !== 'completed' && Date.now() < deadline) {
+      state = (await (await fetch(`${base}${status}`)).json()) as typeof state;
+      if (state.state !== 'completed') await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(id).toBeTruthy();
+    expect(state).toMatchObject({ state: 'completed', progress: 100, result: { customer: 'acme', rows: 3 } });
+  });
+
+  it('rejects invalid input with 400 naming the field, and unknown ids with 404', async () => {
+    const bad = await fetch(`${base}/reports`, {
+      method: 'POST',
+      body: JSON.stringify({ customer: 'acme', months: 99 }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toContain('months');
+    const garbage = await fetch(`${base}/reports`, { method: 'POST', body: '{not json' });
+    expect(garbage.status).toBe(400);
+    expect((await fetch(`${base}/reports/nope`)).status).toBe(404);
+  });
+});
