@@ -384,10 +384,17 @@ export class SqsDriver implements Driver {
       const main = await read(info.url);
       const deadUrl = await this.queues.urlOf(info.deadLetterName);
       const dead = deadUrl ? await read(deadUrl) : undefined;
+      // FIFO queues carry delays as held messages (no per-message DelaySeconds), so their counts cannot
+      // tell waiting from delayed from held: those fields are left out.
+      const counts = info.fifo
+        ? {}
+        : {
+            waiting: Number(main.ApproximateNumberOfMessages ?? 0),
+            delayed: Number(main.ApproximateNumberOfMessagesDelayed ?? 0),
+            active: Number(main.ApproximateNumberOfMessagesNotVisible ?? 0),
+          };
       return {
-        waiting: Number(main.ApproximateNumberOfMessages ?? 0),
-        delayed: Number(main.ApproximateNumberOfMessagesDelayed ?? 0),
-        active: Number(main.ApproximateNumberOfMessagesNotVisible ?? 0),
+        ...counts,
         deadLettered: dead
           ? Number(dead.ApproximateNumberOfMessages ?? 0) +
             Number(dead.ApproximateNumberOfMessagesNotVisible ?? 0) +
