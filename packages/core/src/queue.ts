@@ -102,6 +102,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     return work;
   }
 
+  /** Send one job; resolves with its id once the broker has accepted it. */
   async send(name: string, data: T, options?: SendOptions): Promise<string> {
     this.assertOpen();
     const [id] = await this.trackSend(
@@ -110,6 +111,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     return id as string;
   }
 
+  /** Send many jobs, all validated first; resolves with their ids in order. */
   async sendBatch(entries: readonly BatchEntry<T>[]): Promise<string[]> {
     this.assertOpen();
     if (!Array.isArray(entries)) throw new ConfigError('entries', 'expected an array');
@@ -117,6 +119,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     return this.trackSend(sendEntries(this.context, entries));
   }
 
+  /** Start processing with `handler` (one per queue object). Throws ConfigError on bad options. */
   process<R>(handler: Handler<T, R>, options?: ProcessOptions): void {
     this.assertOpen();
     if (this.closePromise) throw new QueueClosedError(`Queue \`${this.name}\` is closing`);

@@ -134,6 +134,7 @@ export class MemoryBroker {
     return message;
   }
 
+  /** Remove a locked message; false when the lock is not (or no longer) held by `token`. */
   ack(queue: string, key: string, token: string): boolean {
     if (!this.owned(queue, key, token)) return false;
     this.state(queue).messages.delete(key);
@@ -141,6 +142,7 @@ export class MemoryBroker {
     return true;
   }
 
+  /** Unlock a message, visible again after `delayMs`; false when the lock is not held. */
   release(queue: string, key: string, token: string, delayMs: number, now = Date.now()): boolean {
     const message = this.owned(queue, key, token, now);
     if (!message) return false;
@@ -150,6 +152,7 @@ export class MemoryBroker {
     return true;
   }
 
+  /** Extend a held lock to `ms` from now; false when the lock is not held. */
   extend(queue: string, key: string, token: string, ms: number, now = Date.now()): boolean {
     const message = this.owned(queue, key, token, now);
     if (!message) return false;
@@ -157,6 +160,7 @@ export class MemoryBroker {
     return true;
   }
 
+  /** Move a locked message to the dead letters with `info`; false when the lock is not held. */
   deadLetter(queue: string, key: string, token: string, info: DeadLetterInfo): boolean {
     const state = this.state(queue);
     const message = this.owned(queue, key, token);
@@ -167,6 +171,7 @@ export class MemoryBroker {
     return true;
   }
 
+  /** Oldest first, at most `limit`. */
   listDeadLetters(queue: string, limit: number): readonly StoredDeadLetter[] {
     return this.state(queue).deadLetters.slice(0, limit);
   }
@@ -200,6 +205,7 @@ export class MemoryBroker {
     return moved;
   }
 
+  /** Delete every dead letter of `queue`; returns how many. */
   purgeDeadLetters(queue: string): number {
     const state = this.state(queue);
     const count = state.deadLetters.length;
@@ -223,6 +229,7 @@ export class MemoryBroker {
     return { waiting, delayed, active, deadLettered: state.deadLetters.length };
   }
 
+  /** Drop `queue` and its dead letters. */
   deleteQueue(queue: string): void {
     const state = this.queues.get(queue);
     if (!state) return;
