@@ -47,3 +47,4 @@ export function describeConformance(
     describe('validation', () => validationCases(h));
   });
 }
+export { describeStoreConformance } from './store.js';

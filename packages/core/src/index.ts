@@ -16,3 +16,5 @@ export { driverFromUrl, registerScheme, schemeOf } from './registry.js';
 export { redactUrl } from './redact.js';
 export type { StandardResult, StandardSchemaV1 } from './schema.js';
 export type * from './types.js';
+export { MemoryStore } from './store/memory.js';
+export type { Store, StoreSetOptions, StoreTtlOptions } from './store/types.js';

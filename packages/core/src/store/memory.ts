@@ -1,0 +1,70 @@
+import type { Store, StoreSetOptions, StoreTtlOptions } from './types.js';
+
+interface Entry {
+  value: unknown;
+  expiresAt: number;
+}
+
+/** A process-local {@link Store}: the default. Not shared between processes. */
+export class MemoryStore implements Store {
+  private readonly entries = new Map<string, Entry>();
+
+  private live(key: string, now = Date.now()): Entry | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt && entry.expiresAt <= now) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  private static expiry(ttlMs: number | undefined): number {
+    return ttlMs && ttlMs > 0 ? Date.now() + ttlMs : 0;
+  }
+
+  async get<V = unknown>(key: string): Promise<V | undefined> {
+    const entry = this.live(key);
+    return entry ? (structuredClone(entry.value) as V) : undefined;
+  }
+
+  async set(key: string, value: unknown, options: StoreSetOptions = {}): Promise<boolean> {
+    if (options.ifAbsent && this.live(key)) return false;
+    this.entries.set(key, { value: structuredClone(value), expiresAt: MemoryStore.expiry(options.ttlMs) });
+    return true;
+  }
+
+  async merge(
+    key: string,
+    patch: Readonly<Record<string, unknown>>,
+    options: StoreTtlOptions = {},
+  ): Promise<void> {
+    const entry = this.live(key);
+    const base = entry && typeof entry.value === 'object' && entry.value !== null ? entry.value : {};
+    const expiresAt = options.ttlMs ? MemoryStore.expiry(options.ttlMs) : (entry?.expiresAt ?? 0);
+    this.entries.set(key, { value: { ...base, ...structuredClone(patch) }, expiresAt });
+  }
+
+  async increment(key: string, by = 1, options: StoreTtlOptions = {}): Promise<number> {
+    const entry = this.live(key);
+    const next = (typeof entry?.value === 'number' ? entry.value : 0) + by;
+    this.entries.set(key, {
+      value: next,
+      expiresAt: entry ? entry.expiresAt : MemoryStore.expiry(options.ttlMs),
+    });
+    return next;
+  }
+
+  async delete(key: string): Promise<void> {
+    this.entries.delete(key);
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    const now = Date.now();
+    return [...this.entries.keys()].filter((key) => key.startsWith(prefix) && this.live(key, now));
+  }
+
+  async close(): Promise<void> {
+    // Nothing to release.
+  }
+}

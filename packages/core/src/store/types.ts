@@ -1,0 +1,43 @@
+/**
+ * The Store contract: a small key-value store with TTLs and atomic primitives. The core keeps job
+ * records (state, progress, result), schedule leases, rate-limit windows and fan-out bookkeeping in it.
+ * Values are JSON-serialisable. Implementations: `MemoryStore` (core), `@queuekit/store-redis`,
+ * `@queuekit/store-postgres`. Every implementation passes `describeStoreConformance`.
+ */
+export interface Store {
+  /** The value at `key`, or undefined when absent or expired. */
+  get<V = unknown>(key: string): Promise<V | undefined>;
+  /**
+   * Write `value` at `key`. With `ifAbsent`, write only when no live value exists (a claim or a lease)
+   * and resolve `false` when one did. `ttlMs` (> 0) makes the key expire.
+   */
+  set(key: string, value: unknown, options?: StoreSetOptions): Promise<boolean>;
+  /**
+   * Shallow-merge `patch` into the object at `key` (created when absent), atomically with respect to
+   * other `merge` calls on the same key. `ttlMs` (> 0) resets the key's expiry.
+   */
+  merge(key: string, patch: Readonly<Record<string, unknown>>, options?: StoreTtlOptions): Promise<void>;
+  /**
+   * Add `by` (default 1) to the integer at `key` (0 when absent) atomically and return the new value.
+   * `ttlMs` applies only when the key is created (fixed windows).
+   */
+  increment(key: string, by?: number, options?: StoreTtlOptions): Promise<number>;
+  /** Remove `key`. */
+  delete(key: string): Promise<void>;
+  /** Live keys starting with `prefix` (meant for small sets such as schedules). */
+  keys(prefix: string): Promise<string[]>;
+  /** Release connections. */
+  close(): Promise<void>;
+}
+
+/** Options of `Store.merge` and `Store.increment`. */
+export interface StoreTtlOptions {
+  /** Expire the key this many ms from now. */
+  readonly ttlMs?: number;
+}
+
+/** Options of `Store.set`. */
+export interface StoreSetOptions extends StoreTtlOptions {
+  /** Write only when the key is absent (or expired). */
+  readonly ifAbsent?: boolean;
+}
