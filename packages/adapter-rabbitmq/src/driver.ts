@@ -12,7 +12,8 @@ import {
   type ReceiveOptions,
   type RedriveOptions,
 } from '@queuekit/core';
-import type { Channel, ConsumeMessage } from 'amqplib';
+import { randomUUID } from 'node:crypto';
+import type { Channel, Message } from 'amqplib';
 import { ChannelSlot } from './channel-slot.js';
 import { ConnectionManager } from './connection.js';
 import { DeadLetterQueue } from './dead-letters.js';
@@ -148,6 +149,10 @@ export class RabbitMqDriver implements Driver {
         return [];
       }
       if (stop.aborted) return [];
+      if (options.waitMs <= 0) {
+        const now = await consumer.getNow(max, this.options.unavailableTimeoutMs);
+        return now ? now.messages.map((message) => this.delivery(queue, consumer, now.channel, message)) : [];
+      }
       const taken = consumer.take(max);
       if (taken)
         return taken.messages.map((message) => this.delivery(queue, consumer, taken.channel, message));
@@ -182,7 +187,7 @@ export class RabbitMqDriver implements Driver {
    * confirmed copies (so they do not come back flagged "redelivered", which would count as an
    * attempt), then ack the originals. If that fails, requeue them (flagged).
    */
-  private async giveBack(queue: string, channel: Channel, messages: ConsumeMessage[]): Promise<void> {
+  private async giveBack(queue: string, channel: Channel, messages: Message[]): Promise<void> {
     try {
       await this.publisher.publish(
         messages.map((message) => ({ queue, content: message.content, options: requeueOptions(message) })),
@@ -200,12 +205,7 @@ export class RabbitMqDriver implements Driver {
     }
   }
 
-  private delivery(
-    queue: string,
-    consumer: QueueConsumer,
-    channel: Channel,
-    message: ConsumeMessage,
-  ): Delivery {
+  private delivery(queue: string, consumer: QueueConsumer, channel: Channel, message: Message): Delivery {
     const fields = receivedFields(
       message,
       `rabbitmq-${message.fields.consumerTag}-${message.fields.deliveryTag}`,

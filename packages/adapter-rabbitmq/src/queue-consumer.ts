@@ -1,4 +1,4 @@
-import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import type { ConnectionManager } from './connection.js';
 
 /**
@@ -12,7 +12,7 @@ export class QueueConsumer {
   private channel: Channel | undefined;
   private consumerTag: string | undefined;
   private prefetch = 0;
-  private buffer: ConsumeMessage[] = [];
+  private buffer: Message[] = [];
   private unsettled = 0;
   private readonly waiters = new Set<() => void>();
   private starting: Promise<void> | undefined;
@@ -28,7 +28,7 @@ export class QueueConsumer {
     readonly queue: string,
     private readonly connection: ConnectionManager,
     private readonly declare: () => Promise<void>,
-    private readonly giveBack: (channel: Channel, messages: ConsumeMessage[]) => Promise<void>,
+    private readonly giveBack: (channel: Channel, messages: Message[]) => Promise<void>,
     private readonly idleMs = 2_000,
   ) {}
 
@@ -49,7 +49,8 @@ export class QueueConsumer {
     }
   }
 
-  private async start(prefetch: number, timeoutMs: number): Promise<void> {
+  /** The consumer's channel, opened (and the queue declared) when needed. */
+  private async openChannel(timeoutMs: number): Promise<Channel> {
     let channel = this.channel;
     if (!channel) {
       channel = await this.connection.channel(false, timeoutMs);
@@ -62,6 +63,32 @@ export class QueueConsumer {
       this.consumerTag = undefined;
     }
     await this.declare();
+    return channel;
+  }
+
+  /**
+   * Take up to `max` messages right now with `basic.get` (no consumer, nothing buffered): the
+   * primitive for `waitMs: 0`, e.g. the core polling priority bands.
+   */
+  async getNow(
+    max: number,
+    timeoutMs: number,
+  ): Promise<{ channel: Channel; messages: Message[] } | undefined> {
+    const buffered = this.take(max);
+    if (buffered) return buffered;
+    const channel = await this.openChannel(timeoutMs);
+    const messages: Message[] = [];
+    while (messages.length < max && this.channel === channel) {
+      const message = await channel.get(this.queue, { noAck: false });
+      if (!message) break;
+      messages.push(message);
+      this.unsettled++;
+    }
+    return messages.length > 0 ? { channel, messages } : undefined;
+  }
+
+  private async start(prefetch: number, timeoutMs: number): Promise<void> {
+    const channel = await this.openChannel(timeoutMs);
     const previous = this.consumerTag;
     await channel.prefetch(prefetch, false);
     const { consumerTag } = await channel.consume(
@@ -116,7 +143,7 @@ export class QueueConsumer {
   }
 
   /** Hand up to `max` buffered messages to the caller; each must then be settled through `settle`. */
-  take(max: number): { channel: Channel; messages: ConsumeMessage[] } | undefined {
+  take(max: number): { channel: Channel; messages: Message[] } | undefined {
     if (!this.channel || this.buffer.length === 0) return undefined;
     const messages = this.buffer.splice(0, max);
     this.unsettled += messages.length;
