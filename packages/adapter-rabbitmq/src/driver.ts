@@ -206,10 +206,7 @@ export class RabbitMqDriver implements Driver {
   }
 
   private delivery(queue: string, consumer: QueueConsumer, channel: Channel, message: Message): Delivery {
-    const fields = receivedFields(
-      message,
-      `rabbitmq-${message.fields.consumerTag}-${message.fields.deliveryTag}`,
-    );
+    const fields = receivedFields(message, `rabbitmq-${randomUUID()}`);
     let settled = false;
     const claim = () => {
       if (settled || !consumer.owns(channel)) {

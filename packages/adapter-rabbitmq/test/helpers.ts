@@ -41,11 +41,15 @@ export class Resources {
 }
 
 /** Poll `check` until truthy or `timeoutMs` passes. */
-export async function until<R>(what: string, timeoutMs: number, check: () => R | Promise<R>): Promise<R> {
+export async function until<R>(
+  what: string,
+  timeoutMs: number,
+  check: () => R | Promise<R>,
+): Promise<NonNullable<R>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value) return value;
+    if (value) return value as NonNullable<R>;
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
