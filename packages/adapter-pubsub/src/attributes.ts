@@ -1,0 +1,122 @@
+import type { protos } from '@google-cloud/pubsub';
+import { CORE_HEADERS, ConfigError, type OutgoingMessage, PayloadTooLargeError } from '@queuekit/core';
+
+/** A Pub/Sub message as published. */
+export type PubsubMessage = protos.google.pubsub.v1.IPubsubMessage;
+
+/** Attribute names this driver owns. Never visible as headers. */
+export const A = {
+  /** Job id (Pub/Sub's own message id is per publish, so copies of a job keep the job id here). */
+  id: 'qkd-id',
+  /** Job name. */
+  name: 'qkd-name',
+  /** Epoch ms before which the message must not reach the core (the driver's delay). */
+  deliverAt: 'qkd-deliver-at',
+  /** Attempts counted by the core when it dead-lettered the message. */
+  attempts: 'qkd-attempts',
+  /** Epoch ms of dead-lettering. */
+  deadLetteredAt: 'qkd-dead-lettered-at',
+  /** Dead-letter reason and error: the core's header names. */
+  reason: CORE_HEADERS.deadLetterReason,
+  error: CORE_HEADERS.deadLetterError,
+} as const;
+
+/** Attributes Pub/Sub adds when its dead-letter policy forwards a message (real service). */
+export const NATIVE_DEAD_LETTER_PREFIX = 'CloudPubSubDeadLetter';
+
+/** Pub/Sub limits on attributes. */
+export const MAX_ATTRIBUTE_VALUE_BYTES = 1024;
+const MAX_ATTRIBUTE_KEY_BYTES = 256;
+const MAX_ATTRIBUTES = 100;
+
+/** The largest message (data plus attribute keys and values plus ordering key) this driver sends. */
+export const MAX_MESSAGE_BYTES = 10_000_000;
+
+const DRIVER_KEYS = new Set<string>([A.id, A.name, A.deliverAt, A.attempts, A.deadLetteredAt]);
+const DEAD_LETTER_KEYS = new Set<string>([A.reason, A.error, A.attempts, A.deadLetteredAt]);
+
+/** Headers of a received message: its attributes without this driver's own. */
+export function headersOf(attributes: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(attributes)) {
+    if (!DRIVER_KEYS.has(key) && !DEAD_LETTER_KEYS.has(key) && !key.startsWith(NATIVE_DEAD_LETTER_PREFIX))
+      out[key] = value;
+  }
+  return out;
+}
+
+/** Bytes Pub/Sub counts for a message. */
+export function pubsubSize(message: PubsubMessage): number {
+  let size = message.data ? (message.data as Uint8Array).byteLength : 0;
+  for (const [key, value] of Object.entries(message.attributes ?? {}))
+    size += Buffer.byteLength(key) + Buffer.byteLength(value);
+  if (message.orderingKey) size += Buffer.byteLength(message.orderingKey);
+  return size;
+}
+
+/** Cut `value` to at most `maxBytes` UTF-8 bytes without splitting a character. */
+export function truncateUtf8(value: string, maxBytes = MAX_ATTRIBUTE_VALUE_BYTES): string {
+  if (Buffer.byteLength(value) <= maxBytes) return value;
+  let out = '';
+  let size = 0;
+  for (const char of value) {
+    const bytes = Buffer.byteLength(char);
+    if (size + bytes > maxBytes - 3) break;
+    out += char;
+    size += bytes;
+  }
+  return `${out}...`;
+}
+
+function checkAttributes(attributes: Readonly<Record<string, string>>): void {
+  const keys = Object.keys(attributes);
+  if (keys.length > MAX_ATTRIBUTES)
+    throw new ConfigError('headers', `Pub/Sub carries at most ${MAX_ATTRIBUTES} attributes per message`);
+  for (const key of keys) {
+    if (
+      key === '' ||
+      Buffer.byteLength(key) > MAX_ATTRIBUTE_KEY_BYTES ||
+      key.toLowerCase().startsWith('goog')
+    )
+      throw new ConfigError(
+        `headers.${key}`,
+        'Pub/Sub attribute keys are 1-256 bytes and must not start with "goog"',
+      );
+    if (Buffer.byteLength(attributes[key] ?? '') > MAX_ATTRIBUTE_VALUE_BYTES)
+      throw new ConfigError(`headers.${key}`, 'Pub/Sub attribute values are limited to 1024 bytes');
+  }
+}
+
+/** Map a core message to a Pub/Sub message; checks every limit before any network call. */
+export function toPubsubMessage(message: OutgoingMessage, now = Date.now()): PubsubMessage {
+  const attributes: Record<string, string> = {
+    ...message.headers,
+    [A.id]: message.id,
+    [A.name]: message.name,
+  };
+  if (message.delayMs !== undefined && message.delayMs > 0)
+    attributes[A.deliverAt] = String(now + message.delayMs);
+  checkAttributes(attributes);
+  const out: PubsubMessage = {
+    data: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
+    attributes,
+    ...(message.orderingKey === undefined ? {} : { orderingKey: message.orderingKey }),
+  };
+  const size = pubsubSize(out);
+  if (size > MAX_MESSAGE_BYTES) throw new PayloadTooLargeError(size, MAX_MESSAGE_BYTES, 'pubsub');
+  return out;
+}
+
+/** A received message's attributes as a copy for re-publishing: driver attributes dropped, `headers` laid over. */
+export function republishAttributes(
+  attributes: Readonly<Record<string, string>>,
+  headers: Readonly<Record<string, string>>,
+  keep: readonly string[] = [A.id, A.name],
+): Record<string, string> {
+  const out: Record<string, string> = { ...headersOf(attributes), ...headers };
+  for (const key of keep) {
+    const value = attributes[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}

@@ -1,0 +1,231 @@
+import { PubSub, v1 } from '@google-cloud/pubsub';
+import {
+  type Capabilities,
+  ConfigError,
+  DRIVER_API_VERSION,
+  type DeadLetteredMessage,
+  type Delivery,
+  type Driver,
+  type DriverFactoryOptions,
+  type DriverStats,
+  type OutgoingMessage,
+  QueueClosedError,
+  type ReceiveOptions,
+  type RedriveOptions,
+} from '@queuekit/core';
+import { deleteQueueResources, ensureQueue, type SubscriptionInfo } from './admin.js';
+import { MAX_MESSAGE_BYTES, toPubsubMessage } from './attributes.js';
+import * as deadLetters from './dead-letters.js';
+import { queueResources, type QueueResources } from './names.js';
+import { optionsFromUrl, type PubSubDriverOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { QueueReceiver } from './receiver.js';
+import { mapError, PublishBatcher, SettleBatcher } from './rpc.js';
+
+interface Clients {
+  readonly projectId: string;
+  readonly publisher: v1.PublisherClient;
+  readonly subscriber: v1.SubscriberClient;
+  readonly publish: PublishBatcher;
+  readonly settle: SettleBatcher;
+}
+
+interface QueueState {
+  readonly resources: QueueResources;
+  readonly info: SubscriptionInfo;
+  readonly receiver: QueueReceiver;
+}
+
+/**
+ * Google Cloud Pub/Sub driver. One queue is one topic plus one subscription (created when
+ * missing), with a native dead-letter policy to a `.dlq` topic that has its own subscription for
+ * list, redrive and purge.
+ *
+ * - Receive: synchronous `Pull` (`returnImmediately`) of at most the core's free slots, so
+ *   prefetch never exceeds `concurrency`; a waiting receive re-pulls every `pollIntervalMs`.
+ * - Lock: the ack deadline, set per delivery with `ModifyAckDeadline` and extended by the core's
+ *   heartbeat (`extendLock`); no client-side lease manager.
+ * - Delivery count: `deliveryAttempt` (reported because every subscription has a dead-letter policy).
+ * - Retries: `release()` nacks with a modified ack deadline (whole seconds, ≤ 600 s).
+ * - Delay: not native; a `qkd-deliver-at` attribute, and the driver hides an early message with
+ *   its ack deadline until its time, then republishes it once so the delivery count stays honest.
+ *
+ * Credentials come from Google's default chain; `PUBSUB_EMULATOR_HOST` selects an emulator.
+ */
+export class PubSubDriver implements Driver {
+  readonly apiVersion = DRIVER_API_VERSION;
+  readonly provider = 'pubsub';
+  readonly capabilities: Capabilities;
+  private readonly options: ResolvedOptions;
+  private readonly pubsub: PubSub;
+  private clients: Promise<Clients> | undefined;
+  private readonly queues = new Map<string, Promise<QueueState>>();
+  private readonly closing = new AbortController();
+  private readonly background = new Set<Promise<unknown>>();
+  private closed: Promise<void> | undefined;
+
+  constructor(options: PubSubDriverOptions = {}) {
+    this.options = resolveOptions(options);
+    this.pubsub = new PubSub({
+      ...this.options.clientConfig,
+      ...(this.options.projectId ? { projectId: this.options.projectId } : {}),
+    });
+    this.capabilities = {
+      maxDelayMs: this.options.maxDelayMs,
+      priority: 'emulated',
+      dedup: false,
+      ordering: this.options.messageOrdering,
+      maxBatchSize: 1000,
+      lockRenewal: true,
+      redelivery: 'timeout',
+      deadLetter: 'native',
+      maxPayloadBytes: MAX_MESSAGE_BYTES,
+    };
+  }
+
+  private assertOpen(): void {
+    if (this.closing.signal.aborted) throw new QueueClosedError('The pubsub driver is closed');
+  }
+
+  private connect(): Promise<Clients> {
+    this.clients ??= (async () => {
+      const config = await this.pubsub.getClientConfig();
+      const projectId = config.projectId;
+      if (!projectId)
+        throw new ConfigError(
+          'projectId',
+          'no Google Cloud project: put it in the URL (pubsub://PROJECT) or set GOOGLE_CLOUD_PROJECT',
+        );
+      const clientOptions = { ...config, port: config.port === undefined ? undefined : Number(config.port) };
+      const publisher = new v1.PublisherClient(clientOptions);
+      const subscriber = new v1.SubscriberClient(clientOptions);
+      return {
+        projectId,
+        publisher,
+        subscriber,
+        publish: new PublishBatcher(publisher),
+        settle: new SettleBatcher(subscriber),
+      };
+    })().catch((error: unknown) => {
+      this.clients = undefined;
+      throw mapError(error, 'connect');
+    });
+    return this.clients;
+  }
+
+  private queue(name: string): Promise<QueueState> {
+    let state = this.queues.get(name);
+    if (!state) {
+      state = (async () => {
+        const clients = await this.connect();
+        const resources = queueResources(
+          clients.projectId,
+          this.options.topic,
+          this.options.subscription,
+          name,
+        );
+        const info = await ensureQueue(clients.publisher, clients.subscriber, resources, this.options);
+        const receiver = new QueueReceiver({
+          resources,
+          info,
+          subscriber: clients.subscriber,
+          settle: clients.settle,
+          publisher: clients.publish,
+          pollIntervalMs: this.options.pollIntervalMs,
+          closed: this.closing.signal,
+          track: (work) => this.track(work),
+        });
+        return { resources, info, receiver };
+      })();
+      state.catch(() => this.queues.delete(name));
+      this.queues.set(name, state);
+    }
+    return state;
+  }
+
+  private track(work: Promise<unknown>): void {
+    const tracked = work.finally(() => this.background.delete(tracked));
+    this.background.add(tracked);
+  }
+
+  /** Publish with publisher batching; every limit is checked before the network call. */
+  async send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    this.assertOpen();
+    const now = Date.now();
+    const converted = messages.map((message) => toPubsubMessage(message, now));
+    if (converted.length === 0) return;
+    const [clients, state] = await Promise.all([this.connect(), this.queue(queue)]);
+    await clients.publish.publish(state.resources.topic, converted);
+  }
+
+  /** Pull up to `max` messages under a lock of `lockMs` (whole seconds, 1-600). */
+  async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
+    this.assertOpen();
+    const state = await this.queue(queue);
+    return state.receiver.receive(options);
+  }
+
+  /** Pub/Sub has no per-subscription counts outside Cloud Monitoring: nothing is reported. */
+  async stats(queue: string): Promise<DriverStats> {
+    this.assertOpen();
+    await this.queue(queue);
+    return {};
+  }
+
+  async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
+    this.assertOpen();
+    const [clients, state] = await Promise.all([this.connect(), this.queue(queue)]);
+    return deadLetters.listDeadLetters(this.deadLetterContext(clients), state.resources, state.info, limit);
+  }
+
+  async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
+    this.assertOpen();
+    const [clients, state] = await Promise.all([this.connect(), this.queue(queue)]);
+    return deadLetters.redriveDeadLetters(this.deadLetterContext(clients), state.resources, options);
+  }
+
+  async purgeDeadLetters(queue: string): Promise<number> {
+    this.assertOpen();
+    const [clients, state] = await Promise.all([this.connect(), this.queue(queue)]);
+    return deadLetters.purgeDeadLetters(this.deadLetterContext(clients), state.resources);
+  }
+
+  private deadLetterContext(clients: Clients): deadLetters.DeadLetterContext {
+    return { subscriber: clients.subscriber, settle: clients.settle, publisher: clients.publish };
+  }
+
+  /** Delete the queue's topic, subscription and dead-letter pair (tests and tooling). */
+  async deleteQueue(queue: string): Promise<void> {
+    this.assertOpen();
+    const clients = await this.connect();
+    const resources = queueResources(clients.projectId, this.options.topic, this.options.subscription, queue);
+    this.queues.delete(queue);
+    await deleteQueueResources(clients.publisher, clients.subscriber, resources);
+  }
+
+  /** Flush pending publishes and acks, then close the gRPC clients. Unsettled messages expire on their own. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing.abort();
+      const clients = await this.clients?.catch(() => undefined);
+      await Promise.allSettled([...this.background]);
+      if (!clients) {
+        await this.pubsub.close().catch(() => undefined);
+        return;
+      }
+      await clients.publish.drain();
+      await clients.settle.drain();
+      await Promise.allSettled([clients.publisher.close(), clients.subscriber.close(), this.pubsub.close()]);
+    })();
+    return this.closed;
+  }
+}
+
+/** Create a Pub/Sub driver from `pubsub://PROJECT[/TOPIC][?subscription=SUB&...]` (used by `driverFromUrl`). */
+export function createDriver(options: DriverFactoryOptions): PubSubDriver {
+  return new PubSubDriver(optionsFromUrl(options.url));
+}
+
+/** Create a Pub/Sub driver from options. */
+export function createPubSubDriver(options: PubSubDriverOptions = {}): PubSubDriver {
+  return new PubSubDriver(options);
+}

@@ -1,0 +1,204 @@
+import type { protos, v1 } from '@google-cloud/pubsub';
+import { BrokerUnavailableError, errorMessage } from '@queuekit/core';
+import type { PubsubMessage } from './attributes.js';
+import { pubsubSize } from './attributes.js';
+
+/** A message as returned by a pull. */
+export type PulledMessage = protos.google.pubsub.v1.IReceivedMessage;
+
+/** gRPC status codes this driver tells apart. */
+export const Status = {
+  CANCELLED: 1,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  UNAVAILABLE: 14,
+} as const;
+
+/** The gRPC status code of an error, if it has one. */
+export function statusOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Map transport failures to queuekit errors; anything else is rethrown as it is. */
+export function mapError(error: unknown, what: string): Error {
+  const code = statusOf(error);
+  if (code === Status.UNAVAILABLE || code === Status.DEADLINE_EXCEEDED)
+    return new BrokerUnavailableError(`Pub/Sub unreachable during ${what}: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  return error instanceof Error ? error : new Error(errorMessage(error));
+}
+
+/** Most ack ids per acknowledge / modifyAckDeadline request. */
+const MAX_ACK_IDS = 2500;
+/** Most messages, and bytes, per publish request. */
+const MAX_PUBLISH_MESSAGES = 1000;
+const MAX_PUBLISH_BYTES = 9_500_000;
+
+interface Waiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+interface SettleBatch {
+  readonly subscription: string;
+  /** `undefined` = acknowledge; a number = modifyAckDeadline to that many seconds. */
+  readonly seconds: number | undefined;
+  readonly ackIds: string[];
+  readonly waiters: Waiter[];
+}
+
+/**
+ * Coalesces acknowledge and modifyAckDeadline calls made in the same tick into one request per
+ * subscription and deadline, the way the client library's streaming subscriber batches them.
+ */
+export class SettleBatcher {
+  private pending = new Map<string, SettleBatch>();
+  private scheduled = false;
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(private readonly subscriber: v1.SubscriberClient) {}
+
+  /** Acknowledge one message. */
+  ack(subscription: string, ackId: string): Promise<void> {
+    return this.add(subscription, undefined, [ackId]);
+  }
+
+  /** Set the ack deadline of messages to `seconds` from now (0 = nack). */
+  modAck(subscription: string, ackIds: readonly string[], seconds: number): Promise<void> {
+    if (ackIds.length === 0) return Promise.resolve();
+    return this.add(subscription, seconds, ackIds);
+  }
+
+  private add(subscription: string, seconds: number | undefined, ackIds: readonly string[]): Promise<void> {
+    const key = `${seconds ?? 'ack'} ${subscription}`;
+    let batch = this.pending.get(key);
+    if (!batch) {
+      batch = { subscription, seconds, ackIds: [], waiters: [] };
+      this.pending.set(key, batch);
+    }
+    batch.ackIds.push(...ackIds);
+    const done = new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return done;
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batches = [...this.pending.values()];
+    this.pending = new Map();
+    for (const batch of batches) {
+      const work = this.send(batch).then(
+        () => {
+          for (const waiter of batch.waiters) waiter.resolve();
+        },
+        (error: unknown) => {
+          const mapped = mapError(error, batch.seconds === undefined ? 'acknowledge' : 'modifyAckDeadline');
+          for (const waiter of batch.waiters) waiter.reject(mapped);
+        },
+      );
+      this.inflight.add(work);
+      void work.finally(() => this.inflight.delete(work));
+    }
+  }
+
+  private async send(batch: SettleBatch): Promise<void> {
+    for (let i = 0; i < batch.ackIds.length; i += MAX_ACK_IDS) {
+      const ackIds = batch.ackIds.slice(i, i + MAX_ACK_IDS);
+      if (batch.seconds === undefined) {
+        await this.subscriber.acknowledge({ subscription: batch.subscription, ackIds });
+      } else {
+        await this.subscriber.modifyAckDeadline({
+          subscription: batch.subscription,
+          ackIds,
+          ackDeadlineSeconds: batch.seconds,
+        });
+      }
+    }
+  }
+
+  /** Send what is pending and wait for every request in flight. */
+  async drain(): Promise<void> {
+    if (this.scheduled) this.flush();
+    await Promise.allSettled([...this.inflight]);
+  }
+}
+
+interface PublishItem {
+  readonly message: PubsubMessage;
+  readonly size: number;
+  readonly waiter: Waiter;
+}
+
+/**
+ * Publisher batching: messages published to one topic while a request is in flight go out
+ * together in the next request (at most 1,000 messages / 9.5 MB). One request at a time per
+ * topic, so messages sharing an ordering key keep their publish order.
+ */
+export class PublishBatcher {
+  private readonly queues = new Map<string, { items: PublishItem[]; busy: boolean }>();
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(private readonly publisher: v1.PublisherClient) {}
+
+  /** Publish `messages` to `topic`; resolves when Pub/Sub has accepted all of them. */
+  publish(topic: string, messages: readonly PubsubMessage[]): Promise<void> {
+    let state = this.queues.get(topic);
+    if (!state) {
+      state = { items: [], busy: false };
+      this.queues.set(topic, state);
+    }
+    const done = messages.map(
+      (message) =>
+        new Promise<void>((resolve, reject) =>
+          state.items.push({ message, size: pubsubSize(message) + 64, waiter: { resolve, reject } }),
+        ),
+    );
+    if (!state.busy) this.pump(topic, state);
+    return Promise.all(done).then(() => undefined);
+  }
+
+  private pump(topic: string, state: { items: PublishItem[]; busy: boolean }): void {
+    if (state.items.length === 0) {
+      state.busy = false;
+      this.queues.delete(topic);
+      return;
+    }
+    state.busy = true;
+    let bytes = 0;
+    let count = 0;
+    while (count < state.items.length && count < MAX_PUBLISH_MESSAGES) {
+      const size = state.items[count]?.size ?? 0;
+      if (count > 0 && bytes + size > MAX_PUBLISH_BYTES) break;
+      bytes += size;
+      count++;
+    }
+    const batch = state.items.splice(0, count);
+    const work = this.publisher
+      .publish({ topic, messages: batch.map((item) => item.message) })
+      .then(
+        () => {
+          for (const item of batch) item.waiter.resolve();
+        },
+        (error: unknown) => {
+          const mapped = mapError(error, 'publish');
+          for (const item of batch) item.waiter.reject(mapped);
+        },
+      )
+      .finally(() => {
+        this.inflight.delete(work);
+        this.pump(topic, state);
+      });
+    this.inflight.add(work);
+  }
+
+  /** Wait for every request in flight (and those queued behind them). */
+  async drain(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+}

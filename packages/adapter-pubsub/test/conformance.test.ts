@@ -1,0 +1,6 @@
+import { describeConformance } from '@queuekit/conformance';
+import { makeDriver } from './helpers.js';
+
+// 2 s is the shortest lock used here: the driver sets it per delivery with ModifyAckDeadline
+// (whole seconds); the subscription's own ack deadline (10-600 s) only covers the pull itself.
+describeConformance('pubsub', () => makeDriver(), { lockMs: 2000, queuePrefix: 'qkc' });
