@@ -67,11 +67,12 @@ export class BullmqDriver implements Driver {
     this.prefix = options.prefix ?? parsed.prefix ?? 'bull';
     this.onError = options.onError ?? (() => undefined);
     const base: RedisOptions = { ...parsed.redis, ...options.redis, lazyConnect: true };
-    this.producerConnection = new Redis({ ...base, connectionName: 'queuekit:producer' });
+    const label = base.connectionName ?? `queuekit:${this.prefix}`;
+    this.producerConnection = new Redis({ ...base, connectionName: `${label}:producer` });
     this.consumerConnection = new Redis({
       ...base,
       maxRetriesPerRequest: null,
-      connectionName: 'queuekit:consumer',
+      connectionName: `${label}:consumer`,
     });
     for (const connection of [this.producerConnection, this.consumerConnection]) {
       connection.on('error', (error: Error) => this.onError(error));

@@ -1,6 +1,11 @@
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 
-/** Fail fast, with the fix, when the test Redis is not running. */
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Fail fast, with the fix, when the test Redis is not running; build dist/ for child processes. */
 export default async function setup(): Promise<void> {
   const url = process.env.QUEUEKIT_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -16,4 +21,6 @@ export default async function setup(): Promise<void> {
   } finally {
     probe.disconnect();
   }
+  // The crash and clean-exit tests run a consumer in a child process, which imports dist/.
+  execFileSync('pnpm', ['exec', 'tsc', '-p', 'tsconfig.build.json'], { cwd: packageDir, stdio: 'inherit' });
 }
