@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * The Lua scripts behind the atomic operations. Values live either as a string holding JSON
+ * (numbers, strings, arrays, `null`, the empty object) or as a hash whose fields hold the
+ * JSON of each property of a non-empty object, so `merge` is a plain `HSET`.
+ */
+
+/** `get`: the value's kind and raw content, read in one atomic step. */
+const GET = `
+local t = redis.call('TYPE', KEYS[1]).ok
+if t == 'string' then return {'s', redis.call('GET', KEYS[1])} end
+if t == 'hash' then return {'h', redis.call('HGETALL', KEYS[1])} end
+return false
+`;
+
+/** Write the field/value pairs ARGV[from..] into hash KEYS[1] in chunks (Lua's unpack is bounded). */
+const HSET_ARGS = `
+local function hset_args(from)
+  local i = from
+  while i <= #ARGV do
+    local last = math.min(i + 199, #ARGV)
+    redis.call('HSET', KEYS[1], unpack(ARGV, i, last))
+    i = last + 1
+  end
+end
+`;
+
+/** `set` of a non-empty object. ARGV: ifAbsent ('1'|'0'), ttlMs, then field/JSON pairs. */
+const SET_HASH = `${HSET_ARGS}
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[1])
+hset_args(3)
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+`;
+
+/**
+ * \`merge\`. ARGV: ttlMs, then field/JSON pairs. A value that is not a (non-empty) object, or an
+ * empty-object string, is replaced by the patch. Without a TTL the key keeps its current expiry.
+ */
+const MERGE = `${HSET_ARGS}
+local ttl = tonumber(ARGV[1])
+local t = redis.call('TYPE', KEYS[1]).ok
+local keep = redis.call('PTTL', KEYS[1])
+if t ~= 'hash' then redis.call('DEL', KEYS[1]) end
+if #ARGV > 1 then
+  hset_args(2)
+elseif t ~= 'hash' then
+  redis.call('SET', KEYS[1], '{}')
+end
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+elseif t ~= 'hash' and keep > 0 then
+  redis.call('PEXPIRE', KEYS[1], keep)
+end
+return 1
+`;
+
+/**
+ * \`increment\`. ARGV: by (decimal string), ttlMs, integer ('1'|'0'). The TTL applies only when the
+ * key is created; a key holding something other than a number restarts from 0 and keeps its expiry.
+ * Returns the new value as a string so that large integers and floats cross intact.
+ */
+const INCREMENT = `
+local by = ARGV[1]
+local ttl = tonumber(ARGV[2])
+local integer = ARGV[3] == '1'
+local t = redis.call('TYPE', KEYS[1]).ok
+if t == 'none' then
+  if integer then redis.call('INCRBY', KEYS[1], by) else redis.call('INCRBYFLOAT', KEYS[1], by) end
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+  return redis.call('GET', KEYS[1])
+end
+local current = t == 'string' and redis.call('GET', KEYS[1]) or nil
+if current == nil or tonumber(current) == nil then
+  local keep = redis.call('PTTL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[1], '0')
+  if keep > 0 then redis.call('PEXPIRE', KEYS[1], keep) end
+  current = '0'
+end
+if integer and string.match(current, '^%-?%d+$') then
+  redis.call('INCRBY', KEYS[1], by)
+  return redis.call('GET', KEYS[1])
+end
+return redis.call('INCRBYFLOAT', KEYS[1], by)
+`;
+
+/** A script run by SHA, loaded on first use (and again after a `SCRIPT FLUSH` or a failover). */
+export class LuaScript {
+  private readonly sha: string;
+
+  constructor(private readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  /** Run the script on `client` with one key and `args`. */
+  async run(client: Redis, key: string, args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, 1, key, ...args);
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+        return client.eval(this.source, 1, key, ...args);
+      }
+      throw error;
+    }
+  }
+}
+
+/** The store's scripts. */
+export const scripts = {
+  get: new LuaScript(GET),
+  setHash: new LuaScript(SET_HASH),
+  merge: new LuaScript(MERGE),
+  increment: new LuaScript(INCREMENT),
+} as const;
