@@ -95,7 +95,15 @@ export function handleManagement(
       if (found.length === 0) return { status: 204, description: 'No messages' };
       return {
         status: 200,
-        body: { messages: found.map((message) => ({ message: encodeMessage(message) })) },
+        // Guess: a peeked message that is locked right now carries its `x-opt-locked-until`.
+        body: {
+          messages: found.map((message) => ({
+            message: encodeMessage(
+              message,
+              message.lock && message.lock.until > now ? message.lock.until : 0,
+            ),
+          })),
+        },
       };
     }
     case 'com.microsoft:receive-by-sequence-number': {

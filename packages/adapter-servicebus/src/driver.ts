@@ -1,0 +1,489 @@
+/**
+ * The Service Bus driver: the core's Driver contract on `@azure/service-bus` queues.
+ */
+import {
+  ServiceBusAdministrationClient,
+  ServiceBusClient,
+  type ServiceBusMessage,
+  type ServiceBusReceivedMessage,
+  type ServiceBusReceiver,
+  type ServiceBusSender,
+} from '@azure/service-bus';
+import {
+  type Capabilities,
+  DRIVER_API_VERSION,
+  type DeadLetterInfo,
+  type DeadLetteredMessage,
+  type Delivery,
+  type Driver,
+  type DriverStats,
+  LockLostError,
+  type OutgoingMessage,
+  PayloadTooLargeError,
+  QueueClosedError,
+  type ReceiveOptions,
+  type RedriveOptions,
+  UnsupportedFeatureError,
+} from '@queuekit/core';
+import Long from 'long';
+import { isAbort, mapError } from './errors.js';
+import { LockKeeper } from './lock.js';
+import {
+  ATTEMPTS_PROPERTY,
+  DEAD_LETTER_DESCRIPTION,
+  DEAD_LETTER_REASON,
+  DEAD_LETTERED_AT_PROPERTY,
+  toReceivedMessage,
+  toServiceBusMessage,
+} from './message.js';
+import {
+  AMQP_OVERHEAD_BYTES,
+  namespaceHost,
+  STANDARD_MAX_MESSAGE_BYTES,
+  type ServiceBusDriverOptions,
+  validateOptions,
+} from './options.js';
+
+/** Messages per `send` call the core may pass (split further by size into SDK batches). */
+const MAX_BATCH = 100;
+/** Peek page size for stats and listing. */
+const PEEK_PAGE = 250;
+/** Stats stop counting past this many messages (the field is then left out). */
+const STATS_PEEK_CAP = 5000;
+/** Wait for the next dead letter during redrive and purge before calling the subqueue empty. */
+const DLQ_DRAIN_WAIT_MS = 1000;
+/** Broker-side delivery limit for queues this driver creates: high, the core counts attempts. */
+const CREATED_MAX_DELIVERY_COUNT = 100;
+
+/**
+ * Azure Service Bus driver. Peek-lock receive; lock renewal driven by the core's heartbeat through
+ * `extendLock` (the SDK's auto-renewal is off); delays as scheduled messages; native dead-lettering
+ * and the `$DeadLetterQueue` subqueue; `jobId` deduplication when the queues have duplicate
+ * detection; priority emulated by the core. No sessions: ordering keys are refused.
+ */
+export class ServiceBusDriver implements Driver {
+  readonly apiVersion = DRIVER_API_VERSION;
+  readonly provider = 'servicebus';
+  readonly capabilities: Capabilities;
+  private readonly client: ServiceBusClient;
+  private readonly admin: ServiceBusAdministrationClient | undefined;
+  private readonly senders = new Map<string, ServiceBusSender>();
+  private readonly idleReceivers = new Map<string, ServiceBusReceiver[]>();
+  private readonly receivers = new Set<ServiceBusReceiver>();
+  private readonly keepers = new Set<LockKeeper>();
+  private readonly ensured = new Map<string, Promise<void>>();
+  private readonly closing = new AbortController();
+  private readonly queueDefaults: ServiceBusDriverOptions['queueDefaults'];
+
+  constructor(options: ServiceBusDriverOptions = {}) {
+    validateOptions(options);
+    const timeoutInMs = options.operationTimeoutMs ?? 30_000;
+    const clientOptions = { retryOptions: { maxRetries: 3, timeoutInMs } };
+    const connectionString =
+      options.connectionString ?? (options.namespace ? undefined : process.env.SERVICEBUS_CONNECTION_STRING);
+    if (connectionString) {
+      this.client = new ServiceBusClient(connectionString, clientOptions);
+      this.admin = options.createQueues ? new ServiceBusAdministrationClient(connectionString) : undefined;
+    } else {
+      const host = namespaceHost(options.namespace as string);
+      const credential = options.credential ?? defaultCredential();
+      this.client = new ServiceBusClient(host, credential, clientOptions);
+      this.admin = options.createQueues ? new ServiceBusAdministrationClient(host, credential) : undefined;
+    }
+    this.queueDefaults = options.queueDefaults;
+    const maxMessageBytes = options.maxMessageBytes ?? STANDARD_MAX_MESSAGE_BYTES;
+    this.capabilities = {
+      maxDelayMs: Number.POSITIVE_INFINITY,
+      priority: 'emulated',
+      dedup: options.duplicateDetection ?? false,
+      ordering: false,
+      maxBatchSize: MAX_BATCH,
+      lockRenewal: true,
+      redelivery: 'timeout',
+      deadLetter: 'native',
+      maxPayloadBytes: maxMessageBytes - AMQP_OVERHEAD_BYTES,
+    };
+  }
+
+  private open(): void {
+    if (this.closing.signal.aborted) throw new QueueClosedError('The Service Bus driver is closed');
+  }
+
+  /** Create the queue through the administration API when `createQueues` is on. */
+  private ensureQueue(queue: string): Promise<void> {
+    const admin = this.admin;
+    if (!admin) return Promise.resolve();
+    let pending = this.ensured.get(queue);
+    if (!pending) {
+      pending = (async () => {
+        if (await admin.queueExists(queue)) return;
+        try {
+          await admin.createQueue(queue, {
+            lockDuration: isoSeconds(this.queueDefaults?.lockDurationMs ?? 60_000),
+            maxDeliveryCount: this.queueDefaults?.maxDeliveryCount ?? CREATED_MAX_DELIVERY_COUNT,
+            requiresDuplicateDetection: this.capabilities.dedup,
+          });
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'MessagingEntityAlreadyExists') throw error;
+        }
+      })();
+      pending.catch(() => this.ensured.delete(queue));
+      this.ensured.set(queue, pending);
+    }
+    return pending;
+  }
+
+  private sender(queue: string): ServiceBusSender {
+    let sender = this.senders.get(queue);
+    if (!sender) {
+      sender = this.client.createSender(queue);
+      this.senders.set(queue, sender);
+    }
+    return sender;
+  }
+
+  async send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    this.open();
+    if (messages.length === 0) return;
+    await this.ensureQueue(queue);
+    const sender = this.sender(queue);
+    const now = Date.now();
+    const immediate: ServiceBusMessage[] = [];
+    const byDelay = new Map<number, ServiceBusMessage[]>();
+    for (const message of messages) {
+      const converted = toServiceBusMessage(message);
+      if (message.delayMs && message.delayMs > 0) {
+        const list = byDelay.get(message.delayMs) ?? [];
+        list.push(converted);
+        byDelay.set(message.delayMs, list);
+      } else immediate.push(converted);
+    }
+    try {
+      // Delays of any length are native scheduled messages
+      // (https://learn.microsoft.com/azure/service-bus-messaging/message-sequencing#scheduled-messages).
+      for (const [delayMs, list] of byDelay) await sender.scheduleMessages(list, new Date(now + delayMs));
+      if (immediate.length > 0) await this.sendBatched(sender, immediate);
+    } catch (error) {
+      throw mapError(error, `send to ${queue}`);
+    }
+  }
+
+  /** Send in as few size-bounded SDK batches as possible. */
+  private async sendBatched(sender: ServiceBusSender, messages: ServiceBusMessage[]): Promise<void> {
+    let batch = await sender.createMessageBatch();
+    for (const message of messages) {
+      if (batch.tryAddMessage(message)) continue;
+      if (batch.count === 0) {
+        const size = (message.body as Buffer).byteLength;
+        throw new PayloadTooLargeError(size, batch.maxSizeInBytes, this.provider);
+      }
+      await sender.sendMessages(batch);
+      batch = await sender.createMessageBatch();
+      if (!batch.tryAddMessage(message)) {
+        throw new PayloadTooLargeError(
+          (message.body as Buffer).byteLength,
+          batch.maxSizeInBytes,
+          this.provider,
+        );
+      }
+    }
+    if (batch.count > 0) await sender.sendMessages(batch);
+  }
+
+  /** A receiver of `queue` not in use by another receive call (the SDK allows one at a time). */
+  private takeReceiver(queue: string): ServiceBusReceiver {
+    const idle = this.idleReceivers.get(queue);
+    const reused = idle?.pop();
+    if (reused) return reused;
+    const receiver = this.client.createReceiver(queue, {
+      receiveMode: 'peekLock',
+      maxAutoLockRenewalDurationInMs: 0,
+      skipParsingBodyAsJson: true,
+    });
+    this.receivers.add(receiver);
+    return receiver;
+  }
+
+  private returnReceiver(queue: string, receiver: ServiceBusReceiver): void {
+    if (this.closing.signal.aborted) return;
+    const idle = this.idleReceivers.get(queue) ?? [];
+    idle.push(receiver);
+    this.idleReceivers.set(queue, idle);
+  }
+
+  async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
+    this.open();
+    if (options.signal.aborted) return [];
+    await this.ensureQueue(queue);
+    const receiver = this.takeReceiver(queue);
+    try {
+      const messages = await receiver.receiveMessages(Math.max(1, options.max), {
+        maxWaitTimeInMs: Math.max(0, options.waitMs),
+        abortSignal: AbortSignal.any([options.signal, this.closing.signal]),
+      });
+      return messages.map((message) => this.delivery(receiver, message, options.lockMs));
+    } catch (error) {
+      if (isAbort(error) || this.closing.signal.aborted) return [];
+      throw mapError(error, `receive from ${queue}`);
+    } finally {
+      this.returnReceiver(queue, receiver);
+    }
+  }
+
+  private delivery(
+    receiver: ServiceBusReceiver,
+    message: ServiceBusReceivedMessage,
+    lockMs: number,
+  ): Delivery {
+    const keeper = new LockKeeper(
+      () => receiver.renewMessageLock(message),
+      message.lockedUntilUtc?.getTime() ?? Date.now() + lockMs,
+      lockMs,
+    );
+    this.keepers.add(keeper);
+    let settled = false;
+    const settle = async (what: string, operation: () => Promise<void>): Promise<void> => {
+      if (settled) throw new LockLostError(`The message was already settled (${what})`);
+      settled = true;
+      keeper.stop();
+      this.keepers.delete(keeper);
+      try {
+        await operation();
+      } catch (error) {
+        throw mapError(error, what);
+      }
+    };
+    return {
+      ...toReceivedMessage(message),
+      ack: () => settle('complete', () => receiver.completeMessage(message)),
+      deadLetter: (info: DeadLetterInfo) =>
+        settle('dead-letter', () =>
+          receiver.deadLetterMessage(message, {
+            deadLetterReason: info.reason,
+            deadLetterErrorDescription: info.error ?? '',
+            [DEAD_LETTERED_AT_PROPERTY]: Date.now(),
+            ...(info.attempts === undefined ? {} : { [ATTEMPTS_PROPERTY]: info.attempts }),
+          }),
+        ),
+      extendLock: async (ms: number) => {
+        if (settled) return;
+        try {
+          await keeper.hold(ms);
+        } catch (error) {
+          throw mapError(error, 'renew-lock');
+        }
+      },
+    };
+  }
+
+  /** Peek every message of `queue` (or its dead-letter subqueue), up to `cap`. */
+  private async peekAll(
+    queue: string,
+    cap: number,
+    deadLetter: boolean,
+  ): Promise<{ messages: ServiceBusReceivedMessage[]; complete: boolean }> {
+    const receiver = this.client.createReceiver(queue, {
+      ...(deadLetter ? { subQueueType: 'deadLetter' as const } : {}),
+      skipParsingBodyAsJson: true,
+    });
+    const messages: ServiceBusReceivedMessage[] = [];
+    try {
+      let from = Long.ZERO;
+      while (messages.length < cap) {
+        const page = await receiver.peekMessages(Math.min(PEEK_PAGE, cap - messages.length), {
+          fromSequenceNumber: from,
+        });
+        if (page.length === 0) return { messages, complete: true };
+        messages.push(...page);
+        const last = page[page.length - 1]?.sequenceNumber;
+        if (!last) return { messages, complete: true };
+        from = Long.fromValue(last).add(1);
+      }
+      return { messages, complete: false };
+    } finally {
+      await receiver.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Counts by peeking (Service Bus has no AMQP count operation; the administration API's runtime
+   * properties need HTTPS and Manage rights). `waiting` excludes messages locked right now when the
+   * broker reports their lock; a field is left out past 5,000 messages.
+   */
+  async stats(queue: string): Promise<DriverStats> {
+    this.open();
+    await this.ensureQueue(queue);
+    try {
+      const [main, dead] = await Promise.all([
+        this.peekAll(queue, STATS_PEEK_CAP, false),
+        this.peekAll(queue, STATS_PEEK_CAP, true),
+      ]);
+      const now = Date.now();
+      let waiting = 0;
+      let delayed = 0;
+      let active = 0;
+      for (const message of main.messages) {
+        if (message.state === 'scheduled') delayed++;
+        else if (message.state === 'active') {
+          if (message.lockedUntilUtc && message.lockedUntilUtc.getTime() > now) active++;
+          else waiting++;
+        }
+      }
+      return {
+        ...(main.complete ? { waiting, delayed, active } : {}),
+        ...(dead.complete ? { deadLettered: dead.messages.length } : {}),
+      };
+    } catch (error) {
+      throw mapError(error, `stats of ${queue}`);
+    }
+  }
+
+  async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
+    this.open();
+    await this.ensureQueue(queue);
+    try {
+      const { messages } = await this.peekAll(queue, Math.max(0, limit), true);
+      return messages.map(toDeadLettered);
+    } catch (error) {
+      throw mapError(error, `list dead letters of ${queue}`);
+    }
+  }
+
+  /**
+   * Receive the dead letters under lock; re-send the selected ones as new messages (fresh delivery
+   * count, headers overwritten) and complete them; leave the others locked until the end, then
+   * abandon them so they stay in the subqueue.
+   */
+  async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
+    this.open();
+    await this.ensureQueue(queue);
+    const wanted = options.ids ? new Set(options.ids) : undefined;
+    const sender = this.sender(queue);
+    let moved = 0;
+    await this.drainDeadLetters(queue, async (receiver, message) => {
+      const received = toReceivedMessage(message);
+      if (wanted && !wanted.has(received.id)) return false;
+      await sender.sendMessages(
+        toServiceBusMessage({
+          id: received.id,
+          name: received.name ?? received.headers['qk-name'] ?? 'default',
+          body: received.body,
+          headers: { ...received.headers, ...options.headers },
+        }),
+      );
+      await receiver.completeMessage(message);
+      moved++;
+      return true;
+    });
+    return moved;
+  }
+
+  async purgeDeadLetters(queue: string): Promise<number> {
+    this.open();
+    await this.ensureQueue(queue);
+    let purged = 0;
+    await this.drainDeadLetters(queue, async (receiver, message) => {
+      await receiver.completeMessage(message);
+      purged++;
+      return true;
+    });
+    return purged;
+  }
+
+  /** Visit every dead letter once; `visit` settles it and returns true, or returns false to keep it. */
+  private async drainDeadLetters(
+    queue: string,
+    visit: (receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage) => Promise<boolean>,
+  ): Promise<void> {
+    const receiver = this.client.createReceiver(queue, {
+      subQueueType: 'deadLetter',
+      receiveMode: 'peekLock',
+      maxAutoLockRenewalDurationInMs: 0,
+      skipParsingBodyAsJson: true,
+    });
+    const kept: ServiceBusReceivedMessage[] = [];
+    try {
+      for (;;) {
+        const batch = await receiver.receiveMessages(PEEK_PAGE, { maxWaitTimeInMs: DLQ_DRAIN_WAIT_MS });
+        if (batch.length === 0) break;
+        for (const message of batch) if (!(await visit(receiver, message))) kept.push(message);
+      }
+    } catch (error) {
+      throw mapError(error, `dead letters of ${queue}`);
+    } finally {
+      for (const message of kept) await receiver.abandonMessage(message).catch(() => undefined);
+      await receiver.close().catch(() => undefined);
+    }
+  }
+
+  /** Name of the physical queue for an emulated priority band. */
+  priorityQueueName(queue: string, band: number): string {
+    return `${queue}-p${band}`;
+  }
+
+  /** Delete a queue through the administration API (only with `createQueues`). */
+  async deleteQueue(queue: string): Promise<void> {
+    this.open();
+    if (!this.admin) {
+      throw new UnsupportedFeatureError(
+        'deleteQueue',
+        this.provider,
+        'queue management needs the administration API: set createQueues',
+      );
+    }
+    this.ensured.delete(queue);
+    await this.admin.deleteQueue(queue).catch((error: unknown) => {
+      if ((error as { code?: string }).code !== 'MessageEntityNotFoundError')
+        throw mapError(error, 'deleteQueue');
+    });
+  }
+
+  /** Close every link and the connection. Unsettled messages come back when their lock expires. */
+  async close(): Promise<void> {
+    if (this.closing.signal.aborted) return;
+    this.closing.abort();
+    for (const keeper of this.keepers) keeper.stop();
+    this.keepers.clear();
+    await Promise.allSettled([...this.receivers].map((receiver) => receiver.close()));
+    await Promise.allSettled([...this.senders.values()].map((sender) => sender.close()));
+    this.receivers.clear();
+    this.senders.clear();
+    this.idleReceivers.clear();
+    await this.client.close();
+  }
+}
+
+/** A listed dead letter: reason and description from Service Bus, attempts from the driver's property. */
+function toDeadLettered(message: ServiceBusReceivedMessage): DeadLetteredMessage {
+  const props = message.applicationProperties ?? {};
+  const reason = props[DEAD_LETTER_REASON] ?? message.deadLetterReason;
+  const description = props[DEAD_LETTER_DESCRIPTION] ?? message.deadLetterErrorDescription;
+  const attempts = Number(props[ATTEMPTS_PROPERTY]);
+  const at = Number(props[DEAD_LETTERED_AT_PROPERTY]);
+  return {
+    ...toReceivedMessage(message),
+    reason: typeof reason === 'string' && reason !== '' ? reason : 'unknown',
+    ...(typeof description === 'string' && description !== '' ? { error: description } : {}),
+    ...(Number.isFinite(attempts) && props[ATTEMPTS_PROPERTY] !== undefined ? { attempts } : {}),
+    ...(Number.isFinite(at) && at > 0 ? { deadLetteredAt: new Date(at) } : {}),
+  };
+}
+
+/** `PT<seconds>S` for the administration API. */
+function isoSeconds(ms: number): string {
+  return `PT${Math.round(ms / 1000)}S`;
+}
+
+/** `DefaultAzureCredential`, loaded on first use (it pulls in MSAL). */
+function defaultCredential(): import('@azure/identity').TokenCredential {
+  let inner: import('@azure/identity').TokenCredential | undefined;
+  const load = import('@azure/identity').then((identity) => {
+    inner = new identity.DefaultAzureCredential();
+    return inner;
+  });
+  return {
+    async getToken(scopes, options) {
+      return (inner ?? (await load)).getToken(scopes, options);
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * Keeps a peek-lock for as long as the core asked (`lockMs` on receive, then `extendLock(ms)` from
+ * the core's heartbeat). A Service Bus lock lasts the queue's LockDuration and a renewal restarts
+ * it from now; when the core asks for longer than that, the keeper renews before it runs out.
+ * Renewal is driven by the core only: the SDK's own auto-renewal is switched off, so a process
+ * that dies stops renewing and the message comes back when the lock expires.
+ */
+
+/** Renews the lock once; resolves with the new expiry. */
+export type RenewLock = () => Promise<Date>;
+
+/** Renew when this fraction of the remaining lock time is left. */
+const RENEW_AT_FRACTION = 1 / 3;
+const MIN_RENEW_DELAY_MS = 50;
+
+/** One delivery's lock. */
+export class LockKeeper {
+  private holdUntil: number;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** The error of a background renewal that failed, if any (the settle call will report it). */
+  failure: unknown;
+
+  constructor(
+    private readonly renew: RenewLock,
+    private lockedUntil: number,
+    holdMs: number,
+    now = Date.now(),
+  ) {
+    this.holdUntil = now + holdMs;
+    this.schedule(now);
+  }
+
+  /** Keep the lock `ms` more from now; renews at once when the current lock ends earlier. */
+  async hold(ms: number): Promise<void> {
+    if (this.stopped) return;
+    const now = Date.now();
+    this.holdUntil = Math.max(this.holdUntil, now + ms);
+    if (this.lockedUntil < now + ms) await this.renewNow();
+    this.schedule(Date.now());
+  }
+
+  /** Stop renewing (settled, or the driver is closing). */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private async renewNow(): Promise<void> {
+    this.lockedUntil = (await this.renew()).getTime();
+  }
+
+  private schedule(now: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.stopped || this.lockedUntil >= this.holdUntil) return;
+    const left = this.lockedUntil - now;
+    const delay = Math.max(MIN_RENEW_DELAY_MS, left - Math.max(left * RENEW_AT_FRACTION, 200));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.renewNow()
+        .then(() => this.schedule(Date.now()))
+        .catch((error: unknown) => {
+          this.failure = error;
+        });
+    }, delay);
+    this.timer.unref();
+  }
+}

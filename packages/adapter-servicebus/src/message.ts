@@ -1,0 +1,82 @@
+/**
+ * Mapping between queuekit messages and Service Bus messages.
+ *
+ * - body: the encoded bytes as an AMQP data section (a Buffer body in the SDK);
+ * - job name: `subject`; headers: application properties (string values), `content-type` also
+ *   as the message's `contentType`;
+ * - job id: application property `x-queuekit-id`. `messageId` is the job id only when the send
+ *   asks for deduplication, otherwise a fresh UUID, so that copies re-sent by the core (retries,
+ *   delay hops) are not dropped by duplicate detection.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
+import type { OutgoingMessage, ReceivedMessage } from '@queuekit/core';
+
+/** Application property carrying the job id. */
+export const ID_PROPERTY = 'x-queuekit-id';
+/** Application property with the attempts counted by the core when dead-lettered. */
+export const ATTEMPTS_PROPERTY = 'x-queuekit-attempts';
+/** Application property with the time (ms since epoch) of dead-lettering. */
+export const DEAD_LETTERED_AT_PROPERTY = 'x-queuekit-dead-lettered-at';
+/** Application properties Service Bus sets on dead-lettered messages. */
+export const DEAD_LETTER_REASON = 'DeadLetterReason';
+export const DEAD_LETTER_DESCRIPTION = 'DeadLetterErrorDescription';
+
+const DRIVER_PROPERTIES = new Set([
+  ID_PROPERTY,
+  ATTEMPTS_PROPERTY,
+  DEAD_LETTERED_AT_PROPERTY,
+  DEAD_LETTER_REASON,
+  DEAD_LETTER_DESCRIPTION,
+]);
+
+/** A Service Bus message for `message`. */
+export function toServiceBusMessage(message: OutgoingMessage): ServiceBusMessage {
+  const contentType = message.headers['content-type'];
+  return {
+    body: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
+    messageId: message.dedup ? message.id : randomUUID(),
+    subject: message.name,
+    ...(contentType === undefined ? {} : { contentType }),
+    applicationProperties: { ...message.headers, [ID_PROPERTY]: message.id },
+  };
+}
+
+/** The body as bytes, whatever AMQP body type the sender used. */
+export function bodyBytes(body: unknown): Uint8Array {
+  if (body === undefined || body === null) return new Uint8Array(0);
+  if (body instanceof Uint8Array) return body;
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (Array.isArray(body) && body.every((part) => part instanceof Uint8Array)) return Buffer.concat(body);
+  // An AMQP value or sequence body (sent by a non-queuekit producer): its JSON form.
+  return Buffer.from(JSON.stringify(body), 'utf8');
+}
+
+/** Application properties as string headers, without the driver's and the broker's own keys. */
+export function headersOf(message: ServiceBusReceivedMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(message.applicationProperties ?? {})) {
+    if (DRIVER_PROPERTIES.has(key) || value === undefined || value === null) continue;
+    headers[key] = value instanceof Date ? value.toISOString() : String(value);
+  }
+  if (headers['content-type'] === undefined && message.contentType)
+    headers['content-type'] = message.contentType;
+  return headers;
+}
+
+/** The queuekit view of a received message. `deliveryCount` is made 1-based (the JS SDK's is 0-based). */
+export function toReceivedMessage(message: ServiceBusReceivedMessage): ReceivedMessage {
+  const props = message.applicationProperties ?? {};
+  const jobId = props[ID_PROPERTY];
+  return {
+    id: typeof jobId === 'string' ? jobId : String(message.messageId ?? message.sequenceNumber ?? ''),
+    ...(message.subject ? { name: message.subject } : {}),
+    body: bodyBytes(message.body),
+    headers: headersOf(message),
+    // @azure/service-bus 7.9.5 reports the AMQP header delivery-count as is: 0 on the first
+    // delivery (its own tests assert 0), while Service Bus documents DeliveryCount as 1-based.
+    deliveryCount: (message.deliveryCount ?? 0) + 1,
+    ...(message.enqueuedTimeUtc ? { enqueuedAt: message.enqueuedTimeUtc } : {}),
+    raw: message,
+  };
+}

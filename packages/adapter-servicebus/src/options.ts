@@ -1,0 +1,115 @@
+/**
+ * Options of the Service Bus driver and how a queue URL (or connection string) becomes them.
+ */
+import type { TokenCredential } from '@azure/identity';
+import { ConfigError } from '@queuekit/core';
+
+/** Largest message on the Standard tier, headers included (https://learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas). */
+export const STANDARD_MAX_MESSAGE_BYTES = 256 * 1024;
+/** Largest message on Premium (configurable per entity up to 100 MB). */
+export const PREMIUM_MAX_MESSAGE_BYTES = 100 * 1024 * 1024;
+
+/** Properties used when the driver creates a missing queue (`createQueues`). */
+export interface ServiceBusQueueDefaults {
+  /** Peek-lock duration in ms (Service Bus: 5 s to 5 min, default 60 s). */
+  readonly lockDurationMs?: number;
+  /** Broker-side delivery limit before `MaxDeliveryCountExceeded` (default here 100: the core counts attempts). */
+  readonly maxDeliveryCount?: number;
+}
+
+/** Options of {@link ServiceBusDriver}. Give a connection string, or a namespace (with a credential). */
+export interface ServiceBusDriverOptions {
+  /**
+   * `Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...` (add `UseDevelopmentEmulator=true`
+   * for Microsoft's emulator or the test server). Default: `SERVICEBUS_CONNECTION_STRING` when no
+   * `namespace` is given. Never printed.
+   */
+  readonly connectionString?: string;
+  /** `NAMESPACE` or `NAMESPACE.servicebus.windows.net`, authenticated with `credential`. */
+  readonly namespace?: string;
+  /** Microsoft Entra credential for `namespace`. Default: `new DefaultAzureCredential()`. */
+  readonly credential?: TokenCredential;
+  /**
+   * The queues have duplicate detection enabled (`requiresDuplicateDetection`). Declares the
+   * `dedup` capability: a job id sent with `jobId` becomes the `messageId`. Default false.
+   */
+  readonly duplicateDetection?: boolean;
+  /**
+   * Largest message the namespace accepts: 256 KB on Standard (default), up to 100 MB on Premium.
+   * The capability reported to the core is this minus {@link AMQP_OVERHEAD_BYTES}.
+   */
+  readonly maxMessageBytes?: number;
+  /**
+   * Create missing queues through the administration API (HTTPS, needs Manage rights). Off by
+   * default: Service Bus does not create queues on first use.
+   */
+  readonly createQueues?: boolean;
+  /** Properties of queues created by `createQueues`. */
+  readonly queueDefaults?: ServiceBusQueueDefaults;
+  /** Settlement / management operation timeout passed to the SDK, in ms. Default 30 000. */
+  readonly operationTimeoutMs?: number;
+}
+
+/**
+ * Bytes kept aside from `maxMessageBytes` for what the core's size check does not count: AMQP
+ * framing, system properties (message id, subject, content type) and the driver's own property.
+ */
+export const AMQP_OVERHEAD_BYTES = 1024;
+
+const BOOLEAN = /^(1|true|yes|on)$/i;
+
+/** Parse a queue URL: a connection string, or `servicebus://NAMESPACE[/QUEUE][?options]`. */
+export function optionsFromUrl(url: string): ServiceBusDriverOptions {
+  const trimmed = url.trim();
+  if (/^Endpoint=sb:\/\//i.test(trimmed)) return { connectionString: trimmed };
+  let parsed: URL;
+  try {
+    parsed = new URL(trimmed);
+  } catch {
+    throw new ConfigError('url', 'expected servicebus://NAMESPACE/QUEUE or a Service Bus connection string');
+  }
+  if (parsed.protocol !== 'servicebus:') throw new ConfigError('url', 'expected the servicebus:// scheme');
+  const query = parsed.searchParams;
+  const options: Record<string, unknown> = {};
+  if (parsed.hostname) options.namespace = parsed.hostname;
+  if (query.has('duplicateDetection'))
+    options.duplicateDetection = BOOLEAN.test(query.get('duplicateDetection') ?? '');
+  if (query.has('createQueues')) options.createQueues = BOOLEAN.test(query.get('createQueues') ?? '');
+  if (query.has('maxMessageBytes')) {
+    const value = Number(query.get('maxMessageBytes'));
+    if (!Number.isInteger(value) || value <= AMQP_OVERHEAD_BYTES)
+      throw new ConfigError('url.maxMessageBytes', `must be an integer above ${AMQP_OVERHEAD_BYTES}`);
+    options.maxMessageBytes = value;
+  }
+  if (query.get('tier')?.toLowerCase() === 'premium' && options.maxMessageBytes === undefined) {
+    options.maxMessageBytes = PREMIUM_MAX_MESSAGE_BYTES;
+  }
+  return options as ServiceBusDriverOptions;
+}
+
+/** Fully qualified namespace host of `NAMESPACE` or `NAMESPACE.servicebus.windows.net`. */
+export function namespaceHost(namespace: string): string {
+  return namespace.includes('.') ? namespace : `${namespace}.servicebus.windows.net`;
+}
+
+/** Validate options, naming the offending field. */
+export function validateOptions(
+  options: ServiceBusDriverOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): void {
+  if (options.maxMessageBytes !== undefined) {
+    if (!Number.isInteger(options.maxMessageBytes) || options.maxMessageBytes <= AMQP_OVERHEAD_BYTES)
+      throw new ConfigError('maxMessageBytes', `must be an integer above ${AMQP_OVERHEAD_BYTES}`);
+    if (options.maxMessageBytes > PREMIUM_MAX_MESSAGE_BYTES)
+      throw new ConfigError('maxMessageBytes', 'Service Bus messages are at most 100 MB (Premium)');
+  }
+  if (!options.connectionString && !options.namespace && !env.SERVICEBUS_CONNECTION_STRING) {
+    throw new ConfigError(
+      'connectionString',
+      'give a connection string, a namespace (servicebus://NAMESPACE/QUEUE), or set SERVICEBUS_CONNECTION_STRING',
+    );
+  }
+  const lock = options.queueDefaults?.lockDurationMs;
+  if (lock !== undefined && (!Number.isFinite(lock) || lock < 5000 || lock > 300_000))
+    throw new ConfigError('queueDefaults.lockDurationMs', 'Service Bus lock durations are 5 s to 5 min');
+}

@@ -1,0 +1,9 @@
+import { describeConformance } from '@queuekit/conformance';
+import { deleteQueue, lockMs, makeDriver } from './helpers.js';
+
+describeConformance('servicebus', () => makeDriver(), {
+  lockMs,
+  queuePrefix: 'qkc-sb',
+  // The driver deletes queues only through the administration API; the test server has a control API.
+  cleanup: (name) => deleteQueue(name),
+});

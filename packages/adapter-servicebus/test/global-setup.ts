@@ -1,0 +1,47 @@
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Connection string of the broker under test (never printed). */
+    servicebusConnectionString: string;
+    /** `test-server` (packages/servicebus-emulator), or `external` (Microsoft's emulator, a real namespace). */
+    servicebusTarget: string;
+    /** Control API port of the test server (0 for external targets). */
+    servicebusControlPort: number;
+  }
+}
+
+/** Lock duration of the test server's auto-created queues: the shortest lock the suite relies on. */
+export const TEST_LOCK_MS = 2000;
+
+/**
+ * Start the AMQP test server on a free port, unless `SERVICEBUS_CONNECTION_STRING` points at
+ * Microsoft's emulator or a real namespace (then queues are created through the administration API).
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const external = process.env.SERVICEBUS_CONNECTION_STRING;
+  if (external) {
+    project.provide('servicebusConnectionString', external);
+    project.provide('servicebusTarget', 'external');
+    project.provide('servicebusControlPort', 0);
+    return async () => undefined;
+  }
+  const { startEmulator, startControlServer } = await import('@queuekit/servicebus-emulator');
+  const emulator = await startEmulator({
+    defaultQueueProperties: {
+      lockDurationMs: TEST_LOCK_MS,
+      // The core counts attempts; the broker limit only stops endless crash loops.
+      maxDeliveryCount: 100,
+      requiresDuplicateDetection: true,
+      duplicateDetectionWindowMs: 10 * 60_000,
+    },
+  });
+  const control = await startControlServer(emulator);
+  project.provide('servicebusConnectionString', emulator.connectionString);
+  project.provide('servicebusTarget', 'test-server');
+  project.provide('servicebusControlPort', control.port);
+  return async () => {
+    await control.close();
+    await emulator.stop();
+  };
+}
