@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createQueue, type Driver, type Queue, type QueueOptions } from '@queuekit/core';
+import {
+  createQueue,
+  type Driver,
+  MemoryStore,
+  type Queue,
+  type QueueOptions,
+  type Store,
+} from '@queuekit/core';
 
 /** Options of {@link describeConformance}. */
 export interface ConformanceOptions {
@@ -14,6 +21,8 @@ export interface ConformanceOptions {
   readonly queuePrefix?: string;
   /** Extra cleanup per queue name created, after the suite's own `deleteQueue`. */
   readonly cleanup?: (queue: string) => Promise<void>;
+  /** The store shared by every queue of the suite (job records, schedules, rate limits). Default: one MemoryStore. */
+  readonly store?: Store;
 }
 
 /** Everything a case needs: fresh names, drivers and queues, cleaned up after each case. */
@@ -21,6 +30,8 @@ export interface Harness {
   readonly lockMs: number;
   readonly capabilities: Driver['capabilities'];
   readonly provider: string;
+  /** The store every queue of the suite shares, as processes of one application would. */
+  readonly store: Store;
   /** Deadline for one case, in ms. */
   timeout(baseMs: number): number;
   /** A queue name unique to this run. */
@@ -86,6 +97,7 @@ export function createHarness(
     lockMs,
     capabilities: probe.capabilities,
     provider: probe.provider,
+    store: options.store ?? new MemoryStore(),
     timeout: (baseMs) => Math.round(baseMs * scale),
     queueName() {
       const name = `${prefix}-${run}-${++counter}`;
@@ -99,7 +111,7 @@ export function createHarness(
     },
     async queue<T>(name: string, queueOptions: Omit<QueueOptions<T>, 'name' | 'driver' | 'url'> = {}) {
       const driver = await harness.driver();
-      const queue = createQueue<T>({ ...queueOptions, name, driver, ownsDriver: true });
+      const queue = createQueue<T>({ store: harness.store, ...queueOptions, name, driver, ownsDriver: true });
       queue.on('error', () => {
         // Transport errors during a case show up as failed assertions; keep the output quiet.
       });

@@ -18,6 +18,7 @@ import { featureCases } from './cases/features.js';
 import { lifecycleCases } from './cases/lifecycle.js';
 import { retryCases } from './cases/retry.js';
 import { validationCases } from './cases/validation.js';
+import { workflowCases } from './cases/workflows.js';
 import { type ConformanceOptions, createHarness } from './harness.js';
 
 export { type ConformanceOptions, deferred, type Harness, until } from './harness.js';
@@ -45,6 +46,7 @@ export function describeConformance(
     describe('features', () => featureCases(h));
     describe('lifecycle', () => lifecycleCases(h));
     describe('validation', () => validationCases(h));
+    describe('workflows', () => workflowCases(h));
   });
 }
 export { describeStoreConformance } from './store.js';

@@ -9,12 +9,16 @@ import {
   UnrecoverableError,
 } from './errors.js';
 import { H, intHeader, userHeaders } from './headers.js';
+import { FANOUT_INDEX, FANOUT_PARENT, finishChunk } from './fanout.js';
+import { sendEntries } from './producer.js';
 import { validateWith } from './schema.js';
-import type { Handler, HandlerContext, Job, ProcessOptions } from './types.js';
+import { abortableDelay } from './timers.js';
+import type { BatchEntry, Handler, HandlerContext, Job, ProcessOptions } from './types.js';
 
 const DEFAULT_LOCK_MS = 30_000;
 const DEFAULT_POLL_MS = 1_000;
 const DEFAULT_MAX_ATTEMPTS = 3;
+const LINGER_MS = 5;
 
 /** Attempt metadata read from a delivery's headers and delivery count. */
 export interface AttemptInfo {
@@ -100,15 +104,27 @@ export class ConsumerLoop<T> {
     const driver = await this.ctx.driver();
     const queues = physicalQueues(driver, this.ctx.name, this.ctx.strict);
     let failures = 0;
+    // Batching brokers answer one receive with up to maxBatchSize messages: when only a few slots are
+    // free, linger briefly for more so that receives stay batched (bounded, so long jobs lose nothing).
+    const batchTarget = Math.ceil(Math.min(this.concurrency, driver.capabilities.maxBatchSize) / 2);
     while (!this.stopping.signal.aborted) {
-      const free = this.concurrency - this.inflight.size;
+      let free = this.concurrency - this.inflight.size;
       if (free <= 0) {
         await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
         continue;
       }
+      if (free < batchTarget && this.inflight.size > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => this.slotWaiters.push(resolve)),
+          abortableDelay(LINGER_MS),
+        ]);
+        free = this.concurrency - this.inflight.size;
+      }
       let deliveries: Delivery[];
       try {
-        deliveries = await this.receive(driver, queues, free);
+        const allowed = await this.permits(free);
+        if (allowed === 0) continue;
+        deliveries = await this.receive(driver, queues, allowed);
         failures = 0;
       } catch (error) {
         if (this.stopping.signal.aborted) break;
@@ -119,6 +135,36 @@ export class ConsumerLoop<T> {
       }
       for (const delivery of deliveries) this.track(this.handle(driver, delivery));
     }
+  }
+
+  /** How many jobs the shared rate limit lets this consumer take now (waits for the next window when 0). */
+  private async permits(wanted: number): Promise<number> {
+    if (!this.ctx.rateLimiter) return wanted;
+    const { granted, windowEndsAt } = await this.ctx.rateLimiter.acquire(wanted);
+    if (granted === 0) await abortableDelay(Math.max(1, windowEndsAt - Date.now()), this.stopping.signal);
+    return granted;
+  }
+
+  /** Record a state change; a store failure is reported, never fatal to the job. */
+  private record(
+    id: string,
+    patch: Parameters<NonNullable<QueueContext<T>['tracker']>['update']>[1],
+  ): Promise<void> {
+    return (this.ctx.tracker?.update(id, patch) ?? Promise.resolve()).catch((error) =>
+      this.ctx.emit('error', asError(error)),
+    );
+  }
+
+  /** Fan-out bookkeeping for chunk jobs (before the chunk is settled, so a crash repeats it). */
+  private async chunkFinished(
+    driver: Driver,
+    delivery: Delivery,
+    outcome: { ok: boolean; result?: unknown; error?: string; reason?: string },
+  ): Promise<void> {
+    const parent = delivery.headers[FANOUT_PARENT];
+    if (parent === undefined) return;
+    const index = intHeader(delivery.headers, FANOUT_INDEX, 0);
+    await finishChunk(this.ctx, this.ctx.store, driver, parent, index, outcome, this.ctx.resultTtlMs);
   }
 
   /** Highest priority band first, without waiting; long-poll only the lowest. */
@@ -216,11 +262,27 @@ export class ConsumerLoop<T> {
             Math.max(50, this.lockMs / 3),
           )
         : undefined;
+    const followUps: BatchEntry<T>[] = [];
     const handlerCtx: HandlerContext = {
       signal,
       extendLock: extend,
-      progress: async (value) => this.ctx.emit('progress', job, value),
+      progress: async (value) => {
+        this.ctx.emit('progress', job, value);
+        await this.record(job.id, { progress: value });
+      },
+      enqueue: (name, data, options) => {
+        followUps.push({ name, data: data as T, ...(options ? { options } : {}) });
+      },
     };
+    void this.record(job.id, {
+      id: job.id,
+      queue: this.ctx.name,
+      name: job.name,
+      state: 'active',
+      attempts: job.attempt,
+      maxAttempts: job.maxAttempts,
+      startedAt: Date.now(),
+    });
     this.ctx.emit('active', job);
     let result: unknown;
     try {
@@ -232,8 +294,30 @@ export class ConsumerLoop<T> {
       return this.failed(driver, delivery, job, info, asError(thrown));
     }
     clearInterval(heartbeat);
+    await this.chunkFinished(driver, delivery, { ok: true, result });
+    if (followUps.length > 0) await this.sendFollowUps(driver, job, followUps);
     await delivery.ack();
+    await this.record(job.id, { state: 'completed', result, finishedAt: Date.now() });
     this.ctx.emit('completed', job, result);
+  }
+
+  private async sendFollowUps(driver: Driver, job: Job<T>, entries: readonly BatchEntry<T>[]): Promise<void> {
+    const dedup = driver.capabilities.dedup;
+    await sendEntries(
+      this.ctx,
+      entries.map((entry, index) => {
+        const key = `${job.id}-next-${index}`;
+        const options = entry.options ?? {};
+        return {
+          ...entry,
+          options: {
+            ...options,
+            headers: { ...options.headers, 'queuekit-chain-key': key },
+            ...(dedup && options.jobId === undefined ? { jobId: key } : {}),
+          },
+        };
+      }),
+    );
   }
 
   private async failed(
@@ -252,9 +336,15 @@ export class ConsumerLoop<T> {
         job,
       );
     }
-    if (error instanceof RetryAfterError) {
+    if (error instanceof RetryAfterError && !(error.countsAsAttempt && job.attempt >= job.maxAttempts)) {
       this.ctx.emit('retrying', job, error, error.delayMs);
-      return this.resend(driver, delivery, error.delayMs, job.attempt);
+      await this.record(job.id, { state: 'retrying', error: error.message });
+      return this.resend(
+        driver,
+        delivery,
+        error.delayMs,
+        error.countsAsAttempt ? job.attempt + 1 : job.attempt,
+      );
     }
     if (job.attempt >= job.maxAttempts) {
       return this.deadLetter(
@@ -266,6 +356,7 @@ export class ConsumerLoop<T> {
     }
     const delayMs = backoffDelay(info.backoff ?? this.ctx.defaults.backoff, job.attempt);
     this.ctx.emit('retrying', job, error, delayMs);
+    await this.record(job.id, { state: 'retrying', error: error.message });
     if (delivery.release && delayMs <= hopLimit(driver.capabilities, this.ctx.maxDelayHop)) {
       return delivery.release(delayMs);
     }
@@ -324,7 +415,23 @@ export class ConsumerLoop<T> {
     info: DeadLetterInfo,
     job?: Job<T>,
   ): Promise<void> {
+    const driver = await this.ctx.driver();
+    await this.chunkFinished(driver, delivery, {
+      ok: false,
+      reason: info.reason,
+      ...(info.error === undefined ? {} : { error: info.error }),
+    });
     await delivery.deadLetter(info);
+    await this.record(delivery.id, {
+      id: delivery.id,
+      queue: this.ctx.name,
+      name,
+      state: 'failed',
+      reason: info.reason,
+      ...(info.error === undefined ? {} : { error: info.error }),
+      ...(info.attempts === undefined ? {} : { attempts: info.attempts }),
+      finishedAt: Date.now(),
+    });
     this.ctx.emit('dead-lettered', {
       id: delivery.id,
       name,
@@ -337,18 +444,4 @@ export class ConsumerLoop<T> {
 
 function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(errorMessage(value));
-}
-
-/** Resolve after `ms`, or at once when `signal` fires. */
-export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

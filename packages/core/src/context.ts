@@ -1,6 +1,9 @@
 import type { Codec } from './codec.js';
 import type { Capabilities, Driver, OutgoingMessage } from './driver.js';
+import type { RateLimiter } from './rate-limit.js';
 import type { StandardSchemaV1 } from './schema.js';
+import type { Store } from './store/types.js';
+import type { JobTracker } from './tracking.js';
 import type { JobDefaults, QueueEvents } from './types.js';
 
 /** What the producer and consumer halves of a queue share. Internal. */
@@ -11,6 +14,13 @@ export interface QueueContext<T> {
   readonly defaults: JobDefaults;
   readonly strict: boolean;
   readonly maxDelayHop: number | undefined;
+  /** Shared state: job records, schedule leases, rate-limit windows, fan-out bookkeeping. */
+  readonly store: Store;
+  /** Job records (undefined when `results: false`). */
+  readonly tracker: JobTracker | undefined;
+  readonly rateLimiter: RateLimiter | undefined;
+  /** How long job records and fan-out bookkeeping live. */
+  readonly resultTtlMs: number;
   driver(): Promise<Driver>;
   emit<K extends keyof QueueEvents<T> & string>(event: K, ...args: QueueEvents<T>[K]): void;
 }

@@ -105,11 +105,15 @@ export class UnrecoverableError extends QueuekitError {
  * against `maxAttempts`.
  */
 export class RetryAfterError extends QueuekitError {
+  /** Whether this retry uses up one of the job's attempts. Default false. */
+  readonly countsAsAttempt: boolean;
+
   constructor(
     readonly delayMs: number,
-    message = `Retry after ${delayMs} ms`,
+    options: { message?: string; countsAsAttempt?: boolean } = {},
   ) {
-    super(message, 'ERR_RETRY_AFTER');
+    super(options.message ?? `Retry after ${delayMs} ms`, 'ERR_RETRY_AFTER');
+    this.countsAsAttempt = options.countsAsAttempt ?? false;
   }
 }
 

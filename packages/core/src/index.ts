@@ -18,3 +18,7 @@ export type { StandardResult, StandardSchemaV1 } from './schema.js';
 export type * from './types.js';
 export { MemoryStore } from './store/memory.js';
 export type { Store, StoreSetOptions, StoreTtlOptions } from './store/types.js';
+export type { FanOutOptions, FanOutResult, ReduceData } from './fanout.js';
+export type { RateLimit } from './rate-limit.js';
+export type { ScheduleInfo, ScheduleSpec } from './schedules.js';
+export type { JobState, JobStatus } from './tracking.js';

@@ -23,6 +23,7 @@ export async function prepareMessage<T>(
   data: T,
   options: SendOptions = {},
   field = 'options',
+  internalHeaders: Readonly<Record<string, string>> = {},
 ): Promise<PreparedMessage> {
   if (typeof name !== 'string' || name === '')
     throw new ConfigError('name', 'job name must be a non-empty string');
@@ -63,6 +64,7 @@ export async function prepareMessage<T>(
     [H.attempt]: '1',
     [H.maxAttempts]: String(options.maxAttempts ?? ctx.defaults.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
     [H.enqueuedAt]: String(now),
+    ...internalHeaders,
   };
   const backoff = options.backoff ?? ctx.defaults.backoff;
   if (backoff) headers[H.backoff] = JSON.stringify(backoff);
@@ -86,15 +88,48 @@ export async function prepareMessage<T>(
 }
 
 /** Prepare every entry first (so one bad entry sends nothing), then send grouped by queue. */
+/** A batch entry plus core-only headers (fan-out bookkeeping), which skip the reserved-prefix check. */
+export interface InternalEntry<T> extends BatchEntry<T> {
+  readonly internalHeaders?: Readonly<Record<string, string>>;
+}
+
 export async function sendEntries<T>(
   ctx: QueueContext<T>,
-  entries: readonly BatchEntry<T>[],
+  entries: readonly InternalEntry<T>[],
   field: (index: number) => string = (index) => `entries[${index}].options`,
 ): Promise<string[]> {
   const driver = await ctx.driver();
   const prepared: PreparedMessage[] = [];
   for (const [index, entry] of entries.entries()) {
-    prepared.push(await prepareMessage(ctx, driver, entry.name, entry.data, entry.options, field(index)));
+    prepared.push(
+      await prepareMessage(
+        ctx,
+        driver,
+        entry.name,
+        entry.data,
+        entry.options,
+        field(index),
+        entry.internalHeaders,
+      ),
+    );
+  }
+  if (ctx.tracker) {
+    const createdAt = Date.now();
+    await Promise.all(
+      prepared.map(async ({ message }) => {
+        // A deduplicated id may already have a record (even a finished one): keep it.
+        if (message.dedup && (await ctx.tracker?.get(message.id))) return;
+        await ctx.tracker?.update(message.id, {
+          id: message.id,
+          queue: ctx.name,
+          name: message.name,
+          state: message.headers[H.notBefore] ? 'delayed' : 'waiting',
+          attempts: 0,
+          maxAttempts: Number(message.headers[H.maxAttempts]),
+          createdAt,
+        });
+      }),
+    );
   }
   const byQueue = new Map<string, OutgoingMessage[]>();
   for (const { queue, message } of prepared) {

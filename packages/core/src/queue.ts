@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { jsonCodec, type Codec } from './codec.js';
 import { validateProcessOptions, validateQueueOptions } from './config.js';
 import { ConsumerLoop } from './consumer.js';
@@ -6,7 +7,14 @@ import type { Driver } from './driver.js';
 import { ConfigError, QueueClosedError } from './errors.js';
 import { TypedEmitter } from './events.js';
 import { H, intHeader, userHeaders } from './headers.js';
+import { type FanOutOptions, type FanOutResult, FANOUT_INDEX, FANOUT_PARENT, startFanOut } from './fanout.js';
 import { sendEntries } from './producer.js';
+import { RateLimiter } from './rate-limit.js';
+import { type ScheduleInfo, Scheduler, type ScheduleSpec } from './schedules.js';
+import { MemoryStore } from './store/memory.js';
+import type { Store } from './store/types.js';
+import { abortableDelay } from './timers.js';
+import { type JobStatus, JobTracker } from './tracking.js';
 import { driverFromUrl } from './registry.js';
 import type {
   BatchEntry,
@@ -36,6 +44,9 @@ export interface Consumer<T> {
 }
 
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
+const DEFAULT_RESULT_TTL_MS = 24 * 3_600_000;
+/** How often a consumer looks for schedules added by other processes. */
+const SCHEDULE_SCAN_MS = 5_000;
 
 /**
  * A named queue on one provider: a {@link Producer} and a {@link Consumer}, with events,
@@ -54,6 +65,17 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
   private readonly pendingSends = new Set<Promise<unknown>>();
   private closePromise: Promise<void> | undefined;
   private closed = false;
+  private readonly scheduler: Scheduler<T>;
+  private readonly schedulerStop = new AbortController();
+  private schedulerLoop: Promise<void> | undefined;
+  private wakeScheduler: (() => void) | undefined;
+  /** Recurring jobs of this queue. */
+  readonly schedules: {
+    /** Every schedule, with its last and next run. */
+    list(): Promise<ScheduleInfo<T>[]>;
+    /** Delete a schedule; resolves false when there was none. */
+    remove(name: string): Promise<boolean>;
+  };
 
   constructor(options: QueueOptions<T>) {
     super();
@@ -61,8 +83,33 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     this.name = options.name;
     this.driverSource = options.driver ?? options.url ?? 'memory://';
     this.ownsDriver = options.ownsDriver ?? options.driver === undefined;
+    if (options.store !== undefined && typeof options.store?.merge !== 'function') {
+      throw new ConfigError(
+        'store',
+        'expected a Store (MemoryStore, @queuekit/store-redis, @queuekit/store-postgres)',
+      );
+    }
+    if (options.rateLimit !== undefined) {
+      const { max, duration } = options.rateLimit;
+      if (!Number.isInteger(max) || max < 1)
+        throw new ConfigError('rateLimit.max', 'expected an integer ≥ 1');
+      if (!Number.isInteger(duration) || duration < 1)
+        throw new ConfigError('rateLimit.duration', 'expected an integer ≥ 1 (ms)');
+    }
+    if (options.results !== undefined && options.results !== false) {
+      const ttl = options.results.ttl;
+      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1))
+        throw new ConfigError('results.ttl', 'expected an integer ≥ 1 (ms)');
+    }
+    const store: Store = options.store ?? new MemoryStore();
+    const resultTtlMs =
+      (options.results === false ? undefined : options.results?.ttl) ?? DEFAULT_RESULT_TTL_MS;
     this.context = {
       name: options.name,
+      store,
+      tracker: options.results === false ? undefined : new JobTracker(store, options.name, resultTtlMs),
+      rateLimiter: options.rateLimit ? new RateLimiter(store, options.name, options.rateLimit) : undefined,
+      resultTtlMs,
       codec: options.codec ?? (jsonCodec as Codec<T>),
       schema: options.schema,
       defaults: options.defaults ?? {},
@@ -70,6 +117,11 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
       maxDelayHop: options.maxDelayHop,
       driver: () => this.driver(),
       emit: (event, ...args) => this.emit(event, ...args),
+    };
+    this.scheduler = new Scheduler(this.context, store);
+    this.schedules = {
+      list: () => this.scheduler.list(),
+      remove: (name) => this.scheduler.remove(name),
     };
     this.deadLetters = {
       list: (opts) => this.listDeadLetters(opts?.limit ?? 100),
@@ -128,6 +180,82 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     validateProcessOptions(options);
     this.consumer = new ConsumerLoop(this.context, handler as Handler<T>, options);
     this.consumer.start();
+    this.schedulerLoop = this.runSchedules();
+  }
+
+  /** Consumers run the due ticks of every schedule; the store's leases make each tick run once. */
+  private async runSchedules(): Promise<void> {
+    const stop = this.schedulerStop.signal;
+    while (!stop.aborted) {
+      let wait = SCHEDULE_SCAN_MS;
+      try {
+        await this.scheduler.runDue();
+        const next = await this.scheduler.nextDueAt();
+        if (next !== undefined) wait = Math.max(10, Math.min(wait, next - Date.now() + 5));
+      } catch (error) {
+        this.emit('error', error instanceof Error ? error : new Error(String(error)));
+      }
+      await Promise.race([
+        abortableDelay(wait, stop),
+        new Promise<void>((resolve) => {
+          this.wakeScheduler = resolve;
+        }),
+      ]);
+    }
+  }
+
+  /**
+   * Create or replace the recurring job `name`: `{ cron, tz }` or `{ every }` (ms), with its `data`.
+   * Consumers of this queue (any process sharing the store) run each tick once; a tick missed while
+   * no consumer ran is run once when one starts (older missed ticks are coalesced into it).
+   */
+  async schedule(name: string, spec: ScheduleSpec<T>): Promise<void> {
+    this.assertOpen();
+    await this.scheduler.upsert(name, spec);
+    this.wakeScheduler?.();
+  }
+
+  /** The recorded status of a job: state, progress, result, error, attempts, timestamps. */
+  getJob<R = unknown>(id: string): Promise<JobStatus<R> | undefined> {
+    if (!this.context.tracker) return Promise.resolve(undefined);
+    return this.context.tracker.get<R>(id);
+  }
+
+  /**
+   * Split `items` into chunk jobs of `chunkSize` (their data is the chunk, an array). When the last
+   * chunk finishes, one reduce job is sent to the `reduce` queue with every chunk's result and the
+   * chunks that were dead-lettered. Needs a store shared by every consumer of the chunks.
+   */
+  async fanOut<I>(name: string, items: readonly I[], options: FanOutOptions): Promise<FanOutResult> {
+    this.assertOpen();
+    if (!Array.isArray(items) || items.length === 0)
+      throw new ConfigError('items', 'expected a non-empty array');
+    if (!Number.isInteger(options?.chunkSize) || options.chunkSize < 1) {
+      throw new ConfigError('chunkSize', 'expected an integer ≥ 1');
+    }
+    if (typeof options.reduce !== 'string' || options.reduce === '')
+      throw new ConfigError('reduce', 'expected a queue name');
+    const parentId = options.parentId ?? randomUUID();
+    const chunks: I[][] = [];
+    for (let i = 0; i < items.length; i += options.chunkSize)
+      chunks.push(items.slice(i, i + options.chunkSize));
+    await startFanOut(
+      this.context.store,
+      parentId,
+      { total: chunks.length, reduce: options.reduce, reduceName: options.reduceName ?? 'reduce' },
+      this.context.resultTtlMs,
+    );
+    const chunkIds = await this.trackSend(
+      sendEntries(
+        this.context,
+        chunks.map((chunk, index) => ({
+          name,
+          data: chunk as unknown as T,
+          internalHeaders: { [FANOUT_PARENT]: parentId, [FANOUT_INDEX]: String(index) },
+        })),
+      ),
+    );
+    return { parentId, chunkIds };
   }
 
   /** Counts summed over the queue's physical queues. `active` falls back to this process's in-flight jobs. */
@@ -205,6 +333,9 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
   close(options: CloseOptions = {}): Promise<void> {
     if (!this.closePromise) {
       this.closePromise = (async () => {
+        this.schedulerStop.abort();
+        this.wakeScheduler?.();
+        await this.schedulerLoop;
         await this.consumer?.stop(options.timeout ?? DEFAULT_CLOSE_TIMEOUT_MS);
         await Promise.allSettled([...this.pendingSends]);
         this.closed = true;

@@ -1,7 +1,9 @@
 import type { BackoffOptions } from './backoff.js';
 import type { Codec } from './codec.js';
 import type { Driver } from './driver.js';
+import type { RateLimit } from './rate-limit.js';
 import type { StandardSchemaV1 } from './schema.js';
+import type { Store } from './store/types.js';
 
 /** A job as seen by a handler. */
 export interface Job<T = unknown> {
@@ -67,8 +69,15 @@ export interface HandlerContext {
   readonly signal: AbortSignal;
   /** Extend the job's lock now (it is also extended automatically while the handler runs). */
   extendLock(): Promise<void>;
-  /** Report progress (a number 0-100 or any JSON object); emitted as the `progress` event. */
+  /** Report progress (a number 0-100 or any JSON object): recorded for `getJob` and emitted as `progress`. */
   progress(value: number | Record<string, unknown>): Promise<void>;
+  /**
+   * Queue a follow-up job on this queue, sent only if the handler succeeds, before the job is
+   * acknowledged (at-least-once). Its id is `<job id>-next-<n>` where the driver deduplicates
+   * (so a redelivered parent does not enqueue twice); elsewhere it carries the header
+   * `queuekit-chain-key` with that value for the follow-up's handler to deduplicate on.
+   */
+  enqueue(name: string, data: unknown, options?: SendOptions): void;
 }
 
 /** A job handler. Its resolved value is the job's result. Throw to fail the attempt. */
@@ -176,4 +185,13 @@ export interface QueueOptions<T> {
    * for brokers whose limit is lower than they advertise. Default: the driver's `maxDelayMs`.
    */
   readonly maxDelayHop?: number;
+  /**
+   * Store for job records (`getJob`), schedules, rate limits and fan-outs. Default: a process-local
+   * MemoryStore. Use `@queuekit/store-redis` or `@queuekit/store-postgres` to share it between processes.
+   */
+  readonly store?: Store;
+  /** Job records: `false` to disable, or how long they live (`ttl` ms, default 24 h). */
+  readonly results?: false | { readonly ttl?: number };
+  /** At most `max` jobs per `duration` ms across every consumer sharing the store. */
+  readonly rateLimit?: RateLimit;
 }

@@ -8,6 +8,22 @@ interface Entry {
 /** A process-local {@link Store}: the default. Not shared between processes. */
 export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
+  private writes = 0;
+
+  /** @param maxEntries oldest entries are evicted beyond this many (bounded memory). */
+  constructor(private readonly maxEntries = 100_000) {}
+
+  /** Every 1,000 writes, drop expired entries, then the oldest beyond `maxEntries`. */
+  private written(): void {
+    if (++this.writes % 1000 !== 0 && this.entries.size <= this.maxEntries) return;
+    const now = Date.now();
+    for (const [key, entry] of this.entries)
+      if (entry.expiresAt && entry.expiresAt <= now) this.entries.delete(key);
+    for (const key of this.entries.keys()) {
+      if (this.entries.size <= this.maxEntries) break;
+      this.entries.delete(key);
+    }
+  }
 
   private live(key: string, now = Date.now()): Entry | undefined {
     const entry = this.entries.get(key);
@@ -31,6 +47,7 @@ export class MemoryStore implements Store {
   async set(key: string, value: unknown, options: StoreSetOptions = {}): Promise<boolean> {
     if (options.ifAbsent && this.live(key)) return false;
     this.entries.set(key, { value: structuredClone(value), expiresAt: MemoryStore.expiry(options.ttlMs) });
+    this.written();
     return true;
   }
 
@@ -43,6 +60,7 @@ export class MemoryStore implements Store {
     const base = entry && typeof entry.value === 'object' && entry.value !== null ? entry.value : {};
     const expiresAt = options.ttlMs ? MemoryStore.expiry(options.ttlMs) : (entry?.expiresAt ?? 0);
     this.entries.set(key, { value: { ...base, ...structuredClone(patch) }, expiresAt });
+    this.written();
   }
 
   async increment(key: string, by = 1, options: StoreTtlOptions = {}): Promise<number> {
@@ -52,6 +70,7 @@ export class MemoryStore implements Store {
       value: next,
       expiresAt: entry ? entry.expiresAt : MemoryStore.expiry(options.ttlMs),
     });
+    this.written();
     return next;
   }
 

@@ -1,0 +1,174 @@
+import { Cron } from 'croner';
+import type { QueueContext } from './context.js';
+import { ConfigError } from './errors.js';
+import { sendEntries } from './producer.js';
+import type { Store } from './store/types.js';
+import type { SendOptions } from './types.js';
+
+/** A recurring job: a cron pattern (with optional time zone) or a fixed interval. */
+export interface ScheduleSpec<T> {
+  /** Cron pattern (5 or 6 fields, seconds first when 6), parsed by croner. Exclusive with `every`. */
+  readonly cron?: string;
+  /** Interval in ms. Exclusive with `cron`. */
+  readonly every?: number;
+  /** IANA time zone of `cron` (e.g. `Europe/Paris`). Default UTC. */
+  readonly tz?: string;
+  /** Payload of every run. */
+  readonly data: T;
+  /** Job name of every run. Default: the schedule's name. */
+  readonly jobName?: string;
+  /** Send options of every run (priority, maxAttempts, backoff, headers). */
+  readonly options?: Pick<SendOptions, 'priority' | 'maxAttempts' | 'backoff' | 'headers'>;
+}
+
+/** A stored schedule, as listed. */
+export interface ScheduleInfo<T> extends ScheduleSpec<T> {
+  readonly name: string;
+  /** Time of the last tick that was run. */
+  readonly lastRunAt?: Date;
+  /** Time of the next tick. */
+  readonly nextRunAt?: Date;
+}
+
+interface StoredSchedule<T> extends ScheduleSpec<T> {
+  name: string;
+  createdAt: number;
+  lastTick?: number;
+}
+
+const defKey = (queue: string, name: string) => `qk:sched:${queue}:def:${name}`;
+const LEASE_MS = 30_000;
+
+function validateSpec<T>(name: string, spec: ScheduleSpec<T>): void {
+  if (typeof name !== 'string' || !/^[\w.:-]{1,100}$/.test(name))
+    throw new ConfigError('schedule', 'name: 1-100 letters, digits, `_.:-`');
+  if ((spec.cron === undefined) === (spec.every === undefined))
+    throw new ConfigError('schedule', 'give exactly one of `cron` and `every`');
+  if (spec.every !== undefined && (!Number.isInteger(spec.every) || spec.every < 1000)) {
+    throw new ConfigError('schedule.every', 'expected an integer number of ms ≥ 1000');
+  }
+  if (spec.cron !== undefined) {
+    try {
+      new Cron(spec.cron, { timezone: spec.tz ?? 'UTC', paused: true }).nextRun();
+    } catch (error) {
+      throw new ConfigError(
+        spec.tz && /time ?zone/i.test(String(error)) ? 'schedule.tz' : 'schedule.cron',
+        String((error as Error).message ?? error),
+      );
+    }
+  }
+}
+
+/** The first tick strictly after `after`, or undefined when the pattern has no more. */
+function nextTick<T>(schedule: StoredSchedule<T>, after: number): number | undefined {
+  if (schedule.every !== undefined) {
+    const anchor = schedule.createdAt;
+    const periods = Math.floor((after - anchor) / schedule.every) + 1;
+    return anchor + Math.max(1, periods) * schedule.every;
+  }
+  const next = new Cron(schedule.cron ?? '', { timezone: schedule.tz ?? 'UTC', paused: true }).nextRun(
+    new Date(after),
+  );
+  return next?.getTime();
+}
+
+/** The latest tick ≤ now that has not run yet (missed ticks coalesce into one), or undefined. */
+function dueTick<T>(schedule: StoredSchedule<T>, now: number): number | undefined {
+  const first = nextTick(schedule, schedule.lastTick ?? schedule.createdAt);
+  if (first === undefined || first > now) return undefined;
+  let tick: number = first;
+  for (;;) {
+    const following: number | undefined = nextTick(schedule, tick);
+    if (following === undefined || following > now) return tick;
+    tick = following;
+  }
+}
+
+/** Recurring jobs of one queue, kept in the store and run by whichever consumer claims each tick. */
+export class Scheduler<T> {
+  constructor(
+    private readonly ctx: QueueContext<T>,
+    private readonly store: Store,
+  ) {}
+
+  async upsert(name: string, spec: ScheduleSpec<T>): Promise<void> {
+    validateSpec(name, spec);
+    const existing = await this.store.get<StoredSchedule<T>>(defKey(this.ctx.name, name));
+    const stored: StoredSchedule<T> = {
+      ...spec,
+      name,
+      createdAt: existing?.createdAt ?? Date.now(),
+      ...(existing?.lastTick === undefined ? {} : { lastTick: existing.lastTick }),
+    };
+    await this.store.set(defKey(this.ctx.name, name), stored);
+  }
+
+  async remove(name: string): Promise<boolean> {
+    const existed = (await this.store.get(defKey(this.ctx.name, name))) !== undefined;
+    await this.store.delete(defKey(this.ctx.name, name));
+    return existed;
+  }
+
+  async list(): Promise<ScheduleInfo<T>[]> {
+    const out: ScheduleInfo<T>[] = [];
+    for (const key of (await this.store.keys(defKey(this.ctx.name, ''))).sort()) {
+      const stored = await this.store.get<StoredSchedule<T>>(key);
+      if (!stored) continue;
+      const next = nextTick(stored, Math.max(stored.lastTick ?? stored.createdAt, Date.now() - 1));
+      const { createdAt: _created, lastTick, ...spec } = stored;
+      out.push({
+        ...spec,
+        ...(lastTick === undefined ? {} : { lastRunAt: new Date(lastTick) }),
+        ...(next === undefined ? {} : { nextRunAt: new Date(next) }),
+      });
+    }
+    return out;
+  }
+
+  /** Run every due tick that this process wins; returns how many jobs it sent. */
+  async runDue(now = Date.now()): Promise<number> {
+    let sent = 0;
+    for (const key of await this.store.keys(defKey(this.ctx.name, ''))) {
+      const schedule = await this.store.get<StoredSchedule<T>>(key);
+      if (!schedule) continue;
+      const tick = dueTick(schedule, now);
+      if (tick === undefined) continue;
+      const leaseKey = `qk:sched:${this.ctx.name}:tick:${schedule.name}:${tick}`;
+      if (!(await this.store.set(leaseKey, 'running', { ifAbsent: true, ttlMs: LEASE_MS }))) continue;
+      const done = `${leaseKey}:done`;
+      if (await this.store.get(done)) continue;
+      const driver = await this.ctx.driver();
+      await sendEntries(this.ctx, [
+        {
+          name: schedule.jobName ?? schedule.name,
+          data: schedule.data,
+          options: {
+            ...schedule.options,
+            headers: {
+              ...schedule.options?.headers,
+              'queuekit-schedule': schedule.name,
+              'queuekit-tick': new Date(tick).toISOString(),
+            },
+            ...(driver.capabilities.dedup ? { jobId: `${schedule.name}-${tick}` } : {}),
+          },
+        },
+      ]);
+      await this.store.set(done, true, { ttlMs: 24 * 3_600_000 });
+      await this.store.set(key, { ...schedule, lastTick: tick });
+      sent++;
+    }
+    return sent;
+  }
+
+  /** When the next tick of any schedule is due (ms epoch), for the runner's timer. */
+  async nextDueAt(now = Date.now()): Promise<number | undefined> {
+    let earliest: number | undefined;
+    for (const key of await this.store.keys(defKey(this.ctx.name, ''))) {
+      const schedule = await this.store.get<StoredSchedule<T>>(key);
+      if (!schedule) continue;
+      const next = nextTick(schedule, Math.max(schedule.lastTick ?? schedule.createdAt, now - 1));
+      if (next !== undefined && (earliest === undefined || next < earliest)) earliest = next;
+    }
+    return earliest;
+  }
+}
