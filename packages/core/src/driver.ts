@@ -179,6 +179,11 @@ export interface Driver {
    * Default: `${queue}-p${band}`.
    */
   priorityQueueName?(queue: string, band: number): string;
+  /**
+   * Optional: up to `limit` waiting messages, without locking or consuming them (tooling: `queuekit peek`).
+   * Order as the broker keeps it. Without it, `queue.peek()` throws UnsupportedFeatureError.
+   */
+  peek?(queue: string, limit: number): Promise<ReceivedMessage[]>;
   /** Optional: delete the queue and its dead letters (tests and tooling). */
   deleteQueue?(queue: string): Promise<void>;
   /** Release every connection. Unsettled deliveries are left to the broker's redelivery. */

@@ -4,7 +4,7 @@ import { validateProcessOptions, validateQueueOptions } from './config.js';
 import { ConsumerLoop } from './consumer.js';
 import { physicalQueues, type QueueContext } from './context.js';
 import type { Driver } from './driver.js';
-import { ConfigError, QueueClosedError } from './errors.js';
+import { ConfigError, QueueClosedError, UnsupportedFeatureError } from './errors.js';
 import { TypedEmitter } from './events.js';
 import { H, intHeader, userHeaders } from './headers.js';
 import { type FanOutOptions, type FanOutResult, FANOUT_INDEX, FANOUT_PARENT, startFanOut } from './fanout.js';
@@ -22,6 +22,7 @@ import type {
   DeadLetterRecord,
   DeadLetters,
   Handler,
+  PeekedJob,
   ProcessOptions,
   QueueEvents,
   QueueOptions,
@@ -213,6 +214,37 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     this.assertOpen();
     await this.scheduler.upsert(name, spec);
     this.wakeScheduler?.();
+  }
+
+  /** Up to `limit` (default 20) waiting jobs, highest band first, without consuming them. */
+  async peek(limit = 20): Promise<PeekedJob<T>[]> {
+    if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('limit', 'expected an integer ≥ 1');
+    const driver = await this.driver();
+    if (!driver.peek) throw new UnsupportedFeatureError('peek', driver.provider);
+    const out: PeekedJob<T>[] = [];
+    for (const queue of physicalQueues(driver, this.name, this.context.strict)) {
+      if (out.length >= limit) break;
+      for (const message of await driver.peek(queue, limit - out.length)) {
+        let data: T | undefined;
+        try {
+          data = this.context.codec.decode(message.body);
+        } catch {
+          data = undefined;
+        }
+        const notBefore = intHeader(message.headers, H.notBefore, 0);
+        out.push({
+          id: message.id,
+          name: message.name ?? message.headers[H.name] ?? 'default',
+          data,
+          priority: message.priority ?? intHeader(message.headers, H.priority, 0),
+          attempt: intHeader(message.headers, H.attempt, 1) + Math.max(0, message.deliveryCount - 1),
+          headers: userHeaders(message.headers),
+          ...(message.enqueuedAt ? { enqueuedAt: message.enqueuedAt } : {}),
+          ...(notBefore > 0 ? { runAt: new Date(notBefore) } : {}),
+        });
+      }
+    }
+    return out;
   }
 
   /** The recorded status of a job: state, progress, result, error, attempts, timestamps. */

@@ -130,6 +130,20 @@ export interface DeadLetterRecord<T = unknown> {
   readonly raw: unknown;
 }
 
+/** A waiting job as seen by `queue.peek()`: not locked, not consumed. */
+export interface PeekedJob<T = unknown> {
+  readonly id: string;
+  readonly name: string;
+  /** Decoded payload, or undefined when it cannot be decoded. */
+  readonly data: T | undefined;
+  readonly priority: number;
+  readonly attempt: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly enqueuedAt?: Date;
+  /** When a delayed job becomes due. */
+  readonly runAt?: Date;
+}
+
 /** The dead-letter API of a queue. */
 export interface DeadLetters<T> {
   /** Up to `limit` (default 100) dead-lettered jobs. */

@@ -80,3 +80,24 @@ describe('createQueue', () => {
     expect(counts.waiting + counts.active).toBe(1);
   });
 });
+
+describe('peek', () => {
+  it('shows waiting jobs by priority without consuming them', async () => {
+    const broker = new MemoryBroker();
+    const queue = createQueue<{ n: number }>({
+      name: 'peeked',
+      driver: createMemoryDriver({ broker }),
+      ownsDriver: true,
+    });
+    await queue.send('low', { n: 1 }, { priority: 1 });
+    await queue.send('high', { n: 2 }, { priority: 8, headers: { tenant: 'a' } });
+    const runAt = new Date(Date.now() + 60_000);
+    await queue.send('later', { n: 3 }, { runAt });
+    const peeked = await queue.peek(10);
+    expect(peeked.map((j) => j.name)).toEqual(['high', 'low', 'later']);
+    expect(peeked[0]).toMatchObject({ data: { n: 2 }, priority: 8, attempt: 1, headers: { tenant: 'a' } });
+    expect(peeked[2]?.runAt?.getTime()).toBe(runAt.getTime());
+    expect(broker.counts('peeked')).toMatchObject({ waiting: 2, delayed: 1, active: 0 });
+    await queue.close();
+  });
+});

@@ -229,6 +229,14 @@ export class MemoryBroker {
     return { waiting, delayed, active, deadLettered: state.deadLetters.length };
   }
 
+  /** Up to `limit` messages not locked, in delivery order, untouched. */
+  peek(queue: string, limit: number, now = Date.now()): StoredMessage[] {
+    return [...this.state(queue).messages.values()]
+      .filter((m) => !(m.lockToken !== undefined && m.lockedUntil > now))
+      .sort((a, b) => b.priority - a.priority || a.seq - b.seq)
+      .slice(0, limit);
+  }
+
   /** Drop `queue` and its dead letters. */
   deleteQueue(queue: string): void {
     const state = this.queues.get(queue);

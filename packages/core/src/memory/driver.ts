@@ -6,6 +6,7 @@ import {
   type Driver,
   type DriverStats,
   type OutgoingMessage,
+  type ReceivedMessage,
   type ReceiveOptions,
   type RedriveOptions,
 } from '../driver.js';
@@ -143,6 +144,19 @@ export class MemoryDriver implements Driver {
 
   async purgeDeadLetters(queue: string): Promise<number> {
     return this.broker.purgeDeadLetters(queue);
+  }
+
+  async peek(queue: string, limit: number): Promise<ReceivedMessage[]> {
+    return this.broker.peek(queue, limit).map((message) => ({
+      id: message.id,
+      name: message.name,
+      body: message.body,
+      headers: { ...message.headers },
+      deliveryCount: message.deliveryCount,
+      enqueuedAt: message.enqueuedAt,
+      priority: message.priority,
+      raw: message,
+    }));
   }
 
   async deleteQueue(queue: string): Promise<void> {
