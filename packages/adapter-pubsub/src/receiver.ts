@@ -233,23 +233,24 @@ export class QueueReceiver {
     for (const waker of [...this.wakers]) waker();
   }
 
-  /** The key's turn is over; with `nackFollowers`, hand its held followers back to Pub/Sub too. */
-  private freeKey(key: string | undefined, nackFollowers: boolean): void {
+  /** The key's turn is over: let its next held follower go. */
+  private freeKey(key: string | undefined): void {
     if (key === undefined) return;
     this.activeKeys.delete(key);
-    if (nackFollowers) {
-      const followers = this.held.get(key) ?? [];
-      this.held.delete(key);
-      for (const follower of followers) this.compensate(follower.messageId);
-      void this.ctx.settle
-        .modAck(
-          this.ctx.resources.subscription,
-          followers.map((lease) => lease.ackId),
-          0,
-        )
-        .catch(() => undefined);
-    }
     this.wake();
+  }
+
+  /**
+   * Detach the held followers of `key` so they can be handed back to Pub/Sub together with
+   * their released predecessor (same deadline, one request, in order). They never reached the
+   * core, so their next `deliveryAttempt` is compensated.
+   */
+  private detachFollowers(key: string | undefined): Lease[] {
+    if (key === undefined) return [];
+    const followers = this.held.get(key) ?? [];
+    this.held.delete(key);
+    for (const follower of followers) this.compensate(follower.messageId);
+    return followers;
   }
 
   private compensate(messageId: string): void {
@@ -273,7 +274,7 @@ export class QueueReceiver {
     if (lease.settled) throw new LockLostError('This delivery was already settled');
     lease.settled = true;
     if (Date.now() > lease.lockedUntil) {
-      this.freeKey(lease.orderingKey, false);
+      this.freeKey(lease.orderingKey);
       throw new LockLostError();
     }
   }
@@ -310,7 +311,7 @@ export class QueueReceiver {
           await settle.ack(subscription, lease.ackId);
           this.compensation.delete(lease.messageId);
         } finally {
-          this.freeKey(lease.orderingKey, false);
+          this.freeKey(lease.orderingKey);
         }
       },
       deadLetter: async (info: DeadLetterInfo) => {
@@ -320,7 +321,7 @@ export class QueueReceiver {
           await settle.ack(subscription, lease.ackId);
           this.compensation.delete(lease.messageId);
         } finally {
-          this.freeKey(lease.orderingKey, false);
+          this.freeKey(lease.orderingKey);
         }
       },
       extendLock: async (ms: number) => {
@@ -337,10 +338,15 @@ export class QueueReceiver {
     if (this.ctx.info.countsDeliveries && (lease.pulled.deliveryAttempt ?? 0) > 0) {
       delivery.release = async (delayMs: number) => {
         this.claim(lease);
+        const followers = this.detachFollowers(lease.orderingKey);
         try {
-          await settle.modAck(subscription, [lease.ackId], deadlineSeconds(delayMs, 0));
+          await settle.modAck(
+            subscription,
+            [lease.ackId, ...followers.map((follower) => follower.ackId)],
+            deadlineSeconds(delayMs, 0),
+          );
         } finally {
-          this.freeKey(lease.orderingKey, true);
+          this.freeKey(lease.orderingKey);
         }
       };
     }
