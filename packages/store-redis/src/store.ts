@@ -42,7 +42,7 @@ function escapeGlob(text: string): string {
 
 function ttlOf(options: StoreTtlOptions): number {
   const ttl = options.ttlMs ?? 0;
-  return ttl > 0 ? Math.ceil(ttl) : 0;
+  return Number.isFinite(ttl) && ttl > 0 ? Math.ceil(ttl) : 0;
 }
 
 /**
