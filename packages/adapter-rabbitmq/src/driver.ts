@@ -139,7 +139,10 @@ export class RabbitMqDriver implements Driver {
   async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
     this.assertOpen();
     const consumer = this.consumerFor(queue);
-    const stop = AbortSignal.any([options.signal, this.closing.signal]);
+    // `close()` wakes every waiter itself (consumer channels close, the connection stops), so only the
+    // caller's signal is watched here: no AbortSignal.any per call on this hot path.
+    const stop = options.signal;
+    const closed = this.closing.signal;
     const deadline = Date.now() + options.waitMs;
     const max = Math.max(0, Math.floor(options.max));
     if (max === 0) return [];
@@ -148,7 +151,7 @@ export class RabbitMqDriver implements Driver {
         await consumer.pause();
         return [];
       }
-      if (stop.aborted) return [];
+      if (closed.aborted) return [];
       if (options.waitMs <= 0) {
         const now = await consumer.getNow(max, this.options.unavailableTimeoutMs);
         return now ? now.messages.map((message) => this.delivery(queue, consumer, now.channel, message)) : [];

@@ -26,16 +26,18 @@ const BROKER_HEADERS = new Set([
 
 /** AMQP publish options of an outgoing message: persistent, id, name and priority as properties. */
 export function publishOptions(message: OutgoingMessage): Options.Publish {
-  const contentType = message.headers[CORE_HEADERS.contentType];
-  return {
+  // `content-type` travels as the AMQP property only (read back into the headers on receive).
+  const { [CORE_HEADERS.contentType]: contentType, ...headers } = message.headers;
+  const options: Options.Publish = {
     persistent: true,
     messageId: message.id,
     type: message.name,
     timestamp: Math.floor(Date.now() / 1000),
-    headers: { ...message.headers },
-    ...(contentType === undefined ? {} : { contentType }),
-    ...(message.priority === undefined ? {} : { priority: message.priority }),
+    headers,
   };
+  if (contentType !== undefined) options.contentType = contentType;
+  if (message.priority !== undefined) options.priority = message.priority;
+  return options;
 }
 
 /** The body as a Buffer without copying. */

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { BrokerUnavailableError } from '@queuekit/core';
 import type { ConfirmChannel, Message, Options } from 'amqplib';
 import { ChannelSlot } from './channel-slot.js';
@@ -11,8 +10,13 @@ export interface Publication {
   readonly options: Options.Publish;
 }
 
-/** Header that correlates a `basic.return` with its publication (stripped on receive). */
-const PUBLISH_ID_HEADER = 'x-qk-pid';
+/**
+ * Key that correlates a `basic.return` with its publication. RabbitMQ sends the return before the
+ * confirm of the same message, so a returned key is claimed by the next confirm with that key.
+ */
+function returnKey(queue: string, messageId: unknown): string {
+  return `${queue}\u0000${typeof messageId === 'string' ? messageId : ''}`;
+}
 
 /** Thrown when the broker returned messages as unroutable (their queue does not exist). */
 export class UnroutableError extends Error {
@@ -31,15 +35,15 @@ type Outcome = 'confirmed' | 'retry' | 'returned' | 'nacked';
  */
 export class Publisher {
   private readonly slot: ChannelSlot<ConfirmChannel>;
-  private readonly returned = new Set<string>();
-  private sequence = 0;
+  /** Returned, not yet confirmed messages per return key. */
+  private readonly returned = new Map<string, number>();
 
   constructor(connection: ConnectionManager) {
     this.slot = new ChannelSlot(connection, async (timeoutMs) => {
       const channel = await connection.channel(true, timeoutMs);
       channel.on('return', (message: Message) => {
-        const pid = (message.properties.headers as Record<string, unknown> | undefined)?.[PUBLISH_ID_HEADER];
-        if (typeof pid === 'string') this.returned.add(pid);
+        const key = returnKey(message.fields.routingKey, message.properties.messageId);
+        this.returned.set(key, (this.returned.get(key) ?? 0) + 1);
       });
       return channel;
     });
@@ -74,6 +78,14 @@ export class Publisher {
     }
   }
 
+  private claimReturn(key: string): boolean {
+    const count = this.returned.get(key);
+    if (count === undefined) return false;
+    if (count <= 1) this.returned.delete(key);
+    else this.returned.set(key, count - 1);
+    return true;
+  }
+
   private async publishOn(channel: ConfirmChannel, publications: readonly Publication[]): Promise<Outcome[]> {
     const confirmations: Promise<Outcome>[] = [];
     for (const publication of publications) {
@@ -81,12 +93,8 @@ export class Publisher {
         confirmations.push(Promise.resolve('retry'));
         continue;
       }
-      const pid = String(++this.sequence);
-      const options: Options.Publish = {
-        ...publication.options,
-        mandatory: true,
-        headers: { ...publication.options.headers, [PUBLISH_ID_HEADER]: pid },
-      };
+      const key = returnKey(publication.queue, publication.options.messageId);
+      const options: Options.Publish = { ...publication.options, mandatory: true };
       let writable = true;
       confirmations.push(
         new Promise<Outcome>((resolve) => {
@@ -97,7 +105,7 @@ export class Publisher {
               publication.content,
               options,
               (error: unknown) => {
-                const returned = this.returned.delete(pid);
+                const returned = this.claimReturn(key);
                 if (!error) resolve(returned ? 'returned' : 'confirmed');
                 else resolve(this.slot.holds(channel) ? 'nacked' : 'retry');
               },
@@ -114,12 +122,23 @@ export class Publisher {
   }
 }
 
-/** Resolve when the channel can take more writes, or when it closes. */
-async function drained(channel: ConfirmChannel): Promise<void> {
-  const controller = new AbortController();
-  await Promise.race([
-    once(channel, 'drain', { signal: controller.signal }).catch(() => undefined),
-    once(channel, 'close', { signal: controller.signal }).catch(() => undefined),
-  ]);
-  controller.abort();
+const drains = new WeakMap<ConfirmChannel, Promise<void>>();
+
+/** Resolve when the channel can take more writes, or when it closes. One listener pair per channel. */
+function drained(channel: ConfirmChannel): Promise<void> {
+  let pending = drains.get(channel);
+  if (!pending) {
+    pending = new Promise<void>((resolve) => {
+      const done = () => {
+        channel.off('drain', done);
+        channel.off('close', done);
+        drains.delete(channel);
+        resolve();
+      };
+      channel.on('drain', done);
+      channel.on('close', done);
+    });
+    drains.set(channel, pending);
+  }
+  return pending;
 }
