@@ -228,6 +228,50 @@ describe('PostgresStore connection handling', () => {
     }
   });
 
+  it('a connection dropped mid-statement gives BrokerUnavailableError, then the store recovers', async () => {
+    const table = uniqueTable();
+    const name = `qk-store-test-${table.slice(-8)}`;
+    tables.push(table);
+    const store = createPostgresStore({
+      connectionString: POSTGRES_URL,
+      table,
+      poolConfig: { application_name: name },
+    });
+    const locker = await raw.connect();
+    try {
+      await store.set('k', 'v');
+      // Hold the row so that the store's next write waits in the server, then kill its backend.
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM ${table} WHERE key = 'k' FOR UPDATE`);
+      const blocked = store.set('k', 'w').then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await until('the store to wait on the row lock', 10_000, async () => {
+        const waiting = await raw.query(
+          "SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+          [name],
+        );
+        return (waiting.rowCount ?? 0) > 0;
+      });
+      await raw.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
+        name,
+      ]);
+      const failure = await blocked;
+      expect(failure).toBeInstanceOf(BrokerUnavailableError);
+      await locker.query('ROLLBACK');
+      await until('the store to answer again', 10_000, () =>
+        store.get('k').then(
+          (value) => value === 'v',
+          () => false,
+        ),
+      );
+    } finally {
+      locker.release();
+      await store.close();
+    }
+  });
+
   it('a borrowed pool stays open after close()', async () => {
     const table = uniqueTable();
     tables.push(table);

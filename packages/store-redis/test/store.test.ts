@@ -1,7 +1,10 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { BrokerUnavailableError, ConfigError, QueueClosedError } from '@queuekit/core';
+import { until } from '@queuekit/conformance';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore, type RedisStore } from '../src/index.js';
+import { LuaScript } from '../src/scripts.js';
 import { deleteUnder, REDIS_URL, rawClient, uniquePrefix } from './helpers.js';
 
 describe('RedisStore layout and semantics', () => {
@@ -112,6 +115,39 @@ describe('RedisStore layout and semantics', () => {
     await store.set('g?[x]:3', 3);
     expect(await store.keys('g*lob:')).toEqual(['g*lob:1']);
     expect(await store.keys('g?[x]')).toEqual(['g?[x]:3']);
+  });
+
+  it('loads a script with EVAL when the server does not know its SHA (NOSCRIPT)', async () => {
+    const source = `-- ${prefix} never loaded before\nreturn redis.call('SET', KEYS[1], ARGV[1])`;
+    const script = new LuaScript(source);
+    const sha = createHash('sha1').update(source).digest('hex');
+    expect(await raw.script('EXISTS', sha)).toEqual([0]);
+    await script.run(raw, `${prefix}lua`, ['loaded']);
+    expect(await raw.get(`${prefix}lua`)).toBe('loaded');
+    expect(await raw.script('EXISTS', sha)).toEqual([1]);
+  });
+
+  it('reconnects by itself after the server drops its connection', async () => {
+    const name = `qk-store-test-${randomUUID().slice(0, 8)}`;
+    const other = createRedisStore({ url: REDIS_URL, prefix, redisOptions: { connectionName: name } });
+    try {
+      await other.set('before', 1);
+      const list = String(await raw.client('LIST'));
+      const id = list
+        .split('\n')
+        .find((line) => line.includes(`name=${name}`))
+        ?.match(/\bid=(\d+)/)?.[1];
+      expect(id).toBeDefined();
+      expect(await raw.client('KILL', 'ID', id as string)).toBe(1);
+      await until('the store to answer again', 10_000, () =>
+        other.get('before').then(
+          (value) => value === 1,
+          () => false,
+        ),
+      );
+    } finally {
+      await other.close();
+    }
   });
 
   it('a closed store rejects calls with QueueClosedError', async () => {
