@@ -17,6 +17,7 @@ import { deliveryCases } from './cases/delivery.js';
 import { featureCases } from './cases/features.js';
 import { lifecycleCases } from './cases/lifecycle.js';
 import { retryCases } from './cases/retry.js';
+import { tracingCases } from './cases/tracing.js';
 import { validationCases } from './cases/validation.js';
 import { workflowCases } from './cases/workflows.js';
 import { type ConformanceOptions, createHarness } from './harness.js';
@@ -47,6 +48,7 @@ export function describeConformance(
     describe('lifecycle', () => lifecycleCases(h));
     describe('validation', () => validationCases(h));
     describe('workflows', () => workflowCases(h));
+    describe('tracing', () => tracingCases(h));
   });
 }
 export { describeStoreConformance } from './store.js';

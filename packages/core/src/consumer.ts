@@ -12,6 +12,7 @@ import { H, intHeader, userHeaders } from './headers.js';
 import { FANOUT_INDEX, FANOUT_PARENT, finishChunk } from './fanout.js';
 import { sendEntries } from './producer.js';
 import { validateWith } from './schema.js';
+import { withProcessSpan } from './telemetry.js';
 import { abortableDelay } from './timers.js';
 import type { BatchEntry, Handler, HandlerContext, Job, ProcessOptions } from './types.js';
 
@@ -245,9 +246,14 @@ export class ConsumerLoop<T> {
       if (!delivery.extendLock) return;
       try {
         await delivery.extendLock(this.lockMs);
+        this.ctx.metrics.lockExtensions++;
+        this.ctx.otel.count('lock-extended');
       } catch (error) {
-        if (!lockLost.signal.aborted)
+        if (!lockLost.signal.aborted) {
+          this.ctx.metrics.locksLost++;
+          this.ctx.otel.count('lock-lost');
           lockLost.abort(error instanceof LockLostError ? error : new LockLostError(errorMessage(error)));
+        }
         throw error;
       }
     };
@@ -283,21 +289,38 @@ export class ConsumerLoop<T> {
       maxAttempts: job.maxAttempts,
       startedAt: Date.now(),
     });
+    if (delivery.deliveryCount > 1) {
+      this.ctx.metrics.stalled++;
+      this.ctx.otel.count('stalled');
+    }
     this.ctx.emit('active', job);
     let result: unknown;
+    const startedAt = performance.now();
+    const provider = driver.provider;
     try {
-      result = await this.handler(job, handlerCtx);
+      result = await withProcessSpan(this.ctx.name, provider, job, delivery.headers, async () =>
+        this.handler(job, handlerCtx),
+      );
     } catch (thrown) {
       clearInterval(heartbeat);
+      this.ctx.metrics.observeDuration(performance.now() - startedAt);
+      this.ctx.metrics.failed++;
+      this.ctx.otel.duration(performance.now() - startedAt, 'failed');
+      this.ctx.otel.count('failed');
       // Aborted by a forced close: leave the job unsettled, the broker delivers it again.
       if (this.forced.signal.aborted) return;
       return this.failed(driver, delivery, job, info, asError(thrown));
     }
     clearInterval(heartbeat);
+    const took = performance.now() - startedAt;
+    this.ctx.metrics.observeDuration(took);
+    this.ctx.otel.duration(took, 'completed');
     await this.chunkFinished(driver, delivery, { ok: true, result });
     if (followUps.length > 0) await this.sendFollowUps(driver, job, followUps);
     await delivery.ack();
     await this.record(job.id, { state: 'completed', result, finishedAt: Date.now() });
+    this.ctx.metrics.completed++;
+    this.ctx.otel.count('completed');
     this.ctx.emit('completed', job, result);
   }
 
@@ -338,6 +361,8 @@ export class ConsumerLoop<T> {
     }
     if (error instanceof RetryAfterError && !(error.countsAsAttempt && job.attempt >= job.maxAttempts)) {
       this.ctx.emit('retrying', job, error, error.delayMs);
+      this.ctx.metrics.retried++;
+      this.ctx.otel.count('retried');
       await this.record(job.id, { state: 'retrying', error: error.message });
       return this.resend(
         driver,
@@ -356,6 +381,8 @@ export class ConsumerLoop<T> {
     }
     const delayMs = backoffDelay(info.backoff ?? this.ctx.defaults.backoff, job.attempt);
     this.ctx.emit('retrying', job, error, delayMs);
+    this.ctx.metrics.retried++;
+    this.ctx.otel.count('retried');
     await this.record(job.id, { state: 'retrying', error: error.message });
     if (delivery.release && delayMs <= hopLimit(driver.capabilities, this.ctx.maxDelayHop)) {
       return delivery.release(delayMs);
@@ -422,6 +449,8 @@ export class ConsumerLoop<T> {
       ...(info.error === undefined ? {} : { error: info.error }),
     });
     await delivery.deadLetter(info);
+    this.ctx.metrics.deadLettered++;
+    this.ctx.otel.count('dead-lettered');
     await this.record(delivery.id, {
       id: delivery.id,
       queue: this.ctx.name,

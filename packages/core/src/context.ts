@@ -1,6 +1,8 @@
 import type { Codec } from './codec.js';
 import type { Capabilities, Driver, OutgoingMessage } from './driver.js';
+import type { MetricsRecorder } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
+import type { OtelInstruments } from './telemetry.js';
 import type { StandardSchemaV1 } from './schema.js';
 import type { Store } from './store/types.js';
 import type { JobTracker } from './tracking.js';
@@ -21,6 +23,8 @@ export interface QueueContext<T> {
   readonly rateLimiter: RateLimiter | undefined;
   /** How long job records and fan-out bookkeeping live. */
   readonly resultTtlMs: number;
+  readonly metrics: MetricsRecorder;
+  readonly otel: OtelInstruments;
   driver(): Promise<Driver>;
   emit<K extends keyof QueueEvents<T> & string>(event: K, ...args: QueueEvents<T>[K]): void;
 }

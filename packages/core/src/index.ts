@@ -22,3 +22,4 @@ export type { FanOutOptions, FanOutResult, ReduceData } from './fanout.js';
 export type { RateLimit } from './rate-limit.js';
 export type { ScheduleInfo, ScheduleSpec } from './schedules.js';
 export type { JobState, JobStatus } from './tracking.js';
+export type { DurationHistogram, QueueMetrics } from './metrics.js';

@@ -5,12 +5,14 @@ import type { Driver, OutgoingMessage } from './driver.js';
 import { ConfigError, PayloadTooLargeError, UnsupportedFeatureError } from './errors.js';
 import { H } from './headers.js';
 import { validateWith } from './schema.js';
+import { startSendSpan } from './telemetry.js';
 import type { BatchEntry, SendOptions } from './types.js';
 
-/** A message ready for the driver, and the physical queue it goes to. */
+/** A message ready for the driver, the physical queue it goes to, and its send span (OpenTelemetry). */
 export interface PreparedMessage {
   readonly queue: string;
   readonly message: OutgoingMessage;
+  readonly span?: { end(): void; recordException(error: Error): void } | undefined;
 }
 
 const DEFAULT_MAX_ATTEMPTS = 3;
@@ -70,6 +72,7 @@ export async function prepareMessage<T>(
   if (backoff) headers[H.backoff] = JSON.stringify(backoff);
   if (priority !== undefined) headers[H.priority] = String(priority);
   if (delayMs > 0) headers[H.notBefore] = String(now + delayMs);
+  const span = startSendSpan(ctx.name, driver.provider, headers);
 
   const message: OutgoingMessage = {
     id: options.jobId ?? randomUUID(),
@@ -82,9 +85,11 @@ export async function prepareMessage<T>(
     ...(options.jobId === undefined ? {} : { dedup: true }),
   };
   const size = messageSize(message);
-  if (size > caps.maxPayloadBytes)
+  if (size > caps.maxPayloadBytes) {
+    span?.end();
     throw new PayloadTooLargeError(size, caps.maxPayloadBytes, driver.provider);
-  return { queue, message };
+  }
+  return { queue, message, span };
 }
 
 /** Prepare every entry first (so one bad entry sends nothing), then send grouped by queue. */
@@ -138,10 +143,19 @@ export async function sendEntries<T>(
     byQueue.set(queue, list);
   }
   const size = Math.max(1, driver.capabilities.maxBatchSize);
-  await Promise.all(
-    [...byQueue].map(async ([queue, messages]) => {
-      for (let i = 0; i < messages.length; i += size) await driver.send(queue, messages.slice(i, i + size));
-    }),
-  );
+  try {
+    await Promise.all(
+      [...byQueue].map(async ([queue, messages]) => {
+        for (let i = 0; i < messages.length; i += size) await driver.send(queue, messages.slice(i, i + size));
+      }),
+    );
+  } catch (error) {
+    for (const { span } of prepared) span?.recordException(error as Error);
+    throw error;
+  } finally {
+    for (const { span } of prepared) span?.end();
+  }
+  ctx.metrics.sent += prepared.length;
+  for (const _ of prepared) ctx.otel.count('sent');
   return prepared.map((p) => p.message.id);
 }

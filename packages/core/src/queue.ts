@@ -13,6 +13,8 @@ import { RateLimiter } from './rate-limit.js';
 import { type ScheduleInfo, Scheduler, type ScheduleSpec } from './schedules.js';
 import { MemoryStore } from './store/memory.js';
 import type { Store } from './store/types.js';
+import { type QueueMetrics, MetricsRecorder } from './metrics.js';
+import { loadOtel, otelInstruments } from './telemetry.js';
 import { abortableDelay } from './timers.js';
 import { type JobStatus, JobTracker } from './tracking.js';
 import { driverFromUrl } from './registry.js';
@@ -111,6 +113,8 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
       tracker: options.results === false ? undefined : new JobTracker(store, options.name, resultTtlMs),
       rateLimiter: options.rateLimit ? new RateLimiter(store, options.name, options.rateLimit) : undefined,
       resultTtlMs,
+      metrics: new MetricsRecorder(),
+      otel: otelInstruments(options.name, () => this.provider),
       codec: options.codec ?? (jsonCodec as Codec<T>),
       schema: options.schema,
       defaults: options.defaults ?? {},
@@ -131,11 +135,18 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     };
   }
 
+  private provider = 'unknown';
+
   /** The driver, connected on first use. */
   driver(): Promise<Driver> {
     if (!this.driverPromise) {
       const source = this.driverSource;
-      this.driverPromise = typeof source === 'string' ? driverFromUrl(source) : Promise.resolve(source);
+      const created = typeof source === 'string' ? driverFromUrl(source) : Promise.resolve(source);
+      // OpenTelemetry is optional; loading it with the driver makes the first send traced too.
+      this.driverPromise = Promise.all([created, loadOtel()]).then(([driver]) => {
+        this.provider = driver.provider;
+        return driver;
+      });
       // A failed connection is retried on the next call rather than cached forever.
       this.driverPromise.catch(() => {
         this.driverPromise = undefined;
@@ -214,6 +225,28 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     this.assertOpen();
     await this.scheduler.upsert(name, spec);
     this.wakeScheduler?.();
+  }
+
+  /**
+   * Broker depth (as `stats()`) plus this process's counters: completed, failed, retried,
+   * dead-lettered, sent, lock extensions, lost locks, stalled (redelivered) jobs and a processing
+   * duration histogram. Enough to alert on growing depth and a rising failure rate.
+   */
+  async metrics(): Promise<QueueMetrics> {
+    const stats = await this.stats();
+    const m = this.context.metrics;
+    return {
+      ...stats,
+      completed: m.completed,
+      failed: m.failed,
+      retried: m.retried,
+      deadLetteredTotal: m.deadLettered,
+      sent: m.sent,
+      lockExtensions: m.lockExtensions,
+      locksLost: m.locksLost,
+      stalled: m.stalled,
+      processingDuration: m.histogram(),
+    };
   }
 
   /** Up to `limit` (default 20) waiting jobs, highest band first, without consuming them. */

@@ -1,0 +1,184 @@
+/**
+ * OpenTelemetry, when `@opentelemetry/api` is installed (an optional peer): W3C trace context is
+ * injected into message headers on send and extracted on receive; a PRODUCER span per send and a
+ * CONSUMER span per processed job follow the messaging semantic conventions; counters and a
+ * duration histogram are recorded on the `queuekit` meter. Without the package, all of it is a no-op.
+ *
+ * The types below are the few structural pieces used, so core has no dependency on the package.
+ */
+
+interface Span {
+  spanContext(): { traceId: string; spanId: string };
+  setAttribute(key: string, value: string | number | boolean): Span;
+  setStatus(status: { code: number; message?: string }): Span;
+  recordException(error: Error): void;
+  end(): void;
+}
+interface Context {
+  readonly __brand?: 'otel-context';
+}
+interface OtelApi {
+  context: { active(): Context; with<R>(ctx: Context, fn: () => R): R };
+  propagation: {
+    inject(ctx: Context, carrier: Record<string, string>): void;
+    extract(ctx: Context, carrier: Record<string, string>): Context;
+  };
+  trace: {
+    getTracer(
+      name: string,
+      version?: string,
+    ): {
+      startSpan(
+        name: string,
+        options: { kind: number; attributes?: Record<string, string | number> },
+        ctx?: Context,
+      ): Span;
+    };
+    setSpan(ctx: Context, span: Span): Context;
+  };
+  metrics: {
+    getMeter(name: string): {
+      createCounter(
+        name: string,
+        options?: { unit?: string; description?: string },
+      ): {
+        add(value: number, attributes?: Record<string, string>): void;
+      };
+      createHistogram(
+        name: string,
+        options?: { unit?: string; description?: string },
+      ): {
+        record(value: number, attributes?: Record<string, string>): void;
+      };
+    };
+  };
+  SpanKind: { PRODUCER: number; CONSUMER: number };
+  SpanStatusCode: { ERROR: number };
+}
+
+let loading: Promise<OtelApi | undefined> | undefined;
+let loaded: OtelApi | undefined;
+
+/** Load `@opentelemetry/api` once; undefined when it is not installed. */
+export function loadOtel(): Promise<OtelApi | undefined> {
+  loading ??= import('@opentelemetry/api' as string).then(
+    (mod: unknown) => {
+      // The ESM build's default export lacks the enums (SpanKind); the namespace has everything.
+      const ns = mod as Partial<OtelApi> & { default?: OtelApi };
+      loaded = (ns.SpanKind ? ns : ns.default) as OtelApi;
+      return loaded;
+    },
+    () => undefined,
+  );
+  return loading;
+}
+
+const TRACER = 'queuekit';
+
+/** A PRODUCER span around a send; the trace context is injected into `headers`. */
+export function startSendSpan(
+  queue: string,
+  provider: string,
+  headers: Record<string, string>,
+): Span | undefined {
+  const api = loaded;
+  if (!api) return undefined;
+  const span = api.trace.getTracer(TRACER).startSpan(`send ${queue}`, {
+    kind: api.SpanKind.PRODUCER,
+    attributes: {
+      'messaging.system': provider,
+      'messaging.destination.name': queue,
+      'messaging.operation.name': 'send',
+      'messaging.operation.type': 'send',
+    },
+  });
+  const carrier: Record<string, string> = {};
+  api.propagation.inject(api.trace.setSpan(api.context.active(), span), carrier);
+  for (const [key, value] of Object.entries(carrier)) if (headers[key] === undefined) headers[key] = value;
+  return span;
+}
+
+/** Run `fn` inside a CONSUMER span whose parent is the context carried in `headers`. */
+export async function withProcessSpan<R>(
+  queue: string,
+  provider: string,
+  job: { id: string; attempt: number },
+  headers: Readonly<Record<string, string>>,
+  fn: () => Promise<R>,
+): Promise<R> {
+  const api = loaded;
+  if (!api) return fn();
+  const parent = api.propagation.extract(api.context.active(), { ...headers });
+  const span = api.trace.getTracer(TRACER).startSpan(
+    `process ${queue}`,
+    {
+      kind: api.SpanKind.CONSUMER,
+      attributes: {
+        'messaging.system': provider,
+        'messaging.destination.name': queue,
+        'messaging.operation.name': 'process',
+        'messaging.operation.type': 'process',
+        'messaging.message.id': job.id,
+        'queuekit.attempt': job.attempt,
+      },
+    },
+    parent,
+  );
+  try {
+    return await api.context.with(api.trace.setSpan(parent, span), fn);
+  } catch (error) {
+    span.recordException(error as Error);
+    span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error)?.message });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/** OpenTelemetry instruments of one queue, or no-ops. */
+export interface OtelInstruments {
+  count(
+    event:
+      | 'sent'
+      | 'completed'
+      | 'failed'
+      | 'retried'
+      | 'dead-lettered'
+      | 'stalled'
+      | 'lock-extended'
+      | 'lock-lost',
+  ): void;
+  duration(ms: number, outcome: 'completed' | 'failed'): void;
+}
+
+/** Instruments on the `queuekit` meter, created once the API is loaded. */
+export function otelInstruments(queue: string, provider: () => string): OtelInstruments {
+  let made:
+    | {
+        counter: { add(value: number, attributes?: Record<string, string>): void };
+        histogram: { record(value: number, attributes?: Record<string, string>): void };
+      }
+    | undefined;
+  const get = () => {
+    if (made || !loaded) return made;
+    const meter = loaded.metrics.getMeter(TRACER);
+    made = {
+      counter: meter.createCounter('queuekit.jobs', { description: 'Job lifecycle events by outcome' }),
+      histogram: meter.createHistogram('messaging.process.duration', {
+        unit: 's',
+        description: 'Handler duration',
+      }),
+    };
+    return made;
+  };
+  const attributes = (extra: Record<string, string>) => ({
+    'messaging.system': provider(),
+    'messaging.destination.name': queue,
+    ...extra,
+  });
+  return {
+    count: (event) => get()?.counter.add(1, attributes({ 'queuekit.event': event })),
+    duration: (ms, outcome) =>
+      get()?.histogram.record(ms / 1000, attributes({ 'queuekit.outcome': outcome })),
+  };
+}
