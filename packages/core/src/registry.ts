@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Driver, DriverFactory } from './driver.js';
 import { AdapterNotInstalledError, ConfigError, UnknownSchemeError } from './errors.js';
@@ -56,7 +57,7 @@ async function importFromApp(packageName: string): Promise<{ createDriver?: Driv
     for (const base of bases) {
       let resolved: string;
       try {
-        resolved = createRequire(base).resolve(packageName);
+        resolved = esmEntryFrom(createRequire(base), packageName);
       } catch {
         continue;
       }
@@ -64,6 +65,27 @@ async function importFromApp(packageName: string): Promise<{ createDriver?: Driv
     }
     throw error;
   }
+}
+
+/** The ESM entry of `packageName` as seen from `req`'s base (`require.resolve` ignores `import` conditions). */
+function esmEntryFrom(req: NodeJS.Require, packageName: string): string {
+  // Not `req.resolve(name + '/package.json')`: packages need not export their manifest.
+  const manifestPath = (req.resolve.paths(packageName) ?? [])
+    .map((dir) => join(dir, packageName, 'package.json'))
+    .find((candidate) => existsSync(candidate));
+  if (!manifestPath)
+    throw Object.assign(new Error(`Cannot find ${packageName}`), { code: 'MODULE_NOT_FOUND' });
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+    exports?: string | Record<string, unknown>;
+    main?: string;
+  };
+  const dot = typeof manifest.exports === 'string' ? manifest.exports : manifest.exports?.['.'];
+  const conditions = typeof dot === 'object' && dot !== null ? (dot as Record<string, unknown>) : undefined;
+  const entry =
+    typeof dot === 'string'
+      ? dot
+      : (conditions?.import ?? conditions?.default ?? manifest.main ?? 'index.js');
+  return join(dirname(manifestPath), String(entry));
 }
 
 async function importAdapter(packageName: string, scheme: string): Promise<DriverFactory> {

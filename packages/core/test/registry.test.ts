@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   AdapterNotInstalledError,
@@ -54,5 +56,14 @@ describe('URL registry', () => {
     const error = await queue.send('x', null).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnknownSchemeError);
     expect(String((error as Error).message)).not.toContain('Sentinel-Secret');
+  });
+});
+
+describe('adapter resolution from the application', () => {
+  it('loads an import-only adapter installed next to the app but invisible to core (strict installs)', () => {
+    // A real process: core's own lookup fails, the app's (its entry script's) finds the fixture adapter.
+    const entry = fileURLToPath(new URL('./fixtures/app/main.mjs', import.meta.url));
+    const out = execFileSync(process.execPath, [entry], { encoding: 'utf8' });
+    expect(out.trim()).toBe('memory');
   });
 });
