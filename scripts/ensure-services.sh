@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start the brokers the tests talk to (Redis 127.0.0.1:6379, RabbitMQ 127.0.0.1:5672 guest/guest)
+# Start the services the tests talk to (Redis 127.0.0.1:6379, RabbitMQ 127.0.0.1:5672 guest/guest,
+# PostgreSQL 127.0.0.1:5432 with trust auth and a `test` database)
 # when they are down. CI and new machines start bare; a machine where they run is left alone.
 set -euo pipefail
 
@@ -44,4 +45,12 @@ if ! port_open 5672; then
     sleep 2
   done
 fi
-echo "ensure-services: Redis 6379 and RabbitMQ 5672 are up"
+if ! port_open 5432; then
+  if ! command -v pg_ctlcluster >/dev/null; then
+    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+  fi
+  echo "ensure-services: starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
+  wait_port PostgreSQL 5432 60
+fi
+echo "ensure-services: Redis 6379, RabbitMQ 5672 and PostgreSQL 5432 are up"
