@@ -89,6 +89,9 @@ export class Publisher {
   private async publishOn(channel: ConfirmChannel, publications: readonly Publication[]): Promise<Outcome[]> {
     const confirmations: Promise<Outcome>[] = [];
     for (const publication of publications) {
+      // Backpressure shared by every concurrent send: while the channel's write buffer is full, wait.
+      const blocked = drains.get(channel);
+      if (blocked) await blocked;
       if (!this.slot.holds(channel)) {
         confirmations.push(Promise.resolve('retry'));
         continue;
