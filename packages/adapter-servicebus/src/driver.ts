@@ -2,6 +2,7 @@
  * The Service Bus driver: the core's Driver contract on `@azure/service-bus` queues.
  */
 import {
+  RetryMode,
   ServiceBusAdministrationClient,
   ServiceBusClient,
   type ServiceBusMessage,
@@ -78,7 +79,15 @@ export class ServiceBusDriver implements Driver {
   constructor(options: ServiceBusDriverOptions = {}) {
     validateOptions(options);
     const timeoutInMs = options.operationTimeoutMs ?? 30_000;
-    const clientOptions = { retryOptions: { maxRetries: 3, timeoutInMs } };
+    const clientOptions = {
+      retryOptions: {
+        maxRetries: options.maxRetries ?? 3,
+        timeoutInMs,
+        mode: RetryMode.Exponential,
+        retryDelayInMs: 500,
+        maxRetryDelayInMs: 5000,
+      },
+    };
     const connectionString =
       options.connectionString ?? (options.namespace ? undefined : process.env.SERVICEBUS_CONNECTION_STRING);
     if (connectionString) {

@@ -5,6 +5,18 @@ import { isServiceBusError } from '@azure/service-bus';
 import { BrokerUnavailableError, LockLostError, QueueClosedError, type QueuekitError } from '@queuekit/core';
 
 const UNAVAILABLE = new Set(['ServiceCommunicationProblem', 'ServiceBusy', 'ServiceTimeout']);
+/** Codes of core-amqp's MessagingError for a broker that cannot be reached. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ConnectionForcedError',
+  'ServiceUnavailableError',
+  'OperationTimeoutError',
+  'ServerBusyError',
+]);
 
 /** Whether `error` is an abort (the receive's signal fired). */
 export function isAbort(error: unknown): boolean {
@@ -23,9 +35,12 @@ export function mapError(error: unknown, what: string): Error {
       });
     }
   }
-  const code = (error as { code?: string } | null)?.code;
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT') {
-    return new BrokerUnavailableError(`Service Bus unreachable during ${what} (${code})`, { cause: error });
+  const code = (error as { code?: string } | null)?.code ?? '';
+  const message = (error as Error | null)?.message ?? '';
+  if (UNREACHABLE_CODES.has(code) || /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH/.test(message)) {
+    return new BrokerUnavailableError(`Service Bus unreachable during ${what} (${code || 'network error'})`, {
+      cause: error,
+    });
   }
   if (/closed/i.test((error as Error | null)?.message ?? '') && (error as Error).name !== 'ServiceBusError') {
     return new QueueClosedError(`The Service Bus client is closed (${what})`);

@@ -48,6 +48,11 @@ export interface ServiceBusDriverOptions {
   readonly queueDefaults?: ServiceBusQueueDefaults;
   /** Settlement / management operation timeout passed to the SDK, in ms. Default 30 000. */
   readonly operationTimeoutMs?: number;
+  /**
+   * SDK retries of a failed operation (connection, send, settle), exponential from 500 ms up to
+   * 5 s. Default 3. The SDK's own default waits 30 s between tries.
+   */
+  readonly maxRetries?: number;
 }
 
 /**
