@@ -372,6 +372,15 @@ export class ServiceBusEmulator {
       return;
     }
     const format = (ctx as { format?: number }).format;
+    if (this.tooLarge(message, format)) {
+      // Quotas: 256 KB (Standard) / configurable on Premium, including headers
+      // (https://learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas).
+      delivery.reject({
+        condition: 'amqp:link:message-size-exceeded',
+        description: `The message exceeds the maximum size of ${this.maxMessageSizeBytes} bytes.`,
+      });
+      return;
+    }
     const messages = format === BATCH_FORMAT ? decodeBatch(message as unknown as Buffer) : [message];
     const now = Date.now();
     for (const one of messages) {
@@ -379,6 +388,17 @@ export class ServiceBusEmulator {
       entity.enqueue(one, now, scheduled instanceof Date ? scheduled.getTime() : undefined);
     }
     delivery.accept();
+  }
+
+  /** Whether a received message (decoded, or raw bytes for a batch) exceeds the size limit. */
+  private tooLarge(message: AmqpMessage, format: number | undefined): boolean {
+    if (format === BATCH_FORMAT) return (message as unknown as Buffer).length > this.maxMessageSizeBytes;
+    const body = message.body as { content?: unknown } | undefined;
+    const content = body?.content;
+    const bodySize = Buffer.isBuffer(content) ? content.length : 0;
+    // Re-encoding costs time: only near the limit (headers are at most 64 KB).
+    if (bodySize > 0 && bodySize < this.maxMessageSizeBytes - 64 * 1024) return false;
+    return rhea.message.encode(message as unknown as rhea.Message).length > this.maxMessageSizeBytes;
   }
 
   /**

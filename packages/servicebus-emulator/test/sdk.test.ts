@@ -1,0 +1,221 @@
+/**
+ * The test server through the official SDK. Each test names the Service Bus behaviour it checks
+ * and the documentation page it follows (learn.microsoft.com/azure/service-bus-messaging/...).
+ */
+import { randomUUID } from 'node:crypto';
+import { type ServiceBusReceivedMessage, ServiceBusClient } from '@azure/service-bus';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type ServiceBusEmulator, startEmulator } from '../src/index.js';
+
+const LOCK_MS = 1000;
+let emulator: ServiceBusEmulator;
+let client: ServiceBusClient;
+const closers: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  emulator = await startEmulator({ defaultQueueProperties: { lockDurationMs: LOCK_MS } });
+  client = new ServiceBusClient(emulator.connectionString);
+});
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close().catch(() => undefined);
+});
+afterAll(async () => {
+  await client.close();
+  await emulator.stop();
+});
+
+function queue(properties: Parameters<ServiceBusEmulator['createQueue']>[1] = {}): string {
+  const name = `q-${randomUUID().slice(0, 8)}`;
+  emulator.createQueue(name, properties);
+  closers.push(async () => emulator.deleteQueue(name));
+  return name;
+}
+
+function sender(name: string) {
+  const s = client.createSender(name);
+  closers.push(() => s.close());
+  return s;
+}
+
+function receiver(name: string, deadLetter = false) {
+  const r = client.createReceiver(name, {
+    maxAutoLockRenewalDurationInMs: 0,
+    ...(deadLetter ? { subQueueType: 'deadLetter' as const } : {}),
+  });
+  closers.push(() => r.close());
+  return r;
+}
+
+async function receiveOne(
+  name: string,
+  waitMs = 5000,
+  deadLetter = false,
+): Promise<ServiceBusReceivedMessage | undefined> {
+  const [message] = await receiver(name, deadLetter).receiveMessages(1, { maxWaitTimeInMs: waitMs });
+  return message;
+}
+
+describe('message-transfers-locks-settlement', () => {
+  it('peek-lock: complete removes the message; the lock token is a GUID (from the 16-byte delivery tag)', async () => {
+    const name = queue();
+    await sender(name).sendMessages({ body: 'hello', messageId: 'a' });
+    const r = receiver(name);
+    const [message] = await r.receiveMessages(1, { maxWaitTimeInMs: 5000 });
+    expect(message?.body).toBe('hello');
+    expect(message?.lockToken).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(message?.lockedUntilUtc?.getTime()).toBeGreaterThan(Date.now());
+    await r.completeMessage(message!);
+    expect(await r.receiveMessages(1, { maxWaitTimeInMs: 300 })).toEqual([]);
+  });
+
+  it('lock expiry: the message is redelivered with deliveryCount + 1, and settling the old lock fails with MessageLockLost', async () => {
+    const name = queue();
+    await sender(name).sendMessages({ body: 'x', messageId: 'b' });
+    const r = receiver(name);
+    const [first] = await r.receiveMessages(1, { maxWaitTimeInMs: 5000 });
+    expect(first?.deliveryCount).toBe(0);
+    const [second] = await r.receiveMessages(1, { maxWaitTimeInMs: LOCK_MS * 5 });
+    expect(second?.messageId).toBe('b');
+    expect(second?.deliveryCount).toBe(1);
+    await expect(r.completeMessage(first!)).rejects.toMatchObject({ code: 'MessageLockLost' });
+    await r.completeMessage(second!);
+  });
+
+  it('renew lock: renewMessageLock extends lockedUntilUtc and keeps the message from others', async () => {
+    const name = queue();
+    await sender(name).sendMessages({ body: 'x' });
+    const r = receiver(name);
+    const [message] = await r.receiveMessages(1, { maxWaitTimeInMs: 5000 });
+    const until = await r.renewMessageLock(message!);
+    expect(until.getTime()).toBeGreaterThan(Date.now() + LOCK_MS / 2);
+    await r.renewMessageLock(message!);
+    await r.completeMessage(message!);
+  });
+
+  it('settlement through $management update-disposition works after the receiving link is closed', async () => {
+    const name = queue();
+    await sender(name).sendMessages({ body: 'x' });
+    const r1 = client.createReceiver(name, { maxAutoLockRenewalDurationInMs: 0 });
+    const [message] = await r1.receiveMessages(1, { maxWaitTimeInMs: 5000 });
+    await r1.close();
+    const r2 = receiver(name);
+    await r2.completeMessage(message!);
+    expect(await r2.receiveMessages(1, { maxWaitTimeInMs: 1500 })).toEqual([]);
+  });
+});
+
+describe('service-bus-dead-letter-queues', () => {
+  it('deadLetter keeps DeadLetterReason, DeadLetterErrorDescription and extra properties; read from <queue>/$DeadLetterQueue', async () => {
+    const name = queue();
+    await sender(name).sendMessages({ body: 'x', messageId: 'dl', applicationProperties: { keep: 'me' } });
+    const r = receiver(name);
+    const [message] = await r.receiveMessages(1, { maxWaitTimeInMs: 5000 });
+    await r.deadLetterMessage(message!, {
+      deadLetterReason: 'bad',
+      deadLetterErrorDescription: 'really bad',
+      extra: 7,
+    });
+    const dead = await receiveOne(name, 5000, true);
+    expect(dead).toMatchObject({
+      messageId: 'dl',
+      deadLetterReason: 'bad',
+      deadLetterErrorDescription: 'really bad',
+    });
+    expect(dead?.applicationProperties).toMatchObject({ keep: 'me', extra: 7 });
+    expect(dead?.deadLetterSource).toBe(name);
+  });
+
+  it('maximum delivery count: past MaxDeliveryCount abandons the message goes to the DLQ as MaxDeliveryCountExceeded', async () => {
+    const name = queue({ maxDeliveryCount: 2 });
+    await sender(name).sendMessages({ body: 'x', messageId: 'mdc' });
+    const r = receiver(name);
+    for (let i = 0; i < 2; i++) {
+      const [message] = await r.receiveMessages(1, { maxWaitTimeInMs: 5000 });
+      expect(message?.deliveryCount).toBe(i);
+      await r.abandonMessage(message!);
+    }
+    expect(await r.receiveMessages(1, { maxWaitTimeInMs: 300 })).toEqual([]);
+    const dead = await receiveOne(name, 5000, true);
+    expect(dead).toMatchObject({ messageId: 'mdc', deadLetterReason: 'MaxDeliveryCountExceeded' });
+  });
+
+  it('message-expiration: an expired message is dead-lettered as TTLExpiredException when the queue says so', async () => {
+    const name = queue({ deadLetteringOnMessageExpiration: true });
+    await sender(name).sendMessages({ body: 'x', messageId: 'ttl', timeToLive: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await receiveOne(name, 300)).toBeUndefined();
+    expect(await receiveOne(name, 5000, true)).toMatchObject({
+      messageId: 'ttl',
+      deadLetterReason: 'TTLExpiredException',
+    });
+  });
+});
+
+describe('message-sequencing#scheduled-messages', () => {
+  it('a scheduled message is not delivered before its time, is peeked as `scheduled`, and can be cancelled', async () => {
+    const name = queue();
+    const s = sender(name);
+    const at = new Date(Date.now() + 800);
+    const [seq] = await s.scheduleMessages({ body: 'later' }, at);
+    const [cancelled] = await s.scheduleMessages({ body: 'never' }, at);
+    await s.cancelScheduledMessages(cancelled!);
+    const r = receiver(name);
+    const peeked = await r.peekMessages(10);
+    expect(peeked.map((m) => [m.body, m.state])).toEqual([['later', 'scheduled']]);
+    expect(peeked[0]?.sequenceNumber?.toString()).toBe(seq?.toString());
+    const [message] = await r.receiveMessages(1, { maxWaitTimeInMs: 5000 });
+    expect(Date.now()).toBeGreaterThanOrEqual(at.getTime());
+    expect(message?.body).toBe('later');
+    expect(await r.receiveMessages(1, { maxWaitTimeInMs: 300 })).toEqual([]);
+  });
+});
+
+describe('duplicate-detection', () => {
+  it('a second message with the same MessageId inside the window is accepted and dropped', async () => {
+    const name = queue({ requiresDuplicateDetection: true, duplicateDetectionWindowMs: 60_000 });
+    const s = sender(name);
+    await s.sendMessages({ body: 'one', messageId: 'same' });
+    await s.sendMessages({ body: 'two', messageId: 'same' });
+    await s.sendMessages({ body: 'three', messageId: 'other' });
+    const peeked = await receiver(name).peekMessages(10);
+    expect(peeked.map((m) => m.body)).toEqual(['one', 'three']);
+  });
+});
+
+describe('service-bus-amqp-protocol-guide', () => {
+  it('batched sends (format 0x80013700) enqueue every message, in order, with sequence numbers', async () => {
+    const name = queue();
+    const s = sender(name);
+    const batch = await s.createMessageBatch();
+    for (let i = 0; i < 5; i++) expect(batch.tryAddMessage({ body: `m${i}` })).toBe(true);
+    await s.sendMessages(batch);
+    const r = receiver(name);
+    const got: ServiceBusReceivedMessage[] = [];
+    while (got.length < 5) got.push(...(await r.receiveMessages(5 - got.length, { maxWaitTimeInMs: 2000 })));
+    expect(got.map((m) => m.body)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    const seqs = got.map((m) => Number(m.sequenceNumber));
+    expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+  });
+
+  it('service-bus-quotas: a message over 256 KB (Standard) is refused with MessageSizeExceeded', async () => {
+    const name = queue();
+    await expect(sender(name).sendMessages({ body: Buffer.alloc(300 * 1024) })).rejects.toMatchObject({
+      code: 'MessageSizeExceeded',
+    });
+    await sender(name).sendMessages({ body: Buffer.alloc(250 * 1024) });
+    expect(await receiver(name).peekMessages(5)).toHaveLength(1);
+  });
+
+  it('an unknown entity is amqp:not-found when auto-creation is off', async () => {
+    const strict = await startEmulator({ autoCreateQueues: false });
+    const other = new ServiceBusClient(strict.connectionString, { retryOptions: { maxRetries: 0 } });
+    try {
+      await expect(other.createSender('missing').sendMessages({ body: 'x' })).rejects.toMatchObject({
+        code: 'MessagingEntityNotFound',
+      });
+    } finally {
+      await other.close();
+      await strict.stop();
+    }
+  });
+});
