@@ -9,6 +9,7 @@ import {
   LockLostError,
   type OutgoingMessage,
   QueueClosedError,
+  type ReceivedMessage,
   type ReceiveOptions,
   type RedriveOptions,
 } from '@queuekit/core';
@@ -66,7 +67,12 @@ export class BullmqDriver implements Driver {
     const parsed = parseRedisUrl(options.url ?? 'redis://127.0.0.1:6379');
     this.prefix = options.prefix ?? parsed.prefix ?? 'bull';
     this.onError = options.onError ?? (() => undefined);
-    const base: RedisOptions = { ...parsed.redis, ...options.redis, lazyConnect: true };
+    const base: RedisOptions = {
+      enableAutoPipelining: true,
+      ...parsed.redis,
+      ...options.redis,
+      lazyConnect: true,
+    };
     const label = base.connectionName ?? `queuekit:${this.prefix}`;
     this.producerConnection = new Redis({ ...base, connectionName: `${label}:producer` });
     this.consumerConnection = new Redis({
@@ -162,7 +168,12 @@ export class BullmqDriver implements Driver {
     };
     return {
       ...view,
-      ack: () => settle('ack', () => job.moveToCompleted(null, token, false)),
+      ack: () =>
+        settle('ack', async () => {
+          const fetchNext = receiver.wantsNext;
+          const next = await job.moveToCompleted(null, token, fetchNext);
+          if (fetchNext) await receiver.keepNext(next, token);
+        }),
       deadLetter: (info) => {
         const record: DeadLetterRecord = { ...info, at: Date.now() };
         return settle('dead-letter', () =>
@@ -201,6 +212,26 @@ export class BullmqDriver implements Driver {
       };
     } catch (error) {
       throw toQueuekitError(error, 'stats');
+    }
+  }
+
+  /**
+   * Waiting jobs in the order they will be served, without locking them: jobs without a priority
+   * (added by plain BullMQ) first, then prioritized ones. Delayed and active jobs are not listed.
+   */
+  async peek(queue: string, limit: number): Promise<ReceivedMessage[]> {
+    this.ensureOpen();
+    if (limit <= 0) return [];
+    try {
+      const target = this.queue(queue);
+      const jobs = (await target.getJobs(['wait'], 0, limit - 1, true)).filter((job): job is Job => !!job);
+      if (jobs.length < limit) {
+        const prioritized = await target.getJobs(['prioritized'], 0, limit - jobs.length - 1, true);
+        jobs.push(...prioritized.filter((job): job is Job => !!job));
+      }
+      return jobs.map((job) => fromBullJob(job));
+    } catch (error) {
+      throw toQueuekitError(error, 'peek');
     }
   }
 

@@ -17,6 +17,8 @@ export interface QueuekitJobMeta {
   readonly h: Readonly<Record<string, string>>;
   /** Body encoding when the body is not stored as JSON data. */
   readonly e?: BodyEncoding;
+  /** `false` when the headers had no `qk-name` (otherwise it is the job name unless stored in `h`). */
+  readonly n?: false;
 }
 
 /** Name of the BullMQ job option carrying {@link QueuekitJobMeta}. */

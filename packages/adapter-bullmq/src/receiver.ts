@@ -13,6 +13,12 @@ export class FetchWorker extends Worker {
     const timeout = super.getBlockTimeout(blockUntil);
     return timeout <= 0 ? timeout : Math.min(timeout, this.blockCapSeconds);
   }
+
+  /** The job BullMQ fetched while completing another one (`moveToCompleted(..., fetchNext)`). */
+  async nextFromCompletion(next: unknown, token: string): Promise<Job | undefined> {
+    if (!Array.isArray(next) || !next[0]) return undefined;
+    return (await this.nextJobFromJobData(next[0], next[1], token)) ?? undefined;
+  }
 }
 
 /** Settings of one {@link QueueReceiver}. */
@@ -58,6 +64,7 @@ export class QueueReceiver {
   private readonly givingBack = new Set<Promise<void>>();
   private lockMs = 30_000;
   private closed = false;
+  private lastSignal: AbortSignal | undefined;
 
   constructor(
     queue: string,
@@ -79,9 +86,25 @@ export class QueueReceiver {
     });
   }
 
+  /**
+   * Whether completing a job should fetch the next one in the same call (BullMQ's `fetchNext`):
+   * only while a consumer is taking from this queue. The job is kept for that consumer's next
+   * take, which comes as soon as the completed job frees its slot.
+   */
+  get wantsNext(): boolean {
+    return !this.closed && !this.consumerStopped && this.lastSignal !== undefined && !this.lastSignal.aborted;
+  }
+
+  /** Keep a job fetched by a completion for the next take. */
+  async keepNext(next: unknown, token: string): Promise<void> {
+    const job = await this.worker.nextFromCompletion(next, token);
+    if (job) this.adopt(job);
+  }
+
   /** Take up to `max` jobs, waiting up to `waitMs` for the first one. */
   async take(options: TakeOptions): Promise<Job[]> {
     this.consumerStopped = false;
+    this.lastSignal = options.signal;
     this.configure(options.lockMs);
     const out = this.drainBuffer(options.max);
     if (out.length === 0) {

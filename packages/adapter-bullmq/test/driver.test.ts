@@ -86,6 +86,26 @@ describe('BullMQ driver', () => {
     expect(order).toEqual(['p9', 'p5', 'p0', 'none']);
   });
 
+  it('peek lists waiting jobs in serving order without taking them', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    await d.send(queue, [
+      json('low', 0, { priority: 1 }),
+      json('high', 1, { priority: 8 }),
+      json('later', 2, { delayMs: 60_000 }),
+    ]);
+    const plain = new Queue(queue, { connection: { url: REDIS_URL }, prefix });
+    try {
+      const foreign = await plain.add('plain', { p: true });
+      const peeked = await d.peek(queue, 10);
+      expect(peeked.map((m) => m.id)).toEqual([foreign.id, 'high', 'low']);
+      expect((await d.peek(queue, 2)).map((m) => m.id)).toEqual([foreign.id, 'high']);
+      expect(await d.stats(queue)).toMatchObject({ waiting: 3, active: 0, delayed: 1 });
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('drops duplicates with dedup, accepts same-id copies without it, and maps ids BullMQ refuses', async () => {
     const d = driver();
     const queue = uniqueQueue();

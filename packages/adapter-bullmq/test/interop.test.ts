@@ -102,7 +102,7 @@ describe('interop with plain bullmq', () => {
       expect(job?.data).toEqual({ n: 7, tags: ['a'] });
       const meta = readMeta(job?.opts);
       expect(meta?.id ?? job?.id).toBe(id);
-      expect(meta?.h).toMatchObject({ traceparent: 't-1', 'qk-name': 'report', 'qk-priority': '5' });
+      expect(meta?.h).toMatchObject({ traceparent: 't-1', 'qk-priority': '5' });
       expect(job?.opts.priority).toBe(5);
       expect(job?.opts.attempts).toBe(3);
       await eventually('the queue to be empty', async () => {
