@@ -9,6 +9,8 @@
  *
  * @packageDocumentation
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Driver } from '@queuekit/core';
 import { afterEach, describe } from 'vitest';
 import { deadLetterCases } from './cases/dead-letters.js';
@@ -26,6 +28,23 @@ export { type ConformanceOptions, deferred, type Harness, until } from './harnes
 export { emailSchema } from './cases/dead-letters.js';
 
 /**
+ * Write the driver's declared capabilities next to the test results (`reports/` of the package under
+ * test), for `scripts/capabilities.mjs`, which builds docs/capabilities.md from both.
+ */
+function recordCapabilities(name: string, driver: Driver): void {
+  const dir = join(process.cwd(), 'reports');
+  const slug = name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
+  const capabilities = { ...driver.capabilities, maxDelayMs: Number.isFinite(driver.capabilities.maxDelayMs) ? driver.capabilities.maxDelayMs : 'Infinity' };
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `capabilities-${slug}.json`), `${JSON.stringify({ suite: `conformance: ${name}`, provider: driver.provider, capabilities }, null, 2)}
+`);
+  } catch {
+    // A read-only checkout only loses the generated table, not the tests.
+  }
+}
+
+/**
  * Register the conformance suite for a driver. `makeDriver` must return a NEW driver (a new
  * connection to the same broker) on every call: cases use several to play several workers.
  * Optional behaviour is gated by the driver's declared `capabilities` only.
@@ -39,6 +58,7 @@ export function describeConformance(
     const probe = await makeDriver();
     const h = createHarness(makeDriver, probe, options);
     await probe.close();
+    recordCapabilities(name, probe);
     afterEach(() => h.cleanup());
     describe('delivery', () => deliveryCases(h));
     describe('retries', () => retryCases(h));

@@ -1,0 +1,238 @@
+#!/usr/bin/env node
+// Builds docs/capabilities.md from what the conformance suites recorded during `pnpm test`:
+// each package's reports/capabilities-*.json (the driver's declared capabilities) and
+// reports/vitest.json (vitest's JSON reporter). Every cell says how a feature is provided (native,
+// emulated by the core, or refused with a typed error) and whether the case proving it passed.
+//   node scripts/capabilities.mjs          write docs/capabilities.md
+//   node scripts/capabilities.mjs --check  fail when the committed file differs from the results
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const target = join(root, 'docs', 'capabilities.md');
+
+const kb = (bytes) =>
+  bytes >= 1024 * 1024 ? `${+(bytes / 1024 / 1024).toFixed(2)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+const duration = (ms) => (ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${+(ms / 1000).toFixed(1)} s`);
+
+/** Feature rows: how to describe the driver's support, and the cases (titles) that prove it. */
+const features = [
+  [
+    'At-least-once after a crash',
+    () => 'core',
+    ['a job whose worker dies mid-job is delivered again after the lock expires (at-least-once)'],
+  ],
+  [
+    'Retries, backoff, attempts across redelivery',
+    () => 'core',
+    [
+      'counts attempts 1..N across redeliveries, then dead-letters with the reason and last error',
+      'waits the exponential backoff between attempts (lower bound exact, upper bound loose)',
+    ],
+  ],
+  [
+    'Dead letters: list, redrive, purge',
+    (c) => (c.deadLetter === 'native' ? 'native' : 'emulated'),
+    [
+      'lists, redrives (with a fresh attempt count) and purges dead letters',
+      'redrive() without ids moves every dead letter back',
+    ],
+  ],
+  [
+    'Delay / runAt',
+    (c) => (c.maxDelayMs === 'Infinity' ? 'native' : `native ≤ ${duration(c.maxDelayMs)}, longer: core hops`),
+    [
+      'a delayed job is not delivered before its delay',
+      'a job with runAt is not delivered before that time',
+      'a delay longer than one native delay hops and is still honoured',
+    ],
+  ],
+  [
+    'Priority 0-9',
+    (c) => ({ native: 'native', emulated: 'emulated (priority bands)', none: 'typed error' })[c.priority],
+    [
+      'serves waiting jobs by priority, higher first (native or emulated), or refuses priority with a typed error',
+      'strict mode keeps native priority and refuses emulated priority with a typed error',
+    ],
+  ],
+  [
+    'Dedup by jobId',
+    (c) => (c.dedup ? 'native' : 'typed error'),
+    ['deduplicates by jobId where declared, and refuses jobId with a typed error where not'],
+  ],
+  [
+    'Ordering key',
+    (c) => (c.ordering ? 'native' : 'typed error'),
+    ['keeps order per ordering key where declared, and refuses the key with a typed error where not'],
+  ],
+  [
+    'Batch send',
+    (c) => (c.maxBatchSize > 1 ? `native (≤ ${c.maxBatchSize})` : 'core (one by one)'),
+    ['sendBatch sends every entry, or none when one entry is invalid'],
+  ],
+  [
+    'Lock extension for long jobs',
+    (c) =>
+      c.lockRenewal
+        ? 'native renewal'
+        : c.redelivery === 'connection'
+          ? 'not needed (connection-bound)'
+          : 'none',
+    ['a handler longer than its lock keeps the job through automatic lock extension'],
+  ],
+  [
+    'Concurrency bound',
+    () => 'core',
+    ['never has more than `concurrency` jobs in flight, and uses all of it'],
+  ],
+  [
+    'Graceful close',
+    () => 'core',
+    ['close() drains in-flight jobs, and jobs sent during close are not lost'],
+  ],
+  [
+    'Payload limit (checked before sending)',
+    (c) => kb(c.maxPayloadBytes),
+    [
+      'an oversize payload throws PayloadTooLargeError before the network call, and nothing is sent',
+      'a payload near the size limit arrives intact',
+    ],
+  ],
+  [
+    'Schema validation, undecodable messages',
+    () => 'core',
+    [
+      'a payload failing the schema on send throws SchemaValidationError and nothing is sent',
+      'a payload invalid for the consumer schema is dead-lettered as `invalid-payload`',
+      'an undecodable raw message is dead-lettered as `undecodable` and the worker goes on',
+    ],
+  ],
+  [
+    'Job status (getJob), progress, result',
+    () => 'core (store)',
+    ['getJob() answers state, progress, result, error, attempts and timestamps'],
+  ],
+  [
+    'Recurring jobs',
+    () => 'core (store leases)',
+    [
+      'a recurring job runs once per tick across several consumers, and can be listed and removed',
+      'a tick missed while no consumer ran is run once when a consumer starts',
+    ],
+  ],
+  [
+    'Rate limit shared by consumers',
+    () => 'core (store)',
+    ['a rate limit is shared by every consumer of the queue'],
+  ],
+  [
+    'Fan-out / reduce',
+    () => 'core (store)',
+    ['fanOut splits items into chunks and enqueues one reduce job with every result and the failed chunks'],
+  ],
+  [
+    'Chained jobs',
+    (c) => (c.dedup ? 'core, deduplicated' : 'core, at-least-once'),
+    ['a handler can chain its follow-up job, sent only when it succeeds'],
+  ],
+  [
+    'Retry-after',
+    () => 'core',
+    [
+      'a RetryAfterError brings the job back after that delay without using an attempt',
+      'a RetryAfterError configured to count uses attempts and dead-letters at maxAttempts',
+    ],
+  ],
+  [
+    'Trace context across the broker',
+    () => 'core (headers)',
+    ['carries the W3C trace context from the sender through the broker into the handler span'],
+  ],
+];
+
+function readJson(path) {
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+const suites = new Map(); // suite name -> { package, provider, capabilities, results: Map<title, status> }
+const packagesDir = join(root, 'packages');
+for (const pkg of readdirSync(packagesDir).sort()) {
+  const reports = join(packagesDir, pkg, 'reports');
+  if (!existsSync(reports)) continue;
+  const results = existsSync(join(reports, 'vitest.json'))
+    ? readJson(join(reports, 'vitest.json'))
+    : { testResults: [] };
+  for (const file of readdirSync(reports)
+    .filter((f) => f.startsWith('capabilities-'))
+    .sort()) {
+    const { suite, provider, capabilities } = readJson(join(reports, file));
+    const statuses = new Map();
+    for (const testFile of results.testResults ?? []) {
+      for (const assertion of testFile.assertionResults ?? []) {
+        if (assertion.ancestorTitles?.[0] === suite) statuses.set(assertion.title, assertion.status);
+      }
+    }
+    suites.set(suite, { pkg, provider, capabilities, statuses });
+  }
+}
+
+if (suites.size === 0) {
+  console.error('capabilities: no reports found; run `pnpm test` first');
+  process.exit(1);
+}
+
+const providerOrder = ['memory', 'bullmq', 'rabbitmq', 'sqs', 'pubsub', 'servicebus'];
+const rank = (provider) =>
+  providerOrder.includes(provider) ? providerOrder.indexOf(provider) : providerOrder.length;
+const columns = [...suites.entries()].sort(
+  ([a, x], [b, y]) => rank(x.provider) - rank(y.provider) || a.length - b.length || a.localeCompare(b),
+);
+const mark = (statuses, cases) => {
+  const seen = cases.map((title) => statuses.get(title));
+  if (seen.some((s) => s === undefined)) return '❔ not run';
+  if (seen.some((s) => s === 'failed')) return '❌ failed';
+  if (seen.some((s) => s !== 'passed')) return '⏭️ skipped';
+  return '✅';
+};
+
+const lines = [
+  '# Capabilities',
+  '',
+  'Generated by `node scripts/capabilities.mjs` from the conformance results of `pnpm test`; CI fails when this',
+  'file differs from them. Each cell: how the feature is provided for that driver (native, by the core, or',
+  'refused with a typed error), then ✅ when every case proving it passed against the real broker or emulator.',
+  '',
+  `| feature | ${columns.map(([suite]) => suite.replace(/^conformance: /, '')).join(' | ')} |`,
+  `|---|${columns.map(() => '---').join('|')}|`,
+];
+for (const [feature, describe, cases] of features) {
+  const cells = columns.map(([, s]) => `${describe(s.capabilities)} ${mark(s.statuses, cases)}`);
+  lines.push(`| ${feature} | ${cells.join(' | ')} |`);
+}
+lines.push('', '## Cases behind each row', '');
+for (const [feature, , cases] of features)
+  lines.push(`- **${feature}**: ${cases.map((c) => `“${c}”`).join('; ')}`);
+lines.push('', '## Suites', '');
+for (const [suite, s] of columns) {
+  const counts = { passed: 0, failed: 0, skipped: 0 };
+  for (const status of s.statuses.values())
+    counts[status === 'passed' ? 'passed' : status === 'failed' ? 'failed' : 'skipped']++;
+  lines.push(
+    `- \`${suite}\` (packages/${s.pkg}, provider \`${s.provider}\`): ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`,
+  );
+}
+const text = `${lines.join('\n')}\n`;
+
+if (process.argv.includes('--check')) {
+  const committed = existsSync(target) ? readFileSync(target, 'utf8') : '';
+  if (committed !== text) {
+    console.error(
+      'capabilities: docs/capabilities.md differs from the test results. Run `node scripts/capabilities.mjs` and commit it.',
+    );
+    process.exit(1);
+  }
+  console.log(`capabilities: docs/capabilities.md matches the results of ${columns.length} suites`);
+} else {
+  writeFileSync(target, text);
+  console.log(`capabilities: wrote docs/capabilities.md (${columns.length} suites)`);
+}
