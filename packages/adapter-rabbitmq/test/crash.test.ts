@@ -1,19 +1,12 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { createQueue, type Job } from '@queuekit/core';
-import { afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { Resources, url } from './helpers.js';
 
 const resources = new Resources();
 afterEach(() => resources.cleanup());
-const packageDir = fileURLToPath(new URL('..', import.meta.url));
-
-beforeAll(async () => {
-  // The child process runs the compiled driver.
-  await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: packageDir });
-}, 120_000);
 
 /** Resolve with the first JSON line of `lines` that `match` accepts. */
 function waitForLine<T>(

@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import { rabbitmqctl } from './rabbitmqctl.js';
 
@@ -17,6 +20,10 @@ declare module 'vitest' {
  * need `rabbitmqctl` are skipped).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The crash test's child process and the URL registry load the compiled package (dist/).
+  await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+  });
   const external = process.env.RABBITMQ_URL;
   if (external) {
     project.provide('amqpUrl', external);
