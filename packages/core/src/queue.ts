@@ -17,6 +17,7 @@ import { type QueueMetrics, MetricsRecorder } from './metrics.js';
 import { loadOtel, otelInstruments } from './telemetry.js';
 import { abortableDelay } from './timers.js';
 import { type JobStatus, JobTracker } from './tracking.js';
+import { redactUrl } from './redact.js';
 import { driverFromUrl } from './registry.js';
 import type {
   BatchEntry,
@@ -62,8 +63,9 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
   readonly deadLetters: DeadLetters<T>;
   private readonly context: QueueContext<T>;
   private readonly ownsDriver: boolean;
-  private driverPromise: Promise<Driver> | undefined;
-  private readonly driverSource: Driver | string;
+  #driverPromise: Promise<Driver> | undefined;
+  // ES private: never shown by util.inspect, so URLs with passwords and driver internals stay hidden.
+  readonly #driverSource: Driver | string;
   private consumer: ConsumerLoop<T> | undefined;
   private readonly pendingSends = new Set<Promise<unknown>>();
   private closePromise: Promise<void> | undefined;
@@ -84,7 +86,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     super();
     validateQueueOptions(options);
     this.name = options.name;
-    this.driverSource = options.driver ?? options.url ?? 'memory://';
+    this.#driverSource = options.driver ?? options.url ?? 'memory://';
     this.ownsDriver = options.ownsDriver ?? options.driver === undefined;
     if (options.store !== undefined && typeof options.store?.merge !== 'function') {
       throw new ConfigError(
@@ -137,22 +139,41 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
 
   private provider = 'unknown';
 
+  /** A safe description (no secrets): `Queue(name, provider URL with the password masked)`. */
+  override toString(): string {
+    const source = this.#driverSource;
+    return `Queue(${this.name}, ${typeof source === 'string' ? redactUrl(source) : `driver:${source.provider}`})`;
+  }
+
+  /** What `console.log(queue)` prints: the safe description. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
+  /** JSON form: name and the masked URL. */
+  toJSON(): { name: string; url?: string; provider?: string } {
+    const source = this.#driverSource;
+    return typeof source === 'string'
+      ? { name: this.name, url: redactUrl(source) }
+      : { name: this.name, provider: source.provider };
+  }
+
   /** The driver, connected on first use. */
   driver(): Promise<Driver> {
-    if (!this.driverPromise) {
-      const source = this.driverSource;
+    if (!this.#driverPromise) {
+      const source = this.#driverSource;
       const created = typeof source === 'string' ? driverFromUrl(source) : Promise.resolve(source);
       // OpenTelemetry is optional; loading it with the driver makes the first send traced too.
-      this.driverPromise = Promise.all([created, loadOtel()]).then(([driver]) => {
+      this.#driverPromise = Promise.all([created, loadOtel()]).then(([driver]) => {
         this.provider = driver.provider;
         return driver;
       });
       // A failed connection is retried on the next call rather than cached forever.
-      this.driverPromise.catch(() => {
-        this.driverPromise = undefined;
+      this.#driverPromise.catch(() => {
+        this.#driverPromise = undefined;
       });
     }
-    return this.driverPromise;
+    return this.#driverPromise;
   }
 
   private assertOpen(): void {
@@ -404,8 +425,8 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
         await this.consumer?.stop(options.timeout ?? DEFAULT_CLOSE_TIMEOUT_MS);
         await Promise.allSettled([...this.pendingSends]);
         this.closed = true;
-        if (this.ownsDriver && this.driverPromise) {
-          const driver = await this.driverPromise.catch(() => undefined);
+        if (this.ownsDriver && this.#driverPromise) {
+          const driver = await this.#driverPromise.catch(() => undefined);
           await driver?.close();
         }
       })();

@@ -23,3 +23,19 @@ describe('redactUrl', () => {
     expect(redactUrl(`redis://user:${SECRET}@[bad`)).not.toContain(SECRET);
   });
 });
+
+describe('a queue never shows its credentials', () => {
+  it('masks the URL in toString, JSON and util.inspect (even with hidden fields)', async () => {
+    const { inspect } = await import('node:util');
+    const { createQueue } = await import('../src/index.js');
+    const queue = createQueue({ name: 'secret', url: `amqp://guest:${SECRET}@127.0.0.1:1/vhost` });
+    for (const shown of [
+      String(queue),
+      JSON.stringify(queue),
+      inspect(queue, { showHidden: true, depth: 10 }),
+    ]) {
+      expect(shown).not.toContain(SECRET);
+    }
+    expect(String(queue)).toBe('Queue(secret, amqp://guest:***@127.0.0.1:1/vhost)');
+  });
+});
