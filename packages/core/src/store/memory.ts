@@ -13,9 +13,9 @@ export class MemoryStore implements Store {
   /** @param maxEntries oldest entries are evicted beyond this many (bounded memory). */
   constructor(private readonly maxEntries = 100_000) {}
 
-  /** Every 1,000 writes, drop expired entries, then the oldest beyond `maxEntries`. */
+  /** Every 10,000 writes, drop expired entries, then the oldest beyond `maxEntries`. */
   private written(): void {
-    if (++this.writes % 1000 !== 0 && this.entries.size <= this.maxEntries) return;
+    if (++this.writes % 10_000 !== 0 && this.entries.size <= this.maxEntries) return;
     const now = Date.now();
     for (const [key, entry] of this.entries)
       if (entry.expiresAt && entry.expiresAt <= now) this.entries.delete(key);
