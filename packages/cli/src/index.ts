@@ -1,0 +1,14 @@
+/**
+ * The queuekit command line as a library: `run(argv, io)` is what the `queuekit` binary calls, so
+ * tests and tools can run it in-process.
+ *
+ * @packageDocumentation
+ */
+export { UsageError } from './args.js';
+export type { Command, CommandContext } from './commands/index.js';
+export { COMMANDS } from './commands/index.js';
+export { describeError, EXIT, type ErrorReport } from './errors.js';
+export { type Column, progressBar, table } from './format.js';
+export type { CliIo, TextSink } from './io.js';
+export { Scrubber, secretsOf } from './redact.js';
+export { DEFAULT_TIMEOUT_MS, run, version } from './run.js';
