@@ -69,22 +69,23 @@ function bullBackoff(raw: string | undefined): JobsOptions['backoff'] {
 export function toBullJob(message: OutgoingMessage, settings: JobSettings): BullJobSpec {
   const { data, e } = bodyToData(message.body, message.headers[CORE_HEADERS.contentType]);
   const jobId = message.dedup ? bullJobId(message.id) : undefined;
+  const attempts = positiveInt(message.headers[CORE_HEADERS.maxAttempts]);
   const meta: QueuekitJobMeta = {
     v: 1,
-    h: compactHeaders(message.headers, message.name, e === undefined),
+    h: compactHeaders(message.headers, message.name, e === undefined, attempts),
     ...(jobId === message.id ? {} : { id: message.id }),
     ...(e ? { e } : {}),
     ...(message.headers[CORE_HEADERS.name] === undefined ? { n: false as const } : {}),
   };
-  const attempts = positiveInt(message.headers[CORE_HEADERS.maxAttempts]);
-  const backoff = message.headers[CORE_HEADERS.backoff];
   const opts: JobsOptions & { [META_OPTION]: QueuekitJobMeta } = {
     priority: toBullPriority(message.priority),
     removeOnComplete: settings.keepCompleted > 0 ? { count: settings.keepCompleted } : true,
     [META_OPTION]: meta,
     ...(jobId === undefined ? {} : { jobId }),
     ...(message.delayMs !== undefined && message.delayMs > 0 ? { delay: Math.ceil(message.delayMs) } : {}),
-    ...(attempts === undefined ? {} : { attempts, backoff: bullBackoff(backoff) }),
+    ...(attempts === undefined
+      ? {}
+      : { attempts, backoff: bullBackoff(message.headers[CORE_HEADERS.backoff]) }),
   };
   return { name: message.name, data, opts };
 }
@@ -92,30 +93,35 @@ export function toBullJob(message: OutgoingMessage, settings: JobSettings): Bull
 const JSON_TYPE = 'application/json';
 
 /**
- * Headers as stored: `qk-name` is left out when it equals the job name, and `content-type` when it
- * is exactly `application/json` and the body is stored as JSON; {@link fullHeaders} puts them back.
+ * Headers as stored, without what the job itself already says: `qk-name` when it equals the job
+ * name, `content-type` when it is exactly `application/json` and the body is stored as JSON, and
+ * `qk-max-attempts` when it equals the job's `attempts` option. {@link fullHeaders} puts them back.
  */
 function compactHeaders(
   headers: Readonly<Record<string, string>>,
   name: string,
   jsonData: boolean,
+  attempts: number | undefined,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key in headers) {
     const value = headers[key] as string;
     if (key === CORE_HEADERS.name && value === name) continue;
     if (key === CORE_HEADERS.contentType && jsonData && value === JSON_TYPE) continue;
+    if (key === CORE_HEADERS.maxAttempts && attempts !== undefined && value === String(attempts)) continue;
     out[key] = value;
   }
   return out;
 }
 
 /** The headers as sent, from the stored ones (see {@link compactHeaders}). */
-function fullHeaders(meta: QueuekitJobMeta, name: string): Record<string, string> {
+function fullHeaders(meta: QueuekitJobMeta, job: Job): Record<string, string> {
   const headers: Record<string, string> = { ...meta.h };
   if (meta.e === undefined && headers[CORE_HEADERS.contentType] === undefined)
     headers[CORE_HEADERS.contentType] = JSON_TYPE;
-  if (headers[CORE_HEADERS.name] === undefined && meta.n !== false) headers[CORE_HEADERS.name] = name;
+  if (meta.n !== false && headers[CORE_HEADERS.name] === undefined) headers[CORE_HEADERS.name] = job.name;
+  if (headers[CORE_HEADERS.maxAttempts] === undefined && job.opts.attempts)
+    headers[CORE_HEADERS.maxAttempts] = String(job.opts.attempts);
   return headers;
 }
 
@@ -135,7 +141,7 @@ export function fromBullJob(job: Job): ReceivedMessage {
     id: meta?.id ?? String(job.id),
     name: job.name,
     body: dataToBody(job.data, meta?.e),
-    headers: meta ? fullHeaders(meta, job.name) : foreignHeaders(job),
+    headers: meta ? fullHeaders(meta, job) : foreignHeaders(job),
     deliveryCount: Math.max(1, job.attemptsStarted || job.attemptsMade + 1),
     enqueuedAt: new Date(job.timestamp),
     ...(priority === undefined ? {} : { priority }),

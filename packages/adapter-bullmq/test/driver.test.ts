@@ -67,6 +67,28 @@ describe('BullMQ driver', () => {
     await Promise.all(got.map((delivery) => delivery.ack()));
   });
 
+  it('keeps headers verbatim, including the ones it stores compactly', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    const cases: Record<string, string>[] = [
+      { 'content-type': 'application/json', 'qk-name': 'job', 'qk-max-attempts': '3' },
+      { 'content-type': 'application/json; charset=utf-8', 'qk-max-attempts': '03' },
+      { 'content-type': 'application/json', 'qk-name': 'other-name' },
+      {},
+    ];
+    await d.send(
+      queue,
+      cases.map((headers, i) => ({ id: `h${i}`, name: 'job', body: utf8('{"a":1}'), headers, dedup: true })),
+    );
+    const got = await d.receive(queue, { max: 10, waitMs: 2000, lockMs: 5000, signal });
+    expect(got).toHaveLength(cases.length);
+    for (const delivery of got) {
+      expect(delivery.headers).toEqual(cases[Number(delivery.id.slice(1))]);
+      expect(new TextDecoder().decode(delivery.body)).toBe('{"a":1}');
+      await delivery.ack();
+    }
+  });
+
   it('serves higher priorities first (0-9 mapped onto BullMQ priorities)', async () => {
     const d = driver();
     const queue = uniqueQueue();
@@ -202,6 +224,28 @@ describe('BullMQ driver', () => {
     expect(late?.id).toBe('late');
     expect(late?.deliveryCount).toBe(1);
     await late?.ack();
+  });
+
+  it('applies the BullMQ rate limiter given in the options', async () => {
+    const d = driver({ limiter: { max: 3, duration: 1000 } });
+    const queue = uniqueQueue();
+    await d.send(
+      queue,
+      Array.from({ length: 6 }, (_, i) => json(`rl-${i}`, i)),
+    );
+    const takenAt: number[] = [];
+    const started = Date.now();
+    while (takenAt.length < 6 && Date.now() - started < 10_000) {
+      const got = await d.receive(queue, { max: 6, waitMs: 500, lockMs: 5000, signal });
+      for (const delivery of got) {
+        takenAt.push(Date.now() - started);
+        await delivery.ack();
+      }
+    }
+    expect(takenAt).toHaveLength(6);
+    // Three in the first window; the fourth only once the window has passed.
+    expect(takenAt[2]).toBeLessThan(900);
+    expect(takenAt[3]).toBeGreaterThanOrEqual(900);
   });
 
   it('honours a native delay', async () => {
