@@ -2,11 +2,11 @@
 import { createInterface } from 'node:readline/promises';
 import { errorMessage } from '@queuekit/core';
 import { EXIT } from './errors.js';
-import { Scrubber } from './redact.js';
+import { Scrubber, urlsInArgv } from './redact.js';
 import { run } from './run.js';
 
 const argv = process.argv.slice(2);
-const scrubber = new Scrubber([process.env.QUEUE_URL, process.env.QUEUE_STORE_URL, ...argv]);
+const scrubber = new Scrubber([process.env.QUEUE_URL, process.env.QUEUE_STORE_URL, ...urlsInArgv(argv)]);
 let finished = false;
 
 /** Exit once stdout and stderr have taken everything written (pipes may be asynchronous). */

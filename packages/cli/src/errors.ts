@@ -1,6 +1,6 @@
 import { QueuekitError } from '@queuekit/core';
 import { UsageError } from './args.js';
-import { InterruptedError, urlErrors } from './session.js';
+import { InterruptedError, storeErrors, urlErrors } from './session.js';
 
 /** Exit codes of `queuekit`. */
 export const EXIT = {
@@ -27,13 +27,22 @@ function oneLine(text: string): string {
   return flat.length > MAX_LINE ? `${flat.slice(0, MAX_LINE - 1)}…` : flat;
 }
 
-/** Turn any thrown value into one clear line and an exit code. `shownUrl` is already redacted. */
-export function describeError(error: unknown, shownUrl: string | undefined): ErrorReport {
+/** The URLs an error line may name, already redacted. */
+export interface ShownUrls {
+  readonly queue?: string;
+  readonly store?: string;
+}
+
+/** Turn any thrown value into one clear line and an exit code. */
+export function describeError(error: unknown, urls: ShownUrls = {}): ErrorReport {
   if (error instanceof UsageError) {
     return { line: `queuekit: ${oneLine(error.message)} (see \`queuekit --help\`)`, exitCode: EXIT.usage };
   }
   if (error instanceof InterruptedError) return { line: 'queuekit: interrupted', exitCode: EXIT.interrupted };
+  const fromStore = typeof error === 'object' && error !== null && storeErrors.has(error);
+  const shownUrl = fromStore ? urls.store : urls.queue;
   const where = shownUrl ? ` ${shownUrl}` : '';
+  const peer = fromStore ? 'the store' : 'the broker';
   if (error instanceof QueuekitError) {
     const message = oneLine(error.message);
     switch (error.code) {
@@ -51,12 +60,12 @@ export function describeError(error: unknown, shownUrl: string | undefined): Err
         return { line: `queuekit: ${message} [${error.code}]`, exitCode: EXIT.usage };
       case 'ERR_TIMEOUT':
         return {
-          line: `queuekit: ${message} (${shownUrl ?? 'broker'}): is it running and reachable, and are the credentials right? Raise --timeout to wait longer [${error.code}]`,
+          line: `queuekit: ${message} (${shownUrl ?? peer.slice(4)}): is it running and reachable, and are the credentials right? Raise --timeout to wait longer [${error.code}]`,
           exitCode: EXIT.failure,
         };
       case 'ERR_BROKER_UNAVAILABLE':
         return {
-          line: `queuekit: cannot reach the broker${where}: ${message} [${error.code}]`,
+          line: `queuekit: cannot reach ${peer}${where}: ${message} [${error.code}]`,
           exitCode: EXIT.failure,
         };
       default:

@@ -10,5 +10,5 @@ export { COMMANDS } from './commands/index.js';
 export { describeError, EXIT, type ErrorReport } from './errors.js';
 export { type Column, progressBar, table } from './format.js';
 export type { CliIo, TextSink } from './io.js';
-export { Scrubber, secretsOf } from './redact.js';
+export { Scrubber, secretsOf, urlsInArgv } from './redact.js';
 export { DEFAULT_TIMEOUT_MS, run, version } from './run.js';

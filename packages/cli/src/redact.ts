@@ -27,10 +27,26 @@ export function secretsOf(url: string | undefined): string[] {
       if (SECRET_QUERY_KEY.test(key) && value) found.push(value, encodeURIComponent(value));
     }
   } catch {
-    const match = /\/\/[^:/@]*:([^@/]*)@/.exec(url);
-    if (match?.[1]) found.push(match[1], safeDecode(match[1]));
+    // Not a URL: the patterns below still find `user:password@`.
   }
+  // `scheme://user:password@host`, and `user:password@host` typed without a scheme (which URL
+  // parsing reads as a scheme and a path, with no password).
+  const userInfo = /(?:^\s*|\/\/)[^:/@\s]*:([^@/\s]+)@/.exec(url);
+  if (userInfo?.[1]) found.push(userInfo[1], safeDecode(userInfo[1]));
   return [...new Set(found.filter((secret) => secret.length > 0 && secret !== '***'))];
+}
+
+/** The URLs given on a command line (`--url`, `--store`, with a space or `=`), even one that does not parse. */
+export function urlsInArgv(argv: readonly string[]): string[] {
+  const urls: string[] = [];
+  argv.forEach((arg, index) => {
+    const inline = /^--(?:url|store)=(.*)$/s.exec(arg);
+    if (inline?.[1]) urls.push(inline[1]);
+    else if ((arg === '--url' || arg === '--store') && argv[index + 1] !== undefined) {
+      urls.push(argv[index + 1] as string);
+    }
+  });
+  return urls;
 }
 
 /** Replaces known secrets with `***` in every string it sees. */

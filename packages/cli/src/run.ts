@@ -5,7 +5,7 @@ import { COMMANDS } from './commands/index.js';
 import { describeError, EXIT } from './errors.js';
 import { commandHelp, mainHelp } from './help.js';
 import { type CliIo, Output } from './io.js';
-import { Scrubber } from './redact.js';
+import { Scrubber, urlsInArgv } from './redact.js';
 import { Session } from './session.js';
 
 /** Default `--timeout`, ms. */
@@ -47,9 +47,9 @@ function findCommand(positionals: readonly string[]): { command: Command; args: 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const env = io.env ?? {};
   // Known before parsing, so even an argument error cannot echo a password.
-  const scrubber = new Scrubber([env.QUEUE_URL, env.QUEUE_STORE_URL, ...argv]);
+  const scrubber = new Scrubber([env.QUEUE_URL, env.QUEUE_STORE_URL, ...urlsInArgv(argv)]);
   let out = new Output(io, scrubber, false);
-  let shownUrl: string | undefined;
+  const shown: { queue?: string; store?: string } = {};
   let session: Session | undefined;
   try {
     const { positionals, options } = parseCommandLine(argv);
@@ -74,8 +74,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     checkOptions(command.name, options, command.options);
     const url = options.url ?? env.QUEUE_URL;
     if (command.needsUrl && !url) throw new UsageError('no queue URL: set QUEUE_URL or pass --url');
-    if (url) shownUrl = scrubber.url(url);
+    if (url) shown.queue = scrubber.url(url);
     const storeUrl = options.store ?? env.QUEUE_STORE_URL;
+    if (storeUrl) shown.store = scrubber.url(storeUrl);
     session = new Session({
       url: url ?? 'memory://',
       ...(storeUrl ? { storeUrl } : {}),
@@ -85,7 +86,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     });
     return await command.run({ args, options, session, out, io });
   } catch (error) {
-    const report = describeError(error, shownUrl);
+    const report = describeError(error, shown);
     out.err(`${report.line}\n`);
     return report.exitCode;
   } finally {

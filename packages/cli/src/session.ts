@@ -21,6 +21,9 @@ export class InterruptedError extends Error {
 /** Configuration errors raised while building the driver from the URL (so they are reported as URL errors). */
 export const urlErrors = new WeakSet<object>();
 
+/** Errors raised by store calls (so they name the store, not the broker). */
+export const storeErrors = new WeakSet<object>();
+
 /** How a session reaches the broker (and, optionally, the shared store). */
 export interface SessionOptions {
   /** Queue URL, secrets included (never printed as is). */
@@ -145,9 +148,19 @@ export class Session {
     return queue;
   }
 
-  /** Run one broker call, bounded by the timeout and Ctrl-C. */
-  call<T>(work: () => Promise<T>, what = 'from the broker'): Promise<T> {
-    return bounded(Promise.resolve().then(work), this.options.timeoutMs, what, this.options.signal);
+  /** Run one broker (or store) call, bounded by the timeout and Ctrl-C. */
+  call<T>(work: () => Promise<T>, target: 'broker' | 'store' = 'broker'): Promise<T> {
+    const running = bounded(
+      Promise.resolve().then(work),
+      this.options.timeoutMs,
+      `from the ${target}`,
+      this.options.signal,
+    );
+    if (target === 'broker') return running;
+    return running.catch((error: unknown) => {
+      if (typeof error === 'object' && error !== null) storeErrors.add(error);
+      throw error;
+    });
   }
 
   /** Run a long broker call (a big redrive or purge): no timeout, only Ctrl-C. */

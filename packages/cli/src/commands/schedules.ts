@@ -20,7 +20,7 @@ export const schedulesCommand: Command = {
     const queueName = args[0] as string;
     const schedules = await session.call(
       async () => (await session.storeQueue(queueName)).schedules.list(),
-      'from the store',
+      'store',
     );
     if (out.json) {
       out.document({
