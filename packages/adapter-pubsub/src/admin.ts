@@ -39,55 +39,95 @@ async function ignoreMissing(work: Promise<unknown>): Promise<void> {
   }
 }
 
-/** Create (when allowed) and describe the topic, subscription and dead-letter pair of a queue. */
+/** The subscriptions a queue's consumers pull from. */
+export interface QueueSubscriptions {
+  /** Messages without an ordering key. */
+  readonly main: SubscriptionInfo & { readonly name: string };
+  /** Messages with an ordering key (only with `messageOrdering`). */
+  readonly ordered: (SubscriptionInfo & { readonly name: string }) | undefined;
+}
+
+async function ensureSubscription(
+  subscriber: v1.SubscriberClient,
+  name: string,
+  topic: string,
+  ordered: boolean,
+  resources: QueueResources,
+  settings: AdminSettings,
+): Promise<SubscriptionInfo & { readonly name: string }> {
+  if (settings.createIfMissing) {
+    const created = await ignoreExisting(
+      subscriber.createSubscription({
+        name,
+        topic,
+        ackDeadlineSeconds: settings.ackDeadlineSeconds,
+        enableMessageOrdering: ordered,
+        deadLetterPolicy: {
+          deadLetterTopic: resources.deadLetterTopic,
+          maxDeliveryAttempts: settings.maxDeliveryAttempts,
+        },
+      }),
+    );
+    if (created) {
+      return {
+        name,
+        ackDeadlineSeconds: settings.ackDeadlineSeconds,
+        countsDeliveries: true,
+        maxDeliveryAttempts: settings.maxDeliveryAttempts,
+      };
+    }
+  }
+  const [subscription] = await subscriber.getSubscription({ subscription: name });
+  const policy = subscription.deadLetterPolicy;
+  return {
+    name,
+    ackDeadlineSeconds: subscription.ackDeadlineSeconds || 10,
+    countsDeliveries: Boolean(policy?.deadLetterTopic),
+    maxDeliveryAttempts: policy?.deadLetterTopic ? policy.maxDeliveryAttempts || 5 : undefined,
+  };
+}
+
+/**
+ * Create (when allowed) and describe the resources of a queue: its topic and subscription, the
+ * ordered sibling pair (with `messageOrdering`), and the dead-letter topic with its subscription.
+ */
 export async function ensureQueue(
   publisher: v1.PublisherClient,
   subscriber: v1.SubscriberClient,
   resources: QueueResources,
   settings: AdminSettings,
-): Promise<SubscriptionInfo> {
+): Promise<QueueSubscriptions> {
   try {
     if (settings.createIfMissing) {
       await Promise.all([
         ignoreExisting(publisher.createTopic({ name: resources.topic })),
         ignoreExisting(publisher.createTopic({ name: resources.deadLetterTopic })),
+        ...(settings.messageOrdering
+          ? [ignoreExisting(publisher.createTopic({ name: resources.orderedTopic }))]
+          : []),
       ]);
-      const [created] = await Promise.all([
-        ignoreExisting(
-          subscriber.createSubscription({
-            name: resources.subscription,
-            topic: resources.topic,
-            ackDeadlineSeconds: settings.ackDeadlineSeconds,
-            enableMessageOrdering: settings.messageOrdering,
-            deadLetterPolicy: {
-              deadLetterTopic: resources.deadLetterTopic,
-              maxDeliveryAttempts: settings.maxDeliveryAttempts,
-            },
-          }),
-        ),
-        ignoreExisting(
-          subscriber.createSubscription({
-            name: resources.deadLetterSubscription,
-            topic: resources.deadLetterTopic,
-            ackDeadlineSeconds: 60,
-          }),
-        ),
-      ]);
-      if (created) {
-        return {
-          ackDeadlineSeconds: settings.ackDeadlineSeconds,
-          countsDeliveries: true,
-          maxDeliveryAttempts: settings.maxDeliveryAttempts,
-        };
-      }
+      await ignoreExisting(
+        subscriber.createSubscription({
+          name: resources.deadLetterSubscription,
+          topic: resources.deadLetterTopic,
+          ackDeadlineSeconds: 60,
+        }),
+      );
     }
-    const [subscription] = await subscriber.getSubscription({ subscription: resources.subscription });
-    const policy = subscription.deadLetterPolicy;
-    return {
-      ackDeadlineSeconds: subscription.ackDeadlineSeconds || 10,
-      countsDeliveries: Boolean(policy?.deadLetterTopic),
-      maxDeliveryAttempts: policy?.deadLetterTopic ? policy.maxDeliveryAttempts || 5 : undefined,
-    };
+    const [main, ordered] = await Promise.all([
+      ensureSubscription(subscriber, resources.subscription, resources.topic, false, resources, settings),
+      settings.messageOrdering
+        ? ensureSubscription(
+            subscriber,
+            resources.orderedSubscription,
+            resources.orderedTopic,
+            true,
+            resources,
+            settings,
+          )
+        : undefined,
+    ]);
+    return { main, ordered };
   } catch (error) {
     if (statusOf(error) === Status.NOT_FOUND) {
       throw new ConfigError(
@@ -106,14 +146,16 @@ export async function deleteQueueResources(
   resources: QueueResources,
 ): Promise<void> {
   try {
-    await Promise.all([
-      ignoreMissing(subscriber.deleteSubscription({ subscription: resources.subscription })),
-      ignoreMissing(subscriber.deleteSubscription({ subscription: resources.deadLetterSubscription })),
-    ]);
-    await Promise.all([
-      ignoreMissing(publisher.deleteTopic({ topic: resources.topic })),
-      ignoreMissing(publisher.deleteTopic({ topic: resources.deadLetterTopic })),
-    ]);
+    await Promise.all(
+      [resources.subscription, resources.orderedSubscription, resources.deadLetterSubscription].map(
+        (subscription) => ignoreMissing(subscriber.deleteSubscription({ subscription })),
+      ),
+    );
+    await Promise.all(
+      [resources.topic, resources.orderedTopic, resources.deadLetterTopic].map((topic) =>
+        ignoreMissing(publisher.deleteTopic({ topic })),
+      ),
+    );
   } catch (error) {
     throw mapError(error, 'queue deletion');
   }

@@ -9,6 +9,7 @@ import {
   republishAttributes,
 } from './attributes.js';
 import type { QueueResources } from './names.js';
+import { topicFor } from './receiver.js';
 import { mapError, type PublishBatcher, type PulledMessage, type SettleBatcher } from './rpc.js';
 
 /** Attribute the real service adds to a message forwarded by the dead-letter policy. */
@@ -115,6 +116,7 @@ export async function listDeadLetters(
 export async function redriveDeadLetters(
   ctx: DeadLetterContext,
   resources: QueueResources,
+  ordered: boolean,
   options: RedriveOptions,
 ): Promise<number> {
   const pulled = await sweep(ctx, resources.deadLetterSubscription, Number.POSITIVE_INFINITY);
@@ -127,15 +129,20 @@ export async function redriveDeadLetters(
     (wanted && !wanted.has(id) ? keep : move).push(message);
   }
   try {
-    const copies: PubsubMessage[] = move.map((pulled) => {
+    const byTopic = new Map<string, PubsubMessage[]>();
+    for (const pulled of move) {
       const message = pulled.message ?? {};
-      return {
-        data: message.data ?? Buffer.alloc(0),
-        attributes: republishAttributes(message.attributes ?? {}, options.headers),
-        ...(message.orderingKey ? { orderingKey: message.orderingKey } : {}),
-      };
-    });
-    if (copies.length > 0) await ctx.publisher.publish(resources.topic, copies);
+      const topic = topicFor(resources, message.orderingKey, ordered);
+      byTopic.set(topic, [
+        ...(byTopic.get(topic) ?? []),
+        {
+          data: message.data ?? Buffer.alloc(0),
+          attributes: republishAttributes(message.attributes ?? {}, options.headers),
+          ...(message.orderingKey ? { orderingKey: message.orderingKey } : {}),
+        },
+      ]);
+    }
+    await Promise.all([...byTopic].map(([topic, copies]) => ctx.publisher.publish(topic, copies)));
     await Promise.all(
       move.map((message) => ctx.settle.ack(resources.deadLetterSubscription, message.ackId ?? '')),
     );

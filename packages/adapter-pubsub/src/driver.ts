@@ -13,7 +13,7 @@ import {
   type ReceiveOptions,
   type RedriveOptions,
 } from '@queuekit/core';
-import { deleteQueueResources, ensureQueue, type SubscriptionInfo } from './admin.js';
+import { deleteQueueResources, ensureQueue, type QueueSubscriptions } from './admin.js';
 import { MAX_MESSAGE_BYTES, toPubsubMessage } from './attributes.js';
 import * as deadLetters from './dead-letters.js';
 import { queueResources, type QueueResources } from './names.js';
@@ -31,7 +31,7 @@ interface Clients {
 
 interface QueueState {
   readonly resources: QueueResources;
-  readonly info: SubscriptionInfo;
+  readonly subscriptions: QueueSubscriptions;
   readonly receiver: QueueReceiver;
 }
 
@@ -123,10 +123,15 @@ export class PubSubDriver implements Driver {
           this.options.subscription,
           name,
         );
-        const info = await ensureQueue(clients.publisher, clients.subscriber, resources, this.options);
+        const subscriptions = await ensureQueue(
+          clients.publisher,
+          clients.subscriber,
+          resources,
+          this.options,
+        );
         const receiver = new QueueReceiver({
           resources,
-          info,
+          subscriptions,
           subscriber: clients.subscriber,
           settle: clients.settle,
           publisher: clients.publish,
@@ -134,7 +139,7 @@ export class PubSubDriver implements Driver {
           closed: this.closing.signal,
           track: (work) => this.track(work),
         });
-        return { resources, info, receiver };
+        return { resources, subscriptions, receiver };
       })();
       state.catch(() => this.queues.delete(name));
       this.queues.set(name, state);
@@ -154,7 +159,13 @@ export class PubSubDriver implements Driver {
     const converted = messages.map((message) => toPubsubMessage(message, now));
     if (converted.length === 0) return;
     const [clients, state] = await Promise.all([this.connect(), this.queue(queue)]);
-    await clients.publish.publish(state.resources.topic, converted);
+    const ordered = state.subscriptions.ordered !== undefined;
+    const plain = converted.filter((message) => !(message.orderingKey && ordered));
+    const keyed = converted.filter((message) => message.orderingKey && ordered);
+    await Promise.all([
+      plain.length > 0 ? clients.publish.publish(state.resources.topic, plain) : undefined,
+      keyed.length > 0 ? clients.publish.publish(state.resources.orderedTopic, keyed) : undefined,
+    ]);
   }
 
   /** Pull up to `max` messages under a lock of `lockMs` (whole seconds, 1-600). */
@@ -174,13 +185,23 @@ export class PubSubDriver implements Driver {
   async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
     this.assertOpen();
     const [clients, state] = await Promise.all([this.connect(), this.queue(queue)]);
-    return deadLetters.listDeadLetters(this.deadLetterContext(clients), state.resources, state.info, limit);
+    return deadLetters.listDeadLetters(
+      this.deadLetterContext(clients),
+      state.resources,
+      state.subscriptions.main,
+      limit,
+    );
   }
 
   async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
     this.assertOpen();
     const [clients, state] = await Promise.all([this.connect(), this.queue(queue)]);
-    return deadLetters.redriveDeadLetters(this.deadLetterContext(clients), state.resources, options);
+    return deadLetters.redriveDeadLetters(
+      this.deadLetterContext(clients),
+      state.resources,
+      state.subscriptions.ordered !== undefined,
+      options,
+    );
   }
 
   async purgeDeadLetters(queue: string): Promise<number> {

@@ -6,6 +6,12 @@ export interface QueueResources {
   readonly topic: string;
   /** `projects/P/subscriptions/S`: the queue's consumers pull from it. */
   readonly subscription: string;
+  /**
+   * Messages with an ordering key go through this sibling topic (`T.ordered`), whose subscription
+   * (`S.ordered`) has message ordering enabled; see the README for why they are kept apart.
+   */
+  readonly orderedTopic: string;
+  readonly orderedSubscription: string;
   /** The dead-letter topic (`T.dlq`): the native policy and `deadLetter()` publish here. */
   readonly deadLetterTopic: string;
   /** A subscription on the dead-letter topic (`S.dlq`): list, redrive and purge read it. */
@@ -59,6 +65,8 @@ export function queueResources(
   return {
     topic: `${project}/topics/${topicId}`,
     subscription: `${project}/subscriptions/${subscriptionId}`,
+    orderedTopic: `${project}/topics/${checkId('topic', `${topicId}.ordered`, queue)}`,
+    orderedSubscription: `${project}/subscriptions/${checkId('subscription', `${subscriptionId}.ordered`, queue)}`,
     deadLetterTopic: `${project}/topics/${checkId('topic', `${topicId}.dlq`, queue)}`,
     deadLetterSubscription: `${project}/subscriptions/${checkId('subscription', `${subscriptionId}.dlq`, queue)}`,
   };

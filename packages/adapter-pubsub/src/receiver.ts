@@ -6,7 +6,7 @@ import {
   QueueClosedError,
   type ReceiveOptions,
 } from '@queuekit/core';
-import type { SubscriptionInfo } from './admin.js';
+import type { QueueSubscriptions, SubscriptionInfo } from './admin.js';
 import { A, headersOf, type PubsubMessage, republishAttributes, truncateUtf8 } from './attributes.js';
 import { MAX_ACK_DEADLINE_SECONDS } from './options.js';
 import type { QueueResources } from './names.js';
@@ -15,7 +15,7 @@ import { mapError, type PublishBatcher, type PulledMessage, type SettleBatcher }
 /** What a {@link QueueReceiver} shares with its driver. */
 export interface ReceiverContext {
   readonly resources: QueueResources;
-  readonly info: SubscriptionInfo;
+  readonly subscriptions: QueueSubscriptions;
   readonly subscriber: v1.SubscriberClient;
   readonly settle: SettleBatcher;
   readonly publisher: PublishBatcher;
@@ -28,12 +28,25 @@ export interface ReceiverContext {
 
 /** A pulled message under this driver's lease. */
 interface Lease {
+  /** The subscription it was pulled from. */
+  readonly source: Source;
   readonly pulled: PulledMessage;
   readonly ackId: string;
   readonly messageId: string;
   readonly orderingKey: string | undefined;
   lockedUntil: number;
   settled: boolean;
+}
+
+type Source = SubscriptionInfo & { readonly name: string };
+
+/** The topic a message (or its copy) is published to: keyed messages go through the ordered sibling. */
+export function topicFor(
+  resources: QueueResources,
+  orderingKey: string | null | undefined,
+  ordered: boolean,
+): string {
+  return orderingKey && ordered ? resources.orderedTopic : resources.topic;
 }
 
 /** Seconds for an ack deadline of at least `ms` (Pub/Sub counts whole seconds, at most 600). */
@@ -59,6 +72,7 @@ export class QueueReceiver {
    * predecessor was released). Subtracted from `deliveryAttempt` so the count stays honest.
    */
   private readonly compensation = new Map<string, number>();
+  private turn = false;
 
   constructor(private readonly ctx: ReceiverContext) {}
 
@@ -72,13 +86,14 @@ export class QueueReceiver {
       const out = this.takeHeld(max);
       const fresh: Lease[] = [];
       const followers: Lease[] = [];
-      const room = max - out.length - this.heldCount();
       let pulledCount = 0;
-      if (room > 0 && !signal.aborted) {
+      for (const source of this.sources()) {
+        const room = max - out.length - this.heldCount();
+        if (room <= 0 || signal.aborted) break;
         const pulledAt = Date.now();
-        const pulled = await this.pull(room);
-        pulledCount = pulled.length;
-        for (const message of pulled) this.classify(message, pulledAt, out, fresh, followers);
+        const pulled = await this.pull(source, room);
+        pulledCount += pulled.length;
+        for (const message of pulled) this.classify(source, message, pulledAt, out, fresh, followers);
       }
       if (out.length > 0) {
         await this.lock(out, fresh, followers, lockSeconds);
@@ -92,11 +107,19 @@ export class QueueReceiver {
     }
   }
 
-  private async pull(max: number): Promise<PulledMessage[]> {
+  /** The subscriptions to pull, taking turns at going first so neither starves the other. */
+  private sources(): Source[] {
+    const { main, ordered } = this.ctx.subscriptions;
+    if (!ordered) return [main];
+    this.turn = !this.turn;
+    return this.turn ? [ordered, main] : [main, ordered];
+  }
+
+  private async pull(source: Source, max: number): Promise<PulledMessage[]> {
     try {
       const [response] = await this.ctx.subscriber.pull(
         {
-          subscription: this.ctx.resources.subscription,
+          subscription: source.name,
           maxMessages: Math.min(max, 1000),
           returnImmediately: true,
         },
@@ -110,6 +133,7 @@ export class QueueReceiver {
 
   /** Sort one pulled message: early (park), due after a delay (normalise), held behind its key, or out. */
   private classify(
+    source: Source,
     message: PulledMessage,
     now: number,
     out: Lease[],
@@ -119,16 +143,17 @@ export class QueueReceiver {
     const attributes = message.message?.attributes ?? {};
     const deliverAt = Number(attributes[A.deliverAt] ?? 0);
     if (deliverAt > 0) {
-      if (deliverAt > now) this.park(message, deliverAt - now);
-      else this.normalise(message);
+      if (deliverAt > now) this.park(source, message, deliverAt - now);
+      else this.normalise(source, message);
       return;
     }
     const lease: Lease = {
+      source,
       pulled: message,
       ackId: message.ackId ?? '',
       messageId: message.message?.messageId ?? '',
       orderingKey: message.message?.orderingKey || undefined,
-      lockedUntil: now + this.ctx.info.ackDeadlineSeconds * 1000,
+      lockedUntil: now + source.ackDeadlineSeconds * 1000,
       settled: false,
     };
     const key = lease.orderingKey;
@@ -143,9 +168,9 @@ export class QueueReceiver {
   }
 
   /** Hide an early message until its time (at most 600 s); it never reaches the core early. */
-  private park(message: PulledMessage, remainingMs: number): void {
+  private park(source: Source, message: PulledMessage, remainingMs: number): void {
     const work = this.ctx.settle
-      .modAck(this.ctx.resources.subscription, [message.ackId ?? ''], deadlineSeconds(remainingMs))
+      .modAck(source.name, [message.ackId ?? ''], deadlineSeconds(remainingMs))
       .catch(() => undefined);
     this.ctx.track(work);
   }
@@ -155,7 +180,7 @@ export class QueueReceiver {
    * the original. The copy starts a fresh `deliveryAttempt`, so the core's count only ever
    * includes deliveries it saw (the parking redeliveries are not counted).
    */
-  private normalise(message: PulledMessage): void {
+  private normalise(source: Source, message: PulledMessage): void {
     const original = message.message ?? {};
     const copy: PubsubMessage = {
       data: original.data ?? Buffer.alloc(0),
@@ -163,8 +188,11 @@ export class QueueReceiver {
       ...(original.orderingKey ? { orderingKey: original.orderingKey } : {}),
     };
     const work = this.ctx.publisher
-      .publish(this.ctx.resources.topic, [copy])
-      .then(() => this.ctx.settle.ack(this.ctx.resources.subscription, message.ackId ?? ''))
+      .publish(
+        topicFor(this.ctx.resources, original.orderingKey, this.ctx.subscriptions.ordered !== undefined),
+        [copy],
+      )
+      .then(() => this.ctx.settle.ack(source.name, message.ackId ?? ''))
       .catch(() => undefined);
     this.ctx.track(work);
   }
@@ -203,14 +231,19 @@ export class QueueReceiver {
   /** Give the returned deliveries (and held followers) the consumer's lock. */
   private async lock(out: Lease[], fresh: Lease[], followers: Lease[], lockSeconds: number): Promise<void> {
     const freshSet = new Set(fresh);
-    const keepPullDeadline = lockSeconds === this.ctx.info.ackDeadlineSeconds;
-    const targets = [...out.filter((lease) => !(keepPullDeadline && freshSet.has(lease))), ...followers];
+    const targets = [
+      ...out.filter((lease) => !(freshSet.has(lease) && lease.source.ackDeadlineSeconds === lockSeconds)),
+      ...followers,
+    ];
     if (targets.length === 0) return;
     const start = Date.now();
-    await this.ctx.settle.modAck(
-      this.ctx.resources.subscription,
-      targets.map((lease) => lease.ackId),
-      lockSeconds,
+    const bySource = new Map<string, string[]>();
+    for (const lease of targets)
+      bySource.set(lease.source.name, [...(bySource.get(lease.source.name) ?? []), lease.ackId]);
+    await Promise.all(
+      [...bySource].map(([subscription, ackIds]) =>
+        this.ctx.settle.modAck(subscription, ackIds, lockSeconds),
+      ),
     );
     for (const lease of targets) lease.lockedUntil = start + lockSeconds * 1000;
   }
@@ -264,7 +297,7 @@ export class QueueReceiver {
 
   private deliveryCount(lease: Lease): number {
     const attempt = lease.pulled.deliveryAttempt ?? 0;
-    if (!this.ctx.info.countsDeliveries || attempt <= 0) return 1;
+    if (!lease.source.countsDeliveries || attempt <= 0) return 1;
     return Math.max(1, attempt - (this.compensation.get(lease.messageId) ?? 0));
   }
 
@@ -282,7 +315,8 @@ export class QueueReceiver {
   private delivery(lease: Lease): Delivery {
     const message = lease.pulled.message ?? {};
     const attributes = message.attributes ?? {};
-    const { subscription, deadLetterTopic } = this.ctx.resources;
+    const { deadLetterTopic } = this.ctx.resources;
+    const subscription = lease.source.name;
     const settle = this.ctx.settle;
     const data = message.data;
     const body =
@@ -335,7 +369,7 @@ export class QueueReceiver {
         for (const follower of followers) follower.lockedUntil = start + seconds * 1000;
       },
     };
-    if (this.ctx.info.countsDeliveries && (lease.pulled.deliveryAttempt ?? 0) > 0) {
+    if (lease.source.countsDeliveries && (lease.pulled.deliveryAttempt ?? 0) > 0) {
       delivery.release = async (delayMs: number) => {
         this.claim(lease);
         const followers = this.detachFollowers(lease.orderingKey);

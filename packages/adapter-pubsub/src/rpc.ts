@@ -135,13 +135,25 @@ interface PublishItem {
   readonly waiter: Waiter;
 }
 
+interface TopicQueue {
+  readonly items: PublishItem[];
+  /** Requests in flight. */
+  inflight: number;
+  /** A request carrying ordering keys is in flight: nothing else goes out until it is done. */
+  ordered: boolean;
+}
+
+/** Requests in flight per topic for messages without ordering keys. */
+const MAX_INFLIGHT_PER_TOPIC = 4;
+
 /**
- * Publisher batching: messages published to one topic while a request is in flight go out
- * together in the next request (at most 1,000 messages / 9.5 MB). One request at a time per
- * topic, so messages sharing an ordering key keep their publish order.
+ * Publisher batching: messages published to one topic while requests are in flight go out
+ * together in the next request (at most 1,000 messages / 9.5 MB), up to four requests at a time.
+ * A request that carries ordering keys is sent alone, so messages sharing a key keep their
+ * publish order.
  */
 export class PublishBatcher {
-  private readonly queues = new Map<string, { items: PublishItem[]; busy: boolean }>();
+  private readonly queues = new Map<string, TopicQueue>();
   private readonly inflight = new Set<Promise<void>>();
 
   constructor(private readonly publisher: v1.PublisherClient) {}
@@ -150,35 +162,42 @@ export class PublishBatcher {
   publish(topic: string, messages: readonly PubsubMessage[]): Promise<void> {
     let state = this.queues.get(topic);
     if (!state) {
-      state = { items: [], busy: false };
+      state = { items: [], inflight: 0, ordered: false };
       this.queues.set(topic, state);
     }
+    const queue = state;
     const done = messages.map(
       (message) =>
         new Promise<void>((resolve, reject) =>
-          state.items.push({ message, size: pubsubSize(message) + 64, waiter: { resolve, reject } }),
+          queue.items.push({ message, size: pubsubSize(message) + 64, waiter: { resolve, reject } }),
         ),
     );
-    if (!state.busy) this.pump(topic, state);
+    this.pump(topic, queue);
     return Promise.all(done).then(() => undefined);
   }
 
-  private pump(topic: string, state: { items: PublishItem[]; busy: boolean }): void {
-    if (state.items.length === 0) {
-      state.busy = false;
-      this.queues.delete(topic);
-      return;
+  private pump(topic: string, state: TopicQueue): void {
+    while (state.items.length > 0 && !state.ordered && state.inflight < MAX_INFLIGHT_PER_TOPIC) {
+      let bytes = 0;
+      let count = 0;
+      while (count < state.items.length && count < MAX_PUBLISH_MESSAGES) {
+        const size = state.items[count]?.size ?? 0;
+        if (count > 0 && bytes + size > MAX_PUBLISH_BYTES) break;
+        bytes += size;
+        count++;
+      }
+      const batch = state.items.slice(0, count);
+      const keyed = batch.some((item) => Boolean(item.message.orderingKey));
+      if (keyed && state.inflight > 0) return; // wait for the others, then go alone
+      state.items.splice(0, count);
+      state.inflight++;
+      if (keyed) state.ordered = true;
+      this.send(topic, state, batch, keyed);
     }
-    state.busy = true;
-    let bytes = 0;
-    let count = 0;
-    while (count < state.items.length && count < MAX_PUBLISH_MESSAGES) {
-      const size = state.items[count]?.size ?? 0;
-      if (count > 0 && bytes + size > MAX_PUBLISH_BYTES) break;
-      bytes += size;
-      count++;
-    }
-    const batch = state.items.splice(0, count);
+    if (state.items.length === 0 && state.inflight === 0) this.queues.delete(topic);
+  }
+
+  private send(topic: string, state: TopicQueue, batch: readonly PublishItem[], keyed: boolean): void {
     const work = this.publisher
       .publish({ topic, messages: batch.map((item) => item.message) })
       .then(
@@ -192,6 +211,8 @@ export class PublishBatcher {
       )
       .finally(() => {
         this.inflight.delete(work);
+        state.inflight--;
+        if (keyed) state.ordered = false;
         this.pump(topic, state);
       });
     this.inflight.add(work);

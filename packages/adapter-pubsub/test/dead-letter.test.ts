@@ -50,8 +50,7 @@ it('the attempt count comes from deliveryAttempt, and the dead letter keeps reas
 
 it('the native dead-letter policy forwards a message never acknowledged, with its delivery count', async () => {
   const name = uniqueName('qk-dln');
-  // The emulator forwards to the dead-letter topic only from unordered subscriptions (see README).
-  const driver: PubSubDriver = makeDriver({ maxDeliveryAttempts: 5, messageOrdering: false });
+  const driver: PubSubDriver = makeDriver({ maxDeliveryAttempts: 5 });
   cleanup.push({ name, close: () => driver.close() });
   await driver.send(name, [
     { id: 'poison-1', name: 'poison', body: new TextEncoder().encode('{}'), headers: { 'qk-attempt': '1' } },

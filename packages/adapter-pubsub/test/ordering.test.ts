@@ -68,5 +68,5 @@ it('ordering keys: per-key order and one-at-a-time, keys in parallel, and a retr
   expect(failedOnce).toBe(true);
   // The retried job ran as attempt 2; the followers that were handed back with it still count 1.
   expect(attempts.a?.[4]).toBe(2);
-  expect(attempts.a?.filter((attempt, seq) => seq !== 4).every((attempt) => attempt === 1)).toBe(true);
+  expect(attempts.a?.filter((_attempt, seq) => seq !== 4).every((attempt) => attempt === 1)).toBe(true);
 });
