@@ -6,7 +6,6 @@ import {
   type Driver,
   type DriverFactoryOptions,
   type DriverStats,
-  LockLostError,
   type OutgoingMessage,
   QueueClosedError,
   type ReceivedMessage,
@@ -15,6 +14,7 @@ import {
 } from '@queuekit/core';
 import { type Job, Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+import { BullDelivery } from './delivery.js';
 import { toQueuekitError } from './errors.js';
 import {
   DEAD_LETTER_FIELD,
@@ -152,44 +152,8 @@ export class BullmqDriver implements Driver {
     } catch (error) {
       throw toQueuekitError(error, 'receive');
     }
-    return jobs.map((job) => this.delivery(queue, job));
-  }
-
-  private delivery(queue: string, job: Job): Delivery {
-    const token = job.token ?? '';
     const receiver = this.receiver(queue);
-    const view = fromBullJob(job);
-    const settle = async (operation: string, action: () => Promise<unknown>) => {
-      try {
-        await action();
-      } catch (error) {
-        throw toQueuekitError(error, operation, view.id);
-      }
-    };
-    return {
-      ...view,
-      ack: () =>
-        settle('ack', async () => {
-          const fetchNext = receiver.wantsNext;
-          const next = await job.moveToCompleted(null, token, fetchNext);
-          if (fetchNext) await receiver.keepNext(next, token);
-        }),
-      deadLetter: (info) => {
-        const record: DeadLetterRecord = { ...info, at: Date.now() };
-        return settle('dead-letter', () =>
-          receiver.worker.backend.moveToFailed(job, info.error ?? info.reason, false, token, false, {
-            [DEAD_LETTER_FIELD]: JSON.stringify(record),
-          }),
-        );
-      },
-      release: (delayMs) =>
-        settle('release', () => job.moveToDelayed(Date.now() + Math.max(0, delayMs), token)),
-      extendLock: (ms) =>
-        settle('extend-lock', async () => {
-          const extended = await job.extendLock(token, Math.max(1, Math.ceil(ms)));
-          if (!extended) throw new LockLostError(`Lock lost on extend-lock of job ${view.id}`);
-        }),
-    };
+    return jobs.map((job) => new BullDelivery(fromBullJob(job), job, receiver));
   }
 
   async stats(queue: string): Promise<DriverStats> {

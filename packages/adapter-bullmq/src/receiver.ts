@@ -43,7 +43,8 @@ type Waiter = (outcome: FetchOutcome) => void;
 
 interface Buffered {
   readonly job: Job;
-  readonly timer: NodeJS.Timeout;
+  /** Hand the job back when no take claims it by then (epoch ms). */
+  readonly until: number;
 }
 
 /** Never reached: queuekit counts deliveries itself and dead-letters on its own policy. */
@@ -60,6 +61,7 @@ export class QueueReceiver {
   private pending: Promise<void> | undefined;
   private readonly waiters: Waiter[] = [];
   private readonly buffer: Buffered[] = [];
+  private sweeper: NodeJS.Timeout | undefined;
   private consumerStopped = false;
   private readonly givingBack = new Set<Promise<void>>();
   private lockMs = 30_000;
@@ -131,7 +133,6 @@ export class QueueReceiver {
 
   private drainBuffer(max: number): Job[] {
     const taken = this.buffer.splice(0, max);
-    for (const entry of taken) clearTimeout(entry.timer);
     return taken.map((entry) => entry.job);
   }
 
@@ -233,17 +234,26 @@ export class QueueReceiver {
       this.trackGiveBack(job);
       return;
     }
-    const timer = setTimeout(
-      () => {
-        const index = this.buffer.findIndex((entry) => entry.job === job);
-        if (index < 0) return;
-        this.buffer.splice(index, 1);
-        this.trackGiveBack(job);
-      },
-      Math.max(50, Math.floor(this.lockMs / 2)),
-    );
-    timer.unref();
-    this.buffer.push({ job, timer });
+    const keepMs = Math.max(50, Math.floor(this.lockMs / 2));
+    this.buffer.push({ job, until: Date.now() + keepMs });
+    if (!this.sweeper) {
+      this.sweeper = setTimeout(() => this.sweep(), keepMs);
+      this.sweeper.unref();
+    }
+  }
+
+  /** Hand back buffered jobs nobody took in time; one timer for the whole buffer. */
+  private sweep(): void {
+    this.sweeper = undefined;
+    const now = Date.now();
+    while (this.buffer.length > 0 && (this.buffer[0] as Buffered).until <= now) {
+      this.trackGiveBack((this.buffer.shift() as Buffered).job);
+    }
+    const next = this.buffer[0];
+    if (next && !this.closed) {
+      this.sweeper = setTimeout(() => this.sweep(), Math.max(1, next.until - now));
+      this.sweeper.unref();
+    }
   }
 
   private trackGiveBack(job: Job): void {
@@ -272,7 +282,8 @@ export class QueueReceiver {
     if (this.closed) return;
     this.closed = true;
     const buffered = this.buffer.splice(0, this.buffer.length);
-    for (const entry of buffered) clearTimeout(entry.timer);
+    clearTimeout(this.sweeper);
+    this.sweeper = undefined;
     await Promise.all(buffered.map((entry) => this.giveBack(entry.job)));
     for (const waiter of this.waiters.splice(0, this.waiters.length)) waiter({ job: undefined });
     await this.worker.close(true);
