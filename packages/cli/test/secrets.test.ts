@@ -1,4 +1,6 @@
-import { describe, expect, inject, it } from 'vitest';
+import { createDriver as createBullmqDriver } from '@queuekit/adapter-bullmq';
+import { createDriver as createRabbitDriver } from '@queuekit/adapter-rabbitmq';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Scrubber, secretsOf, urlsInArgv } from '../src/index.js';
 import { type CliResult, queueName, runCli, runHere } from './helpers.js';
 
@@ -27,6 +29,18 @@ function expectNoSentinel(label: string, result: CliResult): void {
 }
 
 describe('credentials never appear in any output', () => {
+  const created: string[] = [];
+  afterAll(async () => {
+    const drivers = await Promise.all([
+      createBullmqDriver({ url: 'redis://127.0.0.1:6379' }),
+      createRabbitDriver({ url: 'amqp://guest:guest@127.0.0.1:5672' }),
+    ]);
+    for (const driver of drivers) {
+      for (const name of created) await driver.deleteQueue?.(name).catch(() => undefined);
+      await driver.close();
+    }
+  });
+
   it('masks the password of a working broker URL in every command (RabbitMQ and Redis users)', async () => {
     const urls = [inject('amqpSentinelUrl'), inject('redisSentinelUrl')];
     const storeUrl = inject('redisSentinelUrl');
@@ -34,6 +48,7 @@ describe('credentials never appear in any output', () => {
     const jobs: (() => Promise<[string, CliResult]>)[] = [];
     for (const url of urls) {
       const q = queueName('cli-secret');
+      created.push(q);
       const viaEnv = { QUEUE_URL: url };
       const commands: [string[], Record<string, string>][] = [
         [['send', q, 'n', '{"x":1}'], viaEnv],

@@ -208,7 +208,7 @@ export const dlqPurgeCommand: Command = {
       const q = await session.queue(queueName);
       return { queue: q, before: await q.stats() };
     });
-    if (!options.yes) {
+    if (!options.yes && before.deadLettered !== 0) {
       if (!io.confirm) throw new UsageError('refusing to purge without --yes (no terminal to ask)');
       const what = before.deadLettered === undefined ? 'every' : String(before.deadLettered);
       const agreed = await io.confirm(`Delete ${what} dead-lettered job(s) of ${queueName}? [y/N] `);
