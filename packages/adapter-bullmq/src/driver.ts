@@ -32,6 +32,7 @@ const DEFAULT_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 /** Longest native delay declared; longer ones are split into hops by the core. */
 const MAX_DELAY_MS = 365 * 24 * 60 * 60 * 1000;
 const MAX_BATCH = 1000;
+const DEFAULT_LOCK_MS = 30_000;
 const PAGE = 500;
 
 /**
@@ -111,16 +112,17 @@ export class BullmqDriver implements Driver {
     return queue;
   }
 
-  private receiver(name: string): QueueReceiver {
+  private receiver(name: string, lockMs = DEFAULT_LOCK_MS): QueueReceiver {
     let receiver = this.receivers.get(name);
     if (!receiver) {
-      receiver = new QueueReceiver(name, {
+      const settings = {
         prefix: this.prefix,
         connection: this.consumerConnection,
         limiter: this.options.limiter,
         stalledIntervalMs: this.options.stalledIntervalMs,
         onError: this.onError,
-      });
+      };
+      receiver = new QueueReceiver(name, settings, lockMs);
       this.receivers.set(name, receiver);
     }
     return receiver;
@@ -148,7 +150,7 @@ export class BullmqDriver implements Driver {
     if (options.signal.aborted || options.max <= 0) return [];
     let jobs: Job[];
     try {
-      jobs = await this.receiver(queue).take(options);
+      jobs = await this.receiver(queue, options.lockMs).take(options);
     } catch (error) {
       throw toQueuekitError(error, 'receive');
     }

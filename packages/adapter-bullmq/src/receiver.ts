@@ -64,20 +64,23 @@ export class QueueReceiver {
   private sweeper: NodeJS.Timeout | undefined;
   private consumerStopped = false;
   private readonly givingBack = new Set<Promise<void>>();
-  private lockMs = 30_000;
+  private lockMs: number;
   private closed = false;
   private lastSignal: AbortSignal | undefined;
 
   constructor(
     queue: string,
     private readonly settings: ReceiverSettings,
+    lockMs: number,
   ) {
+    this.lockMs = lockMs;
     const options: WorkerOptions = {
       connection: settings.connection,
       prefix: settings.prefix,
       autorun: false,
       maxStalledCount: UNLIMITED_STALLS,
-      stalledInterval: settings.stalledIntervalMs ?? 15_000,
+      lockDuration: lockMs,
+      stalledInterval: this.stalledInterval(lockMs),
       drainDelay: 1,
       ...(settings.limiter ? { limiter: { ...settings.limiter } } : {}),
     };
@@ -122,8 +125,12 @@ export class QueueReceiver {
   private configure(lockMs: number): void {
     this.lockMs = lockMs;
     this.worker.opts.lockDuration = lockMs;
-    this.worker.opts.stalledInterval =
-      this.settings.stalledIntervalMs ?? Math.min(30_000, Math.max(250, Math.floor(lockMs / 2)));
+    this.worker.opts.stalledInterval = this.stalledInterval(lockMs);
+  }
+
+  /** Expired locks are looked for every half lock (250 ms to 30 s) unless the options say otherwise. */
+  private stalledInterval(lockMs: number): number {
+    return this.settings.stalledIntervalMs ?? Math.min(30_000, Math.max(250, Math.floor(lockMs / 2)));
   }
 
   private nextToken(): string {
