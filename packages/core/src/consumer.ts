@@ -122,10 +122,14 @@ export class ConsumerLoop<T> {
         free = this.concurrency - this.inflight.size;
       }
       let deliveries: Delivery[];
+      let windowEndsAt = Number.POSITIVE_INFINITY;
       try {
-        const allowed = await this.permits(free);
-        if (allowed === 0) continue;
-        deliveries = await this.receive(driver, queues, allowed);
+        const permit = await this.permits(free);
+        if (permit.allowed === 0) continue;
+        windowEndsAt = permit.windowEndsAt;
+        // Never long-poll past the rate-limit window the permits were counted in.
+        const waitMs = Math.max(0, Math.min(this.pollMs, windowEndsAt - Date.now()));
+        deliveries = await this.receive(driver, queues, permit.allowed, waitMs);
         failures = 0;
       } catch (error) {
         if (this.stopping.signal.aborted) break;
@@ -134,16 +138,35 @@ export class ConsumerLoop<T> {
         await abortableDelay(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), this.stopping.signal);
         continue;
       }
-      for (const delivery of deliveries) this.track(this.handle(driver, delivery));
+      if (Date.now() >= windowEndsAt && deliveries.length > 0) await this.admitLate(driver, deliveries);
+      else for (const delivery of deliveries) this.track(this.handle(driver, delivery));
     }
   }
 
-  /** How many jobs the shared rate limit lets this consumer take now (waits for the next window when 0). */
-  private async permits(wanted: number): Promise<number> {
-    if (!this.ctx.rateLimiter) return wanted;
+  /** Permits for up to `wanted` jobs in the current rate-limit window (waits for the next window when 0). */
+  private async permits(wanted: number): Promise<{ allowed: number; windowEndsAt: number }> {
+    if (!this.ctx.rateLimiter) return { allowed: wanted, windowEndsAt: Number.POSITIVE_INFINITY };
     const { granted, windowEndsAt } = await this.ctx.rateLimiter.acquire(wanted);
     if (granted === 0) await abortableDelay(Math.max(1, windowEndsAt - Date.now()), this.stopping.signal);
-    return granted;
+    return { allowed: granted, windowEndsAt };
+  }
+
+  /**
+   * Deliveries that arrived after their permits' window ended start only on permits of the window
+   * they start in; the others wait for later windows, their locks kept. On shutdown the rest are
+   * started anyway (they are already held: draining them beats redelivering them as a new attempt).
+   */
+  private async admitLate(driver: Driver, deliveries: Delivery[]): Promise<void> {
+    const waiting = [...deliveries];
+    while (waiting.length > 0) {
+      if (this.stopping.signal.aborted || !this.ctx.rateLimiter) break;
+      const { granted, windowEndsAt } = await this.ctx.rateLimiter.acquire(waiting.length);
+      for (const delivery of waiting.splice(0, granted)) this.track(this.handle(driver, delivery));
+      if (waiting.length === 0) return;
+      for (const delivery of waiting) delivery.extendLock?.(this.lockMs).catch(() => undefined);
+      await abortableDelay(Math.max(1, windowEndsAt - Date.now()), this.stopping.signal);
+    }
+    for (const delivery of waiting) this.track(this.handle(driver, delivery));
   }
 
   /** Record a state change; a store failure is reported, never fatal to the job. */
@@ -169,12 +192,17 @@ export class ConsumerLoop<T> {
   }
 
   /** Highest priority band first, without waiting; long-poll only the lowest. */
-  private async receive(driver: Driver, queues: readonly string[], max: number): Promise<Delivery[]> {
+  private async receive(
+    driver: Driver,
+    queues: readonly string[],
+    max: number,
+    waitMs = this.pollMs,
+  ): Promise<Delivery[]> {
     for (const [index, queue] of queues.entries()) {
       const last = index === queues.length - 1;
       const got = await driver.receive(queue, {
         max,
-        waitMs: last ? this.pollMs : 0,
+        waitMs: last ? waitMs : 0,
         lockMs: this.lockMs,
         signal: this.stopping.signal,
       });
