@@ -3,14 +3,21 @@ import { existsSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import type { TestProject } from 'vitest/node';
 
-/** Where the Debian package google-cloud-cli-pubsub-emulator installs the emulator. */
-const EMULATOR_BIN = '/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator';
+/** Where the Debian package google-cloud-cli-pubsub-emulator installs the emulator (overridable). */
+const EMULATOR_BIN =
+  process.env.QUEUEKIT_PUBSUB_EMULATOR_BIN ??
+  '/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     pubsubEmulatorHost: string;
     pubsubProject: string;
   }
+}
+
+function lastLine(output: string): string {
+  const lines = output.split('\n').filter((line) => line.trim() !== '');
+  return lines.at(-1)?.trim() ?? '(no output)';
 }
 
 function freePort(): Promise<number> {
@@ -40,10 +47,11 @@ function portOpen(port: number): Promise<boolean> {
 function emulatorCommand(port: number): { command: string; args: string[] } | undefined {
   if (existsSync(EMULATOR_BIN))
     return { command: EMULATOR_BIN, args: ['--host=127.0.0.1', `--port=${port}`] };
-  const gcloud = spawnSync('gcloud', ['--version'], { stdio: 'ignore' });
+  const gcloudCommand = process.env.QUEUEKIT_PUBSUB_GCLOUD ?? 'gcloud';
+  const gcloud = spawnSync(gcloudCommand, ['--version'], { stdio: 'ignore' });
   if (gcloud.status === 0)
     return {
-      command: 'gcloud',
+      command: gcloudCommand,
       args: ['beta', 'emulators', 'pubsub', 'start', `--host-port=127.0.0.1:${port}`],
     };
   return undefined;
@@ -72,7 +80,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
     );
   }
   let output = '';
-  const child: ChildProcess = spawn(how.command, how.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: `gcloud` runs the emulator as a child, and the group is stopped as a whole.
+  const child: ChildProcess = spawn(how.command, how.args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, signal);
+    } catch {
+      child.kill(signal);
+    }
+  };
   child.stdout?.on('data', (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
   });
@@ -83,12 +102,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
   child.once('exit', () => {
     exited = true;
   });
+  child.once('error', (error) => {
+    exited = true;
+    output += `\n${error.message}`;
+  });
   const deadline = Date.now() + 60_000;
   while (!(await portOpen(port))) {
-    if (exited) throw new Error(`Pub/Sub emulator exited before listening:\n${output}`);
+    if (exited)
+      throw new Error(`Pub/Sub emulator (${how.command}) exited before listening: ${lastLine(output)}`);
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`Pub/Sub emulator did not listen on 127.0.0.1:${port} within 60 s:\n${output}`);
+      stop('SIGKILL');
+      throw new Error(
+        `Pub/Sub emulator did not listen on 127.0.0.1:${port} within 60 s: ${lastLine(output)}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -98,8 +124,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     if (exited) return;
     const gone = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    stop('SIGTERM');
+    const timer = setTimeout(() => stop('SIGKILL'), 5_000);
     await gone;
     clearTimeout(timer);
   };
