@@ -322,15 +322,23 @@ export class BullmqDriver implements Driver {
   }
 }
 
+/** QUIT politely, but never wait more than a second for it (Redis may be unreachable). */
 async function quit(connection: Redis): Promise<void> {
-  if (connection.status === 'end' || connection.status === 'wait') {
+  if (connection.status === 'end' || connection.status === 'wait' || connection.status === 'reconnecting') {
     connection.disconnect();
     return;
   }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), 1000);
+  });
   try {
-    await connection.quit();
+    const outcome = await Promise.race([connection.quit(), timeout]);
+    if (outcome === 'timeout') connection.disconnect();
   } catch {
     connection.disconnect();
+  } finally {
+    clearTimeout(timer);
   }
 }
 

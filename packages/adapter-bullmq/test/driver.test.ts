@@ -1,4 +1,11 @@
-import { ConfigError, LockLostError, type OutgoingMessage, QueueClosedError, utf8 } from '@queuekit/core';
+import {
+  BrokerUnavailableError,
+  ConfigError,
+  LockLostError,
+  type OutgoingMessage,
+  QueueClosedError,
+  utf8,
+} from '@queuekit/core';
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BullmqDriver, createDriver, readMeta } from '../src/index.js';
@@ -279,6 +286,15 @@ describe('BullMQ driver', () => {
     await d.close();
     await d.close();
     await expect(d.send(uniqueQueue(), [json('c', 1)])).rejects.toBeInstanceOf(QueueClosedError);
+  });
+
+  it('close() returns promptly when Redis cannot be reached', async () => {
+    const d = createDriver({ url: 'redis://127.0.0.1:1/0' });
+    const sending = d.send(uniqueQueue(), [json('never', 1)]).catch((error: unknown) => error);
+    const started = Date.now();
+    await d.close();
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(await sending).toBeInstanceOf(BrokerUnavailableError);
   });
 
   it('parses redis:// and rediss:// URLs without echoing secrets', () => {
