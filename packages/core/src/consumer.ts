@@ -50,6 +50,14 @@ export function attemptInfo(delivery: Delivery, defaultMaxAttempts = DEFAULT_MAX
   };
 }
 
+/** A job whose handler is running. */
+interface ActiveJob {
+  readonly delivery: Delivery;
+  readonly controller: AbortController;
+  renewedAt: number;
+  extend(): Promise<void>;
+}
+
 /** The consuming half of a queue: a receive loop bounded by `concurrency`. Internal. */
 export class ConsumerLoop<T> {
   private readonly concurrency: number;
@@ -60,6 +68,8 @@ export class ConsumerLoop<T> {
   private readonly inflight = new Set<Promise<void>>();
   private slotWaiters: (() => void)[] = [];
   private loop: Promise<void> | undefined;
+  private readonly running = new Set<ActiveJob>();
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: QueueContext<T>,
@@ -92,7 +102,11 @@ export class ConsumerLoop<T> {
     });
     const result = await Promise.race([Promise.allSettled([...this.inflight]), timedOut]);
     clearTimeout(timer);
-    if (result === 'timeout') this.forced.abort(new QueueClosedError('Queue closed before the job finished'));
+    if (result === 'timeout') {
+      const reason = new QueueClosedError('Queue closed before the job finished');
+      this.forced.abort(reason);
+      for (const job of this.running) job.controller.abort(reason);
+    }
   }
 
   private wakeSlots(): void {
@@ -268,38 +282,30 @@ export class ConsumerLoop<T> {
     job: Job<T>,
     info: AttemptInfo,
   ): Promise<void> {
-    const lockLost = new AbortController();
-    const signal = AbortSignal.any([lockLost.signal, this.forced.signal]);
-    const extend = async () => {
+    // One controller per job: aborted when its lock is lost or when a close times out (see stop()).
+    const controller = new AbortController();
+    const active: ActiveJob = { delivery, controller, renewedAt: Date.now(), extend: async () => undefined };
+    active.extend = async () => {
       if (!delivery.extendLock) return;
       try {
         await delivery.extendLock(this.lockMs);
+        active.renewedAt = Date.now();
         this.ctx.metrics.lockExtensions++;
         this.ctx.otel.count('lock-extended');
       } catch (error) {
-        if (!lockLost.signal.aborted) {
+        if (!controller.signal.aborted) {
           this.ctx.metrics.locksLost++;
           this.ctx.otel.count('lock-lost');
-          lockLost.abort(error instanceof LockLostError ? error : new LockLostError(errorMessage(error)));
+          controller.abort(error instanceof LockLostError ? error : new LockLostError(errorMessage(error)));
         }
         throw error;
       }
     };
-    const heartbeat =
-      driver.capabilities.lockRenewal && delivery.extendLock
-        ? setInterval(
-            () => {
-              // A force-closed consumer abandons its jobs: stop renewing so the broker can redeliver them.
-              if (this.forced.signal.aborted || lockLost.signal.aborted) return clearInterval(heartbeat);
-              extend().catch((error) => this.ctx.emit('error', asError(error)));
-            },
-            Math.max(50, this.lockMs / 3),
-          )
-        : undefined;
+    this.activate(driver, active);
     const followUps: BatchEntry<T>[] = [];
     const handlerCtx: HandlerContext = {
-      signal,
-      extendLock: extend,
+      signal: controller.signal,
+      extendLock: active.extend,
       progress: async (value) => {
         this.ctx.emit('progress', job, value);
         await this.record(job.id, { progress: value });
@@ -324,22 +330,22 @@ export class ConsumerLoop<T> {
     this.ctx.emit('active', job);
     let result: unknown;
     const startedAt = performance.now();
-    const provider = driver.provider;
     try {
-      result = await withProcessSpan(this.ctx.name, provider, job, delivery.headers, async () =>
+      result = await withProcessSpan(this.ctx.name, driver.provider, job, delivery.headers, async () =>
         this.handler(job, handlerCtx),
       );
     } catch (thrown) {
-      clearInterval(heartbeat);
-      this.ctx.metrics.observeDuration(performance.now() - startedAt);
+      this.deactivate(active);
+      const took = performance.now() - startedAt;
+      this.ctx.metrics.observeDuration(took);
       this.ctx.metrics.failed++;
-      this.ctx.otel.duration(performance.now() - startedAt, 'failed');
+      this.ctx.otel.duration(took, 'failed');
       this.ctx.otel.count('failed');
       // Aborted by a forced close: leave the job unsettled, the broker delivers it again.
       if (this.forced.signal.aborted) return;
       return this.failed(driver, delivery, job, info, asError(thrown));
     }
-    clearInterval(heartbeat);
+    this.deactivate(active);
     const took = performance.now() - startedAt;
     this.ctx.metrics.observeDuration(took);
     this.ctx.otel.duration(took, 'completed');
@@ -350,6 +356,32 @@ export class ConsumerLoop<T> {
     this.ctx.metrics.completed++;
     this.ctx.otel.count('completed');
     this.ctx.emit('completed', job, result);
+  }
+
+  /** Track a running job; one consumer-wide timer renews the locks of jobs running longer than a third of it. */
+  private activate(driver: Driver, active: ActiveJob): void {
+    this.running.add(active);
+    if (this.heartbeat || !driver.capabilities.lockRenewal) return;
+    const every = Math.max(50, this.lockMs / 3);
+    this.heartbeat = setInterval(() => {
+      // A force-closed consumer abandons its jobs: no more renewals, so the broker can redeliver them.
+      if (this.forced.signal.aborted) return;
+      const due = Date.now() - every;
+      for (const job of this.running) {
+        if (job.renewedAt <= due && !job.controller.signal.aborted && job.delivery.extendLock) {
+          job.extend().catch((error) => this.ctx.emit('error', asError(error)));
+        }
+      }
+    }, every);
+    this.heartbeat.unref?.();
+  }
+
+  private deactivate(active: ActiveJob): void {
+    this.running.delete(active);
+    if (this.running.size === 0 && this.heartbeat) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = undefined;
+    }
   }
 
   private async sendFollowUps(driver: Driver, job: Job<T>, entries: readonly BatchEntry<T>[]): Promise<void> {

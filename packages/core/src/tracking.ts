@@ -64,10 +64,11 @@ export class JobTracker {
 
   /** Apply `patch` after every earlier write for `id`; resolves when written. */
   update(id: string, patch: Partial<StoredStatus>): Promise<void> {
-    const previous = this.chains.get(id) ?? Promise.resolve();
-    const next = previous
-      .catch(() => undefined)
-      .then(() => this.store.merge(this.key(id), { ...patch, updatedAt: Date.now() }, { ttlMs: this.ttlMs }));
+    const write = () =>
+      this.store.merge(this.key(id), { ...patch, updatedAt: Date.now() }, { ttlMs: this.ttlMs });
+    if (this.store.ordered) return write();
+    const previous = this.chains.get(id);
+    const next = previous ? previous.catch(() => undefined).then(write) : write();
     this.chains.set(id, next);
     const forget = () => {
       if (this.chains.get(id) === next) this.chains.delete(id);

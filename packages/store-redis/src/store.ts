@@ -53,6 +53,8 @@ function ttlOf(options: StoreTtlOptions): number {
  * Standalone Redis (or a primary) only: not Redis Cluster, as `keys` scans one node.
  */
 export class RedisStore implements Store {
+  /** One connection: commands apply in the order they are sent. */
+  readonly ordered = true;
   private readonly client: Redis;
   private readonly owned: boolean;
   private readonly prefix: string;

@@ -1,5 +1,14 @@
 import type { Store, StoreSetOptions, StoreTtlOptions } from './types.js';
 
+/** A detached copy; flat records of primitives (the common case) skip the costly structuredClone. */
+function copyOf(patch: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  for (const key in patch) {
+    const value = patch[key];
+    if (value !== null && typeof value === 'object') return structuredClone(patch) as Record<string, unknown>;
+  }
+  return { ...patch };
+}
+
 interface Entry {
   value: unknown;
   expiresAt: number;
@@ -9,6 +18,8 @@ interface Entry {
 export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
   private writes = 0;
+  /** Operations apply synchronously, in call order. */
+  readonly ordered = true;
 
   /** @param maxEntries oldest entries are evicted beyond this many (bounded memory). */
   constructor(private readonly maxEntries = 100_000) {}
@@ -59,7 +70,7 @@ export class MemoryStore implements Store {
     const entry = this.live(key);
     const base = entry && typeof entry.value === 'object' && entry.value !== null ? entry.value : {};
     const expiresAt = options.ttlMs ? MemoryStore.expiry(options.ttlMs) : (entry?.expiresAt ?? 0);
-    this.entries.set(key, { value: { ...base, ...structuredClone(patch) }, expiresAt });
+    this.entries.set(key, { value: { ...base, ...copyOf(patch) }, expiresAt });
     this.written();
   }
 

@@ -5,6 +5,11 @@
  * `@queuekit/store-postgres`. Every implementation passes `describeStoreConformance`.
  */
 export interface Store {
+  /**
+   * True when operations issued by one caller are applied in the order they were called (one
+   * connection, or in-process). The core then skips its own per-key write ordering.
+   */
+  readonly ordered?: boolean;
   /** The value at `key`, or undefined when absent or expired. */
   get<V = unknown>(key: string): Promise<V | undefined>;
   /**
