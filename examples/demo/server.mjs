@@ -26,20 +26,6 @@ const reportRequest = {
 };
 
 const queue = createQueue({ name: 'demo-reports', url, schema: reportRequest });
-/** Job status for GET, fed by the queue's events (one process; a shared result store is issue #8). */
-const statuses = new Map();
-const update = (id, patch) =>
-  statuses.set(id, { ...statuses.get(id), ...patch, updatedAt: new Date().toISOString() });
-
-queue.on('active', (job) => update(job.id, { state: 'active', attempt: job.attempt }));
-queue.on('progress', (job, progress) => update(job.id, { progress }));
-queue.on('completed', (job, result) => update(job.id, { state: 'completed', progress: 100, result }));
-queue.on('retrying', (job, error, delayMs) =>
-  update(job.id, { state: 'retrying', error: error.message, retryInMs: delayMs }),
-);
-queue.on('dead-lettered', (info) =>
-  update(info.id, { state: 'failed', error: info.error, reason: info.reason }),
-);
 queue.on('error', (error) => console.error(`[queue] ${error.message}`));
 
 queue.process(
@@ -84,15 +70,13 @@ const server = http.createServer(async (req, res) => {
     if (req.method === 'POST' && path === '/reports') {
       const body = await readJson(req);
       const id = await queue.send('report', body);
-      if (!statuses.has(id)) update(id, { state: 'queued' }); // the worker may already have started it
       return reply(res, 202, { id, status: `/reports/${id}` }, { location: `/reports/${id}` });
     }
     const match = /^\/reports\/([^/]+)$/.exec(path);
     if (req.method === 'GET' && match) {
-      const status = statuses.get(match[1]);
-      return status
-        ? reply(res, 200, { id: match[1], ...status })
-        : reply(res, 404, { error: 'unknown job id' });
+      // The core records state, progress, result and errors (a shared store makes this work across processes).
+      const status = await queue.getJob(match[1]);
+      return status ? reply(res, 200, status) : reply(res, 404, { error: 'unknown job id' });
     }
     if (req.method === 'GET' && path === '/') {
       return reply(res, 200, {
