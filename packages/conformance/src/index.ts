@@ -33,12 +33,21 @@ export { emailSchema } from './cases/dead-letters.js';
  */
 function recordCapabilities(name: string, driver: Driver): void {
   const dir = join(process.cwd(), 'reports');
-  const slug = name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
-  const capabilities = { ...driver.capabilities, maxDelayMs: Number.isFinite(driver.capabilities.maxDelayMs) ? driver.capabilities.maxDelayMs : 'Infinity' };
+  const slug = name
+    .replace(/[^a-z0-9]+/gi, '-')
+    .replace(/^-|-$/g, '')
+    .toLowerCase();
+  const capabilities = {
+    ...driver.capabilities,
+    maxDelayMs: Number.isFinite(driver.capabilities.maxDelayMs) ? driver.capabilities.maxDelayMs : 'Infinity',
+  };
   try {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `capabilities-${slug}.json`), `${JSON.stringify({ suite: `conformance: ${name}`, provider: driver.provider, capabilities }, null, 2)}
-`);
+    writeFileSync(
+      join(dir, `capabilities-${slug}.json`),
+      `${JSON.stringify({ suite: `conformance: ${name}`, provider: driver.provider, capabilities }, null, 2)}
+`,
+    );
   } catch {
     // A read-only checkout only loses the generated table, not the tests.
   }
