@@ -29,6 +29,7 @@ import {
 import Long from 'long';
 import { isAbort, mapError } from './errors.js';
 import { LockKeeper } from './lock.js';
+import { MessageStream, type Prefetched } from './stream.js';
 import {
   ATTEMPTS_PROPERTY,
   DEAD_LETTER_DESCRIPTION,
@@ -53,6 +54,12 @@ const PEEK_PAGE = 250;
 const STATS_PEEK_CAP = 5000;
 /** Wait for the next dead letter during redrive and purge before calling the subqueue empty. */
 const DLQ_DRAIN_WAIT_MS = 1000;
+/**
+ * After a non-waiting receive (the core's poll of a priority band) found a queue empty, answer the
+ * next non-waiting receives of that queue with [] for this long, unless this driver sent to it
+ * meanwhile. Each such poll is an AMQP round trip with a drain; the core polls nine bands per loop.
+ */
+const EMPTY_POLL_BACKOFF_MS = 250;
 /** Broker-side delivery limit for queues this driver creates: high, the core counts attempts. */
 const CREATED_MAX_DELIVERY_COUNT = 100;
 
@@ -71,10 +78,14 @@ export class ServiceBusDriver implements Driver {
   private readonly senders = new Map<string, ServiceBusSender>();
   private readonly idleReceivers = new Map<string, ServiceBusReceiver[]>();
   private readonly receivers = new Set<ServiceBusReceiver>();
+  private readonly streams = new Map<string, MessageStream>();
+  /** Queue → time until which a non-waiting receive answers [] without asking the broker. */
+  private readonly emptyUntil = new Map<string, number>();
   private readonly keepers = new Set<LockKeeper>();
   private readonly ensured = new Map<string, Promise<void>>();
   private readonly closing = new AbortController();
   private readonly queueDefaults: ServiceBusDriverOptions['queueDefaults'];
+  private readonly prefetch: boolean;
 
   constructor(options: ServiceBusDriverOptions = {}) {
     validateOptions(options);
@@ -100,6 +111,7 @@ export class ServiceBusDriver implements Driver {
       this.admin = options.createQueues ? new ServiceBusAdministrationClient(host, credential) : undefined;
     }
     this.queueDefaults = options.queueDefaults;
+    this.prefetch = options.prefetch ?? true;
     const maxMessageBytes = options.maxMessageBytes ?? STANDARD_MAX_MESSAGE_BYTES;
     this.capabilities = {
       maxDelayMs: Number.POSITIVE_INFINITY,
@@ -155,6 +167,7 @@ export class ServiceBusDriver implements Driver {
     this.open();
     if (messages.length === 0) return;
     await this.ensureQueue(queue);
+    this.emptyUntil.delete(queue);
     const sender = this.sender(queue);
     const now = Date.now();
     const immediate: ServiceBusMessage[] = [];
@@ -204,13 +217,18 @@ export class ServiceBusDriver implements Driver {
     const idle = this.idleReceivers.get(queue);
     const reused = idle?.pop();
     if (reused) return reused;
-    const receiver = this.client.createReceiver(queue, {
+    const receiver = this.newReceiver(queue);
+    this.receivers.add(receiver);
+    return receiver;
+  }
+
+  /** A peek-lock receiver without SDK auto lock renewal (the core drives renewals). */
+  private newReceiver(queue: string): ServiceBusReceiver {
+    return this.client.createReceiver(queue, {
       receiveMode: 'peekLock',
       maxAutoLockRenewalDurationInMs: 0,
       skipParsingBodyAsJson: true,
     });
-    this.receivers.add(receiver);
-    return receiver;
   }
 
   private returnReceiver(queue: string, receiver: ServiceBusReceiver): void {
@@ -220,16 +238,41 @@ export class ServiceBusDriver implements Driver {
     this.idleReceivers.set(queue, idle);
   }
 
+  /**
+   * Long-polling receives (`waitMs > 0`) go through a prefetching stream per queue, bounded by the
+   * first call's `max` (the consumer's concurrency). Receives that must not wait (`waitMs` 0, the
+   * core's priority-band polls) take exactly what is there with `receiveMessages`.
+   */
   async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
     this.open();
     if (options.signal.aborted) return [];
     await this.ensureQueue(queue);
+    const signal = AbortSignal.any([options.signal, this.closing.signal]);
+    let stream = this.streams.get(queue);
+    if (!stream && options.waitMs > 0 && this.prefetch) {
+      stream = new MessageStream(this.newReceiver(queue), options.max);
+      this.receivers.add(stream.receiver);
+      this.streams.set(queue, stream);
+    }
+    if (stream) {
+      const { receiver } = stream;
+      try {
+        const taken = await stream.take(options.max, options.waitMs, signal);
+        return taken.map((entry) => this.delivery(receiver, entry.message, options.lockMs, entry));
+      } catch (error) {
+        if (isAbort(error) || this.closing.signal.aborted) return [];
+        throw mapError(error, `receive from ${queue}`);
+      }
+    }
+    if (options.waitMs <= 0 && (this.emptyUntil.get(queue) ?? 0) > Date.now()) return [];
     const receiver = this.takeReceiver(queue);
     try {
       const messages = await receiver.receiveMessages(Math.max(1, options.max), {
         maxWaitTimeInMs: Math.max(0, options.waitMs),
-        abortSignal: AbortSignal.any([options.signal, this.closing.signal]),
+        abortSignal: signal,
       });
+      if (messages.length === 0 && options.waitMs <= 0)
+        this.emptyUntil.set(queue, Date.now() + EMPTY_POLL_BACKOFF_MS);
       return messages.map((message) => this.delivery(receiver, message, options.lockMs));
     } catch (error) {
       if (isAbort(error) || this.closing.signal.aborted) return [];
@@ -243,12 +286,16 @@ export class ServiceBusDriver implements Driver {
     receiver: ServiceBusReceiver,
     message: ServiceBusReceivedMessage,
     lockMs: number,
+    prefetched?: Prefetched,
   ): Delivery {
-    const keeper = new LockKeeper(
-      () => receiver.renewMessageLock(message),
-      message.lockedUntilUtc?.getTime() ?? Date.now() + lockMs,
-      lockMs,
-    );
+    const keeper =
+      prefetched?.keeper ??
+      new LockKeeper(
+        () => receiver.renewMessageLock(message),
+        message.lockedUntilUtc?.getTime() ?? Date.now() + lockMs,
+        lockMs,
+      );
+    prefetched?.keeper.reset(lockMs);
     this.keepers.add(keeper);
     let settled = false;
     const settle = async (what: string, operation: () => Promise<void>): Promise<void> => {
@@ -260,6 +307,8 @@ export class ServiceBusDriver implements Driver {
         await operation();
       } catch (error) {
         throw mapError(error, what);
+      } finally {
+        prefetched?.release();
       }
     };
     return {
@@ -453,6 +502,8 @@ export class ServiceBusDriver implements Driver {
     this.closing.abort();
     for (const keeper of this.keepers) keeper.stop();
     this.keepers.clear();
+    await Promise.allSettled([...this.streams.values()].map((stream) => stream.close()));
+    this.streams.clear();
     await Promise.allSettled([...this.receivers].map((receiver) => receiver.close()));
     await Promise.allSettled([...this.senders.values()].map((sender) => sender.close()));
     this.receivers.clear();

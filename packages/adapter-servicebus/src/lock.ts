@@ -40,6 +40,14 @@ export class LockKeeper {
     this.schedule(Date.now());
   }
 
+  /** Keep the lock exactly `ms` more from now (it may stop renewing sooner than before). */
+  reset(ms: number): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    this.holdUntil = now + ms;
+    this.schedule(now);
+  }
+
   /** Stop renewing (settled, or the driver is closing). */
   stop(): void {
     this.stopped = true;

@@ -49,6 +49,13 @@ export interface ServiceBusDriverOptions {
   /** Settlement / management operation timeout passed to the SDK, in ms. Default 30 000. */
   readonly operationTimeoutMs?: number;
   /**
+   * Prefetch up to the consumer's concurrency through the SDK's streaming receiver (default true).
+   * Much faster than one `receiveMessages` round trip per free slot, but messages prefetched by a
+   * consumer that then closes stay locked until their lock expires and come back with one more
+   * delivery (see README, trade-offs). `false` takes only what each receive asks for.
+   */
+  readonly prefetch?: boolean;
+  /**
    * SDK retries of a failed operation (connection, send, settle), exponential from 500 ms up to
    * 5 s. Default 3. The SDK's own default waits 30 s between tries.
    */

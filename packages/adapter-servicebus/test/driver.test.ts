@@ -232,7 +232,10 @@ describe('Service Bus mapping', () => {
     await driver.send(name, [{ id: 'lost', name: 'n', body: new Uint8Array([1]), headers: {} }]);
     const signal = new AbortController().signal;
     const [delivery] = await driver.receive(name, { max: 1, waitMs: 10_000, lockMs: 1, signal });
-    const [again] = await driver.receive(name, { max: 1, waitMs: lockMs * 4, lockMs, signal });
+    // Another worker gets it once the lock (never renewed: lockMs 1) expires.
+    const other = makeDriver();
+    cleanups.push(() => other.close());
+    const [again] = await other.receive(name, { max: 1, waitMs: lockMs * 4, lockMs, signal });
     expect(again?.id).toBe('lost');
     expect(again?.deliveryCount).toBe(2);
     await expect(delivery?.ack()).rejects.toBeInstanceOf(LockLostError);

@@ -65,9 +65,30 @@ function entityPath(address: string | undefined): string {
   return address.replace(/^amqps?:\/\/[^/]+\//i, '');
 }
 
+/** A delivery sent on a link and not settled yet. */
+interface Outstanding {
+  readonly token: string;
+  readonly delivery: Delivery;
+  /** When the sweep first saw its lock gone (0: still locked). */
+  lostAt: number;
+}
+
+/**
+ * How long a delivery whose lock expired stays settleable (answered with message-lock-lost) before
+ * the server forgets it. rhea keeps unsettled deliveries in a 2048-slot buffer per session.
+ */
+const FORGET_AFTER_MS = 60_000;
+
+/** Settle locally and forget: in rcv-settle-mode `second` the client sends nothing after our settle. */
+function forget(delivery: Delivery, state: unknown): void {
+  delivery.update(true, state);
+  (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
+}
+
 /** The subset of the rhea sender API the consumer adapter needs. */
 interface SenderLink {
   credit: number;
+  session: { outgoing: { available(): number } };
   is_open(): boolean;
   send(message: unknown, tag?: Buffer, format?: number): Delivery;
 }
@@ -75,8 +96,10 @@ interface SenderLink {
 /** A client receiver link seen as an entity consumer. */
 class LinkConsumer implements Consumer {
   private pending = 0;
+  /** Messages handed to this link so far. */
+  sent = 0;
   /** Lock token (hex) → the entity holding it, for settlement through this link. */
-  readonly deliveries = new Map<number, string>();
+  readonly deliveries = new Map<number, Outstanding>();
 
   constructor(
     readonly sender: SenderLink,
@@ -84,12 +107,24 @@ class LinkConsumer implements Consumer {
   ) {}
 
   credit(): number {
-    return this.sender.is_open() ? this.sender.credit - this.pending : 0;
+    if (!this.sender.is_open()) return 0;
+    // rhea lowers `credit` when it writes the transfer (next tick): count what is queued since.
+    // The session's outgoing buffer (2048 unsettled deliveries) bounds it too.
+    return Math.min(
+      this.sender.credit - this.pending,
+      this.sender.session.outgoing.available() - this.pending,
+    );
   }
 
   deliver(message: StoredMessage, lockToken: Buffer): void {
-    if (this.pending === 0) setImmediate(() => (this.pending = 0));
+    if (this.pending === 0) {
+      setImmediate(() => {
+        this.pending = 0;
+        this.entity.pump();
+      });
+    }
     this.pending++;
+    this.sent++;
     // The SDK reverses the first 8 bytes of the delivery tag (.NET Guid layout) to make the
     // lock token string, then sends that string's bytes back in management requests. Sending
     // the reordered bytes as the tag makes the management bytes equal `lockToken`.
@@ -97,7 +132,7 @@ class LinkConsumer implements Consumer {
       encodeForDelivery(message, message.lock?.until ?? 0),
       reorderGuid(lockToken),
     );
-    this.deliveries.set(delivery.id, lockToken.toString('hex'));
+    this.deliveries.set(delivery.id, { token: lockToken.toString('hex'), delivery, lostAt: 0 });
   }
 }
 
@@ -108,10 +143,13 @@ export class ServiceBusEmulator {
     id: 'queuekit-servicebus-emulator',
     autoaccept: false,
     treat_modified_as_released: false,
+    // Small frames (flows, dispositions, replies) must not wait for Nagle's algorithm (~40 ms).
+    tcp_no_delay: true,
   } as rhea.ContainerOptions);
   private listener: Server | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sequence = 0;
+  private lastSweep = 0;
   private readonly consumers = new Map<Link, LinkConsumer>();
   /** Per connection: reply-to address → the sender link that carries replies to it. */
   private readonly replyLinks = new WeakMap<rhea.Connection, Map<string, rhea.Sender>>();
@@ -220,9 +258,30 @@ export class ServiceBusEmulator {
 
   private tick(): void {
     const now = Date.now();
+    if (now - this.lastSweep >= 1000) {
+      this.lastSweep = now;
+      this.sweepDeliveries(now);
+    }
     for (const entity of this.entities.values()) {
       entity.tick(now);
       entity.deadLetterQueue?.tick(now);
+    }
+  }
+
+  /** Forget deliveries whose lock has been gone for a while (their client never settled them). */
+  private sweepDeliveries(now: number): void {
+    for (const consumer of this.consumers.values()) {
+      for (const [id, outstanding] of consumer.deliveries) {
+        if (consumer.entity.locked(outstanding.token, now)) continue;
+        if (outstanding.lostAt === 0) outstanding.lostAt = now;
+        else if (now - outstanding.lostAt >= FORGET_AFTER_MS) {
+          consumer.deliveries.delete(id);
+          forget(
+            outstanding.delivery,
+            (rhea.message as unknown as { released(): { described(): unknown } }).released().described(),
+          );
+        }
+      }
     }
   }
 
@@ -342,9 +401,17 @@ export class ServiceBusEmulator {
     const sender = ctx.sender as rhea.Sender & { _draining?: boolean; set_drained(drained: boolean): void };
     const consumer = this.consumers.get(sender as Link);
     if (!consumer) return;
+    const before = consumer.sent;
     consumer.entity.pump();
     // Drain: send what is available, then give back the rest of the credit (AMQP 1.0 §2.6.7).
     if (sender._draining) sender.set_drained(true);
+    else if (consumer.sent === before) {
+      // Nothing to send: answer with our link state anyway. Without a frame back, the client's
+      // next small frame (typically its drain) waits ~40 ms for Nagle + delayed ACK on loopback.
+      (sender as unknown as { issue_flow: boolean }).issue_flow = true;
+    }
+    // rhea writes flows on its next processing pass: schedule one now.
+    (sender.connection as unknown as { _register(): void })._register();
   }
 
   private onMessage(ctx: rhea.EventContext): void {
@@ -468,7 +535,7 @@ export class ServiceBusEmulator {
   private onDisposition(ctx: rhea.EventContext): void {
     const delivery = ctx.delivery as Delivery & { remote_state?: unknown; id: number };
     const consumer = this.consumers.get(ctx.sender as Link);
-    const token = consumer?.deliveries.get(delivery.id);
+    const token = consumer?.deliveries.get(delivery.id)?.token;
     if (consumer) consumer.deliveries.delete(delivery.id);
     const entity = consumer?.entity;
     let result: 'ok' | 'lock-lost' = 'lock-lost';
@@ -500,10 +567,10 @@ export class ServiceBusEmulator {
       }
     }
     if (result === 'ok') {
-      delivery.update(true, outcome(kind ?? 'accepted'));
+      forget(delivery, outcome(kind ?? 'accepted'));
     } else {
-      delivery.update(
-        true,
+      forget(
+        delivery,
         (rhea.message as unknown as { rejected(fields: unknown): { described(): unknown } })
           .rejected({
             error: {
