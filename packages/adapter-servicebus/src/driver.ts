@@ -103,7 +103,11 @@ export class ServiceBusDriver implements Driver {
       options.connectionString ?? (options.namespace ? undefined : process.env.SERVICEBUS_CONNECTION_STRING);
     if (connectionString) {
       this.client = new ServiceBusClient(connectionString, clientOptions);
-      this.admin = options.createQueues ? new ServiceBusAdministrationClient(connectionString) : undefined;
+      const adminConnectionString =
+        options.adminConnectionString ?? process.env.SERVICEBUS_ADMIN_CONNECTION_STRING ?? connectionString;
+      this.admin = options.createQueues
+        ? new ServiceBusAdministrationClient(adminConnectionString)
+        : undefined;
     } else {
       const host = namespaceHost(options.namespace as string);
       const credential = options.credential ?? defaultCredential();

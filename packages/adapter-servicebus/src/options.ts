@@ -44,6 +44,13 @@ export interface ServiceBusDriverOptions {
    * default: Service Bus does not create queues on first use.
    */
   readonly createQueues?: boolean;
+  /**
+   * Connection string for the administration API when it differs from `connectionString`:
+   * Microsoft's emulator serves it on its HTTP port (5300), e.g.
+   * `Endpoint=sb://localhost:5300;SharedAccessKeyName=...;SharedAccessKey=...;UseDevelopmentEmulator=true`.
+   * Default: `SERVICEBUS_ADMIN_CONNECTION_STRING`, else the messaging connection string.
+   */
+  readonly adminConnectionString?: string;
   /** Properties of queues created by `createQueues`. */
   readonly queueDefaults?: ServiceBusQueueDefaults;
   /** Settlement / management operation timeout passed to the SDK, in ms. Default 30 000. */
