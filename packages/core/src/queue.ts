@@ -270,6 +270,15 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     };
   }
 
+  /** The payload, or undefined when the codec cannot decode it (listing never throws on a bad message). */
+  private decodeOrUndefined(body: Uint8Array): T | undefined {
+    try {
+      return this.context.codec.decode(body);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Up to `limit` (default 20) waiting jobs, highest band first, without consuming them. */
   async peek(limit = 20): Promise<PeekedJob<T>[]> {
     if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('limit', 'expected an integer ≥ 1');
@@ -279,12 +288,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     for (const queue of physicalQueues(driver, this.name, this.context.strict)) {
       if (out.length >= limit) break;
       for (const message of await driver.peek(queue, limit - out.length)) {
-        let data: T | undefined;
-        try {
-          data = this.context.codec.decode(message.body);
-        } catch {
-          data = undefined;
-        }
+        const data = this.decodeOrUndefined(message.body);
         const notBefore = intHeader(message.headers, H.notBefore, 0);
         out.push({
           id: message.id,
@@ -366,12 +370,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     for (const queue of physicalQueues(driver, this.name, this.context.strict)) {
       if (out.length >= limit) break;
       for (const message of await driver.listDeadLetters(queue, limit - out.length)) {
-        let data: T | undefined;
-        try {
-          data = this.context.codec.decode(message.body);
-        } catch {
-          data = undefined;
-        }
+        const data = this.decodeOrUndefined(message.body);
         out.push({
           id: message.id,
           name: message.name ?? message.headers[H.name] ?? 'default',

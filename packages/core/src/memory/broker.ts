@@ -166,7 +166,7 @@ export class MemoryBroker {
     const message = this.owned(queue, key, token);
     if (!message) return false;
     state.messages.delete(key);
-    state.deadLetters.push({ message, reason: info.reason, error: info.error, deadLetteredAt: new Date() });
+    state.deadLetters.push({ message, ...info, deadLetteredAt: new Date() });
     this.wake(queue);
     return true;
   }

@@ -123,19 +123,15 @@ export class MemoryDriver implements Driver {
   }
 
   async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
-    return this.broker.listDeadLetters(queue, limit).map(({ message, reason, error, deadLetteredAt }) => ({
-      id: message.id,
-      name: message.name,
-      body: message.body,
-      headers: { ...message.headers },
-      deliveryCount: message.deliveryCount,
-      enqueuedAt: message.enqueuedAt,
-      priority: message.priority,
-      raw: message,
-      reason,
-      ...(error === undefined ? {} : { error }),
-      deadLetteredAt,
-    }));
+    return this.broker
+      .listDeadLetters(queue, limit)
+      .map(({ message, reason, error, attempts, deadLetteredAt }) => ({
+        ...received(message),
+        reason,
+        ...(error === undefined ? {} : { error }),
+        ...(attempts === undefined ? {} : { attempts }),
+        deadLetteredAt,
+      }));
   }
 
   async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
@@ -147,16 +143,7 @@ export class MemoryDriver implements Driver {
   }
 
   async peek(queue: string, limit: number): Promise<ReceivedMessage[]> {
-    return this.broker.peek(queue, limit).map((message) => ({
-      id: message.id,
-      name: message.name,
-      body: message.body,
-      headers: { ...message.headers },
-      deliveryCount: message.deliveryCount,
-      enqueuedAt: message.enqueuedAt,
-      priority: message.priority,
-      raw: message,
-    }));
+    return this.broker.peek(queue, limit).map(received);
   }
 
   async deleteQueue(queue: string): Promise<void> {
@@ -167,6 +154,20 @@ export class MemoryDriver implements Driver {
   async close(): Promise<void> {
     this.closing.abort();
   }
+}
+
+/** A stored message as the driver contract shows it (headers copied, the stored object as `raw`). */
+function received(message: StoredMessage): ReceivedMessage {
+  return {
+    id: message.id,
+    name: message.name,
+    body: message.body,
+    headers: { ...message.headers },
+    deliveryCount: message.deliveryCount,
+    enqueuedAt: message.enqueuedAt,
+    priority: message.priority,
+    raw: message,
+  };
 }
 
 function brokerName(url: string | undefined): string {
