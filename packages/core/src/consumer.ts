@@ -69,6 +69,10 @@ export class ConsumerLoop<T> {
   private slotWaiters: (() => void)[] = [];
   private loop: Promise<void> | undefined;
   private readonly running = new Set<ActiveJob>();
+  /** The broker enforces the rate limit (BullMQ's limiter); the store-based one is not used. */
+  private nativeLimit = false;
+  /** The broker keeps job records; the core writes none. */
+  private nativeJobs = false;
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
@@ -118,6 +122,12 @@ export class ConsumerLoop<T> {
   private async run(): Promise<void> {
     const driver = await this.ctx.driver();
     const queues = physicalQueues(driver, this.ctx.name, this.ctx.strict);
+    this.nativeJobs = driver.workflows?.jobs !== undefined;
+    const setRateLimit = driver.workflows?.setRateLimit;
+    if (this.ctx.rateLimit && setRateLimit) {
+      for (const queue of queues) await setRateLimit.call(driver.workflows, queue, this.ctx.rateLimit);
+      this.nativeLimit = true;
+    }
     let failures = 0;
     // Batching brokers answer one receive with up to maxBatchSize messages: when only a few slots are
     // free, linger briefly for more so that receives stay batched (bounded, so long jobs lose nothing).
@@ -159,7 +169,8 @@ export class ConsumerLoop<T> {
 
   /** Permits for up to `wanted` jobs in the current rate-limit window (waits for the next window when 0). */
   private async permits(wanted: number): Promise<{ allowed: number; windowEndsAt: number }> {
-    if (!this.ctx.rateLimiter) return { allowed: wanted, windowEndsAt: Number.POSITIVE_INFINITY };
+    if (!this.ctx.rateLimiter || this.nativeLimit)
+      return { allowed: wanted, windowEndsAt: Number.POSITIVE_INFINITY };
     const { granted, windowEndsAt } = await this.ctx.rateLimiter.acquire(wanted);
     if (granted === 0) await abortableDelay(Math.max(1, windowEndsAt - Date.now()), this.stopping.signal);
     return { allowed: granted, windowEndsAt };
@@ -188,6 +199,7 @@ export class ConsumerLoop<T> {
     id: string,
     patch: Parameters<NonNullable<QueueContext<T>['tracker']>['update']>[1],
   ): Promise<void> {
+    if (this.nativeJobs) return Promise.resolve();
     return (this.ctx.tracker?.update(id, patch) ?? Promise.resolve()).catch((error) =>
       this.ctx.emit('error', asError(error)),
     );
@@ -308,7 +320,8 @@ export class ConsumerLoop<T> {
       extendLock: active.extend,
       progress: async (value) => {
         this.ctx.emit('progress', job, value);
-        await this.record(job.id, { progress: value });
+        if (this.nativeJobs) await delivery.progress?.(value);
+        else await this.record(job.id, { progress: value });
       },
       enqueue: (name, data, options) => {
         followUps.push({ name, data: data as T, ...(options ? { options } : {}) });
@@ -351,7 +364,7 @@ export class ConsumerLoop<T> {
     this.ctx.otel.duration(took, 'completed');
     await this.chunkFinished(driver, delivery, { ok: true, result });
     if (followUps.length > 0) await this.sendFollowUps(driver, job, followUps);
-    await delivery.ack();
+    await delivery.ack(result);
     await this.record(job.id, { state: 'completed', result, finishedAt: Date.now() });
     this.ctx.metrics.completed++;
     this.ctx.otel.count('completed');

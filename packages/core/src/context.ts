@@ -21,6 +21,8 @@ export interface QueueContext<T> {
   /** Job records (undefined when `results: false`). */
   readonly tracker: JobTracker | undefined;
   readonly rateLimiter: RateLimiter | undefined;
+  /** The queue's rate limit as configured (drivers with a native limiter enforce it themselves). */
+  readonly rateLimit: { readonly max: number; readonly duration: number } | undefined;
   /** How long job records and fan-out bookkeeping live. */
   readonly resultTtlMs: number;
   readonly metrics: MetricsRecorder;

@@ -104,8 +104,13 @@ export interface DeadLetterInfo {
 
 /** A received message plus the operations that settle it. Exactly one settle call wins. */
 export interface Delivery extends ReceivedMessage {
-  /** Remove the message: the job is done. Rejects with LockLostError if the lock was lost. */
-  ack(): Promise<void>;
+  /**
+   * Remove the message: the job is done. Rejects with LockLostError if the lock was lost. `result` is
+   * the handler's resolved value; drivers with `workflows.jobs` keep it for `getJob`, others ignore it.
+   */
+  ack(result?: unknown): Promise<void>;
+  /** Optional (drivers with `workflows.jobs`): record the job's progress in the broker. */
+  progress?(value: unknown): Promise<void>;
   /** Move the message to the dead-letter destination with `info`, atomically where possible. */
   deadLetter(info: DeadLetterInfo): Promise<void>;
   /**
@@ -141,6 +146,67 @@ export interface DriverStats {
   readonly delayed?: number;
   readonly active?: number;
   readonly deadLettered?: number;
+}
+
+/** Job states as `getJob` reports them. `failed` means dead-lettered. */
+export type JobState = 'waiting' | 'delayed' | 'active' | 'retrying' | 'completed' | 'failed';
+
+/** When a recurring job runs: a cron pattern (with time zone) or a fixed interval in ms. */
+export interface NativeScheduleSpec {
+  readonly cron?: string;
+  readonly every?: number;
+  readonly tz?: string;
+}
+
+/** A recurring job kept by the broker. */
+export interface NativeScheduleInfo extends NativeScheduleSpec {
+  readonly name: string;
+  readonly nextRunAt?: Date;
+  readonly lastRunAt?: Date;
+  /** The message every run is made from (as given to `upsert`). */
+  readonly template?: ReceivedMessage;
+}
+
+/** A job record kept by the broker. */
+export interface NativeJobStatus {
+  readonly name: string;
+  readonly state: JobState;
+  readonly progress?: unknown;
+  readonly result?: unknown;
+  readonly error?: string;
+  /** Dead-letter reason for failed jobs. */
+  readonly reason?: string;
+  readonly attempts: number;
+  readonly maxAttempts?: number;
+  readonly createdAt?: Date;
+  readonly startedAt?: Date;
+  readonly finishedAt?: Date;
+}
+
+/**
+ * Optional workflow features a broker provides natively. The core uses each one that is present and
+ * falls back to its store-based implementation for the others; users see the same behaviour.
+ */
+export interface NativeWorkflows {
+  /**
+   * Recurring jobs kept by the broker: exactly one run per tick whatever the number of consumers, none lost
+   * while no consumer runs. Each run is delivered with the template's headers plus `queuekit-tick`
+   * (ISO time of its tick).
+   */
+  readonly schedules?: {
+    upsert(queue: string, name: string, spec: NativeScheduleSpec, template: OutgoingMessage): Promise<void>;
+    remove(queue: string, name: string): Promise<boolean>;
+    list(queue: string): Promise<NativeScheduleInfo[]>;
+  };
+  /** Enforce at most `max` jobs per `duration` ms across every consumer of `queue`. */
+  setRateLimit?(queue: string, limit: { readonly max: number; readonly duration: number }): Promise<void>;
+  /**
+   * Job records kept by the broker (state, progress via `Delivery.progress`, result via `ack(result)`):
+   * the core then keeps none in its store.
+   */
+  readonly jobs?: {
+    get(queue: string, id: string): Promise<NativeJobStatus | undefined>;
+  };
 }
 
 /** Options for {@link Driver.redriveDeadLetters}. */
@@ -184,6 +250,8 @@ export interface Driver {
    * Order as the broker keeps it. Without it, `queue.peek()` throws UnsupportedFeatureError.
    */
   peek?(queue: string, limit: number): Promise<ReceivedMessage[]>;
+  /** Optional: workflow features the broker provides natively (BullMQ job schedulers, limiter, job data). */
+  readonly workflows?: NativeWorkflows;
   /** Optional: delete the queue and its dead letters (tests and tooling). */
   deleteQueue?(queue: string): Promise<void>;
   /** Release every connection. Unsettled deliveries are left to the broker's redelivery. */

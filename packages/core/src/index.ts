@@ -21,5 +21,5 @@ export type { Store, StoreSetOptions, StoreTtlOptions } from './store/types.js';
 export type { FanOutOptions, FanOutResult, ReduceData } from './fanout.js';
 export type { RateLimit } from './rate-limit.js';
 export type { ScheduleInfo, ScheduleSpec } from './schedules.js';
-export type { JobState, JobStatus } from './tracking.js';
+export type { JobStatus } from './tracking.js';
 export type { DurationHistogram, QueueMetrics } from './metrics.js';

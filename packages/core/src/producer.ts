@@ -118,7 +118,7 @@ export async function sendEntries<T>(
       ),
     );
   }
-  if (ctx.tracker) {
+  if (ctx.tracker && !driver.workflows?.jobs) {
     const createdAt = Date.now();
     await Promise.all(
       prepared.map(async ({ message }) => {

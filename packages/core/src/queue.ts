@@ -114,6 +114,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
       store,
       tracker: options.results === false ? undefined : new JobTracker(store, options.name, resultTtlMs),
       rateLimiter: options.rateLimit ? new RateLimiter(store, options.name, options.rateLimit) : undefined,
+      rateLimit: options.rateLimit,
       resultTtlMs,
       metrics: new MetricsRecorder(),
       otel: otelInstruments(options.name, () => this.provider),
@@ -306,8 +307,21 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
   }
 
   /** The recorded status of a job: state, progress, result, error, attempts, timestamps. */
-  getJob<R = unknown>(id: string): Promise<JobStatus<R> | undefined> {
-    if (!this.context.tracker) return Promise.resolve(undefined);
+  async getJob<R = unknown>(id: string): Promise<JobStatus<R> | undefined> {
+    const native = (await this.driver()).workflows?.jobs;
+    if (native) {
+      const status = await native.get(this.name, id);
+      if (!status) return undefined;
+      const updatedAt = status.finishedAt ?? status.startedAt ?? status.createdAt ?? new Date();
+      return {
+        ...status,
+        id,
+        queue: this.name,
+        updatedAt,
+        ...(status.result === undefined ? {} : { result: status.result as R }),
+      } as JobStatus<R>;
+    }
+    if (!this.context.tracker) return undefined;
     return this.context.tracker.get<R>(id);
   }
 

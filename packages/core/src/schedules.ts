@@ -1,7 +1,8 @@
 import { Cron } from 'croner';
 import type { QueueContext } from './context.js';
 import { ConfigError } from './errors.js';
-import { sendEntries } from './producer.js';
+import type { NativeScheduleInfo } from './driver.js';
+import { prepareMessage, sendEntries } from './producer.js';
 import type { Store } from './store/types.js';
 import type { SendOptions } from './types.js';
 
@@ -93,6 +94,20 @@ export class Scheduler<T> {
 
   async upsert(name: string, spec: ScheduleSpec<T>): Promise<void> {
     validateSpec(name, spec);
+    const driver = await this.ctx.driver();
+    const native = driver.workflows?.schedules;
+    if (native) {
+      const { message } = await prepareMessage(this.ctx, driver, spec.jobName ?? name, spec.data, {
+        ...spec.options,
+        headers: { ...spec.options?.headers, 'queuekit-schedule': name },
+      });
+      const timing =
+        spec.cron !== undefined
+          ? { cron: spec.cron, ...(spec.tz ? { tz: spec.tz } : {}) }
+          : { every: spec.every as number };
+      await native.upsert(this.ctx.name, name, timing, message);
+      return;
+    }
     const existing = await this.store.get<StoredSchedule<T>>(defKey(this.ctx.name, name));
     const stored: StoredSchedule<T> = {
       ...spec,
@@ -104,12 +119,19 @@ export class Scheduler<T> {
   }
 
   async remove(name: string): Promise<boolean> {
+    const native = (await this.ctx.driver()).workflows?.schedules;
+    if (native) return native.remove(this.ctx.name, name);
     const existed = (await this.store.get(defKey(this.ctx.name, name))) !== undefined;
     await this.store.delete(defKey(this.ctx.name, name));
     return existed;
   }
 
   async list(): Promise<ScheduleInfo<T>[]> {
+    const native = (await this.ctx.driver()).workflows?.schedules;
+    if (native)
+      return (await native.list(this.ctx.name))
+        .map((info) => this.fromNative(info))
+        .sort((a, b) => a.name.localeCompare(b.name));
     const out: ScheduleInfo<T>[] = [];
     for (const key of (await this.store.keys(defKey(this.ctx.name, ''))).sort()) {
       const stored = await this.store.get<StoredSchedule<T>>(key);
@@ -125,8 +147,29 @@ export class Scheduler<T> {
     return out;
   }
 
-  /** Run every due tick that this process wins; returns how many jobs it sent. */
+  private fromNative(info: NativeScheduleInfo): ScheduleInfo<T> {
+    let data: T | undefined;
+    try {
+      data = info.template ? this.ctx.codec.decode(info.template.body) : undefined;
+    } catch {
+      data = undefined;
+    }
+    const jobName = info.template?.name ?? info.template?.headers['qk-name'];
+    return {
+      name: info.name,
+      data: data as T,
+      ...(info.cron === undefined ? {} : { cron: info.cron }),
+      ...(info.every === undefined ? {} : { every: info.every }),
+      ...(info.tz === undefined ? {} : { tz: info.tz }),
+      ...(jobName && jobName !== info.name ? { jobName } : {}),
+      ...(info.lastRunAt ? { lastRunAt: info.lastRunAt } : {}),
+      ...(info.nextRunAt ? { nextRunAt: info.nextRunAt } : {}),
+    };
+  }
+
+  /** Run every due tick that this process wins; returns how many jobs it sent. Brokers with native schedules run their own. */
   async runDue(now = Date.now()): Promise<number> {
+    if ((await this.ctx.driver()).workflows?.schedules) return 0;
     let sent = 0;
     for (const key of await this.store.keys(defKey(this.ctx.name, ''))) {
       const schedule = await this.store.get<StoredSchedule<T>>(key);
@@ -162,6 +205,7 @@ export class Scheduler<T> {
 
   /** When the next tick of any schedule is due (ms epoch), for the runner's timer. */
   async nextDueAt(now = Date.now()): Promise<number | undefined> {
+    if ((await this.ctx.driver()).workflows?.schedules) return undefined;
     let earliest: number | undefined;
     for (const key of await this.store.keys(defKey(this.ctx.name, ''))) {
       const schedule = await this.store.get<StoredSchedule<T>>(key);

@@ -1,7 +1,7 @@
+import type { JobState } from './driver.js';
 import type { Store } from './store/types.js';
 
-/** Where a job is in its life. `failed` means dead-lettered. */
-export type JobState = 'waiting' | 'delayed' | 'active' | 'retrying' | 'completed' | 'failed';
+export type { JobState };
 
 /** What `queue.getJob(id)` answers: the status endpoint of the 202 Accepted pattern. */
 export interface JobStatus<R = unknown> {
