@@ -238,8 +238,7 @@ export class Entity {
   /** Message locked under `token`, if the lock is still held. */
   locked(token: string, now = Date.now()): StoredMessage | undefined {
     const message = this.locks.get(token);
-    if (!message || !message.lock || message.lock.token !== token || message.lock.until <= now)
-      return undefined;
+    if (!message?.lock || message.lock.token !== token || message.lock.until <= now) return undefined;
     return message;
   }
 
@@ -316,7 +315,7 @@ export class Entity {
     const out: { message: StoredMessage; token: Buffer }[] = [];
     for (const seq of sequenceNumbers) {
       const message = this.messages.get(seq);
-      if (!message || message.state !== 'deferred') continue;
+      if (message?.state !== 'deferred') continue;
       const tokenBytes = randomBytes(16);
       message.lock = { token: tokenBytes.toString('hex'), until: now + this.properties.lockDurationMs };
       this.locks.set(message.lock.token, message);
