@@ -250,9 +250,10 @@ export class ServiceBusDriver implements Driver {
   async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
     this.open();
     if (options.signal.aborted) return [];
+    let stream = this.streams.get(queue);
+    if (!stream && options.waitMs <= 0 && (this.emptyUntil.get(queue) ?? 0) > Date.now()) return [];
     await this.ensureQueue(queue);
     const signal = AbortSignal.any([options.signal, this.closing.signal]);
-    let stream = this.streams.get(queue);
     if (!stream && options.waitMs > 0 && this.prefetch) {
       stream = new MessageStream(this.newReceiver(queue), options.max);
       this.receivers.add(stream.receiver);
@@ -268,7 +269,6 @@ export class ServiceBusDriver implements Driver {
         throw mapError(error, `receive from ${queue}`);
       }
     }
-    if (options.waitMs <= 0 && (this.emptyUntil.get(queue) ?? 0) > Date.now()) return [];
     const receiver = this.takeReceiver(queue);
     try {
       const messages = await receiver.receiveMessages(Math.max(1, options.max), {
