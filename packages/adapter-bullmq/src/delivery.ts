@@ -17,10 +17,15 @@ export class BullDelivery implements Delivery {
   readonly raw: Job;
   private readonly token: string;
 
+  /**
+   * @param onSettled called once the delivery is settled (or its settle failed): the driver stops
+   *   treating sends of this id as copies of a held job.
+   */
   constructor(
     view: ReceivedMessage,
     private readonly job: Job,
     private readonly receiver: QueueReceiver,
+    private onSettled: () => void = () => undefined,
   ) {
     this.id = view.id;
     if (view.name !== undefined) this.name = view.name;
@@ -33,14 +38,35 @@ export class BullDelivery implements Delivery {
     this.token = job.token ?? '';
   }
 
-  /** Complete the job; BullMQ locks the next one in the same call for this consumer's next receive. */
-  async ack(): Promise<void> {
+  private settled(): void {
+    const done = this.onSettled;
+    this.onSettled = () => undefined;
+    done();
+  }
+
+  /**
+   * Complete the job with `result` as BullMQ's return value (kept for `getJob` as long as completed
+   * jobs are kept; a value JSON cannot represent is stored as `null`). BullMQ locks the next job in
+   * the same call for this consumer's next receive.
+   */
+  async ack(result?: unknown): Promise<void> {
     try {
       const fetchNext = this.receiver.wantsNext;
-      const next = await this.job.moveToCompleted(null, this.token, fetchNext);
+      const next = await this.job.moveToCompleted(storableResult(result), this.token, fetchNext);
+      this.settled();
       if (fetchNext) await this.receiver.keepNext(next, this.token);
     } catch (error) {
+      this.settled();
       throw toQueuekitError(error, 'ack', this.id);
+    }
+  }
+
+  /** Record the handler's progress on the job (BullMQ `updateProgress`). */
+  async progress(value: unknown): Promise<void> {
+    try {
+      await this.job.updateProgress(value as Parameters<Job['updateProgress']>[0]);
+    } catch (error) {
+      throw toQueuekitError(error, 'progress', this.id);
     }
   }
 
@@ -60,6 +86,8 @@ export class BullDelivery implements Delivery {
       );
     } catch (error) {
       throw toQueuekitError(error, 'dead-letter', this.id);
+    } finally {
+      this.settled();
     }
   }
 
@@ -69,6 +97,8 @@ export class BullDelivery implements Delivery {
       await this.job.moveToDelayed(Date.now() + Math.max(0, delayMs), this.token);
     } catch (error) {
       throw toQueuekitError(error, 'release', this.id);
+    } finally {
+      this.settled();
     }
   }
 
@@ -81,5 +111,15 @@ export class BullDelivery implements Delivery {
       throw toQueuekitError(error, 'extend-lock', this.id);
     }
     if (!extended) throw new LockLostError(`Lock lost on extend-lock of job ${this.id}`);
+  }
+}
+
+/** The handler's result as BullMQ stores it (JSON); `null` when JSON cannot represent it. */
+function storableResult(result: unknown): unknown {
+  if (result === undefined) return null;
+  try {
+    return JSON.stringify(result) === undefined ? null : result;
+  } catch {
+    return null;
   }
 }

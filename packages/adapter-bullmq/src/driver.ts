@@ -26,7 +26,9 @@ import {
   toBullJob,
 } from './job-mapping.js';
 import { type BullmqDriverOptions, parseRedisUrl, validateOptions } from './options.js';
+import { HeldDeliveries, INDEX_SLACK_MS, indexKey, placeMessages } from './placement.js';
 import { QueueReceiver } from './receiver.js';
+import { BullmqWorkflows } from './workflows.js';
 
 const DEFAULT_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 /** Longest native delay declared; longer ones are split into hops by the core. */
@@ -34,6 +36,10 @@ const MAX_DELAY_MS = 365 * 24 * 60 * 60 * 1000;
 const MAX_BATCH = 1000;
 const DEFAULT_LOCK_MS = 30_000;
 const PAGE = 500;
+/** Default time completed jobs are kept for `getJob` (the core's default result TTL). */
+const DEFAULT_KEEP_COMPLETED_MS = 24 * 60 * 60 * 1000;
+
+type RateLimit = { readonly max: number; readonly duration: number };
 
 /**
  * queuekit driver for BullMQ on Redis.
@@ -44,6 +50,8 @@ const PAGE = 500;
  *   `extendLock`, and the stalled-job check that returns jobs whose lock expired.
  * - Dead letters are BullMQ's failed set, with queuekit's reason and attempt count stored beside
  *   `failedReason`.
+ * - `workflows`: recurring jobs on BullMQ job schedulers, rate limits on BullMQ's limiter, and
+ *   `getJob` answered from BullMQ's job data (completed jobs kept `keepCompletedMs`, default 24 h).
  *
  * Connections: one shared connection for producers, one shared connection for consumers
  * (`maxRetriesPerRequest: null`, as BullMQ requires), plus one blocking connection per consumed
@@ -62,6 +70,9 @@ export class BullmqDriver implements Driver {
   private readonly jobSettings: JobSettings;
   private readonly onError: (error: Error) => void;
   private closing: Promise<void> | undefined;
+  private readonly held = new HeldDeliveries();
+  private readonly rateLimits = new Map<string, RateLimit>();
+  private readonly nativeWorkflows: BullmqWorkflows;
 
   constructor(private readonly options: BullmqDriverOptions = {}) {
     validateOptions(options);
@@ -84,7 +95,20 @@ export class BullmqDriver implements Driver {
     for (const connection of [this.producerConnection, this.consumerConnection]) {
       connection.on('error', (error: Error) => this.onError(error));
     }
-    this.jobSettings = { keepCompleted: options.keepCompleted ?? 0 };
+    this.jobSettings = {
+      keepCompleted: options.keepCompleted ?? 0,
+      keepCompletedMs: options.keepCompletedMs ?? DEFAULT_KEEP_COMPLETED_MS,
+    };
+    this.nativeWorkflows = new BullmqWorkflows(
+      {
+        connection: this.producerConnection,
+        jobSettings: this.jobSettings,
+        queue: (name) => this.queue(name),
+        applyRateLimit: (queue, limit) => this.applyRateLimit(queue, limit),
+        ensureOpen: () => this.ensureOpen(),
+      },
+      this.jobSettings.keepCompletedMs > 0,
+    );
     this.capabilities = {
       maxDelayMs: MAX_DELAY_MS,
       priority: 'native',
@@ -96,6 +120,19 @@ export class BullmqDriver implements Driver {
       deadLetter: 'native',
       maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
     };
+  }
+
+  /**
+   * Native workflow features: recurring jobs on BullMQ job schedulers, the rate limit on BullMQ's
+   * limiter, and job records from BullMQ's job data (absent with `keepCompletedMs: 0`).
+   */
+  get workflows(): BullmqWorkflows {
+    return this.nativeWorkflows;
+  }
+
+  private applyRateLimit(queue: string, limit: RateLimit): void {
+    this.rateLimits.set(queue, limit);
+    this.receivers.get(queue)?.setLimiter(limit);
   }
 
   private ensureOpen(): void {
@@ -118,7 +155,7 @@ export class BullmqDriver implements Driver {
       const settings = {
         prefix: this.prefix,
         connection: this.consumerConnection,
-        limiter: this.options.limiter,
+        limiter: this.rateLimits.get(name) ?? this.options.limiter,
         stalledIntervalMs: this.options.stalledIntervalMs,
         onError: this.onError,
       };
@@ -131,17 +168,44 @@ export class BullmqDriver implements Driver {
   async send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
     this.ensureOpen();
     if (messages.length === 0) return;
-    const target = this.queue(queue);
-    const jobs = messages.map((message) => toBullJob(message, this.jobSettings));
     try {
-      for (let i = 0; i < jobs.length; i += MAX_BATCH) {
-        const chunk = jobs.slice(i, i + MAX_BATCH);
-        const [only] = chunk;
-        if (chunk.length === 1 && only) await target.add(only.name, only.data, only.opts);
-        else await target.addBulk(chunk.map((job) => ({ ...job })));
-      }
+      await this.addMessages(queue, messages);
     } catch (error) {
       throw toQueuekitError(error, 'send');
+    }
+  }
+
+  /**
+   * Add messages as BullMQ jobs (ids chosen by `placeMessages`); numbered jobs get an index entry
+   * pointing their queuekit id at them, for `getJob`.
+   */
+  private async addMessages(
+    queue: string,
+    messages: readonly OutgoingMessage[],
+    copies = false,
+  ): Promise<void> {
+    const target = this.queue(queue);
+    const placements = placeMessages(queue, messages, this.held, copies);
+    const jobs = messages.map((message, index) =>
+      toBullJob(message, this.jobSettings, placements[index] as (typeof placements)[number]),
+    );
+    for (let i = 0; i < jobs.length; i += MAX_BATCH) {
+      const chunk = jobs.slice(i, i + MAX_BATCH);
+      const [only] = chunk;
+      const added =
+        chunk.length === 1 && only
+          ? [await target.add(only.name, only.data, only.opts)]
+          : await target.addBulk(chunk.map((job) => ({ ...job })));
+      const pipeline = this.producerConnection.pipeline();
+      let indexed = 0;
+      for (const [offset, job] of added.entries()) {
+        const message = messages[i + offset] as OutgoingMessage;
+        if (message.dedup || placements[i + offset]?.jobId !== undefined || job.id === undefined) continue;
+        const ttl = (message.delayMs ?? 0) + this.jobSettings.keepCompletedMs + INDEX_SLACK_MS;
+        pipeline.set(indexKey(target.toKey(''), message.id), job.id, 'PX', Math.ceil(ttl));
+        indexed++;
+      }
+      if (indexed > 0) await pipeline.exec();
     }
   }
 
@@ -155,7 +219,12 @@ export class BullmqDriver implements Driver {
       throw toQueuekitError(error, 'receive');
     }
     const receiver = this.receiver(queue);
-    return jobs.map((job) => new BullDelivery(fromBullJob(job), job, receiver));
+    if (jobs.some((job) => job.repeatJobKey)) await this.nativeWorkflows.noteRuns(queue, jobs);
+    return jobs.map((job) => {
+      const view = fromBullJob(job);
+      this.held.add(queue, view.id);
+      return new BullDelivery(view, job, receiver, () => this.held.delete(queue, view.id));
+    });
   }
 
   async stats(queue: string): Promise<DriverStats> {
@@ -263,8 +332,7 @@ export class BullmqDriver implements Driver {
             start++;
             continue;
           }
-          const spec = toBullJob(message, this.jobSettings);
-          await target.add(spec.name, spec.data, spec.opts);
+          await this.addMessages(queue, [message], true);
           await job.remove();
           moved++;
         }
@@ -294,12 +362,23 @@ export class BullmqDriver implements Driver {
     const target = this.queue(queue);
     try {
       await target.obliterate({ force: true });
+      await this.deleteKeys(`${target.toKey('')}qk:*`);
     } catch (error) {
       throw toQueuekitError(error, 'delete-queue');
     } finally {
       this.queues.delete(queue);
       await target.close().catch(() => undefined);
     }
+  }
+
+  /** Delete the keys matching `pattern` (queuekit's own keys of a queue: id index, schedule runs). */
+  private async deleteKeys(pattern: string): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.producerConnection.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await this.producerConnection.unlink(...keys);
+    } while (cursor !== '0');
   }
 
   /**
@@ -316,6 +395,7 @@ export class BullmqDriver implements Driver {
     const queues = [...this.queues.values()];
     this.receivers.clear();
     this.queues.clear();
+    this.held.clear();
     await Promise.allSettled(receivers.map((receiver) => receiver.close()));
     await Promise.allSettled(queues.map((queue) => queue.close()));
     await Promise.allSettled([quit(this.producerConnection), quit(this.consumerConnection)]);

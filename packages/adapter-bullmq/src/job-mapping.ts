@@ -10,6 +10,13 @@ import type { Job, JobsOptions } from 'bullmq';
 import { bodyToData, dataToBody, META_OPTION, type QueuekitJobMeta, readMeta } from './payload.js';
 import { fromBullPriority, toBullPriority } from './priority.js';
 
+/** Where a message goes: its BullMQ id (BullMQ numbers it when absent) and whether it is a copy. */
+export interface JobPlacement {
+  readonly jobId: string | undefined;
+  /** A later copy of a job with the same queuekit id (retry-after, delay hop, redrive). */
+  readonly copy?: boolean;
+}
+
 /** A job ready for `Queue.add` / `Queue.addBulk`. */
 export interface BullJobSpec {
   readonly name: string;
@@ -19,8 +26,32 @@ export interface BullJobSpec {
 
 /** Job-level settings that come from the driver's options. */
 export interface JobSettings {
-  /** Completed jobs to keep; 0 removes a job as soon as it completes. */
+  /** Completed jobs to keep (count); 0: no count limit. */
   readonly keepCompleted: number;
+  /** How long completed jobs are kept (ms); 0 with `keepCompleted` 0 removes a job as soon as it completes. */
+  readonly keepCompletedMs: number;
+}
+
+/** BullMQ's `removeOnComplete` for the settings. */
+export function removeOnComplete(settings: JobSettings): JobsOptions['removeOnComplete'] {
+  const count = settings.keepCompleted > 0 ? { count: settings.keepCompleted } : undefined;
+  if (settings.keepCompletedMs <= 0) return count ?? true;
+  return { age: Math.ceil(settings.keepCompletedMs / 1000), ...count };
+}
+
+/** Header carrying the ISO time of the tick a recurring run belongs to. */
+export const TICK_HEADER = 'queuekit-tick';
+/** Header the core puts on every run of a recurring job (the schedule's name). */
+export const SCHEDULE_HEADER = 'queuekit-schedule';
+
+/** BullMQ's id of a job scheduler's run: `repeat:<scheduler id>:<tick ms>`. */
+const SCHEDULER_RUN_ID = /^repeat:.+:(\d+)$/;
+
+/** The tick (epoch ms) of a job made by a BullMQ job scheduler, or `undefined` for other jobs. */
+export function schedulerTick(job: Pick<Job, 'id' | 'repeatJobKey'>): number | undefined {
+  if (!job.repeatJobKey || job.id === undefined) return undefined;
+  const match = SCHEDULER_RUN_ID.exec(job.id);
+  return match ? Number(match[1]) : undefined;
 }
 
 /** Hash field holding the dead-letter record ({@link DeadLetterRecord}) of a failed job. */
@@ -66,9 +97,13 @@ function bullBackoff(raw: string | undefined): JobsOptions['backoff'] {
  * `opts.queuekit`; `attempts` and `backoff` are set from the core's headers so that a plain BullMQ
  * worker retries the job the same way; a priority is always set (see `priority.ts`).
  */
-export function toBullJob(message: OutgoingMessage, settings: JobSettings): BullJobSpec {
+export function toBullJob(
+  message: OutgoingMessage,
+  settings: JobSettings,
+  placement: JobPlacement = { jobId: message.dedup ? bullJobId(message.id) : undefined },
+): BullJobSpec {
   const { data, e } = bodyToData(message.body, message.headers[CORE_HEADERS.contentType]);
-  const jobId = message.dedup ? bullJobId(message.id) : undefined;
+  const { jobId } = placement;
   const attempts = positiveInt(message.headers[CORE_HEADERS.maxAttempts]);
   const meta: QueuekitJobMeta = {
     v: 1,
@@ -76,10 +111,11 @@ export function toBullJob(message: OutgoingMessage, settings: JobSettings): Bull
     ...(jobId === message.id ? {} : { id: message.id }),
     ...(e ? { e } : {}),
     ...(message.headers[CORE_HEADERS.name] === undefined ? { n: false as const } : {}),
+    ...(placement.copy ? { c: 1 as const } : {}),
   };
   const opts: JobsOptions & { [META_OPTION]: QueuekitJobMeta } = {
     priority: toBullPriority(message.priority),
-    removeOnComplete: settings.keepCompleted > 0 ? { count: settings.keepCompleted } : true,
+    removeOnComplete: removeOnComplete(settings),
     [META_OPTION]: meta,
     ...(jobId === undefined ? {} : { jobId }),
     ...(message.delayMs !== undefined && message.delayMs > 0 ? { delay: Math.ceil(message.delayMs) } : {}),
@@ -115,7 +151,7 @@ function compactHeaders(
 }
 
 /** The headers as sent, from the stored ones (see {@link compactHeaders}). */
-function fullHeaders(meta: QueuekitJobMeta, job: Job): Record<string, string> {
+function fullHeaders(meta: QueuekitJobMeta, job: JobLike): Record<string, string> {
   const headers: Record<string, string> = { ...meta.h };
   if (meta.e === undefined && headers[CORE_HEADERS.contentType] === undefined)
     headers[CORE_HEADERS.contentType] = JSON_TYPE;
@@ -126,26 +162,35 @@ function fullHeaders(meta: QueuekitJobMeta, job: Job): Record<string, string> {
 }
 
 /** Headers of a job added by plain BullMQ: JSON data, and its `attempts` as the attempt budget. */
-function foreignHeaders(job: Job): Record<string, string> {
+function foreignHeaders(job: JobLike): Record<string, string> {
   const headers: Record<string, string> = { [CORE_HEADERS.contentType]: 'application/json' };
   if (job.opts.attempts && job.opts.attempts > 0)
     headers[CORE_HEADERS.maxAttempts] = String(job.opts.attempts);
   return headers;
 }
 
+/** What {@link fromBullJob} reads of a job (a `Job`, or a job scheduler's template). */
+export type JobLike = Pick<
+  Job,
+  'id' | 'name' | 'data' | 'opts' | 'attemptsStarted' | 'attemptsMade' | 'timestamp' | 'repeatJobKey'
+>;
+
 /** The queuekit view of any BullMQ job, sent by queuekit or by plain BullMQ. */
-export function fromBullJob(job: Job): ReceivedMessage {
+export function fromBullJob(job: JobLike, raw: unknown = job): ReceivedMessage {
   const meta = readMeta(job.opts);
   const priority = fromBullPriority(job.opts.priority);
+  const headers = meta ? fullHeaders(meta, job) : foreignHeaders(job);
+  const tick = meta ? schedulerTick(job) : undefined;
+  if (tick !== undefined) headers[TICK_HEADER] = new Date(tick).toISOString();
   return {
     id: meta?.id ?? String(job.id),
     name: job.name,
     body: dataToBody(job.data, meta?.e),
-    headers: meta ? fullHeaders(meta, job) : foreignHeaders(job),
+    headers,
     deliveryCount: Math.max(1, job.attemptsStarted || job.attemptsMade + 1),
     enqueuedAt: new Date(job.timestamp),
     ...(priority === undefined ? {} : { priority }),
-    raw: job,
+    raw,
   };
 }
 

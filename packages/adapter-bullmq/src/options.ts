@@ -17,6 +17,13 @@ export interface BullmqDriverOptions {
    * its handler resolves. While a job is kept, a send with the same `jobId` is dropped.
    */
   readonly keepCompleted?: number;
+  /**
+   * How long (ms) a completed job is kept so that `queue.getJob(id)` can answer its state, progress
+   * and result from BullMQ's own job data (BullMQ `removeOnComplete: { age }`). Default 24 h. While
+   * a job is kept, a send with the same `jobId` is dropped. 0 deletes jobs on completion and leaves
+   * job records to the core's store (the driver then declares no native `workflows.jobs`).
+   */
+  readonly keepCompletedMs?: number;
   /** BullMQ rate limiter applied by every consumer of this driver: at most `max` jobs per `duration` ms. */
   readonly limiter?: { readonly max: number; readonly duration: number };
   /** Largest encoded message accepted (body plus headers), in bytes. Default 10 MiB. */
@@ -82,6 +89,7 @@ export function validateOptions(options: BullmqDriverOptions): void {
       throw new ConfigError(field, `must be an integer ≥ ${min}`);
   };
   positiveInt('keepCompleted', options.keepCompleted, 0);
+  positiveInt('keepCompletedMs', options.keepCompletedMs, 0);
   positiveInt('maxPayloadBytes', options.maxPayloadBytes);
   positiveInt('stalledIntervalMs', options.stalledIntervalMs);
   if (options.limiter) {

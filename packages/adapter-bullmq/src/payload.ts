@@ -19,6 +19,8 @@ export interface QueuekitJobMeta {
   readonly e?: BodyEncoding;
   /** `false` when the headers had no `qk-name` (otherwise it is the job name unless stored in `h`). */
   readonly n?: false;
+  /** `1` when the job is a later copy of one with the same queuekit id (retry-after, delay hop, redrive). */
+  readonly c?: 1;
 }
 
 /** Name of the BullMQ job option carrying {@link QueuekitJobMeta}. */

@@ -122,6 +122,11 @@ export class QueueReceiver {
     return out;
   }
 
+  /** Apply BullMQ's limiter (one counter per queue in Redis, shared by every consumer of the queue). */
+  setLimiter(limit: { readonly max: number; readonly duration: number }): void {
+    this.worker.opts.limiter = { max: limit.max, duration: limit.duration };
+  }
+
   private configure(lockMs: number): void {
     this.lockMs = lockMs;
     this.worker.opts.lockDuration = lockMs;
