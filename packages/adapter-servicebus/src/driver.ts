@@ -115,7 +115,7 @@ export class ServiceBusDriver implements Driver {
       this.admin = options.createQueues ? new ServiceBusAdministrationClient(host, credential) : undefined;
     }
     this.queueDefaults = options.queueDefaults;
-    this.prefetch = options.prefetch ?? true;
+    this.prefetch = options.prefetch ?? false;
     const maxMessageBytes = options.maxMessageBytes ?? STANDARD_MAX_MESSAGE_BYTES;
     this.capabilities = {
       maxDelayMs: Number.POSITIVE_INFINITY,

@@ -56,10 +56,11 @@ export interface ServiceBusDriverOptions {
   /** Settlement / management operation timeout passed to the SDK, in ms. Default 30 000. */
   readonly operationTimeoutMs?: number;
   /**
-   * Prefetch up to the consumer's concurrency through the SDK's streaming receiver (default true).
-   * Much faster than one `receiveMessages` round trip per free slot, but messages prefetched by a
-   * consumer that then closes stay locked until their lock expires and come back with one more
-   * delivery (see README, trade-offs). `false` takes only what each receive asks for.
+   * Prefetch up to the consumer's concurrency through the SDK's streaming receiver (default false).
+   * About 1.25x faster consumption on the test server, but messages prefetched by a consumer that
+   * then closes stay locked until their lock expires and come back with one more delivery, which
+   * the core counts as an attempt (see README, trade-offs). Without it, each receive asks the
+   * broker for exactly the free slots.
    */
   readonly prefetch?: boolean;
   /**

@@ -11,10 +11,11 @@ const controlPort = inject('servicebusControlPort');
 export const lockMs = target === 'test-server' ? 2000 : 5000;
 
 /** A new driver on the broker under test. */
-export function makeDriver(): ServiceBusDriver {
+export function makeDriver(options: { prefetch?: boolean } = {}): ServiceBusDriver {
   return new ServiceBusDriver({
     connectionString,
     duplicateDetection: true,
+    ...options,
     ...(target === 'external' ? { createQueues: true, queueDefaults: { lockDurationMs: lockMs } } : {}),
   });
 }
