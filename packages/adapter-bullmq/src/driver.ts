@@ -219,12 +219,29 @@ export class BullmqDriver implements Driver {
       throw toQueuekitError(error, 'receive');
     }
     const receiver = this.receiver(queue);
-    if (jobs.some((job) => job.repeatJobKey)) await this.nativeWorkflows.noteRuns(queue, jobs);
+    if (jobs.some((job) => job.repeatJobKey)) jobs = await this.scheduledRuns(queue, jobs);
     return jobs.map((job) => {
       const view = fromBullJob(job);
       this.held.add(queue, view.id);
       return new BullDelivery(view, job, receiver, () => this.held.delete(queue, view.id));
     });
+  }
+
+  /** Complete stale scheduler runs without delivering them; note the ticks of the others (`lastRunAt`). */
+  private async scheduledRuns(queue: string, jobs: Job[]): Promise<Job[]> {
+    try {
+      const fetcher = this.receiver(queue).worker;
+      const stale = this.nativeWorkflows.staleRuns(jobs, (job) => fetcher.takeLatestTick(job.id));
+      await Promise.all(
+        [...stale].map((job) => job.moveToCompleted(null, job.token ?? '', false).catch(() => undefined)),
+      );
+      const fresh = jobs.filter((job) => !stale.has(job));
+      await this.nativeWorkflows.noteRuns(queue, fresh);
+      return fresh;
+    } catch (error) {
+      this.onError(error instanceof Error ? error : new Error(String(error)));
+      return jobs;
+    }
   }
 
   async stats(queue: string): Promise<DriverStats> {

@@ -57,7 +57,9 @@ export function toJobStatus(
   const view = fromBullJob(job);
   const baseAttempt = Math.max(1, intOf(view.headers[CORE_HEADERS.attempt]) ?? 1);
   const started = readMeta(job.opts) ? job.attemptsStarted : Math.max(job.attemptsStarted, job.attemptsMade);
-  const counted = baseAttempt - 1 + started;
+  // A copy not started yet (retry-after) reports the attempt that made it; the core numbers its next run.
+  const counted =
+    started === 0 && readMeta(job.opts)?.c === 1 ? Math.max(1, baseAttempt - 1) : baseAttempt - 1 + started;
   const maxAttempts = intOf(view.headers[CORE_HEADERS.maxAttempts]);
   const createdAt = intOf(view.headers[CORE_HEADERS.enqueuedAt]) ?? job.timestamp;
   const record = fields.deadLetter;

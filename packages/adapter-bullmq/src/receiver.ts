@@ -1,4 +1,4 @@
-import { type Job, Worker, type WorkerOptions } from 'bullmq';
+import { type Job, type JobJson, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 /**
@@ -12,6 +12,39 @@ export class FetchWorker extends Worker {
   protected override getBlockTimeout(blockUntil: number): number {
     const timeout = super.getBlockTimeout(blockUntil);
     return timeout <= 0 ? timeout : Math.min(timeout, this.blockCapSeconds);
+  }
+
+  /**
+   * For a job scheduler's run: the tick of the scheduler's latest run as it was just before this
+   * fetch (BullMQ schedules the next run while returning the fetched one), by job id. Read once.
+   */
+  private readonly latestTicks = new Map<string, number>();
+  /** Connection used to read the scheduler's latest tick (the receiver's shared one). */
+  redis: Redis | undefined;
+
+  protected override async nextJobFromJobData(
+    jobData?: JobJson,
+    jobId?: string,
+    token?: string,
+  ): Promise<Job> {
+    const key = jobData?.repeatJobKey;
+    if (key && jobId && this.redis) {
+      try {
+        const score = await this.redis.zscore(this.toKey('repeat'), key);
+        if (score !== null) this.latestTicks.set(jobId, Number(score));
+      } catch {
+        // Unknown: the run is then delivered (never skipped).
+      }
+    }
+    return super.nextJobFromJobData(jobData, jobId, token);
+  }
+
+  /** See {@link latestTicks}; forgets the entry. */
+  takeLatestTick(jobId: string | undefined): number | undefined {
+    if (jobId === undefined) return undefined;
+    const tick = this.latestTicks.get(jobId);
+    this.latestTicks.delete(jobId);
+    return tick;
   }
 
   /** The job BullMQ fetched while completing another one (`moveToCompleted(..., fetchNext)`). */
@@ -85,6 +118,7 @@ export class QueueReceiver {
       ...(settings.limiter ? { limiter: { ...settings.limiter } } : {}),
     };
     this.worker = new FetchWorker(queue, null, options);
+    this.worker.redis = settings.connection;
     this.worker.on('error', (error: Error) => settings.onError(error));
     this.worker.startStalledCheckTimer().catch((error: unknown) => {
       if (!this.closed) settings.onError(error instanceof Error ? error : new Error(String(error)));
@@ -280,6 +314,7 @@ export class QueueReceiver {
    */
   private async giveBack(job: Job): Promise<void> {
     const token = job.token;
+    this.worker.takeLatestTick(job.id);
     if (!token || job.id === undefined) return;
     try {
       await this.settings.connection.hincrby(this.worker.toKey(job.id), 'ats', -1);

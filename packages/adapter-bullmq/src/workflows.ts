@@ -178,6 +178,35 @@ export class BullmqWorkflows implements NativeWorkflows {
     });
   }
 
+  /**
+   * Scheduler runs not to deliver: the first delivery of a run of tick T when a later run of the
+   * same scheduler is already due. That happens when a run was taken (BullMQ then schedules the next
+   * one) and handed back unprocessed, and no consumer came before the next tick: missed ticks
+   * coalesce into one run, the latest, as they do with the core's own schedules. A later run is
+   * known from the scheduler's latest tick read just before the fetch (`latestTickBefore`) or from
+   * the same batch. Retries and redeliveries of a run that started are never skipped.
+   */
+  staleRuns(jobs: readonly Job[], latestTickBefore: (job: Job) => number | undefined): Set<Job> {
+    const now = Date.now();
+    const dueByScheduler = new Map<string, number>();
+    for (const job of jobs) {
+      const tick = schedulerTick(job);
+      if (tick === undefined || !job.repeatJobKey || tick > now) continue;
+      dueByScheduler.set(job.repeatJobKey, Math.max(tick, dueByScheduler.get(job.repeatJobKey) ?? 0));
+    }
+    const stale = new Set<Job>();
+    for (const job of jobs) {
+      const tick = schedulerTick(job);
+      if (tick === undefined || !job.repeatJobKey || job.attemptsStarted > 1 || !readMeta(job.opts)) continue;
+      const before = latestTickBefore(job);
+      const laterDue =
+        (before !== undefined && before > tick && before <= now) ||
+        (dueByScheduler.get(job.repeatJobKey) ?? 0) > tick;
+      if (laterDue) stale.add(job);
+    }
+    return stale;
+  }
+
   /** Remember the ticks of scheduler runs being delivered, for `lastRunAt`. */
   async noteRuns(queue: string, jobs: readonly Job[]): Promise<void> {
     const target = this.host.queue(queue);

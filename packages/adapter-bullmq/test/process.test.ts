@@ -80,6 +80,51 @@ describe('consumers in another process', () => {
     }
   });
 
+  it('a schedule runs once per tick across three consumer processes; a tick missed while none ran runs once', async () => {
+    const name = uniqueQueue('sched');
+    const admin = createQueue<null>({ name, driver: testDriver(prefix), ownsDriver: true });
+    const runsOf = (lines: string[]) =>
+      lines.filter((line) => line.startsWith('run ')).map((line) => Date.parse(line.split(' ')[2] ?? ''));
+    try {
+      const workers = [0, 1, 2].map(() => startWorker('schedule', REDIS_URL, prefix, name));
+      await eventually('three consumers ready', () =>
+        workers.every((w) => w.lines.includes('ready')) ? true : undefined,
+      );
+      await admin.schedule('tick', { every: 1000, data: null });
+      const all = () => workers.flatMap((w) => runsOf(w.lines));
+      await eventually('four runs', () => (all().length >= 4 ? true : undefined), 20_000);
+      await Promise.all(
+        workers.map(async ({ child }) => {
+          child.kill('SIGTERM');
+          if (child.exitCode === null) await once(child, 'exit');
+        }),
+      );
+      const ticks = all().sort((x, y) => x - y);
+      expect(new Set(ticks).size).toBe(ticks.length);
+      expect(ticks.every((tick, i) => i === 0 || tick - (ticks[i - 1] ?? 0) === 1000)).toBe(true);
+
+      const stoppedAt = Date.now();
+      // Let ticks pass with no consumer: what is under test, not a race.
+      await eventually(
+        '2.5 s without consumers',
+        () => (Date.now() >= stoppedAt + 2500 ? true : undefined),
+        10_000,
+        100,
+      );
+      const restartedAt = Date.now();
+      const again = startWorker('schedule', REDIS_URL, prefix, name);
+      await eventually('a run after the restart', () =>
+        runsOf(again.lines).some((tick) => tick > restartedAt) ? true : undefined,
+      );
+      again.child.kill('SIGTERM');
+      const caughtUp = runsOf(again.lines).filter((tick) => tick <= restartedAt);
+      // Exactly one catch-up run: the tick that was pending when the consumers stopped.
+      expect(caughtUp).toEqual([(ticks.at(-1) ?? 0) + 1000]);
+    } finally {
+      await admin.close();
+    }
+  });
+
   it('close() releases every connection: the process exits on its own', async () => {
     const name = uniqueQueue('exit');
     const { child, lines } = startWorker('clean', REDIS_URL, prefix, name);
