@@ -20,6 +20,7 @@ const DEFAULT_LOCK_MS = 30_000;
 const DEFAULT_POLL_MS = 1_000;
 const DEFAULT_MAX_ATTEMPTS = 3;
 const LINGER_MS = 5;
+const BAND_RECHECK_MS = 200;
 
 /** Attempt metadata read from a delivery's headers and delivery count. */
 export interface AttemptInfo {
@@ -71,6 +72,8 @@ export class ConsumerLoop<T> {
   private readonly running = new Set<ActiveJob>();
   /** The broker enforces the rate limit (BullMQ's limiter); the store-based one is not used. */
   private nativeLimit = false;
+  /** Priority bands found empty, and until when they are not polled again. */
+  private readonly bandEmptyUntil = new Map<string, number>();
   /** The broker keeps job records; the core writes none. */
   private nativeJobs = false;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -217,15 +220,20 @@ export class ConsumerLoop<T> {
     await finishChunk(this.ctx, this.ctx.store, driver, parent, index, outcome, this.ctx.resultTtlMs);
   }
 
-  /** Highest priority band first, without waiting; long-poll only the lowest. */
+  /**
+   * Highest priority band first, without waiting; long-poll only the lowest. A band found empty is
+   * not asked again for BAND_RECHECK_MS: nine empty round trips per turn would dominate fast handlers.
+   */
   private async receive(
     driver: Driver,
     queues: readonly string[],
     max: number,
     waitMs = this.pollMs,
   ): Promise<Delivery[]> {
+    const now = Date.now();
     for (const [index, queue] of queues.entries()) {
       const last = index === queues.length - 1;
+      if (!last && (this.bandEmptyUntil.get(queue) ?? 0) > now) continue;
       const got = await driver.receive(queue, {
         max,
         waitMs: last ? waitMs : 0,
@@ -233,6 +241,7 @@ export class ConsumerLoop<T> {
         signal: this.stopping.signal,
       });
       if (got.length > 0 || last) return got;
+      this.bandEmptyUntil.set(queue, now + BAND_RECHECK_MS);
     }
     return [];
   }
