@@ -57,9 +57,10 @@ async function native(count, enableAutoPipelining = false) {
   };
 }
 
-async function queuekit(count) {
+/** Through the core's Queue; `driverOptions` e.g. `{ keepCompletedMs: 0 }` (jobs deleted on completion, records in the core's store). */
+async function queuekit(count, driverOptions = {}) {
   const name = `queuekit-${randomUUID().slice(0, 8)}`;
-  const driver = new BullmqDriver({ url, prefix });
+  const driver = new BullmqDriver({ url, prefix, ...driverOptions });
   const queue = createQueue({ name, driver });
   const cpu = process.cpuUsage();
   const started = performance.now();
@@ -89,9 +90,9 @@ async function queuekit(count) {
 }
 
 /** The driver alone (no core Queue): the same transport work, without the core's per-job bookkeeping. */
-async function driverOnly(count) {
+async function driverOnly(count, driverOptions = {}) {
   const name = `driver-${randomUUID().slice(0, 8)}`;
-  const driver = new BullmqDriver({ url, prefix });
+  const driver = new BullmqDriver({ url, prefix, ...driverOptions });
   const encoder = new TextEncoder();
   const cpu = process.cpuUsage();
   const started = performance.now();
@@ -157,7 +158,7 @@ function summary(results) {
 }
 
 function line(label, s) {
-  return `${label.padEnd(26)} enqueue ${String(s.enqueue).padStart(6)} jobs/s   process ${String(s.process).padStart(6)} jobs/s   end-to-end ${String(s.total).padStart(6)} jobs/s   Node CPU ${s.cpuUs.toFixed(0).padStart(3)} us/job`;
+  return `${label.padEnd(28)} enqueue ${String(s.enqueue).padStart(6)} jobs/s   process ${String(s.process).padStart(6)} jobs/s   end-to-end ${String(s.total).padStart(6)} jobs/s   Node CPU ${s.cpuUs.toFixed(0).padStart(3)} us/job`;
 }
 
 const cpus = os.cpus();
@@ -168,16 +169,22 @@ console.log(
 await native(500);
 await native(500, true);
 await queuekit(500);
+await queuekit(500, { keepCompletedMs: 0 });
 await driverOnly(500);
+await driverOnly(500, { keepCompletedMs: 0 });
 const plain = [];
 const plainPipelined = [];
 const ours = [];
 const bare = [];
+const unkept = [];
+const bareUnkept = [];
 for (let round = 0; round < rounds; round++) {
   plain.push(await native(jobs));
   ours.push(await queuekit(jobs));
+  unkept.push(await queuekit(jobs, { keepCompletedMs: 0 }));
   plainPipelined.push(await native(jobs, true));
   bare.push(await driverOnly(jobs));
+  bareUnkept.push(await driverOnly(jobs, { keepCompletedMs: 0 }));
 }
 const p = summary(plain);
 const pp = summary(plainPipelined);
@@ -185,14 +192,24 @@ const q = summary(ours);
 console.log(line('bullmq (defaults)', p));
 console.log(line('bullmq + auto-pipelining', pp));
 console.log(line('queuekit', q));
+const u = summary(unkept);
+console.log(line('queuekit, keepCompletedMs 0', u));
 const d = summary(bare);
 console.log(line('queuekit driver alone', d));
+const du = summary(bareUnkept);
+console.log(line('driver alone, keepCompl. 0', du));
 const ratio = (a, b) => (a / b).toFixed(2);
 console.log(
   `ratio queuekit / bullmq (defaults): enqueue ${ratio(q.enqueue, p.enqueue)}x, process ${ratio(q.process, p.process)}x, end-to-end ${ratio(q.total, p.total)}x`,
 );
 console.log(
   `ratio queuekit / bullmq + auto-pipelining: enqueue ${ratio(q.enqueue, pp.enqueue)}x, process ${ratio(q.process, pp.process)}x, end-to-end ${ratio(q.total, pp.total)}x`,
+);
+console.log(
+  `ratio queuekit (completed jobs kept 24 h) / keepCompletedMs 0: enqueue ${ratio(q.enqueue, u.enqueue)}x, process ${ratio(q.process, u.process)}x, end-to-end ${ratio(q.total, u.total)}x, CPU ${ratio(q.cpuUs, u.cpuUs)}x`,
+);
+console.log(
+  `ratio driver alone (completed jobs kept 24 h) / keepCompletedMs 0: enqueue ${ratio(d.enqueue, du.enqueue)}x, process ${ratio(d.process, du.process)}x, end-to-end ${ratio(d.total, du.total)}x, CPU ${ratio(d.cpuUs, du.cpuUs)}x`,
 );
 console.log(
   `ratio driver alone / bullmq (defaults): enqueue ${ratio(d.enqueue, p.enqueue)}x, process ${ratio(d.process, p.process)}x, end-to-end ${ratio(d.total, p.total)}x`,
