@@ -118,44 +118,149 @@ export async function sendEntries<T>(
       ),
     );
   }
-  if (ctx.tracker && !driver.workflows?.jobs) {
-    const createdAt = Date.now();
-    await Promise.all(
-      prepared.map(async ({ message }) => {
-        // A deduplicated id may already have a record (even a finished one): keep it.
-        if (message.dedup && (await ctx.tracker?.get(message.id))) return;
-        await ctx.tracker?.update(message.id, {
-          id: message.id,
-          queue: ctx.name,
-          name: message.name,
-          state: message.headers[H.notBefore] ? 'delayed' : 'waiting',
-          attempts: 0,
-          maxAttempts: Number(message.headers[H.maxAttempts]),
-          createdAt,
-        });
-      }),
-    );
-  }
-  const byQueue = new Map<string, OutgoingMessage[]>();
-  for (const { queue, message } of prepared) {
-    const list = byQueue.get(queue) ?? [];
-    list.push(message);
-    byQueue.set(queue, list);
+  await recordSent(ctx, driver, prepared);
+  await Promise.all(chunksOf(driver, prepared).map((chunk) => deliver(ctx, driver, chunk)));
+  return prepared.map((p) => p.message.id);
+}
+
+/** Job records for messages about to be sent (before the send, so no consumer can overtake them). */
+async function recordSent<T>(
+  ctx: QueueContext<T>,
+  driver: Driver,
+  prepared: readonly PreparedMessage[],
+): Promise<void> {
+  if (!ctx.tracker || driver.workflows?.jobs) return;
+  const createdAt = Date.now();
+  await Promise.all(
+    prepared.map(async ({ message }) => {
+      // A deduplicated id may already have a record (even a finished one): keep it.
+      if (message.dedup && (await ctx.tracker?.get(message.id))) return;
+      await ctx.tracker?.update(message.id, {
+        id: message.id,
+        queue: ctx.name,
+        name: message.name,
+        state: message.headers[H.notBefore] ? 'delayed' : 'waiting',
+        attempts: 0,
+        maxAttempts: Number(message.headers[H.maxAttempts]),
+        createdAt,
+      });
+    }),
+  );
+}
+
+/** Group by physical queue, then cut into the driver's batch size. */
+function chunksOf<P extends PreparedMessage>(driver: Driver, prepared: readonly P[]): P[][] {
+  const byQueue = new Map<string, P[]>();
+  for (const item of prepared) {
+    const list = byQueue.get(item.queue) ?? [];
+    list.push(item);
+    byQueue.set(item.queue, list);
   }
   const size = Math.max(1, driver.capabilities.maxBatchSize);
+  const chunks: P[][] = [];
+  for (const list of byQueue.values())
+    for (let i = 0; i < list.length; i += size) chunks.push(list.slice(i, i + size));
+  return chunks;
+}
+
+/** One driver.send for messages of one physical queue, with spans and counters. */
+async function deliver<T>(
+  ctx: QueueContext<T>,
+  driver: Driver,
+  chunk: readonly PreparedMessage[],
+): Promise<void> {
+  const queue = chunk[0]?.queue;
+  if (queue === undefined) return;
   try {
-    await Promise.all(
-      [...byQueue].map(async ([queue, messages]) => {
-        for (let i = 0; i < messages.length; i += size) await driver.send(queue, messages.slice(i, i + size));
-      }),
+    await driver.send(
+      queue,
+      chunk.map((p) => p.message),
     );
   } catch (error) {
-    for (const { span } of prepared) span?.recordException(error as Error);
+    for (const { span } of chunk) span?.recordException(error as Error);
     throw error;
   } finally {
-    for (const { span } of prepared) span?.end();
+    for (const { span } of chunk) span?.end();
   }
-  ctx.metrics.sent += prepared.length;
-  for (const _ of prepared) ctx.otel.count('sent');
-  return prepared.map((p) => p.message.id);
+  ctx.metrics.sent += chunk.length;
+  for (const _ of chunk) ctx.otel.count('sent');
+}
+
+interface PendingSend<T> {
+  readonly entry: InternalEntry<T>;
+  resolve(id: string): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Coalesces the single sends made in one turn of the event loop into batched driver calls (like a
+ * publisher's batching), so `await Promise.all(items.map((i) => queue.send(...)))` costs a few broker
+ * round trips, not one per job. Each caller still gets its own id or its own error: an invalid entry
+ * rejects alone; a failed batch rejects the callers whose messages were in it (they may have been
+ * partly accepted by the broker: at-least-once, never lost silently).
+ */
+export class SendCoalescer<T> {
+  private pending: PendingSend<T>[] = [];
+  private scheduled = false;
+
+  constructor(private readonly ctx: QueueContext<T>) {}
+
+  send(entry: InternalEntry<T>): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      this.pending.push({ entry, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.flush().catch(() => undefined);
+        });
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    this.scheduled = false;
+    let driver: Driver;
+    try {
+      driver = await this.ctx.driver();
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    const prepared: (PreparedMessage & { item: PendingSend<T> })[] = [];
+    for (const item of batch) {
+      const { entry } = item;
+      try {
+        const message = await prepareMessage(
+          this.ctx,
+          driver,
+          entry.name,
+          entry.data,
+          entry.options,
+          'options',
+          entry.internalHeaders,
+        );
+        prepared.push({ ...message, item });
+      } catch (error) {
+        item.reject(error);
+      }
+    }
+    try {
+      await recordSent(this.ctx, driver, prepared);
+    } catch (error) {
+      for (const { item } of prepared) item.reject(error);
+      return;
+    }
+    await Promise.all(
+      chunksOf(driver, prepared).map(async (chunk) => {
+        try {
+          await deliver(this.ctx, driver, chunk);
+          for (const { item, message } of chunk) item.resolve(message.id);
+        } catch (error) {
+          for (const { item } of chunk) item.reject(error);
+        }
+      }),
+    );
+  }
 }

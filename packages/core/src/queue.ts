@@ -8,7 +8,7 @@ import { ConfigError, QueueClosedError, UnsupportedFeatureError } from './errors
 import { TypedEmitter } from './events.js';
 import { H, intHeader, userHeaders } from './headers.js';
 import { type FanOutOptions, type FanOutResult, FANOUT_INDEX, FANOUT_PARENT, startFanOut } from './fanout.js';
-import { sendEntries } from './producer.js';
+import { SendCoalescer, sendEntries } from './producer.js';
 import { RateLimiter } from './rate-limit.js';
 import { type ScheduleInfo, Scheduler, type ScheduleSpec } from './schedules.js';
 import { MemoryStore } from './store/memory.js';
@@ -71,6 +71,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
   private closePromise: Promise<void> | undefined;
   private closed = false;
   private readonly scheduler: Scheduler<T>;
+  private readonly coalescer: SendCoalescer<T>;
   private readonly schedulerStop = new AbortController();
   private schedulerLoop: Promise<void> | undefined;
   private wakeScheduler: (() => void) | undefined;
@@ -127,6 +128,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
       emit: (event, ...args) => this.emit(event, ...args),
     };
     this.scheduler = new Scheduler(this.context, store);
+    this.coalescer = new SendCoalescer(this.context);
     this.schedules = {
       list: () => this.scheduler.list(),
       remove: (name) => this.scheduler.remove(name),
@@ -188,13 +190,13 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     return work;
   }
 
-  /** Send one job; resolves with its id once the broker has accepted it. */
+  /**
+   * Send one job; resolves with its id once the broker has accepted it. Sends made in the same turn of
+   * the event loop travel together in the driver's batches.
+   */
   async send(name: string, data: T, options?: SendOptions): Promise<string> {
     this.assertOpen();
-    const [id] = await this.trackSend(
-      sendEntries(this.context, [{ name, data, ...(options ? { options } : {}) }], () => 'options'),
-    );
-    return id as string;
+    return this.trackSend(this.coalescer.send({ name, data, ...(options ? { options } : {}) }));
   }
 
   /** Send many jobs, all validated first; resolves with their ids in order. */

@@ -101,3 +101,30 @@ describe('peek', () => {
     await queue.close();
   });
 });
+
+describe('send coalescing', () => {
+  it('sends made together travel in few driver calls, and a bad one fails alone', async () => {
+    const driver = createMemoryDriver({
+      broker: new MemoryBroker(),
+      limitCapabilities: { maxBatchSize: 10 },
+    });
+    const calls: number[] = [];
+    const send = driver.send.bind(driver);
+    driver.send = async (queue, messages) => {
+      calls.push(messages.length);
+      return send(queue, messages);
+    };
+    const queue = createQueue<{ i: number }>({ name: 'coalesced', driver, ownsDriver: true });
+    const results = await Promise.allSettled(
+      Array.from({ length: 25 }, (_, i) => queue.send('c', { i }, i === 7 ? { priority: 42 } : {})),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(24);
+    expect((results[7] as PromiseRejectedResult).reason).toMatchObject({
+      code: 'ERR_CONFIG',
+      field: 'options.priority',
+    });
+    expect(calls).toEqual([10, 10, 4]);
+    expect((await queue.stats()).waiting).toBe(24);
+    await queue.close();
+  });
+});
