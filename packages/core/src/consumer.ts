@@ -1,6 +1,6 @@
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { hopLimit, physicalQueues, type QueueContext } from './context.js';
-import type { DeadLetterInfo, Delivery, Driver } from './driver.js';
+import type { DeadLetterInfo, Delivery, Driver, OutgoingMessage } from './driver.js';
 import {
   errorMessage,
   LockLostError,
@@ -10,7 +10,7 @@ import {
 } from './errors.js';
 import { H, intHeader, userHeaders } from './headers.js';
 import { FANOUT_INDEX, FANOUT_PARENT, finishChunk } from './fanout.js';
-import { sendEntries } from './producer.js';
+import { prepareEntries, sendEntries } from './producer.js';
 import { validateWith } from './schema.js';
 import { withProcessSpan } from './telemetry.js';
 import { abortableDelay } from './timers.js';
@@ -215,7 +215,7 @@ export class ConsumerLoop<T> {
     outcome: { ok: boolean; result?: unknown; error?: string; reason?: string },
   ): Promise<void> {
     const parent = delivery.headers[FANOUT_PARENT];
-    if (parent === undefined) return;
+    if (parent === undefined || driver.workflows?.fanOut) return; // native fan-outs are the broker's
     const index = intHeader(delivery.headers, FANOUT_INDEX, 0);
     await finishChunk(this.ctx, this.ctx.store, driver, parent, index, outcome, this.ctx.resultTtlMs);
   }
@@ -372,8 +372,8 @@ export class ConsumerLoop<T> {
     this.ctx.metrics.observeDuration(took);
     this.ctx.otel.duration(took, 'completed');
     await this.chunkFinished(driver, delivery, { ok: true, result });
-    if (followUps.length > 0) await this.sendFollowUps(driver, job, followUps);
-    await delivery.ack(result);
+    if (followUps.length > 0) await this.completeWithFollowUps(driver, delivery, job, followUps, result);
+    else await delivery.ack(result);
     await this.record(job.id, { state: 'completed', result, finishedAt: Date.now() });
     this.ctx.metrics.completed++;
     this.ctx.otel.count('completed');
@@ -406,23 +406,41 @@ export class ConsumerLoop<T> {
     }
   }
 
-  private async sendFollowUps(driver: Driver, job: Job<T>, entries: readonly BatchEntry<T>[]): Promise<void> {
+  /** Follow-ups and the parent's ack: atomically where the driver can, else send first, then ack. */
+  private async completeWithFollowUps(
+    driver: Driver,
+    delivery: Delivery,
+    job: Job<T>,
+    entries: readonly BatchEntry<T>[],
+    result: unknown,
+  ): Promise<void> {
     const dedup = driver.capabilities.dedup;
-    await sendEntries(
-      this.ctx,
-      entries.map((entry, index) => {
-        const key = `${job.id}-next-${index}`;
-        const options = entry.options ?? {};
-        return {
-          ...entry,
-          options: {
-            ...options,
-            headers: { ...options.headers, 'queuekit-chain-key': key },
-            ...(dedup && options.jobId === undefined ? { jobId: key } : {}),
-          },
-        };
-      }),
-    );
+    const keyed = entries.map((entry, index) => {
+      const key = `${job.id}-next-${index}`;
+      const options = entry.options ?? {};
+      return {
+        ...entry,
+        options: {
+          ...options,
+          headers: { ...options.headers, 'queuekit-chain-key': key },
+          ...(dedup && options.jobId === undefined ? { jobId: key } : {}),
+        },
+      };
+    });
+    if (delivery.ackWith) {
+      const prepared = await prepareEntries(this.ctx, driver, keyed);
+      const byQueue = new Map<string, OutgoingMessage[]>();
+      for (const { queue, message } of prepared) byQueue.set(queue, [...(byQueue.get(queue) ?? []), message]);
+      await delivery.ackWith(
+        [...byQueue].map(([queue, messages]) => ({ queue, messages })),
+        result,
+      );
+      for (const { span } of prepared) span?.end();
+      this.ctx.metrics.sent += prepared.length;
+      return;
+    }
+    await sendEntries(this.ctx, keyed);
+    await delivery.ack(result);
   }
 
   private async failed(

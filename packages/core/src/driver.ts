@@ -109,6 +109,15 @@ export interface Delivery extends ReceivedMessage {
    * the handler's resolved value; drivers with `workflows.jobs` keep it for `getJob`, others ignore it.
    */
   ack(result?: unknown): Promise<void>;
+  /**
+   * Optional: settle as done and send `followUps` in one atomic step (an AMQP transaction, a Redis
+   * script...), so a follow-up exists if and only if its parent completed. Without it, the core sends
+   * the follow-ups, then acks (at-least-once, with deterministic ids where the driver deduplicates).
+   */
+  ackWith?(
+    followUps: readonly { readonly queue: string; readonly messages: readonly OutgoingMessage[] }[],
+    result?: unknown,
+  ): Promise<void>;
   /** Optional (drivers with `workflows.jobs`): record the job's progress in the broker. */
   progress?(value: unknown): Promise<void>;
   /** Move the message to the dead-letter destination with `info`, atomically where possible. */
@@ -198,6 +207,19 @@ export interface NativeWorkflows {
     remove(queue: string, name: string): Promise<boolean>;
     list(queue: string): Promise<NativeScheduleInfo[]>;
   };
+  /**
+   * Fan-out kept by the broker (BullMQ flows): send the chunk messages to `queue` and hold `reduce` until
+   * every chunk has finished, completed (`ack(result)`) or dead-lettered. The reduce message is then
+   * delivered once, its body replaced by the JSON of `{ parentId, results, failed }`: `results[i]` is
+   * chunk i's result or null, `failed` lists `{ index, reason, error }` of dead-lettered chunks (chunk
+   * i carries headers `qk-fanout-parent` and `qk-fanout-index`). Without it, the core keeps this
+   * bookkeeping in its store.
+   */
+  fanOut?(
+    queue: string,
+    chunks: readonly OutgoingMessage[],
+    reduce: { readonly queue: string; readonly message: OutgoingMessage },
+  ): Promise<void>;
   /** Enforce at most `max` jobs per `duration` ms across every consumer of `queue`. */
   setRateLimit?(queue: string, limit: { readonly max: number; readonly duration: number }): Promise<void>;
   /**

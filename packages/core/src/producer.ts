@@ -104,6 +104,18 @@ export async function sendEntries<T>(
   field: (index: number) => string = (index) => `entries[${index}].options`,
 ): Promise<string[]> {
   const driver = await ctx.driver();
+  const prepared = await prepareEntries(ctx, driver, entries, field);
+  await Promise.all(chunksOf(driver, prepared).map((chunk) => deliver(ctx, driver, chunk)));
+  return prepared.map((p) => p.message.id);
+}
+
+/** Validate and encode every entry (one invalid entry throws, nothing is sent) and record them as sent. */
+export async function prepareEntries<T>(
+  ctx: QueueContext<T>,
+  driver: Driver,
+  entries: readonly InternalEntry<T>[],
+  field: (index: number) => string = (index) => `entries[${index}].options`,
+): Promise<PreparedMessage[]> {
   const prepared: PreparedMessage[] = [];
   for (const [index, entry] of entries.entries()) {
     prepared.push(
@@ -119,8 +131,7 @@ export async function sendEntries<T>(
     );
   }
   await recordSent(ctx, driver, prepared);
-  await Promise.all(chunksOf(driver, prepared).map((chunk) => deliver(ctx, driver, chunk)));
-  return prepared.map((p) => p.message.id);
+  return prepared;
 }
 
 /** Job records for messages about to be sent (before the send, so no consumer can overtake them). */

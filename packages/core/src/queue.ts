@@ -7,8 +7,15 @@ import type { Driver } from './driver.js';
 import { ConfigError, QueueClosedError, UnsupportedFeatureError } from './errors.js';
 import { TypedEmitter } from './events.js';
 import { H, intHeader, userHeaders } from './headers.js';
-import { type FanOutOptions, type FanOutResult, FANOUT_INDEX, FANOUT_PARENT, startFanOut } from './fanout.js';
-import { SendCoalescer, sendEntries } from './producer.js';
+import {
+  type FanOutOptions,
+  type FanOutResult,
+  FANOUT_INDEX,
+  FANOUT_PARENT,
+  type ReduceData,
+  startFanOut,
+} from './fanout.js';
+import { prepareEntries, prepareMessage, SendCoalescer, sendEntries } from './producer.js';
 import { RateLimiter } from './rate-limit.js';
 import { type ScheduleInfo, Scheduler, type ScheduleSpec } from './schedules.js';
 import { MemoryStore } from './store/memory.js';
@@ -345,22 +352,48 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     const chunks: I[][] = [];
     for (let i = 0; i < items.length; i += options.chunkSize)
       chunks.push(items.slice(i, i + options.chunkSize));
+    const chunkEntries = chunks.map((chunk, index) => ({
+      name,
+      data: chunk as unknown as T,
+      internalHeaders: { [FANOUT_PARENT]: parentId, [FANOUT_INDEX]: String(index) },
+    }));
+    const driver = await this.driver();
+    const nativeFanOut = driver.workflows?.fanOut;
+    if (nativeFanOut) {
+      const prepared = await prepareEntries(this.context, driver, chunkEntries);
+      const reduceCtx = {
+        ...this.context,
+        name: options.reduce,
+        schema: undefined,
+        codec: jsonCodec,
+      } as unknown as QueueContext<ReduceData>;
+      const reduce = await prepareMessage(
+        reduceCtx,
+        driver,
+        options.reduceName ?? 'reduce',
+        { parentId, results: [], failed: [] },
+        {
+          ...(driver.capabilities.dedup ? { jobId: `${parentId}-reduce` } : {}),
+        },
+      );
+      await this.trackSend(
+        nativeFanOut.call(
+          driver.workflows,
+          this.name,
+          prepared.map((p) => p.message),
+          { queue: reduce.queue, message: reduce.message },
+        ),
+      );
+      for (const p of [...prepared, reduce]) p.span?.end();
+      return { parentId, chunkIds: prepared.map((p) => p.message.id) };
+    }
     await startFanOut(
       this.context.store,
       parentId,
       { total: chunks.length, reduce: options.reduce, reduceName: options.reduceName ?? 'reduce' },
       this.context.resultTtlMs,
     );
-    const chunkIds = await this.trackSend(
-      sendEntries(
-        this.context,
-        chunks.map((chunk, index) => ({
-          name,
-          data: chunk as unknown as T,
-          internalHeaders: { [FANOUT_PARENT]: parentId, [FANOUT_INDEX]: String(index) },
-        })),
-      ),
-    );
+    const chunkIds = await this.trackSend(sendEntries(this.context, chunkEntries));
     return { parentId, chunkIds };
   }
 

@@ -112,6 +112,14 @@ export class MemoryDriver implements Driver {
       ...(message.orderingKey === undefined ? {} : { orderingKey: message.orderingKey }),
       raw: message,
       ack: async () => settle(() => broker.ack(queue, key, token)),
+      // One synchronous step: the follow-ups exist if and only if the parent is acknowledged.
+      ackWith: async (followUps) =>
+        settle(() => {
+          if (!broker.extend(queue, key, token, 1000)) return false;
+          for (const { queue: target, messages } of followUps)
+            for (const m of messages) broker.enqueue(target, m);
+          return broker.ack(queue, key, token);
+        }),
       deadLetter: async (info) => settle(() => broker.deadLetter(queue, key, token, info)),
       release: async (delayMs) => settle(() => broker.release(queue, key, token, delayMs)),
       extendLock: async (ms) => settle(() => broker.extend(queue, key, token, ms)),
