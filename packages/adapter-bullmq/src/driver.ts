@@ -15,11 +15,13 @@ import {
 import { type Job, Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { BullDelivery } from './delivery.js';
+import { FanOutFlows } from './fanout.js';
 import { toQueuekitError } from './errors.js';
 import {
   DEAD_LETTER_FIELD,
   type DeadLetterRecord,
   fromBullJob,
+  type JobPlacement,
   type JobSettings,
   parseDeadLetterRecord,
   redriveMessage,
@@ -73,6 +75,7 @@ export class BullmqDriver implements Driver {
   private readonly held = new HeldDeliveries();
   private readonly rateLimits = new Map<string, RateLimit>();
   private readonly nativeWorkflows: BullmqWorkflows;
+  private readonly fanOuts: FanOutFlows;
 
   constructor(private readonly options: BullmqDriverOptions = {}) {
     validateOptions(options);
@@ -99,8 +102,18 @@ export class BullmqDriver implements Driver {
       keepCompleted: options.keepCompleted ?? 0,
       keepCompletedMs: options.keepCompletedMs ?? DEFAULT_KEEP_COMPLETED_MS,
     };
+    this.fanOuts = new FanOutFlows({
+      connection: this.producerConnection,
+      prefix: this.prefix,
+      jobSettings: this.jobSettings,
+      queue: (name) => this.queue(name),
+      place: (queue, messages) => placeMessages(queue, messages, this.held),
+      indexNumbered: (queue, messages, placements, ids) =>
+        this.indexNumbered(queue, messages, placements, ids),
+    });
     this.nativeWorkflows = new BullmqWorkflows(
       {
+        fanOuts: this.fanOuts,
         connection: this.producerConnection,
         jobSettings: this.jobSettings,
         queue: (name) => this.queue(name),
@@ -186,9 +199,13 @@ export class BullmqDriver implements Driver {
   ): Promise<void> {
     const target = this.queue(queue);
     const placements = placeMessages(queue, messages, this.held, copies);
-    const jobs = messages.map((message, index) =>
-      toBullJob(message, this.jobSettings, placements[index] as (typeof placements)[number]),
-    );
+    // A copy of a native fan-out's chunk joins the same flow (not on redrive: that flow is over).
+    const parents = copies ? [] : await this.fanOuts.copyParents(queue, messages, placements);
+    const jobs = messages.map((message, index) => {
+      const job = toBullJob(message, this.jobSettings, placements[index] as (typeof placements)[number]);
+      const parent = parents[index];
+      return parent ? { ...job, opts: { ...job.opts, ...parent } } : job;
+    });
     for (let i = 0; i < jobs.length; i += MAX_BATCH) {
       const chunk = jobs.slice(i, i + MAX_BATCH);
       const [only] = chunk;
@@ -196,17 +213,32 @@ export class BullmqDriver implements Driver {
         chunk.length === 1 && only
           ? [await target.add(only.name, only.data, only.opts)]
           : await target.addBulk(chunk.map((job) => ({ ...job })));
-      const pipeline = this.producerConnection.pipeline();
-      let indexed = 0;
-      for (const [offset, job] of added.entries()) {
-        const message = messages[i + offset] as OutgoingMessage;
-        if (message.dedup || placements[i + offset]?.jobId !== undefined || job.id === undefined) continue;
-        const ttl = (message.delayMs ?? 0) + this.jobSettings.keepCompletedMs + INDEX_SLACK_MS;
-        pipeline.set(indexKey(target.toKey(''), message.id), job.id, 'PX', Math.ceil(ttl));
-        indexed++;
-      }
-      if (indexed > 0) await pipeline.exec();
+      const sent = messages.slice(i, i + MAX_BATCH);
+      const ids = added.map((job) => job.id);
+      await this.indexNumbered(queue, sent, placements.slice(i, i + MAX_BATCH), ids);
+      if (parents.length > 0)
+        await this.fanOuts.noteCopies(queue, sent, parents.slice(i, i + MAX_BATCH), ids);
     }
+  }
+
+  /** Index entries pointing the queuekit ids of numbered jobs at their BullMQ ids, for `getJob`. */
+  private async indexNumbered(
+    queue: string,
+    messages: readonly OutgoingMessage[],
+    placements: readonly JobPlacement[],
+    ids: readonly (string | undefined)[],
+  ): Promise<void> {
+    const target = this.queue(queue);
+    const pipeline = this.producerConnection.pipeline();
+    let indexed = 0;
+    for (const [offset, id] of ids.entries()) {
+      const message = messages[offset] as OutgoingMessage;
+      if (message.dedup || placements[offset]?.jobId !== undefined || id === undefined) continue;
+      const ttl = (message.delayMs ?? 0) + this.jobSettings.keepCompletedMs + INDEX_SLACK_MS;
+      pipeline.set(indexKey(target.toKey(''), message.id), id, 'PX', Math.ceil(ttl));
+      indexed++;
+    }
+    if (indexed > 0) await pipeline.exec();
   }
 
   async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
@@ -220,11 +252,18 @@ export class BullmqDriver implements Driver {
     }
     const receiver = this.receiver(queue);
     if (jobs.some((job) => job.repeatJobKey)) jobs = await this.scheduledRuns(queue, jobs);
-    return jobs.map((job) => {
-      const view = fromBullJob(job);
-      this.held.add(queue, view.id);
-      return new BullDelivery(view, job, receiver, () => this.held.delete(queue, view.id));
-    });
+    return Promise.all(
+      jobs.map(async (job) => {
+        const view = fromBullJob(job);
+        const reduced = await this.fanOuts.reduceBody(job).catch((error: unknown) => {
+          this.onError(toQueuekitError(error, 'fan-out'));
+          return undefined;
+        });
+        this.held.add(queue, view.id);
+        const message = reduced ? { ...view, body: reduced } : view;
+        return new BullDelivery(message, job, receiver, () => this.held.delete(queue, view.id));
+      }),
+    );
   }
 
   /** Complete stale scheduler runs without delivering them; note the ticks of the others (`lastRunAt`). */
@@ -415,6 +454,7 @@ export class BullmqDriver implements Driver {
     this.held.clear();
     await Promise.allSettled(receivers.map((receiver) => receiver.close()));
     await Promise.allSettled(queues.map((queue) => queue.close()));
+    await this.fanOuts.close().catch(() => undefined);
     await Promise.allSettled([quit(this.producerConnection), quit(this.consumerConnection)]);
   }
 }

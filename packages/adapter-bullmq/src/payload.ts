@@ -21,6 +21,8 @@ export interface QueuekitJobMeta {
   readonly n?: false;
   /** `1` when the job is a later copy of one with the same queuekit id (retry-after, delay hop, redrive). */
   readonly c?: 1;
+  /** On the reduce job of a native fan-out: Redis key of the fan-out's record (see `fanout.ts`). */
+  readonly f?: string;
 }
 
 /** Name of the BullMQ job option carrying {@link QueuekitJobMeta}. */

@@ -9,6 +9,7 @@ import {
 import { Job, type JobSchedulerJson, type Queue, type RepeatOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { toQueuekitError } from './errors.js';
+import type { FanOutFlows } from './fanout.js';
 import {
   bullJobId,
   DEAD_LETTER_FIELD,
@@ -31,6 +32,8 @@ export interface WorkflowHost {
   queue(name: string): Queue;
   /** Apply a rate limit to the consumers of `queue` in this process (now and when they start). */
   applyRateLimit(queue: string, limit: { readonly max: number; readonly duration: number }): void;
+  /** Fan-outs on BullMQ flows. */
+  readonly fanOuts: FanOutFlows;
   /** Throws QueueClosedError once the driver is closed. */
   ensureOpen(): void;
 }
@@ -67,6 +70,7 @@ function scheduleName(id: string): string {
  *   creates the next run when a consumer takes the current one, and skips ticks missed while no
  *   consumer ran (one catch-up run).
  * - `setRateLimit`: BullMQ's worker limiter, counted in one Redis key per queue for every consumer.
+ * - `fanOut`: BullMQ flows (the reduce job is the parent of the chunk jobs).
  * - `jobs`: state, progress, result and timestamps from the BullMQ job itself.
  */
 export class BullmqWorkflows implements NativeWorkflows {
@@ -83,6 +87,24 @@ export class BullmqWorkflows implements NativeWorkflows {
       list: (queue) => this.listSchedules(queue),
     };
     this.jobs = nativeJobs ? { get: (queue, id) => this.getJob(queue, id) } : undefined;
+  }
+
+  /**
+   * Fan-out on a BullMQ flow: the reduce job is the parent of the chunk jobs and is delivered once
+   * every chunk has completed or dead-lettered, its body replaced by the chunks' results and failures
+   * (see {@link FanOutFlows}).
+   */
+  async fanOut(
+    queue: string,
+    chunks: readonly OutgoingMessage[],
+    reduce: { readonly queue: string; readonly message: OutgoingMessage },
+  ): Promise<void> {
+    this.host.ensureOpen();
+    try {
+      await this.host.fanOuts.fanOut(queue, chunks, reduce);
+    } catch (error) {
+      throw toQueuekitError(error, 'fan-out');
+    }
   }
 
   async setRateLimit(

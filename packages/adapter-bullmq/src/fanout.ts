@@ -1,0 +1,217 @@
+import type { OutgoingMessage } from '@queuekit/core';
+import { FlowProducer, type Job, type JobsOptions, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  type BullJobSpec,
+  bullJobId,
+  DEAD_LETTER_FIELD,
+  type JobPlacement,
+  type JobSettings,
+  parseDeadLetterRecord,
+  toBullJob,
+} from './job-mapping.js';
+import { META_OPTION, type QueuekitJobMeta, readMeta } from './payload.js';
+import { INDEX_SLACK_MS } from './placement.js';
+
+/** Headers the core puts on every chunk of a fan-out. */
+export const FANOUT_PARENT_HEADER = 'qk-fanout-parent';
+export const FANOUT_INDEX_HEADER = 'qk-fanout-index';
+
+/** What the fan-out needs from the driver. */
+export interface FanOutHost {
+  readonly connection: Redis;
+  readonly prefix: string;
+  readonly jobSettings: JobSettings;
+  /** The BullMQ `Queue` of a queue name (created on first use). */
+  queue(name: string): Queue;
+  /** BullMQ ids for the chunks of a send (see `placeMessages`). */
+  place(queue: string, messages: readonly OutgoingMessage[]): JobPlacement[];
+  /** Write the `getJob` index entries of numbered jobs, as `send` does. */
+  indexNumbered(
+    queue: string,
+    messages: readonly OutgoingMessage[],
+    placements: readonly JobPlacement[],
+    ids: readonly (string | undefined)[],
+  ): Promise<void>;
+}
+
+/** The reduce body the core expects. */
+interface ReduceBody {
+  parentId: string;
+  results: unknown[];
+  failed: { index: number; reason?: string; error?: string }[];
+}
+
+/** A chunk that dead-lettered leaves its flow without failing or blocking the reduce job. */
+const CHILD_OPTIONS = { ignoreDependencyOnFailure: true } as const satisfies JobsOptions;
+
+const encoder = new TextEncoder();
+
+/**
+ * Fan-out on BullMQ flows. The reduce job is the flow's parent (on the reduce queue, in state
+ * `waiting-children`), the chunk jobs its children; a chunk that dead-letters is moved to the
+ * parent's ignored failures (`ignoreDependencyOnFailure`). When every child has finished BullMQ
+ * moves the parent to `wait`, and its delivery's body is built from the children's return values
+ * and failures.
+ *
+ * A small Redis hash per fan-out (the "record", under the chunk queue's prefix) holds the parent's
+ * key, the chunk count, and for each chunk index the key of the latest BullMQ job of that chunk.
+ * It is what keeps copies counted: when the core re-sends a chunk as a copy (RetryAfter, a delay
+ * hop), the driver adds the copy as one more child of the same parent before the original is acked,
+ * and points the chunk's index at the copy, whose outcome then wins over the original's.
+ */
+export class FanOutFlows {
+  private producer: FlowProducer | undefined;
+
+  constructor(private readonly host: FanOutHost) {}
+
+  /** Redis key of the record of fan-out `parentId` whose chunks go to `queue`. */
+  recordKey(queue: string, parentId: string): string {
+    return this.host.queue(queue).toKey(`qk:fan:${parentId}`);
+  }
+
+  private flowProducer(): FlowProducer {
+    this.producer ??= new FlowProducer({ connection: this.host.connection, prefix: this.host.prefix });
+    return this.producer;
+  }
+
+  /** Send the chunks as children of the reduce job (see the class). */
+  async fanOut(
+    queue: string,
+    chunks: readonly OutgoingMessage[],
+    reduce: { readonly queue: string; readonly message: OutgoingMessage },
+  ): Promise<void> {
+    const parentId = chunks[0]?.headers[FANOUT_PARENT_HEADER];
+    if (parentId === undefined) throw new Error('fan-out chunks carry no qk-fanout-parent header');
+    const record = this.recordKey(queue, parentId);
+    const reduceQueue = this.host.queue(reduce.queue);
+    const parentJob = toBullJob(reduce.message, this.host.jobSettings, {
+      jobId: bullJobId(reduce.message.id),
+    });
+    const parentMeta = { ...(readMeta(parentJob.opts) as QueuekitJobMeta), f: record };
+    const parentKey = reduceQueue.toKey(parentJob.opts.jobId as string);
+    const ttlMs = this.host.jobSettings.keepCompletedMs + INDEX_SLACK_MS;
+    // The parent's key first: a copy of a chunk may be sent as soon as the chunk is delivered.
+    await this.host.connection
+      .multi()
+      .hset(record, 'parent', parentKey, 'n', String(chunks.length), 'id', parentId)
+      .pexpire(record, ttlMs)
+      .exec();
+    const placements = this.host.place(queue, chunks);
+    const children = chunks.map((chunk, index) =>
+      toBullJob(chunk, this.host.jobSettings, placements[index] as JobPlacement),
+    );
+    const node = await this.flowProducer().add({
+      name: parentJob.name,
+      queueName: reduce.queue,
+      data: parentJob.data,
+      opts: { ...parentJob.opts, [META_OPTION]: parentMeta } as JobsOptions,
+      children: children.map((child: BullJobSpec) => ({
+        name: child.name,
+        queueName: queue,
+        data: child.data,
+        opts: { ...child.opts, ...CHILD_OPTIONS },
+      })),
+    });
+    const ids = chunks.map((_, index) => node.children?.[index]?.job.id);
+    const target = this.host.queue(queue);
+    const pipeline = this.host.connection.pipeline();
+    for (const [index, id] of ids.entries()) {
+      // HSETNX: a copy sent meanwhile has already pointed the index at itself.
+      if (id !== undefined) pipeline.hsetnx(record, `i:${index}`, target.toKey(id));
+    }
+    await pipeline.exec();
+    await this.host.indexNumbered(queue, chunks, placements, ids);
+  }
+
+  /**
+   * Options that make copies of fan-out chunks children of their fan-out's reduce job. `undefined`
+   * entries: not a chunk copy, or a fan-out this driver has no record of (not native, or expired).
+   */
+  async copyParents(
+    queue: string,
+    messages: readonly OutgoingMessage[],
+    placements: readonly JobPlacement[],
+  ): Promise<(JobsOptions | undefined)[]> {
+    return Promise.all(
+      messages.map(async (message, index) => {
+        const parentId = message.headers[FANOUT_PARENT_HEADER];
+        if (parentId === undefined || !placements[index]?.copy) return undefined;
+        const parentKey = await this.host.connection.hget(this.recordKey(queue, parentId), 'parent');
+        const parent = parentKey ? splitJobKey(parentKey) : undefined;
+        return parent ? { parent, ...CHILD_OPTIONS } : undefined;
+      }),
+    );
+  }
+
+  /** Point each chunk index at its copy just added (so the copy's outcome is the chunk's). */
+  async noteCopies(
+    queue: string,
+    messages: readonly OutgoingMessage[],
+    parents: readonly (JobsOptions | undefined)[],
+    ids: readonly (string | undefined)[],
+  ): Promise<void> {
+    const pipeline = this.host.connection.pipeline();
+    let noted = 0;
+    for (const [i, message] of messages.entries()) {
+      const id = ids[i];
+      const parentId = message.headers[FANOUT_PARENT_HEADER];
+      const index = message.headers[FANOUT_INDEX_HEADER];
+      if (!parents[i] || id === undefined || parentId === undefined || index === undefined) continue;
+      pipeline.hset(this.recordKey(queue, parentId), `i:${index}`, this.host.queue(queue).toKey(id));
+      noted++;
+    }
+    if (noted > 0) await pipeline.exec();
+  }
+
+  /**
+   * The body of a reduce job being delivered: the JSON of `{ parentId, results, failed }`, or
+   * `undefined` for any other job (or when the fan-out's record has expired).
+   */
+  async reduceBody(job: Job): Promise<Uint8Array | undefined> {
+    const record = readMeta(job.opts)?.f;
+    if (record === undefined) return undefined;
+    const [entries, values, failures] = await Promise.all([
+      this.host.connection.hgetall(record),
+      job.getChildrenValues(),
+      job.getIgnoredChildrenFailures(),
+    ]);
+    const total = Number(entries.n);
+    if (!Number.isInteger(total) || total < 0) return undefined;
+    const body: ReduceBody = { parentId: entries.id ?? '', results: [], failed: [] };
+    for (let index = 0; index < total; index++) {
+      const key = entries[`i:${index}`];
+      if (key !== undefined && Object.hasOwn(values, key)) {
+        body.results.push(values[key] ?? null);
+        continue;
+      }
+      body.results.push(null);
+      const stored = key
+        ? parseDeadLetterRecord(await this.host.connection.hget(key, DEAD_LETTER_FIELD))
+        : undefined;
+      const failedReason = key ? failures[key] : undefined;
+      body.failed.push({
+        index,
+        reason: stored?.reason ?? (failedReason === undefined ? 'missing' : 'failed'),
+        ...(stored?.error !== undefined
+          ? { error: stored.error }
+          : failedReason !== undefined
+            ? { error: failedReason }
+            : {}),
+      });
+    }
+    return encoder.encode(JSON.stringify(body));
+  }
+
+  async close(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.close();
+  }
+}
+
+/** `{ id, queue }` of a BullMQ job key `<prefix>:<queue>:<id>` (ids never contain `:`). */
+function splitJobKey(key: string): { id: string; queue: string } | undefined {
+  const at = key.lastIndexOf(':');
+  return at > 0 ? { id: key.slice(at + 1), queue: key.slice(0, at) } : undefined;
+}
