@@ -13,7 +13,14 @@ const target = join(root, 'docs', 'capabilities.md');
 
 const kb = (bytes) =>
   bytes >= 1024 * 1024 ? `${+(bytes / 1024 / 1024).toFixed(2)} MiB` : `${Math.round(bytes / 1024)} KiB`;
-const duration = (ms) => (ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${+(ms / 1000).toFixed(1)} s`);
+const duration = (ms) =>
+  ms >= 86_400_000
+    ? `${+(ms / 86_400_000).toFixed(1)} days`
+    : ms >= 3_600_000
+      ? `${+(ms / 3_600_000).toFixed(1)} h`
+      : ms >= 60_000
+        ? `${+(ms / 60_000).toFixed(1)} min`
+        : `${+(ms / 1000).toFixed(1)} s`;
 
 /** Feature rows: how to describe the driver's support, and the cases (titles) that prove it. */
 const features = [
@@ -109,12 +116,12 @@ const features = [
   ],
   [
     'Job status (getJob), progress, result',
-    () => 'core (store)',
+    (_c, w) => (w.jobs ? 'native (broker job data)' : 'core (store)'),
     ['getJob() answers state, progress, result, error, attempts and timestamps'],
   ],
   [
     'Recurring jobs',
-    () => 'core (store leases)',
+    (_c, w) => (w.schedules ? 'native (broker schedulers)' : 'core (store leases)'),
     [
       'a recurring job runs once per tick across several consumers, and can be listed and removed',
       'a tick missed while no consumer ran is run once when a consumer starts',
@@ -122,17 +129,18 @@ const features = [
   ],
   [
     'Rate limit shared by consumers',
-    () => 'core (store)',
+    (_c, w) => (w.rateLimit ? 'native (broker limiter)' : 'core (store)'),
     ['a rate limit is shared by every consumer of the queue'],
   ],
   [
     'Fan-out / reduce',
-    () => 'core (store)',
+    (_c, w) => (w.fanOut ? 'native (broker flows)' : 'core (store)'),
     ['fanOut splits items into chunks and enqueues one reduce job with every result and the failed chunks'],
   ],
   [
     'Chained jobs',
-    (c) => (c.dedup ? 'core, deduplicated' : 'core, at-least-once'),
+    (c, w) =>
+      w.atomicFollowUps ? 'atomic with the ack' : c.dedup ? 'core, deduplicated ids' : 'core, at-least-once',
     ['a handler can chain its follow-up job, sent only when it succeeds'],
   ],
   [
@@ -165,14 +173,14 @@ for (const pkg of readdirSync(packagesDir).sort()) {
   for (const file of readdirSync(reports)
     .filter((f) => f.startsWith('capabilities-'))
     .sort()) {
-    const { suite, provider, capabilities } = readJson(join(reports, file));
+    const { suite, provider, capabilities, workflows = {} } = readJson(join(reports, file));
     const statuses = new Map();
     for (const testFile of results.testResults ?? []) {
       for (const assertion of testFile.assertionResults ?? []) {
         if (assertion.ancestorTitles?.[0] === suite) statuses.set(assertion.title, assertion.status);
       }
     }
-    suites.set(suite, { pkg, provider, capabilities, statuses });
+    suites.set(suite, { pkg, provider, capabilities, workflows, statuses });
   }
 }
 
@@ -206,7 +214,7 @@ const lines = [
   `|---|${columns.map(() => '---').join('|')}|`,
 ];
 for (const [feature, describe, cases] of features) {
-  const cells = columns.map(([, s]) => `${describe(s.capabilities)} ${mark(s.statuses, cases)}`);
+  const cells = columns.map(([, s]) => `${describe(s.capabilities, s.workflows)} ${mark(s.statuses, cases)}`);
   lines.push(`| ${feature} | ${cells.join(' | ')} |`);
 }
 lines.push('', '## Cases behind each row', '');

@@ -37,6 +37,13 @@ function recordCapabilities(name: string, driver: Driver): void {
     .replace(/[^a-z0-9]+/gi, '-')
     .replace(/^-|-$/g, '')
     .toLowerCase();
+  const workflows = {
+    schedules: driver.workflows?.schedules !== undefined,
+    rateLimit: driver.workflows?.setRateLimit !== undefined,
+    jobs: driver.workflows?.jobs !== undefined,
+    fanOut: driver.workflows?.fanOut !== undefined,
+    atomicFollowUps: driver.workflows?.atomicFollowUps === true,
+  };
   const capabilities = {
     ...driver.capabilities,
     maxDelayMs: Number.isFinite(driver.capabilities.maxDelayMs) ? driver.capabilities.maxDelayMs : 'Infinity',
@@ -45,7 +52,7 @@ function recordCapabilities(name: string, driver: Driver): void {
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       join(dir, `capabilities-${slug}.json`),
-      `${JSON.stringify({ suite: `conformance: ${name}`, provider: driver.provider, capabilities }, null, 2)}
+      `${JSON.stringify({ suite: `conformance: ${name}`, provider: driver.provider, capabilities, workflows }, null, 2)}
 `,
     );
   } catch {

@@ -197,6 +197,8 @@ export interface NativeJobStatus {
  * falls back to its store-based implementation for the others; users see the same behaviour.
  */
 export interface NativeWorkflows {
+  /** Deliveries implement `ackWith`: a follow-up exists if and only if its parent completed. */
+  readonly atomicFollowUps?: boolean;
   /**
    * Recurring jobs kept by the broker: exactly one run per tick whatever the number of consumers, none lost
    * while no consumer runs. Each run is delivered with the template's headers plus `queuekit-tick`

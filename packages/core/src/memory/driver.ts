@@ -38,6 +38,7 @@ export class MemoryDriver implements Driver {
   readonly apiVersion = DRIVER_API_VERSION;
   readonly provider = 'memory';
   readonly capabilities: Capabilities;
+  readonly workflows = { atomicFollowUps: true } as const;
   private readonly broker: MemoryBroker;
   private readonly closing = new AbortController();
 
