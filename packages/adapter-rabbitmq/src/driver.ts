@@ -7,6 +7,7 @@ import {
   type Driver,
   type DriverStats,
   LockLostError,
+  type NativeWorkflows,
   type OutgoingMessage,
   QueueClosedError,
   type ReceiveOptions,
@@ -33,6 +34,8 @@ import { bucketFor, deadLetterQueueName, Topology, waitQueueName } from './topol
  *   for (its concurrency); deliveries are buffered until the core pulls them.
  * - Delays use TTL wait queues, one per delay bucket, that dead-letter back into the work queue.
  * - Dead letters are copies in `<queue>.dead-letter` carrying reason, last error and attempts.
+ * - A job completed with follow-ups (`ackWith`) publishes them and acks itself in one AMQP
+ *   transaction on its consumer channel: both happen, or neither (and the job is redelivered).
  *
  * @example
  * const driver = await createDriver({ url: 'amqp://guest:guest@127.0.0.1:5672/' });
@@ -42,6 +45,8 @@ export class RabbitMqDriver implements Driver {
   readonly apiVersion = DRIVER_API_VERSION;
   readonly provider = 'rabbitmq';
   readonly capabilities: Capabilities;
+  /** Deliveries implement `ackWith`: follow-ups and the parent's ack are one AMQP transaction. */
+  readonly workflows: NativeWorkflows = { atomicFollowUps: true };
   /** Connection events (`connected`, `disconnected`, `connect-failed`) for logging and tests. */
   readonly connection: ConnectionManager;
   private readonly options: ResolvedOptions;
@@ -98,6 +103,14 @@ export class RabbitMqDriver implements Driver {
   }
 
   private async publish(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    await this.publishRedeclaring(queue, await this.plan(queue, messages));
+  }
+
+  /**
+   * What `send` publishes for `messages`, with the queue (and the wait queues of delayed ones)
+   * declared: persistent, with priority, encoding and headers; delayed ones go to a TTL wait queue.
+   */
+  private async plan(queue: string, messages: readonly OutgoingMessage[]): Promise<Publication[]> {
     const publications: Publication[] = [];
     await this.topology.ensureQueue(queue);
     for (const message of messages) {
@@ -116,7 +129,7 @@ export class RabbitMqDriver implements Driver {
         publications.push({ queue, content, options });
       }
     }
-    await this.publishRedeclaring(queue, publications);
+    return publications;
   }
 
   /** Publish; if the broker returned messages as unroutable (queue deleted meanwhile), redeclare once and retry. */
@@ -220,16 +233,40 @@ export class RabbitMqDriver implements Driver {
       }
       settled = true;
     };
-    const settle = (action: (channel: Channel) => void) => {
-      if (!consumer.settle(channel, action)) {
-        throw new LockLostError('The channel of this delivery closed; RabbitMQ redelivers it');
-      }
+    const lockLost = () => new LockLostError('The channel of this delivery closed; RabbitMQ redelivers it');
+    const settle = async (action: (channel: Channel) => void) => {
+      if (!consumer.settle(channel, action)) throw lockLost();
+      // On a channel in transaction mode (see ackWith) a settle takes effect at the commit.
+      await consumer.commitSettled(channel).catch(() => {
+        throw lockLost();
+      });
     };
     return {
       ...fields,
       ack: async () => {
         claim();
-        settle((ch) => ch.ack(message));
+        await settle((ch) => ch.ack(message));
+      },
+      ackWith: async (followUps) => {
+        const publications: Publication[] = [];
+        for (const { queue: target, messages } of followUps) {
+          publications.push(...(await this.plan(target, messages)));
+        }
+        if (publications.length === 0) {
+          claim();
+          return settle((ch) => ch.ack(message));
+        }
+        claim();
+        const transaction = await consumer.transactional(channel).catch(() => undefined);
+        if (!transaction) throw lockLost();
+        // Every frame of this unit is written in one synchronous block, so no commit of another
+        // delivery can split it: the follow-ups and the ack are committed together or not at all.
+        await settle((ch) => {
+          for (const publication of publications) {
+            ch.publish('', publication.queue, publication.content, publication.options);
+          }
+          ch.ack(message);
+        });
       },
       deadLetter: async (info: DeadLetterInfo) => {
         claim();
@@ -240,7 +277,7 @@ export class RabbitMqDriver implements Driver {
             options: deadLetterOptions(message, info, fields.deliveryCount),
           },
         ]);
-        settle((ch) => ch.ack(message));
+        await settle((ch) => ch.ack(message));
       },
     };
   }

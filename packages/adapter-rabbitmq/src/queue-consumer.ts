@@ -1,5 +1,6 @@
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import type { ConnectionManager } from './connection.js';
+import { ChannelTransaction } from './transaction.js';
 
 /**
  * The push-to-pull bridge for one queue: an AMQP consumer (manual ack) on a channel of its own,
@@ -10,6 +11,8 @@ import type { ConnectionManager } from './connection.js';
  */
 export class QueueConsumer {
   private channel: Channel | undefined;
+  /** Transaction mode of `channel`, entered on the first delivery settled with follow-ups. */
+  private transaction: ChannelTransaction | undefined;
   private consumerTag: string | undefined;
   private prefetch = 0;
   private buffer: Message[] = [];
@@ -57,6 +60,7 @@ export class QueueConsumer {
       const opened = channel;
       opened.on('close', () => this.lost(opened));
       this.channel = opened;
+      this.transaction = undefined;
       this.buffer = [];
       this.unsettled = 0;
       this.prefetch = 0;
@@ -131,6 +135,7 @@ export class QueueConsumer {
   private lost(channel: Channel): void {
     if (this.channel !== channel) return;
     this.channel = undefined;
+    this.transaction = undefined;
     this.consumerTag = undefined;
     this.prefetch = 0;
     this.buffer = [];
@@ -164,6 +169,42 @@ export class QueueConsumer {
     }
     this.unsettled = Math.max(0, this.unsettled - 1);
     return true;
+  }
+
+  /**
+   * The transaction of `channel` (the current consumer channel), putting it in transaction mode:
+   * from then on every settle on it is followed by a commit (see {@link commitSettled}).
+   * Undefined when that channel is gone.
+   */
+  async transactional(channel: Channel): Promise<ChannelTransaction | undefined> {
+    if (this.channel !== channel) return undefined;
+    this.transaction ??= new ChannelTransaction(channel);
+    const transaction = this.transaction;
+    try {
+      await transaction.select();
+    } catch (error) {
+      this.lost(channel);
+      await channel.close().catch(() => undefined);
+      throw error;
+    }
+    return this.channel === channel ? transaction : undefined;
+  }
+
+  /**
+   * After a settle on `channel`: commit it when the channel is in transaction mode (a no-op
+   * otherwise). Rejects when the commit failed; the channel is then closed, so the broker rolls
+   * back whatever was not committed and requeues the unacked messages.
+   */
+  async commitSettled(channel: Channel): Promise<void> {
+    const transaction = this.channel === channel ? this.transaction : undefined;
+    if (!transaction?.active) return;
+    try {
+      await transaction.commit();
+    } catch (error) {
+      this.lost(channel);
+      await channel.close().catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Whether deliveries taken from `channel` can still be settled. */
@@ -206,6 +247,7 @@ export class QueueConsumer {
     this.unsettled += buffered.length;
     try {
       await this.giveBack(channel, buffered);
+      await this.commitSettled(channel).catch(() => undefined);
     } finally {
       if (this.channel === channel) this.unsettled = Math.max(0, this.unsettled - buffered.length);
     }
