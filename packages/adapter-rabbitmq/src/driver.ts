@@ -191,7 +191,7 @@ export class RabbitMqDriver implements Driver {
         queue,
         this.connection,
         () => this.topology.ensureQueue(queue),
-        (channel, messages) => this.giveBack(queue, channel, messages),
+        (messages, settle) => this.giveBack(queue, messages, settle),
       );
       this.consumers.set(queue, consumer);
     }
@@ -203,21 +203,24 @@ export class RabbitMqDriver implements Driver {
    * confirmed copies (so they do not come back flagged "redelivered", which would count as an
    * attempt), then ack the originals. If that fails, requeue them (flagged).
    */
-  private async giveBack(queue: string, channel: Channel, messages: Message[]): Promise<void> {
+  private async giveBack(
+    queue: string,
+    messages: Message[],
+    settle: (action: (channel: Channel) => void) => Promise<void>,
+  ): Promise<void> {
     try {
       await this.publisher.publish(
         messages.map((message) => ({ queue, content: message.content, options: requeueOptions(message) })),
         this.options.unavailableTimeoutMs,
       );
-      for (const message of messages) channel.ack(message);
+      await settle((ch) => {
+        for (const message of messages) ch.ack(message);
+      });
     } catch {
-      for (const message of messages) {
-        try {
-          channel.nack(message, false, true);
-        } catch {
-          // The channel closed: RabbitMQ requeues them itself.
-        }
-      }
+      // Requeue them (or, if the channel closed, RabbitMQ requeues them itself).
+      await settle((ch) => {
+        for (const message of messages) ch.nack(message, false, true);
+      }).catch(() => undefined);
     }
   }
 
@@ -234,12 +237,9 @@ export class RabbitMqDriver implements Driver {
       settled = true;
     };
     const lockLost = () => new LockLostError('The channel of this delivery closed; RabbitMQ redelivers it');
+    // On a channel in transaction mode (see ackWith) a settle resolves once committed.
     const settle = async (action: (channel: Channel) => void) => {
-      if (!consumer.settle(channel, action)) throw lockLost();
-      // On a channel in transaction mode (see ackWith) a settle takes effect at the commit.
-      await consumer.commitSettled(channel).catch(() => {
-        throw lockLost();
-      });
+      if (!(await consumer.settle(channel, action))) throw lockLost();
     };
     return {
       ...fields,

@@ -24,14 +24,18 @@ export class QueueConsumer {
 
   /**
    * @param giveBack puts buffered, never handed out messages back in the queue without marking them
-   *   redelivered (the driver re-publishes confirmed copies and acks the originals).
+   *   redelivered (the driver re-publishes confirmed copies and acks the originals through `settle`,
+   *   which commits them when the channel is in transaction mode).
    * @param idleMs buffered messages nobody takes for this long are given back (the core stopped pulling).
    */
   constructor(
     readonly queue: string,
     private readonly connection: ConnectionManager,
     private readonly declare: () => Promise<void>,
-    private readonly giveBack: (channel: Channel, messages: Message[]) => Promise<void>,
+    private readonly giveBack: (
+      messages: Message[],
+      settle: (action: (channel: Channel) => void) => Promise<void>,
+    ) => Promise<void>,
     private readonly idleMs = 2_000,
   ) {}
 
@@ -157,23 +161,24 @@ export class QueueConsumer {
   }
 
   /**
-   * Run `settle` (ack / nack) for a message taken from `channel`. Returns false when that channel
-   * is gone (the broker has requeued the message), without calling `settle`.
+   * Run `settle` (ack / nack, and with it any publishes of the same unit) for a message taken from
+   * `channel`; on a channel in transaction mode, resolves once committed. Resolves false when that
+   * channel is gone (the broker has requeued the message) or the commit failed.
    */
-  settle(channel: Channel, settle: (channel: Channel) => void): boolean {
+  async settle(channel: Channel, settle: (channel: Channel) => void): Promise<boolean> {
     if (this.channel !== channel) return false;
     try {
-      settle(channel);
+      await this.write(channel, settle);
     } catch {
       return false;
     }
-    this.unsettled = Math.max(0, this.unsettled - 1);
+    if (this.channel === channel) this.unsettled = Math.max(0, this.unsettled - 1);
     return true;
   }
 
   /**
    * The transaction of `channel` (the current consumer channel), putting it in transaction mode:
-   * from then on every settle on it is followed by a commit (see {@link commitSettled}).
+   * from then on every settle on it is committed (see {@link settle}).
    * Undefined when that channel is gone.
    */
   async transactional(channel: Channel): Promise<ChannelTransaction | undefined> {
@@ -191,15 +196,15 @@ export class QueueConsumer {
   }
 
   /**
-   * After a settle on `channel`: commit it when the channel is in transaction mode (a no-op
-   * otherwise). Rejects when the commit failed; the channel is then closed, so the broker rolls
-   * back whatever was not committed and requeues the unacked messages.
+   * Write settle frames (`action`, synchronous) on `channel`: directly, or, once the channel is in
+   * transaction mode, through its transaction (resolving once committed). When the commit fails the
+   * channel is closed, so the broker rolls back what was not committed and requeues unacked messages.
    */
-  async commitSettled(channel: Channel): Promise<void> {
+  private async write(channel: Channel, action: (channel: Channel) => void): Promise<void> {
     const transaction = this.channel === channel ? this.transaction : undefined;
-    if (!transaction?.active) return;
+    if (!transaction?.active) return action(channel);
     try {
-      await transaction.commit();
+      await transaction.run(() => action(channel));
     } catch (error) {
       this.lost(channel);
       await channel.close().catch(() => undefined);
@@ -246,8 +251,7 @@ export class QueueConsumer {
     this.buffer = [];
     this.unsettled += buffered.length;
     try {
-      await this.giveBack(channel, buffered);
-      await this.commitSettled(channel).catch(() => undefined);
+      await this.giveBack(buffered, (action) => this.write(channel, action));
     } finally {
       if (this.channel === channel) this.unsettled = Math.max(0, this.unsettled - buffered.length);
     }

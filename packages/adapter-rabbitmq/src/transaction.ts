@@ -11,16 +11,25 @@ interface RpcChannel {
   rpc(method: number, fields: Record<string, never>, expect: number): Promise<unknown>;
 }
 
+/** Settle frames waiting for the next commit. */
+interface PendingWrite {
+  readonly write: () => void;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /**
  * The transaction mode of one (non-confirm) channel. Once `select` was called, publishes, acks and
- * nacks on the channel take effect only at the next `commit`, so every settle on it must commit.
- * Commits are grouped: callers that wrote their frames while a commit was in flight share the next
- * one (its frame is written after theirs, so their work is in it).
+ * nacks on the channel take effect only at the next commit, so every settle on it goes through `run`.
+ * RabbitMQ refuses any frame on a channel while its `tx.commit` is in flight (a connection error), so
+ * `run` writes nothing until that commit is answered: writes requested meanwhile are written together
+ * afterwards and share the next commit. Each write is one synchronous block, so the frames of one unit
+ * (e.g. a delivery's follow-ups and its ack) always land in the same commit.
  */
 export class ChannelTransaction {
   private selecting: Promise<void> | undefined;
-  private running: Promise<void> | undefined;
-  private queued: Promise<void> | undefined;
+  private committing = false;
+  private pending: PendingWrite[] = [];
 
   constructor(private readonly channel: Channel) {}
 
@@ -37,31 +46,52 @@ export class ChannelTransaction {
     return this.selecting;
   }
 
-  /** Commit everything written on the channel so far. Rejects when the channel or connection failed. */
-  commit(): Promise<void> {
-    if (this.queued) return this.queued;
-    const running = this.running;
-    if (!running) return this.start();
-    const queued = running
-      .catch(() => undefined)
-      .then(() => {
-        this.queued = undefined;
-        return this.start();
-      });
-    this.queued = queued;
-    return queued;
+  /**
+   * Write frames (synchronously, in `write`) and resolve once a commit including them succeeded.
+   * Rejects when `write` throws (the channel closed) or the commit failed.
+   */
+  run(write: () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ write, resolve, reject });
+      if (!this.committing) this.flush();
+    });
   }
 
-  private start(): Promise<void> {
-    const run = (this.channel as unknown as RpcChannel)
-      .rpc(TX_COMMIT, {}, TX_COMMIT_OK)
-      .then(() => undefined);
-    this.running = run;
-    run
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const written: PendingWrite[] = [];
+    for (const item of batch) {
+      try {
+        item.write();
+        written.push(item);
+      } catch (error) {
+        item.reject(error);
+      }
+    }
+    if (written.length === 0) {
+      this.flush();
+      return;
+    }
+    this.committing = true;
+    this.commit()
+      .then(
+        () => {
+          for (const item of written) item.resolve();
+        },
+        (error: unknown) => {
+          for (const item of written) item.reject(error);
+        },
+      )
       .finally(() => {
-        if (this.running === run) this.running = undefined;
-      })
-      .catch(() => undefined);
-    return run;
+        this.committing = false;
+        this.flush();
+      });
+  }
+
+  /** One `tx.commit` round trip: commits every frame written on the channel before it. */
+  commit(): Promise<void> {
+    return (this.channel as unknown as RpcChannel).rpc(TX_COMMIT, {}, TX_COMMIT_OK).then(() => undefined);
   }
 }

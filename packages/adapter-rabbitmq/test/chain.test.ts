@@ -133,4 +133,28 @@ describe('ackWith (follow-ups and ack in one AMQP transaction)', () => {
     expect(await observer.stats(child)).toMatchObject({ waiting: 0, delayed: 0 });
     await again?.ack();
   });
+
+  it('concurrent settles on one transactional channel all commit (none written while a commit is in flight)', async () => {
+    const parent = resources.queue('chain-many-parent');
+    const child = resources.queue('chain-many-child');
+    const driver = await resources.driver();
+    const observer = await resources.driver();
+    const count = 60;
+    await driver.send(
+      parent,
+      Array.from({ length: count }, (_, i) => message(`p${i}`)),
+    );
+    await observer.stats(child);
+    const deliveries = await receiveAll(driver, parent, count);
+    await Promise.all(
+      deliveries.map((delivery, i) =>
+        i % 2 === 0
+          ? delivery.ackWith?.([{ queue: child, messages: [message(`${delivery.id}-next`)] }])
+          : delivery.ack(),
+      ),
+    );
+    await until('every follow-up', 15_000, async () => (await observer.stats(child)).waiting === count / 2);
+    await driver.close();
+    expect((await observer.stats(parent)).waiting).toBe(0);
+  });
 });
