@@ -5,6 +5,7 @@
 //   send, then ack            follow-up sent on the confirm channel, then ack (the core's non-atomic fallback)
 // Needs `pnpm build` first.
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import { createRabbitMqDriver } from '../dist/index.js';
 
@@ -32,6 +33,7 @@ async function run(settle) {
     );
   }
   const signal = new AbortController().signal;
+  setMaxListeners(CONCURRENCY * 2, signal); // one signal shared by the 50 workers
   const t0 = performance.now();
   let done = 0;
   let finished = 0;
