@@ -46,7 +46,7 @@ export class RabbitMqDriver implements Driver {
   readonly provider = 'rabbitmq';
   readonly capabilities: Capabilities;
   /** Deliveries implement `ackWith`: follow-ups and the parent's ack are one AMQP transaction. */
-  readonly workflows: NativeWorkflows = { atomicFollowUps: true };
+  readonly workflows: NativeWorkflows;
   /** Connection events (`connected`, `disconnected`, `connect-failed`) for logging and tests. */
   readonly connection: ConnectionManager;
   private readonly options: ResolvedOptions;
@@ -59,6 +59,7 @@ export class RabbitMqDriver implements Driver {
 
   constructor(options: RabbitMqDriverOptions) {
     this.options = resolveOptions(options);
+    this.workflows = this.options.atomicFollowUps ? { atomicFollowUps: true } : {};
     this.connection = new ConnectionManager(this.options);
     this.publisher = new Publisher(this.connection);
     const admin = new ChannelSlot(this.connection, (timeoutMs) => this.connection.channel(false, timeoutMs));
@@ -247,27 +248,31 @@ export class RabbitMqDriver implements Driver {
         claim();
         await settle((ch) => ch.ack(message));
       },
-      ackWith: async (followUps) => {
-        const publications: Publication[] = [];
-        for (const { queue: target, messages } of followUps) {
-          publications.push(...(await this.plan(target, messages)));
-        }
-        if (publications.length === 0) {
-          claim();
-          return settle((ch) => ch.ack(message));
-        }
-        claim();
-        const transaction = await consumer.transactional(channel).catch(() => undefined);
-        if (!transaction) throw lockLost();
-        // Every frame of this unit is written in one synchronous block, so no commit of another
-        // delivery can split it: the follow-ups and the ack are committed together or not at all.
-        await settle((ch) => {
-          for (const publication of publications) {
-            ch.publish('', publication.queue, publication.content, publication.options);
+      ...(this.options.atomicFollowUps
+        ? {
+            ackWith: async (followUps: Parameters<NonNullable<Delivery['ackWith']>>[0]) => {
+              const publications: Publication[] = [];
+              for (const { queue: target, messages } of followUps) {
+                publications.push(...(await this.plan(target, messages)));
+              }
+              if (publications.length === 0) {
+                claim();
+                return settle((ch) => ch.ack(message));
+              }
+              claim();
+              const transaction = await consumer.transactional(channel).catch(() => undefined);
+              if (!transaction) throw lockLost();
+              // Every frame of this unit is written in one synchronous block, so no commit of another
+              // delivery can split it: the follow-ups and the ack are committed together or not at all.
+              await settle((ch) => {
+                for (const publication of publications) {
+                  ch.publish('', publication.queue, publication.content, publication.options);
+                }
+                ch.ack(message);
+              });
+            },
           }
-          ch.ack(message);
-        });
-      },
+        : {}),
       deadLetter: async (info: DeadLetterInfo) => {
         claim();
         await this.publishRedeclaring(queue, [

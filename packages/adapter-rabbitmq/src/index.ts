@@ -18,7 +18,7 @@ export { deadLetterQueueName, waitQueueName } from './topology.js';
 
 /**
  * Entry point of the URL registry (`createQueue({ url: 'amqp://...' })`). Options beyond the URL
- * can be given as query parameters: `queueType=quorum`, `deliveryLimit=20`.
+ * can be given as query parameters: `queueType=quorum`, `deliveryLimit=20`, `atomicFollowUps=false`.
  */
 export function createDriver(options: DriverFactoryOptions): Promise<RabbitMqDriver> {
   let url: URL;
@@ -29,11 +29,14 @@ export function createDriver(options: DriverFactoryOptions): Promise<RabbitMqDri
   }
   const queueType = url.searchParams.get('queueType');
   const deliveryLimit = url.searchParams.get('deliveryLimit');
+  const atomicFollowUps = url.searchParams.get('atomicFollowUps');
   url.searchParams.delete('queueType');
   url.searchParams.delete('deliveryLimit');
+  url.searchParams.delete('atomicFollowUps');
   return createRabbitMqDriver({
     url: url.toString(),
     ...(queueType === null ? {} : { queueType: queueType as 'classic' | 'quorum' }),
     ...(deliveryLimit === null ? {} : { deliveryLimit: Number(deliveryLimit) }),
+    ...(atomicFollowUps === null ? {} : { atomicFollowUps: atomicFollowUps !== 'false' }),
   });
 }

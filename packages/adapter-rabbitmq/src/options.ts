@@ -46,6 +46,12 @@ export interface RabbitMqDriverOptions {
   readonly maxPayloadBytes?: number;
   /** Connection name shown by `rabbitmqctl list_connections client_properties`. Default `queuekit`. */
   readonly connectionName?: string;
+  /**
+   * Complete a job and publish its follow-ups (`ctx.enqueue`) in one AMQP transaction (default true).
+   * Transactions are slow (each commit waits for the disk) and a consumer channel that used one stays
+   * transactional; `false` sends follow-ups first and then acks (at-least-once, `queuekit-chain-key`).
+   */
+  readonly atomicFollowUps?: boolean;
 }
 
 /** Options after defaults and validation. */
@@ -59,6 +65,7 @@ export interface ResolvedOptions {
   readonly reconnectMaxMs: number;
   readonly maxPayloadBytes: number;
   readonly connectionName: string;
+  readonly atomicFollowUps: boolean;
 }
 
 /** Default delay buckets, ms. */
@@ -101,6 +108,7 @@ export function resolveOptions(options: RabbitMqDriverOptions): ResolvedOptions 
   return {
     url: options.url,
     queueType,
+    atomicFollowUps: options.atomicFollowUps ?? true,
     deliveryLimit: positiveInt('deliveryLimit', options.deliveryLimit, 50),
     delayBucketsMs: [...buckets],
     unavailableTimeoutMs: positiveInt('unavailableTimeoutMs', options.unavailableTimeoutMs, 15_000),
