@@ -9,6 +9,7 @@
 
 interface Span {
   spanContext(): { traceId: string; spanId: string };
+  isRecording(): boolean;
   setAttribute(key: string, value: string | number | boolean): Span;
   setStatus(status: { code: number; message?: string }): Span;
   recordException(error: Error): void;
@@ -20,6 +21,7 @@ interface Context {
 interface OtelApi {
   context: { active(): Context; with<R>(ctx: Context, fn: () => R): R };
   propagation: {
+    fields(): string[];
     inject(ctx: Context, carrier: Record<string, string>): void;
     extract(ctx: Context, carrier: Record<string, string>): Context;
   };
@@ -92,10 +94,13 @@ export function startSendSpan(
       'messaging.operation.type': 'send',
     },
   });
-  const carrier: Record<string, string> = {};
-  api.propagation.inject(api.trace.setSpan(api.context.active(), span), carrier);
-  for (const [key, value] of Object.entries(carrier)) if (headers[key] === undefined) headers[key] = value;
-  return span;
+  // Without an SDK (no propagator, a non-recording span) there is nothing to carry: skip the context work.
+  if (api.propagation.fields().length > 0) {
+    const carrier: Record<string, string> = {};
+    api.propagation.inject(api.trace.setSpan(api.context.active(), span), carrier);
+    for (const [key, value] of Object.entries(carrier)) if (headers[key] === undefined) headers[key] = value;
+  }
+  return span.isRecording() ? span : undefined;
 }
 
 /** Run `fn` inside a CONSUMER span whose parent is the context carried in `headers`. */
@@ -108,7 +113,10 @@ export async function withProcessSpan<R>(
 ): Promise<R> {
   const api = loaded;
   if (!api) return fn();
-  const parent = api.propagation.extract(api.context.active(), { ...headers });
+  const propagating = api.propagation.fields().length > 0;
+  const parent = propagating
+    ? api.propagation.extract(api.context.active(), { ...headers })
+    : api.context.active();
   const span = api.trace.getTracer(TRACER).startSpan(
     `process ${queue}`,
     {
@@ -124,6 +132,8 @@ export async function withProcessSpan<R>(
     },
     parent,
   );
+  // No SDK registered: a non-recording span and nothing to propagate, so skip the context switch.
+  if (!propagating && !span.isRecording()) return fn();
   try {
     return await api.context.with(api.trace.setSpan(parent, span), fn);
   } catch (error) {
