@@ -50,5 +50,14 @@ export const textCodec: Codec<string> = {
   },
 };
 
+/** The payload, or undefined when `codec` cannot decode it (listings never throw on a bad message). */
+export function decodeOrUndefined<T>(codec: Codec<T>, body: Uint8Array): T | undefined {
+  try {
+    return codec.decode(body);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Encode text as UTF-8 bytes. */
 export const utf8 = (text: string): Uint8Array => encoder.encode(text);

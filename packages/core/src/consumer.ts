@@ -262,7 +262,7 @@ export class ConsumerLoop<T> {
     if (info.notBefore > now) return this.park(driver, delivery, info.notBefore - now);
     const name = delivery.name ?? delivery.headers[H.name] ?? 'default';
     const dead = (dl: DeadLetterInfo, job?: Job<T>) =>
-      this.deadLetter(delivery, name, { ...dl, attempts: info.attempt }, job);
+      this.deadLetter(driver, delivery, name, { ...dl, attempts: info.attempt }, job);
 
     if (info.attempt > info.maxAttempts) {
       return dead({
@@ -453,6 +453,7 @@ export class ConsumerLoop<T> {
     this.ctx.emit('failed', job, error);
     if (error instanceof UnrecoverableError) {
       return this.deadLetter(
+        driver,
         delivery,
         job.name,
         { reason: 'unrecoverable', error: error.message, attempts: job.attempt },
@@ -473,6 +474,7 @@ export class ConsumerLoop<T> {
     }
     if (job.attempt >= job.maxAttempts) {
       return this.deadLetter(
+        driver,
         delivery,
         job.name,
         { reason: 'max-attempts', error: error.message, attempts: job.attempt },
@@ -537,12 +539,12 @@ export class ConsumerLoop<T> {
   }
 
   private async deadLetter(
+    driver: Driver,
     delivery: Delivery,
     name: string,
     info: DeadLetterInfo,
     job?: Job<T>,
   ): Promise<void> {
-    const driver = await this.ctx.driver();
     await this.chunkFinished(driver, delivery, {
       ok: false,
       reason: info.reason,

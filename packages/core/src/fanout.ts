@@ -1,7 +1,7 @@
 import { type Codec, jsonCodec } from './codec.js';
 import type { QueueContext } from './context.js';
 import type { Driver } from './driver.js';
-import { prepareMessage } from './producer.js';
+import { type PreparedMessage, prepareMessage } from './producer.js';
 import type { Store } from './store/types.js';
 import { abortableDelay } from './timers.js';
 
@@ -116,20 +116,38 @@ async function sendReduce<T>(
       });
     }
   }
-  const data: ReduceData = { parentId, results, failed };
+  const { queue, message, span } = await prepareReduce(ctx, driver, meta.reduce, meta.reduceName, {
+    parentId,
+    results,
+    failed,
+  });
+  await driver.send(queue, [message]);
+  span?.end();
+}
+
+/**
+ * The reduce job of a fan-out, JSON-encoded for the `reduce` queue, with the id `<parentId>-reduce`
+ * where the driver deduplicates (so a second reduce of the same fan-out is dropped).
+ */
+export function prepareReduce<T>(
+  ctx: QueueContext<T>,
+  driver: Driver,
+  reduceQueue: string,
+  reduceName: string,
+  data: ReduceData,
+): Promise<PreparedMessage> {
   const reduceCtx: QueueContext<ReduceData> = {
     ...ctx,
-    name: meta.reduce,
+    name: reduceQueue,
     schema: undefined,
     codec: jsonCodec as Codec<ReduceData>,
     emit: () => undefined,
   };
-  const { queue, message } = await prepareMessage(
+  return prepareMessage(
     reduceCtx,
     driver,
-    meta.reduceName,
+    reduceName,
     data,
-    driver.capabilities.dedup ? { jobId: `${parentId}-reduce` } : {},
+    driver.capabilities.dedup ? { jobId: `${data.parentId}-reduce` } : {},
   );
-  await driver.send(queue, [message]);
 }

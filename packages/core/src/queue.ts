@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { jsonCodec, type Codec } from './codec.js';
+import { type Codec, decodeOrUndefined, jsonCodec } from './codec.js';
 import { validateProcessOptions, validateQueueOptions } from './config.js';
 import { ConsumerLoop } from './consumer.js';
 import { physicalQueues, type QueueContext } from './context.js';
@@ -12,10 +12,10 @@ import {
   type FanOutResult,
   FANOUT_INDEX,
   FANOUT_PARENT,
-  type ReduceData,
+  prepareReduce,
   startFanOut,
 } from './fanout.js';
-import { prepareEntries, prepareMessage, SendCoalescer, sendEntries } from './producer.js';
+import { prepareEntries, SendCoalescer, sendEntries } from './producer.js';
 import { RateLimiter } from './rate-limit.js';
 import { type ScheduleInfo, Scheduler, type ScheduleSpec } from './schedules.js';
 import { MemoryStore } from './store/memory.js';
@@ -280,15 +280,6 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     };
   }
 
-  /** The payload, or undefined when the codec cannot decode it (listing never throws on a bad message). */
-  private decodeOrUndefined(body: Uint8Array): T | undefined {
-    try {
-      return this.context.codec.decode(body);
-    } catch {
-      return undefined;
-    }
-  }
-
   /** Up to `limit` (default 20) waiting jobs, highest band first, without consuming them. */
   async peek(limit = 20): Promise<PeekedJob<T>[]> {
     if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('limit', 'expected an integer ≥ 1');
@@ -298,7 +289,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     for (const queue of physicalQueues(driver, this.name, this.context.strict)) {
       if (out.length >= limit) break;
       for (const message of await driver.peek(queue, limit - out.length)) {
-        const data = this.decodeOrUndefined(message.body);
+        const data = decodeOrUndefined(this.context.codec, message.body);
         const notBefore = intHeader(message.headers, H.notBefore, 0);
         out.push({
           id: message.id,
@@ -361,19 +352,15 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     const nativeFanOut = driver.workflows?.fanOut;
     if (nativeFanOut) {
       const prepared = await prepareEntries(this.context, driver, chunkEntries);
-      const reduceCtx = {
-        ...this.context,
-        name: options.reduce,
-        schema: undefined,
-        codec: jsonCodec,
-      } as unknown as QueueContext<ReduceData>;
-      const reduce = await prepareMessage(
-        reduceCtx,
+      const reduce = await prepareReduce(
+        this.context,
         driver,
+        options.reduce,
         options.reduceName ?? 'reduce',
-        { parentId, results: [], failed: [] },
         {
-          ...(driver.capabilities.dedup ? { jobId: `${parentId}-reduce` } : {}),
+          parentId,
+          results: [],
+          failed: [],
         },
       );
       await this.trackSend(
@@ -419,7 +406,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     for (const queue of physicalQueues(driver, this.name, this.context.strict)) {
       if (out.length >= limit) break;
       for (const message of await driver.listDeadLetters(queue, limit - out.length)) {
-        const data = this.decodeOrUndefined(message.body);
+        const data = decodeOrUndefined(this.context.codec, message.body);
         out.push({
           id: message.id,
           name: message.name ?? message.headers[H.name] ?? 'default',

@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import type { QueueContext } from './context.js';
 import { ConfigError } from './errors.js';
 import type { NativeScheduleInfo } from './driver.js';
+import { decodeOrUndefined } from './codec.js';
 import { prepareMessage, sendEntries } from './producer.js';
 import type { Store } from './store/types.js';
 import type { SendOptions } from './types.js';
@@ -148,12 +149,7 @@ export class Scheduler<T> {
   }
 
   private fromNative(info: NativeScheduleInfo): ScheduleInfo<T> {
-    let data: T | undefined;
-    try {
-      data = info.template ? this.ctx.codec.decode(info.template.body) : undefined;
-    } catch {
-      data = undefined;
-    }
+    const data = info.template ? decodeOrUndefined(this.ctx.codec, info.template.body) : undefined;
     const jobName = info.template?.name ?? info.template?.headers['qk-name'];
     return {
       name: info.name,
