@@ -1,15 +1,9 @@
-import { AdapterNotInstalledError, type DriverFactory, registerScheme } from '@queuekit/core';
-
-/** The adapter package behind each URL scheme. */
-export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
-  redis: '@queuekit/adapter-bullmq',
-  rediss: '@queuekit/adapter-bullmq',
-  amqp: '@queuekit/adapter-rabbitmq',
-  amqps: '@queuekit/adapter-rabbitmq',
-  sqs: '@queuekit/adapter-sqs',
-  pubsub: '@queuekit/adapter-pubsub',
-  servicebus: '@queuekit/adapter-servicebus',
-};
+import {
+  ADAPTER_PACKAGES,
+  AdapterNotInstalledError,
+  type DriverFactory,
+  registerScheme,
+} from '@queuekit/core';
 
 function isModuleNotFound(error: unknown): boolean {
   const code = (error as { code?: string } | null)?.code;

@@ -12,7 +12,7 @@ export { H as CORE_HEADERS } from './headers.js';
 export { MemoryBroker } from './memory/broker.js';
 export { createMemoryDriver, MemoryDriver, type MemoryDriverOptions } from './memory/driver.js';
 export { createQueue, type Consumer, type Producer, Queue } from './queue.js';
-export { driverFromUrl, registerScheme, schemeOf } from './registry.js';
+export { ADAPTER_PACKAGES, driverFromUrl, registerScheme, schemeOf } from './registry.js';
 export { redactUrl } from './redact.js';
 export type { StandardResult, StandardSchemaV1 } from './schema.js';
 export type * from './types.js';

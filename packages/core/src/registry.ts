@@ -8,7 +8,8 @@ import { createMemoryDriver } from './memory/driver.js';
 
 type Loader = () => Promise<DriverFactory>;
 
-const packageForScheme: Record<string, string> = {
+/** The adapter package behind each URL scheme (tools that bundle adapters register loaders from it). */
+export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
   redis: '@queuekit/adapter-bullmq',
   rediss: '@queuekit/adapter-bullmq',
   amqp: '@queuekit/adapter-rabbitmq',
@@ -111,7 +112,7 @@ export async function driverFromUrl(url: string): Promise<Driver> {
   const scheme = schemeOf(url);
   const loader = loaders.get(scheme);
   if (loader) return (await loader())({ url });
-  const packageName = packageForScheme[scheme];
+  const packageName = ADAPTER_PACKAGES[scheme];
   if (!packageName) throw new UnknownSchemeError(scheme);
   const factory = await importAdapter(packageName, scheme);
   return factory({ url });
