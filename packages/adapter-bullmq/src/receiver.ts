@@ -1,3 +1,4 @@
+import { abortableDelay } from '@queuekit/core';
 import { type Job, type JobJson, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -197,7 +198,7 @@ export class QueueReceiver {
       if (outcome.job) return outcome.job;
       // Nothing yet. BullMQ returns at once when rate limited or not yet drained: pace the retries.
       if (Date.now() - started < 5 && ++quickMisses >= 2) {
-        await pause(Math.min(50, remaining), options.signal);
+        await abortableDelay(Math.min(50, remaining), options.signal);
       } else if (Date.now() - started >= 5) {
         quickMisses = 0;
       }
@@ -337,17 +338,4 @@ export class QueueReceiver {
     await this.pending?.catch(() => undefined);
     await Promise.all([...this.givingBack]);
   }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

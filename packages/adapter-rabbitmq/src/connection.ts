@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { BrokerUnavailableError, QueueClosedError } from '@queuekit/core';
+import { abortableDelay, BrokerUnavailableError, QueueClosedError } from '@queuekit/core';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { ResolvedOptions } from './options.js';
 import { scrubSecrets } from './secrets.js';
@@ -69,7 +69,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
         const delayMs = Math.round(base * (0.8 + Math.random() * 0.2));
         attempt++;
         this.emit('connect-failed', this.lastError, delayMs);
-        await sleep(delayMs, this.stopRetry.signal);
+        await abortableDelay(delayMs, this.stopRetry.signal);
       }
     }
   }
@@ -146,7 +146,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
         if (Date.now() >= deadline) {
           throw new BrokerUnavailableError(`Could not open a RabbitMQ channel (${this.lastError})`);
         }
-        await sleep(50, this.stopRetry.signal);
+        await abortableDelay(50, this.stopRetry.signal);
       }
     }
   }
@@ -168,17 +168,4 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
 export function describe(error: unknown, url: string): string {
   const text = error instanceof Error ? error.message : String(error);
   return scrubSecrets(text, url);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -14,6 +14,7 @@ export { createMemoryDriver, MemoryDriver, type MemoryDriverOptions } from './me
 export { createQueue, type Consumer, type Producer, Queue } from './queue.js';
 export { ADAPTER_PACKAGES, driverFromUrl, registerScheme, schemeOf } from './registry.js';
 export { redactUrl } from './redact.js';
+export { abortableDelay } from './timers.js';
 export type { StandardResult, StandardSchemaV1 } from './schema.js';
 export type * from './types.js';
 export { MemoryStore } from './store/memory.js';

@@ -1,4 +1,4 @@
-/** Resolve after `ms`, or at once when `signal` fires. */
+/** Resolve after `ms`, or at once when `signal` fires (never rejects). For polling loops and backoff waits. */
 export function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();

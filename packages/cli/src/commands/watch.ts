@@ -1,24 +1,10 @@
-import { errorMessage } from '@queuekit/core';
+import { abortableDelay, errorMessage } from '@queuekit/core';
 import { intOption } from '../args.js';
 import { EXIT } from '../errors.js';
 import { duration, time } from '../format.js';
 import type { Output } from '../io.js';
 import { collectStats, type StatsRow, statsTable } from './stats.js';
 import { type Command, expectArgs } from './command.js';
-
-/** Wait `ms`, or less when `signal` fires. */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** Redraws a frame in place on a terminal. */
 class Screen {
@@ -69,7 +55,7 @@ export const watchCommand: Command = {
         for (const row of rows) out.line(logLine(at, row));
       }
       if (limit > 0 && tick >= limit) break;
-      await pause(interval, io.signal);
+      await abortableDelay(interval, io.signal);
       if (io.signal?.aborted) break;
       try {
         rows = await collectStats(session, args);
