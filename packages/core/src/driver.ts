@@ -45,6 +45,14 @@ export interface Capabilities {
    * `connection`: it comes back when the consumer's connection drops (AMQP 0-9-1).
    */
   readonly redelivery: 'timeout' | 'connection';
+  /**
+   * `exact`: `ReceivedMessage.deliveryCount` counts every delivery of the physical message.
+   * `flag`: the broker only says "delivered before" (RabbitMQ classic queues): `deliveryCount` is 1 or 2.
+   * The core then keeps the attempt count itself (it re-sends a redelivered message as a copy with
+   * its attempt bumped before any handler runs), so a crash-looping job still reaches `maxAttempts`.
+   * Optional for drivers written against earlier minor versions; absent means `exact`.
+   */
+  readonly deliveryCount?: 'exact' | 'flag';
   /** Dead-lettering uses a broker feature (`native`) or the driver's own queue (`emulated`). */
   readonly deadLetter: 'native' | 'emulated';
   /** Largest encoded message the broker accepts (body plus headers), in bytes. */
@@ -104,6 +112,11 @@ export interface DeadLetterInfo {
 
 /** A received message plus the operations that settle it. Exactly one settle call wins. */
 export interface Delivery extends ReceivedMessage {
+  /**
+   * Optional: when the lock taken by `receive` (or the last `extendLock`) runs out, in epoch ms, as far
+   * as the driver can tell. The core's heartbeat renews from this, not from when the handler started.
+   */
+  readonly lockedUntil?: number;
   /**
    * Remove the message: the job is done. Rejects with LockLostError if the lock was lost. `result` is
    * the handler's resolved value; drivers with `workflows.jobs` keep it for `getJob`, others ignore it.
@@ -274,6 +287,11 @@ export interface Driver {
    * Order as the broker keeps it. Without it, `queue.peek()` throws UnsupportedFeatureError.
    */
   peek?(queue: string, limit: number): Promise<ReceivedMessage[]>;
+  /**
+   * Optional: header names this driver interprets itself (e.g. `x-delivery-count`), compared
+   * case-insensitively. The core refuses them in user headers on send with a ConfigError, as it does `qk-*`.
+   */
+  readonly reservedHeaders?: readonly string[];
   /** Optional: workflow features the broker provides natively (BullMQ job schedulers, limiter, job data). */
   readonly workflows?: NativeWorkflows;
   /** Optional: delete the queue and its dead letters (tests and tooling). */
