@@ -68,7 +68,7 @@ export class DeadLetterQueue {
             break;
           }
           seen++;
-          const id = receivedFields(message, '').id;
+          const id = receivedFields(message, '', 'classic').id;
           if (!wanted || wanted.has(id)) batch.push(message);
         }
         if (batch.length === 0) continue;
@@ -92,7 +92,8 @@ export class DeadLetterQueue {
 }
 
 function toDeadLettered(message: GetMessage): DeadLetteredMessage {
-  const fields = receivedFields(message, `rabbitmq-dlq-${message.fields.deliveryTag}`);
+  // The delivery count of a dead letter is the one recorded when it was dead-lettered (below).
+  const fields = receivedFields(message, `rabbitmq-dlq-${message.fields.deliveryTag}`, 'classic');
   const attempts = Number(rawHeader(message, ATTEMPTS_HEADER));
   const deliveryCount = Number(rawHeader(message, DELIVERY_COUNT_HEADER));
   const at = Number(rawHeader(message, DEAD_LETTERED_AT_HEADER));

@@ -18,7 +18,14 @@ import type { Channel, Message } from 'amqplib';
 import { ChannelSlot } from './channel-slot.js';
 import { ConnectionManager } from './connection.js';
 import { DeadLetterQueue } from './dead-letters.js';
-import { deadLetterOptions, publishOptions, receivedFields, requeueOptions, toBuffer } from './messages.js';
+import {
+  deadLetterOptions,
+  publishOptions,
+  RESERVED_HEADERS,
+  receivedFields,
+  requeueOptions,
+  toBuffer,
+} from './messages.js';
 import { type RabbitMqDriverOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type Publication, Publisher, UnroutableError } from './publisher.js';
 import { QueueConsumer } from './queue-consumer.js';
@@ -45,6 +52,8 @@ export class RabbitMqDriver implements Driver {
   readonly apiVersion = DRIVER_API_VERSION;
   readonly provider = 'rabbitmq';
   readonly capabilities: Capabilities;
+  /** Header names RabbitMQ or this driver interprets; the core refuses them in user headers. */
+  readonly reservedHeaders: readonly string[] = RESERVED_HEADERS;
   /** Deliveries implement `ackWith`: follow-ups and the parent's ack are one AMQP transaction. */
   readonly workflows: NativeWorkflows;
   /** Connection events (`connected`, `disconnected`, `connect-failed`) for logging and tests. */
@@ -78,6 +87,8 @@ export class RabbitMqDriver implements Driver {
       maxBatchSize: 500,
       lockRenewal: false,
       redelivery: 'connection',
+      // Classic queues only flag a redelivery; quorum queues count deliveries (x-delivery-count).
+      deliveryCount: quorum ? 'exact' : 'flag',
       deadLetter: 'emulated',
       maxPayloadBytes: this.options.maxPayloadBytes,
     };
@@ -226,7 +237,7 @@ export class RabbitMqDriver implements Driver {
   }
 
   private delivery(queue: string, consumer: QueueConsumer, channel: Channel, message: Message): Delivery {
-    const fields = receivedFields(message, `rabbitmq-${randomUUID()}`);
+    const fields = receivedFields(message, `rabbitmq-${randomUUID()}`, this.options.queueType);
     let settled = false;
     const claim = () => {
       if (settled || !consumer.owns(channel)) {

@@ -1,5 +1,6 @@
 import { CORE_HEADERS, type DeadLetterInfo, type OutgoingMessage } from '@queuekit/core';
 import type { Message, Options } from 'amqplib';
+import type { RabbitMqQueueType } from './options.js';
 
 /** Prefix of the driver's own AMQP headers, stripped before messages reach the core. */
 export const DRIVER_HEADER_PREFIX = 'x-qk-';
@@ -24,10 +25,36 @@ const BROKER_HEADERS = new Set([
   'x-delivery-count',
 ]);
 
+/**
+ * Header names the driver or RabbitMQ interprets: the broker's own (delivery count, death records),
+ * the driver's dead-letter bookkeeping, and `CC` / `BCC` (sender-selected distribution: RabbitMQ
+ * would route copies of the job to other queues). The core refuses them in user headers.
+ */
+export const RESERVED_HEADERS: readonly string[] = [
+  ...BROKER_HEADERS,
+  ATTEMPTS_HEADER,
+  DEAD_LETTERED_AT_HEADER,
+  DELIVERY_COUNT_HEADER,
+  'cc',
+  'bcc',
+];
+
+const RESERVED = new Set(RESERVED_HEADERS);
+
+/** Whether the driver or the broker would read `name` itself (compared case-insensitively). */
+export function isReservedHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return RESERVED.has(lower) || lower.startsWith(DRIVER_HEADER_PREFIX);
+}
+
 /** AMQP publish options of an outgoing message: persistent, id, name and priority as properties. */
 export function publishOptions(message: OutgoingMessage): Options.Publish {
   // `content-type` travels as the AMQP property only (read back into the headers on receive).
-  const { [CORE_HEADERS.contentType]: contentType, ...headers } = message.headers;
+  const { [CORE_HEADERS.contentType]: contentType, ...given } = message.headers;
+  // Reserved names never reach the broker from a send (the core refuses them; direct driver users
+  // and foreign headers copied along get them dropped), so nothing user-set is read as bookkeeping.
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(given)) if (!isReservedHeader(key)) headers[key] = value;
   const options: Options.Publish = {
     persistent: true,
     messageId: message.id,
@@ -81,18 +108,21 @@ export function coreHeaders(message: Message): Record<string, string> {
 }
 
 /**
- * 1-based delivery count: quorum queues carry `x-delivery-count` (earlier deliveries); classic queues
- * only say "redelivered", reported as 2.
+ * 1-based delivery count. Classic queues only say "redelivered" (reported as 2; the driver declares
+ * `deliveryCount: 'flag'` and the core keeps the real count). Quorum queues count earlier deliveries
+ * in `x-delivery-count`, trusted only on a message the broker flags as redelivered: on a first
+ * delivery that header can only come from a publisher.
  */
-export function deliveryCountOf(message: Message): number {
+export function deliveryCountOf(message: Message, queueType: RabbitMqQueueType): number {
+  if (!message.fields.redelivered) return 1;
+  if (queueType === 'classic') return 2;
   const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
   const counted = Number(headers['x-delivery-count']);
-  if (Number.isFinite(counted) && counted > 0) return counted + 1;
-  return message.fields.redelivered ? 2 : 1;
+  return Number.isSafeInteger(counted) && counted > 0 ? counted + 1 : 2;
 }
 
 /** The fields of a ReceivedMessage read from an AMQP message. */
-export function receivedFields(message: Message, fallbackId: string) {
+export function receivedFields(message: Message, fallbackId: string, queueType: RabbitMqQueueType) {
   const props = message.properties;
   const id = typeof props.messageId === 'string' && props.messageId !== '' ? props.messageId : fallbackId;
   const timestamp = Number(props.timestamp);
@@ -102,7 +132,7 @@ export function receivedFields(message: Message, fallbackId: string) {
     ...(typeof props.type === 'string' && props.type !== '' ? { name: props.type as string } : {}),
     body: message.content as Uint8Array,
     headers: coreHeaders(message),
-    deliveryCount: deliveryCountOf(message),
+    deliveryCount: deliveryCountOf(message, queueType),
     ...(Number.isFinite(timestamp) && timestamp > 0 ? { enqueuedAt: new Date(timestamp * 1000) } : {}),
     ...(props.priority !== undefined && Number.isInteger(priority) ? { priority } : {}),
     raw: message,
