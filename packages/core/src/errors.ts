@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'ERR_UNKNOWN_SCHEME'
   | 'ERR_DECODE'
   | 'ERR_BROKER_UNAVAILABLE'
-  | 'ERR_TIMEOUT';
+  | 'ERR_TIMEOUT'
+  | 'ERR_AUTH';
 
 /** Base class of every queuekit error. */
 export class QueuekitError extends Error {
@@ -183,5 +184,19 @@ export function errorMessage(error: unknown): string {
     return String(error);
   } catch {
     return 'unknown error';
+  }
+}
+
+/**
+ * The broker refused who we are (wrong credentials, a client certificate it does not accept) or we
+ * refused it (its TLS certificate does not verify): retrying will not help. `broker` names the
+ * broker (scheme, host and port), never a credential.
+ */
+export class AuthenticationError extends QueuekitError {
+  constructor(
+    readonly broker: string,
+    message: string,
+  ) {
+    super(message, 'ERR_AUTH');
   }
 }
