@@ -13,7 +13,7 @@ import {
   type RedriveOptions,
 } from '@queuekit/core';
 import { type Job, Queue } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { BullDelivery } from './delivery.js';
 import { FanOutFlows } from './fanout.js';
 import { toQueuekitError } from './errors.js';
@@ -30,6 +30,7 @@ import {
 import { type BullmqDriverOptions, parseRedisUrl, validateOptions } from './options.js';
 import { HeldDeliveries, INDEX_SLACK_MS, indexKey, placeMessages } from './placement.js';
 import { QueueReceiver } from './receiver.js';
+import { safeRedis, scrubError } from './secrets.js';
 import { BullmqWorkflows } from './workflows.js';
 
 const DEFAULT_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -65,62 +66,68 @@ export class BullmqDriver implements Driver {
   readonly capabilities: Capabilities;
   /** BullMQ key prefix in use. */
   readonly prefix: string;
-  private readonly producerConnection: Redis;
-  private readonly consumerConnection: Redis;
-  private readonly queues = new Map<string, Queue>();
-  private readonly receivers = new Map<string, QueueReceiver>();
-  private readonly jobSettings: JobSettings;
-  private readonly onError: (error: Error) => void;
-  private closing: Promise<void> | undefined;
-  private readonly held = new HeldDeliveries();
-  private readonly rateLimits = new Map<string, RateLimit>();
-  private readonly nativeWorkflows: BullmqWorkflows;
-  private readonly fanOuts: FanOutFlows;
+  // ES private fields: never shown by util.inspect nor JSON (the options carry the URL, the
+  // connections the password and TLS keys).
+  readonly #options: BullmqDriverOptions;
+  readonly #producerConnection: Redis;
+  readonly #consumerConnection: Redis;
+  readonly #queues = new Map<string, Queue>();
+  readonly #receivers = new Map<string, QueueReceiver>();
+  readonly #jobSettings: JobSettings;
+  readonly #onError: (error: Error) => void;
+  #closing: Promise<void> | undefined;
+  readonly #held = new HeldDeliveries();
+  readonly #rateLimits = new Map<string, RateLimit>();
+  readonly #nativeWorkflows: BullmqWorkflows;
+  readonly #fanOuts: FanOutFlows;
 
-  constructor(private readonly options: BullmqDriverOptions = {}) {
+  constructor(options: BullmqDriverOptions = {}) {
+    this.#options = options;
     validateOptions(options);
     const parsed = parseRedisUrl(options.url ?? 'redis://127.0.0.1:6379');
     this.prefix = options.prefix ?? parsed.prefix ?? 'bull';
-    this.onError = options.onError ?? (() => undefined);
     const base: RedisOptions = {
       enableAutoPipelining: true,
       ...parsed.redis,
       ...options.redis,
       lazyConnect: true,
     };
+    const secrets = [base.password ?? ''];
+    const report = options.onError ?? (() => undefined);
+    this.#onError = (error) => report(scrubError(error, secrets));
     const label = base.connectionName ?? `queuekit:${this.prefix}`;
-    this.producerConnection = new Redis({ ...base, connectionName: `${label}:producer` });
-    this.consumerConnection = new Redis({
+    this.#producerConnection = safeRedis({ ...base, connectionName: `${label}:producer` });
+    this.#consumerConnection = safeRedis({
       ...base,
       maxRetriesPerRequest: null,
       connectionName: `${label}:consumer`,
     });
-    for (const connection of [this.producerConnection, this.consumerConnection]) {
-      connection.on('error', (error: Error) => this.onError(error));
+    for (const connection of [this.#producerConnection, this.#consumerConnection]) {
+      connection.on('error', (error: Error) => this.#onError(error));
     }
-    this.jobSettings = {
+    this.#jobSettings = {
       keepCompleted: options.keepCompleted ?? 0,
       keepCompletedMs: options.keepCompletedMs ?? DEFAULT_KEEP_COMPLETED_MS,
     };
-    this.fanOuts = new FanOutFlows({
-      connection: this.producerConnection,
+    this.#fanOuts = new FanOutFlows({
+      connection: this.#producerConnection,
       prefix: this.prefix,
-      jobSettings: this.jobSettings,
+      jobSettings: this.#jobSettings,
       queue: (name) => this.queue(name),
-      place: (queue, messages) => placeMessages(queue, messages, this.held),
+      place: (queue, messages) => placeMessages(queue, messages, this.#held),
       indexNumbered: (queue, messages, placements, ids) =>
         this.indexNumbered(queue, messages, placements, ids),
     });
-    this.nativeWorkflows = new BullmqWorkflows(
+    this.#nativeWorkflows = new BullmqWorkflows(
       {
-        fanOuts: this.fanOuts,
-        connection: this.producerConnection,
-        jobSettings: this.jobSettings,
+        fanOuts: this.#fanOuts,
+        connection: this.#producerConnection,
+        jobSettings: this.#jobSettings,
         queue: (name) => this.queue(name),
         applyRateLimit: (queue, limit) => this.applyRateLimit(queue, limit),
         ensureOpen: () => this.ensureOpen(),
       },
-      this.jobSettings.keepCompletedMs > 0,
+      this.#jobSettings.keepCompletedMs > 0,
     );
     this.capabilities = {
       maxDelayMs: MAX_DELAY_MS,
@@ -135,45 +142,54 @@ export class BullmqDriver implements Driver {
     };
   }
 
+  /** What the driver shows of itself (never the URL, password or connection options). */
+  toJSON(): { provider: string; prefix: string; queues: string[] } {
+    return { provider: this.provider, prefix: this.prefix, queues: [...this.#queues.keys()] };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `BullmqDriver { prefix: ${JSON.stringify(this.prefix)} }`;
+  }
+
   /**
    * Native workflow features: recurring jobs on BullMQ job schedulers, the rate limit on BullMQ's
    * limiter, and job records from BullMQ's job data (absent with `keepCompletedMs: 0`).
    */
   get workflows(): BullmqWorkflows {
-    return this.nativeWorkflows;
+    return this.#nativeWorkflows;
   }
 
   private applyRateLimit(queue: string, limit: RateLimit): void {
-    this.rateLimits.set(queue, limit);
-    this.receivers.get(queue)?.setLimiter(limit);
+    this.#rateLimits.set(queue, limit);
+    this.#receivers.get(queue)?.setLimiter(limit);
   }
 
   private ensureOpen(): void {
-    if (this.closing) throw new QueueClosedError('The BullMQ driver is closed');
+    if (this.#closing) throw new QueueClosedError('The BullMQ driver is closed');
   }
 
   private queue(name: string): Queue {
-    let queue = this.queues.get(name);
+    let queue = this.#queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.producerConnection, prefix: this.prefix });
-      queue.on('error', (error: Error) => this.onError(error));
-      this.queues.set(name, queue);
+      queue = new Queue(name, { connection: this.#producerConnection, prefix: this.prefix });
+      queue.on('error', (error: Error) => this.#onError(error));
+      this.#queues.set(name, queue);
     }
     return queue;
   }
 
   private receiver(name: string, lockMs = DEFAULT_LOCK_MS): QueueReceiver {
-    let receiver = this.receivers.get(name);
+    let receiver = this.#receivers.get(name);
     if (!receiver) {
       const settings = {
         prefix: this.prefix,
-        connection: this.consumerConnection,
-        limiter: this.rateLimits.get(name) ?? this.options.limiter,
-        stalledIntervalMs: this.options.stalledIntervalMs,
-        onError: this.onError,
+        connection: this.#consumerConnection,
+        limiter: this.#rateLimits.get(name) ?? this.#options.limiter,
+        stalledIntervalMs: this.#options.stalledIntervalMs,
+        onError: this.#onError,
       };
       receiver = new QueueReceiver(name, settings, lockMs);
-      this.receivers.set(name, receiver);
+      this.#receivers.set(name, receiver);
     }
     return receiver;
   }
@@ -198,11 +214,11 @@ export class BullmqDriver implements Driver {
     copies = false,
   ): Promise<void> {
     const target = this.queue(queue);
-    const placements = placeMessages(queue, messages, this.held, copies);
+    const placements = placeMessages(queue, messages, this.#held, copies);
     // A copy of a native fan-out's chunk joins the same flow (not on redrive: that flow is over).
-    const parents = copies ? [] : await this.fanOuts.copyParents(queue, messages, placements);
+    const parents = copies ? [] : await this.#fanOuts.copyParents(queue, messages, placements);
     const jobs = messages.map((message, index) => {
-      const job = toBullJob(message, this.jobSettings, placements[index] as (typeof placements)[number]);
+      const job = toBullJob(message, this.#jobSettings, placements[index] as (typeof placements)[number]);
       const parent = parents[index];
       return parent ? { ...job, opts: { ...job.opts, ...parent } } : job;
     });
@@ -217,7 +233,7 @@ export class BullmqDriver implements Driver {
       const ids = added.map((job) => job.id);
       await this.indexNumbered(queue, sent, placements.slice(i, i + MAX_BATCH), ids);
       if (parents.length > 0)
-        await this.fanOuts.noteCopies(queue, sent, parents.slice(i, i + MAX_BATCH), ids);
+        await this.#fanOuts.noteCopies(queue, sent, parents.slice(i, i + MAX_BATCH), ids);
     }
   }
 
@@ -229,12 +245,12 @@ export class BullmqDriver implements Driver {
     ids: readonly (string | undefined)[],
   ): Promise<void> {
     const target = this.queue(queue);
-    const pipeline = this.producerConnection.pipeline();
+    const pipeline = this.#producerConnection.pipeline();
     let indexed = 0;
     for (const [offset, id] of ids.entries()) {
       const message = messages[offset] as OutgoingMessage;
       if (message.dedup || placements[offset]?.jobId !== undefined || id === undefined) continue;
-      const ttl = (message.delayMs ?? 0) + this.jobSettings.keepCompletedMs + INDEX_SLACK_MS;
+      const ttl = (message.delayMs ?? 0) + this.#jobSettings.keepCompletedMs + INDEX_SLACK_MS;
       pipeline.set(indexKey(target.toKey(''), message.id), id, 'PX', Math.ceil(ttl));
       indexed++;
     }
@@ -255,13 +271,13 @@ export class BullmqDriver implements Driver {
     return Promise.all(
       jobs.map(async (job) => {
         const view = fromBullJob(job);
-        const reduced = await this.fanOuts.reduceBody(job).catch((error: unknown) => {
-          this.onError(toQueuekitError(error, 'fan-out'));
+        const reduced = await this.#fanOuts.reduceBody(job).catch((error: unknown) => {
+          this.#onError(toQueuekitError(error, 'fan-out'));
           return undefined;
         });
-        this.held.add(queue, view.id);
+        this.#held.add(queue, view.id);
         const message = reduced ? { ...view, body: reduced } : view;
-        return new BullDelivery(message, job, receiver, () => this.held.delete(queue, view.id));
+        return new BullDelivery(message, job, receiver, () => this.#held.delete(queue, view.id));
       }),
     );
   }
@@ -270,15 +286,15 @@ export class BullmqDriver implements Driver {
   private async scheduledRuns(queue: string, jobs: Job[]): Promise<Job[]> {
     try {
       const fetcher = this.receiver(queue).worker;
-      const stale = this.nativeWorkflows.staleRuns(jobs, (job) => fetcher.takeLatestTick(job.id));
+      const stale = this.#nativeWorkflows.staleRuns(jobs, (job) => fetcher.takeLatestTick(job.id));
       await Promise.all(
         [...stale].map((job) => job.moveToCompleted(null, job.token ?? '', false).catch(() => undefined)),
       );
       const fresh = jobs.filter((job) => !stale.has(job));
-      await this.nativeWorkflows.noteRuns(queue, fresh);
+      await this.#nativeWorkflows.noteRuns(queue, fresh);
       return fresh;
     } catch (error) {
-      this.onError(error instanceof Error ? error : new Error(String(error)));
+      this.#onError(error instanceof Error ? error : new Error(String(error)));
       return jobs;
     }
   }
@@ -358,7 +374,7 @@ export class BullmqDriver implements Driver {
     jobs: readonly Job[],
   ): Promise<(DeadLetterRecord | undefined)[]> {
     if (jobs.length === 0) return [];
-    const pipeline = this.producerConnection.pipeline();
+    const pipeline = this.#producerConnection.pipeline();
     for (const job of jobs) pipeline.hget(target.toKey(String(job.id)), DEAD_LETTER_FIELD);
     const results = (await pipeline.exec()) ?? [];
     return results.map(([error, value]) =>
@@ -412,8 +428,8 @@ export class BullmqDriver implements Driver {
   /** Delete every key of the queue (jobs, dead letters, events, metadata). */
   async deleteQueue(queue: string): Promise<void> {
     this.ensureOpen();
-    const receiver = this.receivers.get(queue);
-    this.receivers.delete(queue);
+    const receiver = this.#receivers.get(queue);
+    this.#receivers.delete(queue);
     await receiver?.close();
     const target = this.queue(queue);
     try {
@@ -422,7 +438,7 @@ export class BullmqDriver implements Driver {
     } catch (error) {
       throw toQueuekitError(error, 'delete-queue');
     } finally {
-      this.queues.delete(queue);
+      this.#queues.delete(queue);
       await target.close().catch(() => undefined);
     }
   }
@@ -431,9 +447,9 @@ export class BullmqDriver implements Driver {
   private async deleteKeys(pattern: string): Promise<void> {
     let cursor = '0';
     do {
-      const [next, keys] = await this.producerConnection.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      const [next, keys] = await this.#producerConnection.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
       cursor = next;
-      if (keys.length > 0) await this.producerConnection.unlink(...keys);
+      if (keys.length > 0) await this.#producerConnection.unlink(...keys);
     } while (cursor !== '0');
   }
 
@@ -442,20 +458,20 @@ export class BullmqDriver implements Driver {
    * expires; the stalled check of another consumer then returns them to the queue.
    */
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
+    this.#closing ??= this.shutdown();
+    return this.#closing;
   }
 
   private async shutdown(): Promise<void> {
-    const receivers = [...this.receivers.values()];
-    const queues = [...this.queues.values()];
-    this.receivers.clear();
-    this.queues.clear();
-    this.held.clear();
+    const receivers = [...this.#receivers.values()];
+    const queues = [...this.#queues.values()];
+    this.#receivers.clear();
+    this.#queues.clear();
+    this.#held.clear();
     await Promise.allSettled(receivers.map((receiver) => receiver.close()));
     await Promise.allSettled(queues.map((queue) => queue.close()));
-    await this.fanOuts.close().catch(() => undefined);
-    await Promise.allSettled([quit(this.producerConnection), quit(this.consumerConnection)]);
+    await this.#fanOuts.close().catch(() => undefined);
+    await Promise.allSettled([quit(this.#producerConnection), quit(this.#consumerConnection)]);
   }
 }
 

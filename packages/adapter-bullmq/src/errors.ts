@@ -1,5 +1,6 @@
 import { BrokerUnavailableError, errorMessage, LockLostError, QueuekitError } from '@queuekit/core';
 import { ErrorCode } from 'bullmq';
+import { scrubError } from './secrets.js';
 
 const LOCK_CODES = new Set<number>([
   ErrorCode.JobNotExist,
@@ -25,6 +26,7 @@ const CONNECTION_PATTERNS = [
 
 /** Map a BullMQ / ioredis error onto queuekit's typed errors (never mentions the URL). */
 export function toQueuekitError(error: unknown, operation: string, jobId?: string): Error {
+  scrubError(error);
   if (error instanceof QueuekitError) return error;
   if (isLockError(error)) {
     return new LockLostError(
