@@ -14,25 +14,113 @@ interface Entry {
   expiresAt: number;
 }
 
-/** A process-local {@link Store}: the default. Not shared between processes. */
+/** Expired entries removed per write, at most: enough to keep up, since a write adds one expiry. */
+const SWEEP_PER_WRITE = 16;
+
+/**
+ * Min-heap of (expiresAt, key). An item is stale when its key was rewritten with another expiry since;
+ * stale items are dropped when popped, and the heap is rebuilt when they outnumber the live ones.
+ */
+class ExpiryHeap {
+  private times: number[] = [];
+  private keys: string[] = [];
+
+  get size(): number {
+    return this.times.length;
+  }
+
+  push(expiresAt: number, key: string): void {
+    let i = this.times.length;
+    this.times.push(expiresAt);
+    this.keys.push(key);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if ((this.times[parent] as number) <= expiresAt) break;
+      this.move(parent, i);
+      i = parent;
+    }
+    this.times[i] = expiresAt;
+    this.keys[i] = key;
+  }
+
+  /** Earliest expiry, or Infinity when empty. */
+  peek(): number {
+    return this.times.length > 0 ? (this.times[0] as number) : Number.POSITIVE_INFINITY;
+  }
+
+  pop(): { expiresAt: number; key: string } | undefined {
+    if (this.times.length === 0) return undefined;
+    const top = { expiresAt: this.times[0] as number, key: this.keys[0] as string };
+    const lastTime = this.times.pop() as number;
+    const lastKey = this.keys.pop() as string;
+    const n = this.times.length;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= n) break;
+        const right = left + 1;
+        const child =
+          right < n && (this.times[right] as number) < (this.times[left] as number) ? right : left;
+        if ((this.times[child] as number) >= lastTime) break;
+        this.move(child, i);
+        i = child;
+      }
+      this.times[i] = lastTime;
+      this.keys[i] = lastKey;
+    }
+    return top;
+  }
+
+  clear(): void {
+    this.times = [];
+    this.keys = [];
+  }
+
+  private move(from: number, to: number): void {
+    this.times[to] = this.times[from] as number;
+    this.keys[to] = this.keys[from] as string;
+  }
+}
+
+/**
+ * A process-local {@link Store}: the default. Not shared between processes.
+ *
+ * Entries without a TTL (schedules) are kept until deleted; entries with one (job records, rate-limit
+ * windows, fan-out bookkeeping) until they expire, never earlier. Expired entries are dropped a few
+ * per write (amortised O(log n) per write), so memory follows the live set.
+ */
 export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
-  private writes = 0;
+  private readonly expiries = new ExpiryHeap();
   /** Operations apply synchronously, in call order. */
   readonly ordered = true;
 
-  /** @param maxEntries oldest entries are evicted beyond this many (bounded memory). */
-  constructor(private readonly maxEntries = 100_000) {}
+  /** Entries held, expired ones not yet swept included. */
+  get size(): number {
+    return this.entries.size;
+  }
 
-  /** Every 10,000 writes, drop expired entries, then the oldest beyond `maxEntries`. */
-  private written(): void {
-    if (++this.writes % 10_000 !== 0 && this.entries.size <= this.maxEntries) return;
-    const now = Date.now();
-    for (const [key, entry] of this.entries)
-      if (entry.expiresAt && entry.expiresAt <= now) this.entries.delete(key);
-    for (const key of this.entries.keys()) {
-      if (this.entries.size <= this.maxEntries) break;
-      this.entries.delete(key);
+  private write(key: string, entry: Entry): void {
+    const previous = this.entries.get(key);
+    this.entries.set(key, entry);
+    if (entry.expiresAt > 0 && entry.expiresAt !== previous?.expiresAt)
+      this.expiries.push(entry.expiresAt, key);
+    this.sweep();
+  }
+
+  /** Drop a few expired entries; rebuild the heap when stale items dominate it. */
+  private sweep(now = Date.now()): void {
+    for (let i = 0; i < SWEEP_PER_WRITE && this.expiries.peek() <= now; i++) {
+      const item = this.expiries.pop();
+      if (!item) break;
+      const entry = this.entries.get(item.key);
+      if (entry && entry.expiresAt === item.expiresAt) this.entries.delete(item.key);
+    }
+    if (this.expiries.size > 2 * this.entries.size + 1024) {
+      this.expiries.clear();
+      for (const [key, entry] of this.entries)
+        if (entry.expiresAt > 0) this.expiries.push(entry.expiresAt, key);
     }
   }
 
@@ -57,8 +145,7 @@ export class MemoryStore implements Store {
 
   async set(key: string, value: unknown, options: StoreSetOptions = {}): Promise<boolean> {
     if (options.ifAbsent && this.live(key)) return false;
-    this.entries.set(key, { value: structuredClone(value), expiresAt: MemoryStore.expiry(options.ttlMs) });
-    this.written();
+    this.write(key, { value: structuredClone(value), expiresAt: MemoryStore.expiry(options.ttlMs) });
     return true;
   }
 
@@ -70,18 +157,13 @@ export class MemoryStore implements Store {
     const entry = this.live(key);
     const base = entry && typeof entry.value === 'object' && entry.value !== null ? entry.value : {};
     const expiresAt = options.ttlMs ? MemoryStore.expiry(options.ttlMs) : (entry?.expiresAt ?? 0);
-    this.entries.set(key, { value: { ...base, ...copyOf(patch) }, expiresAt });
-    this.written();
+    this.write(key, { value: { ...base, ...copyOf(patch) }, expiresAt });
   }
 
   async increment(key: string, by = 1, options: StoreTtlOptions = {}): Promise<number> {
     const entry = this.live(key);
     const next = (typeof entry?.value === 'number' ? entry.value : 0) + by;
-    this.entries.set(key, {
-      value: next,
-      expiresAt: entry ? entry.expiresAt : MemoryStore.expiry(options.ttlMs),
-    });
-    this.written();
+    this.write(key, { value: next, expiresAt: entry ? entry.expiresAt : MemoryStore.expiry(options.ttlMs) });
     return next;
   }
 
@@ -97,4 +179,16 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {
     // Nothing to release.
   }
+}
+
+let processStore: MemoryStore | undefined;
+
+/**
+ * The store of queues created without a `store` option: one per process, shared by every such queue
+ * (keys carry the queue name), so two `createQueue` calls for one queue share records, schedules and
+ * rate limits. Closing a queue leaves it open.
+ */
+export function defaultStore(): MemoryStore {
+  processStore ??= new MemoryStore();
+  return processStore;
 }

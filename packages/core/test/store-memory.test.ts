@@ -1,0 +1,42 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MemoryStore } from '../src/index.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('MemoryStore', () => {
+  it('keeps live state (no TTL, or an unexpired one) past 100,000 job records', async () => {
+    const store = new MemoryStore();
+    await store.set('qk:sched:q:def:nightly', { every: 60_000 });
+    await store.increment('qk:fan:q:p1:done', 3, { ttlMs: 3_600_000 });
+    await store.set('qk:rate:q:42', 7, { ttlMs: 3_600_000 });
+    for (let i = 0; i < 150_000; i++)
+      await store.merge(`qk:job:q:${i}`, { state: 'waiting' }, { ttlMs: 3_600_000 });
+    expect(await store.get('qk:sched:q:def:nightly')).toEqual({ every: 60_000 });
+    expect(await store.get('qk:fan:q:p1:done')).toBe(3);
+    expect(await store.get('qk:rate:q:42')).toBe(7);
+    expect(await store.get('qk:job:q:0')).toEqual({ state: 'waiting' });
+    expect(store.size).toBe(150_003);
+  });
+
+  it('drops expired entries as it is written to, and only those', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(1_000_000);
+    const store = new MemoryStore();
+    await store.set('schedule', 1);
+    for (let i = 0; i < 5_000; i++) await store.set(`short:${i}`, i, { ttlMs: 1_000 });
+    await store.set('long', 1, { ttlMs: 10_000 });
+    // A record whose TTL was pushed back by a later write must survive its first expiry.
+    await store.merge('renewed', { a: 1 }, { ttlMs: 1_000 });
+    vi.setSystemTime(1_000_500);
+    await store.merge('renewed', { b: 2 }, { ttlMs: 1_000 });
+    vi.setSystemTime(1_001_200);
+    for (let i = 0; i < 1_000; i++) await store.set(`new:${i}`, i);
+    expect(store.size).toBe(1 + 1 + 1 + 1_000);
+    expect(await store.get('renewed')).toEqual({ a: 1, b: 2 });
+    expect(await store.get('long')).toBe(1);
+    expect(await store.get('schedule')).toBe(1);
+    expect(await store.get('short:0')).toBeUndefined();
+  });
+});
