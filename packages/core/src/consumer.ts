@@ -264,6 +264,13 @@ export class ConsumerLoop<T> {
     const dead = (dl: DeadLetterInfo, job?: Job<T>) =>
       this.deadLetter(driver, delivery, name, { ...dl, attempts: info.attempt }, job);
 
+    // Brokers that only flag redelivery report every redelivery as 2: make the count persistent by
+    // re-sending a copy with the attempt bumped before any handler runs (the copy arrives as delivery 1).
+    if (driver.capabilities.deliveryCount === 'flag' && delivery.deliveryCount > 1) {
+      this.ctx.metrics.stalled++;
+      this.ctx.otel.count('stalled');
+      if (info.attempt <= info.maxAttempts) return this.resend(driver, delivery, 0, info.attempt);
+    }
     if (info.attempt > info.maxAttempts) {
       return dead({
         reason: 'max-attempts',

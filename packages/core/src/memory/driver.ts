@@ -26,7 +26,10 @@ export interface MemoryDriverOptions {
    * errors (priority bands, delay hops, no dedup...) the way a cloud driver would. Tests only.
    */
   readonly limitCapabilities?: Partial<
-    Pick<Capabilities, 'maxDelayMs' | 'priority' | 'dedup' | 'ordering' | 'maxBatchSize'>
+    Pick<
+      Capabilities,
+      'maxDelayMs' | 'priority' | 'dedup' | 'ordering' | 'maxBatchSize' | 'lockRenewal' | 'deliveryCount'
+    >
   >;
 }
 
@@ -52,6 +55,7 @@ export class MemoryDriver implements Driver {
       maxBatchSize: 1000,
       lockRenewal: true,
       redelivery: 'timeout',
+      deliveryCount: 'exact',
       deadLetter: 'native',
       maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
       ...options.limitCapabilities,
@@ -102,12 +106,19 @@ export class MemoryDriver implements Driver {
       this.open();
       if (!ok()) throw new LockLostError();
     };
-    return {
+    // `flag` pretends to be a broker that only says "delivered before" (RabbitMQ classic queues).
+    const deliveryCount =
+      this.capabilities.deliveryCount === 'flag' ? Math.min(2, message.deliveryCount) : message.deliveryCount;
+    let lockedUntil = message.lockedUntil;
+    const delivery: Delivery = {
       id: message.id,
       name: message.name,
       body: message.body,
       headers: { ...message.headers },
-      deliveryCount: message.deliveryCount,
+      deliveryCount,
+      get lockedUntil() {
+        return message.lockToken === token ? message.lockedUntil : Math.min(lockedUntil, Date.now());
+      },
       enqueuedAt: message.enqueuedAt,
       priority: message.priority,
       ...(message.orderingKey === undefined ? {} : { orderingKey: message.orderingKey }),
@@ -123,8 +134,18 @@ export class MemoryDriver implements Driver {
         }),
       deadLetter: async (info) => settle(() => broker.deadLetter(queue, key, token, info)),
       release: async (delayMs) => settle(() => broker.release(queue, key, token, delayMs)),
-      extendLock: async (ms) => settle(() => broker.extend(queue, key, token, ms)),
+      ...(this.capabilities.lockRenewal
+        ? {
+            extendLock: async (ms: number) =>
+              settle(() => {
+                const ok = broker.extend(queue, key, token, ms);
+                if (ok) lockedUntil = message.lockedUntil;
+                return ok;
+              }),
+          }
+        : {}),
     };
+    return delivery;
   }
 
   async stats(queue: string): Promise<DriverStats> {
