@@ -1,4 +1,6 @@
 import {
+  AuthenticationError,
+  BrokerUnavailableError,
   type Capabilities,
   DRIVER_API_VERSION,
   type DeadLetteredMessage,
@@ -16,7 +18,7 @@ import { type Job, Queue } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import { BullDelivery } from './delivery.js';
 import { FanOutFlows } from './fanout.js';
-import { toQueuekitError } from './errors.js';
+import { isAuthFailure, toQueuekitError } from './errors.js';
 import {
   DEAD_LETTER_FIELD,
   type DeadLetterRecord,
@@ -76,6 +78,8 @@ export class BullmqDriver implements Driver {
   readonly #jobSettings: JobSettings;
   readonly #onError: (error: Error) => void;
   #closing: Promise<void> | undefined;
+  /** Redis refused our credentials on the last connection attempt (cleared once a connection is ready). */
+  #authRefused = false;
   readonly #held = new HeldDeliveries();
   readonly #rateLimits = new Map<string, RateLimit>();
   readonly #nativeWorkflows: BullmqWorkflows;
@@ -94,7 +98,7 @@ export class BullmqDriver implements Driver {
     };
     const secrets = [base.password ?? ''];
     const report = options.onError ?? (() => undefined);
-    this.#onError = (error) => report(scrubError(error, secrets));
+    this.#onError = (error) => report(scrubError(toQueuekitError(error, 'a background task'), secrets));
     const label = base.connectionName ?? `queuekit:${this.prefix}`;
     this.#producerConnection = safeRedis({ ...base, connectionName: `${label}:producer` });
     this.#consumerConnection = safeRedis({
@@ -103,7 +107,13 @@ export class BullmqDriver implements Driver {
       connectionName: `${label}:consumer`,
     });
     for (const connection of [this.#producerConnection, this.#consumerConnection]) {
-      connection.on('error', (error: Error) => this.#onError(error));
+      connection.on('error', (error: Error) => {
+        if (isAuthFailure(error)) this.#authRefused = true;
+        this.#onError(error);
+      });
+      connection.on('ready', () => {
+        this.#authRefused = false;
+      });
     }
     this.#jobSettings = {
       keepCompleted: options.keepCompleted ?? 0,
@@ -164,6 +174,14 @@ export class BullmqDriver implements Driver {
     this.#receivers.get(queue)?.setLimiter(limit);
   }
 
+  /** A typed error for a failed call; a connection that dropped after refused credentials says so. */
+  #error(error: unknown, operation: string): Error {
+    const typed = toQueuekitError(error, operation);
+    if (this.#authRefused && typed instanceof BrokerUnavailableError)
+      return new AuthenticationError('redis', `Redis refused the credentials (${operation})`);
+    return typed;
+  }
+
   private ensureOpen(): void {
     if (this.#closing) throw new QueueClosedError('The BullMQ driver is closed');
   }
@@ -200,7 +218,7 @@ export class BullmqDriver implements Driver {
     try {
       await this.addMessages(queue, messages);
     } catch (error) {
-      throw toQueuekitError(error, 'send');
+      throw this.#error(error, 'send');
     }
   }
 
@@ -264,7 +282,7 @@ export class BullmqDriver implements Driver {
     try {
       jobs = await this.receiver(queue, options.lockMs).take(options);
     } catch (error) {
-      throw toQueuekitError(error, 'receive');
+      throw this.#error(error, 'receive');
     }
     const receiver = this.receiver(queue);
     if (jobs.some((job) => job.repeatJobKey)) jobs = await this.scheduledRuns(queue, jobs);
@@ -272,7 +290,7 @@ export class BullmqDriver implements Driver {
       jobs.map(async (job) => {
         const view = fromBullJob(job);
         const reduced = await this.#fanOuts.reduceBody(job).catch((error: unknown) => {
-          this.#onError(toQueuekitError(error, 'fan-out'));
+          this.#onError(this.#error(error, 'fan-out'));
           return undefined;
         });
         this.#held.add(queue, view.id);
@@ -318,7 +336,7 @@ export class BullmqDriver implements Driver {
         deadLettered: n('failed'),
       };
     } catch (error) {
-      throw toQueuekitError(error, 'stats');
+      throw this.#error(error, 'stats');
     }
   }
 
@@ -338,7 +356,7 @@ export class BullmqDriver implements Driver {
       }
       return jobs.map((job) => fromBullJob(job));
     } catch (error) {
-      throw toQueuekitError(error, 'peek');
+      throw this.#error(error, 'peek');
     }
   }
 
@@ -365,7 +383,7 @@ export class BullmqDriver implements Driver {
         };
       });
     } catch (error) {
-      throw toQueuekitError(error, 'list-dead-letters');
+      throw this.#error(error, 'list-dead-letters');
     }
   }
 
@@ -410,7 +428,7 @@ export class BullmqDriver implements Driver {
         }
       }
     } catch (error) {
-      throw toQueuekitError(error, 'redrive-dead-letters');
+      throw this.#error(error, 'redrive-dead-letters');
     }
     return moved;
   }
@@ -421,7 +439,7 @@ export class BullmqDriver implements Driver {
       const removed = await this.queue(queue).clean(-60_000, 0, 'failed');
       return removed.length;
     } catch (error) {
-      throw toQueuekitError(error, 'purge-dead-letters');
+      throw this.#error(error, 'purge-dead-letters');
     }
   }
 
@@ -436,7 +454,7 @@ export class BullmqDriver implements Driver {
       await target.obliterate({ force: true });
       await this.deleteKeys(`${target.toKey('')}qk:*`);
     } catch (error) {
-      throw toQueuekitError(error, 'delete-queue');
+      throw this.#error(error, 'delete-queue');
     } finally {
       this.#queues.delete(queue);
       await target.close().catch(() => undefined);

@@ -1,4 +1,10 @@
-import { BrokerUnavailableError, errorMessage, LockLostError, QueuekitError } from '@queuekit/core';
+import {
+  AuthenticationError,
+  BrokerUnavailableError,
+  errorMessage,
+  LockLostError,
+  QueuekitError,
+} from '@queuekit/core';
 import { ErrorCode } from 'bullmq';
 import { scrubError } from './secrets.js';
 
@@ -24,6 +30,14 @@ const CONNECTION_PATTERNS = [
   /stream isn't writeable/i,
 ];
 
+/** Redis's replies to a wrong password or a missing one. */
+const AUTH_FAILURE = /\bWRONGPASS\b|\bNOAUTH\b|invalid password/;
+
+/** Whether Redis refused the connection's credentials. */
+export function isAuthFailure(error: unknown): boolean {
+  return AUTH_FAILURE.test(errorMessage(error));
+}
+
 /** Map a BullMQ / ioredis error onto queuekit's typed errors (never mentions the URL). */
 export function toQueuekitError(error: unknown, operation: string, jobId?: string): Error {
   scrubError(error);
@@ -34,6 +48,9 @@ export function toQueuekitError(error: unknown, operation: string, jobId?: strin
     );
   }
   const message = errorMessage(error);
+  // No cause: ioredis's error carries the AUTH command and its arguments.
+  if (isAuthFailure(error))
+    return new AuthenticationError('redis', `Redis refused the credentials during ${operation}: ${message}`);
   if (CONNECTION_PATTERNS.some((pattern) => pattern.test(message))) {
     return new BrokerUnavailableError(`Redis unavailable during ${operation}: ${message}`, { cause: error });
   }

@@ -67,13 +67,8 @@ describe('secrets stay out of output', () => {
       expect(leaks(deep(await queue.driver()))).toEqual([]);
       expect(leaks(deep(queue))).toEqual([]);
       expect(leaks(deep(driver.workflows))).toEqual([]);
-      const [delivery] = await driver.receive(name, {
-        max: 1,
-        waitMs: 0,
-        lockMs: 5000,
-        signal: new AbortController().signal,
-      });
-      expect(delivery).toBeUndefined();
+      // The queue's consumer stops first, so that the next job is ours to receive.
+      await queue.close();
       await driver.send(name, [{ id: 'raw-1', name: 'r', body: utf8('{}'), headers: {} }]);
       const [raw] = await driver.receive(name, {
         max: 1,
@@ -104,7 +99,7 @@ describe('secrets stay out of output', () => {
         () => undefined,
         (error: unknown) => error,
       );
-      expect(failure).toBeInstanceOf(Error);
+      expect((failure as { code?: string }).code).toBe('ERR_AUTH');
       await eventually('onError to see the AUTH failure', () => (errors.length > 0 ? true : undefined));
       for (const error of [failure, ...errors]) {
         expect(leaks(deep(error), WRONG)).toEqual([]);
