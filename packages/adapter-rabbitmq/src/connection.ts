@@ -1,8 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { abortableDelay, BrokerUnavailableError, QueueClosedError } from '@queuekit/core';
+import {
+  AuthenticationError,
+  abortableDelay,
+  BrokerUnavailableError,
+  QueueClosedError,
+} from '@queuekit/core';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { ResolvedOptions } from './options.js';
-import { scrubSecrets } from './secrets.js';
+import type { Secrets } from './secrets.js';
 
 /** Events of {@link ConnectionManager}, for logs and tests. Payloads never contain the URL. */
 export interface ConnectionEvents {
@@ -25,10 +30,25 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   private loop: Promise<void> | undefined;
   private readonly waiters = new Set<() => void>();
   private lastError = 'not connected yet';
+  /** Set while the last attempt was refused for credentials or certificates: callers fail at once. */
+  private refused: AuthenticationError | undefined;
   private readonly stopRetry = new AbortController();
+  readonly #options: ResolvedOptions;
+  readonly #secrets: Secrets;
 
-  constructor(private readonly options: ResolvedOptions) {
+  constructor(options: ResolvedOptions, secrets: Secrets) {
     super();
+    this.#options = options;
+    this.#secrets = secrets;
+  }
+
+  /** What `console.log` shows: the broker and the state, never the URL or TLS material. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `ConnectionManager(${this.#options.broker}, ${this.model ? 'open' : 'closed'}, generation ${this.generationCount})`;
+  }
+
+  toJSON(): { broker: string; open: boolean; generation: number } {
+    return { broker: this.#options.broker, open: this.model !== undefined, generation: this.generationCount };
   }
 
   /** Number of connections opened so far; changes on every reconnect. */
@@ -53,8 +73,9 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     let attempt = 0;
     while (!this.closed && !this.model) {
       try {
-        const model = await amqp.connect(this.options.url, {
-          clientProperties: { connection_name: this.options.connectionName },
+        const model = await amqp.connect(this.#options.url, {
+          ...this.#options.tls,
+          clientProperties: { connection_name: this.#options.connectionName },
           timeout: 10_000,
         });
         if (this.closed) {
@@ -64,8 +85,10 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
         this.adopt(model);
         return;
       } catch (error) {
-        this.lastError = describe(error, this.options.url);
-        const base = Math.min(this.options.reconnectMaxMs, this.options.reconnectInitialMs * 2 ** attempt);
+        this.lastError = this.describe(error);
+        this.refused = refusal(error, this.#options.broker, this.lastError);
+        if (this.refused) for (const wake of [...this.waiters]) wake();
+        const base = Math.min(this.#options.reconnectMaxMs, this.#options.reconnectInitialMs * 2 ** attempt);
         const delayMs = Math.round(base * (0.8 + Math.random() * 0.2));
         attempt++;
         this.emit('connect-failed', this.lastError, delayMs);
@@ -76,17 +99,18 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
 
   private adopt(model: ChannelModel): void {
     model.on('error', (error: unknown) => {
-      this.lastError = describe(error, this.options.url);
+      this.lastError = this.describe(error);
     });
     model.on('close', (error?: unknown) => {
       if (this.model !== model) return;
       this.model = undefined;
-      if (error) this.lastError = describe(error, this.options.url);
+      if (error) this.lastError = this.describe(error);
       if (this.closed) return;
       this.emit('disconnected', this.lastError);
       this.start();
     });
     this.model = model;
+    this.refused = undefined;
     this.generationCount++;
     this.emit('connected', this.generationCount);
     for (const wake of [...this.waiters]) wake();
@@ -94,13 +118,16 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
 
   /**
    * The open connection, waiting up to `timeoutMs` for a (re)connect. Resolves `undefined` when
-   * `signal` fires first; rejects with BrokerUnavailableError on timeout, QueueClosedError once closed.
+   * `signal` fires first; rejects with BrokerUnavailableError on timeout, QueueClosedError once closed,
+   * and at once with AuthenticationError while the broker refuses our credentials or certificate
+   * (reconnecting goes on in the background, with backoff, in case they are fixed).
    */
   async open(timeoutMs: number, signal?: AbortSignal): Promise<ChannelModel | undefined> {
     for (;;) {
       if (this.closed) throw new QueueClosedError('The RabbitMQ driver is closed');
       if (this.model) return this.model;
       if (signal?.aborted) return undefined;
+      if (this.refused) throw this.refused;
       this.start();
       const woke = await this.waitForChange(timeoutMs, signal);
       if (!woke && !signal?.aborted && !this.model) {
@@ -141,7 +168,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
         });
         return channel;
       } catch (error) {
-        this.lastError = describe(error, this.options.url);
+        this.lastError = this.describe(error);
         if (this.closed) throw new QueueClosedError('The RabbitMQ driver is closed');
         if (Date.now() >= deadline) {
           throw new BrokerUnavailableError(`Could not open a RabbitMQ channel (${this.lastError})`);
@@ -149,6 +176,11 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
         await abortableDelay(50, this.stopRetry.signal);
       }
     }
+  }
+
+  /** A readable, secret-free description of an amqplib error. */
+  private describe(error: unknown): string {
+    return this.#secrets.scrub(error instanceof Error ? error.message : String(error));
   }
 
   /** Stop reconnecting and close the connection (and with it every channel). */
@@ -164,8 +196,53 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   }
 }
 
-/** A readable, secret-free description of an amqplib error. */
-export function describe(error: unknown, url: string): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return scrubSecrets(text, url);
+/** Node's TLS verification failures of the broker's certificate (we refuse it). */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * An AuthenticationError when a connection attempt failed because credentials or certificates
+ * were refused (retrying cannot help), else undefined. `text` is the scrubbed description.
+ */
+function refusal(error: unknown, broker: string, text: string): AuthenticationError | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.has(code)) {
+    return new AuthenticationError(
+      broker,
+      `The TLS certificate of RabbitMQ at ${broker} does not verify (${text}); check tls.ca / cacertfile and the host name`,
+    );
+  }
+  // The broker's TLS alerts: no client certificate, or one it does not accept.
+  if (
+    typeof code === 'string' &&
+    /^ERR_SSL_.*ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|ACCESS_DENIED|HANDSHAKE_FAILURE|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE)$/.test(
+      code,
+    )
+  ) {
+    return new AuthenticationError(
+      broker,
+      `RabbitMQ at ${broker} refused the TLS handshake (${text}); check tls.cert / tls.key (certfile / keyfile)`,
+    );
+  }
+  if (/\b403 \(ACCESS-REFUSED\)/.test(text)) {
+    return new AuthenticationError(
+      broker,
+      `RabbitMQ at ${broker} refused the login: wrong user name or password (${text})`,
+    );
+  }
+  if (/\b530 \(NOT-ALLOWED\)/.test(text) && /access to vhost/i.test(text)) {
+    return new AuthenticationError(broker, `RabbitMQ at ${broker} refused access to the vhost (${text})`);
+  }
+  return undefined;
 }

@@ -27,6 +27,7 @@ import {
   toBuffer,
 } from './messages.js';
 import { type RabbitMqDriverOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { Secrets } from './secrets.js';
 import { type Publication, Publisher, UnroutableError } from './publisher.js';
 import { QueueConsumer } from './queue-consumer.js';
 import { bucketFor, deadLetterQueueName, Topology, waitQueueName } from './topology.js';
@@ -58,7 +59,9 @@ export class RabbitMqDriver implements Driver {
   readonly workflows: NativeWorkflows;
   /** Connection events (`connected`, `disconnected`, `connect-failed`) for logging and tests. */
   readonly connection: ConnectionManager;
-  private readonly options: ResolvedOptions;
+  /** Options without the secrets (URL, TLS material), which stay in `#secrets` and the connection. */
+  private readonly options: Omit<ResolvedOptions, 'url' | 'tls'>;
+  readonly #secrets: Secrets;
   private readonly publisher: Publisher;
   private readonly topology: Topology;
   private readonly deadLetters: DeadLetterQueue;
@@ -67,9 +70,11 @@ export class RabbitMqDriver implements Driver {
   private readonly pendingSends = new Set<Promise<unknown>>();
 
   constructor(options: RabbitMqDriverOptions) {
-    this.options = resolveOptions(options);
+    const { url, tls, ...settings } = resolveOptions(options);
+    this.options = settings;
+    this.#secrets = new Secrets(url, [tls?.passphrase, tls?.key, options.url]);
     this.workflows = this.options.atomicFollowUps ? { atomicFollowUps: true } : {};
-    this.connection = new ConnectionManager(this.options);
+    this.connection = new ConnectionManager({ url, tls, ...settings }, this.#secrets);
     this.publisher = new Publisher(this.connection);
     const admin = new ChannelSlot(this.connection, (timeoutMs) => this.connection.channel(false, timeoutMs));
     this.topology = new Topology(admin, this.options);
@@ -94,16 +99,42 @@ export class RabbitMqDriver implements Driver {
     };
   }
 
-  /** Connect now (otherwise the first call connects). Rejects with BrokerUnavailableError after the timeout. */
+  /** What `console.log(driver)` shows: provider, broker and queue type, never the URL or TLS material. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `RabbitMqDriver(${this.options.broker}, ${this.options.queueType} queues)`;
+  }
+
+  /** What `JSON.stringify` writes: the same safe description. */
+  toJSON(): { provider: string; broker: string; queueType: string } {
+    return { provider: this.provider, broker: this.options.broker, queueType: this.options.queueType };
+  }
+
+  /**
+   * Connect now (otherwise the first call connects). Rejects with BrokerUnavailableError after the
+   * timeout, or at once with AuthenticationError when the broker refuses the credentials or certificate.
+   */
   async connect(): Promise<void> {
-    await this.connection.open(this.options.unavailableTimeoutMs);
+    await this.guard(() => this.connection.open(this.options.unavailableTimeoutMs));
+  }
+
+  /** Run `work`; whatever it throws reaches the caller with secrets scrubbed, through every `cause`. */
+  private async guard<R>(work: () => Promise<R>): Promise<R> {
+    try {
+      return await work();
+    } catch (error) {
+      throw this.#secrets.scrubError(error);
+    }
   }
 
   private assertOpen(): void {
     if (this.closing.signal.aborted) throw new QueueClosedError('The RabbitMQ driver is closed');
   }
 
-  async send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
+  send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    return this.guard(() => this.unguardedSend(queue, messages));
+  }
+
+  private async unguardedSend(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
     this.assertOpen();
     const work = this.publish(queue, messages);
     this.pendingSends.add(work);
@@ -161,7 +192,11 @@ export class RabbitMqDriver implements Driver {
     }
   }
 
-  async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
+  receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
+    return this.guard(() => this.unguardedReceive(queue, options));
+  }
+
+  private async unguardedReceive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
     this.assertOpen();
     const consumer = this.consumerFor(queue);
     // `close()` wakes every waiter itself (consumer channels close, the connection stops), so only the
@@ -255,50 +290,57 @@ export class RabbitMqDriver implements Driver {
     };
     return {
       ...fields,
-      ack: async () => {
-        claim();
-        await settle((ch) => ch.ack(message));
-      },
+      ack: () =>
+        this.guard(async () => {
+          claim();
+          await settle((ch) => ch.ack(message));
+        }),
       ...(this.options.atomicFollowUps
         ? {
-            ackWith: async (followUps: Parameters<NonNullable<Delivery['ackWith']>>[0]) => {
-              const publications: Publication[] = [];
-              for (const { queue: target, messages } of followUps) {
-                publications.push(...(await this.plan(target, messages)));
-              }
-              if (publications.length === 0) {
-                claim();
-                return settle((ch) => ch.ack(message));
-              }
-              claim();
-              const transaction = await consumer.transactional(channel).catch(() => undefined);
-              if (!transaction) throw lockLost();
-              // Every frame of this unit is written in one synchronous block, so no commit of another
-              // delivery can split it: the follow-ups and the ack are committed together or not at all.
-              await settle((ch) => {
-                for (const publication of publications) {
-                  ch.publish('', publication.queue, publication.content, publication.options);
+            ackWith: (followUps: Parameters<NonNullable<Delivery['ackWith']>>[0]) =>
+              this.guard(async () => {
+                const publications: Publication[] = [];
+                for (const { queue: target, messages } of followUps) {
+                  publications.push(...(await this.plan(target, messages)));
                 }
-                ch.ack(message);
-              });
-            },
+                if (publications.length === 0) {
+                  claim();
+                  return settle((ch) => ch.ack(message));
+                }
+                claim();
+                const transaction = await consumer.transactional(channel).catch(() => undefined);
+                if (!transaction) throw lockLost();
+                // Every frame of this unit is written in one synchronous block, so no commit of another
+                // delivery can split it: the follow-ups and the ack are committed together or not at all.
+                await settle((ch) => {
+                  for (const publication of publications) {
+                    ch.publish('', publication.queue, publication.content, publication.options);
+                  }
+                  ch.ack(message);
+                });
+              }),
           }
         : {}),
-      deadLetter: async (info: DeadLetterInfo) => {
-        claim();
-        await this.publishRedeclaring(queue, [
-          {
-            queue: deadLetterQueueName(queue),
-            content: message.content,
-            options: deadLetterOptions(message, info, fields.deliveryCount),
-          },
-        ]);
-        await settle((ch) => ch.ack(message));
-      },
+      deadLetter: (info: DeadLetterInfo) =>
+        this.guard(async () => {
+          claim();
+          await this.publishRedeclaring(queue, [
+            {
+              queue: deadLetterQueueName(queue),
+              content: message.content,
+              options: deadLetterOptions(message, info, fields.deliveryCount),
+            },
+          ]);
+          await settle((ch) => ch.ack(message));
+        }),
     };
   }
 
-  async stats(queue: string): Promise<DriverStats> {
+  stats(queue: string): Promise<DriverStats> {
+    return this.guard(() => this.unguardedStats(queue));
+  }
+
+  private async unguardedStats(queue: string): Promise<DriverStats> {
     this.assertOpen();
     await this.topology.ensureQueue(queue);
     const waiting = await this.topology.declare(queue, this.topology.workQueueArguments(queue));
@@ -316,26 +358,42 @@ export class RabbitMqDriver implements Driver {
     return { waiting, delayed, deadLettered };
   }
 
-  async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
+  listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
+    return this.guard(() => this.unguardedListDeadLetters(queue, limit));
+  }
+
+  private async unguardedListDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
     this.assertOpen();
     await this.topology.ensureQueue(queue);
     return this.deadLetters.list(queue, limit);
   }
 
-  async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
+  redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
+    return this.guard(() => this.unguardedRedriveDeadLetters(queue, options));
+  }
+
+  private async unguardedRedriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
     this.assertOpen();
     await this.topology.ensureQueue(queue);
     return this.deadLetters.redrive(queue, options);
   }
 
-  async purgeDeadLetters(queue: string): Promise<number> {
+  purgeDeadLetters(queue: string): Promise<number> {
+    return this.guard(() => this.unguardedPurgeDeadLetters(queue));
+  }
+
+  private async unguardedPurgeDeadLetters(queue: string): Promise<number> {
     this.assertOpen();
     await this.topology.ensureQueue(queue);
     return this.deadLetters.purge(queue);
   }
 
   /** Delete the work queue, its dead-letter queue and its wait queues. */
-  async deleteQueue(queue: string): Promise<void> {
+  deleteQueue(queue: string): Promise<void> {
+    return this.guard(() => this.unguardedDeleteQueue(queue));
+  }
+
+  private async unguardedDeleteQueue(queue: string): Promise<void> {
     this.assertOpen();
     const consumer = this.consumers.get(queue);
     this.consumers.delete(queue);

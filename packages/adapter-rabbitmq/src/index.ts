@@ -14,11 +14,14 @@ export {
   type RabbitMqQueueType,
   type ReconnectOptions,
 } from './options.js';
+export type { PemSource, RabbitMqTlsOptions } from './tls.js';
 export { deadLetterQueueName, waitQueueName } from './topology.js';
 
 /**
  * Entry point of the URL registry (`createQueue({ url: 'amqp://...' })`). Options beyond the URL
- * can be given as query parameters: `queueType=quorum`, `deliveryLimit=20`, `atomicFollowUps=false`.
+ * can be given as query parameters: `queueType=quorum`, `deliveryLimit=20`, `atomicFollowUps=false`,
+ * and on `amqps://` RabbitMQ's TLS parameters `cacertfile`, `certfile`, `keyfile`, `verify`,
+ * `server_name_indication`.
  */
 export function createDriver(options: DriverFactoryOptions): Promise<RabbitMqDriver> {
   let url: URL;

@@ -1,4 +1,5 @@
 import { ConfigError } from '@queuekit/core';
+import { type RabbitMqTlsOptions, type ResolvedTls, resolveTls } from './tls.js';
 
 /** Kind of RabbitMQ queue the driver declares for work queues and their dead-letter queues. */
 export type RabbitMqQueueType = 'classic' | 'quorum';
@@ -15,9 +16,16 @@ export interface ReconnectOptions {
 export interface RabbitMqDriverOptions {
   /**
    * `amqp://user:pass@host:5672/vhost` or `amqps://...` (TLS). The password never appears in
-   * logs or errors. Query parameters understood by amqplib (`heartbeat`, `frameMax`, ...) pass through.
+   * logs or errors. Query parameters understood by amqplib (`heartbeat`, `frameMax`, ...) pass through;
+   * on `amqps://`, RabbitMQ's TLS parameters `cacertfile`, `certfile`, `keyfile` (file paths),
+   * `verify` (`verify_peer` | `verify_none`) and `server_name_indication` fill in {@link tls}.
    */
   readonly url: string;
+  /**
+   * TLS of an `amqps://` connection: CA, client certificate and key (PEM text, Buffers or file
+   * paths), key passphrase, SNI name, verification. Wins over the URL's TLS parameters.
+   */
+  readonly tls?: RabbitMqTlsOptions;
   /**
    * `classic` (default): classic queues with `x-max-priority: 10`, so priority is native.
    * `quorum`: replicated quorum queues with `x-delivery-limit`; no native priority (the core emulates it
@@ -56,7 +64,12 @@ export interface RabbitMqDriverOptions {
 
 /** Options after defaults and validation. */
 export interface ResolvedOptions {
+  /** The URL given to amqplib (TLS parameters taken out). Secret: password inside. */
   readonly url: string;
+  /** `scheme://host:port` of the broker, for messages (no credentials). */
+  readonly broker: string;
+  /** TLS socket options (key and passphrase are secrets), when any were given. */
+  readonly tls: ResolvedTls | undefined;
   readonly queueType: RabbitMqQueueType;
   readonly deliveryLimit: number;
   readonly delayBucketsMs: readonly number[];
@@ -84,11 +97,15 @@ export function resolveOptions(options: RabbitMqDriverOptions): ResolvedOptions 
   if (typeof options?.url !== 'string' || !/^amqps?:\/\//i.test(options.url)) {
     throw new ConfigError('url', 'expected amqp://user:pass@host:5672/vhost or amqps://...');
   }
+  let parsed: URL;
   try {
-    new URL(options.url);
+    parsed = new URL(options.url);
   } catch {
     throw new ConfigError('url', 'not a valid URL');
   }
+  const tls = resolveTls(parsed, options.tls);
+  const secure = parsed.protocol.toLowerCase() === 'amqps:';
+  const broker = `${secure ? 'amqps' : 'amqp'}://${parsed.hostname}:${parsed.port || (secure ? 5671 : 5672)}`;
   const queueType = options.queueType ?? 'classic';
   if (queueType !== 'classic' && queueType !== 'quorum') {
     throw new ConfigError('queueType', "expected 'classic' or 'quorum'");
@@ -106,7 +123,10 @@ export function resolveOptions(options: RabbitMqDriverOptions): ResolvedOptions 
   const max = positiveInt('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 5_000);
   if (max < initial) throw new ConfigError('reconnect.maxDelayMs', 'must be ≥ reconnect.initialDelayMs');
   return {
-    url: options.url,
+    // The URL as given when it had no TLS parameters (amqplib reads it; keep its spelling).
+    url: tls === undefined ? options.url : parsed.toString(),
+    broker,
+    tls,
     queueType,
     atomicFollowUps: options.atomicFollowUps ?? true,
     deliveryLimit: positiveInt('deliveryLimit', options.deliveryLimit, 50),

@@ -28,7 +28,10 @@ export class Topology {
 
   constructor(
     private readonly admin: ChannelSlot<Channel>,
-    private readonly options: ResolvedOptions,
+    private readonly options: Pick<
+      ResolvedOptions,
+      'queueType' | 'deliveryLimit' | 'delayBucketsMs' | 'unavailableTimeoutMs'
+    >,
   ) {}
 
   /** Arguments of the work queue (classic with priority, or quorum with a delivery limit). */
