@@ -1,4 +1,5 @@
-import { BrokerUnavailableError, errorMessage } from '@queuekit/core';
+import { AuthenticationError, BrokerUnavailableError, errorMessage } from '@queuekit/core';
+import { scrubError } from './scrub.js';
 
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
@@ -22,11 +23,21 @@ export function isConnectionError(error: unknown): boolean {
   );
 }
 
+/** Redis's replies to a wrong password or a missing one. */
+const AUTH_FAILURE = /\bWRONGPASS\b|\bNOAUTH\b|invalid password/;
+
 /**
- * Rethrow connection failures as {@link BrokerUnavailableError} naming `where` (a redacted
- * address, never the password); other errors pass through unchanged.
+ * Rethrow refused credentials as {@link AuthenticationError} and connection failures as
+ * {@link BrokerUnavailableError}, naming `where` (`host:port`, never the password); other errors
+ * pass through. Every error is first scrubbed of AUTH arguments and `secrets`, through its causes.
  */
-export function translateError(error: unknown, where: string): never {
+export function translateError(error: unknown, where: string, secrets: readonly string[] = []): never {
+  scrubError(error, secrets);
+  const message = errorMessage(error);
+  // No cause: ioredis's error carries the AUTH command and its arguments.
+  if (AUTH_FAILURE.test(message)) {
+    throw new AuthenticationError('redis', `Redis store at ${where} refused the credentials: ${message}`);
+  }
   if (isConnectionError(error)) {
     throw new BrokerUnavailableError(`Redis store at ${where} is unavailable: ${errorMessage(error)}`, {
       cause: error,

@@ -1,7 +1,7 @@
+import { inspect } from 'node:util';
 import {
   ConfigError,
   QueueClosedError,
-  redactUrl,
   type Store,
   type StoreSetOptions,
   type StoreTtlOptions,
@@ -10,6 +10,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { decode, encode, toPairs } from './codec.js';
 import { translateError } from './errors.js';
 import { scripts } from './scripts.js';
+import { parseStoreUrl } from './url.js';
 
 /** Options of {@link RedisStore} and {@link createRedisStore}: give `url` or `client`. */
 export interface RedisStoreOptions {
@@ -55,60 +56,78 @@ function ttlOf(options: StoreTtlOptions): number {
 export class RedisStore implements Store {
   /** One connection: commands apply in the order they are sent. */
   readonly ordered = true;
-  private readonly client: Redis;
-  private readonly owned: boolean;
-  private readonly prefix: string;
-  private readonly where: string;
-  private closed = false;
+  // ES private fields: util.inspect and JSON never show them (the client holds the password).
+  readonly #client: Redis;
+  readonly #owned: boolean;
+  readonly #prefix: string;
+  readonly #where: string;
+  readonly #secrets: readonly string[];
+  #closed = false;
 
   constructor(options: RedisStoreOptions) {
     if (options.url && options.client)
       throw new ConfigError('url', 'give either `url` or `client`, not both');
-    this.prefix = options.prefix ?? DEFAULT_REDIS_STORE_PREFIX;
+    this.#prefix = options.prefix ?? DEFAULT_REDIS_STORE_PREFIX;
     if (options.client) {
-      this.client = options.client;
-      this.owned = false;
+      this.#client = options.client;
+      this.#owned = false;
       const { host, port } = options.client.options;
-      this.where = `${host ?? 'localhost'}:${port ?? 6379}`;
+      this.#where = `${host ?? 'localhost'}:${port ?? 6379}`;
     } else if (options.url) {
-      if (!/^rediss?:\/\//i.test(options.url)) {
-        throw new ConfigError('url', `expected redis:// or rediss://, got ${redactUrl(options.url)}`);
-      }
-      this.client = new Redis(options.url, {
+      const parsed = parseStoreUrl(options.url);
+      const tls = parsed.redis.tls && { ...parsed.redis.tls, ...options.redisOptions?.tls };
+      this.#client = new Redis({
+        ...parsed.redis,
         maxRetriesPerRequest: 2,
         connectTimeout: 5000,
         ...options.redisOptions,
+        ...(tls ? { tls } : {}),
       });
       // Failures surface through the commands; without a listener ioredis prints every retry.
-      this.client.on('error', () => undefined);
-      this.owned = true;
-      this.where = redactUrl(options.url);
+      this.#client.on('error', () => undefined);
+      this.#owned = true;
+      this.#where = parsed.where;
     } else {
       throw new ConfigError('url', 'give `url` (redis:// or rediss://) or an ioredis `client`');
     }
+    const { password } = this.#client.options;
+    this.#secrets = password ? [password] : [];
+  }
+
+  /** What the store shows of itself: the server address and prefix, never the credentials. */
+  toJSON(): { store: 'redis'; at: string; prefix: string } {
+    return { store: 'redis', at: this.#where, prefix: this.#prefix };
+  }
+
+  toString(): string {
+    return `RedisStore(${this.#where}, prefix ${JSON.stringify(this.#prefix)})`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
   }
 
   private async call<T>(operation: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new QueueClosedError('The Redis store is closed');
+    if (this.#closed) throw new QueueClosedError('The Redis store is closed');
     try {
       return await operation();
     } catch (error) {
-      return translateError(error, this.where);
+      return translateError(error, this.#where, this.#secrets);
     }
   }
 
   async get<V = unknown>(key: string): Promise<V | undefined> {
-    const reply = await this.call(() => scripts.get.run(this.client, this.prefix + key, []));
+    const reply = await this.call(() => scripts.get.run(this.#client, this.#prefix + key, []));
     return decode(reply) as V | undefined;
   }
 
   async set(key: string, value: unknown, options: StoreSetOptions = {}): Promise<boolean> {
     const ttl = ttlOf(options);
-    const full = this.prefix + key;
+    const full = this.#prefix + key;
     const encoded = encode(value);
     return this.call(async () => {
       if (encoded.kind === 'hash') {
-        const done = await scripts.setHash.run(this.client, full, [
+        const done = await scripts.setHash.run(this.#client, full, [
           options.ifAbsent ? '1' : '0',
           ttl,
           ...encoded.pairs,
@@ -118,12 +137,12 @@ export class RedisStore implements Store {
       let reply: string | null;
       if (options.ifAbsent) {
         reply = ttl
-          ? await this.client.set(full, encoded.json, 'PX', ttl, 'NX')
-          : await this.client.set(full, encoded.json, 'NX');
+          ? await this.#client.set(full, encoded.json, 'PX', ttl, 'NX')
+          : await this.#client.set(full, encoded.json, 'NX');
       } else {
         reply = ttl
-          ? await this.client.set(full, encoded.json, 'PX', ttl)
-          : await this.client.set(full, encoded.json);
+          ? await this.#client.set(full, encoded.json, 'PX', ttl)
+          : await this.#client.set(full, encoded.json);
       }
       return reply === 'OK';
     });
@@ -135,14 +154,14 @@ export class RedisStore implements Store {
     options: StoreTtlOptions = {},
   ): Promise<void> {
     const pairs = toPairs(patch);
-    await this.call(() => scripts.merge.run(this.client, this.prefix + key, [ttlOf(options), ...pairs]));
+    await this.call(() => scripts.merge.run(this.#client, this.#prefix + key, [ttlOf(options), ...pairs]));
   }
 
   async increment(key: string, by = 1, options: StoreTtlOptions = {}): Promise<number> {
     if (!Number.isFinite(by)) throw new ConfigError('by', 'must be a finite number');
     const integer = Number.isSafeInteger(by);
     const reply = await this.call(() =>
-      scripts.increment.run(this.client, this.prefix + key, [
+      scripts.increment.run(this.#client, this.#prefix + key, [
         String(by),
         ttlOf(options),
         integer ? '1' : '0',
@@ -152,18 +171,18 @@ export class RedisStore implements Store {
   }
 
   async delete(key: string): Promise<void> {
-    await this.call(() => this.client.del(this.prefix + key));
+    await this.call(() => this.#client.del(this.#prefix + key));
   }
 
   async keys(prefix: string): Promise<string[]> {
     // SCAN ignores ioredis' `keyPrefix`, so match and strip it by hand.
-    const outer = (this.client.options.keyPrefix ?? '') + this.prefix;
+    const outer = (this.#client.options.keyPrefix ?? '') + this.#prefix;
     const pattern = `${escapeGlob(outer + prefix)}*`;
     return this.call(async () => {
       const found = new Set<string>();
       let cursor = '0';
       do {
-        const [next, batch] = await this.client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+        const [next, batch] = await this.#client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
         for (const full of batch) found.add(full.slice(outer.length));
         cursor = next;
       } while (cursor !== '0');
@@ -172,13 +191,13 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (!this.owned) return;
-    if (this.client.status === 'ready') {
-      await this.client.quit().catch(() => this.client.disconnect());
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.#owned) return;
+    if (this.#client.status === 'ready') {
+      await this.#client.quit().catch(() => this.#client.disconnect());
     } else {
-      this.client.disconnect();
+      this.#client.disconnect();
     }
   }
 }

@@ -7,7 +7,7 @@ import { BrokerUnavailableError } from '@queuekit/core';
 import { until } from '@queuekit/conformance';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/index.js';
-import { uniquePrefix } from './helpers.js';
+import { REDIS_URL, uniquePrefix } from './helpers.js';
 
 function hasBinary(name: string, versionArg: string): boolean {
   try {
@@ -90,6 +90,23 @@ describe.skipIf(!tlsAvailable)('RedisStore over TLS (rediss://)', () => {
     }
   });
 
+  it.each(['REDISS', 'Rediss'])(
+    'an upper-case %s:// scheme with a CA round-trips over TLS',
+    async (scheme) => {
+      const store = createRedisStore({
+        url: `${scheme}://:${password}@127.0.0.1:${port}`,
+        prefix: uniquePrefix(),
+        redisOptions: { tls: { ca } },
+      });
+      try {
+        await store.set('k', { tls: true });
+        expect(await store.get('k')).toEqual({ tls: true });
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
   it('a plain redis:// URL cannot talk to the TLS port (the failure is typed and hides the password)', async () => {
     const store = createRedisStore({ url: `redis://:${password}@127.0.0.1:${port}`, prefix: uniquePrefix() });
     try {
@@ -103,4 +120,27 @@ describe.skipIf(!tlsAvailable)('RedisStore over TLS (rediss://)', () => {
       await store.close();
     }
   });
+});
+
+describe('rediss:// in any case', () => {
+  it.each(['REDISS', 'Rediss', 'rediss'])(
+    '%s:// never falls back to plaintext: against the plaintext test server it fails',
+    async (scheme) => {
+      const plain = new URL(REDIS_URL);
+      const store = createRedisStore({
+        url: `${scheme}://${plain.host}${plain.pathname}`,
+        prefix: uniquePrefix(),
+        redisOptions: { connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null },
+      });
+      try {
+        const outcome = await store.set('k', 1).then(
+          () => 'plaintext',
+          (error: unknown) => error,
+        );
+        expect(outcome).toBeInstanceOf(BrokerUnavailableError);
+      } finally {
+        await store.close();
+      }
+    },
+  );
 });
