@@ -52,7 +52,10 @@ export function parseRedisUrl(url: string): ParsedRedisUrl {
   try {
     parsed = new URL(url);
   } catch {
-    throw new ConfigError('url', 'not a valid URL; expected redis://host:port/db or rediss://host:port/db');
+    throw new ConfigError(
+      'url',
+      'not a valid URL; expected redis://host:port/db or rediss://host:port/db (percent-encode `/`, `#`, `%`, `@` in the password)',
+    );
   }
   const scheme = parsed.protocol.replace(/:$/, '').toLowerCase();
   if (scheme !== 'redis' && scheme !== 'rediss') {
@@ -62,8 +65,8 @@ export function parseRedisUrl(url: string): ParsedRedisUrl {
     host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
     port: parsed.port ? Number(parsed.port) : 6379,
   };
-  if (parsed.username) redis.username = decodeURIComponent(parsed.username);
-  if (parsed.password) redis.password = decodeURIComponent(parsed.password);
+  if (parsed.username) redis.username = decodeLenient(parsed.username);
+  if (parsed.password) redis.password = decodeLenient(parsed.password);
   const dbPath = parsed.pathname.replace(/^\//, '');
   if (dbPath !== '') {
     if (!/^\d+$/.test(dbPath)) throw new ConfigError('url', 'the path must be a database number, e.g. /0');
@@ -80,6 +83,15 @@ export function parseRedisUrl(url: string): ParsedRedisUrl {
     }
   }
   return { redis, prefix };
+}
+
+/** Percent-decode, keeping a lone `%` (a password that was never encoded) as it is. */
+function decodeLenient(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Validate driver options, naming the offending field. */

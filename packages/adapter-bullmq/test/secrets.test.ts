@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { createQueue, utf8 } from '@queuekit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BullmqDriver } from '../src/index.js';
+import { parseRedisUrl } from '../src/options.js';
 import { adminRedis, deletePrefix, eventually, uniquePrefix, uniqueQueue } from './helpers.js';
 
 // Passwords as they come from base64 keys and password managers: `/`, `%`, `#` and spaces.
@@ -120,5 +121,22 @@ describe('secrets stay out of output', () => {
     }
     expect((thrown as { code?: string }).code).toBe('ERR_CONFIG');
     expect(leaks(deep(thrown))).toEqual([]);
+  });
+
+  it('rediss:// in any case turns TLS on explicitly', () => {
+    for (const scheme of ['rediss', 'REDISS', 'Rediss']) {
+      expect(parseRedisUrl(`${scheme}://h.example:6380/2`).redis).toMatchObject({
+        host: 'h.example',
+        port: 6380,
+        db: 2,
+        tls: { servername: 'h.example' },
+      });
+    }
+    expect(parseRedisUrl('REDIS://h.example').redis.tls).toBeUndefined();
+  });
+
+  it('a password that was never percent-encoded is kept as it is, not a URIError', () => {
+    expect(parseRedisUrl('redis://app:50%off@127.0.0.1').redis.password).toBe('50%off');
+    expect(parseRedisUrl(`redis://app:${ENCODED}@127.0.0.1`).redis.password).toBe(PASSWORD);
   });
 });
