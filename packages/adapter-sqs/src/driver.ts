@@ -23,15 +23,17 @@ import {
   QueueClosedError,
   type ReceiveOptions,
   type RedriveOptions,
+  redactUrl,
 } from '@queuekit/core';
 import { deleteAll, SYSTEM_ATTRIBUTES, scanQueue } from './dead-letters.js';
 import { DeleteBatcher } from './delete-batcher.js';
 import { isAbort, isQueueMissing, mapError } from './errors.js';
+import { linkSignals } from './abort.js';
 import {
   ATTR,
-  asciiJson,
   batchEntry,
   type DecodedMessage,
+  deadLetterWire,
   fromWire,
   toBase64Entry,
   toWire,
@@ -49,7 +51,6 @@ export interface SqsDriverConfig extends SqsDriverOptions {
 
 const MAX_VISIBILITY_SECONDS = 43_200;
 const MAX_WAIT_SECONDS = 20;
-const MAX_ERROR_CHARS = 4000;
 
 function seconds(ms: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, Math.ceil(ms / 1000)));
@@ -66,43 +67,69 @@ export class SqsDriver implements Driver {
   readonly apiVersion = DRIVER_API_VERSION;
   readonly provider = 'sqs';
   readonly capabilities: Capabilities;
-  /** The underlying client (escape hatch for admin calls). */
-  readonly client: SQSClient;
-  private readonly options: ResolvedSqsOptions;
-  private readonly queues: Directory;
-  private readonly deletes: DeleteBatcher;
-  private readonly ownsClient: boolean;
-  private readonly closing = new AbortController();
-  private payloadLimit: number;
+  /** Attribute names the driver interprets: none are headers (headers travel in one JSON attribute). */
+  readonly reservedHeaders: readonly string[] = [];
+  // Private fields (not TypeScript `private`): util.inspect and JSON.stringify never see the client,
+  // whose configuration and request objects can hold credentials.
+  readonly #client: SQSClient;
+  readonly #options: ResolvedSqsOptions;
+  readonly #queues: Directory;
+  readonly #deletes: DeleteBatcher;
+  readonly #ownsClient: boolean;
+  readonly #closing = new AbortController();
+  #payloadLimit: number;
   /** Whether bodies with characters beyond U+FFFF may go as text (false after the service refused one). */
-  private astralText = true;
+  #astralText = true;
 
   constructor(config: SqsDriverConfig = {}) {
-    this.options = resolveOptions(config);
-    this.ownsClient = config.client === undefined;
-    this.client =
+    this.#options = resolveOptions(config);
+    this.#ownsClient = config.client === undefined;
+    this.#client =
       config.client ??
       new SQSClient({
-        region: this.options.region,
-        ...(this.options.endpoint === undefined ? {} : { endpoint: this.options.endpoint }),
+        region: this.#options.region,
+        ...(this.#options.endpoint === undefined ? {} : { endpoint: this.#options.endpoint }),
       });
-    this.queues = new QueueDirectory(this.client, this.options);
-    this.deletes = new DeleteBatcher(this.client);
-    this.payloadLimit = this.options.maxPayloadBytes;
+    this.#queues = new QueueDirectory(this.#client, this.#options);
+    this.#deletes = new DeleteBatcher(this.#client);
+    this.#payloadLimit = this.#options.maxPayloadBytes;
     const driver = this;
     this.capabilities = {
-      maxDelayMs: this.options.maxDelayMs,
+      maxDelayMs: this.#options.maxDelayMs,
       priority: 'emulated',
-      dedup: this.options.fifo,
-      ordering: this.options.fifo,
+      dedup: this.#options.fifo,
+      ordering: this.#options.fifo,
       maxBatchSize: 10,
       lockRenewal: true,
       redelivery: 'timeout',
+      // ApproximateReceiveCount counts every receive, crashes included.
+      deliveryCount: 'exact',
       deadLetter: 'native',
       get maxPayloadBytes() {
-        return driver.payloadLimit;
+        return driver.#payloadLimit;
       },
     };
+  }
+
+  /** The underlying client (escape hatch for admin calls). */
+  get client(): SQSClient {
+    return this.#client;
+  }
+
+  /** What the driver shows of itself: provider and settings, never the client or credentials. */
+  toJSON(): Record<string, unknown> {
+    return {
+      provider: this.provider,
+      region: this.#options.region,
+      ...(this.#options.endpoint === undefined ? {} : { endpoint: redactUrl(this.#options.endpoint) }),
+      ...(this.#options.defaultQueue === undefined ? {} : { defaultQueue: this.#options.defaultQueue }),
+      fifo: this.#options.fifo,
+      closed: this.#closing.signal.aborted,
+    };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `SqsDriver ${JSON.stringify(this.toJSON())}`;
   }
 
   /**
@@ -110,21 +137,29 @@ export class SqsDriver implements Driver {
    * declared payload limit. Called by `createDriver`; harmless to skip.
    */
   async ready(): Promise<this> {
-    if (this.options.defaultQueue) {
-      const info = await this.queues.info(this.queues.physicalName(this.options.defaultQueue));
-      this.payloadLimit = Math.min(this.payloadLimit, info.maxMessageBytes);
+    if (this.#options.defaultQueue) {
+      const info = await this.info(this.#options.defaultQueue);
+      this.#payloadLimit = Math.min(this.#payloadLimit, info.maxMessageBytes);
     }
     return this;
   }
 
   private open(): void {
-    if (this.closing.signal.aborted) throw new QueueClosedError('The SQS driver is closed');
+    if (this.#closing.signal.aborted) throw new QueueClosedError('The SQS driver is closed');
   }
 
   private async info(queue: string): Promise<QueueInfo> {
     this.open();
     try {
-      return await this.queues.info(this.queues.physicalName(queue || this.options.defaultQueue || ''));
+      return await this.#queues.info(this.#queues.physicalName(queue || this.#options.defaultQueue || ''));
+    } catch (error) {
+      throw mapError(error, 'resolve queue');
+    }
+  }
+
+  async #urlOf(name: string): Promise<string | undefined> {
+    try {
+      return await this.#queues.urlOf(name);
     } catch (error) {
       throw mapError(error, 'resolve queue');
     }
@@ -144,7 +179,7 @@ export class SqsDriver implements Driver {
         info.fifo && message.delayMs && message.delayMs > 0
           ? { [ATTR.due]: String(now + message.delayMs) }
           : {};
-      const wire = toWire(message, extra, this.astralText);
+      const wire = toWire(message, extra, this.#astralFor(info));
       if (wire.size > info.maxMessageBytes)
         throw new PayloadTooLargeError(wire.size, info.maxMessageBytes, this.provider);
       return wire;
@@ -156,6 +191,14 @@ export class SqsDriver implements Driver {
     else await Promise.all(chunks.map((chunk) => this.sendBatch(info, chunk)));
   }
 
+  /**
+   * Whether bodies with characters beyond U+FFFF may go as text to this queue. FIFO queues always
+   * send them as base64: a refused entry re-sent after the rest of its batch would break its group's order.
+   */
+  #astralFor(info: QueueInfo): boolean {
+    return this.#astralText && !info.fifo;
+  }
+
   private async sendBatch(
     info: QueueInfo,
     entries: SendMessageBatchRequestEntry[],
@@ -163,9 +206,9 @@ export class SqsDriver implements Driver {
   ): Promise<void> {
     let out: SendMessageBatchCommandOutput;
     try {
-      out = await this.client.send(new SendMessageBatchCommand({ QueueUrl: info.url, Entries: entries }));
+      out = await this.#client.send(new SendMessageBatchCommand({ QueueUrl: info.url, Entries: entries }));
     } catch (error) {
-      if (isQueueMissing(error)) this.queues.forget(info.name);
+      if (isQueueMissing(error)) this.#queues.forget(info.name);
       throw mapError(error, 'send');
     }
     const failed = out.Failed ?? [];
@@ -177,7 +220,7 @@ export class SqsDriver implements Driver {
       refusedText.every((f) => byId.get(f.Id)?.MessageAttributes?.[ATTR.encoding] === undefined)
     ) {
       // This service refuses some characters AWS accepts (emoji on some emulators): send those bodies as base64 from now on.
-      this.astralText = false;
+      this.#astralText = false;
       const retried = refusedText.map((f) => toBase64Entry(byId.get(f.Id) as SendMessageBatchRequestEntry));
       for (const entry of retried) {
         const size = wireSize(entry.MessageBody ?? '', entry.MessageAttributes ?? {});
@@ -206,7 +249,15 @@ export class SqsDriver implements Driver {
 
   async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
     const info = await this.info(queue);
-    const signal = AbortSignal.any([options.signal, this.closing.signal]);
+    const linked = linkSignals(options.signal, this.#closing.signal);
+    try {
+      return await this.#receive(info, options, linked.signal);
+    } finally {
+      linked.dispose();
+    }
+  }
+
+  async #receive(info: QueueInfo, options: ReceiveOptions, signal: AbortSignal): Promise<Delivery[]> {
     const deadline = performance.now() + Math.max(0, options.waitMs);
     const visibility = seconds(options.lockMs, 1, MAX_VISIBILITY_SECONDS);
     const out: Delivery[] = [];
@@ -216,7 +267,7 @@ export class SqsDriver implements Driver {
       const sentAt = performance.now();
       let batch: Message[];
       try {
-        const res = await this.client.send(
+        const res = await this.#client.send(
           new ReceiveMessageCommand({
             QueueUrl: info.url,
             MaxNumberOfMessages: wanted,
@@ -230,13 +281,13 @@ export class SqsDriver implements Driver {
         batch = res.Messages ?? [];
       } catch (error) {
         if (signal.aborted || isAbort(error)) break;
-        if (isQueueMissing(error)) this.queues.forget(info.name);
+        if (isQueueMissing(error)) this.#queues.forget(info.name);
         throw mapError(error, 'receive');
       }
       const lockedUntil = sentAt + visibility * 1000;
       for (const message of batch) {
         const decoded = fromWire(message);
-        if (decoded.due !== undefined && decoded.due > Date.now()) {
+        if (info.fifo && decoded.due !== undefined && decoded.due > Date.now()) {
           await this.hold(info, message, decoded.due);
           continue;
         }
@@ -250,7 +301,7 @@ export class SqsDriver implements Driver {
 
   /** FIFO queues have no per-message delay: a message received before its due time is hidden until then. */
   private async hold(info: QueueInfo, message: Message, due: number): Promise<void> {
-    await this.client
+    await this.#client
       .send(
         new ChangeMessageVisibilityCommand({
           QueueUrl: info.url,
@@ -288,26 +339,29 @@ export class SqsDriver implements Driver {
       }
     };
     const changeVisibility = (timeout: number) =>
-      this.client.send(
+      this.#client.send(
         new ChangeMessageVisibilityCommand({
           QueueUrl: info.url,
           ReceiptHandle: receipt,
           VisibilityTimeout: timeout,
         }),
       );
-    const deliveryCount = decoded.due === undefined ? decoded.receiveCount : heldCount(message, decoded);
+    const deliveryCount =
+      info.fifo && decoded.due !== undefined ? heldCount(message, decoded) : decoded.receiveCount;
     return {
+      // Epoch ms, from the monotonic lock end: follows every extendLock.
+      get lockedUntil() {
+        return Date.now() + (lockEnd - performance.now());
+      },
       id: decoded.id,
       ...(decoded.name === undefined ? {} : { name: decoded.name }),
       body: decoded.body,
       headers: decoded.headers,
       deliveryCount,
       ...(decoded.sentAt === undefined ? {} : { enqueuedAt: decoded.sentAt }),
-      ...(info.fifo && decoded.groupId !== undefined && decoded.groupId !== decoded.id
-        ? { orderingKey: decoded.groupId }
-        : {}),
+      ...(info.fifo && decoded.orderingKey !== undefined ? { orderingKey: decoded.orderingKey } : {}),
       raw: message,
-      ack: () => attempt('ack', () => this.deletes.delete(info.url, receipt)),
+      ack: () => attempt('ack', () => this.#deletes.delete(info.url, receipt)),
       release: (delayMs) =>
         attempt('release', async () => {
           await changeVisibility(seconds(delayMs, 0, MAX_VISIBILITY_SECONDS));
@@ -334,40 +388,23 @@ export class SqsDriver implements Driver {
     decoded: DecodedMessage,
     dl: DeadLetterInfo,
   ): Promise<void> {
-    const url = await this.queues.deadLetterUrl(info.name, true);
+    const url = await this.#queues.deadLetterUrl(info.name, true);
     if (!url)
       throw new Error(
         `deadLetter: the dead-letter queue of \`${info.name}\` does not exist and createIfMissing is false`,
       );
-    const record = (error: string | undefined) =>
-      asciiJson({
-        reason: dl.reason,
-        ...(error === undefined ? {} : { error }),
-        ...(dl.attempts === undefined ? {} : { attempts: dl.attempts }),
-        at: Date.now(),
-      });
     const source = {
       id: decoded.id,
       name: decoded.name ?? decoded.headers['qk-name'] ?? 'default',
       body: decoded.body,
       headers: decoded.headers,
+      ...(info.fifo && decoded.orderingKey !== undefined ? { orderingKey: decoded.orderingKey } : {}),
     };
-    let wire = toWire(
-      source,
-      { [ATTR.deadLetter]: record(dl.error?.slice(0, MAX_ERROR_CHARS)) },
-      this.astralText,
-    );
-    if (wire.size > info.maxMessageBytes)
-      wire = toWire(source, { [ATTR.deadLetter]: record(undefined) }, this.astralText);
+    const wire = deadLetterWire(source, dl, info.maxMessageBytes, this.#astralFor(info));
     await this.sendBatch({ ...info, url, name: info.deadLetterName }, [
-      batchEntry(
-        0,
-        wire,
-        { id: decoded.id, ...(decoded.groupId ? { orderingKey: decoded.groupId } : {}) },
-        info.fifo,
-      ),
+      batchEntry(0, wire, source, info.fifo),
     ]);
-    await this.deletes.delete(info.url, message.ReceiptHandle ?? '');
+    await this.#deletes.delete(info.url, message.ReceiptHandle ?? '');
   }
 
   async stats(queue: string): Promise<DriverStats> {
@@ -378,11 +415,11 @@ export class SqsDriver implements Driver {
       'ApproximateNumberOfMessagesNotVisible',
     ] as const;
     const read = async (url: string) =>
-      (await this.client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: [...names] })))
+      (await this.#client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: [...names] })))
         .Attributes ?? {};
     try {
       const main = await read(info.url);
-      const deadUrl = await this.queues.urlOf(info.deadLetterName);
+      const deadUrl = await this.#urlOf(info.deadLetterName);
       const dead = deadUrl ? await read(deadUrl) : undefined;
       // FIFO queues carry delays as held messages (no per-message DelaySeconds), so their counts cannot
       // tell waiting from delayed from held: those fields are left out.
@@ -408,11 +445,11 @@ export class SqsDriver implements Driver {
 
   async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
     const info = await this.info(queue);
-    const url = await this.queues.urlOf(info.deadLetterName);
+    const url = await this.#urlOf(info.deadLetterName);
     if (!url || limit <= 0) return [];
     const out: DeadLetteredMessage[] = [];
     try {
-      await scanQueue(this.client, url, limit, this.options.deadLetterScanWaitSeconds, async (batch) => {
+      await scanQueue(this.#client, url, limit, this.#options.deadLetterScanWaitSeconds, async (batch) => {
         for (const message of batch) out.push(toDeadLettered(message));
         return new Set();
       });
@@ -424,16 +461,16 @@ export class SqsDriver implements Driver {
 
   async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
     const info = await this.info(queue);
-    const url = await this.queues.urlOf(info.deadLetterName);
+    const url = await this.#urlOf(info.deadLetterName);
     if (!url) return 0;
     const wanted = options.ids ? new Set(options.ids) : undefined;
     let moved = 0;
     try {
       await scanQueue(
-        this.client,
+        this.#client,
         url,
         Number.POSITIVE_INFINITY,
-        this.options.deadLetterScanWaitSeconds,
+        this.#options.deadLetterScanWaitSeconds,
         async (batch) => {
           const picked = batch.filter((m) => !wanted || wanted.has(fromWire(m).id));
           if (picked.length === 0) return new Set();
@@ -444,13 +481,11 @@ export class SqsDriver implements Driver {
               name: d.name ?? d.headers['qk-name'] ?? 'default',
               body: d.body,
               headers: { ...d.headers, ...options.headers },
-              ...(info.fifo && d.groupId !== undefined && d.groupId !== d.id
-                ? { orderingKey: d.groupId }
-                : {}),
+              ...(info.fifo && d.orderingKey !== undefined ? { orderingKey: d.orderingKey } : {}),
             };
           });
           await this.send(queue, copies);
-          moved += await deleteAll(this.client, url, picked);
+          moved += await deleteAll(this.#client, url, picked);
           return new Set(picked);
         },
       );
@@ -462,17 +497,17 @@ export class SqsDriver implements Driver {
 
   async purgeDeadLetters(queue: string): Promise<number> {
     const info = await this.info(queue);
-    const url = await this.queues.urlOf(info.deadLetterName);
+    const url = await this.#urlOf(info.deadLetterName);
     if (!url) return 0;
     let deleted = 0;
     try {
       await scanQueue(
-        this.client,
+        this.#client,
         url,
         Number.POSITIVE_INFINITY,
-        this.options.deadLetterScanWaitSeconds,
+        this.#options.deadLetterScanWaitSeconds,
         async (batch) => {
-          deleted += await deleteAll(this.client, url, batch);
+          deleted += await deleteAll(this.#client, url, batch);
           return new Set(batch);
         },
       );
@@ -485,11 +520,11 @@ export class SqsDriver implements Driver {
   /** Delete the queue and its dead-letter queue if they exist (never creates them). */
   async deleteQueue(queue: string): Promise<void> {
     this.open();
-    const name = this.queues.physicalName(queue);
-    const url = await this.queues.urlOf(name);
-    let deadLetterName = this.queues.deadLetterNameOf(name);
+    const name = this.#queues.physicalName(queue);
+    const url = await this.#urlOf(name);
+    let deadLetterName = this.#queues.deadLetterNameOf(name);
     if (url) {
-      const policy = await this.client
+      const policy = await this.#client
         .send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['RedrivePolicy'] }))
         .then((out) => out.Attributes?.RedrivePolicy)
         .catch(() => undefined);
@@ -499,22 +534,22 @@ export class SqsDriver implements Driver {
       if (arn?.split(':').pop()) deadLetterName = arn.split(':').pop() as string;
     }
     for (const target of [name, deadLetterName]) {
-      const targetUrl = target === name ? url : await this.queues.urlOf(target);
+      const targetUrl = target === name ? url : await this.#urlOf(target);
       if (!targetUrl) continue;
-      await this.client.send(new DeleteQueueCommand({ QueueUrl: targetUrl })).catch((error: unknown) => {
+      await this.#client.send(new DeleteQueueCommand({ QueueUrl: targetUrl })).catch((error: unknown) => {
         if (!isQueueMissing(error)) throw mapError(error, 'deleteQueue');
       });
-      this.queues.forget(target);
+      this.#queues.forget(target);
     }
   }
 
   /** Abort pending receives and destroy the client (unless it was given). Unsettled messages come back after their visibility timeout. */
   async close(): Promise<void> {
-    if (this.closing.signal.aborted) return;
-    this.closing.abort();
+    if (this.#closing.signal.aborted) return;
+    this.#closing.abort();
     // Let deletes queued in this turn go out before the client goes away.
     await new Promise((resolve) => setImmediate(resolve));
-    if (this.ownsClient) this.client.destroy();
+    if (this.#ownsClient) this.#client.destroy();
   }
 }
 

@@ -28,14 +28,60 @@ function isNetwork(error: unknown): boolean {
   );
 }
 
-/** Map an SDK error to a queuekit error where one fits; never includes URLs or credentials. */
+/** Request facts the SDK reports with an error (`$metadata`); none of them is a secret. */
+export interface SqsErrorMetadata {
+  readonly httpStatusCode?: number;
+  readonly requestId?: string;
+  readonly attempts?: number;
+}
+
+/**
+ * An error from SQS or the AWS SDK, as the driver passes it on: name, message, stack, the
+ * service's error code and the request metadata. The SDK's own error keeps the raw HTTP response
+ * (non-enumerable `$response`), whose socket holds the signed request headers: the session token
+ * and the access key id. That object never leaves the driver.
+ */
+export class SqsError extends Error {
+  /** The service's or the SDK's error code, e.g. `AWS.SimpleQueueService.NonExistentQueue`, `ECONNREFUSED`. */
+  readonly sqsCode: string | undefined;
+  readonly $metadata: SqsErrorMetadata | undefined;
+  readonly $fault: 'client' | 'server' | undefined;
+
+  constructor(source: Error) {
+    super(source.message);
+    const e = source as { Code?: unknown; code?: unknown; $metadata?: unknown; $fault?: unknown };
+    this.name = source.name;
+    const code = e.Code ?? e.code;
+    this.sqsCode = typeof code === 'string' ? code : undefined;
+    const m = (e.$metadata ?? undefined) as Record<string, unknown> | undefined;
+    this.$metadata =
+      m === undefined
+        ? undefined
+        : {
+            ...(typeof m.httpStatusCode === 'number' ? { httpStatusCode: m.httpStatusCode } : {}),
+            ...(typeof m.requestId === 'string' ? { requestId: m.requestId } : {}),
+            ...(typeof m.attempts === 'number' ? { attempts: m.attempts } : {}),
+          };
+    this.$fault = e.$fault === 'client' || e.$fault === 'server' ? e.$fault : undefined;
+    if (source.stack) this.stack = source.stack;
+  }
+}
+
+/** A copy of `error` that is safe to log, throw and chain as a `cause` (see {@link SqsError}). */
+export function safeError(error: unknown): Error {
+  if (error instanceof QueuekitError || error instanceof SqsError) return error;
+  if (error instanceof Error) return new SqsError(error);
+  return new Error(errorMessage(error));
+}
+
+/** Map an SDK error to a queuekit error where one fits; never includes URLs, requests or credentials. */
 export function mapError(error: unknown, action: string): Error {
   if (error instanceof QueuekitError) return error;
   if (isLockGone(error))
     return new LockLostError(`${action}: the message's receipt handle is no longer valid (lock lost)`);
   if (isNetwork(error))
     return new BrokerUnavailableError(`${action}: SQS could not be reached (${codeOf(error)})`, {
-      cause: error,
+      cause: safeError(error),
     });
-  return error instanceof Error ? error : new Error(`${action}: ${errorMessage(error)}`);
+  return safeError(error);
 }

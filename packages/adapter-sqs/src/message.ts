@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { DeadLetterInfo, OutgoingMessage } from '@queuekit/core';
 import type { Message, MessageAttributeValue, SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 
@@ -14,6 +14,8 @@ export const ATTR = {
   encoding: 'qk-body-encoding',
   /** FIFO queues only: epoch ms before which the driver keeps the message hidden. */
   due: 'qk-due',
+  /** FIFO queues only: the ordering key as sent (the MessageGroupId may be its hash). */
+  key: 'qk-key',
   /** Dead letters only: `{ reason, error, attempts, at }` as JSON. */
   deadLetter: 'qk-dead-letter',
 } as const;
@@ -73,7 +75,7 @@ export function wireSize(body: string, attributes: Record<string, MessageAttribu
 
 /** Encode an outgoing message; `extra` adds attributes (dead-letter info, FIFO due time). */
 export function toWire(
-  message: Pick<OutgoingMessage, 'id' | 'name' | 'body' | 'headers'>,
+  message: Pick<OutgoingMessage, 'id' | 'name' | 'body' | 'headers' | 'orderingKey'>,
   extra: Record<string, string> = {},
   astral = true,
 ): WireMessage {
@@ -84,6 +86,7 @@ export function toWire(
     [ATTR.headers]: str(asciiJson(message.headers)),
   };
   if (base64) attributes[ATTR.encoding] = str('base64');
+  if (message.orderingKey !== undefined) attributes[ATTR.key] = str(asciiSafe(message.orderingKey));
   for (const [key, value] of Object.entries(extra)) attributes[key] = str(value);
   return { body: text, attributes, size: wireSize(text, attributes) };
 }
@@ -135,20 +138,35 @@ export function batchEntry(
   };
   if (fifo) {
     // No ordering key: a group of its own, so unrelated jobs never wait for each other.
-    entry.MessageGroupId = message.orderingKey ?? message.id;
+    entry.MessageGroupId = fifoId(message.orderingKey ?? message.id);
     // Copies re-sent by the core carry the same job id without `dedup`: they must not be dropped.
-    entry.MessageDeduplicationId = message.dedup ? dedupId(message.id) : randomUUID();
+    entry.MessageDeduplicationId = message.dedup ? fifoId(message.id) : randomUUID();
   } else if (message.delayMs && message.delayMs > 0) {
     entry.DelaySeconds = Math.min(900, Math.ceil(message.delayMs / 1000));
   }
   return entry;
 }
 
-/** SQS dedup ids are at most 128 characters of `[!-~]`; longer or other ids are hashed. */
-function dedupId(id: string): string {
-  if (/^[!-~]{1,128}$/.test(id)) return id;
-  return `qk-sha-${Buffer.from(id).toString('base64url').slice(0, 100)}`;
+/** Prefix of FIFO ids that are a hash of the job id or ordering key. */
+export const HASHED_ID_PREFIX = 'qk-sha256-';
+
+/**
+ * A FIFO deduplication or message group id for `value`: SQS allows 1-128 characters of `[!-~]`.
+ * Such values go as they are; any other value, and any value that starts with the hash prefix
+ * (so the mapping stays one-to-one), becomes the prefix plus its SHA-256 in base64url.
+ */
+export function fifoId(value: string): string {
+  if (/^[!-~]{1,128}$/.test(value) && !value.startsWith(HASHED_ID_PREFIX)) return value;
+  return `${HASHED_ID_PREFIX}${createHash('sha256').update(value, 'utf8').digest('base64url')}`;
 }
+
+/**
+ * How far ahead of this process's clock a `qk-due` may lie, in ms: the longest native delay
+ * (15 min) plus 5 min of clock skew between producer and consumer. A later due time was not
+ * written by this driver (or the clocks are far apart): it is ignored, so a forged attribute
+ * cannot park a message for years.
+ */
+export const MAX_DUE_AHEAD_MS = 20 * 60_000;
 
 /** The queuekit fields read back from an SQS message. */
 export interface DecodedMessage {
@@ -158,7 +176,11 @@ export interface DecodedMessage {
   readonly headers: Record<string, string>;
   readonly receiveCount: number;
   readonly sentAt: Date | undefined;
+  /** The MessageGroupId (FIFO queues). */
   readonly groupId: string | undefined;
+  /** The ordering key as sent (FIFO queues), if the message had one. */
+  readonly orderingKey: string | undefined;
+  /** Epoch ms the message is due (FIFO delays), bounded by {@link MAX_DUE_AHEAD_MS}. */
   readonly due: number | undefined;
   readonly deadLetter: (DeadLetterInfo & { at?: number }) | undefined;
 }
@@ -167,35 +189,117 @@ function attr(message: Message, name: string): string | undefined {
   return message.MessageAttributes?.[name]?.StringValue;
 }
 
-function parseJson<T>(text: string | undefined): T | undefined {
+function parseJson(text: string | undefined): unknown {
   if (text === undefined) return undefined;
   try {
-    return JSON.parse(text) as T;
+    return JSON.parse(text) as unknown;
   } catch {
     return undefined;
   }
 }
 
+/** Headers as a prototype-less object of strings; anything else in the attribute is dropped. */
+function stringRecord(value: unknown): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return out;
+  for (const [key, item] of Object.entries(value)) if (typeof item === 'string') out[key] = item;
+  return out;
+}
+
+/** The `qk-dead-letter` record, keeping only well-typed fields (another producer may have written it). */
+function deadLetterRecord(value: unknown): (DeadLetterInfo & { at?: number }) | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  if (typeof record.reason !== 'string') return undefined;
+  const { reason, error, attempts, at } = record;
+  return {
+    reason,
+    ...(typeof error === 'string' ? { error } : {}),
+    ...(Number.isSafeInteger(attempts) && (attempts as number) >= 1 ? { attempts: attempts as number } : {}),
+    ...(Number.isFinite(at) && (at as number) > 0 ? { at: at as number } : {}),
+  };
+}
+
 /** Read an SQS message; messages not sent by queuekit get their MessageId and String attributes as headers. */
-export function fromWire(message: Message): DecodedMessage {
+export function fromWire(message: Message, now = Date.now()): DecodedMessage {
   const ours = attr(message, ATTR.id) !== undefined;
-  let headers: Record<string, string> = {};
-  if (ours) headers = parseJson<Record<string, string>>(attr(message, ATTR.headers)) ?? {};
+  let headers = stringRecord(undefined);
+  if (ours) headers = stringRecord(parseJson(attr(message, ATTR.headers)));
   else {
     for (const [key, value] of Object.entries(message.MessageAttributes ?? {}))
       if (value.StringValue !== undefined) headers[key] = value.StringValue;
   }
+  const id = fromAsciiSafe(attr(message, ATTR.id)) ?? message.MessageId ?? '';
   const sent = Number(message.Attributes?.SentTimestamp);
-  const due = Number(attr(message, ATTR.due));
+  const due = ours ? Number(attr(message, ATTR.due)) : Number.NaN;
+  const groupId = message.Attributes?.MessageGroupId;
+  const key = attr(message, ATTR.key);
   return {
-    id: fromAsciiSafe(attr(message, ATTR.id)) ?? message.MessageId ?? '',
+    id,
     name: fromAsciiSafe(attr(message, ATTR.name)),
     body: decodeBody(message.Body ?? '', ours ? attr(message, ATTR.encoding) : undefined),
     headers,
     receiveCount: Math.max(1, Number(message.Attributes?.ApproximateReceiveCount) || 1),
     sentAt: Number.isFinite(sent) && sent > 0 ? new Date(sent) : undefined,
-    groupId: message.Attributes?.MessageGroupId,
-    due: Number.isFinite(due) && due > 0 ? due : undefined,
-    deadLetter: parseJson(attr(message, ATTR.deadLetter)),
+    groupId,
+    orderingKey:
+      key !== undefined
+        ? fromAsciiSafe(key)
+        : // Foreign messages, and ours sent before `qk-key` existed: the group is the key unless it is the job id.
+          groupId !== undefined && groupId !== id && !groupId.startsWith(HASHED_ID_PREFIX)
+          ? groupId
+          : undefined,
+    due: Number.isFinite(due) && due > 0 && due <= now + MAX_DUE_AHEAD_MS ? due : undefined,
+    deadLetter: ours ? deadLetterRecord(parseJson(attr(message, ATTR.deadLetter))) : undefined,
   };
+}
+
+/**
+ * Longest error text kept in a dead letter's `qk-dead-letter` attribute, in bytes as sent
+ * (JSON with non-ASCII escaped). SQS has no per-attribute limit, but every attribute counts
+ * against the queue's `MaximumMessageSize`: the text is also cut further when the message would
+ * not fit otherwise.
+ */
+export const MAX_DEAD_LETTER_ERROR_BYTES = 4096;
+const CUT_MARK = '...';
+
+/** `text` cut so that its JSON form (non-ASCII escaped) is at most `maxBytes`, code point by code point. */
+export function cutForAttribute(text: string, maxBytes: number): string {
+  if (asciiJson(text).length <= maxBytes) return text;
+  const budget = maxBytes - 2 - CUT_MARK.length;
+  let out = '';
+  let used = 0;
+  for (const char of text) {
+    const cost = asciiJson(char).length - 2;
+    if (used + cost > budget) break;
+    out += char;
+    used += cost;
+  }
+  return `${out}${CUT_MARK}`;
+}
+
+/**
+ * The wire form of a dead letter: the message plus a `qk-dead-letter` record whose error text is
+ * cut to {@link MAX_DEAD_LETTER_ERROR_BYTES} and to the room left under `maxBytes`.
+ */
+export function deadLetterWire(
+  message: Pick<OutgoingMessage, 'id' | 'name' | 'body' | 'headers' | 'orderingKey'>,
+  info: DeadLetterInfo,
+  maxBytes: number,
+  astral: boolean,
+  now = Date.now(),
+): WireMessage {
+  const record = (error: string | undefined) =>
+    asciiJson({
+      reason: info.reason,
+      ...(error === undefined ? {} : { error }),
+      ...(info.attempts === undefined ? {} : { attempts: info.attempts }),
+      at: now,
+    });
+  const without = toWire(message, { [ATTR.deadLetter]: record(undefined) }, astral);
+  if (info.error === undefined) return without;
+  // `,"error":` plus the quoted text: what the error adds to the record.
+  const room = Math.min(MAX_DEAD_LETTER_ERROR_BYTES, maxBytes - without.size - ',"error":'.length);
+  if (room < 2 + CUT_MARK.length + 1) return without;
+  return toWire(message, { [ATTR.deadLetter]: record(cutForAttribute(info.error, room)) }, astral);
 }

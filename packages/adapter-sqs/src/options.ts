@@ -89,6 +89,11 @@ export function resolveOptions(options: SqsDriverOptions): ResolvedSqsOptions {
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
       throw new ConfigError('endpoint', 'expected an http(s) URL such as http://127.0.0.1:4566');
+    if (parsed.username || parsed.password)
+      throw new ConfigError(
+        'endpoint',
+        'credentials do not go in the endpoint: use the AWS default credential chain',
+      );
   }
   if (options.defaultQueue !== undefined) checkQueueName(options.defaultQueue, 'defaultQueue');
   const suffix = options.deadLetterSuffix ?? '-dlq';
@@ -131,6 +136,8 @@ const NUMBER_PARAMS = new Set([
   'deadLetterScanWaitSeconds',
 ]);
 const STRING_PARAMS = new Set(['region', 'endpoint', 'deadLetterSuffix']);
+/** Query parameter names that look like AWS credentials (`accessKeyId`, `secretAccessKey`, `sessionToken`...). */
+const CREDENTIAL_PARAM = /access.?key|secret|session.?token|credential|password|token/i;
 
 /**
  * Parse `sqs://QUEUE_NAME?region=..&endpoint=..` (also `sqs:///`, `sqs://?region=..`). Other query
@@ -159,6 +166,11 @@ export function parseSqsUrl(url: string): SqsDriverOptions {
   const queue = host || path;
   if (queue) out.defaultQueue = queue;
   for (const [key, value] of parsed.searchParams) {
+    if (CREDENTIAL_PARAM.test(key))
+      throw new ConfigError(
+        `url.${key}`,
+        'credentials do not go in the URL: use the AWS default credential chain',
+      );
     if (STRING_PARAMS.has(key)) out[key] = value;
     else if (NUMBER_PARAMS.has(key)) {
       const n = Number(value);

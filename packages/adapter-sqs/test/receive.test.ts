@@ -1,0 +1,137 @@
+import { getEventListeners } from 'node:events';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
+import { utf8 } from '@queuekit/core';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { cutForAttribute, MAX_DEAD_LETTER_ERROR_BYTES } from '../src/message.js';
+import { makeDriver, uniqueName } from './helpers.js';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const admin = makeDriver();
+const created: string[] = [];
+afterAll(async () => {
+  for (const name of created) await admin.deleteQueue(name).catch(() => undefined);
+  await admin.close();
+});
+
+/**
+ * Signals that `AbortSignal.any()` made from `signal` and still keeps (Node's internal set of
+ * dependants, which on Node 20/22 only grows), or 0 when this runtime does not expose it.
+ */
+function dependants(signal: AbortSignal): number {
+  const symbol = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'kDependantSignals');
+  const set = symbol === undefined ? undefined : (signal as unknown as Record<symbol, unknown>)[symbol];
+  return set instanceof Set ? set.size : 0;
+}
+
+describe('receive (issue 13: no AbortSignal.any per receive)', () => {
+  it('300 receives with one long-lived consumer signal leave no listener and no composite signal on it', async () => {
+    const queue = uniqueName('listeners');
+    created.push(queue);
+    const driver = makeDriver();
+    const consumer = new AbortController();
+    try {
+      await driver.stats(queue);
+      const listenersBefore = getEventListeners(consumer.signal, 'abort').length;
+      const dependantsBefore = dependants(consumer.signal);
+      // The composites AbortSignal.any() leaves behind hold no listener on the source, and Node may or may
+      // not prune them before this test looks: count the calls as well.
+      const any = vi.spyOn(AbortSignal, 'any');
+      for (let i = 0; i < 300; i++)
+        await driver.receive(queue, { max: 1, waitMs: 0, lockMs: 1000, signal: consumer.signal });
+      expect(any).not.toHaveBeenCalled();
+      expect(getEventListeners(consumer.signal, 'abort').length).toBe(listenersBefore);
+      expect(dependants(consumer.signal)).toBeLessThanOrEqual(dependantsBefore);
+      // The signal still stops a waiting receive at once.
+      const waiting = driver.receive(queue, {
+        max: 1,
+        waitMs: 20_000,
+        lockMs: 1000,
+        signal: consumer.signal,
+      });
+      const started = performance.now();
+      setTimeout(() => consumer.abort(), 100);
+      expect(await waiting).toEqual([]);
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(getEventListeners(consumer.signal, 'abort').length).toBe(listenersBefore);
+    } finally {
+      await driver.close();
+    }
+  });
+});
+
+describe('delivery count and lock (issue 12)', () => {
+  it('declares deliveryCount exact, and lockedUntil follows extendLock', async () => {
+    const queue = uniqueName('locked');
+    created.push(queue);
+    const driver = makeDriver();
+    const signal = new AbortController().signal;
+    try {
+      expect(driver.capabilities.deliveryCount).toBe('exact');
+      await driver.send(queue, [{ id: 'a', name: 'n', body: utf8('{}'), headers: {} }]);
+      const before = Date.now();
+      const [delivery] = await driver.receive(queue, { max: 1, waitMs: 3000, lockMs: 4000, signal });
+      const first = delivery?.lockedUntil ?? 0;
+      expect(first).toBeGreaterThan(before);
+      expect(first).toBeLessThanOrEqual(Date.now() + 4000 + 50);
+      const extendedAt = Date.now();
+      await delivery?.extendLock?.(30_000);
+      const second = delivery?.lockedUntil ?? 0;
+      expect(second).toBeGreaterThanOrEqual(extendedAt + 30_000 - 50);
+      expect(second).toBeLessThanOrEqual(Date.now() + 30_000 + 50);
+      await delivery?.ack();
+    } finally {
+      await driver.close();
+    }
+  });
+});
+
+/** Bytes of `text` as the driver sends it in an attribute: JSON with every non-ASCII UTF-16 unit escaped. */
+function sentBytes(text: string): number {
+  return JSON.stringify(text).replace(/[\u007f-\uffff]/g, '\\uXXXX').length;
+}
+
+describe('dead-letter error text (issue 13: capped per broker limit)', () => {
+  it('cuts long error text to 4 KiB as sent, whole characters only', () => {
+    const cut = cutForAttribute('é'.repeat(5000), MAX_DEAD_LETTER_ERROR_BYTES);
+    expect(sentBytes(cut)).toBeLessThanOrEqual(4096);
+    expect(sentBytes(cut)).toBeGreaterThan(4000);
+    expect(cut.endsWith('...')).toBe(true);
+    expect(cutForAttribute('short', 4096)).toBe('short');
+    const astral = cutForAttribute('🎉'.repeat(2000), 100);
+    expect(astral.replace('...', '').length % 2).toBe(0); // no lone surrogate
+  });
+
+  it('a dead letter near the queue size limit keeps a cut error instead of none', async () => {
+    const queue = uniqueName('dlcap');
+    created.push(queue);
+    const driver = makeDriver();
+    const signal = new AbortController().signal;
+    try {
+      await driver.client.send(
+        new CreateQueueCommand({ QueueName: queue, Attributes: { MaximumMessageSize: '2048' } }),
+      );
+      await driver.send(queue, [{ id: 'big', name: 'n', body: utf8('x'.repeat(1500)), headers: {} }]);
+      const [delivery] = await driver.receive(queue, { max: 1, waitMs: 3000, lockMs: 10_000, signal });
+      await delivery?.deadLetter({ reason: 'max-attempts', error: `boom ${'é'.repeat(3000)}`, attempts: 3 });
+      const [listed] = await driver.listDeadLetters(queue, 10);
+      expect(listed).toMatchObject({ id: 'big', reason: 'max-attempts', attempts: 3 });
+      expect(listed?.error?.startsWith('boom é')).toBe(true);
+      expect(listed?.error?.endsWith('...')).toBe(true);
+
+      // On a roomy queue the cap is 4 KiB as sent.
+      const roomy = uniqueName('dlcap-roomy');
+      created.push(roomy);
+      await driver.send(roomy, [{ id: 'small', name: 'n', body: utf8('{}'), headers: {} }]);
+      const [other] = await driver.receive(roomy, { max: 1, waitMs: 3000, lockMs: 10_000, signal });
+      await other?.deadLetter({ reason: 'max-attempts', error: 'é'.repeat(5000) });
+      const [kept] = await driver.listDeadLetters(roomy, 10);
+      expect(sentBytes(kept?.error ?? '')).toBeGreaterThan(4000);
+      expect(sentBytes(kept?.error ?? '')).toBeLessThanOrEqual(4096);
+    } finally {
+      await driver.close();
+    }
+  });
+});
