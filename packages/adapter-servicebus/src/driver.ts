@@ -29,6 +29,7 @@ import {
 import Long from 'long';
 import { isAbort, mapError } from './errors.js';
 import { LockKeeper } from './lock.js';
+import { laneOf, type SettlementKind } from './settlement.js';
 import { MessageStream, type Prefetched } from './stream.js';
 import {
   ATTEMPTS_PROPERTY,
@@ -302,13 +303,18 @@ export class ServiceBusDriver implements Driver {
     prefetched?.keeper.reset(lockMs);
     this.keepers.add(keeper);
     let settled = false;
-    const settle = async (what: string, operation: () => Promise<void>): Promise<void> => {
+    const lane = laneOf(receiver);
+    const settle = async (
+      what: string,
+      kind: SettlementKind,
+      operation: () => Promise<void>,
+    ): Promise<void> => {
       if (settled) throw new LockLostError(`The message was already settled (${what})`);
       settled = true;
       keeper.stop();
       this.keepers.delete(keeper);
       try {
-        await operation();
+        await lane.run(kind, operation);
       } catch (error) {
         throw mapError(error, what);
       } finally {
@@ -317,9 +323,9 @@ export class ServiceBusDriver implements Driver {
     };
     return {
       ...toReceivedMessage(message),
-      ack: () => settle('complete', () => receiver.completeMessage(message)),
+      ack: () => settle('complete', 'shared', () => receiver.completeMessage(message)),
       deadLetter: (info: DeadLetterInfo) =>
-        settle('dead-letter', () =>
+        settle('dead-letter', 'exclusive', () =>
           receiver.deadLetterMessage(message, {
             deadLetterReason: info.reason,
             deadLetterErrorDescription: info.error ?? '',

@@ -44,3 +44,19 @@ export async function serverCounts(
     ? ((await response.json()) as { active: number; locked: number; scheduled: number; deadLettered: number })
     : undefined;
 }
+
+/**
+ * Create `name` with these properties (test server: control API). External targets create queues through
+ * the administration API with the driver's `queueDefaults`; there this is a no-op.
+ */
+export async function createTestQueue(
+  name: string,
+  properties: { lockDurationMs?: number; maxDeliveryCount?: number },
+): Promise<void> {
+  if (!controlPort) return;
+  const response = await fetch(`http://127.0.0.1:${controlPort}/queues/${encodeURIComponent(name)}`, {
+    method: 'PUT',
+    body: JSON.stringify(properties),
+  });
+  if (!response.ok) throw new Error(`control API: ${response.status}`);
+}

@@ -13,6 +13,7 @@ import {
   loadConfigFile,
 } from './config.js';
 import { type AmqpMessage, type Consumer, Entity, type StoredMessage } from './entity.js';
+import { settle } from './dispositions.js';
 import { handleManagement, type ManagementRequest, type ManagementResponse } from './management.js';
 import { encodeForDelivery, reorderGuid } from './wire.js';
 
@@ -78,12 +79,6 @@ interface Outstanding {
  * the server forgets it. rhea keeps unsettled deliveries in a 2048-slot buffer per session.
  */
 const FORGET_AFTER_MS = 60_000;
-
-/** Settle locally and forget: in rcv-settle-mode `second` the client sends nothing after our settle. */
-function forget(delivery: Delivery, state: unknown): void {
-  delivery.update(true, state);
-  (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
-}
 
 /** The subset of the rhea sender API the consumer adapter needs. */
 interface SenderLink {
@@ -276,8 +271,9 @@ export class ServiceBusEmulator {
         if (outstanding.lostAt === 0) outstanding.lostAt = now;
         else if (now - outstanding.lostAt >= FORGET_AFTER_MS) {
           consumer.deliveries.delete(id);
-          forget(
+          settle(
             outstanding.delivery,
+            'released',
             (rhea.message as unknown as { released(): { described(): unknown } }).released().described(),
           );
         }
@@ -567,10 +563,11 @@ export class ServiceBusEmulator {
       }
     }
     if (result === 'ok') {
-      forget(delivery, outcome(kind ?? 'accepted'));
+      settle(delivery, kind ?? 'accepted', outcome(kind ?? 'accepted'));
     } else {
-      forget(
+      settle(
         delivery,
+        'lock-lost',
         (rhea.message as unknown as { rejected(fields: unknown): { described(): unknown } })
           .rejected({
             error: {

@@ -102,6 +102,29 @@ describe('message-transfers-locks-settlement', () => {
     await r2.completeMessage(message!);
     expect(await r2.receiveMessages(1, { maxWaitTimeInMs: 1500 })).toEqual([]);
   });
+  it('each settlement is answered with its own outcome: a complete next to a lost lock, settled in one frame', async () => {
+    // The server answers both in one pass; rhea 3.0.5 would merge the second answer into the first's
+    // outcome (see src/dispositions.ts), telling the client a refused complete had succeeded.
+    const name = queue();
+    await sender(name).sendMessages([{ body: 'a' }, { body: 'b' }, { body: 'c' }, { body: 'd' }]);
+    const r = receiver(name);
+    const got: ServiceBusReceivedMessage[] = [];
+    while (got.length < 4) got.push(...(await r.receiveMessages(4 - got.length, { maxWaitTimeInMs: 2000 })));
+    const keep = got.filter((_, index) => index % 2 === 0);
+    const started = Date.now();
+    while (Date.now() - started < 2 * LOCK_MS) {
+      await Promise.all(keep.map((message) => r.renewMessageLock(message)));
+      await new Promise((resolve) => setTimeout(resolve, LOCK_MS / 4));
+    }
+    const results = await Promise.allSettled(got.map((message) => r.completeMessage(message)));
+    expect(results.map((result) => result.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'rejected',
+    ]);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'MessageLockLost' });
+  });
 });
 
 describe('service-bus-dead-letter-queues', () => {
