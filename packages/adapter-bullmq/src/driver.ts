@@ -286,18 +286,35 @@ export class BullmqDriver implements Driver {
     }
     const receiver = this.receiver(queue);
     if (jobs.some((job) => job.repeatJobKey)) jobs = await this.scheduledRuns(queue, jobs);
-    return Promise.all(
+    const deliveries = await Promise.all(
       jobs.map(async (job) => {
         const view = fromBullJob(job);
-        const reduced = await this.#fanOuts.reduceBody(job).catch((error: unknown) => {
-          this.#onError(this.#error(error, 'fan-out'));
+        const reduced = await this.#fanOuts.reduceBody(queue, job).catch((error: unknown) => {
+          this.#onError(toQueuekitError(error, 'fan-out'));
           return undefined;
         });
         this.#held.add(queue, view.id);
-        const message = reduced ? { ...view, body: reduced } : view;
-        return new BullDelivery(message, job, receiver, () => this.#held.delete(queue, view.id));
+        const message = reduced instanceof Uint8Array ? { ...view, body: reduced } : view;
+        const delivery = new BullDelivery(message, job, receiver, () => this.#held.delete(queue, view.id));
+        if (reduced === undefined || reduced instanceof Uint8Array) return delivery;
+        await this.#refuse(delivery, reduced.invalid);
+        return undefined;
       }),
     );
+    return deliveries.filter((delivery): delivery is BullDelivery => delivery !== undefined);
+  }
+
+  /**
+   * Dead-letter a job whose queuekit meta cannot be trusted (added by another producer), with
+   * reason `invalid-fan-out`, instead of delivering it. If that fails, the lock runs out and the
+   * job comes back to be refused again.
+   */
+  async #refuse(delivery: BullDelivery, why: string): Promise<void> {
+    try {
+      await delivery.deadLetter({ reason: 'invalid-fan-out', error: why, attempts: delivery.deliveryCount });
+    } catch (error) {
+      this.#onError(toQueuekitError(error, 'dead-letter'));
+    }
   }
 
   /** Complete stale scheduler runs without delivering them; note the ticks of the others (`lastRunAt`). */

@@ -48,6 +48,15 @@ const CHILD_OPTIONS = { ignoreDependencyOnFailure: true } as const satisfies Job
 const encoder = new TextEncoder();
 
 /**
+ * Most chunks a fan-out record may declare. Far above what one flow can hold in practice, low
+ * enough that a forged count cannot exhaust the heap (the reduce body holds one entry a chunk).
+ */
+export const MAX_FAN_OUT_CHUNKS = 100_000;
+
+/** Between the chunk queue's name and the fan-out id in a record key. */
+const RECORD_INFIX = ':qk:fan:';
+
+/**
  * Fan-out on BullMQ flows. The reduce job is the flow's parent (on the reduce queue, in state
  * `waiting-children`), the chunk jobs its children; a chunk that dead-letters is moved to the
  * parent's ignored failures (`ignoreDependencyOnFailure`). When every child has finished BullMQ
@@ -165,20 +174,36 @@ export class FanOutFlows {
   }
 
   /**
-   * The body of a reduce job being delivered: the JSON of `{ parentId, results, failed }`, or
-   * `undefined` for any other job (or when the fan-out's record has expired).
+   * The body of a reduce job being delivered: the JSON of `{ parentId, results, failed }`;
+   * `undefined` for any other job; `{ invalid }` when the job's fan-out meta cannot be trusted.
+   *
+   * The meta (`opts.queuekit.f`) comes from whoever added the job, so it is checked before use:
+   * it must be the record key this driver would compute for a fan-out whose reduce job is this
+   * one (`<parentId>-reduce`), the record must be a hash naming this job as its parent, and the
+   * chunk count is bounded ({@link MAX_FAN_OUT_CHUNKS}).
    */
-  async reduceBody(job: Job): Promise<Uint8Array | undefined> {
-    const record = readMeta(job.opts)?.f;
-    if (record === undefined) return undefined;
-    const [entries, values, failures] = await Promise.all([
-      this.host.connection.hgetall(record),
-      job.getChildrenValues(),
-      job.getIgnoredChildrenFailures(),
-    ]);
+  async reduceBody(queue: string, job: Job): Promise<Uint8Array | { invalid: string } | undefined> {
+    const meta = readMeta(job.opts);
+    if (meta?.f === undefined) return undefined;
+    const parentId = this.recordParentId(meta.f);
+    if (parentId === undefined) return { invalid: 'fan-out meta: not a fan-out record key of this driver' };
+    if ((meta.id ?? String(job.id)) !== `${parentId}-reduce`)
+      return { invalid: 'fan-out meta: the record belongs to another reduce job' };
+    const record = meta.f;
+    let entries: Record<string, string>;
+    try {
+      entries = await this.host.connection.hgetall(record);
+    } catch {
+      return { invalid: 'fan-out meta: the record is not a hash' };
+    }
+    if (entries.parent !== this.host.queue(queue).toKey(String(job.id)) || entries.id !== parentId)
+      return { invalid: 'fan-out record: it names another parent (or has expired)' };
     const total = Number(entries.n);
-    if (!Number.isInteger(total) || total < 0) return undefined;
-    const body: ReduceBody = { parentId: entries.id ?? '', results: [], failed: [] };
+    if (!Number.isInteger(total) || total < 0 || total > MAX_FAN_OUT_CHUNKS)
+      return { invalid: `fan-out record: chunk count outside 0..${MAX_FAN_OUT_CHUNKS}` };
+    const [values, failures] = await Promise.all([job.getChildrenValues(), job.getIgnoredChildrenFailures()]);
+    const body: ReduceBody = { parentId, results: [], failed: [] };
+    const missing: { index: number; key: string | undefined }[] = [];
     for (let index = 0; index < total; index++) {
       const key = entries[`i:${index}`];
       if (key !== undefined && Object.hasOwn(values, key)) {
@@ -186,21 +211,49 @@ export class FanOutFlows {
         continue;
       }
       body.results.push(null);
-      const stored = key
-        ? parseDeadLetterRecord(await this.host.connection.hget(key, DEAD_LETTER_FIELD))
-        : undefined;
+      missing.push({ index, key });
+    }
+    const stored = await this.deadLetterRecords(missing.map((entry) => entry.key));
+    for (const [position, { index, key }] of missing.entries()) {
+      const record = stored[position];
       const failedReason = key ? failures[key] : undefined;
       body.failed.push({
         index,
-        reason: stored?.reason ?? (failedReason === undefined ? 'missing' : 'failed'),
-        ...(stored?.error !== undefined
-          ? { error: stored.error }
+        reason: record?.reason ?? (failedReason === undefined ? 'missing' : 'failed'),
+        ...(record?.error !== undefined
+          ? { error: record.error }
           : failedReason !== undefined
             ? { error: failedReason }
             : {}),
       });
     }
     return encoder.encode(JSON.stringify(body));
+  }
+
+  /** The fan-out id of a record key `<prefix>:<chunk queue>:qk:fan:<parentId>`, if `key` is one. */
+  private recordParentId(key: unknown): string | undefined {
+    if (typeof key !== 'string') return undefined;
+    const head = `${this.host.prefix}:`;
+    if (!key.startsWith(head)) return undefined;
+    const rest = key.slice(head.length);
+    const colon = rest.indexOf(':');
+    if (colon <= 0 || !rest.startsWith(RECORD_INFIX, colon)) return undefined;
+    const parentId = rest.slice(colon + RECORD_INFIX.length);
+    return parentId === '' ? undefined : parentId;
+  }
+
+  /** The dead-letter records of the chunk jobs at `keys`, in one round trip. */
+  private async deadLetterRecords(keys: readonly (string | undefined)[]) {
+    if (!keys.some((key) => key !== undefined)) return keys.map(() => undefined);
+    const pipeline = this.host.connection.pipeline();
+    for (const key of keys) if (key !== undefined) pipeline.hget(key, DEAD_LETTER_FIELD);
+    const replies = (await pipeline.exec()) ?? [];
+    let next = 0;
+    return keys.map((key) => {
+      if (key === undefined) return undefined;
+      const [error, value] = replies[next++] ?? [null, null];
+      return error ? undefined : parseDeadLetterRecord(typeof value === 'string' ? value : undefined);
+    });
   }
 
   async close(): Promise<void> {

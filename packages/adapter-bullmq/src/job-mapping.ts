@@ -63,12 +63,27 @@ export interface DeadLetterRecord extends DeadLetterInfo {
   readonly at: number;
 }
 
+/** Marks an escaped BullMQ job id (see {@link bullJobId}). */
+const ESCAPE = 'qk-';
+
 /**
  * BullMQ job id for a deduplicated send. BullMQ refuses custom ids that are integers or contain
- * `:`; those are stored as `qk-` plus the URI-encoded id (the queuekit id stays in the meta).
+ * `:`; those, and ids that already start with `qk-`, are stored as `qk-` plus the URI-encoded id
+ * (the queuekit id stays in the meta). Injective: an id that is kept as is never starts with
+ * `qk-`, and an escaped one always does.
  */
 export function bullJobId(id: string): string {
-  if (`${Number.parseInt(id, 10)}` === id || id.includes(':')) return `qk-${encodeURIComponent(id)}`;
+  if (`${Number.parseInt(id, 10)}` === id || id.includes(':') || id.startsWith(ESCAPE))
+    return `${ESCAPE}${encodeURIComponent(id)}`;
+  return id;
+}
+
+/**
+ * The BullMQ id the escape before 0.2 gave `id` (it left ids starting with `qk-` as they were, so
+ * `1` and `qk-1` collided). Read-only: `getJob` still finds jobs written that way.
+ */
+export function legacyBullJobId(id: string): string {
+  if (`${Number.parseInt(id, 10)}` === id || id.includes(':')) return `${ESCAPE}${encodeURIComponent(id)}`;
   return id;
 }
 

@@ -74,12 +74,30 @@ export function dataToBody(data: unknown, e: BodyEncoding | undefined): Uint8Arr
   return encoder.encode(JSON.stringify(data === undefined ? null : data));
 }
 
-/** Read and check the queuekit meta of a job's options; `undefined` for jobs added by plain BullMQ. */
+/**
+ * Read and check the queuekit meta of a job's options; `undefined` for jobs added by plain BullMQ.
+ * Any producer can write this option, so the result is rebuilt from checked fields only: header
+ * values that are not strings are dropped (into an object without a prototype, so `__proto__` is
+ * just a name), and `id`, `e`, `n`, `c`, `f` are kept only with their documented types.
+ */
 export function readMeta(opts: unknown): QueuekitJobMeta | undefined {
   if (typeof opts !== 'object' || opts === null) return undefined;
   const meta = (opts as Record<string, unknown>)[META_OPTION];
   if (typeof meta !== 'object' || meta === null) return undefined;
-  const candidate = meta as Partial<QueuekitJobMeta>;
-  if (candidate.v !== 1 || typeof candidate.h !== 'object' || candidate.h === null) return undefined;
-  return candidate as QueuekitJobMeta;
+  const candidate = meta as Record<string, unknown>;
+  const h = candidate.h;
+  if (candidate.v !== 1 || typeof h !== 'object' || h === null || Array.isArray(h)) return undefined;
+  const headers: Record<string, string> = Object.create(null);
+  for (const [key, value] of Object.entries(h)) if (typeof value === 'string') headers[key] = value;
+  const { id, e, n, c, f } = candidate;
+  return {
+    v: 1,
+    h: headers,
+    ...(typeof id === 'string' && id !== '' ? { id } : {}),
+    ...(e === 'text' || e === 'base64' ? { e } : {}),
+    ...(n === false ? { n } : {}),
+    ...(c === 1 ? { c } : {}),
+    // A fan-out meta of another type stays visible (as no key), so that the job is refused.
+    ...(f !== undefined ? { f: typeof f === 'string' ? f : '' } : {}),
+  };
 }

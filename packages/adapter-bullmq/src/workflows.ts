@@ -12,6 +12,7 @@ import { toQueuekitError } from './errors.js';
 import type { FanOutFlows } from './fanout.js';
 import {
   bullJobId,
+  legacyBullJobId,
   DEAD_LETTER_FIELD,
   fromBullJob,
   type JobSettings,
@@ -253,7 +254,7 @@ export class BullmqWorkflows implements NativeWorkflows {
     const connection = this.host.connection;
     try {
       const indexed = await connection.get(indexKey(target.toKey(''), id));
-      const candidates = indexed ? [indexed] : [...new Set([bullJobId(id), id])];
+      const candidates = indexed ? [indexed] : [...new Set([bullJobId(id), legacyBullJobId(id), id])];
       for (const bullId of candidates) {
         const [job, state, [progress, deadLetter]] = await Promise.all([
           Job.fromId(target, bullId),

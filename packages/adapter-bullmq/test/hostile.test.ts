@@ -1,0 +1,138 @@
+import { type OutgoingMessage, utf8 } from '@queuekit/core';
+import { Queue } from 'bullmq';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BullmqDriver } from '../src/index.js';
+import { adminRedis, deletePrefix, testDriver, uniquePrefix, uniqueQueue } from './helpers.js';
+
+const prefix = uniquePrefix('hostile');
+const closers: { close(): Promise<void> }[] = [];
+afterAll(async () => {
+  await Promise.allSettled(closers.map((c) => c.close()));
+  await deletePrefix(prefix);
+});
+
+function driver(): BullmqDriver {
+  const d = testDriver(prefix);
+  closers.push(d);
+  return d;
+}
+
+/** A producer that writes BullMQ jobs directly, as another service (or an attacker) could. */
+function plainQueue(name: string): Queue {
+  const q = new Queue(name, { connection: adminRedis(), prefix });
+  closers.push({ close: async () => q.close().then(() => q.disconnect()) });
+  return q;
+}
+
+const signal = new AbortController().signal;
+const message = (id: string, extra: Partial<OutgoingMessage> = {}): OutgoingMessage => ({
+  id,
+  name: 'job',
+  body: utf8(JSON.stringify({ id })),
+  headers: { 'content-type': 'application/json' },
+  ...extra,
+});
+
+/** Receive until `count` deliveries arrived or a receive comes back empty. */
+async function drain(d: BullmqDriver, queue: string, count: number) {
+  const out = [];
+  while (out.length < count) {
+    const got = await d.receive(queue, { max: count - out.length, waitMs: 3000, lockMs: 10_000, signal });
+    if (got.length === 0) break;
+    out.push(...got);
+  }
+  return out;
+}
+
+describe('BullMQ job ids are escaped injectively', () => {
+  it.each([
+    ['1', 'qk-1'],
+    ['a:b', 'qk-a%3Ab'],
+    ['qk-1', 'qk-qk-1'],
+  ])('dedup sends of %j and %j are two jobs', async (first, second) => {
+    const d = driver();
+    const queue = uniqueQueue();
+    await d.send(queue, [message(first, { dedup: true })]);
+    await d.send(queue, [message(second, { dedup: true })]);
+    const got = await drain(d, queue, 2);
+    expect(got.map((delivery) => delivery.id).sort()).toEqual([first, second].sort());
+    await Promise.all(got.map((delivery) => delivery.ack()));
+  });
+
+  it('a second dedup send of the same id is still dropped', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    await d.send(queue, [message('qk-9', { dedup: true })]);
+    await d.send(queue, [message('qk-9', { dedup: true })]);
+    expect((await d.stats(queue)).waiting).toBe(1);
+  });
+
+  it('reads jobs written under the old escape (queuekit id "qk-x" stored as BullMQ id "qk-x")', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    await plainQueue(queue).add('job', { old: true }, {
+      jobId: 'qk-legacy',
+      queuekit: { v: 1, h: { 'content-type': 'application/json' } },
+    } as never);
+    expect(await d.workflows.jobs?.get(queue, 'qk-legacy')).toMatchObject({ state: 'waiting' });
+    const [delivery] = await drain(d, queue, 1);
+    expect(delivery?.id).toBe('qk-legacy');
+    await delivery?.ack();
+  });
+});
+
+describe('forged fan-out meta on a BullMQ job', () => {
+  async function forge(queue: string, jobId: string, f: unknown, record?: Record<string, string>) {
+    if (record) {
+      const admin = adminRedis();
+      try {
+        await admin.hset(String(f), record);
+      } finally {
+        admin.disconnect();
+      }
+    }
+    await plainQueue(queue).add('reduce', { parentId: 'x', results: [], failed: [] }, {
+      jobId,
+      queuekit: { v: 1, h: { 'content-type': 'application/json' }, f },
+    } as never);
+  }
+
+  it('is dead-lettered with reason invalid-fan-out, never delivered, and the worker goes on', async () => {
+    const d = driver();
+    const queue = uniqueQueue('reduce');
+    const own = (id: string) => `${prefix}:${queue}:${id}`;
+    const other = uniqueQueue('chunks');
+    // A key outside the fan-out records.
+    await forge(queue, 'f-outside-reduce', `${prefix}:${queue}:meta`);
+    // Not a string.
+    await forge(queue, 'f-type-reduce', { evil: true });
+    // A well-formed record key whose record names another parent.
+    await forge(queue, 'f-parent-reduce', `${prefix}:${other}:qk:fan:f-parent`, {
+      parent: `${prefix}:${queue}:someone-else-reduce`,
+      n: '2',
+      id: 'f-parent',
+    });
+    // Everything right but a huge chunk count (one such job once took 1.5 GB of heap).
+    await forge(queue, 'f-huge-reduce', `${prefix}:${other}:qk:fan:f-huge`, {
+      parent: own('f-huge-reduce'),
+      n: '2000000',
+      id: 'f-huge',
+    });
+    // A record key of the wrong Redis type.
+    const admin = adminRedis();
+    await admin.set(`${prefix}:${other}:qk:fan:f-string`, 'x');
+    admin.disconnect();
+    await forge(queue, 'f-string-reduce', `${prefix}:${other}:qk:fan:f-string`);
+    await d.send(queue, [message('after-the-forged-ones')]);
+
+    const got = await drain(d, queue, 6);
+    expect(got.map((delivery) => delivery.id)).toEqual(['after-the-forged-ones']);
+    await got[0]?.ack();
+    const dead = await d.listDeadLetters(queue, 10);
+    expect(dead.map((entry) => [entry.id, entry.reason]).sort()).toEqual(
+      ['f-huge-reduce', 'f-outside-reduce', 'f-parent-reduce', 'f-string-reduce', 'f-type-reduce']
+        .sort()
+        .map((id) => [id, 'invalid-fan-out']),
+    );
+  });
+});
