@@ -16,6 +16,7 @@ export class BullDelivery implements Delivery {
   /** The BullMQ `Job`. */
   readonly raw: Job;
   private readonly token: string;
+  #lockedUntil: number | undefined;
 
   /**
    * @param onSettled called once the delivery is settled (or its settle failed): the driver stops
@@ -36,6 +37,15 @@ export class BullDelivery implements Delivery {
     if (view.priority !== undefined) this.priority = view.priority;
     this.raw = job;
     this.token = job.token ?? '';
+    this.#lockedUntil = receiver.worker.lockedUntil(job);
+  }
+
+  /**
+   * When the lock runs out (epoch ms): counted from just before the call that took it (the job may
+   * have waited in the receiver's buffer since) or from the last `extendLock`.
+   */
+  get lockedUntil(): number | undefined {
+    return this.#lockedUntil;
   }
 
   private settled(): void {
@@ -52,9 +62,10 @@ export class BullDelivery implements Delivery {
   async ack(result?: unknown): Promise<void> {
     try {
       const fetchNext = this.receiver.wantsNext;
+      const calledAt = Date.now();
       const next = await this.job.moveToCompleted(storableResult(result), this.token, fetchNext);
       this.settled();
-      if (fetchNext) await this.receiver.keepNext(next, this.token);
+      if (fetchNext) await this.receiver.keepNext(next, this.token, calledAt);
     } catch (error) {
       this.settled();
       throw toQueuekitError(error, 'ack', this.id);
@@ -105,12 +116,15 @@ export class BullDelivery implements Delivery {
   /** Keep the lock for `ms` more from now. */
   async extendLock(ms: number): Promise<void> {
     let extended: unknown;
+    const duration = Math.max(1, Math.ceil(ms));
+    const calledAt = Date.now();
     try {
-      extended = await this.job.extendLock(this.token, Math.max(1, Math.ceil(ms)));
+      extended = await this.job.extendLock(this.token, duration);
     } catch (error) {
       throw toQueuekitError(error, 'extend-lock', this.id);
     }
     if (!extended) throw new LockLostError(`Lock lost on extend-lock of job ${this.id}`);
+    this.#lockedUntil = calledAt + duration;
   }
 }
 

@@ -68,6 +68,11 @@ export class BullmqDriver implements Driver {
   readonly capabilities: Capabilities;
   /** BullMQ key prefix in use. */
   readonly prefix: string;
+  /**
+   * None: the driver keeps its own data in the job options (`opts.queuekit`), not in headers, and
+   * it only writes `queuekit-tick` on runs of a job scheduler (which have no user headers).
+   */
+  readonly reservedHeaders: readonly string[] = [];
   // ES private fields: never shown by util.inspect nor JSON (the options carry the URL, the
   // connections the password and TLS keys).
   readonly #options: BullmqDriverOptions;
@@ -149,6 +154,9 @@ export class BullmqDriver implements Driver {
       redelivery: 'timeout',
       deadLetter: 'native',
       maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+      // BullMQ counts every fetch of a job (`attemptsStarted`), stalled ones included; the
+      // receiver undoes the count of a job it hands back unseen.
+      deliveryCount: 'exact',
     };
   }
 

@@ -48,10 +48,34 @@ export class FetchWorker extends Worker {
     return tick;
   }
 
-  /** The job BullMQ fetched while completing another one (`moveToCompleted(..., fetchNext)`). */
-  async nextFromCompletion(next: unknown, token: string): Promise<Job | undefined> {
+  /**
+   * When the lock of each fetched job runs out (epoch ms), counted from just before the call that
+   * took it: a job can wait in the receiver's buffer before a take hands it out, so the lock is
+   * older than the delivery.
+   */
+  private readonly lockExpiry = new WeakMap<Job, number>();
+
+  protected override async moveToActive(token: string, name?: string): Promise<Job> {
+    const lockedUntil = Date.now() + (this.opts.lockDuration ?? 0);
+    const job = await super.moveToActive(token, name);
+    if (job) this.lockExpiry.set(job, lockedUntil);
+    return job;
+  }
+
+  /** See {@link lockExpiry}; `undefined` for a job this worker did not fetch. */
+  lockedUntil(job: Job): number | undefined {
+    return this.lockExpiry.get(job);
+  }
+
+  /**
+   * The job BullMQ fetched while completing another one (`moveToCompleted(..., fetchNext)`);
+   * `calledAt` is when that call started (its lock is no older).
+   */
+  async nextFromCompletion(next: unknown, token: string, calledAt: number): Promise<Job | undefined> {
     if (!Array.isArray(next) || !next[0]) return undefined;
-    return (await this.nextJobFromJobData(next[0], next[1], token)) ?? undefined;
+    const job = (await this.nextJobFromJobData(next[0], next[1], token)) ?? undefined;
+    if (job) this.lockExpiry.set(job, calledAt + (this.opts.lockDuration ?? 0));
+    return job;
   }
 }
 
@@ -136,8 +160,8 @@ export class QueueReceiver {
   }
 
   /** Keep a job fetched by a completion for the next take. */
-  async keepNext(next: unknown, token: string): Promise<void> {
-    const job = await this.worker.nextFromCompletion(next, token);
+  async keepNext(next: unknown, token: string, calledAt: number): Promise<void> {
+    const job = await this.worker.nextFromCompletion(next, token, calledAt);
     if (job) this.adopt(job);
   }
 

@@ -1,0 +1,86 @@
+import { getEventListeners } from 'node:events';
+import { type Delivery, utf8 } from '@queuekit/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BullmqDriver } from '../src/index.js';
+import { adminRedis, deletePrefix, testDriver, uniquePrefix, uniqueQueue } from './helpers.js';
+
+const prefix = uniquePrefix('locks');
+const drivers: BullmqDriver[] = [];
+function driver(): BullmqDriver {
+  const d = testDriver(prefix);
+  drivers.push(d);
+  return d;
+}
+afterAll(async () => {
+  await Promise.all(drivers.map((d) => d.close()));
+  await deletePrefix(prefix);
+});
+
+const message = (id: string) => ({ id, name: 'job', body: utf8('{}'), headers: {} });
+
+/** When Redis will expire the job's lock (epoch ms), read from the lock key itself. */
+async function redisLockExpiry(queue: string, delivery: Delivery): Promise<number> {
+  const admin = adminRedis();
+  try {
+    const bullId = (delivery.raw as { id: string }).id;
+    const pttl = await admin.pttl(`${prefix}:${queue}:${bullId}:lock`);
+    expect(pttl).toBeGreaterThan(0);
+    return Date.now() + pttl;
+  } finally {
+    admin.disconnect();
+  }
+}
+
+/** lockedUntil never after the real expiry (a late renewal would lose the lock), and close to it. */
+async function expectAccurate(queue: string, delivery: Delivery | undefined): Promise<void> {
+  expect(delivery?.lockedUntil).toBeTypeOf('number');
+  const real = await redisLockExpiry(queue, delivery as Delivery);
+  const claimed = delivery?.lockedUntil as number;
+  expect(claimed).toBeLessThanOrEqual(real + 5);
+  expect(claimed).toBeGreaterThan(real - 1000);
+}
+
+describe('BullMQ locks and counts', () => {
+  it('declares an exact delivery count and no reserved headers', () => {
+    const d = driver();
+    expect(d.capabilities.deliveryCount).toBe('exact');
+    expect(d.reservedHeaders).toEqual([]);
+  });
+
+  it('lockedUntil follows the lock Redis holds, on receive and after extendLock', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    await d.send(queue, [message('l-1')]);
+    const signal = new AbortController().signal;
+    const [delivery] = await d.receive(queue, { max: 1, waitMs: 5000, lockMs: 4000, signal });
+    await expectAccurate(queue, delivery);
+    await delivery?.extendLock?.(20_000);
+    expect(delivery?.lockedUntil).toBeGreaterThan(Date.now() + 15_000);
+    await expectAccurate(queue, delivery);
+    await delivery?.ack();
+  });
+
+  it('a job fetched while completing another (buffered) counts its lock from that fetch', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    await d.send(queue, [message('b-1'), message('b-2')]);
+    const signal = new AbortController().signal;
+    const [first] = await d.receive(queue, { max: 1, waitMs: 5000, lockMs: 4000, signal });
+    // Completing with a consumer still taking fetches the next job under lock, into the buffer.
+    await first?.ack();
+    const [second] = await d.receive(queue, { max: 1, waitMs: 0, lockMs: 4000, signal });
+    expect(second?.id).toBe('b-2');
+    await expectAccurate(queue, second);
+    await second?.ack();
+  });
+
+  it('receives leave no abort listener behind on a long-lived signal', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    const controller = new AbortController();
+    for (let i = 0; i < 50; i++) {
+      await d.receive(queue, { max: 2, waitMs: 5, lockMs: 4000, signal: controller.signal });
+    }
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+});
