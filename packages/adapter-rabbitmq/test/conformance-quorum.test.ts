@@ -1,6 +1,7 @@
 import { describeConformance } from '@queuekit/conformance';
 import { inject } from 'vitest';
 import { createRabbitMqDriver } from '../src/index.js';
+import { crashWorker, viaProxy } from './helpers.js';
 
 const url = inject('amqpUrl');
 
@@ -8,4 +9,6 @@ const url = inject('amqpUrl');
 describeConformance('rabbitmq (quorum queues)', () => createRabbitMqDriver({ url, queueType: 'quorum' }), {
   lockMs: 1000,
   queuePrefix: 'qkq',
+  crashWorker: crashWorker(url, 'quorum'),
+  viaProxy: viaProxy(url, 'quorum'),
 });

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import { createRabbitMqDriver, type RabbitMqDriver, type RabbitMqDriverOptions } from '../src/index.js';
+import {
+  createRabbitMqDriver,
+  type RabbitMqDriver,
+  type RabbitMqDriverOptions,
+  type RabbitMqQueueType,
+} from '../src/index.js';
 
 /** URL of this run's vhost (see global-setup.ts). */
 export const url = inject('amqpUrl');
@@ -53,4 +58,34 @@ export async function until<R>(
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** `url` with the driver options the URL registry reads (`queueType`). */
+function withQueueType(url: string, queueType: RabbitMqQueueType): string {
+  if (queueType === 'classic') return url;
+  const parsed = new URL(url);
+  parsed.searchParams.set('queueType', queueType);
+  return parsed.toString();
+}
+
+/** How the conformance suite's crash workers (child processes) build this driver: the built package's `createDriver`. */
+export function crashWorker(url: string, queueType: RabbitMqQueueType = 'classic') {
+  return {
+    module: new URL('../dist/index.js', import.meta.url).href,
+    options: { url: withQueueType(url, queueType) },
+  };
+}
+
+/** The conformance suite's pausable proxy in front of the broker: the same URL with the proxy's address. */
+export function viaProxy(url: string, queueType: RabbitMqQueueType = 'classic') {
+  const broker = new URL(url);
+  return {
+    target: { host: broker.hostname, port: Number(broker.port || 5672) },
+    url(address: { readonly host: string; readonly port: number }): string {
+      const proxied = new URL(withQueueType(url, queueType));
+      proxied.hostname = address.host;
+      proxied.port = String(address.port);
+      return proxied.toString();
+    },
+  };
 }
