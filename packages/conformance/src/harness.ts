@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { CrashWorkerOptions } from './crash.js';
 import {
   createQueue,
   type Driver,
@@ -23,6 +24,31 @@ export interface ConformanceOptions {
   readonly cleanup?: (queue: string) => Promise<void>;
   /** The store shared by every queue of the suite (job records, schedules, rate limits). Default: one MemoryStore. */
   readonly store?: Store;
+  /**
+   * How a worker in a child process builds a driver to this broker, for the crash cases (the child SIGKILLs
+   * itself mid-job). Without it the crash cases run in-process: a worker abandons its delivery unsettled and
+   * drops its connection, which is all a drivers-in-one-process broker (memory) can show.
+   */
+  readonly crashWorker?: CrashWorkerOptions;
+  /**
+   * Reach the broker through a TCP proxy the suite can pause: `target` is the broker's address, `url` the
+   * queue URL (`createQueue({ url })`) that connects to the proxy's address instead. Without it, the
+   * unreachable-broker case wraps a driver whose calls fail with BrokerUnavailableError until it is reachable.
+   */
+  readonly viaProxy?: {
+    readonly target: { readonly host: string; readonly port: number };
+    url(address: { readonly host: string; readonly port: number }): string;
+  };
+}
+
+/** Which events of a queue a case expects; any other `failed` or `error` event fails the case. */
+export interface Expected {
+  /** The handler throws on purpose: `failed` events are expected (or those this accepts). */
+  readonly failures?: boolean | ((error: Error) => boolean);
+  /** `error` events are expected (or those this accepts). */
+  readonly errors?: boolean | ((error: Error) => boolean);
+  /** Give the queue no `store` option: it gets the core's default, as an application that passes none. */
+  readonly defaultStore?: boolean;
 }
 
 /** Everything a case needs: fresh names, drivers and queues, cleaned up after each case. */
@@ -38,9 +64,24 @@ export interface Harness {
   queueName(): string;
   /** A new driver (a new connection), closed after the case. */
   driver(): Promise<Driver>;
-  /** A queue on a new driver of its own (closed with it). Several queues with one name share the broker queue. */
-  queue<T>(name: string, options?: Omit<QueueOptions<T>, 'name' | 'driver' | 'url'>): Promise<Queue<T>>;
-  /** Close every queue and driver made by the case, and delete its queues. */
+  /** The suite's options, as the adapter gave them. */
+  readonly options: ConformanceOptions;
+  /** A new driver from the adapter's factory, not closed by the harness. */
+  makeDriver(): Promise<Driver>;
+  /**
+   * A queue on a new driver of its own (closed with it). Several queues with one name share the broker
+   * queue. Its `failed` and `error` events fail the case unless `expected` says they are part of it.
+   */
+  queue<T>(
+    name: string,
+    options?: Omit<QueueOptions<T>, 'name' | 'driver' | 'url'>,
+    expected?: Expected,
+  ): Promise<Queue<T>>;
+  /** A queue on `driver` (or a URL) made by the case, watched and closed like the others. */
+  adopt<T>(queue: Queue<T>, expected?: Expected): Queue<T>;
+  /** Record a problem seen where no assertion can run (inside a handler, a listener): it fails the case. */
+  problem(message: string): void;
+  /** Close every queue and driver made by the case, delete its queues, then fail on unexpected events. */
   cleanup(): Promise<void>;
 }
 
@@ -92,13 +133,36 @@ export function createHarness(
   let drivers: Driver[] = [];
   let queues: Queue<unknown>[] = [];
   let names: string[] = [];
+  // Events are recorded into the current case's list; a queue closing late reports into a dropped one.
+  let current: { problems: string[] } = { problems: [] };
+
+  const accepts = (rule: Expected['failures'], error: Error) =>
+    typeof rule === 'function' ? rule(error) : rule === true;
+  const watch = <T>(queue: Queue<T>, expected: Expected) => {
+    const { problems } = current;
+    queue.on('failed', (job, error) => {
+      if (!accepts(expected.failures, error))
+        problems.push(`unexpected 'failed' of ${job.name} (attempt ${job.attempt}): ${error.message}`);
+    });
+    queue.on('error', (error) => {
+      if (!accepts(expected.errors, error)) problems.push(`unexpected 'error': ${error.message}`);
+    });
+    queues.push(queue as Queue<unknown>);
+    return queue;
+  };
 
   const harness: Harness = {
     lockMs,
     capabilities: probe.capabilities,
     provider: probe.provider,
     store: options.store ?? new MemoryStore(),
+    options,
     timeout: (baseMs) => Math.round(baseMs * scale),
+    makeDriver: async () => makeDriver(),
+    adopt: (queue, expected = {}) => watch(queue, expected),
+    problem(message) {
+      current.problems.push(message);
+    },
     queueName() {
       const name = `${prefix}-${run}-${++counter}`;
       names.push(name);
@@ -109,20 +173,22 @@ export function createHarness(
       drivers.push(driver);
       return driver;
     },
-    async queue<T>(name: string, queueOptions: Omit<QueueOptions<T>, 'name' | 'driver' | 'url'> = {}) {
+    async queue<T>(
+      name: string,
+      queueOptions: Omit<QueueOptions<T>, 'name' | 'driver' | 'url'> = {},
+      expected: Expected = {},
+    ) {
       const driver = await harness.driver();
-      const queue = createQueue<T>({ store: harness.store, ...queueOptions, name, driver, ownsDriver: true });
-      queue.on('error', () => {
-        // Transport errors during a case show up as failed assertions; keep the output quiet.
-      });
-      queues.push(queue as Queue<unknown>);
-      return queue;
+      const store = expected.defaultStore ? {} : { store: harness.store };
+      return watch(createQueue<T>({ ...store, ...queueOptions, name, driver, ownsDriver: true }), expected);
     },
     async cleanup() {
       const [toClose, toDrop, toDelete] = [queues, drivers, names];
       queues = [];
       drivers = [];
       names = [];
+      const seen = current.problems;
+      current = { problems: [] };
       await Promise.allSettled(toClose.map((queue) => queue.close({ timeout: 0 })));
       await Promise.allSettled(toDrop.map((driver) => driver.close()));
       const admin = await makeDriver();
@@ -142,6 +208,9 @@ export function createHarness(
       } finally {
         await admin.close();
       }
+      // The handler's own expectations and the consumer's errors: an `expect` in a handler only fails a job.
+      if (seen.length > 0)
+        throw new Error(`The case saw ${seen.length} unexpected event(s):\n${seen.join('\n')}`);
     },
   };
   return harness;

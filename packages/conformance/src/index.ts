@@ -13,18 +13,38 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Driver } from '@queuekit/core';
 import { afterEach, describe } from 'vitest';
+import { crashCases } from './cases/crash.js';
 import { deadLetterCases } from './cases/dead-letters.js';
 import { delayCases } from './cases/delay.js';
 import { deliveryCases } from './cases/delivery.js';
 import { featureCases } from './cases/features.js';
+import { hostileCases } from './cases/hostile.js';
 import { lifecycleCases } from './cases/lifecycle.js';
+import { loadCases } from './cases/load.js';
+import { lockCases } from './cases/locks.js';
+import { orderingCases } from './cases/ordering.js';
+import { outageCases } from './cases/outage.js';
 import { retryCases } from './cases/retry.js';
+import { shutdownCases } from './cases/shutdown.js';
 import { tracingCases } from './cases/tracing.js';
 import { validationCases } from './cases/validation.js';
+import { workflowStateCases } from './cases/workflow-state.js';
 import { workflowCases } from './cases/workflows.js';
 import { type ConformanceOptions, createHarness } from './harness.js';
 
-export { type ConformanceOptions, deferred, type Harness, until } from './harness.js';
+export {
+  type CrashWorker,
+  type CrashWorkerJob,
+  type CrashWorkerOptions,
+  crashWorkerScript,
+  type LineReader,
+  readJsonLines,
+  spawnCrashWorker,
+  type WorkerLine,
+} from './crash.js';
+export { type DriverFaults, faultyDriver, overrideDelivery, storeFailingOnce } from './faults.js';
+export { type ConformanceOptions, deferred, type Expected, type Harness, until } from './harness.js';
+export { startTcpProxy, type TcpProxy } from './proxy.js';
 export { emailSchema } from './cases/dead-letters.js';
 
 /**
@@ -85,6 +105,14 @@ export function describeConformance(
     describe('validation', () => validationCases(h));
     describe('workflows', () => workflowCases(h));
     describe('tracing', () => tracingCases(h));
+    describe('crashes', () => crashCases(h));
+    describe('locks', () => lockCases(h));
+    describe('load', () => loadCases(h));
+    describe('ordering', () => orderingCases(h));
+    describe('hostile input', () => hostileCases(h));
+    describe('shutdown', () => shutdownCases(h));
+    describe('outages', () => outageCases(h));
+    describe('workflow state', () => workflowStateCases(h));
   });
 }
 export { describeStoreConformance } from './store.js';

@@ -19,23 +19,36 @@ export const emailSchema: StandardSchemaV1<unknown, { email: string }> = {
 export function deadLetterCases(h: Harness): void {
   it('lists, redrives (with a fresh attempt count) and purges dead letters', async () => {
     const name = h.queueName();
-    const queue = await h.queue<{ i: number }>(name);
+    const queue = await h.queue<{ i: number }>(
+      name,
+      {},
+      { failures: (e) => e.message.startsWith('poison ') },
+    );
     let healed = false;
     const completed: { id: string; attempt: number }[] = [];
     let deadCount = 0;
     queue.on('dead-lettered', () => deadCount++);
+    // Dead-lettered at attempt 2, so that a redrive that kept the count would show attempt 3 (or dead-letter).
     queue.process(async (job) => {
-      if (!healed) throw new UnrecoverableError(`poison ${job.data.i}`);
+      if (!healed) throw new Error(`poison ${job.data.i}`);
       completed.push({ id: job.id, attempt: job.attempt });
     });
-    const ids = await queue.sendBatch([0, 1, 2].map((i) => ({ name: 'dl', data: { i } })));
+    const ids = await queue.sendBatch(
+      [0, 1, 2].map((i) => ({
+        name: 'dl',
+        data: { i },
+        options: { maxAttempts: 2, backoff: { type: 'fixed' as const, delay: 50 } },
+      })),
+    );
     await until('3 dead letters', h.timeout(20_000), () => deadCount === 3);
     const listed = await until('3 listed dead letters', h.timeout(10_000), async () => {
       const records = await queue.deadLetters.list();
       return records.length === 3 ? records : undefined;
     });
     expect(listed.map((r) => r.id).sort()).toEqual([...ids].sort());
-    expect(listed.every((r) => r.reason === 'unrecoverable' && r.error?.startsWith('poison '))).toBe(true);
+    expect(
+      listed.every((r) => r.reason === 'max-attempts' && r.attempts === 2 && r.error?.startsWith('poison ')),
+    ).toBe(true);
     expect(listed.map((r) => r.data?.i).sort()).toEqual([0, 1, 2]);
 
     healed = true;
@@ -60,7 +73,11 @@ export function deadLetterCases(h: Harness): void {
 
   it('redrive() without ids moves every dead letter back', async () => {
     const name = h.queueName();
-    const queue = await h.queue<{ i: number }>(name);
+    const queue = await h.queue<{ i: number }>(
+      name,
+      {},
+      { failures: (e) => e instanceof UnrecoverableError },
+    );
     let healed = false;
     let deadCount = 0;
     const completed = new Set<number>();
@@ -76,6 +93,32 @@ export function deadLetterCases(h: Harness): void {
     expect(await queue.deadLetters.redrive()).toBe(2);
     await until('both redriven jobs to complete', h.timeout(20_000), () => completed.size === 2);
     expect([...completed].sort()).toEqual([0, 1]);
+  });
+
+  it('redrive resets attempts: a job dead-lettered at attempt 2 runs again as 1, 2 and is dead-lettered again', async () => {
+    const name = h.queueName();
+    const queue = await h.queue<null>(name, {}, { failures: (e) => e.message.startsWith('always ') });
+    const attempts: number[] = [];
+    let deadCount = 0;
+    queue.on('dead-lettered', () => deadCount++);
+    queue.process(async (job) => {
+      attempts.push(job.attempt);
+      throw new Error(`always ${job.attempt}`);
+    });
+    const id = await queue.send('doomed', null, { maxAttempts: 2, backoff: { type: 'fixed', delay: 50 } });
+    await until('the first dead letter', h.timeout(20_000), () => deadCount === 1);
+    await until('it is listed', h.timeout(10_000), async () => (await queue.deadLetters.list()).length === 1);
+    expect(attempts).toEqual([1, 2]);
+    expect(await queue.deadLetters.redrive([id])).toBe(1);
+    await until('the second dead letter', h.timeout(20_000), () => deadCount === 2);
+    const listed = await until('listed again', h.timeout(10_000), async () => {
+      const records = await queue.deadLetters.list();
+      return records.length === 1 ? records : undefined;
+    });
+    expect(attempts).toEqual([1, 2, 1, 2]);
+    expect(listed.map((r) => ({ id: r.id, reason: r.reason, attempts: r.attempts, error: r.error }))).toEqual(
+      [{ id, reason: 'max-attempts', attempts: 2, error: 'always 2' }],
+    );
   });
 
   it('a payload invalid for the consumer schema is dead-lettered as `invalid-payload`', async () => {

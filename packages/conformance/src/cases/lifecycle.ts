@@ -71,7 +71,11 @@ export function lifecycleCases(h: Harness): void {
 
   it('stats() reflects waiting, delayed and dead-lettered jobs as far as the driver tells', async () => {
     const name = h.queueName();
-    const queue = await h.queue<{ kind: string }>(name);
+    const queue = await h.queue<{ kind: string }>(
+      name,
+      {},
+      { failures: (e) => e instanceof UnrecoverableError },
+    );
     await queue.send('now', { kind: 'a' });
     await queue.send('now', { kind: 'b' });
     await queue.send('later', { kind: 'c' }, { delay: 120_000 });

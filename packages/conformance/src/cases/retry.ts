@@ -6,7 +6,7 @@ import { deferred, type Harness, until } from '../harness.js';
 export function retryCases(h: Harness): void {
   it('counts attempts 1..N across redeliveries, then dead-letters with the reason and last error', async () => {
     const name = h.queueName();
-    const queue = await h.queue<{ v: string }>(name);
+    const queue = await h.queue<{ v: string }>(name, {}, { failures: (e) => /^failure \d$/.test(e.message) });
     const attempts: number[] = [];
     const dead = deferred<{ reason: string; error?: string }>();
     queue.on('dead-lettered', (info) => dead.resolve(info));
@@ -38,7 +38,7 @@ export function retryCases(h: Harness): void {
 
   it('waits the exponential backoff between attempts (lower bound exact, upper bound loose)', async () => {
     const name = h.queueName();
-    const queue = await h.queue<null>(name);
+    const queue = await h.queue<null>(name, {}, { failures: (e) => e.message === 'again' });
     const times: number[] = [];
     const done = deferred();
     queue.process(async (job) => {
@@ -61,7 +61,7 @@ export function retryCases(h: Harness): void {
 
   it('an UnrecoverableError skips the remaining attempts and goes straight to the dead letters', async () => {
     const name = h.queueName();
-    const queue = await h.queue<null>(name);
+    const queue = await h.queue<null>(name, {}, { failures: (e) => e instanceof UnrecoverableError });
     const attempts: number[] = [];
     const dead = deferred<{ reason: string; error?: string }>();
     queue.on('dead-lettered', (info) => dead.resolve(info));
@@ -76,7 +76,7 @@ export function retryCases(h: Harness): void {
 
   it('a RetryAfterError brings the job back after that delay without using an attempt', async () => {
     const name = h.queueName();
-    const queue = await h.queue<null>(name);
+    const queue = await h.queue<null>(name, {}, { failures: (e) => e instanceof RetryAfterError });
     const runs: { attempt: number; at: number }[] = [];
     const done = deferred();
     queue.process(async (job) => {
@@ -92,7 +92,7 @@ export function retryCases(h: Harness): void {
 
   it('fires active, progress, failed, retrying, active, completed in order', async () => {
     const name = h.queueName();
-    const queue = await h.queue<null>(name);
+    const queue = await h.queue<null>(name, {}, { failures: (e) => e.message === 'first' });
     const events: string[] = [];
     const done = deferred();
     queue.on('active', (job) => events.push(`active:${job.attempt}`));

@@ -6,7 +6,11 @@ import { deferred, type Harness, until } from '../harness.js';
 export function workflowCases(h: Harness): void {
   it('getJob() answers state, progress, result, error, attempts and timestamps', async () => {
     const name = h.queueName();
-    const queue = await h.queue<{ n: number }>(name);
+    const queue = await h.queue<{ n: number }>(
+      name,
+      {},
+      { failures: (e) => e.message.startsWith('bad attempt') },
+    );
     const ok = await queue.send('ok', { n: 1 });
     const later = await queue.send('later', { n: 2 }, { delay: 60_000 });
     expect(await queue.getJob(ok)).toMatchObject({ id: ok, name: 'ok', state: 'waiting', attempts: 0 });
@@ -42,7 +46,7 @@ export function workflowCases(h: Harness): void {
 
   it('a RetryAfterError configured to count uses attempts and dead-letters at maxAttempts', async () => {
     const name = h.queueName();
-    const queue = await h.queue<null>(name);
+    const queue = await h.queue<null>(name, {}, { failures: (e) => e instanceof RetryAfterError });
     const attempts: number[] = [];
     const dead = deferred<{ reason: string }>();
     queue.on('dead-lettered', (info) => dead.resolve(info));
@@ -140,7 +144,7 @@ export function workflowCases(h: Harness): void {
     const reduceName = h.queueName();
     const producer = await h.queue<number[]>(name);
     for (let c = 0; c < 2; c++) {
-      const worker = await h.queue<number[]>(name);
+      const worker = await h.queue<number[]>(name, {}, { failures: (e) => e instanceof UnrecoverableError });
       worker.process(
         async (job) => {
           if (job.data.includes(35)) throw new UnrecoverableError('chunk with 35 is poison');
@@ -181,7 +185,7 @@ export function workflowCases(h: Harness): void {
 
   it('a handler can chain its follow-up job, sent only when it succeeds', async () => {
     const name = h.queueName();
-    const queue = await h.queue<{ page: number }>(name);
+    const queue = await h.queue<{ page: number }>(name, {}, { failures: (e) => e.message === 'transient' });
     const pages: number[] = [];
     const chainKeys: string[] = [];
     let failedOnce = false;
