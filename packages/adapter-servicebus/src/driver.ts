@@ -12,6 +12,7 @@ import {
 } from '@azure/service-bus';
 import {
   type Capabilities,
+  ConfigError,
   DRIVER_API_VERSION,
   type DeadLetterInfo,
   type DeadLetteredMessage,
@@ -24,6 +25,7 @@ import {
   QueueClosedError,
   type ReceiveOptions,
   type RedriveOptions,
+  Scrubber,
   UnsupportedFeatureError,
 } from '@queuekit/core';
 import Long from 'long';
@@ -41,7 +43,9 @@ import {
 } from './message.js';
 import {
   AMQP_OVERHEAD_BYTES,
+  endpointHost,
   namespaceHost,
+  normalizeConnectionString,
   STANDARD_MAX_MESSAGE_BYTES,
   type ServiceBusDriverOptions,
   validateOptions,
@@ -74,19 +78,23 @@ export class ServiceBusDriver implements Driver {
   readonly apiVersion = DRIVER_API_VERSION;
   readonly provider = 'servicebus';
   readonly capabilities: Capabilities;
-  private readonly client: ServiceBusClient;
-  private readonly admin: ServiceBusAdministrationClient | undefined;
-  private readonly senders = new Map<string, ServiceBusSender>();
-  private readonly idleReceivers = new Map<string, ServiceBusReceiver[]>();
-  private readonly receivers = new Set<ServiceBusReceiver>();
-  private readonly streams = new Map<string, MessageStream>();
+  /** Removes the connection strings' keys from error texts. */
+  readonly #scrubber: Scrubber;
+  /** What the driver shows of itself: the namespace host, never a key. */
+  readonly #namespace: string | undefined;
+  readonly #client: ServiceBusClient;
+  readonly #admin: ServiceBusAdministrationClient | undefined;
+  readonly #senders = new Map<string, ServiceBusSender>();
+  readonly #idleReceivers = new Map<string, ServiceBusReceiver[]>();
+  readonly #receivers = new Set<ServiceBusReceiver>();
+  readonly #streams = new Map<string, MessageStream>();
   /** Queue → time until which a non-waiting receive answers [] without asking the broker. */
-  private readonly emptyUntil = new Map<string, number>();
-  private readonly keepers = new Set<LockKeeper>();
-  private readonly ensured = new Map<string, Promise<void>>();
-  private readonly closing = new AbortController();
-  private readonly queueDefaults: ServiceBusDriverOptions['queueDefaults'];
-  private readonly prefetch: boolean;
+  readonly #emptyUntil = new Map<string, number>();
+  readonly #keepers = new Set<LockKeeper>();
+  readonly #ensured = new Map<string, Promise<void>>();
+  readonly #closing = new AbortController();
+  readonly #queueDefaults: ServiceBusDriverOptions['queueDefaults'];
+  readonly #prefetch: boolean;
 
   constructor(options: ServiceBusDriverOptions = {}) {
     validateOptions(options);
@@ -100,23 +108,30 @@ export class ServiceBusDriver implements Driver {
         maxRetryDelayInMs: 5000,
       },
     };
-    const connectionString =
+    const given =
       options.connectionString ?? (options.namespace ? undefined : process.env.SERVICEBUS_CONNECTION_STRING);
-    if (connectionString) {
-      this.client = new ServiceBusClient(connectionString, clientOptions);
-      const adminConnectionString =
-        options.adminConnectionString ?? process.env.SERVICEBUS_ADMIN_CONNECTION_STRING ?? connectionString;
-      this.admin = options.createQueues
-        ? new ServiceBusAdministrationClient(adminConnectionString)
+    const givenAdmin = options.adminConnectionString ?? process.env.SERVICEBUS_ADMIN_CONNECTION_STRING;
+    this.#scrubber = new Scrubber([given, givenAdmin]);
+    if (given) {
+      const connectionString = normalizeConnectionString(given);
+      this.#namespace = endpointHost(connectionString);
+      this.#client = this.#sdk(
+        'connectionString',
+        () => new ServiceBusClient(connectionString, clientOptions),
+      );
+      const adminConnectionString = givenAdmin ? normalizeConnectionString(givenAdmin) : connectionString;
+      this.#admin = options.createQueues
+        ? this.#sdk('adminConnectionString', () => new ServiceBusAdministrationClient(adminConnectionString))
         : undefined;
     } else {
       const host = namespaceHost(options.namespace as string);
+      this.#namespace = host;
       const credential = options.credential ?? defaultCredential();
-      this.client = new ServiceBusClient(host, credential, clientOptions);
-      this.admin = options.createQueues ? new ServiceBusAdministrationClient(host, credential) : undefined;
+      this.#client = new ServiceBusClient(host, credential, clientOptions);
+      this.#admin = options.createQueues ? new ServiceBusAdministrationClient(host, credential) : undefined;
     }
-    this.queueDefaults = options.queueDefaults;
-    this.prefetch = options.prefetch ?? false;
+    this.#queueDefaults = options.queueDefaults;
+    this.#prefetch = options.prefetch ?? false;
     const maxMessageBytes = options.maxMessageBytes ?? STANDARD_MAX_MESSAGE_BYTES;
     this.capabilities = {
       maxDelayMs: Number.POSITIVE_INFINITY,
@@ -131,39 +146,57 @@ export class ServiceBusDriver implements Driver {
     };
   }
 
+  /** An SDK constructor that refuses its options: a ConfigError naming `field`, its text scrubbed. */
+  #sdk<T>(field: string, create: () => T): T {
+    try {
+      return create();
+    } catch (error) {
+      throw new ConfigError(field, this.#scrubber.scrub((error as Error).message ?? String(error)));
+    }
+  }
+
+  /** Safe to log: provider and namespace, never a connection string or key. */
+  toJSON(): { provider: string; namespace?: string } {
+    return { provider: this.provider, ...(this.#namespace ? { namespace: this.#namespace } : {}) };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `ServiceBusDriver ${JSON.stringify(this.toJSON())}`;
+  }
+
   private open(): void {
-    if (this.closing.signal.aborted) throw new QueueClosedError('The Service Bus driver is closed');
+    if (this.#closing.signal.aborted) throw new QueueClosedError('The Service Bus driver is closed');
   }
 
   /** Create the queue through the administration API when `createQueues` is on. */
   private ensureQueue(queue: string): Promise<void> {
-    const admin = this.admin;
+    const admin = this.#admin;
     if (!admin) return Promise.resolve();
-    let pending = this.ensured.get(queue);
+    let pending = this.#ensured.get(queue);
     if (!pending) {
       pending = (async () => {
         if (await admin.queueExists(queue)) return;
         try {
           await admin.createQueue(queue, {
-            lockDuration: isoSeconds(this.queueDefaults?.lockDurationMs ?? 60_000),
-            maxDeliveryCount: this.queueDefaults?.maxDeliveryCount ?? CREATED_MAX_DELIVERY_COUNT,
+            lockDuration: isoSeconds(this.#queueDefaults?.lockDurationMs ?? 60_000),
+            maxDeliveryCount: this.#queueDefaults?.maxDeliveryCount ?? CREATED_MAX_DELIVERY_COUNT,
             requiresDuplicateDetection: this.capabilities.dedup,
           });
         } catch (error) {
           if ((error as { code?: string }).code !== 'MessagingEntityAlreadyExists') throw error;
         }
       })();
-      pending.catch(() => this.ensured.delete(queue));
-      this.ensured.set(queue, pending);
+      pending.catch(() => this.#ensured.delete(queue));
+      this.#ensured.set(queue, pending);
     }
     return pending;
   }
 
   private sender(queue: string): ServiceBusSender {
-    let sender = this.senders.get(queue);
+    let sender = this.#senders.get(queue);
     if (!sender) {
-      sender = this.client.createSender(queue);
-      this.senders.set(queue, sender);
+      sender = this.#client.createSender(queue);
+      this.#senders.set(queue, sender);
     }
     return sender;
   }
@@ -172,7 +205,7 @@ export class ServiceBusDriver implements Driver {
     this.open();
     if (messages.length === 0) return;
     await this.ensureQueue(queue);
-    this.emptyUntil.delete(queue);
+    this.#emptyUntil.delete(queue);
     const sender = this.sender(queue);
     const now = Date.now();
     const immediate: ServiceBusMessage[] = [];
@@ -191,7 +224,7 @@ export class ServiceBusDriver implements Driver {
       for (const [delayMs, list] of byDelay) await sender.scheduleMessages(list, new Date(now + delayMs));
       if (immediate.length > 0) await this.sendBatched(sender, immediate);
     } catch (error) {
-      throw mapError(error, `send to ${queue}`);
+      throw mapError(error, `send to ${queue}`, this.#scrubber);
     }
   }
 
@@ -219,17 +252,17 @@ export class ServiceBusDriver implements Driver {
 
   /** A receiver of `queue` not in use by another receive call (the SDK allows one at a time). */
   private takeReceiver(queue: string): ServiceBusReceiver {
-    const idle = this.idleReceivers.get(queue);
+    const idle = this.#idleReceivers.get(queue);
     const reused = idle?.pop();
     if (reused) return reused;
     const receiver = this.newReceiver(queue);
-    this.receivers.add(receiver);
+    this.#receivers.add(receiver);
     return receiver;
   }
 
   /** A peek-lock receiver without SDK auto lock renewal (the core drives renewals). */
   private newReceiver(queue: string): ServiceBusReceiver {
-    return this.client.createReceiver(queue, {
+    return this.#client.createReceiver(queue, {
       receiveMode: 'peekLock',
       maxAutoLockRenewalDurationInMs: 0,
       skipParsingBodyAsJson: true,
@@ -237,10 +270,10 @@ export class ServiceBusDriver implements Driver {
   }
 
   private returnReceiver(queue: string, receiver: ServiceBusReceiver): void {
-    if (this.closing.signal.aborted) return;
-    const idle = this.idleReceivers.get(queue) ?? [];
+    if (this.#closing.signal.aborted) return;
+    const idle = this.#idleReceivers.get(queue) ?? [];
     idle.push(receiver);
-    this.idleReceivers.set(queue, idle);
+    this.#idleReceivers.set(queue, idle);
   }
 
   /**
@@ -251,14 +284,14 @@ export class ServiceBusDriver implements Driver {
   async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
     this.open();
     if (options.signal.aborted) return [];
-    let stream = this.streams.get(queue);
-    if (!stream && options.waitMs <= 0 && (this.emptyUntil.get(queue) ?? 0) > Date.now()) return [];
+    let stream = this.#streams.get(queue);
+    if (!stream && options.waitMs <= 0 && (this.#emptyUntil.get(queue) ?? 0) > Date.now()) return [];
     await this.ensureQueue(queue);
-    const signal = AbortSignal.any([options.signal, this.closing.signal]);
-    if (!stream && options.waitMs > 0 && this.prefetch) {
+    const signal = AbortSignal.any([options.signal, this.#closing.signal]);
+    if (!stream && options.waitMs > 0 && this.#prefetch) {
       stream = new MessageStream(this.newReceiver(queue), options.max);
-      this.receivers.add(stream.receiver);
-      this.streams.set(queue, stream);
+      this.#receivers.add(stream.receiver);
+      this.#streams.set(queue, stream);
     }
     if (stream) {
       const { receiver } = stream;
@@ -266,8 +299,8 @@ export class ServiceBusDriver implements Driver {
         const taken = await stream.take(options.max, options.waitMs, signal);
         return taken.map((entry) => this.delivery(receiver, entry.message, options.lockMs, entry));
       } catch (error) {
-        if (isAbort(error) || this.closing.signal.aborted) return [];
-        throw mapError(error, `receive from ${queue}`);
+        if (isAbort(error) || this.#closing.signal.aborted) return [];
+        throw mapError(error, `receive from ${queue}`, this.#scrubber);
       }
     }
     const receiver = this.takeReceiver(queue);
@@ -277,11 +310,11 @@ export class ServiceBusDriver implements Driver {
         abortSignal: signal,
       });
       if (messages.length === 0 && options.waitMs <= 0)
-        this.emptyUntil.set(queue, Date.now() + EMPTY_POLL_BACKOFF_MS);
+        this.#emptyUntil.set(queue, Date.now() + EMPTY_POLL_BACKOFF_MS);
       return messages.map((message) => this.delivery(receiver, message, options.lockMs));
     } catch (error) {
-      if (isAbort(error) || this.closing.signal.aborted) return [];
-      throw mapError(error, `receive from ${queue}`);
+      if (isAbort(error) || this.#closing.signal.aborted) return [];
+      throw mapError(error, `receive from ${queue}`, this.#scrubber);
     } finally {
       this.returnReceiver(queue, receiver);
     }
@@ -301,7 +334,7 @@ export class ServiceBusDriver implements Driver {
         lockMs,
       );
     prefetched?.keeper.reset(lockMs);
-    this.keepers.add(keeper);
+    this.#keepers.add(keeper);
     let settled = false;
     const lane = laneOf(receiver);
     const settle = async (
@@ -312,11 +345,11 @@ export class ServiceBusDriver implements Driver {
       if (settled) throw new LockLostError(`The message was already settled (${what})`);
       settled = true;
       keeper.stop();
-      this.keepers.delete(keeper);
+      this.#keepers.delete(keeper);
       try {
         await lane.run(kind, operation);
       } catch (error) {
-        throw mapError(error, what);
+        throw mapError(error, what, this.#scrubber);
       } finally {
         prefetched?.release();
       }
@@ -338,7 +371,7 @@ export class ServiceBusDriver implements Driver {
         try {
           await keeper.hold(ms);
         } catch (error) {
-          throw mapError(error, 'renew-lock');
+          throw mapError(error, 'renew-lock', this.#scrubber);
         }
       },
     };
@@ -350,7 +383,7 @@ export class ServiceBusDriver implements Driver {
     cap: number,
     deadLetter: boolean,
   ): Promise<{ messages: ServiceBusReceivedMessage[]; complete: boolean }> {
-    const receiver = this.client.createReceiver(queue, {
+    const receiver = this.#client.createReceiver(queue, {
       ...(deadLetter ? { subQueueType: 'deadLetter' as const } : {}),
       skipParsingBodyAsJson: true,
     });
@@ -402,7 +435,7 @@ export class ServiceBusDriver implements Driver {
         ...(dead.complete ? { deadLettered: dead.messages.length } : {}),
       };
     } catch (error) {
-      throw mapError(error, `stats of ${queue}`);
+      throw mapError(error, `stats of ${queue}`, this.#scrubber);
     }
   }
 
@@ -413,7 +446,7 @@ export class ServiceBusDriver implements Driver {
       const { messages } = await this.peekAll(queue, Math.max(0, limit), true);
       return messages.map(toDeadLettered);
     } catch (error) {
-      throw mapError(error, `list dead letters of ${queue}`);
+      throw mapError(error, `list dead letters of ${queue}`, this.#scrubber);
     }
   }
 
@@ -463,7 +496,7 @@ export class ServiceBusDriver implements Driver {
     queue: string,
     visit: (receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage) => Promise<boolean>,
   ): Promise<void> {
-    const receiver = this.client.createReceiver(queue, {
+    const receiver = this.#client.createReceiver(queue, {
       subQueueType: 'deadLetter',
       receiveMode: 'peekLock',
       maxAutoLockRenewalDurationInMs: 0,
@@ -477,7 +510,7 @@ export class ServiceBusDriver implements Driver {
         for (const message of batch) if (!(await visit(receiver, message))) kept.push(message);
       }
     } catch (error) {
-      throw mapError(error, `dead letters of ${queue}`);
+      throw mapError(error, `dead letters of ${queue}`, this.#scrubber);
     } finally {
       for (const message of kept) await receiver.abandonMessage(message).catch(() => undefined);
       await receiver.close().catch(() => undefined);
@@ -492,34 +525,34 @@ export class ServiceBusDriver implements Driver {
   /** Delete a queue through the administration API (only with `createQueues`). */
   async deleteQueue(queue: string): Promise<void> {
     this.open();
-    if (!this.admin) {
+    if (!this.#admin) {
       throw new UnsupportedFeatureError(
         'deleteQueue',
         this.provider,
         'queue management needs the administration API: set createQueues',
       );
     }
-    this.ensured.delete(queue);
-    await this.admin.deleteQueue(queue).catch((error: unknown) => {
+    this.#ensured.delete(queue);
+    await this.#admin.deleteQueue(queue).catch((error: unknown) => {
       if ((error as { code?: string }).code !== 'MessageEntityNotFoundError')
-        throw mapError(error, 'deleteQueue');
+        throw mapError(error, 'deleteQueue', this.#scrubber);
     });
   }
 
   /** Close every link and the connection. Unsettled messages come back when their lock expires. */
   async close(): Promise<void> {
-    if (this.closing.signal.aborted) return;
-    this.closing.abort();
-    for (const keeper of this.keepers) keeper.stop();
-    this.keepers.clear();
-    await Promise.allSettled([...this.streams.values()].map((stream) => stream.close()));
-    this.streams.clear();
-    await Promise.allSettled([...this.receivers].map((receiver) => receiver.close()));
-    await Promise.allSettled([...this.senders.values()].map((sender) => sender.close()));
-    this.receivers.clear();
-    this.senders.clear();
-    this.idleReceivers.clear();
-    await this.client.close();
+    if (this.#closing.signal.aborted) return;
+    this.#closing.abort();
+    for (const keeper of this.#keepers) keeper.stop();
+    this.#keepers.clear();
+    await Promise.allSettled([...this.#streams.values()].map((stream) => stream.close()));
+    this.#streams.clear();
+    await Promise.allSettled([...this.#receivers].map((receiver) => receiver.close()));
+    await Promise.allSettled([...this.#senders.values()].map((sender) => sender.close()));
+    this.#receivers.clear();
+    this.#senders.clear();
+    this.#idleReceivers.clear();
+    await this.#client.close();
   }
 }
 

@@ -2,7 +2,13 @@
  * SDK errors mapped to queuekit's typed errors. Messages never include the connection string.
  */
 import { isServiceBusError } from '@azure/service-bus';
-import { BrokerUnavailableError, LockLostError, QueueClosedError, type QueuekitError } from '@queuekit/core';
+import {
+  BrokerUnavailableError,
+  LockLostError,
+  QueueClosedError,
+  type QueuekitError,
+  type Scrubber,
+} from '@queuekit/core';
 
 const UNAVAILABLE = new Set(['ServiceCommunicationProblem', 'ServiceBusy', 'ServiceTimeout']);
 /** Codes of core-amqp's MessagingError for a broker that cannot be reached. */
@@ -23,27 +29,58 @@ export function isAbort(error: unknown): boolean {
   return (error as { name?: string } | null)?.name === 'AbortError';
 }
 
-/** A queuekit error for an SDK failure during `what`, or the error itself when it is already typed. */
-export function mapError(error: unknown, what: string): Error {
+/** The text a scrubber leaves of `text` (no scrubber: unchanged). */
+function clean(text: string, scrubber: Scrubber | undefined): string {
+  return scrubber ? scrubber.scrub(text) : text;
+}
+
+/**
+ * A plain copy of an SDK error for a `cause`: name, code, message and stack, scrubbed. The SDK's error
+ * objects can reach its connection context (which holds the connection string) through their fields.
+ */
+function safeCause(error: unknown, scrubber: Scrubber | undefined): Error {
+  const source = error as { name?: string; code?: string; message?: string; stack?: string } | null;
+  const copy = new Error(clean(String(source?.message ?? error), scrubber));
+  copy.name = source?.name ?? 'Error';
+  if (source?.stack) copy.stack = clean(source.stack, scrubber);
+  if (typeof source?.code === 'string') Object.assign(copy, { code: source.code });
+  return copy;
+}
+
+/**
+ * A queuekit error for an SDK failure during `what`, or the error itself when it is already typed. With
+ * a scrubber, no text of the result (message, stack, cause) holds the driver's secrets.
+ */
+export function mapError(error: unknown, what: string, scrubber?: Scrubber): Error {
+  const mapped = classify(error, what, scrubber);
+  if (scrubber && mapped === error) {
+    mapped.message = scrubber.scrub(mapped.message);
+    if (mapped.stack) mapped.stack = scrubber.scrub(mapped.stack);
+  }
+  return mapped;
+}
+
+function classify(error: unknown, what: string, scrubber: Scrubber | undefined): Error {
   if ((error as QueuekitError | null)?.code?.startsWith?.('ERR_')) return error as Error;
   if (isServiceBusError(error)) {
     if (error.code === 'MessageLockLost')
-      return new LockLostError(`Lock lost during ${what}: ${error.message}`);
+      return new LockLostError(`Lock lost during ${what}: ${clean(error.message, scrubber)}`);
     if (UNAVAILABLE.has(error.code)) {
-      return new BrokerUnavailableError(`Service Bus unavailable during ${what}: ${error.message}`, {
-        cause: error,
-      });
+      return new BrokerUnavailableError(
+        `Service Bus unavailable during ${what}: ${clean(error.message, scrubber)}`,
+        { cause: safeCause(error, scrubber) },
+      );
     }
   }
   const code = (error as { code?: string } | null)?.code ?? '';
   const message = (error as Error | null)?.message ?? '';
   if (UNREACHABLE_CODES.has(code) || /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH/.test(message)) {
     return new BrokerUnavailableError(`Service Bus unreachable during ${what} (${code || 'network error'})`, {
-      cause: error,
+      cause: safeCause(error, scrubber),
     });
   }
   if (/closed/i.test((error as Error | null)?.message ?? '') && (error as Error).name !== 'ServiceBusError') {
     return new QueueClosedError(`The Service Bus client is closed (${what})`);
   }
-  return error instanceof Error ? error : new Error(`${what} failed: ${String(error)}`);
+  return error instanceof Error ? error : new Error(`${what} failed: ${clean(String(error), scrubber)}`);
 }

@@ -64,10 +64,49 @@ export function headersOf(message: ServiceBusReceivedMessage): Record<string, st
   return headers;
 }
 
+/**
+ * What a received SDK message shows of itself under `util.inspect` and `JSON.stringify`: its Service Bus
+ * fields, not its rhea delivery (which links back to the connection, about 800 KB of text at depth 10, and
+ * cannot be turned into JSON: it is circular). The object stays the SDK's own (`job.raw` keeps working with
+ * the SDK's settle and renew calls).
+ */
+function safeView(message: ServiceBusReceivedMessage): Record<string, unknown> {
+  const view: Record<string, unknown> = {
+    messageId: message.messageId,
+    sequenceNumber: message.sequenceNumber?.toString(),
+    subject: message.subject,
+    contentType: message.contentType,
+    correlationId: message.correlationId,
+    deliveryCount: message.deliveryCount,
+    enqueuedTimeUtc: message.enqueuedTimeUtc,
+    lockedUntilUtc: message.lockedUntilUtc,
+    expiresAtUtc: message.expiresAtUtc,
+    state: message.state,
+    deadLetterReason: message.deadLetterReason,
+    deadLetterErrorDescription: message.deadLetterErrorDescription,
+    deadLetterSource: message.deadLetterSource,
+    applicationProperties: message.applicationProperties,
+  };
+  for (const key of Object.keys(view)) if (view[key] === undefined) delete view[key];
+  return view;
+}
+
+/** Give `message` a safe `toJSON` and `util.inspect` view (once; non-enumerable). */
+function guard(message: ServiceBusReceivedMessage): void {
+  if (Object.hasOwn(message, 'toJSON')) return;
+  Object.defineProperty(message, 'toJSON', { value: () => safeView(message), configurable: true });
+  Object.defineProperty(message, Symbol.for('nodejs.util.inspect.custom'), {
+    value: (_depth: number, options: object, inspect: (value: unknown, options: object) => string) =>
+      `ServiceBusReceivedMessage ${inspect(safeView(message), options)}`,
+    configurable: true,
+  });
+}
+
 /** The queuekit view of a received message. `deliveryCount` is made 1-based (the JS SDK's is 0-based). */
 export function toReceivedMessage(message: ServiceBusReceivedMessage): ReceivedMessage {
   const props = message.applicationProperties ?? {};
   const jobId = props[ID_PROPERTY];
+  guard(message);
   return {
     id: typeof jobId === 'string' ? jobId : String(message.messageId ?? message.sequenceNumber ?? ''),
     ...(message.subject ? { name: message.subject } : {}),

@@ -78,10 +78,70 @@ export const AMQP_OVERHEAD_BYTES = 1024;
 
 const BOOLEAN = /^(1|true|yes|on)$/i;
 
-/** Parse a queue URL: a connection string, or `servicebus://NAMESPACE[/QUEUE][?options]`. */
+/** Connection-string keys the SDK reads, in the spelling it expects (it compares them case-sensitively). */
+const CANONICAL_KEYS = [
+  'Endpoint',
+  'SharedAccessKeyName',
+  'SharedAccessKey',
+  'SharedAccessSignature',
+  'EntityPath',
+  'UseDevelopmentEmulator',
+];
+const CANONICAL = new Map(CANONICAL_KEYS.map((key) => [key.toLowerCase(), key]));
+
+/**
+ * The `Key=Value` parts of a connection string, in any order (Azure accepts any), keys matched without
+ * regard to case. A value runs to the next `;` and may hold `=` (base64 keys end with it), `/`, `%`, `#`
+ * and spaces. Errors never quote the string.
+ */
+export function parseConnectionString(text: string): Map<string, string> {
+  const parts = new Map<string, string>();
+  for (const raw of text.split(';')) {
+    const part = raw.trim();
+    if (part === '') continue;
+    const at = part.indexOf('=');
+    const key = at > 0 ? part.slice(0, at).trim() : '';
+    if (key === '') throw new ConfigError('connectionString', 'expected Key=Value parts separated by `;`');
+    parts.set(CANONICAL.get(key.toLowerCase()) ?? key, part.slice(at + 1).trim());
+  }
+  return parts;
+}
+
+/** Whether `text` is a connection string (`Key=Value;...` with an `Endpoint`), whatever the key order. */
+export function isConnectionString(text: string): boolean {
+  if (!/^\s*[^=:/;\s]+\s*=/.test(text)) return false;
+  try {
+    return parseConnectionString(text).has('Endpoint');
+  } catch {
+    return false;
+  }
+}
+
+/** The connection string with the SDK's key spellings, `Endpoint` first (the SDK itself accepts any order). */
+export function normalizeConnectionString(text: string): string {
+  const parts = parseConnectionString(text);
+  const endpoint = parts.get('Endpoint');
+  if (!endpoint || !/^sb:\/\/[^/;]+/i.test(endpoint))
+    throw new ConfigError('connectionString', 'expected an Endpoint=sb://HOST/ part');
+  return [
+    `Endpoint=${endpoint}`,
+    ...[...parts].filter(([key]) => key !== 'Endpoint').map(([k, v]) => `${k}=${v}`),
+  ].join(';');
+}
+
+/** Host (and port) of a connection string's endpoint: shown by the driver, never the keys. */
+export function endpointHost(connectionString: string): string | undefined {
+  try {
+    return /^sb:\/\/([^/;]+)/i.exec(parseConnectionString(connectionString).get('Endpoint') ?? '')?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parse a queue URL: a connection string (keys in any order), or `servicebus://NAMESPACE[/QUEUE][?options]`. */
 export function optionsFromUrl(url: string): ServiceBusDriverOptions {
   const trimmed = url.trim();
-  if (/^Endpoint=sb:\/\//i.test(trimmed)) return { connectionString: trimmed };
+  if (isConnectionString(trimmed)) return { connectionString: trimmed };
   let parsed: URL;
   try {
     parsed = new URL(trimmed);
