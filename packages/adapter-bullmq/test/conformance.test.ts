@@ -1,6 +1,6 @@
 import { describeConformance } from '@queuekit/conformance';
 import { afterAll } from 'vitest';
-import { deletePrefix, testDriver, uniquePrefix } from './helpers.js';
+import { deletePrefix, REDIS_URL, testDriver, uniquePrefix } from './helpers.js';
 
 // Every driver of this run shares one key prefix of its own; whatever the suite's own
 // `deleteQueue` cleanup leaves behind is deleted at the end.
@@ -9,4 +9,12 @@ afterAll(async () => {
   await deletePrefix(prefix);
 });
 
-describeConformance('bullmq', () => testDriver(prefix), { lockMs: 1000 });
+describeConformance('bullmq', () => testDriver(prefix), {
+  lockMs: 1000,
+  // Crash workers are child processes on the built package, under the same key prefix.
+  crashWorker: {
+    module: new URL('../dist/index.js', import.meta.url).href,
+    exportName: 'BullmqDriver',
+    options: { url: REDIS_URL, prefix },
+  },
+});

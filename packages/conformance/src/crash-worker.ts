@@ -27,7 +27,11 @@ if (typeof factory !== 'function') {
   );
   process.exit(2);
 }
-const driver = (await factory(config.options)) as Driver;
+// A factory function (every adapter's `createDriver`) or a driver class.
+const isClass = /^class[\s{]/.test(Function.prototype.toString.call(factory));
+const driver = (await (isClass
+  ? new (factory as new (options: unknown) => Driver)(config.options)
+  : (factory as (options: unknown) => Driver | Promise<Driver>)(config.options))) as Driver;
 const queue = createQueue({ name: config.queue, driver, ownsDriver: true });
 // JSON has no Infinity: null means "crash on every attempt".
 const crashUntil = config.crashUntilAttempt ?? Number.POSITIVE_INFINITY;

@@ -3,8 +3,9 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * How a child process builds a driver: `module` (a file URL, a path, or a package name resolvable from the
- * conformance package) exports a factory `exportName` (default `createDriver`, every adapter's URL export)
- * called with `options` (JSON). The child inherits the environment plus `env`.
+ * conformance package) exports `exportName` (default `createDriver`, every adapter's URL export): a function
+ * called with `options` (JSON), or a driver class constructed with them. The child inherits the environment
+ * plus `env`.
  */
 export interface CrashWorkerOptions {
   readonly module: string | URL;
