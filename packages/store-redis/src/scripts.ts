@@ -89,21 +89,80 @@ end
 return redis.call('INCRBYFLOAT', KEYS[1], by)
 `;
 
+/** Redis server time in ms, inside a script. */
+const NOW_MS = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+/**
+ * \`track\`: record key KEYS[1] (store-relative name ARGV[1]) in the key index KEYS[2] (a sorted set
+ * read by lexical range) and, when it expires, its expiry in KEYS[3]; a key that is gone leaves both.
+ */
+const TRACK = `${NOW_MS}
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl == -2 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return 0
+end
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+if pttl > 0 then
+  redis.call('ZADD', KEYS[3], now_ms() + pttl, ARGV[1])
+else
+  redis.call('ZREM', KEYS[3], ARGV[1])
+end
+return 1
+`;
+
+/**
+ * \`list\`: live keys of index KEYS[1] starting with ARGV[2] (store-relative), or false when the
+ * index was never built (marker KEYS[3] absent). ARGV[1] is the Redis name of the store's keys
+ * before the store-relative part. Expired entries (KEYS[2]) and entries whose key is gone are dropped.
+ */
+const LIST = `${NOW_MS}
+if redis.call('EXISTS', KEYS[3]) == 0 then return false end
+local base = ARGV[1]
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_ms(), 'LIMIT', 0, 1000)
+for _, member in ipairs(expired) do
+  if redis.call('EXISTS', base .. member) == 0 then redis.call('ZREM', KEYS[1], member) end
+  redis.call('ZREM', KEYS[2], member)
+end
+local out = {}
+local members = redis.call('ZRANGEBYLEX', KEYS[1], '[' .. ARGV[2], '[' .. ARGV[2] .. '\\255')
+for _, member in ipairs(members) do
+  if redis.call('EXISTS', base .. member) == 1 then
+    out[#out + 1] = member
+  else
+    redis.call('ZREM', KEYS[1], member)
+    redis.call('ZREM', KEYS[2], member)
+  end
+end
+return out
+`;
+
 /** A script run by SHA, loaded on first use (and again after a `SCRIPT FLUSH` or a failover). */
 export class LuaScript {
-  private readonly sha: string;
+  readonly sha: string;
 
-  constructor(private readonly source: string) {
+  constructor(readonly source: string) {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  /** Run the script on `client` with one key and `args`. */
-  async run(client: Redis, key: string, args: readonly (string | number)[]): Promise<unknown> {
+  /** Run the script on `client` with one key (or several) and `args`. */
+  async run(
+    client: Redis,
+    key: string | readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    const keys = typeof key === 'string' ? [key] : key;
     try {
-      return await client.evalsha(this.sha, 1, key, ...args);
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {
       if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-        return client.eval(this.source, 1, key, ...args);
+        return client.eval(this.source, keys.length, ...keys, ...args);
       }
       throw error;
     }
@@ -116,4 +175,6 @@ export const scripts = {
   setHash: new LuaScript(SET_HASH),
   merge: new LuaScript(MERGE),
   increment: new LuaScript(INCREMENT),
+  track: new LuaScript(TRACK),
+  list: new LuaScript(LIST),
 } as const;

@@ -6,7 +6,7 @@ import {
   type StoreSetOptions,
   type StoreTtlOptions,
 } from '@queuekit/core';
-import { Redis, type RedisOptions } from 'ioredis';
+import { type ChainableCommander, Redis, type RedisOptions } from 'ioredis';
 import { decode, encode, toPairs } from './codec.js';
 import { translateError } from './errors.js';
 import { scripts } from './scripts.js';
@@ -29,16 +29,41 @@ export interface RedisStoreOptions {
    * fast with `BrokerUnavailableError` instead of queueing commands forever.
    */
   readonly redisOptions?: RedisOptions;
+  /**
+   * Keys under these prefixes are recorded in an index (two sorted sets under the store prefix),
+   * so that `keys()` of a prefix under one of them reads the index in one round trip instead of
+   * scanning the whole database. Default `['qk:sched:']`: the core lists its schedules there a few
+   * times a second per consumer. `keys()` of any other prefix scans.
+   */
+  readonly indexPrefixes?: readonly string[];
 }
 
 /** Default key prefix. */
 export const DEFAULT_REDIS_STORE_PREFIX = 'qk:store:';
 
 const SCAN_COUNT = 500;
+/** Prefixes indexed by default: the core's schedule definitions and ticks. */
+const DEFAULT_INDEX_PREFIXES = ['qk:sched:'] as const;
+/** Names of the index keys after the store prefix. NUL keeps them apart from any key the core writes. */
+const INDEX = '\u0000index';
+const EXPIRY = '\u0000expiry';
+const BUILT = '\u0000indexed';
 
 /** Escape Redis glob metacharacters so that `text` matches literally in `SCAN MATCH`. */
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** `SET` modifiers for a TTL (ms, 0: none) and `ifAbsent`. */
+function setModifiers(ttl: number, ifAbsent: boolean | undefined): string[] {
+  return [...(ttl ? ['PX', String(ttl)] : []), ...(ifAbsent ? ['NX'] : [])];
+}
+
+/** The replies of a MULTI / pipeline; throws the first command error. */
+function execReplies(replies: [Error | null, unknown][] | null): unknown[] {
+  if (!replies) throw new Error('Redis transaction aborted');
+  for (const [error] of replies) if (error) throw error;
+  return replies.map(([, value]) => value);
 }
 
 function ttlOf(options: StoreTtlOptions): number {
@@ -62,12 +87,16 @@ export class RedisStore implements Store {
   readonly #prefix: string;
   readonly #where: string;
   readonly #secrets: readonly string[];
+  readonly #indexPrefixes: readonly string[];
   #closed = false;
 
   constructor(options: RedisStoreOptions) {
     if (options.url && options.client)
       throw new ConfigError('url', 'give either `url` or `client`, not both');
     this.#prefix = options.prefix ?? DEFAULT_REDIS_STORE_PREFIX;
+    this.#indexPrefixes = [...(options.indexPrefixes ?? DEFAULT_INDEX_PREFIXES)];
+    if (this.#indexPrefixes.some((p) => typeof p !== 'string' || p === ''))
+      throw new ConfigError('indexPrefixes', 'must be non-empty strings');
     if (options.client) {
       this.#client = options.client;
       this.#owned = false;
@@ -125,6 +154,16 @@ export class RedisStore implements Store {
     const ttl = ttlOf(options);
     const full = this.#prefix + key;
     const encoded = encode(value);
+    if (this.#indexed(key)) {
+      return this.call(async () => {
+        const reply = await this.#tracked(key, (multi) => {
+          if (encoded.kind === 'hash')
+            multi.eval(scripts.setHash.source, 1, full, options.ifAbsent ? '1' : '0', ttl, ...encoded.pairs);
+          else multi.call('SET', full, encoded.json, ...setModifiers(ttl, options.ifAbsent));
+        });
+        return reply === 1 || reply === 'OK';
+      });
+    }
     return this.call(async () => {
       if (encoded.kind === 'hash') {
         const done = await scripts.setHash.run(this.#client, full, [
@@ -134,16 +173,12 @@ export class RedisStore implements Store {
         ]);
         return done === 1;
       }
-      let reply: string | null;
-      if (options.ifAbsent) {
-        reply = ttl
-          ? await this.#client.set(full, encoded.json, 'PX', ttl, 'NX')
-          : await this.#client.set(full, encoded.json, 'NX');
-      } else {
-        reply = ttl
-          ? await this.#client.set(full, encoded.json, 'PX', ttl)
-          : await this.#client.set(full, encoded.json);
-      }
+      const reply = await this.#client.call(
+        'SET',
+        full,
+        encoded.json,
+        ...setModifiers(ttl, options.ifAbsent),
+      );
       return reply === 'OK';
     });
   }
@@ -154,40 +189,117 @@ export class RedisStore implements Store {
     options: StoreTtlOptions = {},
   ): Promise<void> {
     const pairs = toPairs(patch);
-    await this.call(() => scripts.merge.run(this.#client, this.#prefix + key, [ttlOf(options), ...pairs]));
+    const full = this.#prefix + key;
+    if (this.#indexed(key)) {
+      await this.call(() =>
+        this.#tracked(key, (multi) => multi.eval(scripts.merge.source, 1, full, ttlOf(options), ...pairs)),
+      );
+      return;
+    }
+    await this.call(() => scripts.merge.run(this.#client, full, [ttlOf(options), ...pairs]));
   }
 
   async increment(key: string, by = 1, options: StoreTtlOptions = {}): Promise<number> {
     if (!Number.isFinite(by)) throw new ConfigError('by', 'must be a finite number');
     const integer = Number.isSafeInteger(by);
+    const full = this.#prefix + key;
+    const args = [String(by), ttlOf(options), integer ? '1' : '0'] as const;
     const reply = await this.call(() =>
-      scripts.increment.run(this.#client, this.#prefix + key, [
-        String(by),
-        ttlOf(options),
-        integer ? '1' : '0',
-      ]),
+      this.#indexed(key)
+        ? this.#tracked(key, (multi) => multi.eval(scripts.increment.source, 1, full, ...args))
+        : scripts.increment.run(this.#client, full, args),
     );
     return Number(reply);
   }
 
   async delete(key: string): Promise<void> {
+    if (this.#indexed(key)) {
+      await this.call(() =>
+        this.#client
+          .multi()
+          .del(this.#prefix + key)
+          .zrem(this.#prefix + INDEX, key)
+          .zrem(this.#prefix + EXPIRY, key)
+          .exec()
+          .then(execReplies),
+      );
+      return;
+    }
     await this.call(() => this.#client.del(this.#prefix + key));
   }
 
   async keys(prefix: string): Promise<string[]> {
-    // SCAN ignores ioredis' `keyPrefix`, so match and strip it by hand.
-    const outer = (this.#client.options.keyPrefix ?? '') + this.#prefix;
+    if (this.#indexPrefixes.some((indexed) => prefix.startsWith(indexed))) {
+      return this.call(async () => {
+        const listed = await this.#list(prefix);
+        if (listed) return listed;
+        await this.#buildIndex();
+        return (await this.#list(prefix)) ?? [];
+      });
+    }
+    return this.call(async () => (await this.#scan(prefix)).filter((key) => !key.startsWith('\u0000')));
+  }
+
+  #indexed(key: string): boolean {
+    return this.#indexPrefixes.some((prefix) => key.startsWith(prefix));
+  }
+
+  /** Run the write queued by `write` and record the key in the index, atomically; the write's reply. */
+  async #tracked(key: string, write: (multi: ChainableCommander) => unknown): Promise<unknown> {
+    const multi = this.#client.multi();
+    write(multi);
+    multi.eval(scripts.track.source, 3, this.#prefix + key, this.#prefix + INDEX, this.#prefix + EXPIRY, key);
+    const [reply] = execReplies(await multi.exec());
+    return reply;
+  }
+
+  /** Live indexed keys starting with `prefix`; `undefined` when the index was never built. */
+  async #list(prefix: string): Promise<string[] | undefined> {
+    const p = this.#prefix;
+    const reply = await scripts.list.run(
+      this.#client,
+      [p + INDEX, p + EXPIRY, p + BUILT],
+      [this.#outer(), prefix],
+    );
+    return Array.isArray(reply) ? (reply as string[]) : undefined;
+  }
+
+  /**
+   * Index the keys written before the index existed (by an older version): one scan of each
+   * indexed prefix, once per database and store prefix. Writes meanwhile index themselves.
+   */
+  async #buildIndex(): Promise<void> {
+    const p = this.#prefix;
+    await this.#client.script('LOAD', scripts.track.source);
+    for (const indexed of this.#indexPrefixes) {
+      const found = await this.#scan(indexed);
+      for (let i = 0; i < found.length; i += SCAN_COUNT) {
+        const pipeline = this.#client.pipeline();
+        for (const key of found.slice(i, i + SCAN_COUNT))
+          pipeline.evalsha(scripts.track.sha, 3, p + key, p + INDEX, p + EXPIRY, key);
+        execReplies(await pipeline.exec());
+      }
+    }
+    await this.#client.set(p + BUILT, '1');
+  }
+
+  /** The Redis key names before the store-relative part (SCAN and scripts ignore ioredis' `keyPrefix`). */
+  #outer(): string {
+    return (this.#client.options.keyPrefix ?? '') + this.#prefix;
+  }
+
+  /** Every key starting with `prefix`, by scanning the database. */
+  async #scan(prefix: string): Promise<string[]> {
+    const outer = this.#outer();
     const pattern = `${escapeGlob(outer + prefix)}*`;
-    return this.call(async () => {
-      const found = new Set<string>();
-      let cursor = '0';
-      do {
-        const [next, batch] = await this.#client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
-        for (const full of batch) found.add(full.slice(outer.length));
-        cursor = next;
-      } while (cursor !== '0');
-      return [...found];
-    });
+    const found = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.#client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+      for (const full of batch) found.add(full.slice(outer.length));
+      cursor = next;
+    } while (cursor !== '0');
+    return [...found];
   }
 
   async close(): Promise<void> {
