@@ -7,10 +7,8 @@ import { mapError, Status, statusOf } from './rpc.js';
 export interface SubscriptionInfo {
   /** The subscription's own ack deadline: how long a pulled message is held before the driver sets the lock. */
   readonly ackDeadlineSeconds: number;
-  /** Whether `deliveryAttempt` is reported (only with a dead-letter policy). */
-  readonly countsDeliveries: boolean;
-  /** The native policy's limit, when there is one. */
-  readonly maxDeliveryAttempts: number | undefined;
+  /** The native dead-letter policy's limit (every subscription used has a policy, so `deliveryAttempt` is reported). */
+  readonly maxDeliveryAttempts: number;
 }
 
 /** Settings for the resources the driver creates. */
@@ -72,18 +70,24 @@ async function ensureSubscription(
       return {
         name,
         ackDeadlineSeconds: settings.ackDeadlineSeconds,
-        countsDeliveries: true,
         maxDeliveryAttempts: settings.maxDeliveryAttempts,
       };
     }
   }
   const [subscription] = await subscriber.getSubscription({ subscription: name });
   const policy = subscription.deadLetterPolicy;
+  if (!policy?.deadLetterTopic) {
+    // Without a policy Pub/Sub reports no `deliveryAttempt`: a worker that crashes mid-job would never
+    // be counted, and a crash-looping job would run forever. There is no redelivered flag to fall back on.
+    throw new ConfigError(
+      'subscription',
+      `${name} has no dead-letter policy, so Pub/Sub does not count its deliveries; add one (any topic, e.g. ${resources.deadLetterTopic}, maxDeliveryAttempts 100) or let the driver create the subscription`,
+    );
+  }
   return {
     name,
     ackDeadlineSeconds: subscription.ackDeadlineSeconds || 10,
-    countsDeliveries: Boolean(policy?.deadLetterTopic),
-    maxDeliveryAttempts: policy?.deadLetterTopic ? policy.maxDeliveryAttempts || 5 : undefined,
+    maxDeliveryAttempts: policy.maxDeliveryAttempts || 5,
   };
 }
 

@@ -21,13 +21,36 @@ export const A = {
   error: CORE_HEADERS.deadLetterError,
 } as const;
 
-/** Attributes Pub/Sub adds when its dead-letter policy forwards a message (real service). */
+/** Prefix of the attributes Pub/Sub adds when its dead-letter policy forwards a message (real service). */
 export const NATIVE_DEAD_LETTER_PREFIX = 'CloudPubSubDeadLetter';
+
+/**
+ * Attributes the real service adds when its dead-letter policy forwards a message; the driver
+ * reads the first one (as the delivery count of a natively dead-lettered message).
+ */
+export const NATIVE_DEAD_LETTER_ATTRIBUTES = [
+  'CloudPubSubDeadLetterSourceDeliveryCount',
+  'CloudPubSubDeadLetterSourceSubscription',
+  'CloudPubSubDeadLetterSourceSubscriptionProject',
+  'CloudPubSubDeadLetterSourceTopicPublishTime',
+] as const;
 
 /** Pub/Sub limits on attributes. */
 export const MAX_ATTRIBUTE_VALUE_BYTES = 1024;
 const MAX_ATTRIBUTE_KEY_BYTES = 256;
 const MAX_ATTRIBUTES = 100;
+/**
+ * Attributes a message may carry when sent: the dead-letter copy adds four (reason, error,
+ * attempts, time), and must still be within Pub/Sub's 100.
+ */
+export const MAX_SENT_ATTRIBUTES = MAX_ATTRIBUTES - 4;
+
+/**
+ * How far ahead of this process's clock a `qkd-deliver-at` may lie: the longest delay the driver
+ * writes (600 s, one ack deadline) plus 5 min of clock skew between producer and consumer. A later
+ * time was not written by this driver (or the clocks are far apart): the message is treated as due.
+ */
+export const MAX_DELIVER_AT_AHEAD_MS = 600_000 + 300_000;
 
 /** The largest message (data plus attribute keys and values plus ordering key) this driver sends. */
 export const MAX_MESSAGE_BYTES = 10_000_000;
@@ -35,9 +58,29 @@ export const MAX_MESSAGE_BYTES = 10_000_000;
 const DRIVER_KEYS = new Set<string>([A.id, A.name, A.deliverAt, A.attempts, A.deadLetteredAt]);
 const DEAD_LETTER_KEYS = new Set<string>([A.reason, A.error, A.attempts, A.deadLetteredAt]);
 
+/**
+ * Attribute names the driver interprets itself, declared as `reservedHeaders` (the core refuses
+ * them in user headers; `toPubsubMessage` does too). The core's own `qk-*` names are reserved by the core.
+ */
+export const RESERVED_HEADERS: readonly string[] = [
+  A.id,
+  A.name,
+  A.deliverAt,
+  A.attempts,
+  A.deadLetteredAt,
+  ...NATIVE_DEAD_LETTER_ATTRIBUTES,
+];
+const RESERVED_LOWER = new Set(RESERVED_HEADERS.map((name) => name.toLowerCase()));
+
+/** When a delayed message is due: its `qkd-deliver-at`, ignored when missing, malformed or too far ahead. */
+export function deliverAtOf(attributes: Readonly<Record<string, string>>, now: number): number | undefined {
+  const value = Number(attributes[A.deliverAt]);
+  return Number.isFinite(value) && value > 0 && value <= now + MAX_DELIVER_AT_AHEAD_MS ? value : undefined;
+}
+
 /** Headers of a received message: its attributes without this driver's own. */
 export function headersOf(attributes: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries(attributes)) {
     if (!DRIVER_KEYS.has(key) && !DEAD_LETTER_KEYS.has(key) && !key.startsWith(NATIVE_DEAD_LETTER_PREFIX))
       out[key] = value;
@@ -47,7 +90,8 @@ export function headersOf(attributes: Readonly<Record<string, string>>): Record<
 
 /** Bytes Pub/Sub counts for a message. */
 export function pubsubSize(message: PubsubMessage): number {
-  let size = message.data ? (message.data as Uint8Array).byteLength : 0;
+  const data = message.data;
+  let size = typeof data === 'string' ? Buffer.byteLength(data, 'base64') : (data?.byteLength ?? 0);
   for (const [key, value] of Object.entries(message.attributes ?? {}))
     size += Buffer.byteLength(key) + Buffer.byteLength(value);
   if (message.orderingKey) size += Buffer.byteLength(message.orderingKey);
@@ -68,10 +112,20 @@ export function truncateUtf8(value: string, maxBytes = MAX_ATTRIBUTE_VALUE_BYTES
   return `${out}...`;
 }
 
+function checkHeaders(headers: Readonly<Record<string, string>>): void {
+  for (const key of Object.keys(headers)) {
+    if (RESERVED_LOWER.has(key.toLowerCase()))
+      throw new ConfigError(`headers.${key}`, 'this attribute name is reserved by the Pub/Sub driver');
+  }
+}
+
 function checkAttributes(attributes: Readonly<Record<string, string>>): void {
   const keys = Object.keys(attributes);
-  if (keys.length > MAX_ATTRIBUTES)
-    throw new ConfigError('headers', `Pub/Sub carries at most ${MAX_ATTRIBUTES} attributes per message`);
+  if (keys.length > MAX_SENT_ATTRIBUTES)
+    throw new ConfigError(
+      'headers',
+      `Pub/Sub carries at most ${MAX_ATTRIBUTES} attributes per message; queuekit keeps 4 for dead letters, so ${MAX_SENT_ATTRIBUTES} with the job id and name`,
+    );
   for (const key of keys) {
     if (
       key === '' ||
@@ -89,6 +143,8 @@ function checkAttributes(attributes: Readonly<Record<string, string>>): void {
 
 /** Map a core message to a Pub/Sub message; checks every limit before any network call. */
 export function toPubsubMessage(message: OutgoingMessage, now = Date.now()): PubsubMessage {
+  checkHeaders(message.headers);
+  // The driver's own attributes are written after the headers, so they always win.
   const attributes: Record<string, string> = {
     ...message.headers,
     [A.id]: message.id,

@@ -74,8 +74,11 @@ export function toDeadLettered(pulled: PulledMessage, info: SubscriptionInfo): D
     : undefined;
   const byCore = attributes[A.reason] !== undefined;
   const sourceCount = Number(attributes[SOURCE_DELIVERY_COUNT] ?? 0);
-  const nativeCount = sourceCount > 0 ? sourceCount : (info.maxDeliveryAttempts ?? 1);
-  const attempts = Number(attributes[A.attempts] ?? Number.NaN);
+  const nativeCount =
+    Number.isSafeInteger(sourceCount) && sourceCount > 0 ? sourceCount : info.maxDeliveryAttempts;
+  // Bounded: another producer may have written these attributes.
+  const counted = Number(attributes[A.attempts] ?? Number.NaN);
+  const attempts = Number.isSafeInteger(counted) && counted >= 1 ? counted : Number.NaN;
   const deadLetteredAt = Number(attributes[A.deadLetteredAt] ?? Number.NaN);
   return {
     id: attributes[A.id] ?? message.messageId ?? '',
@@ -92,7 +95,7 @@ export function toDeadLettered(pulled: PulledMessage, info: SubscriptionInfo): D
         : { error: attributes[A.error] }
       : { error: `Pub/Sub dead-letter policy: delivered ${nativeCount} times without acknowledgement` }),
     ...(Number.isFinite(attempts) ? { attempts } : {}),
-    ...(Number.isFinite(deadLetteredAt)
+    ...(Number.isFinite(deadLetteredAt) && deadLetteredAt > 0 && deadLetteredAt < 8.64e15
       ? { deadLetteredAt: new Date(deadLetteredAt) }
       : publishTime
         ? { deadLetteredAt: publishTime }

@@ -14,7 +14,7 @@ import {
   type RedriveOptions,
 } from '@queuekit/core';
 import { deleteQueueResources, ensureQueue, type QueueSubscriptions } from './admin.js';
-import { MAX_MESSAGE_BYTES, toPubsubMessage } from './attributes.js';
+import { MAX_MESSAGE_BYTES, RESERVED_HEADERS, toPubsubMessage } from './attributes.js';
 import * as deadLetters from './dead-letters.js';
 import { queueResources, type QueueResources } from './names.js';
 import { optionsFromUrl, type PubSubDriverOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -55,40 +55,61 @@ export class PubSubDriver implements Driver {
   readonly apiVersion = DRIVER_API_VERSION;
   readonly provider = 'pubsub';
   readonly capabilities: Capabilities;
-  private readonly options: ResolvedOptions;
-  private readonly pubsub: PubSub;
-  private clients: Promise<Clients> | undefined;
-  private readonly queues = new Map<string, Promise<QueueState>>();
-  private readonly closing = new AbortController();
-  private readonly background = new Set<Promise<unknown>>();
-  private closed: Promise<void> | undefined;
+  /** Attribute names the driver interprets itself (`qkd-*`, the dead-letter policy's): refused in user headers. */
+  readonly reservedHeaders: readonly string[] = RESERVED_HEADERS;
+  // Private fields (not TypeScript `private`): util.inspect and JSON.stringify never see the options
+  // and clients, which hold `clientConfig.credentials`.
+  readonly #options: ResolvedOptions;
+  readonly #pubsub: PubSub;
+  #clients: Promise<Clients> | undefined;
+  readonly #queues = new Map<string, Promise<QueueState>>();
+  readonly #closing = new AbortController();
+  readonly #background = new Set<Promise<unknown>>();
+  #closed: Promise<void> | undefined;
 
   constructor(options: PubSubDriverOptions = {}) {
-    this.options = resolveOptions(options);
-    this.pubsub = new PubSub({
-      ...this.options.clientConfig,
-      ...(this.options.projectId ? { projectId: this.options.projectId } : {}),
+    this.#options = resolveOptions(options);
+    this.#pubsub = new PubSub({
+      ...this.#options.clientConfig,
+      ...(this.#options.projectId ? { projectId: this.#options.projectId } : {}),
     });
     this.capabilities = {
-      maxDelayMs: this.options.maxDelayMs,
+      maxDelayMs: this.#options.maxDelayMs,
       priority: 'emulated',
       dedup: false,
-      ordering: this.options.messageOrdering,
+      ordering: this.#options.messageOrdering,
       maxBatchSize: 1000,
       lockRenewal: true,
       redelivery: 'timeout',
+      // `deliveryAttempt`: every subscription the driver uses has a dead-letter policy (it refuses others).
+      deliveryCount: 'exact',
       deadLetter: 'native',
       maxPayloadBytes: MAX_MESSAGE_BYTES,
     };
   }
 
+  /** What the driver shows of itself: provider and names, never the client configuration or credentials. */
+  toJSON(): Record<string, unknown> {
+    return {
+      provider: this.provider,
+      ...(this.#options.projectId === undefined ? {} : { projectId: this.#options.projectId }),
+      topic: this.#options.topic,
+      subscription: this.#options.subscription,
+      closed: this.#closing.signal.aborted,
+    };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `PubSubDriver ${JSON.stringify(this.toJSON())}`;
+  }
+
   private assertOpen(): void {
-    if (this.closing.signal.aborted) throw new QueueClosedError('The pubsub driver is closed');
+    if (this.#closing.signal.aborted) throw new QueueClosedError('The pubsub driver is closed');
   }
 
   private connect(): Promise<Clients> {
-    this.clients ??= (async () => {
-      const config = await this.pubsub.getClientConfig();
+    this.#clients ??= (async () => {
+      const config = await this.#pubsub.getClientConfig();
       const projectId = config.projectId;
       if (!projectId)
         throw new ConfigError(
@@ -106,28 +127,28 @@ export class PubSubDriver implements Driver {
         settle: new SettleBatcher(subscriber),
       };
     })().catch((error: unknown) => {
-      this.clients = undefined;
+      this.#clients = undefined;
       throw mapError(error, 'connect');
     });
-    return this.clients;
+    return this.#clients;
   }
 
   private queue(name: string): Promise<QueueState> {
-    let state = this.queues.get(name);
+    let state = this.#queues.get(name);
     if (!state) {
       state = (async () => {
         const clients = await this.connect();
         const resources = queueResources(
           clients.projectId,
-          this.options.topic,
-          this.options.subscription,
+          this.#options.topic,
+          this.#options.subscription,
           name,
         );
         const subscriptions = await ensureQueue(
           clients.publisher,
           clients.subscriber,
           resources,
-          this.options,
+          this.#options,
         );
         const receiver = new QueueReceiver({
           resources,
@@ -135,21 +156,21 @@ export class PubSubDriver implements Driver {
           subscriber: clients.subscriber,
           settle: clients.settle,
           publisher: clients.publish,
-          pollIntervalMs: this.options.pollIntervalMs,
-          closed: this.closing.signal,
+          pollIntervalMs: this.#options.pollIntervalMs,
+          closed: this.#closing.signal,
           track: (work) => this.track(work),
         });
         return { resources, subscriptions, receiver };
       })();
-      state.catch(() => this.queues.delete(name));
-      this.queues.set(name, state);
+      state.catch(() => this.#queues.delete(name));
+      this.#queues.set(name, state);
     }
     return state;
   }
 
   private track(work: Promise<unknown>): void {
-    const tracked = work.finally(() => this.background.delete(tracked));
-    this.background.add(tracked);
+    const tracked = work.finally(() => this.#background.delete(tracked));
+    this.#background.add(tracked);
   }
 
   /** Publish with publisher batching; every limit is checked before the network call. */
@@ -218,26 +239,31 @@ export class PubSubDriver implements Driver {
   async deleteQueue(queue: string): Promise<void> {
     this.assertOpen();
     const clients = await this.connect();
-    const resources = queueResources(clients.projectId, this.options.topic, this.options.subscription, queue);
-    this.queues.delete(queue);
+    const resources = queueResources(
+      clients.projectId,
+      this.#options.topic,
+      this.#options.subscription,
+      queue,
+    );
+    this.#queues.delete(queue);
     await deleteQueueResources(clients.publisher, clients.subscriber, resources);
   }
 
   /** Flush pending publishes and acks, then close the gRPC clients. Unsettled messages expire on their own. */
   close(): Promise<void> {
-    this.closed ??= (async () => {
-      this.closing.abort();
-      const clients = await this.clients?.catch(() => undefined);
-      await Promise.allSettled([...this.background]);
+    this.#closed ??= (async () => {
+      this.#closing.abort();
+      const clients = await this.#clients?.catch(() => undefined);
+      await Promise.allSettled([...this.#background]);
       if (!clients) {
-        await this.pubsub.close().catch(() => undefined);
+        await this.#pubsub.close().catch(() => undefined);
         return;
       }
       await clients.publish.drain();
       await clients.settle.drain();
-      await Promise.allSettled([clients.publisher.close(), clients.subscriber.close(), this.pubsub.close()]);
+      await Promise.allSettled([clients.publisher.close(), clients.subscriber.close(), this.#pubsub.close()]);
     })();
-    return this.closed;
+    return this.#closed;
   }
 }
 

@@ -7,7 +7,18 @@ import {
   type ReceiveOptions,
 } from '@queuekit/core';
 import type { QueueSubscriptions, SubscriptionInfo } from './admin.js';
-import { A, headersOf, type PubsubMessage, republishAttributes, truncateUtf8 } from './attributes.js';
+import { linkSignals } from './abort.js';
+import {
+  A,
+  deliverAtOf,
+  headersOf,
+  MAX_ATTRIBUTE_VALUE_BYTES,
+  MAX_MESSAGE_BYTES,
+  type PubsubMessage,
+  pubsubSize,
+  republishAttributes,
+  truncateUtf8,
+} from './attributes.js';
 import { MAX_ACK_DEADLINE_SECONDS } from './options.js';
 import type { QueueResources } from './names.js';
 import { mapError, type PublishBatcher, type PulledMessage, type SettleBatcher } from './rpc.js';
@@ -79,9 +90,20 @@ export class QueueReceiver {
   /** Take up to `max` messages under a lock of `lockMs`, waiting up to `waitMs`. */
   async receive(options: ReceiveOptions): Promise<Delivery[]> {
     const { max, lockMs } = options;
-    const deadline = Date.now() + options.waitMs;
-    const signal = AbortSignal.any([options.signal, this.ctx.closed]);
-    const lockSeconds = deadlineSeconds(lockMs);
+    const linked = linkSignals(options.signal, this.ctx.closed);
+    try {
+      return await this.#receive(max, deadlineSeconds(lockMs), Date.now() + options.waitMs, linked.signal);
+    } finally {
+      linked.dispose();
+    }
+  }
+
+  async #receive(
+    max: number,
+    lockSeconds: number,
+    deadline: number,
+    signal: AbortSignal,
+  ): Promise<Delivery[]> {
     for (;;) {
       const out = this.takeHeld(max);
       const fresh: Lease[] = [];
@@ -141,8 +163,9 @@ export class QueueReceiver {
     followers: Lease[],
   ): void {
     const attributes = message.message?.attributes ?? {};
-    const deliverAt = Number(attributes[A.deliverAt] ?? 0);
-    if (deliverAt > 0) {
+    if (attributes[A.deliverAt] !== undefined) {
+      // Malformed or too far ahead (not written by this driver): due now, never parked for years.
+      const deliverAt = deliverAtOf(attributes, now) ?? now;
       if (deliverAt > now) this.park(source, message, deliverAt - now);
       else this.normalise(source, message);
       return;
@@ -297,7 +320,7 @@ export class QueueReceiver {
 
   private deliveryCount(lease: Lease): number {
     const attempt = lease.pulled.deliveryAttempt ?? 0;
-    if (!lease.source.countsDeliveries || attempt <= 0) return 1;
+    if (attempt <= 0) return 1;
     return Math.max(1, attempt - (this.compensation.get(lease.messageId) ?? 0));
   }
 
@@ -325,6 +348,10 @@ export class QueueReceiver {
         : Buffer.from(data ?? '', 'base64');
     const publishTime = message.publishTime;
     const delivery: Delivery = {
+      /** Epoch ms the ack deadline runs out; follows `extendLock`. */
+      get lockedUntil() {
+        return lease.lockedUntil;
+      },
       id: attributes[A.id] ?? lease.messageId,
       ...(attributes[A.name] === undefined ? {} : { name: attributes[A.name] }),
       body,
@@ -369,7 +396,7 @@ export class QueueReceiver {
         for (const follower of followers) follower.lockedUntil = start + seconds * 1000;
       },
     };
-    if (lease.source.countsDeliveries && (lease.pulled.deliveryAttempt ?? 0) > 0) {
+    if ((lease.pulled.deliveryAttempt ?? 0) > 0) {
       delivery.release = async (delayMs: number) => {
         this.claim(lease);
         const followers = this.detachFollowers(lease.orderingKey);
@@ -388,7 +415,11 @@ export class QueueReceiver {
   }
 }
 
-/** The copy published to the dead-letter topic: the message plus why it died. */
+/**
+ * The copy published to the dead-letter topic: the message plus why it died. The error text is
+ * cut to Pub/Sub's 1024-byte attribute value limit, and further (or left out) so that the copy
+ * stays within the 10 MB message limit.
+ */
 export function deadLetterCopy(
   message: {
     data?: Uint8Array | string | null;
@@ -399,13 +430,17 @@ export function deadLetterCopy(
   now = Date.now(),
 ): PubsubMessage {
   const attributes = republishAttributes(message.attributes ?? {}, {});
-  attributes[A.reason] = truncateUtf8(info.reason);
-  if (info.error !== undefined) attributes[A.error] = truncateUtf8(info.error);
+  attributes[A.reason] = truncateUtf8(info.reason, 256);
   if (info.attempts !== undefined) attributes[A.attempts] = String(info.attempts);
   attributes[A.deadLetteredAt] = String(now);
-  return {
+  const copy: PubsubMessage = {
     data: message.data ?? Buffer.alloc(0),
     attributes,
     ...(message.orderingKey ? { orderingKey: message.orderingKey } : {}),
   };
+  if (info.error !== undefined) {
+    const room = MAX_MESSAGE_BYTES - pubsubSize(copy) - Buffer.byteLength(A.error);
+    if (room >= 16) attributes[A.error] = truncateUtf8(info.error, Math.min(MAX_ATTRIBUTE_VALUE_BYTES, room));
+  }
+  return copy;
 }

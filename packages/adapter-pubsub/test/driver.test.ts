@@ -76,6 +76,7 @@ describe('URL and names', () => {
       maxBatchSize: 1000,
       lockRenewal: true,
       redelivery: 'timeout',
+      deliveryCount: 'exact',
       deadLetter: 'native',
       maxPayloadBytes: 10_000_000,
     });
