@@ -1,12 +1,13 @@
+import { inspect } from 'node:util';
 import {
   ConfigError,
   QueueClosedError,
-  redactUrl,
   type Store,
   type StoreSetOptions,
   type StoreTtlOptions,
 } from '@queuekit/core';
 import { Pool, type PoolConfig } from 'pg';
+import { checkConnectionString, scrubError } from './connection.js';
 import { translateError } from './errors.js';
 import { likePrefix, type Statements, statementsFor } from './sql.js';
 
@@ -54,9 +55,12 @@ function toJson(value: unknown): string {
  * reads and claims and are deleted opportunistically (and by {@link PostgresStore.prune}).
  */
 export class PostgresStore implements Store {
-  private readonly pool: Pool;
-  private readonly owned: boolean;
-  private readonly where: string;
+  // ES private: util.inspect and JSON never show them (the pool keeps the connection string).
+  readonly #pool: Pool;
+  readonly #owned: boolean;
+  readonly #where: string;
+  readonly #secrets: readonly string[];
+  readonly #table: string;
   private readonly sql: Statements;
   private readonly lockKey: string;
   private readonly createTable: boolean;
@@ -71,35 +75,55 @@ export class PostgresStore implements Store {
       throw new ConfigError('connectionString', 'give either `connectionString` or `pool`, not both');
     }
     const table = options.table ?? DEFAULT_POSTGRES_STORE_TABLE;
+    this.#table = table;
     this.sql = statementsFor(table);
     this.lockKey = `queuekit-store:${table}`;
     this.createTable = options.createTable ?? true;
     this.pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
     if (options.pool) {
-      this.pool = options.pool;
-      this.owned = false;
+      this.#pool = options.pool;
+      this.#owned = false;
       const { host, port } = options.pool.options;
-      this.where = `${host ?? 'localhost'}:${port ?? 5432}`;
+      this.#where = `${host ?? 'localhost'}:${port ?? 5432}`;
     } else if (options.connectionString) {
-      this.pool = new Pool({
+      const target = checkConnectionString(options.connectionString);
+      this.#pool = new Pool({
         connectionString: options.connectionString,
         connectionTimeoutMillis: 10_000,
         ...options.poolConfig,
       });
       // An idle client losing its connection is reported here; the next query reconnects.
-      this.pool.on('error', () => undefined);
-      this.owned = true;
-      this.where = redactUrl(options.connectionString);
+      this.#pool.on('error', () => undefined);
+      this.#owned = true;
+      this.#where = target.where;
     } else {
       throw new ConfigError('connectionString', 'give `connectionString` (postgres://...) or a `pg` `pool`');
     }
+    const password = this.#pool.options.password;
+    this.#secrets = [
+      ...(typeof password === 'string' && password !== '' ? [password] : []),
+      ...(options.connectionString ? [checkConnectionString(options.connectionString).password] : []),
+    ];
+  }
+
+  /** What the store shows of itself: the server address and table, never the credentials. */
+  toJSON(): { store: 'postgres'; at: string; table: string } {
+    return { store: 'postgres', at: this.#where, table: this.#table };
+  }
+
+  toString(): string {
+    return `PostgresStore(${this.#where}, table ${this.#table})`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
   }
 
   /** Create the table once per store (serialised across processes by an advisory lock). */
   private ensureTable(): Promise<void> {
     if (!this.createTable) return Promise.resolve();
     this.ready ??= (async () => {
-      const client = await this.pool.connect();
+      const client = await this.#pool.connect();
       try {
         await client.query('BEGIN');
         await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.lockKey]);
@@ -122,9 +146,9 @@ export class PostgresStore implements Store {
     if (this.closed) throw new QueueClosedError('The PostgreSQL store is closed');
     try {
       await this.ensureTable();
-      return await this.pool.query<R>(text, values as unknown[]);
+      return await this.#pool.query<R>(text, values as unknown[]);
     } catch (error) {
-      return translateError(error, this.where);
+      return translateError(scrubError(error, this.#secrets), this.#where);
     }
   }
 
@@ -196,7 +220,7 @@ export class PostgresStore implements Store {
     if (this.closed) return;
     await this.pruning;
     this.closed = true;
-    if (this.owned) await this.pool.end();
+    if (this.#owned) await this.#pool.end();
   }
 }
 
