@@ -160,12 +160,15 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     return this.toString();
   }
 
-  /** JSON form: name and the masked URL. */
-  toJSON(): { name: string; url?: string; provider?: string } {
+  /** JSON form: name, provider (once known) and the masked URL; nothing else. */
+  toJSON(): { name: string; provider?: string; url?: string } {
     const source = this.#driverSource;
-    return typeof source === 'string'
-      ? { name: this.name, url: redactUrl(source) }
-      : { name: this.name, provider: source.provider };
+    if (typeof source !== 'string') return { name: this.name, provider: source.provider };
+    return {
+      name: this.name,
+      ...(this.provider !== 'unknown' ? { provider: this.provider } : {}),
+      url: redactUrl(source),
+    };
   }
 
   /** The driver, connected on first use. */
