@@ -38,7 +38,11 @@ import {
   DEAD_LETTER_DESCRIPTION,
   DEAD_LETTER_REASON,
   DEAD_LETTERED_AT_PROPERTY,
+  MAX_DEAD_LETTER_DESCRIPTION,
+  MAX_DEAD_LETTER_REASON,
+  RESERVED_HEADERS,
   toReceivedMessage,
+  truncate,
   toServiceBusMessage,
 } from './message.js';
 import {
@@ -78,6 +82,7 @@ export class ServiceBusDriver implements Driver {
   readonly apiVersion = DRIVER_API_VERSION;
   readonly provider = 'servicebus';
   readonly capabilities: Capabilities;
+  readonly reservedHeaders = RESERVED_HEADERS;
   /** Removes the connection strings' keys from error texts. */
   readonly #scrubber: Scrubber;
   /** What the driver shows of itself: the namespace host, never a key. */
@@ -141,6 +146,8 @@ export class ServiceBusDriver implements Driver {
       maxBatchSize: MAX_BATCH,
       lockRenewal: true,
       redelivery: 'timeout',
+      // The broker counts every delivery (lock expiry and abandon included) in `DeliveryCount`.
+      deliveryCount: 'exact',
       deadLetter: 'native',
       maxPayloadBytes: maxMessageBytes - AMQP_OVERHEAD_BYTES,
     };
@@ -356,12 +363,15 @@ export class ServiceBusDriver implements Driver {
     };
     return {
       ...toReceivedMessage(message),
+      get lockedUntil() {
+        return keeper.lockedUntil;
+      },
       ack: () => settle('complete', 'shared', () => receiver.completeMessage(message)),
       deadLetter: (info: DeadLetterInfo) =>
         settle('dead-letter', 'exclusive', () =>
           receiver.deadLetterMessage(message, {
-            deadLetterReason: info.reason,
-            deadLetterErrorDescription: info.error ?? '',
+            deadLetterReason: truncate(info.reason, MAX_DEAD_LETTER_REASON),
+            deadLetterErrorDescription: truncate(info.error ?? '', MAX_DEAD_LETTER_DESCRIPTION),
             [DEAD_LETTERED_AT_PROPERTY]: Date.now(),
             ...(info.attempts === undefined ? {} : { [ATTEMPTS_PROPERTY]: info.attempts }),
           }),

@@ -23,7 +23,7 @@ export class LockKeeper {
 
   constructor(
     private readonly renew: RenewLock,
-    private lockedUntil: number,
+    private brokerLockedUntil: number,
     holdMs: number,
     now = Date.now(),
   ) {
@@ -31,12 +31,28 @@ export class LockKeeper {
     this.schedule(now);
   }
 
+  /**
+   * When the lock runs out as far as the driver can tell: the time the core asked to hold it until,
+   * while renewals succeed; the broker's last expiry once one failed (or once stopped).
+   */
+  get lockedUntil(): number {
+    if (this.failure !== undefined || this.stopped) return this.brokerLockedUntil;
+    return Math.max(this.brokerLockedUntil, this.holdUntil);
+  }
+
   /** Keep the lock `ms` more from now; renews at once when the current lock ends earlier. */
   async hold(ms: number): Promise<void> {
     if (this.stopped) return;
     const now = Date.now();
     this.holdUntil = Math.max(this.holdUntil, now + ms);
-    if (this.lockedUntil < now + ms) await this.renewNow();
+    if (this.brokerLockedUntil < now + ms) {
+      try {
+        await this.renewNow();
+      } catch (error) {
+        this.failure = error;
+        throw error;
+      }
+    }
     this.schedule(Date.now());
   }
 
@@ -56,14 +72,15 @@ export class LockKeeper {
   }
 
   private async renewNow(): Promise<void> {
-    this.lockedUntil = (await this.renew()).getTime();
+    this.brokerLockedUntil = (await this.renew()).getTime();
+    this.failure = undefined;
   }
 
   private schedule(now: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.stopped || this.lockedUntil >= this.holdUntil) return;
-    const left = this.lockedUntil - now;
+    if (this.stopped || this.brokerLockedUntil >= this.holdUntil) return;
+    const left = this.brokerLockedUntil - now;
     const delay = Math.max(MIN_RENEW_DELAY_MS, left - Math.max(left * RENEW_AT_FRACTION, 200));
     this.timer = setTimeout(() => {
       this.timer = undefined;

@@ -22,6 +22,9 @@ export const DEAD_LETTERED_AT_PROPERTY = 'x-queuekit-dead-lettered-at';
 export const DEAD_LETTER_REASON = 'DeadLetterReason';
 export const DEAD_LETTER_DESCRIPTION = 'DeadLetterErrorDescription';
 
+/** Application property the SDK reads as the W3C trace parent of a received message (its tracing). */
+export const DIAGNOSTIC_ID_PROPERTY = 'Diagnostic-Id';
+
 const DRIVER_PROPERTIES = new Set([
   ID_PROPERTY,
   ATTEMPTS_PROPERTY,
@@ -29,6 +32,33 @@ const DRIVER_PROPERTIES = new Set([
   DEAD_LETTER_REASON,
   DEAD_LETTER_DESCRIPTION,
 ]);
+
+/**
+ * Header names a user may not send (the core refuses them): the driver's own properties, which it
+ * overwrites or drops from received headers (a user header `DeadLetterReason` would vanish), and
+ * `Diagnostic-Id`, which the SDK takes as the message's trace parent.
+ */
+export const RESERVED_HEADERS: readonly string[] = Object.freeze([
+  ...DRIVER_PROPERTIES,
+  DIAGNOSTIC_ID_PROPERTY,
+]);
+
+/**
+ * `DeadLetterErrorDescription` is at most 4,096 characters on Service Bus; the reason is kept to 1,024
+ * (it is a short code; both are application properties, inside the message's 64 KB header quota).
+ */
+export const MAX_DEAD_LETTER_DESCRIPTION = 4096;
+export const MAX_DEAD_LETTER_REASON = 1024;
+const TRUNCATED = '…[truncated]';
+
+/** `text` cut to at most `max` UTF-16 units, ending with a marker, never inside a surrogate pair. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - TRUNCATED.length;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}${TRUNCATED}`;
+}
 
 /** A Service Bus message for `message`. */
 export function toServiceBusMessage(message: OutgoingMessage): ServiceBusMessage {

@@ -1,0 +1,116 @@
+/**
+ * Driver contract additions: the broker's delivery count is exact, the header names the driver interprets
+ * are reserved, `Delivery.lockedUntil` follows renewals, and dead-letter texts fit the broker's limits.
+ */
+import { randomUUID } from 'node:crypto';
+import { until } from '@queuekit/conformance';
+import { ConfigError, createQueue, type Delivery } from '@queuekit/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ServiceBusDriver } from '../src/index.js';
+import { deleteQueue, lockMs, makeDriver } from './helpers.js';
+
+const names: string[] = [];
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => undefined);
+  for (const name of names.splice(0)) await deleteQueue(name);
+});
+function queueName(): string {
+  const name = `qk-sb-contract-${randomUUID().slice(0, 8)}`;
+  names.push(name);
+  return name;
+}
+function driver(): ServiceBusDriver {
+  const made = makeDriver();
+  cleanups.push(() => made.close());
+  return made;
+}
+async function receiveOne(on: ServiceBusDriver, name: string, holdMs: number): Promise<Delivery> {
+  await on.send(name, [{ id: 'j1', name: 'work', body: new TextEncoder().encode('{}'), headers: {} }]);
+  return until('a delivery', 20_000, async () => {
+    const [delivery] = await on.receive(name, {
+      max: 1,
+      waitMs: 1000,
+      lockMs: holdMs,
+      signal: new AbortController().signal,
+    });
+    return delivery;
+  });
+}
+
+describe('capabilities and reserved headers', () => {
+  it("declares deliveryCount 'exact' and reserves the application properties it interprets", () => {
+    const made = driver();
+    expect(made.capabilities.deliveryCount).toBe('exact');
+    expect(made.reservedHeaders).toEqual(
+      expect.arrayContaining([
+        'x-queuekit-id',
+        'x-queuekit-attempts',
+        'x-queuekit-dead-lettered-at',
+        'DeadLetterReason',
+        'DeadLetterErrorDescription',
+        'Diagnostic-Id',
+      ]),
+    );
+  });
+
+  it('a user header named like a reserved one is refused on send (any case), nothing sent', async () => {
+    const name = queueName();
+    const queue = createQueue({ name, driver: driver() });
+    cleanups.push(() => queue.close({ timeout: 0 }));
+    for (const header of ['DeadLetterReason', 'x-queuekit-id', 'diagnostic-id']) {
+      await expect(queue.send('x', {}, { headers: { [header]: 'forged' } })).rejects.toBeInstanceOf(
+        ConfigError,
+      );
+    }
+    expect((await queue.stats()).waiting ?? 0).toBe(0);
+  });
+});
+
+describe('Delivery.lockedUntil', () => {
+  it('starts at the lock the core asked for and moves forward with extendLock', async () => {
+    const name = queueName();
+    const made = driver();
+    const before = Date.now();
+    const delivery = await receiveOne(made, name, 2 * lockMs);
+    const first = delivery.lockedUntil as number;
+    expect(first).toBeGreaterThanOrEqual(before + lockMs);
+    expect(first).toBeLessThanOrEqual(Date.now() + 2 * lockMs);
+    await until('time passes', 5 * lockMs, () => Date.now() > first - lockMs, 50);
+    await delivery.extendLock?.(3 * lockMs);
+    expect(delivery.lockedUntil as number).toBeGreaterThan(first);
+    await delivery.ack();
+  });
+
+  it('falls back to the broker lock once a renewal failed (the lock was lost)', async () => {
+    const name = queueName();
+    const made = driver();
+    // Held for one queue lock: no renewal; let it lapse, then ask for more.
+    const delivery = await receiveOne(made, name, lockMs);
+    const held = delivery.lockedUntil as number;
+    await until('the lock runs out', 5 * lockMs, () => Date.now() > held + lockMs, 50);
+    await expect(delivery.extendLock?.(lockMs)).rejects.toThrow();
+    // Not the hold asked for just now: the broker's expiry, already past.
+    expect(delivery.lockedUntil as number).toBeLessThan(Date.now());
+  });
+});
+
+describe('dead-letter texts within the broker limits', () => {
+  it('truncates the description to 4,096 characters and the reason to 1,024, never inside a surrogate pair', async () => {
+    const name = queueName();
+    const made = driver();
+    const delivery = await receiveOne(made, name, 2 * lockMs);
+    const error = `${'e'.repeat(4080)}${'😀'.repeat(2000)}`;
+    await delivery.deadLetter({ reason: 'r'.repeat(5000), error, attempts: 3 });
+    const [letter] = await until('the dead letter', 10_000, async () => {
+      const list = await made.listDeadLetters(name, 10);
+      return list.length > 0 ? list : undefined;
+    });
+    expect(letter?.error?.length).toBeLessThanOrEqual(4096);
+    expect(letter?.error).toMatch(/^e{4080}/);
+    expect(letter?.error).toMatch(/…\[truncated\]$/);
+    expect(letter?.error).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
+    expect(letter?.reason.length).toBeLessThanOrEqual(1024);
+    expect(letter?.attempts).toBe(3);
+  });
+});
