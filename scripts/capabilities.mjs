@@ -152,6 +152,88 @@ const features = [
     ],
   ],
   [
+    'Crash loop ends in the dead letters (real worker processes)',
+    (c) =>
+      c.deliveryCount === 'flag' ? 'core (broker only flags redelivery)' : 'core (broker delivery count)',
+    [
+      'a job that kills its worker process every time runs as attempts 1..maxAttempts, then is dead-lettered once as `max-attempts`',
+      'a job that kills its worker twice, then succeeds, runs as attempts 1, 2, 3 and completes once',
+    ],
+  ],
+  [
+    'Lost lock: one more delivery, no extra copy',
+    (c) =>
+      c.redelivery === 'connection' ? 'connection-bound' : c.lockRenewal ? 'lock renewal' : 'lock timeout',
+    [
+      'a lock lost mid-handler aborts ctx.signal, the late ack fails with LockLostError, and the job runs exactly once more',
+      'a handler that throws after losing its lock leaves no extra copy: the job runs exactly once more',
+      'completed jobs stay completed: no second delivery after twice the lock, and counts go back to 0',
+    ],
+  ],
+  [
+    'Mixed load: dead letters hold exactly the failing jobs',
+    () => 'core',
+    [
+      'a mixed load (200 jobs, 2% always failing, 10% failing once, concurrency 8) loses nothing and dead-letters exactly the failing jobs, each once',
+    ],
+  ],
+  [
+    'Redrive resets attempts',
+    () => 'core',
+    [
+      'redrive resets attempts: a job dead-lettered at attempt 2 runs again as 1, 2 and is dead-lettered again',
+    ],
+  ],
+  [
+    'Delays applied by the driver, exact hops, retry-after bound',
+    (c) => (c.maxDelayMs === 'Infinity' ? 'native' : `native ≤ ${duration(c.maxDelayMs)}`),
+    [
+      'the driver applies a delay within its native maximum itself: no core parks, not early, not late',
+      'a delay of 2.9 hops takes exactly 2 core parks (maxDelayHop), and is neither early nor late',
+      'a RetryAfterError comes back after its delay, within a bound',
+    ],
+  ],
+  [
+    'Ordering under batches, concurrent sends and retries',
+    (c) => (c.ordering ? 'native' : 'typed error'),
+    [
+      'sendBatch larger than maxBatchSize keeps the order of each key',
+      'concurrent sends of one key are delivered in the order they were called',
+      'a retry inside a key (backoff or RetryAfterError) runs before the later jobs of that key',
+    ],
+  ],
+  [
+    'Forged core headers neither loop nor crash',
+    () => 'core',
+    [
+      'a forged `qk-attempt` (empty, negative, huge, not a number) neither loops nor crashes the worker',
+      'a forged `qk-max-attempts` (0, negative) or `qk-not-before` (1e15, garbage) neither loops nor parks forever',
+      'a `__proto__` header replaces no prototype and the job is handled once',
+    ],
+  ],
+  [
+    'Close timeout: the job comes back',
+    () => 'core',
+    [
+      'close({ timeout }) shorter than a running job aborts its signal, and the job comes back at its next attempt',
+    ],
+  ],
+  [
+    'Consumer started while the broker is unreachable',
+    () => 'core (retry loop)',
+    ['a consumer started on an unreachable broker consumes once the broker is reachable'],
+  ],
+  [
+    'Workflow state under faults (default store, removed schedules, fan-out crash, rate-limit throughput)',
+    (_c, w) => (w.schedules || w.fanOut || w.rateLimit ? 'native and core (store)' : 'core (store)'),
+    [
+      'two queues of one name without a `store` option share job records and schedules in one process',
+      'a removed schedule stays removed while consumers keep ticking',
+      'a fan-out survives a crash between two store calls and runs its reduce exactly once',
+      'a rate limit reaches a lower bound of throughput, not only an upper one',
+    ],
+  ],
+  [
     'Trace context across the broker',
     () => 'core (headers)',
     ['carries the W3C trace context from the sender through the broker into the handler span'],

@@ -1,69 +1,50 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { deferred } from '@queuekit/conformance';
+import { type CrashWorker, deferred, spawnCrashWorker } from '@queuekit/conformance';
 import { createQueue, type Job } from '@queuekit/core';
 import { afterEach, beforeAll, expect, it } from 'vitest';
 import { connectionString, deleteQueue, lockMs, makeDriver } from './helpers.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
-const worker = fileURLToPath(new URL('./fixtures/crash-worker.mjs', import.meta.url));
-let child: ChildProcess | undefined;
+let worker: CrashWorker | undefined;
 const names: string[] = [];
 
 beforeAll(() => {
-  // The worker process imports the built package through the core's URL registry.
+  // The worker process loads the built package.
   if (!existsSync(`${packageDir}/dist/index.js`)) {
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: packageDir, stdio: 'inherit' });
   }
 });
 
 afterEach(async () => {
-  child?.kill('SIGKILL');
-  child = undefined;
+  await worker?.kill();
+  worker = undefined;
   for (const name of names.splice(0)) await deleteQueue(name);
 });
-
-/** Collects a child's stdout; `next(pattern)` resolves once the output so far matches. */
-function output(process: ChildProcess): (pattern: RegExp) => Promise<RegExpExecArray> {
-  let buffer = '';
-  const waiters: (() => void)[] = [];
-  process.stdout?.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    for (const wake of waiters.splice(0)) wake();
-  });
-  return (pattern) =>
-    new Promise((resolve, reject) => {
-      const check = () => {
-        const match = pattern.exec(buffer);
-        if (match) resolve(match);
-        else waiters.push(check);
-      };
-      process.once('exit', (code) => reject(new Error(`worker exited (${code}) before printing ${pattern}`)));
-      check();
-    });
-}
 
 it('a worker killed with SIGKILL mid-job: the message comes back after its lock expires, as attempt 2', async () => {
   const name = `qk-sb-crash-${randomUUID().slice(0, 8)}`;
   names.push(name);
-  child = spawn(process.execPath, [worker, connectionString, name, String(lockMs)], {
-    cwd: packageDir,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const next = output(child);
-  await next(/READY/);
+  // The shared crash worker of @queuekit/conformance, loading the adapter through its URL factory.
+  worker = spawnCrashWorker(
+    { module: new URL('../dist/index.js', import.meta.url).href, options: { url: connectionString } },
+    { queue: name, lockMs, crashUntilAttempt: 1, mode: 'hang' },
+  );
+  await worker.lines.next('ready', 30_000, (line) => (line.event === 'ready' ? line : undefined));
   const producer = createQueue<{ n: number }>({ name, driver: makeDriver(), ownsDriver: true });
   const id = await producer.send('work', { n: 7 });
-  const started = await next(/STARTED (\S+) (\d+)/);
-  expect(started[1]).toBe(id);
-  expect(started[2]).toBe('1');
+  const started = await worker.lines.next('started', 30_000, (line) =>
+    line.event === 'started' ? line : undefined,
+  );
+  expect(started).toMatchObject({ id, attempt: 1 });
 
-  child.kill('SIGKILL');
+  const killed = worker.kill();
   const killedAt = Date.now();
   const again = deferred<Job<{ n: number }>>();
   producer.process(async (job) => again.resolve(job), { lockDuration: lockMs });
+  expect(await killed).toBe('SIGKILL');
   const job = await again.promise;
   const waited = Date.now() - killedAt;
   expect(job.id).toBe(id);

@@ -2,7 +2,7 @@
  * A worker process for the crash cases. argv[2] is JSON: `{ module, exportName, options, queue, lockMs,
  * crashUntilAttempt }`. It builds its driver from `module`'s factory, consumes `queue` one job at a time,
  * prints every event as a JSON line on stdout and SIGKILLs itself inside the handler while the job's
- * attempt is at most `crashUntilAttempt`. Writes to a pipe are synchronous on Linux: a line printed just
+ * attempt is at most `crashUntilAttempt` (or, with `mode: 'hang'`, hangs there until the parent kills it). Writes to a pipe are synchronous on Linux: a line printed just
  * before the kill is not lost.
  */
 import { createQueue, type Driver } from '@queuekit/core';
@@ -14,6 +14,8 @@ interface Config {
   readonly queue: string;
   readonly lockMs: number;
   readonly crashUntilAttempt: number | null;
+  readonly mode?: 'kill' | 'hang';
+  readonly concurrency?: number;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config;
@@ -41,9 +43,12 @@ queue.on('error', (error) => print({ event: 'error', message: error.message }));
 queue.process(
   async (job) => {
     print({ event: 'started', id: job.id, attempt: job.attempt });
-    if (job.attempt <= crashUntil) process.kill(process.pid, 'SIGKILL');
+    if (job.attempt <= crashUntil) {
+      if (config.mode === 'hang') await new Promise(() => undefined); // until the parent kills this process
+      process.kill(process.pid, 'SIGKILL');
+    }
     return 'survived';
   },
-  { concurrency: 1, lockDuration: config.lockMs },
+  { concurrency: config.concurrency ?? 1, lockDuration: config.lockMs },
 );
 print({ event: 'ready' });

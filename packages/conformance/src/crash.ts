@@ -21,6 +21,10 @@ export interface CrashWorkerJob {
   readonly lockMs: number;
   /** The handler SIGKILLs its own process on attempts up to this one, and completes later ones. */
   readonly crashUntilAttempt: number;
+  /** `hang`: on those attempts, hang in the handler (its lock renewed) until the parent kills the worker. Default `kill`. */
+  readonly mode?: 'kill' | 'hang';
+  /** Jobs in flight at once. Default 1. */
+  readonly concurrency?: number;
 }
 
 /** One line the crash worker prints (JSON): `ready`, `started`, `completed`, `dead-lettered` or `error`. */
