@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
-  AdapterNotInstalledError,
   ConfigError,
   createQueue,
   driverFromUrl,
@@ -28,16 +28,22 @@ describe('URL registry', () => {
     await driver.close();
   });
 
-  it('names the package to install when an adapter is missing', async () => {
-    // A scheme whose adapter package is not a dependency of core: resolution fails, as for a user without it.
-    const error = await driverFromUrl('sqs://jobs?region=eu-west-1').catch((e: unknown) => e);
-    if (error instanceof AdapterNotInstalledError) {
-      expect(error.code).toBe('ERR_ADAPTER_NOT_INSTALLED');
-      expect(error.message).toContain('npm install @queuekit/adapter-sqs');
-    } else {
-      // The adapter is installed in this workspace: the driver was created instead.
-      expect(error).toMatchObject({ provider: 'sqs' });
-    }
+  it('names the package to install when an adapter is missing', () => {
+    // A real process outside the workspace: neither core, nor the entry script, nor the cwd can see the SQS
+    // adapter. Inside vitest the workspace may resolve it, and the case would then prove nothing.
+    const core = new URL('../dist/index.js', import.meta.url).href;
+    const script = `import { driverFromUrl } from ${JSON.stringify(core)};
+      const error = await driverFromUrl('sqs://jobs?region=eu-west-1').catch((e) => e);
+      console.log(JSON.stringify({ name: error?.name, code: error?.code, message: error?.message, provider: error?.provider }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: tmpdir(),
+      // Not vitest's environment: it lets the workspace resolve every package.
+      env: { PATH: process.env.PATH ?? '' },
+      encoding: 'utf8',
+    });
+    const error = JSON.parse(out.trim()) as { name?: string; code?: string; message?: string };
+    expect(error).toMatchObject({ code: 'ERR_ADAPTER_NOT_INSTALLED' });
+    expect(error.message).toContain('npm install @queuekit/adapter-sqs');
   });
 
   it('lets users register their own scheme', async () => {
