@@ -59,7 +59,11 @@ export class BullDelivery implements Delivery {
    * jobs are kept; a value JSON cannot represent is stored as `null`). BullMQ locks the next job in
    * the same call for this consumer's next receive.
    */
-  async ack(result?: unknown): Promise<void> {
+  ack(result?: unknown): Promise<void> {
+    return this.#settle(() => this.#complete(result));
+  }
+
+  async #complete(result: unknown): Promise<void> {
     try {
       const fetchNext = this.receiver.wantsNext;
       const calledAt = Date.now();
@@ -82,7 +86,11 @@ export class BullDelivery implements Delivery {
   }
 
   /** Move the job to BullMQ's failed set, with queuekit's record beside `failedReason`, atomically. */
-  async deadLetter(info: DeadLetterInfo): Promise<void> {
+  deadLetter(info: DeadLetterInfo): Promise<void> {
+    return this.#settle(() => this.#fail(info));
+  }
+
+  async #fail(info: DeadLetterInfo): Promise<void> {
     const record: DeadLetterRecord = { ...info, at: Date.now() };
     try {
       await this.receiver.worker.backend.moveToFailed(
@@ -103,7 +111,11 @@ export class BullDelivery implements Delivery {
   }
 
   /** Back to the queue after `delayMs` (BullMQ `moveToDelayed`); the next delivery counts one more. */
-  async release(delayMs: number): Promise<void> {
+  release(delayMs: number): Promise<void> {
+    return this.#settle(() => this.#delay(delayMs));
+  }
+
+  async #delay(delayMs: number): Promise<void> {
     try {
       await this.job.moveToDelayed(Date.now() + Math.max(0, delayMs), this.token);
     } catch (error) {
@@ -113,17 +125,35 @@ export class BullDelivery implements Delivery {
     }
   }
 
-  /** Keep the lock for `ms` more from now. */
+  /** The first settle call in progress or done (ack, deadLetter, release). */
+  #settling: Promise<void> | undefined;
+
+  #settle(run: () => Promise<void>): Promise<void> {
+    const settling = run();
+    this.#settling ??= settling;
+    return settling;
+  }
+
+  /**
+   * Keep the lock for `ms` more from now. A renewal that meets a settlement (the job is being, or
+   * has been, completed, failed or delayed, so BullMQ no longer has its lock) waits for it instead:
+   * it resolves when the settlement did, and fails as the settlement failed.
+   */
   async extendLock(ms: number): Promise<void> {
+    if (this.#settling) return this.#settling;
     let extended: unknown;
     const duration = Math.max(1, Math.ceil(ms));
     const calledAt = Date.now();
     try {
       extended = await this.job.extendLock(this.token, duration);
     } catch (error) {
+      if (this.#settling) return this.#settling;
       throw toQueuekitError(error, 'extend-lock', this.id);
     }
-    if (!extended) throw new LockLostError(`Lock lost on extend-lock of job ${this.id}`);
+    if (!extended) {
+      if (this.#settling) return this.#settling;
+      throw new LockLostError(`Lock lost on extend-lock of job ${this.id}`);
+    }
     this.#lockedUntil = calledAt + duration;
   }
 }

@@ -62,6 +62,11 @@ export class FetchWorker extends Worker {
     return job;
   }
 
+  /** Record a renewal of the job's lock (see {@link lockExpiry}). */
+  noteLock(job: Job, lockedUntil: number): void {
+    this.lockExpiry.set(job, lockedUntil);
+  }
+
   /** See {@link lockExpiry}; `undefined` for a job this worker did not fetch. */
   lockedUntil(job: Job): number | undefined {
     return this.lockExpiry.get(job);
@@ -170,7 +175,7 @@ export class QueueReceiver {
     this.consumerStopped = false;
     this.lastSignal = options.signal;
     this.configure(options.lockMs);
-    const out = this.drainBuffer(options.max);
+    const out = await this.drainBuffer(options.max);
     if (out.length === 0) {
       const first = await this.first(options);
       if (first) out.push(first);
@@ -202,9 +207,32 @@ export class QueueReceiver {
     return `${this.worker.id}:${this.tokenSeq}`;
   }
 
-  private drainBuffer(max: number): Job[] {
-    const taken = this.buffer.splice(0, max);
-    return taken.map((entry) => entry.job);
+  /**
+   * Up to `max` buffered jobs. One whose lock has run for more than a third is extended first, so
+   * that every job handed out has at least two thirds of a lock left (a consumer that renews on
+   * its own schedule, counted from the hand-out, then renews in time); one whose lock is already
+   * gone is dropped (the stalled check returns it to the queue).
+   */
+  private async drainBuffer(max: number): Promise<Job[]> {
+    const taken = this.buffer.splice(0, max).map((entry) => entry.job);
+    if (taken.length === 0) return taken;
+    const fresh = await Promise.all(taken.map((job) => this.withFreshLock(job)));
+    return fresh.filter((job): job is Job => job !== undefined);
+  }
+
+  private async withFreshLock(job: Job): Promise<Job | undefined> {
+    const expiry = this.worker.lockedUntil(job) ?? 0;
+    if (expiry - Date.now() > (this.lockMs * 2) / 3) return job;
+    const calledAt = Date.now();
+    try {
+      const extended = await job.extendLock(job.token ?? '', this.lockMs);
+      if (!extended) return undefined;
+      this.worker.noteLock(job, calledAt + this.lockMs);
+      return job;
+    } catch (error) {
+      this.settings.onError(error instanceof Error ? error : new Error(String(error)));
+      return undefined;
+    }
   }
 
   /** The first job: one non-blocking try when `waitMs` is 0, else a long poll until the deadline. */

@@ -74,6 +74,39 @@ describe('BullMQ locks and counts', () => {
     await second?.ack();
   });
 
+  it('a buffered job whose lock has run a third is extended before it is handed out', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    const lockMs = 900;
+    await d.send(queue, [message('s-1'), message('s-2')]);
+    const signal = new AbortController().signal;
+    const [first] = await d.receive(queue, { max: 1, waitMs: 5000, lockMs, signal });
+    await first?.ack(); // fetches s-2 under lock into the buffer
+    const bufferedAt = Date.now();
+    // Time passing, not a race: the buffered lock ages past a third (the buffer keeps it half a lock).
+    await new Promise((resolve) => setTimeout(resolve, lockMs / 3 + 50));
+    const [second] = await d.receive(queue, { max: 1, waitMs: 0, lockMs, signal });
+    expect(second?.id).toBe('s-2');
+    expect(Date.now() - bufferedAt).toBeLessThan(lockMs / 2);
+    expect((second?.lockedUntil ?? 0) - Date.now()).toBeGreaterThan((lockMs * 2) / 3 - 50);
+    await expectAccurate(queue, second);
+    await second?.ack();
+  });
+
+  it('a renewal that meets the settlement resolves with it, not LockLostError', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    await d.send(queue, [message('r-1'), message('r-2')]);
+    const signal = new AbortController().signal;
+    const [during, after] = await d.receive(queue, { max: 2, waitMs: 5000, lockMs: 4000, signal });
+    const acking = during?.ack();
+    const renewing = during?.extendLock?.(4000);
+    await acking;
+    await expect(renewing).resolves.toBeUndefined();
+    await after?.ack();
+    await expect(after?.extendLock?.(4000)).resolves.toBeUndefined();
+  });
+
   it('receives leave no abort listener behind on a long-lived signal', async () => {
     const d = driver();
     const queue = uniqueQueue();
