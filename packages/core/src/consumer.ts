@@ -51,13 +51,18 @@ export function attemptInfo(delivery: Delivery, defaultMaxAttempts = DEFAULT_MAX
   };
 }
 
-/** A job whose handler is running. */
+/** A delivery this consumer holds, from receipt until it is settled. */
 interface ActiveJob {
   readonly delivery: Delivery;
+  /** Aborted when the lock is lost, a close times out, or the job's timeout elapses. */
   readonly controller: AbortController;
   renewedAt: number;
+  /** Renew the lock now; rejects (and aborts `controller`) when it is lost. */
   extend(): Promise<void>;
 }
+
+/** Below this much lock left, a driver that cannot renew is treated as having lost it before a copy is sent. */
+const LOCK_MARGIN_MS = 50;
 
 /** The consuming half of a queue: a receive loop bounded by `concurrency`. Internal. */
 export class ConsumerLoop<T> {
@@ -256,10 +261,20 @@ export class ConsumerLoop<T> {
     this.inflight.add(tracked);
   }
 
+  /** Hold `delivery` (its lock renewed) from receipt until it is settled. */
   private async handle(driver: Driver, delivery: Delivery): Promise<void> {
+    const active = this.hold(driver, delivery);
+    try {
+      await this.dispatch(driver, delivery, active);
+    } finally {
+      this.letGo(active);
+    }
+  }
+
+  private async dispatch(driver: Driver, delivery: Delivery, active: ActiveJob): Promise<void> {
     const info = attemptInfo(delivery, this.ctx.defaults.maxAttempts);
     const now = Date.now();
-    if (info.notBefore > now) return this.park(driver, delivery, info.notBefore - now);
+    if (info.notBefore > now) return this.park(driver, active, info, info.notBefore - now);
     const name = delivery.name ?? delivery.headers[H.name] ?? 'default';
     const dead = (dl: DeadLetterInfo, job?: Job<T>) =>
       this.deadLetter(driver, delivery, name, { ...dl, attempts: info.attempt }, job);
@@ -269,7 +284,7 @@ export class ConsumerLoop<T> {
     if (driver.capabilities.deliveryCount === 'flag' && delivery.deliveryCount > 1) {
       this.ctx.metrics.stalled++;
       this.ctx.otel.count('stalled');
-      if (info.attempt <= info.maxAttempts) return this.resend(driver, delivery, 0, info.attempt);
+      if (info.attempt <= info.maxAttempts) return this.resend(driver, active, 0, info.attempt);
     }
     if (info.attempt > info.maxAttempts) {
       return dead({
@@ -301,35 +316,11 @@ export class ConsumerLoop<T> {
       enqueuedAt: new Date(intHeader(delivery.headers, H.enqueuedAt, delivery.enqueuedAt?.getTime() ?? now)),
       raw: delivery.raw,
     };
-    await this.runHandler(driver, delivery, job, info);
+    await this.runHandler(driver, active, job, info);
   }
 
-  private async runHandler(
-    driver: Driver,
-    delivery: Delivery,
-    job: Job<T>,
-    info: AttemptInfo,
-  ): Promise<void> {
-    // One controller per job: aborted when its lock is lost or when a close times out (see stop()).
-    const controller = new AbortController();
-    const active: ActiveJob = { delivery, controller, renewedAt: Date.now(), extend: async () => undefined };
-    active.extend = async () => {
-      if (!delivery.extendLock) return;
-      try {
-        await delivery.extendLock(this.lockMs);
-        active.renewedAt = Date.now();
-        this.ctx.metrics.lockExtensions++;
-        this.ctx.otel.count('lock-extended');
-      } catch (error) {
-        if (!controller.signal.aborted) {
-          this.ctx.metrics.locksLost++;
-          this.ctx.otel.count('lock-lost');
-          controller.abort(error instanceof LockLostError ? error : new LockLostError(errorMessage(error)));
-        }
-        throw error;
-      }
-    };
-    this.activate(driver, active);
+  private async runHandler(driver: Driver, active: ActiveJob, job: Job<T>, info: AttemptInfo): Promise<void> {
+    const { delivery, controller } = active;
     const followUps: BatchEntry<T>[] = [];
     const handlerCtx: HandlerContext = {
       signal: controller.signal,
@@ -364,7 +355,6 @@ export class ConsumerLoop<T> {
         this.handler(job, handlerCtx),
       );
     } catch (thrown) {
-      this.deactivate(active);
       const took = performance.now() - startedAt;
       this.ctx.metrics.observeDuration(took);
       this.ctx.metrics.failed++;
@@ -372,9 +362,8 @@ export class ConsumerLoop<T> {
       this.ctx.otel.count('failed');
       // Aborted by a forced close: leave the job unsettled, the broker delivers it again.
       if (this.forced.signal.aborted) return;
-      return this.failed(driver, delivery, job, info, asError(thrown));
+      return this.failed(driver, active, job, info, asError(thrown));
     }
-    this.deactivate(active);
     const took = performance.now() - startedAt;
     this.ctx.metrics.observeDuration(took);
     this.ctx.otel.duration(took, 'completed');
@@ -387,9 +376,41 @@ export class ConsumerLoop<T> {
     this.ctx.emit('completed', job, result);
   }
 
-  /** Track a running job; one consumer-wide timer renews the locks of jobs running longer than a third of it. */
-  private activate(driver: Driver, active: ActiveJob): void {
+  /** Track a held delivery; one consumer-wide timer renews the locks of those held longer than a third of it. */
+  private hold(driver: Driver, delivery: Delivery): ActiveJob {
+    const controller = new AbortController();
+    const active: ActiveJob = {
+      delivery,
+      controller,
+      renewedAt: Date.now(),
+      extend: async () => {
+        if (!delivery.extendLock) return;
+        try {
+          await delivery.extendLock(this.lockMs);
+          active.renewedAt = Date.now();
+          this.ctx.metrics.lockExtensions++;
+          this.ctx.otel.count('lock-extended');
+        } catch (error) {
+          const lost = error instanceof LockLostError ? error : new LockLostError(errorMessage(error));
+          this.lockLost(active, lost);
+          throw lost;
+        }
+      },
+    };
     this.running.add(active);
+    this.startHeartbeat(driver);
+    return active;
+  }
+
+  /** Count a lost lock once and abort the job's signal with it. */
+  private lockLost(active: ActiveJob, error: LockLostError): void {
+    if (active.controller.signal.aborted) return;
+    this.ctx.metrics.locksLost++;
+    this.ctx.otel.count('lock-lost');
+    active.controller.abort(error);
+  }
+
+  private startHeartbeat(driver: Driver): void {
     if (this.heartbeat || !driver.capabilities.lockRenewal) return;
     const every = Math.max(50, this.lockMs / 3);
     this.heartbeat = setInterval(() => {
@@ -398,14 +419,17 @@ export class ConsumerLoop<T> {
       const due = Date.now() - every;
       for (const job of this.running) {
         if (job.renewedAt <= due && !job.controller.signal.aborted && job.delivery.extendLock) {
-          job.extend().catch((error) => this.ctx.emit('error', asError(error)));
+          job.extend().catch((error) => {
+            // A renewal that races the settlement fails harmlessly once the job is settled.
+            if (this.running.has(job)) this.ctx.emit('error', asError(error));
+          });
         }
       }
     }, every);
     this.heartbeat.unref?.();
   }
 
-  private deactivate(active: ActiveJob): void {
+  private letGo(active: ActiveJob): void {
     this.running.delete(active);
     if (this.running.size === 0 && this.heartbeat) {
       clearInterval(this.heartbeat);
@@ -452,11 +476,12 @@ export class ConsumerLoop<T> {
 
   private async failed(
     driver: Driver,
-    delivery: Delivery,
+    active: ActiveJob,
     job: Job<T>,
     info: AttemptInfo,
     error: Error,
   ): Promise<void> {
+    const { delivery } = active;
     this.ctx.emit('failed', job, error);
     if (error instanceof UnrecoverableError) {
       return this.deadLetter(
@@ -474,7 +499,7 @@ export class ConsumerLoop<T> {
       await this.record(job.id, { state: 'retrying', error: error.message });
       return this.resend(
         driver,
-        delivery,
+        active,
         error.delayMs,
         error.countsAsAttempt ? job.attempt + 1 : job.attempt,
       );
@@ -496,24 +521,71 @@ export class ConsumerLoop<T> {
     if (delivery.release && delayMs <= hopLimit(driver.capabilities, this.ctx.maxDelayHop)) {
       return delivery.release(delayMs);
     }
-    return this.resend(driver, delivery, delayMs, job.attempt + 1);
+    return this.resend(driver, active, delayMs, job.attempt + 1);
   }
 
-  /** Re-send a copy (same id, no dedup) due after `delayMs` with attempt `attempt`, then ack the original. */
-  private async resend(driver: Driver, delivery: Delivery, delayMs: number, attempt: number): Promise<void> {
+  /**
+   * Re-send a copy (same id, no dedup) due after `delayMs` with attempt `attempt`, then ack the original.
+   * Only while the lock is held: a copy sent for a lost lock would run beside the broker's redelivery.
+   */
+  private async resend(driver: Driver, active: ActiveJob, delayMs: number, attempt: number): Promise<void> {
+    const { delivery } = active;
+    if (!(await this.holdsLock(driver, active))) return;
     const headers: Record<string, string> = { ...delivery.headers, [H.attempt]: String(attempt) };
     if (delayMs > 0) headers[H.notBefore] = String(Date.now() + delayMs);
     else delete headers[H.notBefore];
     await this.sendCopy(driver, delivery, headers, delayMs);
-    await delivery.ack();
+    await this.ackCopied(delivery);
   }
 
   /** A delayed job arrived before its time (a hop): put it back for the remaining time. */
-  private async park(driver: Driver, delivery: Delivery, remainingMs: number): Promise<void> {
+  private async park(
+    driver: Driver,
+    active: ActiveJob,
+    info: AttemptInfo,
+    remainingMs: number,
+  ): Promise<void> {
+    const { delivery } = active;
     this.ctx.emit('delayed', { id: delivery.id, remainingMs });
-    const headers = { ...delivery.headers, [H.attempt]: String(attemptInfo(delivery).attempt) };
+    if (!(await this.holdsLock(driver, active))) return;
+    const headers = { ...delivery.headers, [H.attempt]: String(info.attempt) };
     await this.sendCopy(driver, delivery, headers, remainingMs);
-    await delivery.ack();
+    await this.ackCopied(delivery);
+  }
+
+  /**
+   * Whether this consumer still holds the delivery's lock, renewed where the driver can. When it does
+   * not, the broker redelivers the original, and its delivery count carries the next attempt.
+   */
+  private async holdsLock(driver: Driver, active: ActiveJob): Promise<boolean> {
+    const { delivery } = active;
+    const left = (delivery.lockedUntil ?? Number.POSITIVE_INFINITY) - Date.now();
+    if (left > 0 && driver.capabilities.lockRenewal && delivery.extendLock) {
+      return active.extend().then(
+        () => true,
+        () => false,
+      );
+    }
+    if (left > LOCK_MARGIN_MS) return true;
+    this.lockLost(active, new LockLostError(`Lock of job ${delivery.id} ran out before its retry was sent`));
+    return false;
+  }
+
+  /** Ack an original whose copy was sent; a refusal means two live copies, which is reported and counted. */
+  private async ackCopied(delivery: Delivery): Promise<void> {
+    try {
+      await delivery.ack();
+    } catch (error) {
+      if (!(error instanceof LockLostError)) throw error;
+      this.ctx.metrics.locksLost++;
+      this.ctx.otel.count('lock-lost');
+      this.ctx.emit(
+        'error',
+        new LockLostError(
+          `Lock of job ${delivery.id} was lost after its copy was sent: the broker may deliver it twice`,
+        ),
+      );
+    }
   }
 
   private async sendCopy(
