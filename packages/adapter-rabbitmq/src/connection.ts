@@ -241,8 +241,13 @@ function refusal(error: unknown, broker: string, text: string): AuthenticationEr
       `RabbitMQ at ${broker} refused the login: wrong user name or password (${text})`,
     );
   }
-  if (/\b530 \(NOT-ALLOWED\)/.test(text) && /access to vhost/i.test(text)) {
-    return new AuthenticationError(broker, `RabbitMQ at ${broker} refused access to the vhost (${text})`);
+  // amqplib reports a refused `connection.open` without RabbitMQ's reason: the vhost does not exist or
+  // the user has no permissions on it (both need an operator, not a retry).
+  if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(text)) {
+    return new AuthenticationError(
+      broker,
+      `RabbitMQ at ${broker} refused to open the vhost: it does not exist or the user has no permissions on it`,
+    );
   }
   return undefined;
 }

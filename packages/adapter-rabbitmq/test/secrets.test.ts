@@ -92,6 +92,22 @@ describe.skipIf(vhost === '')('secrets', () => {
     expectNoSecret(wrong, { error, reasons, driver });
   });
 
+  it('a user without permissions on the vhost fails at once with AuthenticationError', async () => {
+    const stranger = `qk-noperm-${randomUUID().slice(0, 8)}`;
+    await rabbitmqctl(['add_user', stranger, PASSWORD]);
+    try {
+      const url = `amqp://${stranger}:${encodeURIComponent(PASSWORD)}@127.0.0.1:5672/${vhost}`;
+      const driver = new RabbitMqDriver({ url, unavailableTimeoutMs: 600_000 });
+      const error = await driver.connect().catch((e: unknown) => e);
+      await driver.close();
+      expect(error).toBeInstanceOf(AuthenticationError);
+      expect((error as Error).message).toMatch(/refused to open the vhost/);
+      expectNoSecret(PASSWORD, { error });
+    } finally {
+      await rabbitmqctl(['delete_user', stranger]);
+    }
+  });
+
   it('createQueue({ url }) with a wrong password: the first send rejects with AuthenticationError', async () => {
     const wrong = `an0ther/%# secret-${randomUUID().slice(0, 6)}`;
     const queue = createQueue({ name: resources.queue('secret-url'), url: urlWith(wrong) });
