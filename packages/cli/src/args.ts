@@ -127,3 +127,16 @@ export function headerOptions(raw: readonly string[] | undefined): Record<string
   }
   return headers;
 }
+
+/** The URLs given on a command line (`--url`, `--store`, with a space or `=`), even one that does not parse. */
+export function urlsInArgv(argv: readonly string[]): string[] {
+  const urls: string[] = [];
+  argv.forEach((arg, index) => {
+    const inline = /^--(?:url|store)=(.*)$/s.exec(arg);
+    if (inline?.[1]) urls.push(inline[1]);
+    else if ((arg === '--url' || arg === '--store') && argv[index + 1] !== undefined) {
+      urls.push(argv[index + 1] as string);
+    }
+  });
+  return urls;
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { createInterface } from 'node:readline/promises';
-import { errorMessage } from '@queuekit/core';
+import { errorMessage, Scrubber } from '@queuekit/core';
 import { EXIT } from './errors.js';
-import { Scrubber, urlsInArgv } from './redact.js';
+import { visible } from './format.js';
+import { urlsInArgv } from './args.js';
 import { run } from './run.js';
 
 const argv = process.argv.slice(2);
@@ -27,7 +28,9 @@ if (!process.env.QUEUEKIT_DEBUG) process.removeAllListeners('warning');
 const crash = (error: unknown) => {
   if (finished) return;
   finished = true;
-  process.stderr.write(`${scrubber.scrub(`queuekit: ${errorMessage(error).replace(/\s+/g, ' ')}`)}\n`);
+  process.stderr.write(
+    `${visible(scrubber.scrub(`queuekit: ${errorMessage(error).replace(/\s+/g, ' ')}`))}\n`,
+  );
   exit(EXIT.failure);
 };
 process.on('unhandledRejection', crash);

@@ -17,9 +17,42 @@ export function truncate(text: string, max: number): string {
   return max <= 1 ? text.slice(0, max) : `${text.slice(0, max - 1)}…`;
 }
 
-/** One line of a cell: newlines and tabs shown as spaces. */
+/**
+ * What a terminal would act on instead of showing: C0 controls but newline and tab, DEL, C1 controls
+ * (ESC and CSI start colour, cursor, title and OSC sequences), line/paragraph separators and bidi
+ * embeddings, overrides and isolates (which reorder what is shown).
+ */
+const TERMINAL_CONTROL =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` safe to print on a terminal: every control character (see above) shown as a visible escape,
+ * `\x1b` or `\u202e`. Broker data (job names, payloads, errors) goes through it; escaping is idempotent.
+ */
+export function visible(text: string): string {
+  return text.replace(TERMINAL_CONTROL, (char) => {
+    const code = char.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/**
+ * `JSON.stringify(value)` with the characters JSON leaves raw but a terminal acts on (DEL, C1, bidi,
+ * separators) written as `\uXXXX` escapes: still JSON, parsing to the same value.
+ */
+export function jsonText(value: unknown): string {
+  return (JSON.stringify(value) ?? 'null').replace(
+    TERMINAL_CONTROL,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** One line of a cell: newlines and tabs shown as spaces, control characters as escapes. */
 function cellText(value: string): string {
-  return value.replace(/[\r\n\t]+/g, ' ');
+  return visible(value.replace(/[\r\n\t]+/g, ' '));
 }
 
 /** Render rows as an aligned table with a header line; no trailing spaces. */

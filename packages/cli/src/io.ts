@@ -1,4 +1,5 @@
-import type { Scrubber } from './redact.js';
+import type { Scrubber } from '@queuekit/core';
+import { jsonText, visible } from './format.js';
 
 /** A place to write text (process.stdout, process.stderr or a test buffer). */
 export interface TextSink {
@@ -25,7 +26,11 @@ export interface CliIo {
   readonly confirm?: (question: string) => Promise<boolean>;
 }
 
-/** Output of one command run: every line goes through the scrubber. */
+/**
+ * Output of one command run: every line goes through the scrubber, and human text through
+ * {@link visible} so that broker data cannot drive the terminal. Only the CLI's own cursor
+ * movements are written with {@link Output.control}.
+ */
 export class Output {
   constructor(
     private readonly io: CliIo,
@@ -44,9 +49,9 @@ export class Output {
     return this.io.stdout.isTTY === true;
   }
 
-  /** Write raw text to stdout (scrubbed). */
+  /** Write text to stdout (scrubbed, control characters shown as escapes). */
   out(text: string): void {
-    this.io.stdout.write(this.scrubber.scrub(text));
+    this.io.stdout.write(visible(this.scrubber.scrub(text)));
   }
 
   /** Write one line to stdout. */
@@ -54,14 +59,19 @@ export class Output {
     this.out(`${text}\n`);
   }
 
-  /** Write one JSON document (one line) to stdout. */
+  /** Write one JSON document (one line) to stdout: still JSON, with terminal controls as `\uXXXX`. */
   document(value: unknown): void {
-    this.line(JSON.stringify(value));
+    this.io.stdout.write(`${this.scrubber.scrub(jsonText(value))}\n`);
   }
 
-  /** Write raw text to stderr (scrubbed). */
+  /** Write text to stderr (scrubbed, control characters shown as escapes). */
   err(text: string): void {
-    this.io.stderr.write(this.scrubber.scrub(text));
+    this.io.stderr.write(visible(this.scrubber.scrub(text)));
+  }
+
+  /** Write one of the CLI's own terminal sequences (cursor moves, line erase) as is. */
+  control(stream: 'stdout' | 'stderr', sequence: '\r\x1b[K' | `\x1b[${number}F\x1b[J`): void {
+    this.io[stream].write(sequence);
   }
 
   /** A URL safe to show. */

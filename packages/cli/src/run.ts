@@ -5,7 +5,8 @@ import { COMMANDS } from './commands/index.js';
 import { describeError, EXIT } from './errors.js';
 import { commandHelp, mainHelp } from './help.js';
 import { type CliIo, Output } from './io.js';
-import { Scrubber, urlsInArgv } from './redact.js';
+import { Scrubber } from '@queuekit/core';
+import { urlsInArgv } from './args.js';
 import { Session } from './session.js';
 
 /** Default `--timeout`, ms. */

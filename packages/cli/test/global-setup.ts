@@ -12,11 +12,16 @@ declare module 'vitest' {
     amqpSentinelUrl: string;
     /** Redis URL of an ACL user created for this run whose password is the sentinel. */
     redisSentinelUrl: string;
+    /** The same for a password with `/`, `%`, `#` and a space ({@link HOSTILE_SENTINEL}, percent-encoded). */
+    amqpHostileUrl: string;
+    redisHostileUrl: string;
   }
 }
 
 /** The password the tests grep for in every output. */
 export const SENTINEL = 'SENTINEL-Pa55';
+/** A password that breaks naive URL parsers; every form of it contains `SENTI`. */
+export const HOSTILE_SENTINEL = 'pa/SENTI %#NEL';
 
 const run = promisify(execFile);
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
@@ -64,13 +69,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const redisUser = `qk-cli-${suffix}`;
   const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
   await redis.call('ACL', 'SETUSER', redisUser, 'on', `>${SENTINEL}`, '~*', '&*', '+@all');
+  const hostileUser = `${redisUser}-h`;
+  await rabbitmqctl(['add_user', hostileUser, HOSTILE_SENTINEL]);
+  await rabbitmqctl(['set_permissions', '-p', '/', hostileUser, '.*', '.*', '.*']);
+  await redis.call('ACL', 'SETUSER', hostileUser, 'on', `>${HOSTILE_SENTINEL}`, '~*', '&*', '+@all');
   await redis.quit();
+  const hostile = encodeURIComponent(HOSTILE_SENTINEL);
   project.provide('amqpSentinelUrl', `amqp://${amqpUser}:${SENTINEL}@127.0.0.1:5672`);
   project.provide('redisSentinelUrl', `redis://${redisUser}:${SENTINEL}@127.0.0.1:6379`);
+  project.provide('amqpHostileUrl', `amqp://${hostileUser}:${hostile}@127.0.0.1:5672`);
+  project.provide('redisHostileUrl', `redis://${hostileUser}:${hostile}@127.0.0.1:6379`);
   return async () => {
-    await rabbitmqctl(['delete_user', amqpUser]).catch(() => undefined);
+    for (const user of [amqpUser, hostileUser])
+      await rabbitmqctl(['delete_user', user]).catch(() => undefined);
     const cleanup = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
-    await cleanup.call('ACL', 'DELUSER', redisUser).catch(() => undefined);
+    await cleanup.call('ACL', 'DELUSER', redisUser, hostileUser).catch(() => undefined);
     await cleanup.quit();
   };
 }

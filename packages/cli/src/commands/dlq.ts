@@ -85,12 +85,13 @@ class Progress {
 
   update(done: number, total: number | undefined): void {
     if (!this.out.stderrIsTTY) return;
-    this.out.err(`\r\x1b[K${progressBar(done, total, this.label)}`);
+    this.out.control('stderr', '\r\x1b[K');
+    this.out.err(progressBar(done, total, this.label));
     this.drawn = true;
   }
 
   finish(): void {
-    if (this.drawn) this.out.err('\r\x1b[K');
+    if (this.drawn) this.out.control('stderr', '\r\x1b[K');
   }
 }
 

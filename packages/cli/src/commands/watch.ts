@@ -13,8 +13,8 @@ class Screen {
   constructor(private readonly out: Output) {}
 
   draw(frame: string): void {
-    const up = this.lines > 0 ? `\x1b[${this.lines}F\x1b[J` : '';
-    this.out.out(`${up}${frame}\n`);
+    if (this.lines > 0) this.out.control('stdout', `\x1b[${this.lines}F\x1b[J`);
+    this.out.out(`${frame}\n`);
     this.lines = frame.split('\n').length;
   }
 }
