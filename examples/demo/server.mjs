@@ -1,12 +1,20 @@
 // The 202 Accepted pattern: POST /reports queues a job and answers at once with a status URL;
 // a worker (here in the same process) runs it with progress; GET /reports/:id shows its state.
 // In-memory by default; any broker with QUEUE_URL (redis://, amqp://, sqs://, pubsub://, servicebus://).
+//
+// The HTTP checks below are the ones to keep when you copy this server:
+// - Host must be one of ours (DNS rebinding: a hostile page that resolves its own name to 127.0.0.1
+//   reaches this server with its own Host header), ALLOWED_HOSTS to add names behind a proxy;
+// - a POST must be application/json and not cross-site (a form or a `no-cors` fetch from another
+//   site can send `text/plain` without any CORS preflight);
+// - the body limit counts bytes, and the body is decoded once, as strict UTF-8, at the end.
 import { randomInt } from 'node:crypto';
 import http from 'node:http';
 import { createQueue, redactUrl } from '@queuekit/core';
 
 const url = process.env.QUEUE_URL || 'memory://';
 const port = Number(process.env.PORT ?? 3000);
+const MAX_BODY_BYTES = 64 * 1024;
 
 /** @type {import('@queuekit/core').StandardSchemaV1<unknown, { customer: string; months: number }>} */
 const reportRequest = {
@@ -46,28 +54,101 @@ queue.process(
   { concurrency: 4 },
 );
 
+/** An error that becomes an HTTP answer. */
+class HttpError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
 function reply(res, status, body, headers = {}) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(`${JSON.stringify(body, null, 2)}\n`);
 }
 
+/** Host names (with the port) this server answers to; filled in once it listens. */
+let allowedHosts = new Set();
+
+function hostsFor(actualPort) {
+  const names = ['127.0.0.1', 'localhost'];
+  const extra = (process.env.ALLOWED_HOSTS ?? '').split(',').map((host) => host.trim().toLowerCase());
+  return new Set([...names.map((name) => `${name}:${actualPort}`), ...extra.filter(Boolean)]);
+}
+
+function checkHost(req) {
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (!allowedHosts.has(host)) throw new HttpError(421, 'unknown Host; set ALLOWED_HOSTS to serve it');
+}
+
+/** A POST must come from this site (or from a tool such as curl, which sends neither header). */
+function checkSameSite(req) {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+    throw new HttpError(403, 'cross-site request refused');
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    let originHost;
+    try {
+      originHost = new URL(origin).host;
+    } catch {
+      originHost = undefined;
+    }
+    if (originHost === undefined || !allowedHosts.has(originHost)) {
+      throw new HttpError(403, 'cross-site request refused');
+    }
+  }
+}
+
+function checkJsonContentType(req) {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/json') throw new HttpError(415, 'send the body as application/json');
+}
+
+/** Read the body as bytes (never keeping more than MAX_BODY_BYTES), then decode it once as strict UTF-8. */
 async function readJson(req) {
-  let text = '';
-  for await (const chunk of req) {
-    text += chunk;
-    if (text.length > 64 * 1024) throw Object.assign(new Error('body too large'), { status: 413 });
+  const bytes = await readBody(req);
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, 'body is not valid UTF-8');
   }
   try {
     return JSON.parse(text || '{}');
   } catch {
-    throw Object.assign(new Error('body is not valid JSON'), { status: 400 });
+    throw new HttpError(400, 'body is not valid JSON');
   }
+}
+
+function readBody(req) {
+  if (Number(req.headers['content-length']) > MAX_BODY_BYTES) {
+    return Promise.reject(new HttpError(413, 'body too large'));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    const onData = (chunk) => {
+      size += chunk.length; // bytes: a chunk may end in the middle of a character
+      if (size <= MAX_BODY_BYTES) return chunks.push(chunk);
+      req.off('data', onData);
+      req.resume(); // discard the rest; the answer closes the connection
+      reject(new HttpError(413, 'body too large'));
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
 }
 
 const server = http.createServer(async (req, res) => {
   try {
+    checkHost(req);
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (req.method === 'POST' && path === '/reports') {
+      checkSameSite(req);
+      checkJsonContentType(req);
       const body = await readJson(req);
       const id = await queue.send('report', body);
       return reply(res, 202, { id, status: `/reports/${id}` }, { location: `/reports/${id}` });
@@ -87,14 +168,24 @@ const server = http.createServer(async (req, res) => {
     reply(res, 404, { error: 'not found' });
   } catch (error) {
     if (error?.code === 'ERR_SCHEMA_VALIDATION') return reply(res, 400, { error: error.message });
-    reply(res, error?.status ?? 500, { error: error?.message ?? 'internal error' });
+    if (error?.code === 'ERR_PAYLOAD_TOO_LARGE') return reply(res, 413, { error: error.message });
+    if (error instanceof HttpError) {
+      // Stop reading a body we refused; the client gets the answer and the connection closes.
+      if (!req.complete) res.setHeader('connection', 'close');
+      return reply(res, error.status, { error: error.message });
+    }
+    console.error(`[http] ${error?.message ?? error}`);
+    reply(res, 500, { error: 'internal error' });
   }
 });
 
 server.listen(port, '127.0.0.1', () => {
   const { port: actual } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  allowedHosts = hostsFor(actual);
   console.log(`queuekit demo on http://127.0.0.1:${actual} using ${redactUrl(url)}`);
-  console.log(`try: curl -s -XPOST localhost:${actual}/reports -d '{"customer":"acme","months":6}'`);
+  console.log(
+    `try: curl -s -XPOST localhost:${actual}/reports -H 'content-type: application/json' -d '{"customer":"acme","months":6}'`,
+  );
 });
 
 let stopping = false;

@@ -27,6 +27,7 @@ describe('demo server', () => {
   it('answers POST with 202, a job id and a status URL, and the job completes with a result', async () => {
     const res = await fetch(`${base}/reports`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ customer: 'acme', months: 3 }),
     });
     expect(res.status).toBe(202);
@@ -45,11 +46,16 @@ describe('demo server', () => {
   it('rejects invalid input with 400 naming the field, and unknown ids with 404', async () => {
     const bad = await fetch(`${base}/reports`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ customer: 'acme', months: 99 }),
     });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toContain('months');
-    const garbage = await fetch(`${base}/reports`, { method: 'POST', body: '{not json' });
+    const garbage = await fetch(`${base}/reports`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{not json',
+    });
     expect(garbage.status).toBe(400);
     expect((await fetch(`${base}/reports/nope`)).status).toBe(404);
   });
