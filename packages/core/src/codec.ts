@@ -1,4 +1,4 @@
-import { DecodeError } from './errors.js';
+import { DecodeError, EncodeError, QueuekitError } from './errors.js';
 
 /** Turns payloads into bytes and back. JSON is the default; pass another to `createQueue`. */
 export interface Codec<T = unknown> {
@@ -15,7 +15,16 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 /** UTF-8 JSON. `undefined` payloads are sent as `null`. */
 export const jsonCodec: Codec<unknown> = {
   contentType: 'application/json',
-  encode: (data) => encoder.encode(JSON.stringify(data ?? null)),
+  encode: (data) => {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(data ?? null);
+    } catch (error) {
+      throw new EncodeError(`Payload is not JSON-serialisable: ${unserialisable(data)}`, { cause: error });
+    }
+    if (text === undefined) throw new EncodeError(`Payload is not JSON-serialisable: a ${typeof data}`);
+    return encoder.encode(text);
+  },
   decode: (bytes) => {
     try {
       return JSON.parse(decoder.decode(bytes));
@@ -31,7 +40,7 @@ export const jsonCodec: Codec<unknown> = {
 export const binaryCodec: Codec<Uint8Array> = {
   contentType: 'application/octet-stream',
   encode: (data) => {
-    if (!(data instanceof Uint8Array)) throw new TypeError('binaryCodec payloads must be Uint8Array');
+    if (!(data instanceof Uint8Array)) throw new EncodeError('binaryCodec payloads must be Uint8Array');
     return data;
   },
   decode: (bytes) => bytes,
@@ -40,7 +49,11 @@ export const binaryCodec: Codec<Uint8Array> = {
 /** UTF-8 text. */
 export const textCodec: Codec<string> = {
   contentType: 'text/plain; charset=utf-8',
-  encode: (data) => encoder.encode(data),
+  encode: (data) => {
+    if (typeof data !== 'string')
+      throw new EncodeError(`textCodec payloads must be strings, got a ${typeof data}`);
+    return encoder.encode(data);
+  },
   decode: (bytes) => {
     try {
       return decoder.decode(bytes);
@@ -49,6 +62,41 @@ export const textCodec: Codec<string> = {
     }
   },
 };
+
+/** Where JSON.stringify fails in `data`: the path of the first BigInt or circular reference. */
+function unserialisable(data: unknown): string {
+  const seen = new Set<object>();
+  const walk = (value: unknown, path: string): string | undefined => {
+    if (typeof value === 'bigint') return `a BigInt at ${path}`;
+    if (value === null || typeof value !== 'object') return undefined;
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined;
+    if (seen.has(value)) return `a circular reference at ${path}`;
+    seen.add(value);
+    for (const [key, child] of Object.entries(value)) {
+      const found = walk(child, Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`);
+      if (found) return found;
+    }
+    seen.delete(value);
+    return undefined;
+  };
+  return walk(data, 'data') ?? 'a value JSON.stringify refuses';
+}
+
+/** `codec.encode(data)`; anything it throws that is not already typed becomes an {@link EncodeError}. */
+export function encodeWith<T>(codec: Codec<T>, data: T): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = codec.encode(data);
+  } catch (error) {
+    if (error instanceof QueuekitError) throw error;
+    throw new EncodeError(`The codec could not encode the payload: ${errorText(error)}`, { cause: error });
+  }
+  if (!(bytes instanceof Uint8Array))
+    throw new EncodeError(`The codec's encode() returned ${typeof bytes}, expected a Uint8Array`);
+  return bytes;
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** The payload, or undefined when `codec` cannot decode it (listings never throw on a bad message). */
 export function decodeOrUndefined<T>(codec: Codec<T>, body: Uint8Array): T | undefined {

@@ -4,6 +4,23 @@ import type { ProcessOptions, QueueOptions, SendOptions } from './types.js';
 
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
 
+/**
+ * Longest duration (ms) accepted in configuration: 2^31-1, about 24.8 days, the largest delay a
+ * JavaScript timer honours (a longer one fires after 1 ms, turning waits into busy loops).
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+
+/** A valid queue name: 1-80 letters, digits, `.`, `_` or `-`, starting with a letter or digit. */
+export function isQueueName(name: unknown): name is string {
+  return typeof name === 'string' && QUEUE_NAME.test(name);
+}
+
+/** Refuse a duration past {@link MAX_DURATION_MS}, naming the field. */
+export function maxDuration(field: string, value: number | undefined): void {
+  if (value !== undefined && value > MAX_DURATION_MS)
+    throw new ConfigError(field, `at most ${MAX_DURATION_MS} ms (about 24.8 days), got ${String(value)}`);
+}
+
 function positiveInt(field: string, value: number | undefined, min = 1): void {
   if (value === undefined) return;
   if (!Number.isInteger(value) || value < min)
@@ -32,6 +49,8 @@ export function validateBackoff(field: string, backoff: BackoffOptions | undefin
   }
   nonNegative(`${field}.delay`, backoff.delay);
   nonNegative(`${field}.maxDelay`, backoff.maxDelay);
+  maxDuration(`${field}.delay`, backoff.delay);
+  maxDuration(`${field}.maxDelay`, backoff.maxDelay);
   if (backoff.jitter !== undefined && !(backoff.jitter >= 0 && backoff.jitter <= 1)) {
     throw new ConfigError(`${field}.jitter`, `expected a number 0-1, got ${String(backoff.jitter)}`);
   }
@@ -40,7 +59,7 @@ export function validateBackoff(field: string, backoff: BackoffOptions | undefin
 /** Validate `createQueue` options. */
 export function validateQueueOptions<T>(options: QueueOptions<T>): void {
   if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'expected an object');
-  if (typeof options.name !== 'string' || !QUEUE_NAME.test(options.name)) {
+  if (!isQueueName(options.name)) {
     throw new ConfigError(
       'name',
       'expected 1-80 letters, digits, `.`, `_` or `-`, starting with a letter or digit',
@@ -64,6 +83,22 @@ export function validateQueueOptions<T>(options: QueueOptions<T>): void {
   priority('defaults.priority', options.defaults?.priority);
   validateBackoff('defaults.backoff', options.defaults?.backoff);
   if (options.maxDelayHop !== undefined) positiveInt('maxDelayHop', options.maxDelayHop);
+  maxDuration('maxDelayHop', options.maxDelayHop);
+  validateRateLimit(options.rateLimit);
+}
+
+/** Validate `rateLimit`: an integer `max` ≥ 1 per `duration` ms (1 ms to {@link MAX_DURATION_MS}). */
+export function validateRateLimit(
+  limit: { readonly max: number; readonly duration: number } | undefined,
+): void {
+  if (limit === undefined) return;
+  if (typeof limit !== 'object' || limit === null)
+    throw new ConfigError('rateLimit', 'expected { max, duration }');
+  if (!Number.isInteger(limit.max) || limit.max < 1)
+    throw new ConfigError('rateLimit.max', 'expected an integer ≥ 1');
+  if (!Number.isInteger(limit.duration) || limit.duration < 1)
+    throw new ConfigError('rateLimit.duration', 'expected an integer ≥ 1 (ms)');
+  maxDuration('rateLimit.duration', limit.duration);
 }
 
 /** Validate the options of one send. */
@@ -94,12 +129,29 @@ export function validateSendOptions(options: SendOptions | undefined, field = 'o
   ) {
     throw new ConfigError(`${field}.orderingKey`, 'expected a non-empty string');
   }
-  for (const [key, value] of Object.entries(options.headers ?? {})) {
-    if (typeof value !== 'string')
-      throw new ConfigError(`${field}.headers.${key}`, 'header values must be strings');
-    if (key.startsWith('qk-') || key.toLowerCase() === 'content-type') {
-      throw new ConfigError(`${field}.headers.${key}`, 'the `qk-` prefix and `content-type` are reserved');
+  validateHeaders(options.headers, `${field}.headers`);
+}
+
+/**
+ * User headers: string values; names not starting with `qk-` nor equal to `content-type` (any case),
+ * nor in `reserved` (names the driver interprets, compared case-insensitively).
+ */
+export function validateHeaders(
+  headers: Readonly<Record<string, string>> | undefined,
+  field = 'options.headers',
+  reserved: readonly string[] = [],
+): void {
+  if (headers === undefined) return;
+  if (typeof headers !== 'object' || headers === null) throw new ConfigError(field, 'expected an object');
+  const taken = reserved.length > 0 ? new Set(reserved.map((name) => name.toLowerCase())) : undefined;
+  for (const [key, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') throw new ConfigError(`${field}.${key}`, 'header values must be strings');
+    const lower = key.toLowerCase();
+    if (lower.startsWith('qk-') || lower === 'content-type') {
+      throw new ConfigError(`${field}.${key}`, 'the `qk-` prefix and `content-type` are reserved (any case)');
     }
+    if (taken?.has(lower))
+      throw new ConfigError(`${field}.${key}`, 'this header name is reserved by the driver');
   }
 }
 
@@ -107,5 +159,7 @@ export function validateSendOptions(options: SendOptions | undefined, field = 'o
 export function validateProcessOptions(options: ProcessOptions | undefined): void {
   positiveInt('concurrency', options?.concurrency);
   positiveInt('lockDuration', options?.lockDuration, 100);
+  maxDuration('lockDuration', options?.lockDuration);
   if (options?.pollInterval !== undefined) positiveInt('pollInterval', options.pollInterval, 0);
+  maxDuration('pollInterval', options?.pollInterval);
 }

@@ -19,6 +19,9 @@ export type ErrorCode =
   | 'ERR_DECODE'
   | 'ERR_BROKER_UNAVAILABLE'
   | 'ERR_TIMEOUT'
+  | 'ERR_ENCODE'
+  | 'ERR_PARTIAL_SEND'
+  | 'ERR_FORGED_MESSAGE'
   | 'ERR_AUTH';
 
 /** Base class of every queuekit error. */
@@ -198,5 +201,40 @@ export class AuthenticationError extends QueuekitError {
     message: string,
   ) {
     super(message, 'ERR_AUTH');
+  }
+}
+
+/** The codec could not encode a payload (a BigInt, a cycle, a wrong type...); nothing was sent. */
+export class EncodeError extends QueuekitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_ENCODE', options);
+  }
+}
+
+/**
+ * Part of a batch was accepted by the broker and part was not. `sent` and `unsent` hold job ids
+ * (in entry order); the jobs in `unsent` may be sent again safely, those in `sent` must not be.
+ */
+export class PartialSendError extends QueuekitError {
+  constructor(
+    readonly sent: readonly string[],
+    readonly unsent: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Batch partly sent: ${sent.length} job(s) accepted, ${unsent.length} not sent (see \`unsent\`)`,
+      'ERR_PARTIAL_SEND',
+      options,
+    );
+  }
+}
+
+/** A message carried core bookkeeping that the core did not write (out-of-range fan-out chunk...); it was ignored. */
+export class ForgedMessageError extends QueuekitError {
+  constructor(
+    readonly messageId: string,
+    message: string,
+  ) {
+    super(message, 'ERR_FORGED_MESSAGE');
   }
 }

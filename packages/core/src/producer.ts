@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { validateSendOptions } from './config.js';
+import { encodeWith } from './codec.js';
+import { MAX_DURATION_MS, validateHeaders, validateSendOptions } from './config.js';
 import { bandQueue, emulatesPriority, hopLimit, messageSize, type QueueContext } from './context.js';
 import type { Driver, OutgoingMessage } from './driver.js';
 import { ConfigError, PayloadTooLargeError, UnsupportedFeatureError } from './errors.js';
@@ -30,9 +31,11 @@ export async function prepareMessage<T>(
   if (typeof name !== 'string' || name === '')
     throw new ConfigError('name', 'job name must be a non-empty string');
   validateSendOptions(options, field);
+  if (driver.reservedHeaders?.length)
+    validateHeaders(options.headers, `${field}.headers`, driver.reservedHeaders);
   const caps = driver.capabilities;
   const value = ctx.schema ? await validateWith(ctx.schema, data) : data;
-  const body = ctx.codec.encode(value);
+  const body = encodeWith(ctx.codec, value);
   const now = Date.now();
 
   const priority = options.priority ?? ctx.defaults.priority;
@@ -79,7 +82,7 @@ export async function prepareMessage<T>(
     name,
     body,
     headers,
-    ...(delayMs > 0 ? { delayMs: Math.min(delayMs, hopLimit(caps, ctx.maxDelayHop)) } : {}),
+    ...(delayMs > 0 ? { delayMs: Math.min(delayMs, hopLimit(caps, ctx.maxDelayHop), MAX_DURATION_MS) } : {}),
     ...(priority !== undefined && caps.priority === 'native' ? { priority } : {}),
     ...(options.orderingKey === undefined ? {} : { orderingKey: options.orderingKey }),
     ...(options.jobId === undefined ? {} : { dedup: true }),

@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import type { QueueContext } from './context.js';
+import { maxDuration } from './config.js';
 import { ConfigError } from './errors.js';
 import type { NativeScheduleInfo } from './driver.js';
 import { decodeOrUndefined } from './codec.js';
@@ -49,6 +50,7 @@ function validateSpec<T>(name: string, spec: ScheduleSpec<T>): void {
   if (spec.every !== undefined && (!Number.isInteger(spec.every) || spec.every < 1000)) {
     throw new ConfigError('schedule.every', 'expected an integer number of ms ≥ 1000');
   }
+  maxDuration('schedule.every', spec.every);
   if (spec.cron !== undefined) {
     try {
       new Cron(spec.cron, { timezone: spec.tz ?? 'UTC', paused: true }).nextRun();

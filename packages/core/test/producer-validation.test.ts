@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  createMemoryDriver,
+  createQueue,
+  EncodeError,
+  MemoryBroker,
+  type OutgoingMessage,
+  QueuekitError,
+} from '../src/index.js';
+import { wrapDriver } from './wrap.js';
+
+const fresh = () => createMemoryDriver({ broker: new MemoryBroker() });
+
+describe('send refuses what it cannot send, with a typed error, and sends nothing', () => {
+  it('a BigInt payload is an EncodeError naming where it is', async () => {
+    const queue = createQueue<unknown>({ name: 'enc', driver: fresh(), ownsDriver: true });
+    const error = await queue.send('x', { n: 10n }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EncodeError);
+    expect(error).toMatchObject({ code: 'ERR_ENCODE' });
+    expect((error as Error).message).toMatch(/BigInt at data\.n/);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    await expect(queue.sendBatch([{ name: 'x', data: cyclic }])).rejects.toMatchObject({
+      code: 'ERR_ENCODE',
+      message: expect.stringMatching(/circular reference at data\.self/),
+    });
+    expect((await queue.stats()).waiting).toBe(0);
+    await queue.close();
+  });
+
+  it('a custom codec that throws a TypeError surfaces as an EncodeError', async () => {
+    const codec = {
+      contentType: 'x/test',
+      encode: () => {
+        throw new TypeError('nope');
+      },
+      decode: () => null,
+    };
+    const queue = createQueue<unknown>({ name: 'enc2', driver: fresh(), ownsDriver: true, codec });
+    await expect(queue.send('x', 1)).rejects.toSatisfy(
+      (e: unknown) =>
+        e instanceof QueuekitError && e.code === 'ERR_ENCODE' && /nope/.test((e as Error).message),
+    );
+    await queue.close();
+  });
+
+  it('refuses `qk-` headers in any case and the driver’s reserved names, naming the header', async () => {
+    const sent: OutgoingMessage[][] = [];
+    const inner = fresh();
+    const driver = wrapDriver(inner, {
+      reservedHeaders: ['x-delivery-count'],
+      send: async (queue: string, messages: readonly OutgoingMessage[]) => {
+        sent.push([...messages]);
+        await inner.send(queue, messages);
+      },
+    });
+    const queue = createQueue<unknown>({ name: 'hdr', driver });
+    for (const name of [
+      'QK-attempt',
+      'Qk-Max-Attempts',
+      'X-Delivery-Count',
+      'x-delivery-count',
+      'Content-Type',
+    ]) {
+      const error = await queue.send('x', 1, { headers: { [name]: '1' } }).catch((e: unknown) => e);
+      expect(error, name).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).field).toBe(`options.headers.${name}`);
+      await expect(
+        queue.sendBatch([{ name: 'x', data: 1, options: { headers: { [name]: '1' } } }]),
+      ).rejects.toBeInstanceOf(ConfigError);
+    }
+    expect(sent).toEqual([]);
+    await queue.send('x', 1, { headers: { 'x-mine': 'ok' } });
+    expect(sent.flat()[0]?.headers).toMatchObject({ 'x-mine': 'ok', 'qk-attempt': '1' });
+    await queue.close();
+    await inner.close();
+  });
+});
+
+describe('durations past 2^31-1 ms are a ConfigError naming the field', () => {
+  const big = 2 ** 31;
+  it.each([
+    ['rateLimit.duration', { rateLimit: { max: 1, duration: big } }],
+    ['defaults.backoff.delay', { defaults: { backoff: { delay: big } } }],
+    ['defaults.backoff.maxDelay', { defaults: { backoff: { maxDelay: big } } }],
+    ['maxDelayHop', { maxDelayHop: big }],
+  ])('%s', (field, options) => {
+    expect(() => createQueue({ name: 'dur', driver: fresh(), ...options })).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG', field }),
+    );
+  });
+
+  it('lockDuration, pollInterval and schedule.every too; 2^31-1 itself is accepted', async () => {
+    const queue = createQueue<unknown>({ name: 'dur2', driver: fresh(), ownsDriver: true });
+    expect(() => queue.process(async () => undefined, { lockDuration: big })).toThrow(
+      expect.objectContaining({ field: 'lockDuration' }),
+    );
+    expect(() => queue.process(async () => undefined, { pollInterval: big })).toThrow(
+      expect.objectContaining({ field: 'pollInterval' }),
+    );
+    await expect(queue.schedule('s', { every: big, data: 1 })).rejects.toMatchObject({
+      field: 'schedule.every',
+    });
+    expect(() =>
+      createQueue({ name: 'dur3', driver: fresh(), rateLimit: { max: 1, duration: big - 1 } }),
+    ).not.toThrow();
+    await queue.close();
+  });
+});
