@@ -127,15 +127,36 @@ export class ConsumerLoop<T> {
     for (const wake of waiters) wake();
   }
 
-  private async run(): Promise<void> {
-    const driver = await this.ctx.driver();
-    const queues = physicalQueues(driver, this.ctx.name, this.ctx.strict);
-    this.nativeJobs = driver.workflows?.jobs !== undefined;
-    const setRateLimit = driver.workflows?.setRateLimit;
-    if (this.ctx.rateLimit && setRateLimit) {
-      for (const queue of queues) await setRateLimit.call(driver.workflows, queue, this.ctx.rateLimit);
-      this.nativeLimit = true;
+  /**
+   * The driver, connected, with the native rate limit set up: retried with backoff until it works or the
+   * consumer stops (undefined then), so a consumer started during an outage consumes once the broker is back.
+   */
+  private async connect(): Promise<Driver | undefined> {
+    let failures = 0;
+    while (!this.stopping.signal.aborted) {
+      try {
+        const driver = await this.ctx.driver();
+        this.nativeJobs = driver.workflows?.jobs !== undefined;
+        const setRateLimit = driver.workflows?.setRateLimit;
+        if (this.ctx.rateLimit && setRateLimit) {
+          for (const queue of physicalQueues(driver, this.ctx.name, this.ctx.strict))
+            await setRateLimit.call(driver.workflows, queue, this.ctx.rateLimit);
+          this.nativeLimit = true;
+        }
+        return driver;
+      } catch (error) {
+        if (this.stopping.signal.aborted) break;
+        this.ctx.emit('error', asError(error));
+        await abortableDelay(retryDelayMs(++failures), this.stopping.signal);
+      }
     }
+    return undefined;
+  }
+
+  private async run(): Promise<void> {
+    const driver = await this.connect();
+    if (!driver) return;
+    const queues = physicalQueues(driver, this.ctx.name, this.ctx.strict);
     let failures = 0;
     // Batching brokers answer one receive with up to maxBatchSize messages: when only a few slots are
     // free, linger briefly for more so that receives stay batched (bounded, so long jobs lose nothing).
@@ -166,8 +187,7 @@ export class ConsumerLoop<T> {
       } catch (error) {
         if (this.stopping.signal.aborted) break;
         this.ctx.emit('error', asError(error));
-        failures++;
-        await abortableDelay(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), this.stopping.signal);
+        await abortableDelay(retryDelayMs(++failures), this.stopping.signal);
         continue;
       }
       if (Date.now() >= windowEndsAt && deliveries.length > 0) await this.admitLate(driver, deliveries);
@@ -650,6 +670,11 @@ export class ConsumerLoop<T> {
       ...(job ? { job } : {}),
     });
   }
+}
+
+/** Wait before the next try after `failures` transport failures in a row: 200 ms doubling to 5 s. */
+function retryDelayMs(failures: number): number {
+  return Math.min(5_000, 100 * 2 ** Math.min(failures, 6));
 }
 
 function asError(value: unknown): Error {

@@ -18,7 +18,7 @@ import {
 import { prepareEntries, SendCoalescer, sendEntries } from './producer.js';
 import { RateLimiter } from './rate-limit.js';
 import { type ScheduleInfo, Scheduler, type ScheduleSpec } from './schedules.js';
-import { MemoryStore } from './store/memory.js';
+import { defaultStore } from './store/memory.js';
 import type { Store } from './store/types.js';
 import { type QueueMetrics, MetricsRecorder } from './metrics.js';
 import { loadOtel, otelInstruments } from './telemetry.js';
@@ -114,7 +114,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
       if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1))
         throw new ConfigError('results.ttl', 'expected an integer ≥ 1 (ms)');
     }
-    const store: Store = options.store ?? new MemoryStore();
+    const store: Store = options.store ?? defaultStore();
     const resultTtlMs =
       (options.results === false ? undefined : options.results?.ttl) ?? DEFAULT_RESULT_TTL_MS;
     this.context = {
