@@ -297,10 +297,15 @@ export class BullmqDriver implements Driver {
     const deliveries = await Promise.all(
       jobs.map(async (job) => {
         const view = fromBullJob(job);
-        const reduced = await this.#fanOuts.reduceBody(queue, job).catch((error: unknown) => {
+        let reduced: Awaited<ReturnType<FanOutFlows['reduceBody']>>;
+        try {
+          reduced = await this.#fanOuts.reduceBody(queue, job);
+        } catch (error) {
+          // Redis failed while the reduce body was read: the job goes back unseen, to be read again.
           this.#onError(toQueuekitError(error, 'fan-out'));
+          await receiver.handBack(job);
           return undefined;
-        });
+        }
         this.#held.add(queue, view.id);
         const message = reduced instanceof Uint8Array ? { ...view, body: reduced } : view;
         const delivery = new BullDelivery(message, job, receiver, () => this.#held.delete(queue, view.id));

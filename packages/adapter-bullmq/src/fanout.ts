@@ -193,8 +193,11 @@ export class FanOutFlows {
     let entries: Record<string, string>;
     try {
       entries = await this.host.connection.hgetall(record);
-    } catch {
-      return { invalid: 'fan-out meta: the record is not a hash' };
+    } catch (error) {
+      if (/WRONGTYPE/.test(String((error as Error)?.message))) {
+        return { invalid: 'fan-out meta: the record is not a hash' };
+      }
+      throw error;
     }
     if (entries.parent !== this.host.queue(queue).toKey(String(job.id)) || entries.id !== parentId)
       return { invalid: 'fan-out record: it names another parent (or has expired)' };

@@ -355,6 +355,11 @@ export class QueueReceiver {
     }
   }
 
+  /** Return a fetched job that will not be delivered, its delivery count undone (see {@link giveBack}). */
+  handBack(job: Job): Promise<void> {
+    return this.giveBack(job);
+  }
+
   private trackGiveBack(job: Job): void {
     const work = this.giveBack(job).finally(() => this.givingBack.delete(work));
     this.givingBack.add(work);
