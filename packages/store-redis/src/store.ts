@@ -42,6 +42,8 @@ export interface RedisStoreOptions {
 export const DEFAULT_REDIS_STORE_PREFIX = 'qk:store:';
 
 const SCAN_COUNT = 500;
+/** The one-time index backfill walks the whole database: bigger steps, fewer round trips. */
+const BACKFILL_SCAN_COUNT = 10_000;
 /** Prefixes indexed by default: the core's schedule definitions and ticks. */
 const DEFAULT_INDEX_PREFIXES = ['qk:sched:'] as const;
 /** Names of the index keys after the store prefix. NUL keeps them apart from any key the core writes. */
@@ -272,7 +274,7 @@ export class RedisStore implements Store {
     const p = this.#prefix;
     await this.#client.script('LOAD', scripts.track.source);
     for (const indexed of this.#indexPrefixes) {
-      const found = await this.#scan(indexed);
+      const found = await this.#scan(indexed, BACKFILL_SCAN_COUNT);
       for (let i = 0; i < found.length; i += SCAN_COUNT) {
         const pipeline = this.#client.pipeline();
         for (const key of found.slice(i, i + SCAN_COUNT))
@@ -289,13 +291,13 @@ export class RedisStore implements Store {
   }
 
   /** Every key starting with `prefix`, by scanning the database. */
-  async #scan(prefix: string): Promise<string[]> {
+  async #scan(prefix: string, count = SCAN_COUNT): Promise<string[]> {
     const outer = this.#outer();
     const pattern = `${escapeGlob(outer + prefix)}*`;
     const found = new Set<string>();
     let cursor = '0';
     do {
-      const [next, batch] = await this.#client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+      const [next, batch] = await this.#client.scan(cursor, 'MATCH', pattern, 'COUNT', count);
       for (const full of batch) found.add(full.slice(outer.length));
       cursor = next;
     } while (cursor !== '0');

@@ -1,7 +1,9 @@
 import { describeStoreConformance, until } from '@queuekit/conformance';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryDriver, createQueue } from '@queuekit/core';
 import { createRedisStore, type RedisStore } from '../src/index.js';
+import { scripts } from '../src/scripts.js';
 import { deleteUnder, REDIS_URL, rawClient, uniquePrefix } from './helpers.js';
 
 /** An ioredis connection that counts the commands it sends, by name. */
@@ -74,6 +76,30 @@ describe('RedisStore keys(): an index of the listed keys instead of a database s
     expect((await store.keys(schedules)).sort()).toEqual(
       [`${schedules}counter`, `${schedules}nightly`, `${schedules}weekly`].sort(),
     );
+  });
+
+  it('a consumer running schedules over the store lists them without SCAN (the public API)', async () => {
+    const queue = createQueue<{ n: number }>({ name: 'reports-e2e', driver: createMemoryDriver(), store });
+    try {
+      await queue.schedule('every-second', { every: 1000, data: { n: 1 } });
+      let listings = 0;
+      const sha = scripts.list.sha;
+      const send = counting.client.sendCommand.bind(counting.client);
+      counting.client.sendCommand = ((command: { name: string; args: unknown[] }, ...rest: unknown[]) => {
+        if (command.name === 'evalsha' && String(command.args[0]) === sha) listings++;
+        return (send as (...args: unknown[]) => unknown)(command, ...rest);
+      }) as Redis['sendCommand'];
+      counting.counts.clear();
+      const runs: number[] = [];
+      queue.process(async (job) => {
+        runs.push(job.data.n);
+      });
+      // Each scheduler round lists the schedules twice (due ticks, then the next due time).
+      await until('six schedule listings', 30_000, () => listings >= 6);
+      expect(counting.counts.get('scan') ?? 0).toBe(0);
+    } finally {
+      await queue.close();
+    }
   });
 
   it('finds keys written before the index existed (one scan, then none)', async () => {
