@@ -94,19 +94,28 @@ function decodeLenient(text: string): string {
   }
 }
 
+/** Longest interval a Node timer keeps (2^31 - 1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Validate driver options, naming the offending field. */
 export function validateOptions(options: BullmqDriverOptions): void {
   const positiveInt = (field: string, value: number | undefined, min = 1) => {
     if (value !== undefined && (!Number.isInteger(value) || value < min))
       throw new ConfigError(field, `must be an integer ≥ ${min}`);
   };
+  // Node timers fire at once past 2^31 - 1 ms: a longer interval would be a busy loop.
+  const timer = (field: string, value: number | undefined) => {
+    positiveInt(field, value);
+    if (value !== undefined && value > MAX_TIMER_MS)
+      throw new ConfigError(field, `must be at most ${MAX_TIMER_MS} ms`);
+  };
   positiveInt('keepCompleted', options.keepCompleted, 0);
   positiveInt('keepCompletedMs', options.keepCompletedMs, 0);
   positiveInt('maxPayloadBytes', options.maxPayloadBytes);
-  positiveInt('stalledIntervalMs', options.stalledIntervalMs);
+  timer('stalledIntervalMs', options.stalledIntervalMs);
   if (options.limiter) {
     positiveInt('limiter.max', options.limiter.max);
-    positiveInt('limiter.duration', options.limiter.duration);
+    timer('limiter.duration', options.limiter.duration);
   }
   if (options.prefix !== undefined && (options.prefix === '' || options.prefix.includes('{')))
     throw new ConfigError('prefix', 'must be a non-empty string');

@@ -81,6 +81,15 @@ describe('BullMQ job ids are escaped injectively', () => {
   });
 });
 
+describe('bounds', () => {
+  it.each([
+    ['stalledIntervalMs', { stalledIntervalMs: 2 ** 31 }],
+    ['limiter.duration', { limiter: { max: 1, duration: 38 * 24 * 3_600_000 } }],
+  ])('%s past 2^31 - 1 ms (a timer that would fire at once) is a ConfigError naming it', (field, options) => {
+    expect(() => testDriver(prefix, options)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', field }));
+  });
+});
+
 describe('forged fan-out meta on a BullMQ job', () => {
   async function forge(queue: string, jobId: string, f: unknown, record?: Record<string, string>) {
     if (record) {
