@@ -3,7 +3,7 @@ import { encodeWith } from './codec.js';
 import { MAX_DURATION_MS, validateHeaders, validateSendOptions } from './config.js';
 import { bandQueue, emulatesPriority, hopLimit, messageSize, type QueueContext } from './context.js';
 import type { Driver, OutgoingMessage } from './driver.js';
-import { ConfigError, PayloadTooLargeError, UnsupportedFeatureError } from './errors.js';
+import { ConfigError, PartialSendError, PayloadTooLargeError, UnsupportedFeatureError } from './errors.js';
 import { H } from './headers.js';
 import { validateWith } from './schema.js';
 import { startSendSpan } from './telemetry.js';
@@ -95,21 +95,123 @@ export async function prepareMessage<T>(
   return { queue, message, span };
 }
 
-/** Prepare every entry first (so one bad entry sends nothing), then send grouped by queue. */
 /** A batch entry plus core-only headers (fan-out bookkeeping), which skip the reserved-prefix check. */
 export interface InternalEntry<T> extends BatchEntry<T> {
   readonly internalHeaders?: Readonly<Record<string, string>>;
 }
 
+/** Driver sends in flight at once for one batch (a 100k batch on a 10-message driver is 10,000 sends). */
+export const MAX_CHUNKS_IN_FLIGHT = 8;
+
+/**
+ * Prepare every entry first (so one bad entry sends nothing), then send grouped by queue: chunks
+ * without ordering keys up to {@link MAX_CHUNKS_IN_FLIGHT} at a time, chunks with keys one after the
+ * other (after the keyed sends of earlier calls on this queue). When some chunks were accepted and
+ * others not, throws a {@link PartialSendError} listing both; when none was, the send's own error.
+ */
 export async function sendEntries<T>(
   ctx: QueueContext<T>,
   entries: readonly InternalEntry<T>[],
   field: (index: number) => string = (index) => `entries[${index}].options`,
 ): Promise<string[]> {
-  const driver = await ctx.driver();
-  const prepared = await prepareEntries(ctx, driver, entries, field);
-  await Promise.all(chunksOf(driver, prepared).map((chunk) => deliver(ctx, driver, chunk)));
-  return prepared.map((p) => p.message.id);
+  const lane = entries.some((entry) => entry.options?.orderingKey !== undefined)
+    ? orderedLane(ctx)
+    : undefined;
+  try {
+    const driver = await ctx.driver();
+    const prepared = await prepareEntries(ctx, driver, entries, field);
+    if (lane) await lane.turn;
+    const outcomes = await sendChunks(
+      chunksOf(driver, prepared),
+      (chunk) => deliver(ctx, driver, chunk),
+      true,
+    );
+    const failure = outcomes.find((o) => o.error !== undefined)?.error;
+    if (failure === undefined) return prepared.map((p) => p.message.id);
+    const sent = outcomes
+      .filter((o) => o.error === undefined)
+      .flatMap((o) => o.chunk.map((p) => p.message.id));
+    if (sent.length === 0) throw failure.value;
+    const accepted = new Set(sent);
+    throw new PartialSendError(
+      prepared.map((p) => p.message.id).filter((id) => accepted.has(id)),
+      prepared.map((p) => p.message.id).filter((id) => !accepted.has(id)),
+      { cause: failure.value },
+    );
+  } finally {
+    lane?.done();
+  }
+}
+
+/** One turn on a queue's lane of keyed sends: taken in call order, so keyed batches reach the driver in that order. */
+interface LaneTicket {
+  readonly turn: Promise<void>;
+  done(): void;
+}
+
+const laneTails = new WeakMap<object, Promise<void>>();
+
+function orderedLane(ctx: QueueContext<unknown>): LaneTicket {
+  const previous = laneTails.get(ctx) ?? Promise.resolve();
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  laneTails.set(ctx, finished);
+  return { turn: previous, done };
+}
+
+interface ChunkOutcome<P> {
+  readonly chunk: readonly P[];
+  /** Set when the chunk was not (known to be) accepted: its send failed, or it was not attempted. */
+  readonly error?: { readonly value: unknown };
+}
+
+/**
+ * Send `chunks`: those carrying an ordering key sequentially in order, the others at most
+ * MAX_CHUNKS_IN_FLIGHT at a time. After a failure no keyed chunk is started (a later job of a key must
+ * not overtake one that failed); with `stopOnError`, no chunk at all.
+ */
+async function sendChunks<P extends PreparedMessage>(
+  chunks: readonly P[][],
+  send: (chunk: readonly P[]) => Promise<void>,
+  stopOnError: boolean,
+): Promise<ChunkOutcome<P>[]> {
+  const outcomes: ChunkOutcome<P>[] = new Array(chunks.length);
+  let firstError: { value: unknown } | undefined;
+  const run = async (index: number) => {
+    const chunk = chunks[index] as P[];
+    if (firstError && stopOnError) {
+      outcomes[index] = { chunk, error: firstError };
+      return;
+    }
+    try {
+      await send(chunk);
+      outcomes[index] = { chunk };
+    } catch (value) {
+      firstError ??= { value };
+      outcomes[index] = { chunk, error: { value } };
+    }
+  };
+  const keyed: number[] = [];
+  const free: number[] = [];
+  for (const [index, chunk] of chunks.entries())
+    (chunk.some((p) => p.message.orderingKey !== undefined) ? keyed : free).push(index);
+  const inOrder = async () => {
+    for (const index of keyed) {
+      if (firstError) outcomes[index] = { chunk: chunks[index] as P[], error: firstError };
+      else await run(index);
+    }
+  };
+  let next = 0;
+  const worker = async () => {
+    while (next < free.length) await run(free[next++] as number);
+  };
+  await Promise.all([
+    inOrder(),
+    ...Array.from({ length: Math.min(MAX_CHUNKS_IN_FLIGHT, free.length) }, worker),
+  ]);
+  return outcomes;
 }
 
 /** Validate and encode every entry (one invalid entry throws, nothing is sent) and record them as sent. */
@@ -235,6 +337,17 @@ export class SendCoalescer<T> {
     const batch = this.pending;
     this.pending = [];
     this.scheduled = false;
+    const lane = batch.some((item) => item.entry.options?.orderingKey !== undefined)
+      ? orderedLane(this.ctx)
+      : undefined;
+    try {
+      await this.sendAll(batch, lane);
+    } finally {
+      lane?.done();
+    }
+  }
+
+  private async sendAll(batch: readonly PendingSend<T>[], lane: LaneTicket | undefined): Promise<void> {
     let driver: Driver;
     try {
       driver = await this.ctx.driver();
@@ -266,15 +379,17 @@ export class SendCoalescer<T> {
       for (const { item } of prepared) item.reject(error);
       return;
     }
-    await Promise.all(
-      chunksOf(driver, prepared).map(async (chunk) => {
-        try {
-          await deliver(this.ctx, driver, chunk);
-          for (const { item, message } of chunk) item.resolve(message.id);
-        } catch (error) {
-          for (const { item } of chunk) item.reject(error);
-        }
-      }),
+    if (lane) await lane.turn;
+    const outcomes = await sendChunks(
+      chunksOf(driver, prepared),
+      (chunk) => deliver(this.ctx, driver, chunk),
+      false,
     );
+    for (const { chunk, error } of outcomes) {
+      for (const { item, message } of chunk) {
+        if (error) item.reject(error.value);
+        else item.resolve(message.id);
+      }
+    }
   }
 }
