@@ -86,11 +86,18 @@ export class QueueConsumer {
     if (buffered) return buffered;
     const channel = await this.openChannel(timeoutMs);
     const messages: Message[] = [];
-    while (messages.length < max && this.channel === channel) {
-      const message = await channel.get(this.queue, { noAck: false });
-      if (!message) break;
-      messages.push(message);
-      this.unsettled++;
+    try {
+      while (messages.length < max && this.channel === channel) {
+        const message = await channel.get(this.queue, { noAck: false });
+        if (!message) break;
+        messages.push(message);
+        this.unsettled++;
+      }
+    } catch (error) {
+      // The channel (or its connection) closed under the get: what it fetched is back in the queue
+      // already, and the next receive opens a new channel. Only an error on a live channel is news.
+      if (this.channel === channel) throw error;
+      return undefined;
     }
     return messages.length > 0 ? { channel, messages } : undefined;
   }
@@ -98,12 +105,20 @@ export class QueueConsumer {
   private async start(prefetch: number, timeoutMs: number): Promise<void> {
     const channel = await this.openChannel(timeoutMs);
     const previous = this.consumerTag;
-    await channel.prefetch(prefetch, false);
-    const { consumerTag } = await channel.consume(
-      this.queue,
-      (message) => (message ? this.arrived(channel, message) : this.cancelledByBroker(channel)),
-      { noAck: false },
-    );
+    let consumerTag: string;
+    try {
+      await channel.prefetch(prefetch, false);
+      ({ consumerTag } = await channel.consume(
+        this.queue,
+        (message) => (message ? this.arrived(channel, message) : this.cancelledByBroker(channel)),
+        { noAck: false },
+      ));
+    } catch (error) {
+      // Closed under us (see getNow): `ensure` starts again on a new channel.
+      if (this.channel === channel) throw error;
+      return;
+    }
+    if (this.channel !== channel) return;
     this.consumerTag = consumerTag;
     this.prefetch = prefetch;
     if (previous !== undefined) await channel.cancel(previous).catch(() => undefined);

@@ -80,14 +80,21 @@ export class Topology {
     for (const bucket of this.options.delayBucketsMs) this.declared.delete(waitQueueName(queue, bucket));
   }
 
-  /** Declare (idempotently) and return the message count of a queue. */
+  /**
+   * Declare (idempotently) and return the message count of a queue. A declare caught by its channel
+   * or connection closing (for another reason) is repeated on a new channel, within the outage timeout.
+   */
   async declare(name: string, args: Record<string, unknown>): Promise<number> {
-    const channel = await this.admin.get(this.options.unavailableTimeoutMs);
+    const deadline = Date.now() + this.options.unavailableTimeoutMs;
     const options: Options.AssertQueue = { durable: true, arguments: args };
-    try {
-      return (await channel.assertQueue(name, options)).messageCount;
-    } catch (error) {
-      throw declareError(name, error);
+    for (;;) {
+      const channel = await this.admin.get(Math.max(1, deadline - Date.now()));
+      try {
+        return (await channel.assertQueue(name, options)).messageCount;
+      } catch (error) {
+        const closedUnderUs = !this.admin.holds(channel) && !isChannelError(error);
+        if (!closedUnderUs || Date.now() >= deadline) throw declareError(name, error);
+      }
     }
   }
 
@@ -109,6 +116,11 @@ export class Topology {
       ...this.options.delayBucketsMs.map((bucket) => waitQueueName(queue, bucket)),
     ];
   }
+}
+
+/** Whether the broker closed the channel because of this very call (it would fail again). */
+function isChannelError(error: unknown): boolean {
+  return typeof (error as { code?: unknown }).code === 'number';
 }
 
 function declareError(name: string, error: unknown): unknown {
