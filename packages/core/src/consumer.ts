@@ -8,7 +8,16 @@ import {
   RetryAfterError,
   UnrecoverableError,
 } from './errors.js';
-import { H, intHeader, userHeaders } from './headers.js';
+import {
+  attemptHeader,
+  backoffHeader,
+  H,
+  HEADER_BOUNDS,
+  intHeader,
+  maxAttemptsHeader,
+  notBeforeHeader,
+  userHeaders,
+} from './headers.js';
 import { FANOUT_INDEX, FANOUT_PARENT, finishChunk } from './fanout.js';
 import { prepareEntries, sendEntries } from './producer.js';
 import { validateWith } from './schema.js';
@@ -22,32 +31,30 @@ const DEFAULT_MAX_ATTEMPTS = 3;
 const LINGER_MS = 5;
 const BAND_RECHECK_MS = 200;
 
-/** Attempt metadata read from a delivery's headers and delivery count. */
+/** Attempt metadata read from a delivery's headers (parsed strictly, see HEADER_BOUNDS) and delivery count. */
 export interface AttemptInfo {
   readonly attempt: number;
   readonly maxAttempts: number;
+  /** Epoch ms before which the job must not run; 0 for none. */
   readonly notBefore: number;
   readonly backoff: BackoffOptions | undefined;
+  /** Why the core headers cannot be honoured (the message is dead-lettered as `invalid-headers`). */
+  readonly invalid?: string;
 }
 
 /** The attempt count survives redelivery: header (bumped on re-send) plus redeliveries in place. */
 export function attemptInfo(delivery: Delivery, defaultMaxAttempts = DEFAULT_MAX_ATTEMPTS): AttemptInfo {
-  const base = intHeader(delivery.headers, H.attempt, 1);
-  const deliveries = Math.max(1, delivery.deliveryCount || 1);
-  let backoff: BackoffOptions | undefined;
-  const rawBackoff = delivery.headers[H.backoff];
-  if (rawBackoff) {
-    try {
-      backoff = JSON.parse(rawBackoff) as BackoffOptions;
-    } catch {
-      backoff = undefined;
-    }
-  }
+  const count = delivery.deliveryCount;
+  const redeliveries = Number.isSafeInteger(count) && count > 1 ? count - 1 : 0;
+  const notBefore = notBeforeHeader(delivery.headers);
   return {
-    attempt: base + deliveries - 1,
-    maxAttempts: intHeader(delivery.headers, H.maxAttempts, defaultMaxAttempts),
-    notBefore: intHeader(delivery.headers, H.notBefore, 0),
-    backoff,
+    attempt: attemptHeader(delivery.headers) + redeliveries,
+    maxAttempts: maxAttemptsHeader(delivery.headers, defaultMaxAttempts),
+    notBefore: notBefore ?? 0,
+    backoff: backoffHeader(delivery.headers),
+    ...(notBefore === undefined
+      ? { invalid: `${H.notBefore} lies more than ${HEADER_BOUNDS.maxDelayMs} ms ahead` }
+      : {}),
   };
 }
 
@@ -69,6 +76,7 @@ export class ConsumerLoop<T> {
   private readonly concurrency: number;
   private readonly lockMs: number;
   private readonly pollMs: number;
+  private readonly trustMessageBackoff: boolean;
   private readonly stopping = new AbortController();
   private readonly forced = new AbortController();
   private readonly inflight = new Set<Promise<void>>();
@@ -91,6 +99,7 @@ export class ConsumerLoop<T> {
     this.concurrency = options.concurrency ?? 1;
     this.lockMs = options.lockDuration ?? DEFAULT_LOCK_MS;
     this.pollMs = options.pollInterval ?? DEFAULT_POLL_MS;
+    this.trustMessageBackoff = options.trustMessageBackoff === true;
   }
 
   /** Jobs currently being handled by this consumer. */
@@ -294,6 +303,10 @@ export class ConsumerLoop<T> {
   private async dispatch(driver: Driver, delivery: Delivery, active: ActiveJob): Promise<void> {
     const info = attemptInfo(delivery, this.ctx.defaults.maxAttempts);
     const now = Date.now();
+    if (info.invalid !== undefined) {
+      const name = delivery.name ?? delivery.headers[H.name] ?? 'default';
+      return this.deadLetter(driver, delivery, name, { reason: 'invalid-headers', error: info.invalid });
+    }
     if (info.notBefore > now) return this.park(driver, active, info, info.notBefore - now);
     const name = delivery.name ?? delivery.headers[H.name] ?? 'default';
     const dead = (dl: DeadLetterInfo, job?: Job<T>) =>
@@ -307,9 +320,11 @@ export class ConsumerLoop<T> {
       if (info.attempt <= info.maxAttempts) return this.resend(driver, active, 0, info.attempt);
     }
     if (info.attempt > info.maxAttempts) {
-      return dead({
+      // Refused before running: the attempts made are the ones before this delivery.
+      return this.deadLetter(driver, delivery, name, {
         reason: 'max-attempts',
         error: `Delivered ${info.attempt} times without completing (worker crashed or lock lost)`,
+        attempts: Math.min(info.attempt - 1, info.maxAttempts),
       });
     }
     let data: T;
@@ -331,9 +346,9 @@ export class ConsumerLoop<T> {
       data,
       attempt: info.attempt,
       maxAttempts: info.maxAttempts,
-      priority: delivery.priority ?? intHeader(delivery.headers, H.priority, 0),
+      priority: Math.min(9, Math.max(0, delivery.priority ?? intHeader(delivery.headers, H.priority, 0))),
       headers: userHeaders(delivery.headers),
-      enqueuedAt: new Date(intHeader(delivery.headers, H.enqueuedAt, delivery.enqueuedAt?.getTime() ?? now)),
+      enqueuedAt: enqueuedAt(delivery, now),
       raw: delivery.raw,
     };
     await this.runHandler(driver, active, job, info);
@@ -513,14 +528,14 @@ export class ConsumerLoop<T> {
       );
     }
     if (error instanceof RetryAfterError && !(error.countsAsAttempt && job.attempt >= job.maxAttempts)) {
-      this.ctx.emit('retrying', job, error, error.delayMs);
+      this.ctx.emit('retrying', job, error, boundedRetryDelay(error.delayMs));
       this.ctx.metrics.retried++;
       this.ctx.otel.count('retried');
       await this.record(job.id, { state: 'retrying', error: error.message });
       return this.resend(
         driver,
         active,
-        error.delayMs,
+        boundedRetryDelay(error.delayMs),
         error.countsAsAttempt ? job.attempt + 1 : job.attempt,
       );
     }
@@ -533,7 +548,11 @@ export class ConsumerLoop<T> {
         job,
       );
     }
-    const delayMs = backoffDelay(info.backoff ?? this.ctx.defaults.backoff, job.attempt);
+    // A message's own backoff is anyone's to forge: the queue's wins unless the consumer trusts messages.
+    const policy = this.trustMessageBackoff
+      ? (info.backoff ?? this.ctx.defaults.backoff)
+      : (this.ctx.defaults.backoff ?? info.backoff);
+    const delayMs = boundedRetryDelay(backoffDelay(policy, job.attempt));
     this.ctx.emit('retrying', job, error, delayMs);
     this.ctx.metrics.retried++;
     this.ctx.otel.count('retried');
@@ -670,6 +689,19 @@ export class ConsumerLoop<T> {
       ...(job ? { job } : {}),
     });
   }
+}
+
+/** When the job was first sent: the `qk-enqueued-at` header when it is a valid time, else the broker's. */
+function enqueuedAt(delivery: Delivery, now: number): Date {
+  const fallback = delivery.enqueuedAt?.getTime() ?? now;
+  const at = new Date(intHeader(delivery.headers, H.enqueuedAt, fallback));
+  return Number.isNaN(at.getTime()) ? new Date(fallback) : at;
+}
+
+/** A retry delay within the supported range, never below the minimum (no message can make a worker spin). */
+function boundedRetryDelay(delayMs: number): number {
+  if (!Number.isFinite(delayMs)) return HEADER_BOUNDS.minRetryDelayMs;
+  return Math.min(HEADER_BOUNDS.maxDelayMs, Math.max(HEADER_BOUNDS.minRetryDelayMs, Math.round(delayMs)));
 }
 
 /** Wait before the next try after `failures` transport failures in a row: 200 ms doubling to 5 s. */

@@ -1,3 +1,5 @@
+import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
+
 /** Names of the headers the core stores on every message. Drivers keep them verbatim. */
 export const H = {
   attempt: 'qk-attempt',
@@ -12,21 +14,86 @@ export const H = {
   deadLetterError: 'qk-dead-letter-error',
 } as const;
 
-const CORE_PREFIX = 'qk-';
+/**
+ * Bounds on what a message's core headers may say. Any producer can write `qk-*` headers, so the
+ * consumer reads them as untrusted input: a value outside these bounds is never acted upon.
+ */
+export const HEADER_BOUNDS = {
+  /** Highest `qk-max-attempts` honoured; a value outside 1..1000 falls back to the queue's default. */
+  maxAttempts: 1000,
+  /** Longest delay the core honours: 10 years. A `qk-not-before` further ahead dead-letters as `invalid-headers`. */
+  maxDelayMs: 10 * 365 * 24 * 3_600_000,
+  /** Shortest wait before a retry, whatever the backoff says, so no message can make a worker spin. */
+  minRetryDelayMs: 10,
+} as const;
 
-/** User-visible headers: everything but the core's own. */
+const CORE_PREFIX = 'qk-';
+const DECIMAL_INTEGER = /^-?\d{1,16}$/;
+
+/** User-visible headers: everything but the core's own, in an object without prototype (`__proto__` is a plain key). */
 export function userHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries(headers)) {
-    if (!key.startsWith(CORE_PREFIX) && key !== H.contentType) out[key] = value;
+    if (!key.toLowerCase().startsWith(CORE_PREFIX) && key.toLowerCase() !== H.contentType) out[key] = value;
   }
   return out;
 }
 
-/** Parse a positive integer header, or return `fallback`. */
+/** A decimal integer header (no exponent, fraction or blank), or `fallback`. */
 export function intHeader(headers: Readonly<Record<string, string>>, key: string, fallback: number): number {
   const raw = headers[key];
-  if (raw === undefined) return fallback;
+  if (raw === undefined || !DECIMAL_INTEGER.test(raw.trim())) return fallback;
   const value = Number(raw);
-  return Number.isFinite(value) ? value : fallback;
+  return Number.isSafeInteger(value) ? value : fallback;
+}
+
+/** `qk-attempt`: an integer ≥ 1, else 1. */
+export function attemptHeader(headers: Readonly<Record<string, string>>): number {
+  const value = intHeader(headers, H.attempt, 1);
+  return Math.max(1, value);
+}
+
+/** `qk-max-attempts`: an integer in 1..{@link HEADER_BOUNDS}.maxAttempts, else `fallback`. */
+export function maxAttemptsHeader(headers: Readonly<Record<string, string>>, fallback: number): number {
+  const value = intHeader(headers, H.maxAttempts, fallback);
+  return value >= 1 && value <= HEADER_BOUNDS.maxAttempts ? value : fallback;
+}
+
+/**
+ * `qk-not-before` (epoch ms): 0 when absent or malformed, `undefined` when it lies further ahead than
+ * {@link HEADER_BOUNDS}.maxDelayMs (the caller dead-letters the message as `invalid-headers`).
+ */
+export function notBeforeHeader(
+  headers: Readonly<Record<string, string>>,
+  now = Date.now(),
+): number | undefined {
+  const value = intHeader(headers, H.notBefore, 0);
+  if (value <= 0) return 0;
+  return value > now + HEADER_BOUNDS.maxDelayMs ? undefined : value;
+}
+
+/** `qk-backoff`: a well-formed policy within the supported delays, else undefined. */
+export function backoffHeader(headers: Readonly<Record<string, string>>): BackoffOptions | undefined {
+  const raw = headers[H.backoff];
+  if (!raw || raw.length > 256) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const { type, delay, maxDelay, jitter } = parsed as Record<string, unknown>;
+  const duration = (value: unknown) =>
+    typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= HEADER_BOUNDS.maxDelayMs;
+  if (type !== undefined && type !== 'fixed' && type !== 'exponential') return undefined;
+  if (delay !== undefined && !duration(delay)) return undefined;
+  if (maxDelay !== undefined && !duration(maxDelay)) return undefined;
+  if (jitter !== undefined && !(typeof jitter === 'number' && jitter >= 0 && jitter <= 1)) return undefined;
+  return {
+    type: type ?? DEFAULT_BACKOFF.type,
+    delay: (delay as number | undefined) ?? DEFAULT_BACKOFF.delay,
+    maxDelay: (maxDelay as number | undefined) ?? DEFAULT_BACKOFF.maxDelay,
+    jitter: (jitter as number | undefined) ?? DEFAULT_BACKOFF.jitter,
+  };
 }

@@ -91,6 +91,13 @@ export interface ProcessOptions {
   readonly lockDuration?: number;
   /** Long-poll wait per receive in ms. Default 1,000. */
   readonly pollInterval?: number;
+  /**
+   * Use the backoff a message carries (`SendOptions.backoff`, header `qk-backoff`) over the queue's
+   * `defaults.backoff`. Default false: any producer can write that header, so a queue with its own
+   * backoff keeps it. Without `defaults.backoff` the message's policy is used either way. Whatever the
+   * policy, a retry waits at least 10 ms and at most 10 years.
+   */
+  readonly trustMessageBackoff?: boolean;
 }
 
 /** Options of `close`. */
