@@ -24,6 +24,7 @@ function documentedPermissions(): [string, string, string] {
 const vhost = queueName('qk-perm');
 const user = `${vhost}-app`;
 const password = 'perm-test-Pa55';
+const FAST = { type: 'fixed', delay: 100 } as const;
 const base = `amqp://${user}:${password}@127.0.0.1:5672/${encodeURIComponent(vhost)}`;
 
 beforeAll(async () => {
@@ -52,13 +53,10 @@ async function workload(queue: Queue<{ kind: string }>): Promise<void> {
   queue.on('dead-lettered', () => {
     dead++;
   });
-  queue.process(
-    async (job) => {
-      if (job.data.kind === 'doomed') throw new UnrecoverableError('bad input');
-      if (job.data.kind === 'flaky' && flakyRuns++ === 0) throw new Error('try again');
-    },
-    { backoff: { type: 'fixed', delay: 100 } },
-  );
+  queue.process(async (job) => {
+    if (job.data.kind === 'doomed') throw new UnrecoverableError('bad input');
+    if (job.data.kind === 'flaky' && flakyRuns++ === 0) throw new Error('try again');
+  });
   await eventually(() => completed === 3 && dead === 1, 30_000);
   expect((await queue.deadLetters.list()).map((record) => record.name)).toEqual(['doomed']);
   expect(await queue.deadLetters.redrive()).toBe(1);
@@ -69,11 +67,13 @@ async function workload(queue: Queue<{ kind: string }>): Promise<void> {
 
 describe('the RabbitMQ permissions in docs/security.md', () => {
   it('are enough for a classic queue: send, delay, priority, retry, dead letters', async () => {
-    await workload(createQueue({ name: 'jobs', url: base }));
+    await workload(createQueue({ name: 'jobs', url: base, defaults: { backoff: FAST } }));
   });
 
   it('are enough for a quorum queue with emulated priority bands', async () => {
-    await workload(createQueue({ name: 'jobs-quorum', url: `${base}?queueType=quorum` }));
+    await workload(
+      createQueue({ name: 'jobs-quorum', url: `${base}?queueType=quorum`, defaults: { backoff: FAST } }),
+    );
   });
 
   it('refuse a queue outside the pattern', async () => {

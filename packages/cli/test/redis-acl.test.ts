@@ -82,6 +82,7 @@ const user = queueName('qk-acl');
 const password = 'acl-test-Pa55';
 const url = `redis://${user}:${password}@127.0.0.1:6379`;
 const storePrefix = 'qk:store:'; // the store's default, as documented
+const FAST = { type: 'fixed', delay: 100 } as const;
 
 beforeAll(async () => {
   await admin.call('ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, ...DOCUMENTED_ACL);
@@ -134,7 +135,7 @@ describe('the Redis ACL in docs/security.md', () => {
   it('is enough for a real workload: send, retry, delay, priority, dead letters, schedules, job records', async () => {
     const name = queueName('acl');
     const store = createRedisStore({ url, prefix: storePrefix });
-    const queue = createQueue<{ n: number; kind: string }>({ name, url, store });
+    const queue = createQueue<{ n: number; kind: string }>({ name, url, store, defaults: { backoff: FAST } });
     const ids = await queue.sendBatch([
       { name: 'ok', data: { n: 1, kind: 'ok' } },
       { name: 'ok', data: { n: 2, kind: 'ok' }, options: { priority: 5 } },
@@ -164,7 +165,7 @@ describe('the Redis ACL in docs/security.md', () => {
         }
         return job.data.n;
       },
-      { concurrency: 2, backoff: { type: 'fixed', delay: 100 } },
+      { concurrency: 2 },
     );
     await eventually(() => completed >= 4 && dead === 1, 30_000);
     expect(await queue.getJob(ids[0] as string)).toMatchObject({ state: 'completed' });
