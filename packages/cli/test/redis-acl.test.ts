@@ -172,10 +172,12 @@ describe('the Redis ACL in docs/security.md', () => {
     expect((await queue.stats()).deadLettered).toBe(1);
     const records = await queue.deadLetters.list();
     expect(records.map((record) => record.name)).toEqual(['doomed']);
-    // (Counts of redrive/purge are the adapter's business; here only that nothing is refused.)
-    expect(await queue.deadLetters.redrive()).toBeGreaterThanOrEqual(1);
+    // Counts are the adapter's business (its own tests); here: each call runs and nothing is refused.
+    await queue.deadLetters.redrive();
     await eventually(() => dead === 2, 30_000);
-    expect(await queue.deadLetters.purge()).toBeGreaterThanOrEqual(1);
+    await eventually(async () => (await queue.stats()).deadLettered === 1, 30_000);
+    await queue.deadLetters.purge();
+    await eventually(async () => (await queue.stats()).deadLettered === 0, 30_000);
     expect(await queue.schedules.remove('tick')).toBe(true);
     await queue.close();
     await store.close();
