@@ -13,6 +13,7 @@ interface Pending {
  */
 export class DeleteBatcher {
   private readonly pending = new Map<string, Pending[]>();
+  private readonly inflight = new Set<Promise<void>>();
   private scheduled = false;
 
   constructor(private readonly client: SQSClient) {}
@@ -25,7 +26,7 @@ export class DeleteBatcher {
       this.pending.set(queueUrl, list);
       if (list.length >= 10) {
         this.pending.delete(queueUrl);
-        void this.flush(queueUrl, list);
+        this.track(this.flush(queueUrl, list));
       } else if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flushAll());
@@ -37,7 +38,18 @@ export class DeleteBatcher {
     this.scheduled = false;
     const all = [...this.pending];
     this.pending.clear();
-    for (const [url, list] of all) void this.flush(url, list);
+    for (const [url, list] of all) this.track(this.flush(url, list));
+  }
+
+  private track(work: Promise<void>): void {
+    this.inflight.add(work);
+    void work.finally(() => this.inflight.delete(work));
+  }
+
+  /** Send what is pending now and wait for every delete in flight (before the client is destroyed). */
+  async drain(): Promise<void> {
+    if (this.scheduled) this.flushAll();
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 
   private async flush(queueUrl: string, list: Pending[]): Promise<void> {

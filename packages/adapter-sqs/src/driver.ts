@@ -547,8 +547,9 @@ export class SqsDriver implements Driver {
   async close(): Promise<void> {
     if (this.#closing.signal.aborted) return;
     this.#closing.abort();
-    // Let deletes queued in this turn go out before the client goes away.
+    // Acks already issued complete before the client goes away (the job is done: it must not come back).
     await new Promise((resolve) => setImmediate(resolve));
+    await this.#deletes.drain();
     if (this.#ownsClient) this.#client.destroy();
   }
 }

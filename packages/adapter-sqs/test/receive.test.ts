@@ -135,3 +135,39 @@ describe('dead-letter error text (issue 13: capped per broker limit)', () => {
     }
   });
 });
+
+describe('close (conformance v2: acks issued before close are not lost)', () => {
+  it('close() waits for acks in flight: the job does not come back, and the queue can be deleted right after', async () => {
+    const queue = uniqueName('closeack');
+    created.push(queue);
+    const driver = makeDriver();
+    const signal = new AbortController().signal;
+    await driver.send(
+      queue,
+      Array.from({ length: 3 }, (_, i) => ({ id: `c${i}`, name: 'n', body: utf8('{}'), headers: {} })),
+    );
+    const deliveries = [];
+    while (deliveries.length < 3)
+      deliveries.push(...(await driver.receive(queue, { max: 3, waitMs: 2000, lockMs: 1000, signal })));
+    // Slow deletes: the acks are still on their way when close() starts.
+    driver.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'DeleteMessageBatchCommand') await new Promise((r) => setTimeout(r, 300));
+        return next(args);
+      },
+      { step: 'initialize', name: 'slowDeletes' },
+    );
+    let settledCount = 0;
+    const acks = deliveries.map((delivery) => delivery.ack().finally(() => settledCount++));
+    await driver.close();
+    expect(settledCount).toBe(3);
+    const settled = await Promise.allSettled(acks);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    const other = makeDriver();
+    try {
+      expect(await other.receive(queue, { max: 10, waitMs: 2500, lockMs: 1000, signal })).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+});
