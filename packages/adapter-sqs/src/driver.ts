@@ -595,7 +595,10 @@ function chunkBySize(
 function toDeadLettered(message: Message): DeadLetteredMessage {
   const d = fromWire(message);
   const record = d.deadLetter;
-  const attempts = record?.attempts ?? Number(d.headers['qk-attempt'] ?? 1) + Math.max(0, d.receiveCount - 2);
+  // `qk-attempt` may come from another producer: only a positive integer counts.
+  const header = Number(d.headers['qk-attempt']);
+  const sent = Number.isSafeInteger(header) && header >= 1 ? header : 1;
+  const attempts = record?.attempts ?? sent + Math.max(0, d.receiveCount - 2);
   return {
     id: d.id,
     ...(d.name === undefined ? {} : { name: d.name }),

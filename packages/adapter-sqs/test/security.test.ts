@@ -182,6 +182,37 @@ describe('attributes from other producers (issue 13)', () => {
     }
   });
 
+  it('a dead letter with a forged qk-attempt or qk-dead-letter record is listed with a positive attempt count', async () => {
+    const queue = uniqueName('forgeddl');
+    created.push(queue);
+    const driver = makeDriver();
+    try {
+      await driver.stats(queue); // creates the queue and its dead-letter queue
+      const dlq = (await driver.client.send(new GetQueueUrlCommand({ QueueName: `${queue}-dlq` }))).QueueUrl;
+      for (const [i, record] of ['{"reason":7,"attempts":-3}', '{"reason":"x","attempts":1e400}'].entries())
+        await driver.client.send(
+          new SendMessageCommand({
+            QueueUrl: dlq,
+            MessageBody: '{}',
+            MessageAttributes: {
+              'qk-id': { DataType: 'String', StringValue: `dl-${i}` },
+              'qk-headers': { DataType: 'String', StringValue: '{"qk-attempt":"abc"}' },
+              'qk-dead-letter': { DataType: 'String', StringValue: record },
+            },
+          }),
+        );
+      const listed = await driver.listDeadLetters(queue, 10);
+      expect(listed.map((d) => d.id).sort()).toEqual(['dl-0', 'dl-1']);
+      for (const d of listed) {
+        expect(Number.isSafeInteger(d.attempts)).toBe(true);
+        expect(d.attempts).toBeGreaterThanOrEqual(1);
+        expect(typeof d.reason).toBe('string');
+      }
+    } finally {
+      await driver.close();
+    }
+  });
+
   it('declares no reserved header names: headers travel inside one attribute, apart from the driver’s own', async () => {
     const queue = uniqueName('reserved');
     created.push(queue);
