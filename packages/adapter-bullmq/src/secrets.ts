@@ -100,7 +100,8 @@ function scrubCommand(command: unknown): void {
 
 function setField(target: Record<string, unknown>, field: string, value: unknown): void {
   try {
-    Object.defineProperty(target, field, { value, writable: true, configurable: true, enumerable: true });
+    const enumerable = Object.getOwnPropertyDescriptor(target, field)?.enumerable ?? true;
+    Object.defineProperty(target, field, { value, writable: true, configurable: true, enumerable });
   } catch {
     // A frozen object: nothing to do but leave it (ioredis errors are not frozen).
   }

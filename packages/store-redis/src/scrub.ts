@@ -1,3 +1,7 @@
+/**
+ * Credential scrubbing for ioredis errors. The BullMQ adapter has the same helper: packages import
+ * only core and their own client, and core has no error walker yet (see the board).
+ */
 const REDACTED = '***';
 /** Redis commands whose arguments carry credentials. */
 const CREDENTIAL_COMMANDS = new Set(['auth', 'hello', 'migrate', 'acl', 'config']);
@@ -51,7 +55,8 @@ function scrubCommand(command: unknown): void {
 
 function setField(target: Record<string, unknown>, field: string, value: unknown): void {
   try {
-    Object.defineProperty(target, field, { value, writable: true, configurable: true, enumerable: true });
+    const enumerable = Object.getOwnPropertyDescriptor(target, field)?.enumerable ?? true;
+    Object.defineProperty(target, field, { value, writable: true, configurable: true, enumerable });
   } catch {
     // A frozen object: nothing to do but leave it (ioredis errors are not frozen).
   }
