@@ -90,7 +90,8 @@ export class BullDelivery implements Delivery {
     return this.#settle(() => this.#fail(info));
   }
 
-  async #fail(info: DeadLetterInfo): Promise<void> {
+  async #fail(given: DeadLetterInfo): Promise<void> {
+    const info = given.error === undefined ? given : { ...given, error: capErrorText(given.error) };
     const record: DeadLetterRecord = { ...info, at: Date.now() };
     try {
       await this.receiver.worker.backend.moveToFailed(
@@ -156,6 +157,19 @@ export class BullDelivery implements Delivery {
     }
     this.#lockedUntil = calledAt + duration;
   }
+}
+
+/**
+ * Longest error text stored with a dead letter (BullMQ's `failedReason` and the `qkdl` record), in
+ * UTF-16 units: it is kept in Redis as is, so a handler that throws a huge message must not make
+ * every dead letter that large.
+ */
+export const MAX_ERROR_TEXT = 16 * 1024;
+
+function capErrorText(text: string): string {
+  if (text.length <= MAX_ERROR_TEXT) return text;
+  const marker = ` … [${text.length - MAX_ERROR_TEXT} characters cut]`;
+  return text.slice(0, MAX_ERROR_TEXT) + marker;
 }
 
 /** The handler's result as BullMQ stores it (JSON); `null` when JSON cannot represent it. */

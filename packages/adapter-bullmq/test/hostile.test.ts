@@ -82,6 +82,17 @@ describe('BullMQ job ids are escaped injectively', () => {
 });
 
 describe('bounds', () => {
+  it('error text stored with a dead letter is capped (16 KiB), with a marker saying how much was cut', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    await d.send(queue, [message('huge-error')]);
+    const [delivery] = await drain(d, queue, 1);
+    await delivery?.deadLetter({ reason: 'max-attempts', error: 'x'.repeat(1_000_000), attempts: 3 });
+    const [dead] = await d.listDeadLetters(queue, 1);
+    expect(dead?.error?.length).toBeLessThan(17 * 1024);
+    expect(dead?.error).toMatch(/983616 characters cut\]$/);
+  });
+
   it.each([
     ['stalledIntervalMs', { stalledIntervalMs: 2 ** 31 }],
     ['limiter.duration', { limiter: { max: 1, duration: 38 * 24 * 3_600_000 } }],
