@@ -155,9 +155,13 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     return `Queue(${this.name}, ${typeof source === 'string' ? redactUrl(source) : `driver:${source.provider}`})`;
   }
 
-  /** What `console.log(queue)` prints: the safe description. */
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return this.toString();
+  /** What `console.log(queue)` prints: `Queue { name, provider, url }` of {@link toJSON}, nothing else. */
+  [Symbol.for('nodejs.util.inspect.custom')](
+    _depth: number,
+    options: object,
+    inspect: (value: unknown, options: object) => string,
+  ): string {
+    return `Queue ${inspect(this.toJSON(), options)}`;
   }
 
   /** JSON form: name, provider (once known) and the masked URL; nothing else. */

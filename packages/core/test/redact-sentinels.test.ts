@@ -218,7 +218,10 @@ describe('queues and their errors never show a secret', () => {
       url: 'memory://user:***@inspect-test',
     });
     expect(String(queue)).toBe('Queue(shown, memory://user:***@inspect-test)');
-    expect(inspect(queue, { depth: 10 })).toBe(String(queue));
+    expect(inspect(queue, { depth: 10, breakLength: Number.POSITIVE_INFINITY })).toBe(
+      "Queue { name: 'shown', provider: 'memory', url: 'memory://user:***@inspect-test' }",
+    );
+    expect(inspect({ nested: { queue } }, { depth: 10 })).toContain("provider: 'memory'");
     await queue.close();
   });
 });
