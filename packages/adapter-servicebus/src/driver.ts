@@ -470,18 +470,23 @@ export class ServiceBusDriver implements Driver {
     await this.ensureQueue(queue);
     const wanted = options.ids ? new Set(options.ids) : undefined;
     const sender = this.sender(queue);
+    // Each dead letter is moved once: a redriven job that fails again while the subqueue is being
+    // drained is dead-lettered anew and must stay there (it was moved over and over before).
+    const startedAt = Date.now();
+    const resent = new Set<string>();
     let moved = 0;
     await this.drainDeadLetters(queue, async (receiver, message) => {
+      if (deadLetteredSince(message, startedAt) || resent.has(String(message.messageId))) return false;
       const received = toReceivedMessage(message);
       if (wanted && !wanted.has(received.id)) return false;
-      await sender.sendMessages(
-        toServiceBusMessage({
-          id: received.id,
-          name: received.name ?? received.headers['qk-name'] ?? 'default',
-          body: received.body,
-          headers: { ...received.headers, ...options.headers },
-        }),
-      );
+      const copy = toServiceBusMessage({
+        id: received.id,
+        name: received.name ?? received.headers['qk-name'] ?? 'default',
+        body: received.body,
+        headers: { ...received.headers, ...options.headers },
+      });
+      resent.add(String(copy.messageId));
+      await sender.sendMessages(copy);
       await receiver.completeMessage(message);
       moved++;
       return true;
@@ -514,6 +519,9 @@ export class ServiceBusDriver implements Driver {
     });
     const kept: ServiceBusReceivedMessage[] = [];
     try {
+      // A peek answers at once; an empty subqueue (most priority bands) then costs no receive wait.
+      // From 0 explicitly: without it the SDK continues after the last message any peek of this entity saw.
+      if ((await receiver.peekMessages(1, { fromSequenceNumber: Long.ZERO })).length === 0) return;
       for (;;) {
         const batch = await receiver.receiveMessages(PEEK_PAGE, { maxWaitTimeInMs: DLQ_DRAIN_WAIT_MS });
         if (batch.length === 0) break;
@@ -580,6 +588,12 @@ function toDeadLettered(message: ServiceBusReceivedMessage): DeadLetteredMessage
     ...(Number.isFinite(attempts) && props[ATTEMPTS_PROPERTY] !== undefined ? { attempts } : {}),
     ...(Number.isFinite(at) && at > 0 ? { deadLetteredAt: new Date(at) } : {}),
   };
+}
+
+/** Whether the driver dead-lettered `message` at or after `time` (broker dead letters carry no time). */
+function deadLetteredSince(message: ServiceBusReceivedMessage, time: number): boolean {
+  const at = Number(message.applicationProperties?.[DEAD_LETTERED_AT_PROPERTY]);
+  return Number.isFinite(at) && at >= time;
 }
 
 /** `PT<seconds>S` for the administration API. */
