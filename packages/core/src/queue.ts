@@ -157,11 +157,12 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
 
   /** What `console.log(queue)` prints: `Queue { name, provider, url }` of {@link toJSON}, nothing else. */
   [Symbol.for('nodejs.util.inspect.custom')](
-    _depth: number,
-    options: object,
-    inspect: (value: unknown, options: object) => string,
+    _depth?: number,
+    options?: object,
+    inspect?: (value: unknown, options?: object) => string,
   ): string {
-    return `Queue ${inspect(this.toJSON(), options)}`;
+    // Called by hand (some loggers do) there is no `inspect` to format with: the one-line form.
+    return typeof inspect === 'function' ? `Queue ${inspect(this.toJSON(), options)}` : this.toString();
   }
 
   /** JSON form: name, provider (once known) and the masked URL; nothing else. */
