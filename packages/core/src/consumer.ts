@@ -22,7 +22,7 @@ import { FANOUT_INDEX, FANOUT_PARENT, finishChunk } from './fanout.js';
 import { prepareEntries, sendEntries } from './producer.js';
 import { validateWith } from './schema.js';
 import { withProcessSpan } from './telemetry.js';
-import { abortableDelay } from './timers.js';
+import { abortableDelay, type SafeTimer, safeTimeout } from './timers.js';
 import type { BatchEntry, Handler, HandlerContext, Job, ProcessOptions } from './types.js';
 
 const DEFAULT_LOCK_MS = 30_000;
@@ -63,10 +63,21 @@ interface ActiveJob {
   readonly delivery: Delivery;
   /** Aborted when the lock is lost, a close times out, or the job's timeout elapses. */
   readonly controller: AbortController;
+  /** When the lock runs out, as far as this consumer knows (`delivery.lockedUntil` when the driver tells). */
+  expiresAt(): number;
+  /** Length of the lock last taken or renewed, in ms. */
+  span: number;
+  /** A renewal is in flight. */
+  renewing: boolean;
+  /** When the last renewal started (0 for none). */
   renewedAt: number;
   /** Renew the lock now; rejects (and aborts `controller`) when it is lost. */
   extend(): Promise<void>;
 }
+
+/** The heartbeat renews a lock once this fraction of it has run (2/3 of it is then left). */
+const RENEW_AFTER = 1 / 3;
+const MIN_RENEW_GAP_MS = 20;
 
 /** Below this much lock left, a driver that cannot renew is treated as having lost it before a copy is sent. */
 const LOCK_MARGIN_MS = 50;
@@ -89,7 +100,8 @@ export class ConsumerLoop<T> {
   private readonly bandEmptyUntil = new Map<string, number>();
   /** The broker keeps job records; the core writes none. */
   private nativeJobs = false;
-  private heartbeat: NodeJS.Timeout | undefined;
+  private heartbeat: SafeTimer | undefined;
+  private heartbeatAt = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly ctx: QueueContext<T>,
@@ -185,12 +197,15 @@ export class ConsumerLoop<T> {
       }
       let deliveries: Delivery[];
       let windowEndsAt = Number.POSITIVE_INFINITY;
+      // Locks are taken during the receive call: counting from its start errs on the safe side.
+      let receivedAt = Date.now();
       try {
         const permit = await this.permits(free);
         if (permit.allowed === 0) continue;
         windowEndsAt = permit.windowEndsAt;
         // Never long-poll past the rate-limit window the permits were counted in.
         const waitMs = Math.max(0, Math.min(this.pollMs, windowEndsAt - Date.now()));
+        receivedAt = Date.now();
         deliveries = await this.receive(driver, queues, permit.allowed, waitMs);
         failures = 0;
       } catch (error) {
@@ -199,8 +214,9 @@ export class ConsumerLoop<T> {
         await abortableDelay(retryDelayMs(++failures), this.stopping.signal);
         continue;
       }
-      if (Date.now() >= windowEndsAt && deliveries.length > 0) await this.admitLate(driver, deliveries);
-      else for (const delivery of deliveries) this.track(this.handle(driver, delivery));
+      if (Date.now() >= windowEndsAt && deliveries.length > 0)
+        await this.admitLate(driver, deliveries, receivedAt);
+      else for (const delivery of deliveries) this.track(this.handle(driver, delivery, receivedAt));
     }
   }
 
@@ -218,17 +234,19 @@ export class ConsumerLoop<T> {
    * they start in; the others wait for later windows, their locks kept. On shutdown the rest are
    * started anyway (they are already held: draining them beats redelivering them as a new attempt).
    */
-  private async admitLate(driver: Driver, deliveries: Delivery[]): Promise<void> {
+  private async admitLate(driver: Driver, deliveries: Delivery[], receivedAt: number): Promise<void> {
     const waiting = [...deliveries];
+    let lockedAt = receivedAt;
     while (waiting.length > 0) {
       if (this.stopping.signal.aborted || !this.ctx.rateLimiter) break;
       const { granted, windowEndsAt } = await this.ctx.rateLimiter.acquire(waiting.length);
-      for (const delivery of waiting.splice(0, granted)) this.track(this.handle(driver, delivery));
+      for (const delivery of waiting.splice(0, granted)) this.track(this.handle(driver, delivery, lockedAt));
       if (waiting.length === 0) return;
+      lockedAt = Date.now();
       for (const delivery of waiting) delivery.extendLock?.(this.lockMs).catch(() => undefined);
       await abortableDelay(Math.max(1, windowEndsAt - Date.now()), this.stopping.signal);
     }
-    for (const delivery of waiting) this.track(this.handle(driver, delivery));
+    for (const delivery of waiting) this.track(this.handle(driver, delivery, lockedAt));
   }
 
   /** Record a state change; a store failure is reported, never fatal to the job. */
@@ -291,8 +309,8 @@ export class ConsumerLoop<T> {
   }
 
   /** Hold `delivery` (its lock renewed) from receipt until it is settled. */
-  private async handle(driver: Driver, delivery: Delivery): Promise<void> {
-    const active = this.hold(driver, delivery);
+  private async handle(driver: Driver, delivery: Delivery, receivedAt: number): Promise<void> {
+    const active = this.hold(driver, delivery, receivedAt);
     try {
       await this.dispatch(driver, delivery, active);
     } finally {
@@ -411,29 +429,43 @@ export class ConsumerLoop<T> {
     this.ctx.emit('completed', job, result);
   }
 
-  /** Track a held delivery; one consumer-wide timer renews the locks of those held longer than a third of it. */
-  private hold(driver: Driver, delivery: Delivery): ActiveJob {
+  /**
+   * Track a held delivery from receipt to settlement. Its lock counts from when it was taken
+   * (`lockedUntil`, else the start of the receive call), so a delivery handed out late is renewed early.
+   */
+  private hold(driver: Driver, delivery: Delivery, receivedAt: number): ActiveJob {
     const controller = new AbortController();
+    let estimate = receivedAt + this.lockMs;
     const active: ActiveJob = {
       delivery,
       controller,
-      renewedAt: Date.now(),
+      expiresAt: () => delivery.lockedUntil ?? estimate,
+      span: Math.max(1, (delivery.lockedUntil ?? estimate) - receivedAt),
+      renewing: false,
+      renewedAt: 0,
       extend: async () => {
         if (!delivery.extendLock) return;
+        const startedAt = Date.now();
+        active.renewing = true;
+        active.renewedAt = startedAt;
         try {
           await delivery.extendLock(this.lockMs);
-          active.renewedAt = Date.now();
+          estimate = startedAt + this.lockMs;
+          active.span = Math.max(1, active.expiresAt() - startedAt);
           this.ctx.metrics.lockExtensions++;
           this.ctx.otel.count('lock-extended');
         } catch (error) {
           const lost = error instanceof LockLostError ? error : new LockLostError(errorMessage(error));
           this.lockLost(active, lost);
           throw lost;
+        } finally {
+          active.renewing = false;
+          this.armHeartbeat();
         }
       },
     };
     this.running.add(active);
-    this.startHeartbeat(driver);
+    if (driver.capabilities.lockRenewal) this.armHeartbeat();
     return active;
   }
 
@@ -445,31 +477,51 @@ export class ConsumerLoop<T> {
     active.controller.abort(error);
   }
 
-  private startHeartbeat(driver: Driver): void {
-    if (this.heartbeat || !driver.capabilities.lockRenewal) return;
-    const every = Math.max(50, this.lockMs / 3);
-    this.heartbeat = setInterval(() => {
-      // A force-closed consumer abandons its jobs: no more renewals, so the broker can redeliver them.
-      if (this.forced.signal.aborted) return;
-      const due = Date.now() - every;
-      for (const job of this.running) {
-        if (job.renewedAt <= due && !job.controller.signal.aborted && job.delivery.extendLock) {
-          job.extend().catch((error) => {
-            // A renewal that races the settlement fails harmlessly once the job is settled.
-            if (this.running.has(job)) this.ctx.emit('error', asError(error));
-          });
-        }
-      }
-    }, every);
-    this.heartbeat.unref?.();
+  /** When `job`'s lock is due for renewal, or Infinity when it is not renewed by the heartbeat. */
+  private renewalDueAt(job: ActiveJob): number {
+    if (job.renewing || job.controller.signal.aborted || !job.delivery.extendLock)
+      return Number.POSITIVE_INFINITY;
+    // The floor keeps a driver whose lock does not seem to move from being renewed in a tight loop.
+    return Math.max(job.expiresAt() - job.span * (1 - RENEW_AFTER), job.renewedAt + MIN_RENEW_GAP_MS);
+  }
+
+  /** One consumer-wide timer, set for the next renewal due among held deliveries. */
+  private armHeartbeat(): void {
+    // A force-closed consumer abandons its jobs: no more renewals, so the broker can redeliver them.
+    if (this.forced.signal.aborted) return this.stopHeartbeat();
+    let next = Number.POSITIVE_INFINITY;
+    for (const job of this.running) next = Math.min(next, this.renewalDueAt(job));
+    if (next === this.heartbeatAt && this.heartbeat) return;
+    this.stopHeartbeat();
+    if (next === Number.POSITIVE_INFINITY) return;
+    this.heartbeatAt = next;
+    this.heartbeat = safeTimeout(() => this.beat(), next - Date.now()).unref();
+  }
+
+  private beat(): void {
+    this.heartbeat = undefined;
+    this.heartbeatAt = Number.POSITIVE_INFINITY;
+    if (this.forced.signal.aborted) return;
+    const now = Date.now();
+    for (const job of this.running) {
+      if (this.renewalDueAt(job) > now) continue;
+      job.extend().catch((error) => {
+        // A renewal that races the settlement fails harmlessly once the job is settled.
+        if (this.running.has(job)) this.ctx.emit('error', asError(error));
+      });
+    }
+    this.armHeartbeat();
+  }
+
+  private stopHeartbeat(): void {
+    this.heartbeat?.clear();
+    this.heartbeat = undefined;
+    this.heartbeatAt = Number.POSITIVE_INFINITY;
   }
 
   private letGo(active: ActiveJob): void {
     this.running.delete(active);
-    if (this.running.size === 0 && this.heartbeat) {
-      clearInterval(this.heartbeat);
-      this.heartbeat = undefined;
-    }
+    if (this.running.size === 0) this.stopHeartbeat();
   }
 
   /** Follow-ups and the parent's ack: atomically where the driver can, else send first, then ack. */

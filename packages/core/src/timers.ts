@@ -1,13 +1,54 @@
+/** Longest delay one Node.js timer honours: 2^31-1 ms (about 24.8 days). A longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A timer from {@link safeTimeout}. */
+export interface SafeTimer {
+  /** Cancel it (idempotent). */
+  clear(): void;
+  /** Let the process exit while only this timer is pending. Returns the timer. */
+  unref(): SafeTimer;
+}
+
+/**
+ * `setTimeout` for any duration: delays past {@link MAX_TIMER_MS} are chained, `Infinity` never fires,
+ * and negative or NaN delays fire on the next turn. Every timer in the core goes through it.
+ */
+export function safeTimeout(callback: () => void, ms: number): SafeTimer {
+  const delay = Number.isNaN(ms) ? 0 : Math.max(0, ms);
+  const dueAt = Date.now() + delay;
+  let handle: NodeJS.Timeout | undefined;
+  let unref = false;
+  let cleared = false;
+  const arm = () => {
+    const left = dueAt - Date.now();
+    handle = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(callback, Math.max(0, left));
+    if (unref) handle.unref?.();
+  };
+  if (delay !== Number.POSITIVE_INFINITY) arm();
+  const timer: SafeTimer = {
+    clear() {
+      cleared = true;
+      clearTimeout(handle);
+    },
+    unref() {
+      unref = true;
+      if (!cleared) handle?.unref?.();
+      return timer;
+    },
+  };
+  return timer;
+}
+
 /** Resolve after `ms`, or at once when `signal` fires (never rejects). For polling loops and backoff waits. */
 export function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
     const done = () => {
-      clearTimeout(timer);
+      timer.clear();
       signal?.removeEventListener('abort', done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = safeTimeout(done, ms);
     signal?.addEventListener('abort', done, { once: true });
   });
 }
