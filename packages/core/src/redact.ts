@@ -5,6 +5,8 @@
  */
 
 const MASK = '***';
+/** Shortest piece of a secret that is scrubbed on its own (see `secretsOf`). */
+const MIN_FRAGMENT = 4;
 
 /**
  * Parameter names whose values are secret: `password`, `pwd`, `pass`, `sig`, `signature`, `token`,
@@ -25,6 +27,8 @@ export function isSecretName(name: string): boolean {
 interface Span {
   readonly start: number;
   readonly end: number;
+  /** One of several guesses at where a password ends (the URL has more than one `@`). */
+  readonly guess?: boolean;
 }
 
 function safeDecode(text: string): string {
@@ -69,7 +73,7 @@ function urlSpans(text: string, offset: number): Span[] {
     // Which `@` ends the user info is a guess when the query holds one too: every candidate is a span
     // (`redactUrl` masks the widest; a `Scrubber` also removes the shorter ones wherever they appear).
     for (let end = text.indexOf('@', start); end >= 0 && end <= at; end = text.indexOf('@', end + 1)) {
-      if (end > start) spans.push({ start: offset + start, end: offset + end });
+      if (end > start) spans.push({ start: offset + start, end: offset + end, guess: end < at });
     }
   }
   // The query may start inside what was taken for the password (a `?` in it): search from the first `?`.
@@ -156,7 +160,8 @@ function variants(secret: string): string[] {
   const forms: string[] = [];
   // Connection strings are taken literally, URLs decoded: both, and what encoders make of each.
   for (const form of new Set([unquoted, safeDecode(unquoted), safeDecode(unquoted.replace(/\+/g, ' '))])) {
-    forms.push(form, encodeURIComponent(form), encodeURI(form));
+    // JSON.stringify escapes `"` and `\` (the CLI's --json output, JSON logs).
+    forms.push(form, encodeURIComponent(form), encodeURI(form), JSON.stringify(form).slice(1, -1));
     try {
       // What a WHATWG URL (used by most SDKs) makes of it as a password and as a query value.
       const probe = new URL('x://h');
@@ -178,9 +183,17 @@ export function secretsOf(url: string | undefined): string[] {
   const found: string[] = [];
   for (const span of secretSpans(url)) {
     const secret = url.slice(span.start, span.end).trim();
+    // A guessed end shorter than this would mask common letters everywhere.
+    if (span.guess && secret.length < MIN_FRAGMENT) continue;
     found.push(...variants(secret));
     // A SAS (`SharedAccessSignature sr=...&sig=...`) may be printed in parts.
     for (const inner of pairSpans(secret, 0)) found.push(...variants(secret.slice(inner.start, inner.end)));
+    // A parser that splits the URL elsewhere (at a `/`, `?`, `#` or `@` of the password) may echo a piece.
+    for (const form of new Set([secret, safeDecode(secret)])) {
+      for (const piece of form.split(/[/?#@\s]+/)) {
+        if (piece.length >= MIN_FRAGMENT && piece !== form) found.push(...variants(piece));
+      }
+    }
   }
   return [...new Set(found.map((secret) => secret.trim()))].filter(
     (secret) => secret.length > 0 && secret !== MASK,

@@ -7,7 +7,13 @@ import { isSecretName, redactUrl, Scrubber, secretsOf } from '../src/redact.js';
  * Secrets that break naive parsers: `/` (base64 keys), `%` (a valid escape, `%4e` is `N`, and a stray
  * one), `#`, `?`, `@`, `&`, `=` and spaces. Every form of each contains `SENTI`, which the tests grep for.
  */
-const SECRETS = ['pa/ss-SENTI%4eEL', 'SENTI#NEL 100%', 'a@b?c=SENTI&d/e#f g', 'SENTINEL+/k3y=='];
+const SECRETS = [
+  'pa/ss-SENTI%4eEL',
+  'SENTI#NEL 100%',
+  'a@b?c=SENTI&d/e#f g',
+  'SENTINEL+/k3y==',
+  'q"SENTI\\x',
+];
 
 function expectClean(label: string, text: string): void {
   // Case-sensitive: stack traces name this file, `redact-sentinels.test.ts`.
@@ -153,6 +159,7 @@ describe('Scrubber removes the secrets of a URL from any text, in every encoding
       `decoded ${decoded}`,
       `encoded ${encodeURIComponent(decoded)}`,
       `whatwg ${probe.password}`,
+      `json ${JSON.stringify({ password: decoded })}`,
       `url ${url}`,
     ].join('\n');
     expectClean(url, scrubber.scrub(text));
