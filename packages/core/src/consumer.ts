@@ -364,7 +364,7 @@ export class ConsumerLoop<T> {
       data,
       attempt: info.attempt,
       maxAttempts: info.maxAttempts,
-      priority: Math.min(9, Math.max(0, delivery.priority ?? intHeader(delivery.headers, H.priority, 0))),
+      priority: jobPriority(driver, delivery),
       headers: userHeaders(delivery.headers),
       enqueuedAt: enqueuedAt(delivery, now),
       raw: delivery.raw,
@@ -741,6 +741,13 @@ export class ConsumerLoop<T> {
       ...(job ? { job } : {}),
     });
   }
+}
+
+/** 0-9: the broker's priority where it is native, else the `qk-priority` header (emulated bands). */
+function jobPriority(driver: Driver, delivery: Delivery): number {
+  const header = intHeader(delivery.headers, H.priority, 0);
+  const value = driver.capabilities.priority === 'native' ? (delivery.priority ?? header) : header;
+  return Math.min(9, Math.max(0, value));
 }
 
 /** When the job was first sent: the `qk-enqueued-at` header when it is a valid time, else the broker's. */
