@@ -17,9 +17,8 @@
 import type rhea from 'rhea';
 
 interface Pending {
-  readonly delivery: rhea.Delivery;
   readonly kind: string;
-  readonly state: unknown;
+  readonly apply: () => void;
 }
 
 interface Lane {
@@ -56,24 +55,39 @@ function schedule(lane: Lane): void {
     const first = lane.waiting[0];
     if (!first) return;
     lane.kind = first.kind;
-    while (lane.waiting[0]?.kind === lane.kind) {
-      const next = lane.waiting.shift() as Pending;
-      forget(next.delivery, next.state);
-    }
+    while (lane.waiting[0]?.kind === lane.kind) (lane.waiting.shift() as Pending).apply();
     // Reset `kind` (and settle the rest) once rhea has written this pass.
     schedule(lane);
   });
 }
 
-/**
- * Settle `delivery` with `state`; `kind` names the outcome (`accepted`, `lock-lost`, ...): deliveries of
- * one kind carry equal states and may share a disposition range.
- */
-export function settle(delivery: rhea.Delivery, kind: string, state: unknown): void {
+/** Apply a settlement of `delivery` in a pass where only settlements of the same `kind` are written. */
+function inLane(delivery: rhea.Delivery, kind: string, apply: () => void): void {
   const lane = laneOf(delivery);
   if (lane.waiting.length === 0 && (lane.kind === undefined || lane.kind === kind)) {
     lane.kind = kind;
-    forget(delivery, state);
-  } else lane.waiting.push({ delivery, kind, state });
+    apply();
+  } else lane.waiting.push({ kind, apply });
   schedule(lane);
+}
+
+/**
+ * Settle a delivery we sent with `state`; `kind` names the outcome (`accepted`, `lock-lost`, ...):
+ * deliveries of one kind carry equal states and may share a disposition range.
+ */
+export function settle(delivery: rhea.Delivery, kind: string, state: unknown): void {
+  inLane(delivery, kind, () => forget(delivery, state));
+}
+
+/** Accept a delivery we received (a sent message), each in its own outcome's pass. */
+export function acceptIncoming(delivery: rhea.Delivery): void {
+  inLane(delivery, 'accepted', () => delivery.accept());
+}
+
+/** Reject a delivery we received with `error` (its condition is the kind: equal errors may share a range). */
+export function rejectIncoming(
+  delivery: rhea.Delivery,
+  error: { condition: string; description: string },
+): void {
+  inLane(delivery, `rejected:${error.condition}:${error.description}`, () => delivery.reject(error));
 }

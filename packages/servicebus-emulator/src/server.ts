@@ -13,7 +13,7 @@ import {
   loadConfigFile,
 } from './config.js';
 import { type AmqpMessage, type Consumer, Entity, type StoredMessage } from './entity.js';
-import { settle } from './dispositions.js';
+import { acceptIncoming, rejectIncoming, settle } from './dispositions.js';
 import { handleManagement, type ManagementRequest, type ManagementResponse } from './management.js';
 import { encodeForDelivery, reorderGuid } from './wire.js';
 
@@ -428,7 +428,7 @@ export class ServiceBusEmulator {
     }
     const entity = this.entity(address);
     if (!entity) {
-      delivery.reject({
+      rejectIncoming(delivery, {
         condition: 'amqp:not-found',
         description: `The messaging entity '${address}' could not be found.`,
       });
@@ -438,7 +438,7 @@ export class ServiceBusEmulator {
     if (this.tooLarge(message, format)) {
       // Quotas: 256 KB (Standard) / configurable on Premium, including headers
       // (https://learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas).
-      delivery.reject({
+      rejectIncoming(delivery, {
         condition: 'amqp:link:message-size-exceeded',
         description: `The message exceeds the maximum size of ${this.maxMessageSizeBytes} bytes.`,
       });
@@ -450,7 +450,7 @@ export class ServiceBusEmulator {
       const scheduled = one.message_annotations?.['x-opt-scheduled-enqueue-time'];
       entity.enqueue(one, now, scheduled instanceof Date ? scheduled.getTime() : undefined);
     }
-    delivery.accept();
+    acceptIncoming(delivery);
   }
 
   /** Whether a received message (decoded, or raw bytes for a batch) exceeds the size limit. */
