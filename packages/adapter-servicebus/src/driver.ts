@@ -47,6 +47,7 @@ import {
 } from './message.js';
 import {
   AMQP_OVERHEAD_BYTES,
+  checkPlaintext,
   endpointHost,
   namespaceHost,
   normalizeConnectionString,
@@ -119,12 +120,14 @@ export class ServiceBusDriver implements Driver {
     this.#scrubber = new Scrubber([given, givenAdmin]);
     if (given) {
       const connectionString = normalizeConnectionString(given);
+      checkPlaintext(connectionString, options.allowInsecure);
       this.#namespace = endpointHost(connectionString);
       this.#client = this.#sdk(
         'connectionString',
         () => new ServiceBusClient(connectionString, clientOptions),
       );
       const adminConnectionString = givenAdmin ? normalizeConnectionString(givenAdmin) : connectionString;
+      if (givenAdmin) checkPlaintext(adminConnectionString, options.allowInsecure);
       this.#admin = options.createQueues
         ? this.#sdk('adminConnectionString', () => new ServiceBusAdministrationClient(adminConnectionString))
         : undefined;

@@ -68,6 +68,12 @@ export interface ServiceBusDriverOptions {
    * 5 s. Default 3. The SDK's own default waits 30 s between tries.
    */
   readonly maxRetries?: number;
+  /**
+   * Allow `UseDevelopmentEmulator=true` (plain TCP, keys and messages unencrypted) for a host that is not
+   * loopback, e.g. an emulator container reached by its compose service name. Default false: refused
+   * with a ConfigError. URL parameter `allowInsecure=true` on `servicebus://` URLs.
+   */
+  readonly allowInsecure?: boolean;
 }
 
 /**
@@ -129,6 +135,32 @@ export function normalizeConnectionString(text: string): string {
   ].join(';');
 }
 
+/** Whether `host` (with or without a port) is a loopback address or `localhost`. */
+export function isLoopback(host: string): boolean {
+  const name = host
+    .replace(/:\d+$/, '')
+    .replace(/^\[(.*)\]$/, '$1')
+    .toLowerCase();
+  return (
+    name === 'localhost' || name.endsWith('.localhost') || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name)
+  );
+}
+
+/**
+ * Refuse a plaintext connection (`UseDevelopmentEmulator=true`) to a host that is not loopback unless
+ * `allowInsecure` says so: the SDK would send the key's tokens and every message unencrypted.
+ */
+export function checkPlaintext(connectionString: string, allowInsecure: boolean | undefined): void {
+  const parts = parseConnectionString(connectionString);
+  if (!/^true$/i.test(parts.get('UseDevelopmentEmulator') ?? '')) return;
+  const host = endpointHost(connectionString) ?? '';
+  if (allowInsecure || isLoopback(host)) return;
+  throw new ConfigError(
+    'connectionString',
+    `UseDevelopmentEmulator=true means plain TCP; ${host} is not a loopback host (set allowInsecure: true to allow it)`,
+  );
+}
+
 /** Host (and port) of a connection string's endpoint: shown by the driver, never the keys. */
 export function endpointHost(connectionString: string): string | undefined {
   try {
@@ -155,6 +187,7 @@ export function optionsFromUrl(url: string): ServiceBusDriverOptions {
   if (query.has('duplicateDetection'))
     options.duplicateDetection = BOOLEAN.test(query.get('duplicateDetection') ?? '');
   if (query.has('createQueues')) options.createQueues = BOOLEAN.test(query.get('createQueues') ?? '');
+  if (query.has('allowInsecure')) options.allowInsecure = BOOLEAN.test(query.get('allowInsecure') ?? '');
   if (query.has('maxMessageBytes')) {
     const value = Number(query.get('maxMessageBytes'));
     if (!Number.isInteger(value) || value <= AMQP_OVERHEAD_BYTES)

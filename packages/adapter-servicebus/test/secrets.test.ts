@@ -61,7 +61,7 @@ describe('secrets', () => {
   it('the URL parser accepts a connection string in every key order, in any key case', () => {
     for (const cs of connectionStrings('sb://contoso.servicebus.windows.net/', 'k=')) {
       expect(optionsFromUrl(cs)).toEqual({ connectionString: cs });
-      const driver = new ServiceBusDriver(optionsFromUrl(cs));
+      const driver = new ServiceBusDriver({ ...optionsFromUrl(cs), allowInsecure: true });
       cleanups.push(() => driver.close());
       expect(driver.toJSON()).toEqual({
         provider: 'servicebus',
@@ -135,6 +135,29 @@ describe('secrets', () => {
       text += `\n${error?.stack}`;
       expectNoSecret(text, key);
     }
+  });
+
+  it('UseDevelopmentEmulator=true (plain TCP) is refused for a host that is not loopback, unless allowInsecure', () => {
+    const remote =
+      'Endpoint=sb://contoso.servicebus.windows.net/;SharedAccessKeyName=a;SharedAccessKey=S3NTk;UseDevelopmentEmulator=true';
+    expect(() => new ServiceBusDriver({ connectionString: remote })).toThrow(ConfigError);
+    expect(() => new ServiceBusDriver({ connectionString: remote })).toThrow(/allowInsecure/);
+    const allowed = new ServiceBusDriver({ connectionString: remote, allowInsecure: true });
+    cleanups.push(() => allowed.close());
+    for (const host of ['127.0.0.1:5672', 'localhost', '[::1]:5672']) {
+      const local = new ServiceBusDriver({
+        connectionString: `Endpoint=sb://${host};SharedAccessKeyName=a;SharedAccessKey=k;UseDevelopmentEmulator=true`,
+      });
+      cleanups.push(() => local.close());
+    }
+    // Without the switch the SDK uses TLS: any host.
+    const tls = new ServiceBusDriver({
+      connectionString: remote.replace(';UseDevelopmentEmulator=true', ''),
+    });
+    cleanups.push(() => tls.close());
+    expect(optionsFromUrl('servicebus://contoso/q?allowInsecure=true')).toMatchObject({
+      allowInsecure: true,
+    });
   });
 
   it('a malformed connection string is a ConfigError naming the field, without its text', () => {
