@@ -40,6 +40,8 @@ interface StoredSchedule<T> extends ScheduleSpec<T> {
 }
 
 const defKey = (queue: string, name: string) => `qk:sched:${queue}:def:${name}`;
+/** The last tick run, apart from the definition: a tick never writes the definition back (a removed schedule stays removed). */
+const lastKey = (queue: string, name: string) => `qk:sched:${queue}:last:${name}`;
 const LEASE_MS = 30_000;
 
 function validateSpec<T>(name: string, spec: ScheduleSpec<T>): void {
@@ -112,6 +114,8 @@ export class Scheduler<T> {
       return;
     }
     const existing = await this.store.get<StoredSchedule<T>>(defKey(this.ctx.name, name));
+    // A new schedule starts afresh, whatever ticks a removed one of that name ran.
+    if (!existing) await this.store.delete(lastKey(this.ctx.name, name));
     const stored: StoredSchedule<T> = {
       ...spec,
       name,
@@ -126,6 +130,7 @@ export class Scheduler<T> {
     if (native) return native.remove(this.ctx.name, name);
     const existed = (await this.store.get(defKey(this.ctx.name, name))) !== undefined;
     await this.store.delete(defKey(this.ctx.name, name));
+    await this.store.delete(lastKey(this.ctx.name, name));
     return existed;
   }
 
@@ -137,7 +142,7 @@ export class Scheduler<T> {
         .sort((a, b) => a.name.localeCompare(b.name));
     const out: ScheduleInfo<T>[] = [];
     for (const key of (await this.store.keys(defKey(this.ctx.name, ''))).sort()) {
-      const stored = await this.store.get<StoredSchedule<T>>(key);
+      const stored = await this.load(key);
       if (!stored) continue;
       const next = nextTick(stored, Math.max(stored.lastTick ?? stored.createdAt, Date.now() - 1));
       const { createdAt: _created, lastTick, ...spec } = stored;
@@ -148,6 +153,15 @@ export class Scheduler<T> {
       });
     }
     return out;
+  }
+
+  /** The definition at `key` with its last tick (kept apart), or undefined when removed. */
+  private async load(key: string): Promise<StoredSchedule<T> | undefined> {
+    const stored = await this.store.get<StoredSchedule<T>>(key);
+    if (!stored) return undefined;
+    const last = await this.store.get<number>(lastKey(this.ctx.name, stored.name));
+    const lastTick = Math.max(stored.lastTick ?? Number.NEGATIVE_INFINITY, last ?? Number.NEGATIVE_INFINITY);
+    return Number.isFinite(lastTick) ? { ...stored, lastTick } : stored;
   }
 
   private fromNative(info: NativeScheduleInfo): ScheduleInfo<T> {
@@ -170,7 +184,7 @@ export class Scheduler<T> {
     if ((await this.ctx.driver()).workflows?.schedules) return 0;
     let sent = 0;
     for (const key of await this.store.keys(defKey(this.ctx.name, ''))) {
-      const schedule = await this.store.get<StoredSchedule<T>>(key);
+      const schedule = await this.load(key);
       if (!schedule) continue;
       const tick = dueTick(schedule, now);
       if (tick === undefined) continue;
@@ -195,7 +209,8 @@ export class Scheduler<T> {
         },
       ]);
       await this.store.set(done, true, { ttlMs: 24 * 3_600_000 });
-      await this.store.set(key, { ...schedule, lastTick: tick });
+      // Only the run field, and only while the schedule exists: never the (possibly stale) definition.
+      if (await this.store.get(key)) await this.store.set(lastKey(this.ctx.name, schedule.name), tick);
       sent++;
     }
     return sent;
@@ -206,7 +221,7 @@ export class Scheduler<T> {
     if ((await this.ctx.driver()).workflows?.schedules) return undefined;
     let earliest: number | undefined;
     for (const key of await this.store.keys(defKey(this.ctx.name, ''))) {
-      const schedule = await this.store.get<StoredSchedule<T>>(key);
+      const schedule = await this.load(key);
       if (!schedule) continue;
       const next = nextTick(schedule, Math.max(schedule.lastTick ?? schedule.createdAt, now - 1));
       if (next !== undefined && (earliest === undefined || next < earliest)) earliest = next;
