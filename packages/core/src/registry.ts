@@ -26,9 +26,12 @@ export function registerScheme(scheme: string, loader: Loader): void {
   loaders.set(scheme.toLowerCase(), loader);
 }
 
-/** The URL scheme, with Service Bus connection strings (`Endpoint=sb://...`) mapped to `servicebus`. */
+/**
+ * The URL scheme, with Service Bus connection strings mapped to `servicebus`: `key=value;` pairs with an
+ * `Endpoint=sb://` among them, in any order (Azure accepts any order and case).
+ */
 export function schemeOf(url: string): string {
-  if (/^\s*Endpoint=sb:\/\//i.test(url)) return 'servicebus';
+  if (/(?:^|;)\s*Endpoint\s*=\s*sb:\/\//i.test(url)) return 'servicebus';
   const match = /^([a-z][a-z0-9+.-]*):/i.exec(url.trim());
   if (!match?.[1])
     throw new ConfigError('url', 'expected a URL such as memory://, redis://host:6379 or amqp://host');
