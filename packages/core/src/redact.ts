@@ -224,6 +224,38 @@ export class Scrubber {
     return this.scrub(redactUrl(url));
   }
 
+  /**
+   * Remove the secrets from an error and everything it holds, in place, and return it: every string
+   * property (`message`, `stack`, a client's `command.args`...), in nested objects and arrays, through
+   * `cause`, `errors` and any other link, cycles and getters included (a property that cannot be
+   * rewritten is deleted).
+   */
+  error<E>(error: E): E {
+    if (this.#secrets.length === 0) return error;
+    const seen = new Set<object>();
+    const visit = (value: object, depth: number): void => {
+      if (seen.has(value) || depth > MAX_ERROR_DEPTH) return;
+      seen.add(value);
+      const record = value as Record<PropertyKey, unknown>;
+      for (const key of Reflect.ownKeys(value)) {
+        let field: unknown;
+        try {
+          field = record[key];
+        } catch {
+          continue;
+        }
+        if (typeof field === 'string') {
+          const clean = this.scrub(field);
+          if (clean !== field) rewrite(record, key, clean);
+        } else if (typeof field === 'object' && field !== null) {
+          visit(field, depth + 1);
+        }
+      }
+    };
+    if (typeof error === 'object' && error !== null) visit(error, 0);
+    return error;
+  }
+
   /** Never shows the secrets it holds. */
   toJSON(): string {
     return `Scrubber(${this.#secrets.length} secrets)`;
@@ -232,6 +264,28 @@ export class Scrubber {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toJSON();
   }
+}
+
+/** How deep `Scrubber.error` follows nested objects (causes of causes, `command.args`...). */
+const MAX_ERROR_DEPTH = 20;
+
+function rewrite(record: Record<PropertyKey, unknown>, key: PropertyKey, value: string): void {
+  try {
+    record[key] = value;
+    if (record[key] === value) return;
+  } catch {
+    // Read-only: define it anew below.
+  }
+  try {
+    Object.defineProperty(record, key, { value, writable: true, configurable: true, enumerable: true });
+  } catch {
+    Reflect.deleteProperty(record, key);
+  }
+}
+
+/** `error` (and everything it holds) with the secrets of `urls` removed, in place (see `Scrubber.error`). */
+export function scrubError<E>(error: E, urls: readonly (string | undefined)[]): E {
+  return new Scrubber(urls).error(error);
 }
 
 /** `text` with the secrets of `url` (and the URL itself, redacted) scrubbed out. */
