@@ -129,15 +129,16 @@ export class ConsumerLoop<T> {
     this.wakeSlots();
     await this.loop;
     if (this.inflight.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: SafeTimer | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      timer = safeTimeout(() => resolve('timeout'), timeoutMs);
     });
     const result = await Promise.race([Promise.allSettled([...this.inflight]), timedOut]);
-    clearTimeout(timer);
+    timer?.clear();
     if (result === 'timeout') {
       const reason = new QueueClosedError('Queue closed before the job finished');
       this.forced.abort(reason);
+      this.stopHeartbeat();
       for (const job of this.running) job.controller.abort(reason);
     }
   }
@@ -488,7 +489,10 @@ export class ConsumerLoop<T> {
   /** One consumer-wide timer, set for the next renewal due among held deliveries. */
   private armHeartbeat(): void {
     // A force-closed consumer abandons its jobs: no more renewals, so the broker can redeliver them.
-    if (this.forced.signal.aborted) return this.stopHeartbeat();
+    if (this.forced.signal.aborted) {
+      this.stopHeartbeat();
+      return;
+    }
     let next = Number.POSITIVE_INFINITY;
     for (const job of this.running) next = Math.min(next, this.renewalDueAt(job));
     if (next === this.heartbeatAt && this.heartbeat) return;

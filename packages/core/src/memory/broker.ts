@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DeadLetterInfo, OutgoingMessage } from '../driver.js';
+import { type SafeTimer, safeTimeout } from '../timers.js';
 
 /** One message held by the in-memory broker. */
 export interface StoredMessage {
@@ -30,7 +31,7 @@ interface QueueState {
   /** id → expiry (ms epoch) of dedup entries. */
   readonly dedup: Map<string, number>;
   readonly waiters: Set<() => void>;
-  timer: NodeJS.Timeout | undefined;
+  timer: SafeTimer | undefined;
   timerAt: number;
 }
 
@@ -241,7 +242,7 @@ export class MemoryBroker {
   deleteQueue(queue: string): void {
     const state = this.queues.get(queue);
     if (!state) return;
-    clearTimeout(state.timer);
+    state.timer?.clear();
     this.wake(queue);
     this.queues.delete(queue);
   }
@@ -251,12 +252,12 @@ export class MemoryBroker {
     const state = this.state(queue);
     return new Promise((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        timer.clear();
         state.waiters.delete(done);
         signal.removeEventListener('abort', done);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = safeTimeout(done, ms);
       state.waiters.add(done);
       signal.addEventListener('abort', done, { once: true });
       this.armTimer(queue);
@@ -281,16 +282,15 @@ export class MemoryBroker {
     }
     if (next === Number.POSITIVE_INFINITY || (state.timer && state.timerAt <= next && state.timerAt > now))
       return;
-    clearTimeout(state.timer);
+    state.timer?.clear();
     state.timerAt = next;
-    state.timer = setTimeout(
+    state.timer = safeTimeout(
       () => {
         state.timer = undefined;
         this.wake(queue);
       },
       Math.max(1, next - now + 1),
-    );
-    state.timer.unref?.();
+    ).unref();
   }
 }
 
