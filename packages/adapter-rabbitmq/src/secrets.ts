@@ -54,12 +54,16 @@ export class Secrets {
   /**
    * A secret-free version of `error` for callers: a foreign (amqplib, socket) error becomes a plain
    * Error of the same name with its message, stack and primitive `code` scrubbed and nothing else
-   * kept; our own errors keep their class with message and stack scrubbed. Through every `cause`.
+   * kept; our own errors keep their class with message and stack scrubbed. Through every `cause`;
+   * a thrown non-Error object becomes an Error of its scrubbed `String()`.
    */
-  scrubError<E>(error: E, depth = 0): E {
-    if (!(error instanceof Error) || depth > 8) {
-      return (typeof error === 'string' ? this.scrub(error) : error) as E;
+  scrubError(error: unknown, depth = 0): unknown {
+    if (depth > 8) return new Error('(cause chain truncated)');
+    if (typeof error === 'string') return this.scrub(error);
+    if (typeof error === 'object' && error !== null && !(error instanceof Error)) {
+      return new Error(this.scrub(String(error)));
     }
+    if (!(error instanceof Error)) return error;
     const own = error instanceof QueuekitError;
     const target: Error = own ? error : new Error(this.scrub(error.message));
     if (own) target.message = this.scrub(error.message);
@@ -82,7 +86,7 @@ export class Secrets {
         configurable: true,
       });
     }
-    return target as E;
+    return target;
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {

@@ -47,9 +47,14 @@ describe('options', () => {
     expect(classic.capabilities).toMatchObject({
       priority: 'native',
       redelivery: 'connection',
+      deliveryCount: 'flag',
       maxDelayMs: 14_400_000,
     });
-    expect(quorum.capabilities).toMatchObject({ priority: 'emulated', maxDelayMs: 60_000 });
+    expect(quorum.capabilities).toMatchObject({
+      priority: 'emulated',
+      deliveryCount: 'exact',
+      maxDelayMs: 60_000,
+    });
   });
 });
 

@@ -145,10 +145,10 @@ describe('Secrets.scrubError', () => {
         code: 'ECONNRESET',
       },
     );
-    const scrubbed = secrets.scrubError(top);
+    const scrubbed = secrets.scrubError(top) as Error & { code?: string };
     expectNoSecret(PASSWORD, { scrubbed });
     expect(inspect(scrubbed, { depth: 10 })).not.toContain('key passphrase 42');
-    expect((scrubbed as Error & { code?: string }).code).toBe('ECONNRESET');
+    expect(scrubbed.code).toBe('ECONNRESET');
     expect(((scrubbed.cause as Error).cause as Error).message).toBe('socket said *** for ***');
     expect(inspect(secrets)).toBe('Secrets(***)');
   });
