@@ -7,6 +7,8 @@
 const MASK = '***';
 /** Shortest piece of a secret that is scrubbed on its own (see `secretsOf`). */
 const MIN_FRAGMENT = 4;
+/** Most guesses at where a password ends (one per `@` before the last). */
+const MAX_GUESSES = 16;
 
 /**
  * Parameter names whose values are secret: `password`, `pwd`, `pass`, `sig`, `signature`, `token`,
@@ -72,9 +74,12 @@ function urlSpans(text: string, offset: number): Span[] {
     const start = authorityStart + (colon >= 0 ? colon + 1 : 0);
     // Which `@` ends the user info is a guess when the query holds one too: every candidate is a span
     // (`redactUrl` masks the widest; a `Scrubber` also removes the shorter ones wherever they appear).
-    for (let end = text.indexOf('@', start); end >= 0 && end <= at; end = text.indexOf('@', end + 1)) {
-      if (end > start) spans.push({ start: offset + start, end: offset + end, guess: end < at });
+    let guesses = 0;
+    for (let end = text.indexOf('@', start); end >= 0 && end < at; end = text.indexOf('@', end + 1)) {
+      if (end > start) spans.push({ start: offset + start, end: offset + end, guess: true });
+      if (++guesses >= MAX_GUESSES) break; // a string of thousands of `@` is not a URL worth scrubbing finely
     }
+    if (at > start) spans.push({ start: offset + start, end: offset + at });
   }
   // The query may start inside what was taken for the password (a `?` in it): search from the first `?`.
   // A secret value runs to the next `&` (a `#` in it is part of the secret, not a fragment).
