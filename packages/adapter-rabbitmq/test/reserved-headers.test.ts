@@ -1,4 +1,4 @@
-import { createQueue, type Job } from '@queuekit/core';
+import { ConfigError, createQueue, type Job } from '@queuekit/core';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RabbitMqQueueType } from '../src/index.js';
@@ -29,6 +29,19 @@ describe.each<RabbitMqQueueType>(['classic', 'quorum'])('reserved headers on %s 
         'bcc',
       ]),
     );
+  });
+
+  it('the core refuses a reserved name in user headers on send, naming the field (any case)', async () => {
+    const queue = createQueue({
+      name: resources.queue(`refused-${queueType}`),
+      driver: await resources.driver({ queueType }),
+    });
+    for (const header of ['x-delivery-count', 'X-Death', 'CC', 'x-qk-dead-letter-attempts']) {
+      const error = await queue.send('x', {}, { headers: { [header]: '5' } }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).field).toMatch(/headers/);
+    }
+    expect((await queue.stats()).waiting).toBe(0);
   });
 
   it('a forged x-delivery-count from another publisher is not read as a delivery count: the job runs as attempt 1', async () => {
