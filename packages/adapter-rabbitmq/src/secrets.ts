@@ -1,4 +1,4 @@
-import { QueuekitError, redactUrl } from '@queuekit/core';
+import { QueuekitError, redactUrl, secretsOf } from '@queuekit/core';
 
 const MASK = '***';
 
@@ -33,7 +33,8 @@ export class Secrets {
 
   constructor(url: string, others: readonly (string | Buffer | undefined)[] = []) {
     this.#url = url;
-    const needles = [...passwordSpellings(url)];
+    // The core's spellings of the URL's secrets (decoded, re-encoded, JSON-escaped, pieces) plus ours.
+    const needles = [...secretsOf(url), ...passwordSpellings(url)];
     for (const other of others) {
       if (other === undefined) continue;
       const text = Buffer.isBuffer(other) ? other.toString('utf8') : other;
