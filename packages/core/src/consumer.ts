@@ -2,7 +2,9 @@ import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { hopLimit, physicalQueues, type QueueContext } from './context.js';
 import type { DeadLetterInfo, Delivery, Driver, OutgoingMessage } from './driver.js';
 import {
+  ConfigError,
   errorMessage,
+  JobTimeoutError,
   LockLostError,
   QueueClosedError,
   RetryAfterError,
@@ -22,7 +24,7 @@ import { FANOUT_INDEX, FANOUT_PARENT, finishChunk } from './fanout.js';
 import { prepareEntries, sendEntries } from './producer.js';
 import { validateWith } from './schema.js';
 import { withProcessSpan } from './telemetry.js';
-import { abortableDelay, type SafeTimer, safeTimeout } from './timers.js';
+import { abortableDelay, MAX_TIMER_MS, type SafeTimer, safeTimeout } from './timers.js';
 import type { BatchEntry, Handler, HandlerContext, Job, ProcessOptions } from './types.js';
 
 const DEFAULT_LOCK_MS = 30_000;
@@ -88,6 +90,7 @@ export class ConsumerLoop<T> {
   private readonly lockMs: number;
   private readonly pollMs: number;
   private readonly trustMessageBackoff: boolean;
+  private readonly timeoutMs: number | undefined;
   private readonly stopping = new AbortController();
   private readonly forced = new AbortController();
   private readonly inflight = new Set<Promise<void>>();
@@ -112,6 +115,10 @@ export class ConsumerLoop<T> {
     this.lockMs = options.lockDuration ?? DEFAULT_LOCK_MS;
     this.pollMs = options.pollInterval ?? DEFAULT_POLL_MS;
     this.trustMessageBackoff = options.trustMessageBackoff === true;
+    const timeout = options.timeout;
+    if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 1 && timeout <= MAX_TIMER_MS))
+      throw new ConfigError('timeout', `expected an integer 1-${MAX_TIMER_MS} (ms), got ${String(timeout)}`);
+    this.timeoutMs = timeout;
   }
 
   /** Jobs currently being handled by this consumer. */
@@ -248,6 +255,27 @@ export class ConsumerLoop<T> {
       await abortableDelay(Math.max(1, windowEndsAt - Date.now()), this.stopping.signal);
     }
     for (const delivery of waiting) this.track(this.handle(driver, delivery, lockedAt));
+  }
+
+  /**
+   * The job's timeout: aborts its signal with a JobTimeoutError and rejects `elapsed`, so the attempt
+   * fails even when the handler ignores the signal (its code goes on, but the lock and slot are freed).
+   */
+  private deadline(
+    job: Job<T>,
+    controller: AbortController,
+    timeoutMs: number,
+  ): { elapsed: Promise<never>; timer: SafeTimer } {
+    let timer: SafeTimer | undefined;
+    const elapsed = new Promise<never>((_, reject) => {
+      timer = safeTimeout(() => {
+        const error = new JobTimeoutError(job.id, timeoutMs);
+        controller.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
+    elapsed.catch(() => undefined);
+    return { elapsed, timer: timer as SafeTimer };
   }
 
   /** Record a state change; a store failure is reported, never fatal to the job. */
@@ -404,10 +432,13 @@ export class ConsumerLoop<T> {
     this.ctx.emit('active', job);
     let result: unknown;
     const startedAt = performance.now();
+    const deadline =
+      this.timeoutMs === undefined ? undefined : this.deadline(job, controller, this.timeoutMs);
     try {
-      result = await withProcessSpan(this.ctx.name, driver.provider, job, delivery.headers, async () =>
-        this.handler(job, handlerCtx),
-      );
+      result = await withProcessSpan(this.ctx.name, driver.provider, job, delivery.headers, async () => {
+        const running = Promise.resolve(this.handler(job, handlerCtx));
+        return deadline ? Promise.race([running, deadline.elapsed]) : running;
+      });
     } catch (thrown) {
       const took = performance.now() - startedAt;
       this.ctx.metrics.observeDuration(took);
@@ -417,6 +448,8 @@ export class ConsumerLoop<T> {
       // Aborted by a forced close: leave the job unsettled, the broker delivers it again.
       if (this.forced.signal.aborted) return;
       return this.failed(driver, active, job, info, asError(thrown));
+    } finally {
+      deadline?.timer.clear();
     }
     const took = performance.now() - startedAt;
     this.ctx.metrics.observeDuration(took);

@@ -238,3 +238,16 @@ export class ForgedMessageError extends QueuekitError {
     super(message, 'ERR_FORGED_MESSAGE');
   }
 }
+
+/**
+ * A handler ran past the `timeout` given to `process()`: its `signal` is aborted with this error and the
+ * attempt counts as failed (retried with backoff as usual). Code `ERR_TIMEOUT`, like every TimeoutError.
+ */
+export class JobTimeoutError extends TimeoutError {
+  constructor(
+    readonly jobId: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`Job ${jobId} did not finish within its timeout of ${timeoutMs} ms`);
+  }
+}

@@ -98,6 +98,13 @@ export interface ProcessOptions {
    * policy, a retry waits at least 10 ms and at most 10 years.
    */
   readonly trustMessageBackoff?: boolean;
+  /**
+   * Most ms one attempt may run (1 to 2^31-1). When it elapses, `ctx.signal` aborts with a
+   * `JobTimeoutError` and the attempt counts as failed (retried with backoff, then dead-lettered), so
+   * a hung handler gives back its lock and its concurrency slot. JavaScript cannot stop the handler's
+   * own code: it should watch `ctx.signal`. Default: no timeout.
+   */
+  readonly timeout?: number;
 }
 
 /** Options of `close`. */
