@@ -3,16 +3,24 @@ import { existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { connect } from 'node:tls';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** The node start script itself (the /usr/sbin wrapper switches to the rabbitmq user and drops our env). */
+/**
+ * The node start script itself: Debian's /usr/sbin wrapper switches to the rabbitmq user and drops our
+ * environment, so its target is used first; without that layout (generic Unix package, Homebrew) the one
+ * on the PATH is the start script itself.
+ */
 const SERVER_SCRIPT = [
   '/usr/lib/rabbitmq/bin/rabbitmq-server',
   '/usr/lib/rabbitmq/sbin/rabbitmq-server',
+  ...(process.env.PATH ?? '')
+    .split(delimiter)
+    .filter((dir) => dir !== '')
+    .map((dir) => join(dir, 'rabbitmq-server')),
 ].find((path) => existsSync(path));
 
 /** Whether this machine can start a second RabbitMQ node. */
