@@ -238,9 +238,10 @@ export class BullmqDriver implements Driver {
     queue: string,
     messages: readonly OutgoingMessage[],
     copies = false,
-  ): Promise<void> {
+  ): Promise<(string | undefined)[]> {
     const target = this.queue(queue);
     const placements = placeMessages(queue, messages, this.#held, copies);
+    const allIds: (string | undefined)[] = [];
     // A copy of a native fan-out's chunk joins the same flow (not on redrive: that flow is over).
     const parents = copies ? [] : await this.#fanOuts.copyParents(queue, messages, placements);
     const jobs = messages.map((message, index) => {
@@ -257,10 +258,12 @@ export class BullmqDriver implements Driver {
           : await target.addBulk(chunk.map((job) => ({ ...job })));
       const sent = messages.slice(i, i + MAX_BATCH);
       const ids = added.map((job) => job.id);
+      allIds.push(...ids);
       await this.indexNumbered(queue, sent, placements.slice(i, i + MAX_BATCH), ids);
       if (parents.length > 0)
         await this.#fanOuts.noteCopies(queue, sent, parents.slice(i, i + MAX_BATCH), ids);
     }
+    return allIds;
   }
 
   /** Index entries pointing the queuekit ids of numbered jobs at their BullMQ ids, for `getJob`. */
@@ -440,6 +443,8 @@ export class BullmqDriver implements Driver {
     const target = this.queue(queue);
     let moved = 0;
     let start = 0;
+    // Copies made by this call that a consumer dead-letters again meanwhile are not moved twice.
+    const copies = new Set<string>();
     try {
       for (;;) {
         const page = (await target.getJobs(['failed'], start, start + PAGE - 1, true)).filter(
@@ -448,11 +453,11 @@ export class BullmqDriver implements Driver {
         if (page.length === 0) break;
         for (const job of page) {
           const message = redriveMessage(job, options.headers);
-          if (wanted && !wanted.has(message.id)) {
+          if ((wanted && !wanted.has(message.id)) || copies.has(String(job.id))) {
             start++;
             continue;
           }
-          await this.addMessages(queue, [message], true);
+          for (const id of await this.addMessages(queue, [message], true)) if (id) copies.add(id);
           await job.remove();
           moved++;
         }

@@ -2,7 +2,7 @@ import { type OutgoingMessage, utf8 } from '@queuekit/core';
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BullmqDriver } from '../src/index.js';
-import { adminRedis, deletePrefix, testDriver, uniquePrefix, uniqueQueue } from './helpers.js';
+import { adminRedis, deletePrefix, eventually, testDriver, uniquePrefix, uniqueQueue } from './helpers.js';
 
 const prefix = uniquePrefix('hostile');
 const closers: { close(): Promise<void> }[] = [];
@@ -78,6 +78,44 @@ describe('BullMQ job ids are escaped injectively', () => {
     const [delivery] = await drain(d, queue, 1);
     expect(delivery?.id).toBe('qk-legacy');
     await delivery?.ack();
+  });
+});
+
+describe('redrive', () => {
+  it('moves each dead letter once, even when a consumer dead-letters the copies during the redrive', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    const count = 50;
+    await d.send(
+      queue,
+      Array.from({ length: count }, (_, i) => message(`doomed-${i}`)),
+    );
+    for (const delivery of await drain(d, queue, count))
+      await delivery.deadLetter({ reason: 'unrecoverable' });
+    // A consumer that dead-letters every copy as soon as it arrives, while the redrive runs.
+    const controller = new AbortController();
+    let again = 0;
+    const consumer = (async () => {
+      while (!controller.signal.aborted) {
+        const got = await d.receive(queue, {
+          max: 10,
+          waitMs: 50,
+          lockMs: 10_000,
+          signal: controller.signal,
+        });
+        for (const delivery of got) {
+          await delivery.deadLetter({ reason: 'unrecoverable' });
+          again++;
+        }
+      }
+    })();
+    const moved = await d.redriveDeadLetters(queue, { headers: {} });
+    await eventually('every copy dead-lettered again', () => (again >= count ? true : undefined));
+    controller.abort();
+    await consumer;
+    expect(moved).toBe(count);
+    expect(again).toBe(count);
+    expect((await d.stats(queue)).deadLettered).toBe(count);
   });
 });
 
