@@ -354,10 +354,13 @@ export class ServiceBusDriver implements Driver {
     ): Promise<void> => {
       if (settled) throw new LockLostError(`The message was already settled (${what})`);
       settled = true;
-      keeper.stop();
-      this.#keepers.delete(keeper);
       try {
-        await lane.run(kind, operation);
+        // The lock stays renewed while the settlement waits for its turn in the lane.
+        await lane.run(kind, () => {
+          keeper.stop();
+          this.#keepers.delete(keeper);
+          return operation();
+        });
       } catch (error) {
         throw mapError(error, what, this.#scrubber);
       } finally {

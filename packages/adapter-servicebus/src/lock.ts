@@ -9,8 +9,8 @@
 /** Renews the lock once; resolves with the new expiry. */
 export type RenewLock = () => Promise<Date>;
 
-/** Renew when this fraction of the remaining lock time is left. */
-const RENEW_AT_FRACTION = 1 / 3;
+/** Renew when this fraction of the remaining lock time is left (half: an event loop stalled for a third of a short lock must not lose it). */
+const RENEW_AT_FRACTION = 1 / 2;
 const MIN_RENEW_DELAY_MS = 50;
 
 /** One delivery's lock. */
