@@ -22,6 +22,7 @@ import {
 } from './producer.js';
 import type { Store } from './store/types.js';
 import { abortableDelay } from './timers.js';
+import { capErrorText } from './tracking.js';
 
 /** Options of `queue.fanOut`. */
 export interface FanOutOptions {
@@ -216,7 +217,8 @@ export async function finishChunk<T>(
   const at = typeof index === 'number' ? index : INDEX.test(index ?? '') ? Number(index) : Number.NaN;
   if (!Number.isInteger(at) || at < 0 || at >= meta.total)
     return forged(`index ${String(index)} outside 0..${meta.total - 1}`);
-  const first = await store.set(keys.chunk(at), outcome, { ifAbsent: true, ttlMs });
+  const recorded = outcome.error === undefined ? outcome : { ...outcome, error: capErrorText(outcome.error) };
+  const first = await store.set(keys.chunk(at), recorded, { ifAbsent: true, ttlMs });
   if (first) {
     const done = await store.increment(keys.done, 1, { ttlMs });
     if (done < meta.total) {

@@ -24,3 +24,5 @@ export type { RateLimit } from './rate-limit.js';
 export type { ScheduleInfo, ScheduleSpec } from './schedules.js';
 export type { JobStatus } from './tracking.js';
 export type { DurationHistogram, QueueMetrics } from './metrics.js';
+export { capErrorText, MAX_ERROR_TEXT } from './tracking.js';
+export { MAX_DURATION_MS } from './config.js';

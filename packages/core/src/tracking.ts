@@ -43,6 +43,22 @@ interface StoredStatus {
   updatedAt: number;
 }
 
+/**
+ * Longest error text the core stores (job records, fan-out outcomes, dead-letter info): 4,096
+ * characters. Handler errors can carry whole payloads or responses; longer text is cut, marked.
+ */
+export const MAX_ERROR_TEXT = 4_096;
+
+/** `text` cut to {@link MAX_ERROR_TEXT} characters (never inside a surrogate pair), with a marker saying how much went. */
+export function capErrorText(text: string, max = MAX_ERROR_TEXT): string {
+  if (text.length <= max) return text;
+  const marker = ` … [${text.length} characters, cut]`;
+  let end = Math.max(0, max - marker.length);
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return text.slice(0, end) + marker;
+}
+
 const date = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
 
 /**
@@ -64,8 +80,9 @@ export class JobTracker {
 
   /** Apply `patch` after every earlier write for `id`; resolves when written. */
   update(id: string, patch: Partial<StoredStatus>): Promise<void> {
+    const capped = typeof patch.error === 'string' ? { ...patch, error: capErrorText(patch.error) } : patch;
     const write = () =>
-      this.store.merge(this.key(id), { ...patch, updatedAt: Date.now() }, { ttlMs: this.ttlMs });
+      this.store.merge(this.key(id), { ...capped, updatedAt: Date.now() }, { ttlMs: this.ttlMs });
     if (this.store.ordered) return write();
     const previous = this.chains.get(id);
     const next = previous ? previous.catch(() => undefined).then(write) : write();
