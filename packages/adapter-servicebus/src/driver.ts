@@ -29,6 +29,7 @@ import {
   UnsupportedFeatureError,
 } from '@queuekit/core';
 import Long from 'long';
+import { linkSignals } from './abort.js';
 import { isAbort, mapError } from './errors.js';
 import { LockKeeper } from './lock.js';
 import { laneOf, type SettlementKind } from './settlement.js';
@@ -294,10 +295,24 @@ export class ServiceBusDriver implements Driver {
   async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
     this.open();
     if (options.signal.aborted) return [];
-    let stream = this.#streams.get(queue);
+    const stream = this.#streams.get(queue);
     if (!stream && options.waitMs <= 0 && (this.#emptyUntil.get(queue) ?? 0) > Date.now()) return [];
     await this.ensureQueue(queue);
-    const signal = AbortSignal.any([options.signal, this.#closing.signal]);
+    const linked = linkSignals(options.signal, this.#closing.signal);
+    try {
+      return await this.receiveLinked(queue, options, stream, linked.signal);
+    } finally {
+      linked.dispose();
+    }
+  }
+
+  private async receiveLinked(
+    queue: string,
+    options: ReceiveOptions,
+    existing: MessageStream | undefined,
+    signal: AbortSignal,
+  ): Promise<Delivery[]> {
+    let stream = existing;
     if (!stream && options.waitMs > 0 && this.#prefetch) {
       stream = new MessageStream(this.newReceiver(queue), options.max);
       this.#receivers.add(stream.receiver);

@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { until } from '@queuekit/conformance';
 import { ConfigError, createQueue, type Delivery } from '@queuekit/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { getEventListeners } from 'node:events';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ServiceBusDriver } from '../src/index.js';
 import { deleteQueue, lockMs, makeDriver } from './helpers.js';
 
@@ -112,5 +113,22 @@ describe('dead-letter texts within the broker limits', () => {
     expect(letter?.error).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
     expect(letter?.reason.length).toBeLessThanOrEqual(1024);
     expect(letter?.attempts).toBe(3);
+  });
+});
+
+describe('receive signals', () => {
+  it('links the caller signal without AbortSignal.any and leaves no listener behind', async () => {
+    const name = queueName();
+    const made = driver();
+    const signal = new AbortController().signal;
+    const any = vi.spyOn(AbortSignal, 'any');
+    try {
+      for (let i = 0; i < 20; i++) await made.receive(name, { max: 1, waitMs: 0, lockMs, signal });
+      await made.receive(name, { max: 1, waitMs: 50, lockMs, signal });
+      expect(any).not.toHaveBeenCalled();
+    } finally {
+      any.mockRestore();
+    }
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 });
