@@ -73,6 +73,8 @@ interface ActiveJob {
   renewing: boolean;
   /** When the last renewal started (0 for none). */
   renewedAt: number;
+  /** The handler is running (a lost lock is then reported as an error; during settlement, the settle call reports it). */
+  inHandler: boolean;
   /** Renew the lock now; rejects (and aborts `controller`) when it is lost. */
   extend(): Promise<void>;
 }
@@ -215,6 +217,8 @@ export class ConsumerLoop<T> {
         const waitMs = Math.max(0, Math.min(this.pollMs, windowEndsAt - Date.now()));
         receivedAt = Date.now();
         deliveries = await this.receive(driver, queues, permit.allowed, waitMs);
+        if (deliveries.length < permit.allowed)
+          this.giveBack(permit.allowed - deliveries.length, windowEndsAt);
         failures = 0;
       } catch (error) {
         if (this.stopping.signal.aborted) break;
@@ -226,6 +230,14 @@ export class ConsumerLoop<T> {
         await this.admitLate(driver, deliveries, receivedAt);
       else for (const delivery of deliveries) this.track(this.handle(driver, delivery, receivedAt));
     }
+  }
+
+  /** Return permits a receive did not use to the store-based limiter (a no-op without one). */
+  private giveBack(count: number, windowEndsAt: number): void {
+    if (!this.ctx.rateLimiter || this.nativeLimit || windowEndsAt === Number.POSITIVE_INFINITY) return;
+    this.ctx.rateLimiter
+      .release(count, windowEndsAt)
+      .catch((error) => this.ctx.emit('error', asError(error)));
   }
 
   /** Permits for up to `wanted` jobs in the current rate-limit window (waits for the next window when 0). */
@@ -297,8 +309,16 @@ export class ConsumerLoop<T> {
   ): Promise<void> {
     const parent = delivery.headers[FANOUT_PARENT];
     if (parent === undefined || driver.workflows?.fanOut) return; // native fan-outs are the broker's
-    const index = intHeader(delivery.headers, FANOUT_INDEX, 0);
-    await finishChunk(this.ctx, this.ctx.store, driver, parent, index, outcome, this.ctx.resultTtlMs);
+    await finishChunk(
+      this.ctx,
+      this.ctx.store,
+      driver,
+      parent,
+      delivery.headers[FANOUT_INDEX],
+      outcome,
+      this.ctx.resultTtlMs,
+      delivery.id,
+    );
   }
 
   /**
@@ -434,6 +454,7 @@ export class ConsumerLoop<T> {
     const startedAt = performance.now();
     const deadline =
       this.timeoutMs === undefined ? undefined : this.deadline(job, controller, this.timeoutMs);
+    active.inHandler = true;
     try {
       result = await withProcessSpan(this.ctx.name, driver.provider, job, delivery.headers, async () => {
         const running = Promise.resolve(this.handler(job, handlerCtx));
@@ -449,6 +470,7 @@ export class ConsumerLoop<T> {
       if (this.forced.signal.aborted) return;
       return this.failed(driver, active, job, info, asError(thrown));
     } finally {
+      active.inHandler = false;
       deadline?.timer.clear();
     }
     const took = performance.now() - startedAt;
@@ -477,6 +499,7 @@ export class ConsumerLoop<T> {
       span: Math.max(1, (delivery.lockedUntil ?? estimate) - receivedAt),
       renewing: false,
       renewedAt: 0,
+      inHandler: false,
       extend: async () => {
         if (!delivery.extendLock) return;
         const startedAt = Date.now();
@@ -543,8 +566,8 @@ export class ConsumerLoop<T> {
     for (const job of this.running) {
       if (this.renewalDueAt(job) > now) continue;
       job.extend().catch((error) => {
-        // A renewal that races the settlement fails harmlessly once the job is settled.
-        if (this.running.has(job)) this.ctx.emit('error', asError(error));
+        // A renewal that races the settlement fails harmlessly (the settle call reports a real loss).
+        if (job.inHandler) this.ctx.emit('error', asError(error));
       });
     }
     this.armHeartbeat();

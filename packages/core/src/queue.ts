@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { type Codec, decodeOrUndefined, jsonCodec } from './codec.js';
 import { validateProcessOptions, validateQueueOptions } from './config.js';
 import { ConsumerLoop } from './consumer.js';
@@ -7,15 +6,8 @@ import type { Driver } from './driver.js';
 import { ConfigError, QueueClosedError, UnsupportedFeatureError } from './errors.js';
 import { TypedEmitter } from './events.js';
 import { H, intHeader, userHeaders } from './headers.js';
-import {
-  type FanOutOptions,
-  type FanOutResult,
-  FANOUT_INDEX,
-  FANOUT_PARENT,
-  prepareReduce,
-  startFanOut,
-} from './fanout.js';
-import { prepareEntries, SendCoalescer, sendEntries } from './producer.js';
+import { type FanOutOptions, type FanOutResult, runFanOut } from './fanout.js';
+import { SendCoalescer, sendEntries } from './producer.js';
 import { RateLimiter } from './rate-limit.js';
 import { type ScheduleInfo, Scheduler, type ScheduleSpec } from './schedules.js';
 import { defaultStore } from './store/memory.js';
@@ -340,56 +332,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
    */
   async fanOut<I>(name: string, items: readonly I[], options: FanOutOptions): Promise<FanOutResult> {
     this.assertOpen();
-    if (!Array.isArray(items) || items.length === 0)
-      throw new ConfigError('items', 'expected a non-empty array');
-    if (!Number.isInteger(options?.chunkSize) || options.chunkSize < 1) {
-      throw new ConfigError('chunkSize', 'expected an integer ≥ 1');
-    }
-    if (typeof options.reduce !== 'string' || options.reduce === '')
-      throw new ConfigError('reduce', 'expected a queue name');
-    const parentId = options.parentId ?? randomUUID();
-    const chunks: I[][] = [];
-    for (let i = 0; i < items.length; i += options.chunkSize)
-      chunks.push(items.slice(i, i + options.chunkSize));
-    const chunkEntries = chunks.map((chunk, index) => ({
-      name,
-      data: chunk as unknown as T,
-      internalHeaders: { [FANOUT_PARENT]: parentId, [FANOUT_INDEX]: String(index) },
-    }));
-    const driver = await this.driver();
-    const nativeFanOut = driver.workflows?.fanOut;
-    if (nativeFanOut) {
-      const prepared = await prepareEntries(this.context, driver, chunkEntries);
-      const reduce = await prepareReduce(
-        this.context,
-        driver,
-        options.reduce,
-        options.reduceName ?? 'reduce',
-        {
-          parentId,
-          results: [],
-          failed: [],
-        },
-      );
-      await this.trackSend(
-        nativeFanOut.call(
-          driver.workflows,
-          this.name,
-          prepared.map((p) => p.message),
-          { queue: reduce.queue, message: reduce.message },
-        ),
-      );
-      for (const p of [...prepared, reduce]) p.span?.end();
-      return { parentId, chunkIds: prepared.map((p) => p.message.id) };
-    }
-    await startFanOut(
-      this.context.store,
-      parentId,
-      { total: chunks.length, reduce: options.reduce, reduceName: options.reduceName ?? 'reduce' },
-      this.context.resultTtlMs,
-    );
-    const chunkIds = await this.trackSend(sendEntries(this.context, chunkEntries));
-    return { parentId, chunkIds };
+    return this.trackSend(runFanOut(this.context, name, items, options));
   }
 
   /** Counts summed over the queue's physical queues. `active` falls back to this process's in-flight jobs. */
