@@ -464,6 +464,9 @@ export class SqsDriver implements Driver {
     const url = await this.#urlOf(info.deadLetterName);
     if (!url) return 0;
     const wanted = options.ids ? new Set(options.ids) : undefined;
+    // A job moved by this call that a consumer dead-letters again while the scan goes on comes back to the
+    // dead-letter queue as a new message: it is left there, or one call would move it again and again.
+    const movedIds = new Set<string>();
     let moved = 0;
     try {
       await scanQueue(
@@ -472,8 +475,12 @@ export class SqsDriver implements Driver {
         Number.POSITIVE_INFINITY,
         this.#options.deadLetterScanWaitSeconds,
         async (batch) => {
-          const picked = batch.filter((m) => !wanted || wanted.has(fromWire(m).id));
+          const picked = batch.filter((m) => {
+            const id = fromWire(m).id;
+            return (!wanted || wanted.has(id)) && !movedIds.has(id);
+          });
           if (picked.length === 0) return new Set();
+          for (const m of picked) movedIds.add(fromWire(m).id);
           const copies: OutgoingMessage[] = picked.map((m) => {
             const d = fromWire(m);
             return {
