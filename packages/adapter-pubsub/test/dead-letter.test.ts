@@ -92,3 +92,24 @@ it('the native dead-letter policy forwards a message never acknowledged, with it
   expect(await driver.purgeDeadLetters(name)).toBe(1);
   expect(await driver.listDeadLetters(name, 10)).toEqual([]);
 });
+
+it('redrive moves each dead letter once, even while a consumer dead-letters the moved jobs again', async () => {
+  const name = uniqueName('qk-pingpong');
+  const queue: Queue<{ i: number }> = createQueue({ name, driver: makeDriver(), ownsDriver: true });
+  cleanup.push({ name, close: () => queue.close({ timeout: 1000 }) });
+  queue.on('error', () => undefined);
+  let deadCount = 0;
+  queue.on('dead-lettered', () => deadCount++);
+  await queue.sendBatch(
+    Array.from({ length: 40 }, (_, i) => ({ name: 'fails', data: { i }, options: { maxAttempts: 1 } })),
+  );
+  queue.process(
+    async () => {
+      throw new Error('always fails');
+    },
+    { concurrency: 10 },
+  );
+  await until('40 dead letters', 60_000, () => deadCount >= 40, 50);
+  expect(await queue.deadLetters.redrive()).toBe(40);
+  await until('every redriven job dead-lettered again', 60_000, () => deadCount >= 80, 50);
+});
