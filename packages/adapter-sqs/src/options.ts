@@ -14,6 +14,12 @@ export interface SqsDriverOptions {
    * endpoint of the region. With an endpoint set, queue URLs are sent to it (never to the host in the URL).
    */
   readonly endpoint?: string;
+  /**
+   * Allow a plaintext `http://` endpoint on a host other than loopback (`localhost`, `127.0.0.0/8`, `::1`), e.g.
+   * LocalStack reached by a container name. Requests, signed with your credentials, then cross the network
+   * unencrypted. Default false.
+   */
+  readonly allowInsecure?: boolean;
   /** Queue used when a call names none (the URL's path); the core passes a queue name to every call. */
   readonly defaultQueue?: string;
   /** Create missing queues (with a dead-letter queue and a redrive policy) on first use. Default true. */
@@ -46,6 +52,7 @@ export interface SqsDriverOptions {
 export interface ResolvedSqsOptions {
   readonly region: string;
   readonly endpoint: string | undefined;
+  readonly allowInsecure: boolean;
   readonly defaultQueue: string | undefined;
   readonly createIfMissing: boolean;
   readonly fifo: boolean;
@@ -57,6 +64,17 @@ export interface ResolvedSqsOptions {
 }
 
 const QUEUE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
+
+/** `localhost` (and `*.localhost`), `127.0.0.0/8` or `::1`: traffic that never leaves the machine. */
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  return (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    host === '::1' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+  );
+}
 
 /** Check a physical SQS queue name (letters, digits, `-`, `_`, optional `.fifo`; at most 80 characters). */
 export function checkQueueName(name: string, field = 'queue'): void {
@@ -94,6 +112,11 @@ export function resolveOptions(options: SqsDriverOptions): ResolvedSqsOptions {
         'endpoint',
         'credentials do not go in the endpoint: use the AWS default credential chain',
       );
+    if (parsed.protocol === 'http:' && !isLoopback(parsed.hostname) && options.allowInsecure !== true)
+      throw new ConfigError(
+        'endpoint',
+        'plaintext http:// is only accepted for loopback hosts (localhost, 127.0.0.1, ::1): use https://, or set allowInsecure=true',
+      );
   }
   if (options.defaultQueue !== undefined) checkQueueName(options.defaultQueue, 'defaultQueue');
   const suffix = options.deadLetterSuffix ?? '-dlq';
@@ -117,6 +140,7 @@ export function resolveOptions(options: SqsDriverOptions): ResolvedSqsOptions {
   return {
     region,
     endpoint: options.endpoint,
+    allowInsecure: options.allowInsecure ?? false,
     defaultQueue: options.defaultQueue,
     createIfMissing: options.createIfMissing ?? true,
     fifo: options.fifo ?? options.defaultQueue?.endsWith('.fifo') ?? false,
@@ -128,7 +152,7 @@ export function resolveOptions(options: SqsDriverOptions): ResolvedSqsOptions {
   };
 }
 
-const BOOLEAN_PARAMS = new Set(['createIfMissing', 'fifo']);
+const BOOLEAN_PARAMS = new Set(['createIfMissing', 'fifo', 'allowInsecure']);
 const NUMBER_PARAMS = new Set([
   'maxReceiveCount',
   'maxDelayMs',
@@ -141,7 +165,7 @@ const CREDENTIAL_PARAM = /access.?key|secret|session.?token|credential|password|
 
 /**
  * Parse `sqs://QUEUE_NAME?region=..&endpoint=..` (also `sqs:///`, `sqs://?region=..`). Other query
- * parameters: `createIfMissing`, `fifo`, `maxReceiveCount`, `maxDelayMs`, `maxPayloadBytes`,
+ * parameters: `createIfMissing`, `fifo`, `allowInsecure`, `maxReceiveCount`, `maxDelayMs`, `maxPayloadBytes`,
  * `deadLetterSuffix`, `deadLetterScanWaitSeconds`. Credentials in the URL are refused: use the AWS
  * default chain (environment, shared config, SSO, instance or task role).
  */

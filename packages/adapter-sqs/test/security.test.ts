@@ -81,6 +81,22 @@ describe('secrets (issue 13)', () => {
     expect(leaks(endpointError)).toEqual([]);
   });
 
+  it('plaintext http:// endpoints are refused for hosts other than loopback unless allowInsecure', () => {
+    for (const endpoint of ['http://sqs.example.com', 'http://10.0.0.5:4566', 'http://localstack:4566'])
+      expect(() => new SqsDriver({ endpoint })).toThrow(expect.objectContaining({ field: 'endpoint' }));
+    for (const endpoint of [
+      'https://sqs.eu-west-1.amazonaws.com',
+      'http://127.0.0.1:4566',
+      'http://localhost:4566',
+      'http://[::1]:4566',
+    ])
+      expect(() => new SqsDriver({ endpoint })).not.toThrow();
+    expect(() => new SqsDriver({ endpoint: 'http://localstack:4566', allowInsecure: true })).not.toThrow();
+    expect(parseSqsUrl('sqs://q?endpoint=http://localstack:4566&allowInsecure=true')).toMatchObject({
+      allowInsecure: true,
+    });
+  });
+
   it('util.inspect and JSON of the driver, its deliveries and job.raw show no credentials', async () => {
     if (target === 'aws') return; // needs a service that accepts made-up credentials
     const queue = uniqueName('secrets');
