@@ -473,6 +473,8 @@ export class ConsumerLoop<T> {
       active.inHandler = false;
       deadline?.timer.clear();
     }
+    // Force-closed while it ran: its result is not settled either; the broker delivers the job again.
+    if (this.forced.signal.aborted) return;
     const took = performance.now() - startedAt;
     this.ctx.metrics.observeDuration(took);
     this.ctx.otel.duration(took, 'completed');
