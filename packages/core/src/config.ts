@@ -1,5 +1,6 @@
 import type { BackoffOptions } from './backoff.js';
 import { ConfigError } from './errors.js';
+import { HEADER_BOUNDS } from './headers.js';
 import type { ProcessOptions, QueueOptions, SendOptions } from './types.js';
 
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
@@ -25,6 +26,13 @@ function positiveInt(field: string, value: number | undefined, min = 1): void {
   if (value === undefined) return;
   if (!Number.isInteger(value) || value < min)
     throw new ConfigError(field, `expected an integer ≥ ${min}, got ${String(value)}`);
+}
+
+/** `maxAttempts`: 1..HEADER_BOUNDS.maxAttempts (a consumer ignores a larger `qk-max-attempts` as forged). */
+function maxAttempts(field: string, value: number | undefined): void {
+  positiveInt(field, value);
+  if (value !== undefined && value > HEADER_BOUNDS.maxAttempts)
+    throw new ConfigError(field, `at most ${HEADER_BOUNDS.maxAttempts}, got ${String(value)}`);
 }
 
 function nonNegative(field: string, value: number | undefined): void {
@@ -79,7 +87,7 @@ export function validateQueueOptions<T>(options: QueueOptions<T>): void {
   ) {
     throw new ConfigError('codec', 'expected an object with encode() and decode()');
   }
-  positiveInt('defaults.maxAttempts', options.defaults?.maxAttempts);
+  maxAttempts('defaults.maxAttempts', options.defaults?.maxAttempts);
   priority('defaults.priority', options.defaults?.priority);
   validateBackoff('defaults.backoff', options.defaults?.backoff);
   if (options.maxDelayHop !== undefined) positiveInt('maxDelayHop', options.maxDelayHop);
@@ -108,14 +116,19 @@ export function validateSendOptions(options: SendOptions | undefined, field = 'o
     throw new ConfigError(`${field}.delay`, 'give either `delay` or `runAt`, not both');
   }
   nonNegative(`${field}.delay`, options.delay);
+  const years = HEADER_BOUNDS.maxDelayMs / (365 * 24 * 3_600_000);
+  if (options.delay !== undefined && options.delay > HEADER_BOUNDS.maxDelayMs)
+    throw new ConfigError(`${field}.delay`, `at most ${years} years (${HEADER_BOUNDS.maxDelayMs} ms)`);
   if (
     options.runAt !== undefined &&
     (!(options.runAt instanceof Date) || Number.isNaN(options.runAt.getTime()))
   ) {
     throw new ConfigError(`${field}.runAt`, 'expected a valid Date');
   }
+  if (options.runAt !== undefined && options.runAt.getTime() - Date.now() > HEADER_BOUNDS.maxDelayMs)
+    throw new ConfigError(`${field}.runAt`, `at most ${years} years ahead`);
   priority(`${field}.priority`, options.priority);
-  positiveInt(`${field}.maxAttempts`, options.maxAttempts);
+  maxAttempts(`${field}.maxAttempts`, options.maxAttempts);
   validateBackoff(`${field}.backoff`, options.backoff);
   if (
     options.jobId !== undefined &&
@@ -162,4 +175,6 @@ export function validateProcessOptions(options: ProcessOptions | undefined): voi
   maxDuration('lockDuration', options?.lockDuration);
   if (options?.pollInterval !== undefined) positiveInt('pollInterval', options.pollInterval, 0);
   maxDuration('pollInterval', options?.pollInterval);
+  if (options?.trustMessageBackoff !== undefined && typeof options.trustMessageBackoff !== 'boolean')
+    throw new ConfigError('trustMessageBackoff', 'expected a boolean');
 }

@@ -73,8 +73,8 @@ const PARENT_ID = /^[\w.:-]{1,100}$/;
 const INDEX = /^(0|[1-9]\d{0,8})$/;
 
 /** Store keys of one fan-out, scoped by the queue of its chunks (a chunk of queue A cannot touch B's). */
-const keysOf = (queue: string | undefined, parentId: string) => {
-  const base = queue === undefined ? `qk:fan:${parentId}:` : `qk:fan:${queue}:${parentId}:`;
+const keysOf = (queue: string, parentId: string) => {
+  const base = `qk:fan:${queue}:${parentId}:`;
   return {
     meta: `${base}meta`,
     chunk: (index: number) => `${base}chunk:${index}`,
@@ -159,20 +159,6 @@ export async function runFanOut<T, I>(
   return { parentId, chunkIds };
 }
 
-/**
- * Record the fan-out before its chunks are sent. Kept for callers that do not pass the queue; prefer
- * {@link runFanOut}, whose keys are scoped by queue.
- */
-export async function startFanOut(
-  store: Store,
-  parentId: string,
-  meta: FanOutMeta,
-  ttlMs: number,
-): Promise<void> {
-  validateFanOut([null], { chunkSize: 1, reduce: meta.reduce, reduceName: meta.reduceName, parentId });
-  await store.set(keysOf(undefined, parentId).meta, meta, { ttlMs });
-}
-
 /** Errors that no retry can fix: the reduce is then given up (reported), never retried forever. */
 const permanent = (error: unknown) =>
   error instanceof ConfigError ||
@@ -207,12 +193,8 @@ export async function finishChunk<T>(
   const forged = (why: string) =>
     ctx.emit('error', new ForgedMessageError(messageId, `Fan-out chunk ${messageId} ignored: ${why}`));
   if (typeof parentId !== 'string' || !PARENT_ID.test(parentId)) return forged('malformed parent id');
-  let keys = keysOf(ctx.name, parentId);
-  let meta = await store.get<FanOutMeta>(keys.meta);
-  if (!meta) {
-    keys = keysOf(undefined, parentId);
-    meta = await store.get<FanOutMeta>(keys.meta);
-  }
+  const keys = keysOf(ctx.name, parentId);
+  const meta = await store.get<FanOutMeta>(keys.meta);
   if (!meta) return; // expired or never recorded: nothing to reduce
   const at = typeof index === 'number' ? index : INDEX.test(index ?? '') ? Number(index) : Number.NaN;
   if (!Number.isInteger(at) || at < 0 || at >= meta.total)

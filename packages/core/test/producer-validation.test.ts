@@ -108,3 +108,29 @@ describe('durations past 2^31-1 ms are a ConfigError naming the field', () => {
     await queue.close();
   });
 });
+
+describe('send refuses values a consumer would take for forged headers', () => {
+  it('maxAttempts above 1000 (options and defaults), delay or runAt beyond 10 years', async () => {
+    expect(() => createQueue({ name: 'bounds', driver: fresh(), defaults: { maxAttempts: 1001 } })).toThrow(
+      expect.objectContaining({ field: 'defaults.maxAttempts' }),
+    );
+    const queue = createQueue<number>({ name: 'bounds', driver: fresh(), ownsDriver: true });
+    const year = 365 * 24 * 3_600_000;
+    await expect(queue.send('x', 1, { maxAttempts: 1001 })).rejects.toMatchObject({
+      field: 'options.maxAttempts',
+    });
+    await expect(queue.send('x', 1, { delay: 10 * year + 1 })).rejects.toMatchObject({
+      field: 'options.delay',
+    });
+    await expect(queue.send('x', 1, { runAt: new Date(Date.now() + 11 * year) })).rejects.toMatchObject({
+      field: 'options.runAt',
+    });
+    expect(() =>
+      queue.process(async () => undefined, { trustMessageBackoff: 'yes' as unknown as boolean }),
+    ).toThrow(expect.objectContaining({ field: 'trustMessageBackoff' }));
+    expect((await queue.stats()).waiting).toBe(0);
+    await queue.send('x', 1, { maxAttempts: 1000, delay: 9 * year });
+    expect((await queue.stats()).delayed).toBe(1);
+    await queue.close();
+  });
+});

@@ -117,8 +117,14 @@ describe('fan-out through the store', () => {
         'qk-fanout-index': index,
       },
     });
-    await s.driver.send(name, [forge('f1', '2'), forge('f2', '-1'), forge('f3', '99')]);
-    await until(() => forged.length >= 3, 'three forged chunks reported', 10_000);
+    await s.driver.send(name, [
+      forge('f1', '2'),
+      forge('f2', '-1'),
+      forge('f3', '99'),
+      forge('f4', 'x'),
+      forge('f5', '1.5'),
+    ]);
+    await until(() => forged.length >= 5, 'five forged chunks reported', 10_000);
     expect(reduced).toHaveLength(0);
     open();
     await until(() => reduced.length >= 1, 'the reduce job', 10_000);
@@ -163,6 +169,24 @@ describe('fan-out through the store', () => {
       expect.stringMatching(new RegExp(`fan-out ${parentId}: its reduce job cannot be sent`)),
     ]);
     await until(async () => (await chunks.stats()).waiting === 0, 'no chunk redelivered', 5_000);
+    await teardown(s);
+  });
+
+  it('keys are scoped by queue: one parentId on two queues sharing a store makes two fan-outs', async () => {
+    const s = setup();
+    const a = queueOf<number[]>(s, unique('fan-a'));
+    const b = queueOf<number[]>(s, unique('fan-b'));
+    a.process(sum);
+    b.process(sum);
+    const reduceA = unique('reduce-a');
+    const reduceB = unique('reduce-b');
+    const gotA = reducer(s, reduceA);
+    const gotB = reducer(s, reduceB);
+    await a.fanOut('sum', [1, 2, 3, 4], { chunkSize: 2, reduce: reduceA, parentId: 'same' });
+    await b.fanOut('sum', [10, 20, 30], { chunkSize: 1, reduce: reduceB, parentId: 'same' });
+    await until(() => gotA.length >= 1 && gotB.length >= 1, 'both reduces', 10_000);
+    expect(gotA[0]?.data.results).toEqual([3, 7]);
+    expect(gotB[0]?.data.results).toEqual([10, 20, 30]);
     await teardown(s);
   });
 });
