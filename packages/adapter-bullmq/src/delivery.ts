@@ -1,4 +1,10 @@
-import { type DeadLetterInfo, type Delivery, LockLostError, type ReceivedMessage } from '@queuekit/core';
+import {
+  capErrorText,
+  type DeadLetterInfo,
+  type Delivery,
+  LockLostError,
+  type ReceivedMessage,
+} from '@queuekit/core';
 import type { Job } from 'bullmq';
 import { toQueuekitError } from './errors.js';
 import { DEAD_LETTER_FIELD, type DeadLetterRecord } from './job-mapping.js';
@@ -91,6 +97,7 @@ export class BullDelivery implements Delivery {
   }
 
   async #fail(given: DeadLetterInfo): Promise<void> {
+    // Stored in Redis as is: cut as the core cuts the error text of its job records.
     const info = given.error === undefined ? given : { ...given, error: capErrorText(given.error) };
     const record: DeadLetterRecord = { ...info, at: Date.now() };
     try {
@@ -157,19 +164,6 @@ export class BullDelivery implements Delivery {
     }
     this.#lockedUntil = calledAt + duration;
   }
-}
-
-/**
- * Longest error text stored with a dead letter (BullMQ's `failedReason` and the `qkdl` record), in
- * UTF-16 units: it is kept in Redis as is, so a handler that throws a huge message must not make
- * every dead letter that large.
- */
-export const MAX_ERROR_TEXT = 16 * 1024;
-
-function capErrorText(text: string): string {
-  if (text.length <= MAX_ERROR_TEXT) return text;
-  const marker = ` … [${text.length - MAX_ERROR_TEXT} characters cut]`;
-  return text.slice(0, MAX_ERROR_TEXT) + marker;
 }
 
 /** The handler's result as BullMQ stores it (JSON); `null` when JSON cannot represent it. */

@@ -13,6 +13,7 @@ import {
   type ReceivedMessage,
   type ReceiveOptions,
   type RedriveOptions,
+  Scrubber,
 } from '@queuekit/core';
 import { type Job, Queue } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
@@ -32,7 +33,7 @@ import {
 import { type BullmqDriverOptions, parseRedisUrl, validateOptions } from './options.js';
 import { HeldDeliveries, INDEX_SLACK_MS, indexKey, placeMessages } from './placement.js';
 import { QueueReceiver } from './receiver.js';
-import { safeRedis, scrubError } from './secrets.js';
+import { safeRedis } from './secrets.js';
 import { BullmqWorkflows } from './workflows.js';
 
 const DEFAULT_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -82,6 +83,7 @@ export class BullmqDriver implements Driver {
   readonly #receivers = new Map<string, QueueReceiver>();
   readonly #jobSettings: JobSettings;
   readonly #onError: (error: Error) => void;
+  readonly #scrubber: Scrubber;
   #closing: Promise<void> | undefined;
   /** Redis refused our credentials on the last connection attempt (cleared once a connection is ready). */
   #authRefused = false;
@@ -101,9 +103,14 @@ export class BullmqDriver implements Driver {
       ...options.redis,
       lazyConnect: true,
     };
-    const secrets = [base.password ?? ''];
+    // The URL's secrets, and a password given as an ioredis option (as if in a URL, for secretsOf).
+    const password = options.redis?.password;
+    this.#scrubber = new Scrubber([
+      options.url,
+      password ? `redis://:${encodeURIComponent(password)}@host` : undefined,
+    ]);
     const report = options.onError ?? (() => undefined);
-    this.#onError = (error) => report(scrubError(toQueuekitError(error, 'a background task'), secrets));
+    this.#onError = (error) => report(this.#scrubber.error(toQueuekitError(error, 'a background task')));
     const label = base.connectionName ?? `queuekit:${this.prefix}`;
     this.#producerConnection = safeRedis({ ...base, connectionName: `${label}:producer` });
     this.#consumerConnection = safeRedis({
@@ -184,7 +191,7 @@ export class BullmqDriver implements Driver {
 
   /** A typed error for a failed call; a connection that dropped after refused credentials says so. */
   #error(error: unknown, operation: string): Error {
-    const typed = toQueuekitError(error, operation);
+    const typed = this.#scrubber.error(toQueuekitError(error, operation));
     if (this.#authRefused && typed instanceof BrokerUnavailableError)
       return new AuthenticationError('redis', `Redis refused the credentials (${operation})`);
     return typed;

@@ -6,7 +6,7 @@ import {
   QueuekitError,
 } from '@queuekit/core';
 import { ErrorCode } from 'bullmq';
-import { scrubError } from './secrets.js';
+import { redactCredentialCommands } from './secrets.js';
 
 const LOCK_CODES = new Set<number>([
   ErrorCode.JobNotExist,
@@ -40,7 +40,7 @@ export function isAuthFailure(error: unknown): boolean {
 
 /** Map a BullMQ / ioredis error onto queuekit's typed errors (never mentions the URL). */
 export function toQueuekitError(error: unknown, operation: string, jobId?: string): Error {
-  scrubError(error);
+  redactCredentialCommands(error);
   if (error instanceof QueuekitError) return error;
   if (isLockError(error)) {
     return new LockLostError(

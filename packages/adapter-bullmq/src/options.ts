@@ -1,4 +1,4 @@
-import { ConfigError } from '@queuekit/core';
+import { ConfigError, MAX_DURATION_MS } from '@queuekit/core';
 import type { RedisOptions } from 'ioredis';
 
 /** Options of {@link BullmqDriver}. */
@@ -94,9 +94,6 @@ function decodeLenient(text: string): string {
   }
 }
 
-/** Longest interval a Node timer keeps (2^31 - 1 ms, about 24.8 days). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /** Validate driver options, naming the offending field. */
 export function validateOptions(options: BullmqDriverOptions): void {
   const positiveInt = (field: string, value: number | undefined, min = 1) => {
@@ -106,8 +103,8 @@ export function validateOptions(options: BullmqDriverOptions): void {
   // Node timers fire at once past 2^31 - 1 ms: a longer interval would be a busy loop.
   const timer = (field: string, value: number | undefined) => {
     positiveInt(field, value);
-    if (value !== undefined && value > MAX_TIMER_MS)
-      throw new ConfigError(field, `must be at most ${MAX_TIMER_MS} ms`);
+    if (value !== undefined && value > MAX_DURATION_MS)
+      throw new ConfigError(field, `must be at most ${MAX_DURATION_MS} ms`);
   };
   positiveInt('keepCompleted', options.keepCompleted, 0);
   positiveInt('keepCompletedMs', options.keepCompletedMs, 0);

@@ -2,12 +2,13 @@ import { inspect } from 'node:util';
 import {
   ConfigError,
   QueueClosedError,
+  Scrubber,
   type Store,
   type StoreSetOptions,
   type StoreTtlOptions,
 } from '@queuekit/core';
 import { Pool, type PoolConfig } from 'pg';
-import { checkConnectionString, scrubError } from './connection.js';
+import { checkConnectionString } from './connection.js';
 import { translateError } from './errors.js';
 import { likePrefix, type Statements, statementsFor } from './sql.js';
 
@@ -59,7 +60,7 @@ export class PostgresStore implements Store {
   readonly #pool: Pool;
   readonly #owned: boolean;
   readonly #where: string;
-  readonly #secrets: readonly string[];
+  readonly #scrubber: Scrubber;
   readonly #table: string;
   private readonly sql: Statements;
   private readonly lockKey: string;
@@ -99,11 +100,14 @@ export class PostgresStore implements Store {
     } else {
       throw new ConfigError('connectionString', 'give `connectionString` (postgres://...) or a `pg` `pool`');
     }
+    // The connection string's secrets, and a password given as a pool option (as if in a URL).
     const password = this.#pool.options.password;
-    this.#secrets = [
-      ...(typeof password === 'string' && password !== '' ? [password] : []),
-      ...(options.connectionString ? [checkConnectionString(options.connectionString).password] : []),
-    ];
+    this.#scrubber = new Scrubber([
+      options.connectionString,
+      typeof password === 'string' && password !== ''
+        ? `postgres://:${encodeURIComponent(password)}@host`
+        : undefined,
+    ]);
   }
 
   /** What the store shows of itself: the server address and table, never the credentials. */
@@ -148,7 +152,7 @@ export class PostgresStore implements Store {
       await this.ensureTable();
       return await this.#pool.query<R>(text, values as unknown[]);
     } catch (error) {
-      return translateError(scrubError(error, this.#secrets), this.#where);
+      return translateError(this.#scrubber.error(error), this.#where);
     }
   }
 

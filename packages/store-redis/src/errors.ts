@@ -1,5 +1,5 @@
-import { AuthenticationError, BrokerUnavailableError, errorMessage } from '@queuekit/core';
-import { scrubError } from './scrub.js';
+import { AuthenticationError, BrokerUnavailableError, errorMessage, type Scrubber } from '@queuekit/core';
+import { redactCredentialCommands } from './scrub.js';
 
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
@@ -29,10 +29,11 @@ const AUTH_FAILURE = /\bWRONGPASS\b|\bNOAUTH\b|invalid password/;
 /**
  * Rethrow refused credentials as {@link AuthenticationError} and connection failures as
  * {@link BrokerUnavailableError}, naming `where` (`host:port`, never the password); other errors
- * pass through. Every error is first scrubbed of AUTH arguments and `secrets`, through its causes.
+ * pass through. Every error is first scrubbed of AUTH arguments and the `scrubber`'s secrets, through its causes.
  */
-export function translateError(error: unknown, where: string, secrets: readonly string[] = []): never {
-  scrubError(error, secrets);
+export function translateError(error: unknown, where: string, scrubber?: Scrubber): never {
+  redactCredentialCommands(error);
+  scrubber?.error(error);
   const message = errorMessage(error);
   // No cause: ioredis's error carries the AUTH command and its arguments.
   if (AUTH_FAILURE.test(message)) {

@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import {
   ConfigError,
   QueueClosedError,
+  Scrubber,
   type Store,
   type StoreSetOptions,
   type StoreTtlOptions,
@@ -88,7 +89,7 @@ export class RedisStore implements Store {
   readonly #owned: boolean;
   readonly #prefix: string;
   readonly #where: string;
-  readonly #secrets: readonly string[];
+  readonly #scrubber: Scrubber;
   readonly #indexPrefixes: readonly string[];
   #closed = false;
 
@@ -121,8 +122,12 @@ export class RedisStore implements Store {
     } else {
       throw new ConfigError('url', 'give `url` (redis:// or rediss://) or an ioredis `client`');
     }
+    // The URL's secrets, and a password given as an ioredis option (as if in a URL, for secretsOf).
     const { password } = this.#client.options;
-    this.#secrets = password ? [password] : [];
+    this.#scrubber = new Scrubber([
+      options.url,
+      password ? `redis://:${encodeURIComponent(password)}@host` : undefined,
+    ]);
   }
 
   /** What the store shows of itself: the server address and prefix, never the credentials. */
@@ -143,7 +148,7 @@ export class RedisStore implements Store {
     try {
       return await operation();
     } catch (error) {
-      return translateError(error, this.#where, this.#secrets);
+      return translateError(error, this.#where, this.#scrubber);
     }
   }
 
