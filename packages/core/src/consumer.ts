@@ -85,6 +85,8 @@ const MIN_RENEW_GAP_MS = 20;
 
 /** Below this much lock left, a driver that cannot renew is treated as having lost it before a copy is sent. */
 const LOCK_MARGIN_MS = 50;
+/** Longest keyed retry the consumer waits for in place (holding its slot) to keep the key's order. */
+const MAX_IN_PLACE_RETRY_MS = 15 * 60_000;
 
 /** The consuming half of a queue: a receive loop bounded by `concurrency`. Internal. */
 export class ConsumerLoop<T> {
@@ -646,12 +648,11 @@ export class ConsumerLoop<T> {
       this.ctx.metrics.retried++;
       this.ctx.otel.count('retried');
       await this.record(job.id, { state: 'retrying', error: error.message });
-      return this.resend(
-        driver,
-        active,
-        boundedRetryDelay(error.delayMs),
-        error.countsAsAttempt ? job.attempt + 1 : job.attempt,
-      );
+      const delayMs = boundedRetryDelay(error.delayMs);
+      const next = error.countsAsAttempt ? job.attempt + 1 : job.attempt;
+      if (this.keepsOrderInPlace(driver, active, delayMs))
+        return this.retryInPlace(driver, active, job, info, delayMs, next);
+      return this.resend(driver, active, delayMs, next);
     }
     if (job.attempt >= job.maxAttempts) {
       return this.deadLetter(
@@ -674,7 +675,37 @@ export class ConsumerLoop<T> {
     if (delivery.release && delayMs <= hopLimit(driver.capabilities, this.ctx.maxDelayHop)) {
       return delivery.release(delayMs);
     }
+    if (this.keepsOrderInPlace(driver, active, delayMs))
+      return this.retryInPlace(driver, active, job, info, delayMs, job.attempt + 1);
     return this.resend(driver, active, delayMs, job.attempt + 1);
+  }
+
+  /**
+   * A re-sent copy would queue behind the later jobs of its ordering key. Where the broker orders keys,
+   * a keyed retry of up to MAX_IN_PLACE_RETRY_MS instead keeps the delivery (and so the key) locked,
+   * waits, and runs the handler again in place: the key's later jobs wait, as ordering promises.
+   */
+  private keepsOrderInPlace(driver: Driver, active: ActiveJob, delayMs: number): boolean {
+    const { delivery } = active;
+    if (delivery.orderingKey === undefined || !driver.capabilities.ordering) return false;
+    if (delayMs > MAX_IN_PLACE_RETRY_MS || active.controller.signal.aborted) return false;
+    if (driver.capabilities.lockRenewal && delivery.extendLock) return true;
+    const left = (delivery.lockedUntil ?? Number.POSITIVE_INFINITY) - Date.now();
+    return left !== Number.POSITIVE_INFINITY && left > delayMs + LOCK_MARGIN_MS * 2;
+  }
+
+  private async retryInPlace(
+    driver: Driver,
+    active: ActiveJob,
+    job: Job<T>,
+    info: AttemptInfo,
+    delayMs: number,
+    attempt: number,
+  ): Promise<void> {
+    await abortableDelay(delayMs, this.forced.signal);
+    // Force-closed or lock lost while waiting: leave it to the broker's redelivery.
+    if (this.forced.signal.aborted || active.controller.signal.aborted) return;
+    return this.runHandler(driver, active, { ...job, attempt }, info);
   }
 
   /**
