@@ -128,6 +128,7 @@ export async function sendEntries<T>(
     );
     const failure = outcomes.find((o) => o.error !== undefined)?.error;
     if (failure === undefined) return prepared.map((p) => p.message.id);
+    await forgetUnsent(ctx, driver, outcomes);
     const sent = outcomes
       .filter((o) => o.error === undefined)
       .flatMap((o) => o.chunk.map((p) => p.message.id));
@@ -264,6 +265,18 @@ async function recordSent<T>(
   );
 }
 
+/** Records written for messages that were then not sent say nothing true: drop them (never a deduplicated id's). */
+async function forgetUnsent<T>(
+  ctx: QueueContext<T>,
+  driver: Driver,
+  outcomes: readonly ChunkOutcome<PreparedMessage>[],
+): Promise<void> {
+  const tracker = ctx.tracker;
+  if (!tracker || driver.workflows?.jobs) return;
+  const unsent = outcomes.filter((o) => o.error).flatMap((o) => o.chunk.filter((p) => !p.message.dedup));
+  await Promise.all(unsent.map((p) => tracker.forget(p.message.id).catch(() => undefined)));
+}
+
 /** Group by physical queue, then cut into the driver's batch size. */
 function chunksOf<P extends PreparedMessage>(driver: Driver, prepared: readonly P[]): P[][] {
   const byQueue = new Map<string, P[]>();
@@ -385,6 +398,7 @@ export class SendCoalescer<T> {
       (chunk) => deliver(this.ctx, driver, chunk),
       false,
     );
+    await forgetUnsent(this.ctx, driver, outcomes);
     for (const { chunk, error } of outcomes) {
       for (const { item, message } of chunk) {
         if (error) item.reject(error.value);

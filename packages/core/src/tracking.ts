@@ -94,6 +94,12 @@ export class JobTracker {
     return next;
   }
 
+  /** Drop the record of `id` (a job recorded as sent whose send failed), after every earlier write for it. */
+  async forget(id: string): Promise<void> {
+    await this.chains.get(id)?.catch(() => undefined);
+    await this.store.delete(this.key(id));
+  }
+
   /** The status of job `id`, or undefined when unknown or expired. */
   async get<R>(id: string): Promise<JobStatus<R> | undefined> {
     await this.chains.get(id)?.catch(() => undefined);

@@ -14,7 +14,7 @@ import { wrapDriver } from './wrap.js';
  * A memory driver taking 10 messages a call whose earlier calls take longer to be accepted (so
  * parallel chunks overtake each other), recording what it accepted in order and the sends in flight.
  */
-function slowFirstDriver(options: { failCall?: number } = {}) {
+function slowFirstDriver(options: { failCall?: number; failCalls?: number[] } = {}) {
   const inner = createMemoryDriver({ broker: new MemoryBroker(), limitCapabilities: { maxBatchSize: 10 } });
   const accepted: OutgoingMessage[] = [];
   let calls = 0;
@@ -27,7 +27,8 @@ function slowFirstDriver(options: { failCall?: number } = {}) {
       maxInFlight = Math.max(maxInFlight, inFlight);
       try {
         for (let i = 0; i < Math.max(1, 40 - call); i++) await tick();
-        if (call === options.failCall) throw new Error(`send ${call} refused`);
+        if (call === options.failCall || options.failCalls?.includes(call))
+          throw new Error(`send ${call} refused`);
         accepted.push(...messages);
         await inner.send(queue, messages);
       } finally {
@@ -100,14 +101,21 @@ describe('batched sends', () => {
     expect(unsent.length).toBeGreaterThanOrEqual(10);
     expect(new Set(sent)).toEqual(new Set(accepted.map((m) => m.id)));
     expect((await queue.stats()).waiting).toBe(sent.length);
+    // Job records follow what the broker holds: the sent ones are waiting, the others unknown.
+    expect((await queue.getJob(sent[0] as string))?.state).toBe('waiting');
+    expect(await queue.getJob(unsent[0] as string)).toBeUndefined();
     await queue.close();
     await inner.close();
   });
 
   it('a sendBatch that fails before anything is accepted throws the send error itself', async () => {
-    const { driver, inner } = slowFirstDriver({ failCall: 1 });
+    const { driver, inner } = slowFirstDriver({ failCalls: [1, 2] });
     const queue = createQueue<number>({ name: 'none-sent', driver });
-    await expect(queue.sendBatch([{ name: 'n', data: 1 }])).rejects.toThrow('send 1 refused');
+    await expect(queue.sendBatch([{ name: 'n', data: 1, options: { jobId: 'kept' } }])).rejects.toThrow(
+      'send 1 refused',
+    );
+    const single = queue.send('n', 2);
+    await expect(single).rejects.toThrow('send 2 refused');
     await queue.close();
     await inner.close();
   });
