@@ -20,8 +20,9 @@ declare module 'vitest' {
  * need `rabbitmqctl` are skipped).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  // The crash test's child process and the URL registry load the compiled package (dist/).
-  await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], {
+  // The crash workers (child processes) and the URL registry load the built package (dist/): build it
+  // as `pnpm build` does (ESM and the CommonJS entry).
+  await promisify(execFile)('pnpm', ['run', '--silent', 'build'], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
   });
   const external = process.env.RABBITMQ_URL;
