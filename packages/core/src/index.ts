@@ -26,3 +26,5 @@ export type { JobStatus } from './tracking.js';
 export type { DurationHistogram, QueueMetrics } from './metrics.js';
 export { capErrorText, MAX_ERROR_TEXT } from './tracking.js';
 export { MAX_DURATION_MS } from './config.js';
+export { HEADER_BOUNDS } from './headers.js';
+export { MAX_TIMER_MS, type SafeTimer, safeTimeout } from './timers.js';
