@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryStore } from '../src/index.js';
+import { until } from './wrap.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -38,5 +39,29 @@ describe('MemoryStore', () => {
     expect(await store.get('long')).toBe(1);
     expect(await store.get('schedule')).toBe(1);
     expect(await store.get('short:0')).toBeUndefined();
+  });
+
+  it('keys() finds every live key of a prefix, whatever its number of `:` segments', async () => {
+    const store = new MemoryStore();
+    for (const key of ['a', 'a:b', 'a:b:c', 'a:b:c:d', 'a:b:c:d:e', 'a:b:c:d:e:f', 'a:b:c:dd:e', 'a:b:x:d:e'])
+      await store.set(key, 1);
+    await store.set('a:b:c:d:gone', 1);
+    await store.delete('a:b:c:d:gone');
+    await store.set('a:b:c:d:expired', 1, { ttlMs: 1 });
+    await until(async () => (await store.get('a:b:c:d:expired')) === undefined, 'the key to expire', 5_000);
+    const sorted = async (prefix: string) => (await store.keys(prefix)).sort();
+    expect(await sorted('a:b:c:d:')).toEqual(['a:b:c:d:e', 'a:b:c:d:e:f']);
+    expect(await sorted('a:b:c:d')).toEqual(['a:b:c:d', 'a:b:c:d:e', 'a:b:c:d:e:f', 'a:b:c:dd:e']);
+    expect(await sorted('a:b:c:d:e')).toEqual(['a:b:c:d:e', 'a:b:c:d:e:f']);
+    expect(await sorted('a:b:')).toEqual([
+      'a:b:c',
+      'a:b:c:d',
+      'a:b:c:d:e',
+      'a:b:c:d:e:f',
+      'a:b:c:dd:e',
+      'a:b:x:d:e',
+    ]);
+    expect(await sorted('')).toHaveLength(8);
+    expect(await sorted('a:b:c:d:e:f:')).toEqual([]);
   });
 });

@@ -14,6 +14,22 @@ interface Entry {
   expiresAt: number;
 }
 
+/**
+ * Keys are also indexed by their first four `:`-separated segments (`qk:sched:<queue>:def:`), so that
+ * `keys()` of such a prefix (the scheduler's, every few seconds) reads one bucket instead of every job record.
+ */
+const INDEX_SEGMENTS = 4;
+
+/** The index bucket of `key` (its text up to the INDEX_SEGMENTS-th `:`, inclusive), or undefined when shorter. */
+function bucketOf(key: string): string | undefined {
+  let at = -1;
+  for (let i = 0; i < INDEX_SEGMENTS; i++) {
+    at = key.indexOf(':', at + 1);
+    if (at < 0) return undefined;
+  }
+  return key.slice(0, at + 1);
+}
+
 /** Expired entries removed per write, at most: enough to keep up, since a write adds one expiry. */
 const SWEEP_PER_WRITE = 16;
 
@@ -93,6 +109,7 @@ class ExpiryHeap {
 export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
   private readonly expiries = new ExpiryHeap();
+  private readonly buckets = new Map<string, Set<string>>();
   /** Operations apply synchronously, in call order. */
   readonly ordered = true;
 
@@ -104,6 +121,7 @@ export class MemoryStore implements Store {
   private write(key: string, entry: Entry): void {
     const previous = this.entries.get(key);
     this.entries.set(key, entry);
+    if (!previous) this.indexed(key, true);
     if (entry.expiresAt > 0 && entry.expiresAt !== previous?.expiresAt)
       this.expiries.push(entry.expiresAt, key);
     this.sweep();
@@ -115,7 +133,7 @@ export class MemoryStore implements Store {
       const item = this.expiries.pop();
       if (!item) break;
       const entry = this.entries.get(item.key);
-      if (entry && entry.expiresAt === item.expiresAt) this.entries.delete(item.key);
+      if (entry && entry.expiresAt === item.expiresAt) this.remove(item.key);
     }
     if (this.expiries.size > 2 * this.entries.size + 1024) {
       this.expiries.clear();
@@ -128,10 +146,30 @@ export class MemoryStore implements Store {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt && entry.expiresAt <= now) {
-      this.entries.delete(key);
+      this.remove(key);
       return undefined;
     }
     return entry;
+  }
+
+  private remove(key: string): void {
+    if (this.entries.delete(key)) this.indexed(key, false);
+  }
+
+  private indexed(key: string, present: boolean): void {
+    const bucket = bucketOf(key);
+    if (bucket === undefined) return;
+    let keys = this.buckets.get(bucket);
+    if (present) {
+      if (!keys) {
+        keys = new Set();
+        this.buckets.set(bucket, keys);
+      }
+      keys.add(key);
+    } else if (keys) {
+      keys.delete(key);
+      if (keys.size === 0) this.buckets.delete(bucket);
+    }
   }
 
   private static expiry(ttlMs: number | undefined): number {
@@ -168,12 +206,14 @@ export class MemoryStore implements Store {
   }
 
   async delete(key: string): Promise<void> {
-    this.entries.delete(key);
+    this.remove(key);
   }
 
   async keys(prefix: string): Promise<string[]> {
     const now = Date.now();
-    return [...this.entries.keys()].filter((key) => key.startsWith(prefix) && this.live(key, now));
+    const bucket = bucketOf(prefix);
+    const candidates = bucket === undefined ? this.entries.keys() : (this.buckets.get(bucket) ?? []);
+    return [...candidates].filter((key) => key.startsWith(prefix) && this.live(key, now));
   }
 
   async close(): Promise<void> {
