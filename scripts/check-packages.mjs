@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `pnpm check:packages`: publint and Are the Types Wrong on every publishable package, as packed.
-// Run after `pnpm build` (both inspect dist/). Exits non-zero when either tool reports a problem.
+// The package.json script builds first (both tools inspect dist/). Exits non-zero when either tool reports a problem.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
