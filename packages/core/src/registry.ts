@@ -83,13 +83,30 @@ function esmEntryFrom(req: NodeJS.Require, packageName: string): string {
     exports?: string | Record<string, unknown>;
     main?: string;
   };
-  const dot = typeof manifest.exports === 'string' ? manifest.exports : manifest.exports?.['.'];
-  const conditions = typeof dot === 'object' && dot !== null ? (dot as Record<string, unknown>) : undefined;
-  const entry =
-    typeof dot === 'string'
-      ? dot
-      : (conditions?.import ?? conditions?.default ?? manifest.main ?? 'index.js');
-  return join(dirname(manifestPath), String(entry));
+  const exports = manifest.exports;
+  const dot = typeof exports === 'object' && exports !== null && '.' in exports ? exports['.'] : exports;
+  return join(dirname(manifestPath), importTarget(dot) ?? manifest.main ?? 'index.js');
+}
+
+const IMPORT_CONDITIONS = ['import', 'node', 'default'] as const;
+
+/** The file an `exports` target resolves to under ESM `import`, through nested condition objects. */
+function importTarget(target: unknown): string | undefined {
+  if (typeof target === 'string') return target;
+  if (Array.isArray(target)) {
+    for (const candidate of target) {
+      const found = importTarget(candidate);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (typeof target !== 'object' || target === null) return undefined;
+  const conditions = target as Record<string, unknown>;
+  for (const condition of IMPORT_CONDITIONS) {
+    const found = importTarget(conditions[condition]);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 async function importAdapter(packageName: string, scheme: string): Promise<DriverFactory> {
