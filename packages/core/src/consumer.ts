@@ -718,8 +718,7 @@ export class ConsumerLoop<T> {
     const headers: Record<string, string> = { ...delivery.headers, [H.attempt]: String(attempt) };
     if (delayMs > 0) headers[H.notBefore] = String(Date.now() + delayMs);
     else delete headers[H.notBefore];
-    await this.sendCopy(driver, delivery, headers, delayMs);
-    await this.ackCopied(delivery);
+    await this.replaceWithCopy(driver, active, headers, delayMs);
   }
 
   /** A delayed job arrived before its time (a hop): put it back for the remaining time. */
@@ -733,7 +732,33 @@ export class ConsumerLoop<T> {
     this.ctx.emit('delayed', { id: delivery.id, remainingMs });
     if (!(await this.holdsLock(driver, active))) return;
     const headers = { ...delivery.headers, [H.attempt]: String(info.attempt) };
-    await this.sendCopy(driver, delivery, headers, remainingMs);
+    await this.replaceWithCopy(driver, active, headers, remainingMs);
+  }
+
+  /**
+   * Send the copy, then ack the original: in one atomic step where the driver offers it (`ackWith` with
+   * `workflows.atomicFollowUps`, and no broker-kept job records that an ack would mark completed), so a
+   * lost lock leaves neither rather than both.
+   */
+  private async replaceWithCopy(
+    driver: Driver,
+    active: ActiveJob,
+    headers: Record<string, string>,
+    delayMs: number,
+  ): Promise<void> {
+    const { delivery } = active;
+    const { queue, message } = this.copyOf(driver, delivery, headers, delayMs);
+    if (delivery.ackWith && driver.workflows?.atomicFollowUps && !driver.workflows.jobs) {
+      try {
+        await delivery.ackWith([{ queue, messages: [message] }]);
+      } catch (error) {
+        if (!(error instanceof LockLostError)) throw error;
+        // Nothing was sent: the broker redelivers the original, which carries the next attempt.
+        this.lockLost(active, error);
+      }
+      return;
+    }
+    await driver.send(queue, [message]);
     await this.ackCopied(delivery);
   }
 
@@ -772,16 +797,18 @@ export class ConsumerLoop<T> {
     }
   }
 
-  private async sendCopy(
+  /** A copy of `delivery` (same id, no dedup) with `headers`, due after `delayMs` (or its first hop). */
+  private copyOf(
     driver: Driver,
     delivery: Delivery,
     headers: Record<string, string>,
     delayMs: number,
-  ): Promise<void> {
+  ): { queue: string; message: OutgoingMessage } {
     const hop = Math.min(delayMs, hopLimit(driver.capabilities, this.ctx.maxDelayHop));
     const queue = this.physicalQueueOf(driver, delivery);
-    await driver.send(queue, [
-      {
+    return {
+      queue,
+      message: {
         id: delivery.id,
         name: delivery.name ?? headers[H.name] ?? 'default',
         body: delivery.body,
@@ -792,7 +819,7 @@ export class ConsumerLoop<T> {
           : {}),
         ...(delivery.orderingKey === undefined ? {} : { orderingKey: delivery.orderingKey }),
       },
-    ]);
+    };
   }
 
   private physicalQueueOf(driver: Driver, delivery: Delivery): string {

@@ -128,6 +128,7 @@ describe('a retry after a lost lock', () => {
           (await target.receive(...args)).map((d) =>
             Object.assign(d, {
               release: undefined,
+              ackWith: undefined,
               ack: async () => {
                 throw new LockLostError();
               },
@@ -147,5 +148,22 @@ describe('a retry after a lost lock', () => {
     await until(() => errors.some((e) => e instanceof LockLostError), 'the refused ack to be reported');
     expect((await queue.metrics()).locksLost).toBeGreaterThanOrEqual(1);
     await queue.close({ timeout: 50 });
+  });
+
+  it('with atomic follow-ups, a copy refused with the ack leaves neither (one further delivery only)', async () => {
+    const broker = new MemoryBroker();
+    // No renewal and no lockedUntil: the core cannot tell the lock is gone before settling.
+    const driver = withoutLockedUntil(
+      new Proxy(createMemoryDriver({ broker, limitCapabilities: { lockRenewal: false } }), {
+        get(target, key, receiver) {
+          if (key !== 'receive') return Reflect.get(target, key, receiver);
+          return async (...args: Parameters<Driver['receive']>) =>
+            (await target.receive(...args)).map((d) => Object.assign(d, { release: undefined }));
+        },
+      }),
+    );
+    const { attempts, errors } = await retryAfterLostLock(driver, broker, 'lost-d');
+    expect(attempts).toEqual([1, 2]);
+    expect(errors).toEqual([]);
   });
 });
