@@ -68,8 +68,11 @@ export const FANOUT_PARENT = 'qk-fanout-parent';
 export const FANOUT_INDEX = 'qk-fanout-index';
 
 const REDUCE_LEASE_MS = 10_000;
-/** A fan-out id: 1-100 letters, digits, `_`, `.`, `:` or `-` (the reduce job id `<parentId>-reduce` stays ≤ 128). */
-const PARENT_ID = /^[\w.:-]{1,100}$/;
+/**
+ * A fan-out id: 1-100 letters, digits, `_`, `.` or `-`. No `:`, so one fan-out's store keys can never be
+ * another's, and the reduce job id `<parentId>-reduce` stays within 128 characters.
+ */
+const PARENT_ID = /^[\w.-]{1,100}$/;
 const INDEX = /^(0|[1-9]\d{0,8})$/;
 
 /** Store keys of one fan-out, scoped by the queue of its chunks (a chunk of queue A cannot touch B's). */
@@ -108,7 +111,7 @@ export function validateFanOut(items: unknown, options: FanOutOptions | undefine
     options.parentId !== undefined &&
     (typeof options.parentId !== 'string' || !PARENT_ID.test(options.parentId))
   )
-    throw new ConfigError('parentId', 'expected 1-100 letters, digits, `_`, `.`, `:` or `-`');
+    throw new ConfigError('parentId', 'expected 1-100 letters, digits, `_`, `.` or `-`');
 }
 
 /**

@@ -139,6 +139,7 @@ describe('fan-out through the store', () => {
       ['parentId', { parentId: 'p'.repeat(122) }],
       ['parentId', { parentId: 'has space' }],
       ['parentId', { parentId: '' }],
+      ['parentId', { parentId: 'a:b' }],
       ['reduce', { reduce: '' }],
       ['reduce', { reduce: 'not a queue!' }],
       ['reduce', { reduce: 'r'.repeat(81) }],
