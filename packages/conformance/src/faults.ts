@@ -17,9 +17,18 @@ function guarded<F extends AnyFunction>(name: string, fn: F, faults: DriverFault
   }) as unknown as F;
 }
 
+/** Own and inherited members (class instances keep their methods on the prototype), Object's excluded. */
+function membersOf(target: object): string[] {
+  const keys = new Set<string>();
+  for (let o: object | null = target; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const key of Object.getOwnPropertyNames(o)) if (key !== 'constructor') keys.add(key);
+  }
+  return [...keys];
+}
+
 function wrapMethods<O extends object>(prefix: string, target: O, faults: DriverFaults): O {
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(target)) {
+  for (const key of membersOf(target)) {
     const value = (target as Record<string, unknown>)[key];
     out[key] =
       typeof value === 'function'
