@@ -4,6 +4,7 @@ import { ConfigError } from '@queuekit/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MAX_ATTRIBUTE_VALUE_BYTES, MAX_MESSAGE_BYTES, pubsubSize } from '../src/attributes.js';
 import { PubSubDriver, queueResources } from '../src/index.js';
+import { toDeadLettered } from '../src/dead-letters.js';
 import { deadLetterCopy } from '../src/receiver.js';
 import { makeDriver, pubsubEnv, uniqueName } from './helpers.js';
 
@@ -130,6 +131,38 @@ describe('attributes the driver interprets (issue 13)', () => {
       });
     } finally {
       await driver.close();
+    }
+  });
+
+  it('a listed dead letter takes forged qkd-attempts / qkd-dead-lettered-at only when they make sense', () => {
+    for (const [attempts, at] of [
+      ['-5', '9e99'],
+      ['abc', '-1'],
+      ['1e400', 'soon'],
+      ['2.5', '0'],
+    ] as const) {
+      const listed = toDeadLettered(
+        {
+          ackId: 'a',
+          message: {
+            messageId: 'm',
+            data: Buffer.from('{}'),
+            attributes: {
+              'qkd-id': 'x',
+              'qk-dead-letter-reason': 'max-attempts',
+              'qkd-attempts': attempts,
+              'qkd-dead-lettered-at': at,
+            },
+          },
+        },
+        { ackDeadlineSeconds: 10, maxDeliveryAttempts: 5 },
+      );
+      expect(
+        listed.attempts === undefined || (Number.isSafeInteger(listed.attempts) && listed.attempts >= 1),
+      ).toBe(true);
+      expect(listed.deadLetteredAt === undefined || Number.isFinite(listed.deadLetteredAt.getTime())).toBe(
+        true,
+      );
     }
   });
 
