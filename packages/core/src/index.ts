@@ -27,4 +27,4 @@ export type { DurationHistogram, QueueMetrics } from './metrics.js';
 export { capErrorText, MAX_ERROR_TEXT } from './tracking.js';
 export { MAX_DURATION_MS } from './config.js';
 export { HEADER_BOUNDS } from './headers.js';
-export { MAX_TIMER_MS, type SafeTimer, safeTimeout } from './timers.js';
+export { type LinkedSignal, linkSignals, MAX_TIMER_MS, type SafeTimer, safeTimeout } from './timers.js';

@@ -52,3 +52,29 @@ export function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> 
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/** A signal that aborts when any of its sources does, and `dispose()` to detach it from them. */
+export interface LinkedSignal {
+  readonly signal: AbortSignal;
+  dispose(): void;
+}
+
+/**
+ * Like `AbortSignal.any(signals)`, but with listeners that `dispose()` removes: `AbortSignal.any` called
+ * once per receive on a long-lived signal keeps every composite alive (a leak on Node 20 and 22).
+ */
+export function linkSignals(...signals: readonly (AbortSignal | undefined)[]): LinkedSignal {
+  const controller = new AbortController();
+  const sources = signals.filter((signal): signal is AbortSignal => signal !== undefined);
+  const onAbort = (event: Event) => {
+    dispose();
+    controller.abort((event.target as AbortSignal).reason);
+  };
+  const dispose = () => {
+    for (const source of sources) source.removeEventListener('abort', onAbort);
+  };
+  const already = sources.find((source) => source.aborted);
+  if (already) controller.abort(already.reason);
+  else for (const source of sources) source.addEventListener('abort', onAbort, { once: true });
+  return { signal: controller.signal, dispose };
+}

@@ -11,6 +11,7 @@ import {
   type RedriveOptions,
 } from '../driver.js';
 import { LockLostError, QueueClosedError } from '../errors.js';
+import { linkSignals } from '../timers.js';
 import { type MemoryBroker, namedBroker, type StoredMessage } from './broker.js';
 
 /** Options of the in-memory driver. */
@@ -89,14 +90,18 @@ export class MemoryDriver implements Driver {
   async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
     this.open();
     const deadline = Date.now() + options.waitMs;
-    const signal = AbortSignal.any([options.signal, this.closing.signal]);
-    for (;;) {
-      const taken = this.broker.take(queue, options.max, options.lockMs);
-      if (taken.length > 0)
-        return taken.map(({ key, message, token }) => this.delivery(queue, key, message, token));
-      const left = deadline - Date.now();
-      if (left <= 0 || signal.aborted) return [];
-      await this.broker.waitFor(queue, left, signal);
+    const { signal, dispose } = linkSignals(options.signal, this.closing.signal);
+    try {
+      for (;;) {
+        const taken = this.broker.take(queue, options.max, options.lockMs);
+        if (taken.length > 0)
+          return taken.map(({ key, message, token }) => this.delivery(queue, key, message, token));
+        const left = deadline - Date.now();
+        if (left <= 0 || signal.aborted) return [];
+        await this.broker.waitFor(queue, left, signal);
+      }
+    } finally {
+      dispose();
     }
   }
 
