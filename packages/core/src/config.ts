@@ -160,6 +160,9 @@ export function validateHeaders(
   for (const [key, value] of Object.entries(headers)) {
     if (typeof value !== 'string') throw new ConfigError(`${field}.${key}`, 'header values must be strings');
     const lower = key.toLowerCase();
+    // Drivers copy headers into plain objects: `obj['__proto__'] = v` would replace a prototype.
+    if (key === '' || lower === '__proto__')
+      throw new ConfigError(`${field}.${key}`, 'expected a non-empty header name other than `__proto__`');
     if (lower.startsWith('qk-') || lower === 'content-type') {
       throw new ConfigError(`${field}.${key}`, 'the `qk-` prefix and `content-type` are reserved (any case)');
     }

@@ -70,6 +70,9 @@ describe('send refuses what it cannot send, with a typed error, and sends nothin
         queue.sendBatch([{ name: 'x', data: 1, options: { headers: { [name]: '1' } } }]),
       ).rejects.toBeInstanceOf(ConfigError);
     }
+    for (const headers of [JSON.parse('{"__proto__": "x"}') as Record<string, string>, { '': 'x' }]) {
+      await expect(queue.send('x', 1, { headers })).rejects.toBeInstanceOf(ConfigError);
+    }
     expect(sent).toEqual([]);
     await queue.send('x', 1, { headers: { 'x-mine': 'ok' } });
     expect(sent.flat()[0]?.headers).toMatchObject({ 'x-mine': 'ok', 'qk-attempt': '1' });
