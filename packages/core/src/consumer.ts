@@ -639,7 +639,7 @@ export class ConsumerLoop<T> {
         driver,
         delivery,
         job.name,
-        { reason: 'unrecoverable', error: error.message, attempts: job.attempt },
+        { reason: 'unrecoverable', error: error.message, attempts: job.attempt, ...stackOf(error) },
         job,
       );
     }
@@ -659,7 +659,7 @@ export class ConsumerLoop<T> {
         driver,
         delivery,
         job.name,
-        { reason: 'max-attempts', error: error.message, attempts: job.attempt },
+        { reason: 'max-attempts', error: error.message, attempts: job.attempt, ...stackOf(error) },
         job,
       );
     }
@@ -673,7 +673,7 @@ export class ConsumerLoop<T> {
     this.ctx.otel.count('retried');
     await this.record(job.id, { state: 'retrying', error: error.message });
     if (delivery.release && delayMs <= hopLimit(driver.capabilities, this.ctx.maxDelayHop)) {
-      return delivery.release(delayMs);
+      return delivery.release(delayMs, { error: error.message, ...stackOf(error) });
     }
     if (this.keepsOrderInPlace(driver, active, delayMs))
       return this.retryInPlace(driver, active, job, info, delayMs, job.attempt + 1);
@@ -886,6 +886,11 @@ function boundedRetryDelay(delayMs: number): number {
 /** Wait before the next try after `failures` transport failures in a row: 200 ms doubling to 5 s. */
 function retryDelayMs(failures: number): number {
   return Math.min(5_000, 100 * 2 ** Math.min(failures, 6));
+}
+
+/** The error's stack, for drivers that store it with a retry or dead letter. */
+function stackOf(error: Error): { stack?: string } {
+  return typeof error.stack === 'string' ? { stack: error.stack } : {};
 }
 
 function asError(value: unknown): Error {

@@ -108,6 +108,16 @@ export interface DeadLetterInfo {
   readonly error?: string;
   /** Attempts made, as counted by the core. */
   readonly attempts?: number;
+  /** Optional: stack trace of the last error, for brokers whose tools show one (BullMQ `stacktrace`). */
+  readonly stack?: string;
+}
+
+/** Optional: why a delivery is released for a retry (the handler's error), for brokers whose tools show it. */
+export interface ReleaseInfo {
+  /** The error message of the attempt that failed. */
+  readonly error?: string;
+  /** Its stack trace. */
+  readonly stack?: string;
 }
 
 /** A received message plus the operations that settle it. Exactly one settle call wins. */
@@ -138,9 +148,10 @@ export interface Delivery extends ReceivedMessage {
   /**
    * Optional: release the message back to the queue in place, visible again after `delayMs`
    * (≤ `capabilities.maxDelayMs`), its `deliveryCount` incremented on the next delivery. Without
-   * it, the core re-sends a copy with updated headers and acks the original.
+   * it, the core re-sends a copy with updated headers and acks the original. `info` (optional) carries
+   * the failed attempt's error for brokers that store it with the message.
    */
-  release?(delayMs: number): Promise<void>;
+  release?(delayMs: number, info?: ReleaseInfo): Promise<void>;
   /** Optional (see `capabilities.lockRenewal`): keep the lock for `ms` more from now. */
   extendLock?(ms: number): Promise<void>;
 }
