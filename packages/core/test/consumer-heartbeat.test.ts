@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryDriver, createQueue, type Delivery, type Driver, MemoryBroker } from '../src/index.js';
 import { until } from './helpers.js';
 
-const LOCK_MS = 300;
+const LOCK_MS = 600;
 
 /** Wrap `receive` of a memory driver: `change` may hold or alter each delivery before the core sees it. */
 function wrapDeliveries(inner: Driver, change: (d: Delivery) => Promise<Delivery> | Delivery): Driver {
@@ -47,9 +47,9 @@ const busyFor = (ms: number) => {
 describe('the heartbeat', () => {
   it('renews from when the lock was taken, not from handler start (deliveries handed out late)', async () => {
     const broker = new MemoryBroker();
-    // Like a driver that buffers prefetched messages: the delivery reaches the core with 1/5 of its lock left.
+    // Like a driver that buffers prefetched messages: the delivery reaches the core with 1/4 of its lock left.
     const driver = wrapDeliveries(createMemoryDriver({ broker }), async (d) => {
-      await until(() => (d.lockedUntil ?? 0) - Date.now() <= LOCK_MS / 5, 'the lock to be mostly used');
+      await until(() => (d.lockedUntil ?? 0) - Date.now() <= LOCK_MS / 4, 'the lock to be mostly used');
       return d;
     });
     const got = await runOne(driver, 'late', () => busyFor(LOCK_MS * 1.5));
