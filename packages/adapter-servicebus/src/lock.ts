@@ -88,6 +88,13 @@ export class LockKeeper {
         .then(() => this.schedule(Date.now()))
         .catch((error: unknown) => {
           this.failure = error;
+          // A renewal that timed out (a busy broker or event loop) is tried again while the lock may
+          // still be held; a lost lock is final.
+          if (
+            (error as { code?: string } | null)?.code !== 'MessageLockLost' &&
+            Date.now() < this.brokerLockedUntil
+          )
+            this.schedule(Date.now());
         });
     }, delay);
     this.timer.unref();
