@@ -19,6 +19,7 @@ import {
   type DriverStats,
   LockLostError,
   type OutgoingMessage,
+  PartialSendError,
   PayloadTooLargeError,
   QueueClosedError,
   type ReceiveOptions,
@@ -186,9 +187,31 @@ export class SqsDriver implements Driver {
     });
     const entries = messages.map((message, i) => batchEntry(i, wires[i] as WireMessage, message, info.fifo));
     const chunks = chunkBySize(entries, wires, info.maxMessageBytes);
-    // FIFO order across chunks matters; standard queues send chunks in parallel.
-    if (info.fifo) for (const chunk of chunks) await this.sendBatch(info, chunk);
-    else await Promise.all(chunks.map((chunk) => this.sendBatch(info, chunk)));
+    const notSent = new Set<string>();
+    let reason: Error | undefined;
+    const run = async (chunk: SendMessageBatchRequestEntry[]) => {
+      try {
+        await this.sendBatch(info, chunk);
+      } catch (error) {
+        if (!(error instanceof EntriesNotSent)) throw error;
+        for (const id of error.entryIds) notSent.add(id);
+        reason ??= error.reason;
+      }
+    };
+    // FIFO order across chunks matters (and nothing goes after a refusal); standard queues send chunks in parallel.
+    if (info.fifo) {
+      for (const chunk of chunks) {
+        if (reason) for (const entry of chunk) notSent.add(entry.Id ?? '');
+        else await run(chunk);
+      }
+    } else await Promise.all(chunks.map(run));
+    if (reason === undefined) return;
+    const jobIds = (sent: boolean) =>
+      entries.flatMap((entry, i) => (notSent.has(entry.Id ?? '') === sent ? [] : [messages[i]?.id ?? '']));
+    const sent = jobIds(true);
+    if (sent.length === 0) throw reason;
+    // Say which jobs SQS took, so that only the others are sent again.
+    throw new PartialSendError(sent, jobIds(false), { cause: reason });
   }
 
   /**
@@ -209,7 +232,7 @@ export class SqsDriver implements Driver {
       out = await this.#client.send(new SendMessageBatchCommand({ QueueUrl: info.url, Entries: entries }));
     } catch (error) {
       if (isQueueMissing(error)) this.#queues.forget(info.name);
-      throw mapError(error, 'send');
+      throw new EntriesNotSent(entries, mapError(error, 'send'));
     }
     const failed = out.Failed ?? [];
     if (failed.length === 0) return;
@@ -230,9 +253,23 @@ export class SqsDriver implements Driver {
       const rest = failed
         .filter((f) => f.Code !== 'InvalidMessageContents')
         .map((f) => byId.get(f.Id) as SendMessageBatchRequestEntry);
-      await this.sendBatch(info, retried, retries);
-      if (rest.length === 0) return;
-      return this.sendBatch(info, rest, retries - 1);
+      const unsent: SendMessageBatchRequestEntry[] = [];
+      let reason: Error | undefined;
+      for (const [part, left] of [
+        [retried, retries],
+        [rest, retries - 1],
+      ] as const) {
+        if (part.length === 0) continue;
+        try {
+          await this.sendBatch(info, part, left);
+        } catch (error) {
+          if (!(error instanceof EntriesNotSent)) throw error;
+          unsent.push(...part.filter((entry) => error.entryIds.has(entry.Id ?? '')));
+          reason ??= error.reason;
+        }
+      }
+      if (reason) throw new EntriesNotSent(unsent, reason);
+      return;
     }
     const retryable = failed.every((f) => !f.SenderFault);
     if (retryable && retries > 0) {
@@ -244,7 +281,11 @@ export class SqsDriver implements Driver {
       );
     }
     const codes = [...new Set(failed.map((f) => f.Code))].join(', ');
-    throw new Error(`send: SQS refused ${failed.length} of ${entries.length} messages (${codes})`);
+    const refused = new Set(failed.map((f) => f.Id));
+    throw new EntriesNotSent(
+      entries.filter((entry) => refused.has(entry.Id)),
+      new Error(`send: SQS refused ${failed.length} of ${entries.length} messages (${codes})`),
+    );
   }
 
   async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
@@ -401,9 +442,13 @@ export class SqsDriver implements Driver {
       ...(info.fifo && decoded.orderingKey !== undefined ? { orderingKey: decoded.orderingKey } : {}),
     };
     const wire = deadLetterWire(source, dl, info.maxMessageBytes, this.#astralFor(info));
-    await this.sendBatch({ ...info, url, name: info.deadLetterName }, [
-      batchEntry(0, wire, source, info.fifo),
-    ]);
+    try {
+      await this.sendBatch({ ...info, url, name: info.deadLetterName }, [
+        batchEntry(0, wire, source, info.fifo),
+      ]);
+    } catch (error) {
+      throw error instanceof EntriesNotSent ? error.reason : error;
+    }
     await this.#deletes.delete(info.url, message.ReceiptHandle ?? '');
   }
 
@@ -558,6 +603,19 @@ export class SqsDriver implements Driver {
     await new Promise((resolve) => setImmediate(resolve));
     await this.#deletes.drain();
     if (this.#ownsClient) this.#client.destroy();
+  }
+}
+
+/** Entries of a SendMessageBatch call that SQS did not take (all of them when the call itself failed). */
+class EntriesNotSent extends Error {
+  readonly entryIds: ReadonlySet<string>;
+
+  constructor(
+    entries: readonly SendMessageBatchRequestEntry[],
+    readonly reason: Error,
+  ) {
+    super(reason.message, { cause: reason });
+    this.entryIds = new Set(entries.map((entry) => entry.Id ?? ''));
   }
 }
 

@@ -1,5 +1,5 @@
-import type { Message } from '@aws-sdk/client-sqs';
-import { utf8 } from '@queuekit/core';
+import type { Message, SendMessageBatchRequest } from '@aws-sdk/client-sqs';
+import { PartialSendError, utf8 } from '@queuekit/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fifoId, HASHED_ID_PREFIX } from '../src/message.js';
 import { makeDriver, uniqueName } from './helpers.js';
@@ -140,6 +140,55 @@ describe('FIFO order beyond one batch (issue 12)', () => {
       const got = await drain(driver, queue, 25);
       expect(got.map((d) => d.id)).toEqual(messages.map((m) => m.id));
       expect(got[3]?.body).toBe(JSON.stringify({ i: 3, s: 'party 🎉' }));
+    } finally {
+      await driver.close();
+    }
+  });
+});
+
+describe('partly refused batches (issue 13: say which ids were sent)', () => {
+  it('a send of 15 where SQS refuses one entry rejects with PartialSendError naming the sent and unsent job ids', async () => {
+    const queue = uniqueName('partial');
+    created.push(queue);
+    const driver = makeDriver();
+    // The service refuses entry m12 (it is taken out of the request and reported as failed), as SQS does for a bad entry.
+    driver.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'SendMessageBatchCommand') return next(args);
+        const input = args.input as SendMessageBatchRequest;
+        const refused = (input.Entries ?? []).filter((entry) => entry.Id === 'm12');
+        if (refused.length === 0) return next(args);
+        const result = await next({
+          ...args,
+          input: { ...input, Entries: (input.Entries ?? []).filter((e) => e.Id !== 'm12') },
+        });
+        const output = result.output as { Failed?: unknown[] };
+        output.Failed = [
+          ...(output.Failed ?? []),
+          { Id: 'm12', Code: 'InvalidParameterValue', SenderFault: true, Message: 'refused for the test' },
+        ];
+        return result;
+      },
+      { step: 'initialize', name: 'refuseOne' },
+    );
+    try {
+      const messages = Array.from({ length: 15 }, (_, i) => ({
+        id: `p${i}`,
+        name: 'n',
+        body: utf8('{}'),
+        headers: {},
+      }));
+      const error = await driver.send(queue, messages).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(PartialSendError);
+      expect((error as PartialSendError).unsent).toEqual(['p12']);
+      expect([...(error as PartialSendError).sent].sort()).toEqual(
+        messages
+          .map((m) => m.id)
+          .filter((id) => id !== 'p12')
+          .sort(),
+      );
+      const got = await drain(driver, queue, 14);
+      expect(got.map((d) => d.id).sort()).toEqual([...(error as PartialSendError).sent].sort());
     } finally {
       await driver.close();
     }
