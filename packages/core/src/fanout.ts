@@ -254,15 +254,31 @@ async function reduceOnce<T>(
             },
           ),
         );
-        await store.set(keys.reduced, { failed: errorMessage(error) }, { ttlMs });
+        await markReduced(store, keys, { failed: errorMessage(error) }, ttlMs);
         return;
       }
-      await store.set(keys.reduced, true, { ttlMs });
+      await markReduced(store, keys, true, ttlMs);
       return;
     }
     if (Date.now() > deadline)
       throw new TimeoutError(`fan-out ${parentId}: reduce lease still held after ${REDUCE_LEASE_MS * 3} ms`);
     await abortableDelay(200);
+  }
+}
+
+/**
+ * Mark the reduce as done, retrying a failing store a few times: once the reduce is sent, a lost mark
+ * means a second reduce after the lease lapses (dropped only where the driver deduplicates).
+ */
+async function markReduced(store: Store, keys: FanOutKeys, value: unknown, ttlMs: number): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await store.set(keys.reduced, value, { ttlMs });
+      return;
+    } catch (error) {
+      if (attempt >= 4) throw error;
+      await abortableDelay(50 * 2 ** attempt);
+    }
   }
 }
 

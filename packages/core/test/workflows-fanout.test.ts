@@ -84,6 +84,29 @@ describe('fan-out through the store', () => {
     await teardown(s);
   });
 
+  it('a store failing once after the reduce was sent does not send a second one (no dedup)', async () => {
+    const s = setup();
+    s.driver = createMemoryDriver({ broker: new MemoryBroker(), limitCapabilities: { dedup: false } });
+    s.store = failingOnce(s.store, 'set', /:reduced$/);
+    const chunks = queueOf<number[]>(s, unique('fan'));
+    let completed = 0;
+    chunks.on('completed', () => completed++);
+    chunks.process(sum, { lockDuration: 200 });
+    const reduceQueue = unique('reduce');
+    const reduced = reducer(s, reduceQueue);
+    await chunks.fanOut('sum', [1, 2, 3, 4], { chunkSize: 1, reduce: reduceQueue });
+    // Every chunk settles (the last one only after its bookkeeping), then nothing else is queued.
+    await until(() => completed >= 4, 'every chunk completed', 30_000);
+    await queueOf<ReduceData<number>>(s, reduceQueue).send('sentinel', {
+      parentId: 'x',
+      results: [],
+      failed: [],
+    });
+    await until(() => reduced.some((r) => r.name === 'sentinel'), 'the sentinel', 10_000);
+    expect(reduced.filter((r) => r.name !== 'sentinel').map((r) => r.data.results)).toEqual([[1, 2, 3, 4]]);
+    await teardown(s);
+  });
+
   it('forged chunk indexes are ignored (error event) and never fire the reduce early', async () => {
     const s = setup();
     const name = unique('fan');
