@@ -24,6 +24,7 @@ import { FANOUT_INDEX, FANOUT_PARENT, finishChunk } from './fanout.js';
 import { prepareEntries, sendEntries } from './producer.js';
 import { validateWith } from './schema.js';
 import { withProcessSpan } from './telemetry.js';
+import { capErrorText } from './tracking.js';
 import { abortableDelay, MAX_TIMER_MS, type SafeTimer, safeTimeout } from './timers.js';
 import type { BatchEntry, Handler, HandlerContext, Job, ProcessOptions } from './types.js';
 
@@ -832,9 +833,12 @@ export class ConsumerLoop<T> {
     driver: Driver,
     delivery: Delivery,
     name: string,
-    info: DeadLetterInfo,
+    uncapped: DeadLetterInfo,
     job?: Job<T>,
   ): Promise<void> {
+    // Error text is the handler's (or the message's): bounded before it reaches the broker, store or events.
+    const info: DeadLetterInfo =
+      uncapped.error === undefined ? uncapped : { ...uncapped, error: capErrorText(uncapped.error) };
     await this.chunkFinished(driver, delivery, {
       ok: false,
       reason: info.reason,

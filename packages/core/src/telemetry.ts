@@ -6,13 +6,15 @@
  *
  * The types below are the few structural pieces used, so core has no dependency on the package.
  */
+import { errorMessage } from './errors.js';
+import { capErrorText } from './tracking.js';
 
 interface Span {
   spanContext(): { traceId: string; spanId: string };
   isRecording(): boolean;
   setAttribute(key: string, value: string | number | boolean): Span;
   setStatus(status: { code: number; message?: string }): Span;
-  recordException(error: Error): void;
+  recordException(error: { name: string; message: string; stack?: string }): void;
   end(): void;
 }
 interface Context {
@@ -137,8 +139,14 @@ export async function withProcessSpan<R>(
   try {
     return await api.context.with(api.trace.setSpan(parent, span), fn);
   } catch (error) {
-    span.recordException(error as Error);
-    span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error)?.message });
+    const message = capErrorText(errorMessage(error));
+    const stack = (error as Error)?.stack;
+    span.recordException({
+      name: (error as Error)?.name ?? 'Error',
+      message,
+      ...(stack === undefined ? {} : { stack: capErrorText(stack) }),
+    });
+    span.setStatus({ code: api.SpanStatusCode.ERROR, message });
     throw error;
   } finally {
     span.end();
