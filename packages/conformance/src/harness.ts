@@ -187,7 +187,8 @@ export function createHarness(
       queues = [];
       drivers = [];
       names = [];
-      const seen = current.problems;
+      // Events from here on come from the harness closing the case's queues (with timeout 0), not from the case.
+      const seen = [...current.problems];
       current = { problems: [] };
       await Promise.allSettled(toClose.map((queue) => queue.close({ timeout: 0 })));
       await Promise.allSettled(toDrop.map((driver) => driver.close()));
