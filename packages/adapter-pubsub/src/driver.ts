@@ -9,6 +9,7 @@ import {
   type DriverFactoryOptions,
   type DriverStats,
   type OutgoingMessage,
+  PartialSendError,
   QueueClosedError,
   type ReceiveOptions,
   type RedriveOptions,
@@ -181,12 +182,24 @@ export class PubSubDriver implements Driver {
     if (converted.length === 0) return;
     const [clients, state] = await Promise.all([this.connect(), this.queue(queue)]);
     const ordered = state.subscriptions.ordered !== undefined;
-    const plain = converted.filter((message) => !(message.orderingKey && ordered));
-    const keyed = converted.filter((message) => message.orderingKey && ordered);
-    await Promise.all([
-      plain.length > 0 ? clients.publish.publish(state.resources.topic, plain) : undefined,
-      keyed.length > 0 ? clients.publish.publish(state.resources.orderedTopic, keyed) : undefined,
-    ]);
+    const isKeyed = (message: (typeof converted)[number]) => Boolean(message.orderingKey && ordered);
+    const plain = clients.publish.publishEach(
+      state.resources.topic,
+      converted.filter((message) => !isKeyed(message)),
+    );
+    const keyed = clients.publish.publishEach(state.resources.orderedTopic, converted.filter(isKeyed));
+    // Back in entry order: each message's outcome (a send can span two topics and several requests).
+    const outcomes = await Promise.allSettled(
+      converted.map((message) => (isKeyed(message) ? keyed : plain).shift() as Promise<void>),
+    );
+    const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failure === undefined) return;
+    const ids = (status: 'fulfilled' | 'rejected') =>
+      outcomes.flatMap((outcome, i) => (outcome.status === status ? [messages[i]?.id ?? ''] : []));
+    const sent = ids('fulfilled');
+    if (sent.length === 0) throw failure.reason;
+    // Say which jobs Pub/Sub took, so that only the others are sent again.
+    throw new PartialSendError(sent, ids('rejected'), { cause: failure.reason });
   }
 
   /** Pull up to `max` messages under a lock of `lockMs` (whole seconds, 1-600). */

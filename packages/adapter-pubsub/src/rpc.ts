@@ -160,6 +160,11 @@ export class PublishBatcher {
 
   /** Publish `messages` to `topic`; resolves when Pub/Sub has accepted all of them. */
   publish(topic: string, messages: readonly PubsubMessage[]): Promise<void> {
+    return Promise.all(this.publishEach(topic, messages)).then(() => undefined);
+  }
+
+  /** Publish `messages` to `topic`: one promise per message (requests of a batch can fail apart). */
+  publishEach(topic: string, messages: readonly PubsubMessage[]): Promise<void>[] {
     let state = this.queues.get(topic);
     if (!state) {
       state = { items: [], inflight: 0, ordered: false };
@@ -173,7 +178,7 @@ export class PublishBatcher {
         ),
     );
     this.pump(topic, queue);
-    return Promise.all(done).then(() => undefined);
+    return done;
   }
 
   private pump(topic: string, state: TopicQueue): void {

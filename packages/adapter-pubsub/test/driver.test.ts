@@ -1,4 +1,5 @@
-import { ConfigError, LockLostError, PayloadTooLargeError } from '@queuekit/core';
+import { PubSub } from '@google-cloud/pubsub';
+import { ConfigError, LockLostError, PartialSendError, PayloadTooLargeError } from '@queuekit/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDriver, optionsFromUrl, type PubSubDriver, queueResources } from '../src/index.js';
 import { makeDriver, pubsubEnv, uniqueName } from './helpers.js';
@@ -190,6 +191,30 @@ describe('on the emulator', () => {
     expect(again?.deliveryCount).toBe(2);
     await again?.ack();
     await expect(again?.ack()).rejects.toBeInstanceOf(LockLostError);
+  });
+
+  it('a send that Pub/Sub takes only in part rejects with PartialSendError naming the sent and unsent job ids', async () => {
+    const { driver, queue } = fresh();
+    const { projectId } = pubsubEnv();
+    await driver.stats(queue); // creates the topics and subscriptions
+    const pubsub = new PubSub({ projectId });
+    try {
+      // The keyed messages' topic goes away behind the driver's back: their publish fails, the others' succeeds.
+      await pubsub.topic(queueResources(projectId, '{queue}', '{topic}.qk', queue).orderedTopic).delete();
+    } finally {
+      await pubsub.close();
+    }
+    const messages = Array.from({ length: 6 }, (_, i) => ({
+      id: `p${i}`,
+      name: 'n',
+      body: utf8('{}'),
+      headers: {},
+      ...(i % 2 === 1 ? { orderingKey: 'k' } : {}),
+    }));
+    const error = await driver.send(queue, messages).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(PartialSendError);
+    expect((error as PartialSendError).sent).toEqual(['p0', 'p2', 'p4']);
+    expect((error as PartialSendError).unsent).toEqual(['p1', 'p3', 'p5']);
   });
 
   it('createIfMissing=false refuses a queue that does not exist', async () => {
