@@ -4,11 +4,26 @@ import {
   type Delivery,
   LockLostError,
   type ReceivedMessage,
+  type ReleaseInfo,
 } from '@queuekit/core';
-import type { Job } from 'bullmq';
+import { type Job, type JobsOptions, optsEncodeMap } from 'bullmq';
 import { toQueuekitError } from './errors.js';
-import { DEAD_LETTER_FIELD, type DeadLetterRecord } from './job-mapping.js';
+import { DEAD_LETTER_FIELD, type DeadLetterRecord, STARTED_BEFORE_FIELD } from './job-mapping.js';
 import type { QueueReceiver } from './receiver.js';
+
+/** Stack traces kept on a job (BullMQ's `stacktrace`, shown by Bull Board), unless the job sets `stackTraceLimit`. */
+const STACK_TRACES_KEPT = 10;
+
+/**
+ * After a completion: BullMQ's delivery count moves to {@link STARTED_BEFORE_FIELD} and restarts at 0,
+ * only if the job is still there and finished (a job BullMQ removed on completion is not re-created).
+ */
+const RESTART_COUNT_SCRIPT = `
+if redis.call('HEXISTS', KEYS[1], 'finishedOn') == 1 then
+  local started = redis.call('HGET', KEYS[1], 'ats') or '0'
+  redis.call('HSET', KEYS[1], ARGV[1], started, 'ats', '0')
+end
+return 0`;
 
 /** A BullMQ job taken under lock, with the settle operations of the `Delivery` contract. */
 export class BullDelivery implements Delivery {
@@ -66,19 +81,43 @@ export class BullDelivery implements Delivery {
    * the same call for this consumer's next receive.
    */
   ack(result?: unknown): Promise<void> {
+    // Replaced in place by the core's copy (see `replaceWith`): that was its settlement.
+    if (this.#replaced) return this.#replaced;
     return this.#settle(() => this.#complete(result));
   }
 
   async #complete(result: unknown): Promise<void> {
+    let next: unknown;
+    const fetchNext = this.receiver.wantsNext;
+    const calledAt = Date.now();
     try {
-      const fetchNext = this.receiver.wantsNext;
-      const calledAt = Date.now();
-      const next = await this.job.moveToCompleted(storableResult(result), this.token, fetchNext);
-      this.settled();
-      if (fetchNext) await this.receiver.keepNext(next, this.token, calledAt);
+      next = await this.job.moveToCompleted(storableResult(result), this.token, fetchNext);
     } catch (error) {
       this.settled();
       throw toQueuekitError(error, 'ack', this.id);
+    }
+    this.settled();
+    await Promise.all([
+      this.#restartCount(),
+      fetchNext ? this.receiver.keepNext(next, this.token, calledAt) : undefined,
+    ]);
+  }
+
+  /**
+   * A completed job kept by BullMQ: its delivery count restarts, so that Bull Board's "Retry" of a
+   * completed job runs it with a full attempt budget. Best effort: the completion stands either way.
+   */
+  async #restartCount(): Promise<void> {
+    if (this.job.opts.removeOnComplete === true) return;
+    try {
+      await this.receiver.settings.connection.eval(
+        RESTART_COUNT_SCRIPT,
+        1,
+        this.receiver.worker.toKey(String(this.job.id)),
+        STARTED_BEFORE_FIELD,
+      );
+    } catch (error) {
+      this.receiver.settings.onError(toQueuekitError(error, 'ack', this.id));
     }
   }
 
@@ -98,19 +137,19 @@ export class BullDelivery implements Delivery {
 
   async #fail(given: DeadLetterInfo): Promise<void> {
     // Stored in Redis as is: cut as the core cuts the error text of its job records.
-    const info = given.error === undefined ? given : { ...given, error: capErrorText(given.error) };
+    const { stack, ...rest } = given;
+    const info = rest.error === undefined ? rest : { ...rest, error: capErrorText(rest.error) };
     const record: DeadLetterRecord = { ...info, at: Date.now() };
+    const failedReason = info.error ?? info.reason;
     try {
-      await this.receiver.worker.backend.moveToFailed(
-        this.job,
-        info.error ?? info.reason,
-        false,
-        this.token,
-        false,
-        {
-          [DEAD_LETTER_FIELD]: JSON.stringify(record),
-        },
-      );
+      await this.receiver.worker.backend.moveToFailed(this.job, failedReason, false, this.token, false, {
+        [DEAD_LETTER_FIELD]: JSON.stringify(record),
+        failedReason,
+        stacktrace: JSON.stringify(this.#stacktrace(stack ?? info.error)),
+        // The count restarts: a dead letter retried from Bull Board gets a full attempt budget.
+        [STARTED_BEFORE_FIELD]: this.job.attemptsStarted,
+        ats: 0,
+      });
     } catch (error) {
       throw toQueuekitError(error, 'dead-letter', this.id);
     } finally {
@@ -118,16 +157,88 @@ export class BullDelivery implements Delivery {
     }
   }
 
-  /** Back to the queue after `delayMs` (BullMQ `moveToDelayed`); the next delivery counts one more. */
-  release(delayMs: number): Promise<void> {
-    return this.#settle(() => this.#delay(delayMs));
+  /**
+   * Back to the queue after `delayMs` (BullMQ `moveToDelayed`); the next delivery counts one more.
+   * A release for a failed attempt (`info`) counts in BullMQ's `attemptsMade` and keeps the error
+   * as `failedReason` and its stack in `stacktrace`, where Bull Board shows them.
+   */
+  release(delayMs: number, info?: ReleaseInfo): Promise<void> {
+    return this.#settle(() => this.#delay(delayMs, info));
   }
 
-  async #delay(delayMs: number): Promise<void> {
+  async #delay(delayMs: number, info: ReleaseInfo | undefined): Promise<void> {
+    const failed = info?.error !== undefined || info?.stack !== undefined;
+    const fieldsToUpdate = failed
+      ? {
+          failedReason: capErrorText(info?.error ?? ''),
+          stacktrace: JSON.stringify(this.#stacktrace(info?.stack ?? info?.error)),
+        }
+      : undefined;
     try {
-      await this.job.moveToDelayed(Date.now() + Math.max(0, delayMs), this.token);
+      await this.receiver.worker.backend.moveToDelayed(
+        String(this.job.id),
+        Date.now(),
+        Math.max(0, Math.ceil(delayMs)),
+        this.token,
+        { skipAttempt: !failed, ...(fieldsToUpdate ? { fieldsToUpdate } : {}) },
+      );
     } catch (error) {
       throw toQueuekitError(error, 'release', this.id);
+    } finally {
+      this.settled();
+    }
+  }
+
+  /** The job's stack traces with `entry` (a stack, else the error text) appended, the oldest dropped. */
+  #stacktrace(entry: string | undefined): string[] {
+    const kept = [...(this.job.stacktrace ?? [])];
+    if (entry !== undefined) kept.push(capErrorText(entry));
+    const limit = this.job.opts.stackTraceLimit ?? STACK_TRACES_KEPT;
+    return limit > 0 ? kept.slice(-limit) : kept;
+  }
+
+  /** A settle call (or an in-place replacement) has started. */
+  get settling(): boolean {
+    return this.#settling !== undefined;
+  }
+
+  /** Set once the core's copy replaced this job in place. */
+  #replaced: Promise<void> | undefined;
+
+  /**
+   * The core re-sends a copy of this job while holding it (retry-after, a delay hop): instead of a
+   * second BullMQ job, this one takes the copy's options (headers, attempt, priority) and moves to
+   * BullMQ's delayed set for `delayMs`, keeping its id; the core's `ack` that follows is then a
+   * no-op. So Bull Board shows one job, never a phantom "completed" original. The copy arrives as a
+   * first delivery (BullMQ's count restarts), as a copy would.
+   */
+  replaceWith(opts: JobsOptions, delayMs: number): Promise<void> {
+    const replacing = this.#settle(() => this.#replace(opts, delayMs));
+    this.#replaced = replacing;
+    return replacing;
+  }
+
+  async #replace(opts: JobsOptions, delayMs: number): Promise<void> {
+    const merged: JobsOptions = { ...this.job.opts, ...opts };
+    if (!(opts.delay && opts.delay > 0)) delete merged.delay;
+    try {
+      await this.receiver.worker.backend.moveToDelayed(
+        String(this.job.id),
+        Date.now(),
+        Math.max(0, Math.ceil(delayMs)),
+        this.token,
+        {
+          skipAttempt: true,
+          fieldsToUpdate: {
+            opts: JSON.stringify(encodeOpts(merged)),
+            priority: merged.priority ?? 0,
+            [STARTED_BEFORE_FIELD]: this.job.attemptsStarted,
+            ats: 0,
+          },
+        },
+      );
+    } catch (error) {
+      throw toQueuekitError(error, 'send', this.id);
     } finally {
       this.settled();
     }
@@ -164,6 +275,23 @@ export class BullDelivery implements Delivery {
     }
     this.#lockedUntil = calledAt + duration;
   }
+}
+
+/** Job options as BullMQ stores them in the job hash (its short names for some keys). */
+function encodeOpts(opts: JobsOptions): Record<string, unknown> {
+  const encode = optsEncodeMap as Record<string, string>;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(opts)) {
+    if (value === undefined) continue;
+    if (key === 'telemetry') {
+      const telemetry = value as NonNullable<JobsOptions['telemetry']>;
+      if (telemetry.metadata !== undefined) out.tm = telemetry.metadata;
+      if (telemetry.omitContext !== undefined) out.omc = telemetry.omitContext;
+      continue;
+    }
+    out[encode[key] ?? key] = value;
+  }
+  return out;
 }
 
 /** The handler's result as BullMQ stores it (JSON); `null` when JSON cannot represent it. */

@@ -88,6 +88,8 @@ export class BullmqDriver implements Driver {
   /** Redis refused our credentials on the last connection attempt (cleared once a connection is ready). */
   #authRefused = false;
   readonly #held = new HeldDeliveries();
+  /** The unsettled deliveries by queue and queuekit id (the latest one of an id), for in-place copies. */
+  readonly #holding = new Map<string, BullDelivery>();
   readonly #rateLimits = new Map<string, RateLimit>();
   readonly #nativeWorkflows: BullmqWorkflows;
   readonly #fanOuts: FanOutFlows;
@@ -231,10 +233,33 @@ export class BullmqDriver implements Driver {
     this.ensureOpen();
     if (messages.length === 0) return;
     try {
-      await this.addMessages(queue, messages);
+      const rest = await this.replaceHeld(queue, messages);
+      if (rest.length > 0) await this.addMessages(queue, rest);
     } catch (error) {
       throw this.#error(error, 'send');
     }
+  }
+
+  /**
+   * A copy of a delivery this driver holds (the core's retry-after, re-park or delay hop, sent
+   * before it acks the original) replaces that job in place: same BullMQ id, moved to the delayed
+   * set with the copy's options (see `BullDelivery.replaceWith`). Returns the messages still to add.
+   */
+  private async replaceHeld(queue: string, messages: readonly OutgoingMessage[]): Promise<OutgoingMessage[]> {
+    const rest: OutgoingMessage[] = [];
+    const replaced = new Set<string>();
+    for (const message of messages) {
+      const held = message.dedup ? undefined : this.#holding.get(holdKey(queue, message.id));
+      if (!held || held.settling || replaced.has(message.id)) {
+        rest.push(message);
+        continue;
+      }
+      replaced.add(message.id);
+      const jobId = held.raw.opts.jobId;
+      const { opts } = toBullJob(message, this.#jobSettings, { jobId, copy: true });
+      await held.replaceWith(opts, message.delayMs ?? 0);
+    }
+    return rest;
   }
 
   /**
@@ -318,7 +343,12 @@ export class BullmqDriver implements Driver {
         }
         this.#held.add(queue, view.id);
         const message = reduced instanceof Uint8Array ? { ...view, body: reduced } : view;
-        const delivery = new BullDelivery(message, job, receiver, () => this.#held.delete(queue, view.id));
+        const key = holdKey(queue, view.id);
+        const delivery: BullDelivery = new BullDelivery(message, job, receiver, () => {
+          this.#held.delete(queue, view.id);
+          if (this.#holding.get(key) === delivery) this.#holding.delete(key);
+        });
+        this.#holding.set(key, delivery);
         if (reduced === undefined || reduced instanceof Uint8Array) return delivery;
         await this.#refuse(delivery, reduced.invalid);
         return undefined;
@@ -528,11 +558,16 @@ export class BullmqDriver implements Driver {
     this.#receivers.clear();
     this.#queues.clear();
     this.#held.clear();
+    this.#holding.clear();
     await Promise.allSettled(receivers.map((receiver) => receiver.close()));
     await Promise.allSettled(queues.map((queue) => queue.close()));
     await this.#fanOuts.close().catch(() => undefined);
     await Promise.allSettled([quit(this.#producerConnection), quit(this.#consumerConnection)]);
   }
+}
+
+function holdKey(queue: string, id: string): string {
+  return `${queue}\n${id}`;
 }
 
 /** QUIT politely, but never wait more than a second for it (Redis may be unreachable). */

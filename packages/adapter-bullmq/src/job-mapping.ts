@@ -57,6 +57,14 @@ export function schedulerTick(job: Pick<Job, 'id' | 'repeatJobKey'>): number | u
 /** Hash field holding the dead-letter record ({@link DeadLetterRecord}) of a failed job. */
 export const DEAD_LETTER_FIELD = 'qkdl';
 
+/**
+ * Hash field holding the deliveries (`attemptsStarted`) a job had when it left `active` for good
+ * (completed or dead-lettered) or was replaced in place by a core copy. BullMQ's own count (`ats`) is
+ * then reset to 0, so that a job moved back by BullMQ tools (Bull Board's Retry, which keeps
+ * `attemptsStarted`) starts with a fresh attempt budget; `getJob` reads the old count from here.
+ */
+export const STARTED_BEFORE_FIELD = 'qkat';
+
 /** What queuekit stores next to BullMQ's `failedReason` when it dead-letters a job. */
 export interface DeadLetterRecord extends DeadLetterInfo {
   /** Epoch ms. */
@@ -122,7 +130,7 @@ export function toBullJob(
   const attempts = positiveInt(message.headers[CORE_HEADERS.maxAttempts]);
   const meta: QueuekitJobMeta = {
     v: 1,
-    h: compactHeaders(message.headers, message.name, e === undefined, attempts),
+    h: compactHeaders(withoutNativeNotBefore(message), message.name, e === undefined, attempts),
     ...(jobId === message.id ? {} : { id: message.id }),
     ...(e ? { e } : {}),
     ...(message.headers[CORE_HEADERS.name] === undefined ? { n: false as const } : {}),
@@ -142,6 +150,23 @@ export function toBullJob(
 }
 
 const JSON_TYPE = 'application/json';
+
+/**
+ * The headers without `qk-not-before` when BullMQ's delayed set already holds the job at least that
+ * long (the whole delay is native, not a hop): the delayed set is then the only clock, so a job a
+ * person promoted or whose delay they changed (Bull Board's Promote, "Edit delay") runs when BullMQ
+ * hands it out instead of being parked again by the core. A hop keeps the header.
+ */
+function withoutNativeNotBefore(message: OutgoingMessage): Readonly<Record<string, string>> {
+  const raw = message.headers[CORE_HEADERS.notBefore];
+  if (raw === undefined || message.delayMs === undefined || message.delayMs <= 0) return message.headers;
+  const notBefore = Number(raw);
+  // BullMQ counts the delay from its own Date.now(), taken after this one.
+  if (!Number.isFinite(notBefore) || notBefore > Date.now() + Math.ceil(message.delayMs))
+    return message.headers;
+  const { [CORE_HEADERS.notBefore]: _covered, ...rest } = message.headers;
+  return rest;
+}
 
 /**
  * Headers as stored, without what the job itself already says: `qk-name` when it equals the job
@@ -188,12 +213,21 @@ function foreignHeaders(job: JobLike): Record<string, string> {
 export type JobLike = Pick<
   Job,
   'id' | 'name' | 'data' | 'opts' | 'attemptsStarted' | 'attemptsMade' | 'timestamp' | 'repeatJobKey'
->;
+> & { readonly priority?: number };
+
+/**
+ * The BullMQ priority the job holds now: the job hash's (Bull Board's "Change priority" updates only
+ * that), else the one it was added with.
+ */
+function heldPriority(job: JobLike): number | undefined {
+  const held = job.priority;
+  return typeof held === 'number' && Number.isFinite(held) ? held : job.opts.priority;
+}
 
 /** The queuekit view of any BullMQ job, sent by queuekit or by plain BullMQ. */
 export function fromBullJob(job: JobLike, raw: unknown = job): ReceivedMessage {
   const meta = readMeta(job.opts);
-  const priority = fromBullPriority(job.opts.priority);
+  const priority = fromBullPriority(heldPriority(job));
   const headers = meta ? fullHeaders(meta, job) : foreignHeaders(job);
   const tick = meta ? schedulerTick(job) : undefined;
   if (tick !== undefined) headers[TICK_HEADER] = new Date(tick).toISOString();

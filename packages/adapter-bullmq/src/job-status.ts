@@ -52,11 +52,22 @@ export function toJobState(state: BullJobState, job: Job): JobState | undefined 
 export function toJobStatus(
   job: Job,
   state: JobState,
-  fields: { readonly hasProgress: boolean; readonly deadLetter: DeadLetterRecord | undefined },
+  fields: {
+    readonly hasProgress: boolean;
+    readonly deadLetter: DeadLetterRecord | undefined;
+    /** BullMQ's delivery count before the driver restarted it (completion, dead letter). */
+    readonly startedBefore?: number | undefined;
+  },
 ): NativeJobStatus {
   const view = fromBullJob(job);
   const baseAttempt = Math.max(1, intOf(view.headers[CORE_HEADERS.attempt]) ?? 1);
-  const started = readMeta(job.opts) ? job.attemptsStarted : Math.max(job.attemptsStarted, job.attemptsMade);
+  // A finished job's count was moved aside (see STARTED_BEFORE_FIELD) until BullMQ tools move it back.
+  const finished = state === 'completed' || state === 'failed';
+  const startedNow =
+    finished && job.attemptsStarted === 0 && fields.startedBefore !== undefined && fields.startedBefore >= 0
+      ? fields.startedBefore
+      : job.attemptsStarted;
+  const started = readMeta(job.opts) ? startedNow : Math.max(startedNow, job.attemptsMade);
   // A copy not started yet (retry-after) reports the attempt that made it; the core numbers its next run.
   const counted =
     started === 0 && readMeta(job.opts)?.c === 1 ? Math.max(1, baseAttempt - 1) : baseAttempt - 1 + started;

@@ -133,7 +133,7 @@ export class QueueReceiver {
 
   constructor(
     queue: string,
-    private readonly settings: ReceiverSettings,
+    readonly settings: ReceiverSettings,
     lockMs: number,
   ) {
     this.lockMs = lockMs;

@@ -14,6 +14,7 @@ import {
   bullJobId,
   legacyBullJobId,
   DEAD_LETTER_FIELD,
+  STARTED_BEFORE_FIELD,
   fromBullJob,
   type JobSettings,
   parseDeadLetterRecord,
@@ -256,10 +257,10 @@ export class BullmqWorkflows implements NativeWorkflows {
       const indexed = await connection.get(indexKey(target.toKey(''), id));
       const candidates = indexed ? [indexed] : [...new Set([bullJobId(id), legacyBullJobId(id), id])];
       for (const bullId of candidates) {
-        const [job, state, [progress, deadLetter]] = await Promise.all([
+        const [job, state, [progress, deadLetter, startedBefore]] = await Promise.all([
           Job.fromId(target, bullId),
           target.getJobState(bullId) as Promise<BullJobState>,
-          connection.hmget(target.toKey(bullId), 'progress', DEAD_LETTER_FIELD),
+          connection.hmget(target.toKey(bullId), 'progress', DEAD_LETTER_FIELD, STARTED_BEFORE_FIELD),
         ]);
         if (!job || fromBullJob(job).id !== id) continue;
         const jobState = toJobState(state, job);
@@ -267,6 +268,7 @@ export class BullmqWorkflows implements NativeWorkflows {
         return toJobStatus(job, jobState, {
           hasProgress: progress !== null && progress !== undefined,
           deadLetter: parseDeadLetterRecord(deadLetter),
+          startedBefore: startedBefore ? Number(startedBefore) : undefined,
         });
       }
       return undefined;

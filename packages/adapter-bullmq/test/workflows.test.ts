@@ -84,13 +84,14 @@ describe('getJob on BullMQ job data', () => {
       { maxAttempts: 2, backoff: { type: 'fixed', delay: 1500 } },
     );
     await eventually('both first attempts', () => (seen.length >= 2 ? true : undefined));
-    // The retry-after is a copy (BullMQ numbers it; an index entry points the id at it).
+    // The retry-after copy replaces the job in place: same BullMQ id, no second job, no index entry.
     expect(
       await eventually('the retry-after copy', () =>
         queue.getJob(later).then((s) => (s?.state === 'retrying' ? s : undefined)),
       ),
     ).toMatchObject({ attempts: 1 });
-    expect(await redis.get(`${prefix}:${name}:qk:id:${later}`)).toMatch(/^\d+$/);
+    expect(await redis.get(`${prefix}:${name}:qk:id:${later}`)).toBeNull();
+    expect(await redis.exists(`${prefix}:${name}:${later}`)).toBe(1);
     // The failed attempt is released in place (moveToDelayed): same BullMQ job, one start made.
     expect(
       await eventually('the in-place retry', () =>
