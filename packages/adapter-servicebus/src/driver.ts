@@ -20,6 +20,7 @@ import {
   type Driver,
   type DriverStats,
   LockLostError,
+  linkSignals,
   type OutgoingMessage,
   PayloadTooLargeError,
   QueueClosedError,
@@ -29,7 +30,6 @@ import {
   UnsupportedFeatureError,
 } from '@queuekit/core';
 import Long from 'long';
-import { linkSignals } from './abort.js';
 import { isAbort, mapError } from './errors.js';
 import { LockKeeper } from './lock.js';
 import { laneOf, type SettlementKind } from './settlement.js';
