@@ -1,4 +1,5 @@
 import {
+  CORE_HEADERS,
   capErrorText,
   type DeadLetterInfo,
   type Delivery,
@@ -9,6 +10,7 @@ import {
 import { type Job, type JobsOptions, optsEncodeMap } from 'bullmq';
 import { toQueuekitError } from './errors.js';
 import { DEAD_LETTER_FIELD, type DeadLetterRecord, STARTED_BEFORE_FIELD } from './job-mapping.js';
+import { META_OPTION, readMeta } from './payload.js';
 import type { QueueReceiver } from './receiver.js';
 
 /** Stack traces kept on a job (BullMQ's `stacktrace`, shown by Bull Board), unless the job sets `stackTraceLimit`. */
@@ -20,8 +22,9 @@ const STACK_TRACES_KEPT = 10;
  */
 const RESTART_COUNT_SCRIPT = `
 if redis.call('HEXISTS', KEYS[1], 'finishedOn') == 1 then
-  local started = redis.call('HGET', KEYS[1], 'ats') or '0'
-  redis.call('HSET', KEYS[1], ARGV[1], started, 'ats', '0')
+  local started = tonumber(redis.call('HGET', KEYS[1], 'ats') or '0') or 0
+  redis.call('HSET', KEYS[1], ARGV[1], started + tonumber(ARGV[2]), 'ats', '0')
+  if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'opts', ARGV[3]) end
 end
 return 0`;
 
@@ -109,12 +112,15 @@ export class BullDelivery implements Delivery {
    */
   async #restartCount(): Promise<void> {
     if (this.job.opts.removeOnComplete === true) return;
+    const restart = this.#restart();
     try {
       await this.receiver.settings.connection.eval(
         RESTART_COUNT_SCRIPT,
         1,
         this.receiver.worker.toKey(String(this.job.id)),
         STARTED_BEFORE_FIELD,
+        restart.offset,
+        restart.opts ?? '',
       );
     } catch (error) {
       this.receiver.settings.onError(toQueuekitError(error, 'ack', this.id));
@@ -141,14 +147,16 @@ export class BullDelivery implements Delivery {
     const info = rest.error === undefined ? rest : { ...rest, error: capErrorText(rest.error) };
     const record: DeadLetterRecord = { ...info, at: Date.now() };
     const failedReason = info.error ?? info.reason;
+    const restart = this.#restart();
     try {
       await this.receiver.worker.backend.moveToFailed(this.job, failedReason, false, this.token, false, {
         [DEAD_LETTER_FIELD]: JSON.stringify(record),
         failedReason,
         stacktrace: JSON.stringify(this.#stacktrace(stack ?? info.error)),
         // The count restarts: a dead letter retried from Bull Board gets a full attempt budget.
-        [STARTED_BEFORE_FIELD]: this.job.attemptsStarted,
+        [STARTED_BEFORE_FIELD]: this.job.attemptsStarted + restart.offset,
         ats: 0,
+        ...(restart.opts === undefined ? {} : { opts: restart.opts }),
       });
     } catch (error) {
       throw toQueuekitError(error, 'dead-letter', this.id);
@@ -187,6 +195,23 @@ export class BullDelivery implements Delivery {
     } finally {
       this.settled();
     }
+  }
+
+  /**
+   * What restarting the job's count takes: the attempts the core counted before this delivery
+   * through `qk-attempt` (moved into STARTED_BEFORE_FIELD), and the stored options without
+   * `qk-attempt` and `qk-not-before` when it has them, so that a job BullMQ tools move back starts
+   * at attempt 1 and runs when BullMQ hands it out.
+   */
+  #restart(): { offset: number; opts?: string } {
+    const meta = readMeta(this.job.opts);
+    if (!meta) return { offset: 0 };
+    const { [CORE_HEADERS.attempt]: attempt, [CORE_HEADERS.notBefore]: notBefore, ...kept } = meta.h;
+    if (attempt === undefined && notBefore === undefined) return { offset: 0 };
+    const n = Number(attempt);
+    const offset = Number.isSafeInteger(n) && n > 1 && n <= 1_000_000 ? n - 1 : 0;
+    const opts = { ...this.job.opts, [META_OPTION]: { ...meta, h: kept } };
+    return { offset, opts: JSON.stringify(encodeOpts(opts)) };
   }
 
   /** The job's stack traces with `entry` (a stack, else the error text) appended, the oldest dropped. */

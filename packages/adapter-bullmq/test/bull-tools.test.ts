@@ -64,6 +64,28 @@ describe('Bull Board / BullMQ tools on queuekit jobs', () => {
     expect(done.returnvalue).toBe('ok');
   });
 
+  it("retry('failed') restarts the count of a job whose attempts the core carried in qk-attempt", async () => {
+    const name = uniqueQueue('carried');
+    const q = queuekit<{ n: number }>(name);
+    const seen: number[] = [];
+    q.process(async (job) => {
+      seen.push(job.attempt);
+      if (seen.length === 1) throw new RetryAfterError(50, { countsAsAttempt: true });
+      throw new Error(`boom ${seen.length}`);
+    });
+    const id = await q.send('work', { n: 1 });
+    const bull = board(name);
+    const dead = await only(bull, 'failed');
+    expect(seen).toEqual([1, 2]);
+    expect(await q.getJob(id)).toMatchObject({ state: 'failed', attempts: 2 });
+    await dead.retry('failed');
+    await eventually('the retried job to be dead-lettered again', async () => {
+      const [job] = await bull.getJobs(['failed']);
+      return job && seen.length === 4 ? job : undefined;
+    });
+    expect(seen).toEqual([1, 2, 1, 2]);
+  });
+
   it("retry('completed') runs the job again, every time", async () => {
     const name = uniqueQueue('again');
     const q = queuekit<{ n: number }>(name, 1);
@@ -72,7 +94,7 @@ describe('Bull Board / BullMQ tools on queuekit jobs', () => {
       runs++;
       return runs;
     });
-    await q.send('work', { n: 1 });
+    const id = await q.send('work', { n: 1 });
     const bull = board(name);
     for (let round = 1; round <= 3; round++) {
       const done = await eventually(`run ${round} completed`, async () => {
@@ -82,6 +104,7 @@ describe('Bull Board / BullMQ tools on queuekit jobs', () => {
       if (round < 3) await done.retry('completed');
     }
     expect(await bull.getJobCounts('failed', 'completed')).toEqual({ failed: 0, completed: 1 });
+    expect(await q.getJob(id)).toMatchObject({ state: 'completed', attempts: 1, result: 3 });
   });
 
   it('promote runs a delayed job now, as the one job the board shows (no copy, no phantom completion)', async () => {
