@@ -183,6 +183,26 @@ describe('Bull Board / BullMQ tools on queuekit jobs', () => {
     expect(dead.stacktrace?.[2]).toContain('bull-tools.test.ts');
   });
 
+  it('Pause: a paused queue hands queuekit nothing until Resume', async () => {
+    const name = uniqueQueue('pause');
+    const d = testDriver(prefix);
+    closers.push(() => d.close());
+    const q = createQueue<{ n: number }>({ name, driver: d });
+    closers.push(() => q.close());
+    const bull = board(name);
+    await bull.pause();
+    await q.send('work', { n: 1 });
+    const signal = new AbortController().signal;
+    expect(await d.receive(name, { max: 1, waitMs: 300, lockMs: 5000, signal })).toEqual([]);
+    await bull.resume();
+    const [delivery] = await eventually('a delivery after resume', async () => {
+      const got = await d.receive(name, { max: 1, waitMs: 300, lockMs: 5000, signal });
+      return got.length > 0 ? got : undefined;
+    });
+    await delivery?.ack();
+    expect(delivery?.deliveryCount).toBe(1);
+  });
+
   it('"Change priority" is the priority queuekit reports (BullMQ 1 = queuekit 9)', async () => {
     const name = uniqueQueue('prio');
     const d = testDriver(prefix);
