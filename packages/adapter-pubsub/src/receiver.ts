@@ -5,9 +5,9 @@ import {
   LockLostError,
   QueueClosedError,
   type ReceiveOptions,
+  linkSignals,
 } from '@queuekit/core';
 import type { QueueSubscriptions, SubscriptionInfo } from './admin.js';
-import { linkSignals } from './abort.js';
 import {
   A,
   deliverAtOf,

@@ -25,11 +25,11 @@ import {
   type ReceiveOptions,
   type RedriveOptions,
   redactUrl,
+  linkSignals,
 } from '@queuekit/core';
 import { deleteAll, SYSTEM_ATTRIBUTES, scanQueue } from './dead-letters.js';
 import { DeleteBatcher } from './delete-batcher.js';
 import { isAbort, isQueueMissing, mapError } from './errors.js';
-import { linkSignals } from './abort.js';
 import {
   ATTR,
   batchEntry,
