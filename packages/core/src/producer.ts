@@ -128,12 +128,9 @@ export async function sendEntries<T>(
     );
     const failure = outcomes.find((o) => o.error !== undefined)?.error;
     if (failure === undefined) return prepared.map((p) => p.message.id);
-    await forgetUnsent(ctx, driver, outcomes);
-    const sent = outcomes
-      .filter((o) => o.error === undefined)
-      .flatMap((o) => o.chunk.map((p) => p.message.id));
-    if (sent.length === 0) throw failure.value;
-    const accepted = new Set(sent);
+    const accepted = acceptedIds(outcomes);
+    await forgetUnsent(ctx, driver, outcomes, accepted);
+    if (accepted.size === 0) throw failure.value;
     throw new PartialSendError(
       prepared.map((p) => p.message.id).filter((id) => accepted.has(id)),
       prepared.map((p) => p.message.id).filter((id) => !accepted.has(id)),
@@ -266,14 +263,34 @@ async function recordSent<T>(
 }
 
 /** Records written for messages that were then not sent say nothing true: drop them (never a deduplicated id's). */
+/**
+ * Ids the broker accepted: every id of a chunk that was sent, and of a chunk whose send failed with a
+ * PartialSendError (a driver that split it further), the ids that error lists as sent.
+ */
+function acceptedIds(outcomes: readonly ChunkOutcome<PreparedMessage>[]): Set<string> {
+  const accepted = new Set<string>();
+  for (const { chunk, error } of outcomes) {
+    if (error === undefined) {
+      for (const { message } of chunk) accepted.add(message.id);
+    } else if (error.value instanceof PartialSendError) {
+      const sent = new Set(error.value.sent);
+      for (const { message } of chunk) if (sent.has(message.id)) accepted.add(message.id);
+    }
+  }
+  return accepted;
+}
+
 async function forgetUnsent<T>(
   ctx: QueueContext<T>,
   driver: Driver,
   outcomes: readonly ChunkOutcome<PreparedMessage>[],
+  accepted: ReadonlySet<string>,
 ): Promise<void> {
   const tracker = ctx.tracker;
   if (!tracker || driver.workflows?.jobs) return;
-  const unsent = outcomes.filter((o) => o.error).flatMap((o) => o.chunk.filter((p) => !p.message.dedup));
+  const unsent = outcomes
+    .filter((o) => o.error)
+    .flatMap((o) => o.chunk.filter((p) => !p.message.dedup && !accepted.has(p.message.id)));
   await Promise.all(unsent.map((p) => tracker.forget(p.message.id).catch(() => undefined)));
 }
 
@@ -398,10 +415,11 @@ export class SendCoalescer<T> {
       (chunk) => deliver(this.ctx, driver, chunk),
       false,
     );
-    await forgetUnsent(this.ctx, driver, outcomes);
+    const accepted = acceptedIds(outcomes);
+    await forgetUnsent(this.ctx, driver, outcomes, accepted);
     for (const { chunk, error } of outcomes) {
       for (const { item, message } of chunk) {
-        if (error) item.reject(error.value);
+        if (error && !accepted.has(message.id)) item.reject(error.value);
         else item.resolve(message.id);
       }
     }
