@@ -246,6 +246,18 @@ export class BullDelivery implements Delivery {
   async #replace(opts: JobsOptions, delayMs: number): Promise<void> {
     const merged: JobsOptions = { ...this.job.opts, ...opts };
     if (!(opts.delay && opts.delay > 0)) delete merged.delay;
+    // The job's data stays as stored: so do its encoding and, on a fan-out's reduce job, the record
+    // its results are read from at the next delivery (the copy's body is only those results).
+    const before = readMeta(this.job.opts);
+    const next = readMeta(opts);
+    if (next) {
+      const { e: _e, f: _f, ...rest } = next;
+      (merged as Record<string, unknown>)[META_OPTION] = {
+        ...rest,
+        ...(before?.e === undefined ? {} : { e: before.e }),
+        ...(before?.f === undefined ? {} : { f: before.f }),
+      };
+    }
     try {
       await this.receiver.worker.backend.moveToDelayed(
         String(this.job.id),

@@ -56,6 +56,25 @@ function reducer(name: string) {
 }
 
 describe('fanOut on BullMQ flows', () => {
+  it('a reduce job that throws RetryAfterError gets the results again on its next delivery', async () => {
+    const name = uniqueQueue('chunks');
+    const reduceName = uniqueQueue('reduce');
+    const chunks = queueOn<number[]>(name);
+    chunks.process(async (job) => sum(job.data));
+    const reduce = queueOn<ReduceData<number>>(reduceName);
+    const seen: ReduceData<number>[] = [];
+    reduce.process(async (job) => {
+      seen.push(job.data);
+      if (seen.length === 1) throw new RetryAfterError(100);
+    });
+    await chunks.fanOut('sum', [1, 2, 3, 4], { chunkSize: 2, reduce: reduceName });
+    await eventually('the reduce job twice', () => (seen.length === 2 ? true : undefined), 30_000);
+    expect(seen.map((data) => data.results)).toEqual([
+      [3, 7],
+      [3, 7],
+    ]);
+  });
+
   it('is native: the reduce job waits as the flow parent until the last chunk finishes', async () => {
     const name = uniqueQueue('chunks');
     const reduceName = uniqueQueue('reduce');
