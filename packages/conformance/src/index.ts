@@ -44,7 +44,9 @@ export {
 } from './crash.js';
 export { type DriverFaults, faultyDriver, overrideDelivery, storeFailingOnce } from './faults.js';
 export { type ConformanceOptions, deferred, type Expected, type Harness, until } from './harness.js';
-export { startTcpProxy, type TcpProxy } from './proxy.js';
+export { type NetworkFaults, startTcpProxy, type TcpProxy } from './proxy.js';
+export { SIMULATED_CALL_TIMEOUT_MS, type SimulatedNetwork, simulatedNetwork } from './simulated-network.js';
+export { describeFaultConformance, type FaultCaseOptions, SEND_BOUND_MS } from './cases/faults.js';
 export { emailSchema } from './cases/dead-letters.js';
 
 /**

@@ -1,0 +1,23 @@
+import { createMemoryDriver, MemoryBroker } from '@queuekit/core';
+import { describeFaultConformance } from '../src/index.js';
+
+// Memory has no network: the fault cases run through the simulated network (same faults, in process).
+const broker = new MemoryBroker();
+describeFaultConformance('memory', () => createMemoryDriver({ broker }), { lockMs: 500, queuePrefix: 'qkf' });
+
+const limited = new MemoryBroker();
+describeFaultConformance(
+  'memory (cloud-like capabilities)',
+  () =>
+    createMemoryDriver({
+      broker: limited,
+      limitCapabilities: {
+        priority: 'emulated',
+        maxDelayMs: 1000,
+        dedup: false,
+        ordering: false,
+        maxBatchSize: 1,
+      },
+    }),
+  { lockMs: 500, queuePrefix: 'qkfl' },
+);
