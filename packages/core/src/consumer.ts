@@ -481,7 +481,15 @@ export class ConsumerLoop<T> {
     const took = performance.now() - startedAt;
     this.ctx.metrics.observeDuration(took);
     this.ctx.otel.duration(took, 'completed');
-    await this.chunkFinished(driver, delivery, { ok: true, result });
+    try {
+      await this.chunkFinished(driver, delivery, { ok: true, result });
+    } catch (bookkeeping) {
+      // The store failed after the handler ran: settle the delivery as a failed attempt rather than leave it
+      // unsettled (a connection-bound broker would never hand it out again). The retry recounts the chunk.
+      this.ctx.metrics.failed++;
+      this.ctx.emit('error', asError(bookkeeping));
+      return this.failed(driver, active, job, info, asError(bookkeeping));
+    }
     if (followUps.length > 0) await this.completeWithFollowUps(driver, delivery, job, followUps, result);
     else await delivery.ack(result);
     await this.record(job.id, { state: 'completed', result, finishedAt: Date.now() });

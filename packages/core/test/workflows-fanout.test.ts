@@ -84,6 +84,27 @@ describe('fan-out through the store', () => {
     await teardown(s);
   });
 
+  it('a store failure after the handler hands the chunk back at once, not after its lock expires', async () => {
+    // A connection-bound broker (RabbitMQ) never redelivers an unsettled delivery while the connection lives;
+    // a lock far longer than the deadline stands in for it here.
+    const s = setup();
+    s.store = failingOnce(s.store, 'increment', /:done$/);
+    const chunks = queueOf<number[]>(s, unique('fan'));
+    const errors: Error[] = [];
+    const failures: Error[] = [];
+    chunks.on('error', (error) => errors.push(error));
+    chunks.on('failed', (_job, error) => failures.push(error));
+    chunks.process(sum, { lockDuration: 120_000 });
+    const reduceQueue = unique('reduce');
+    const reduced = reducer(s, reduceQueue);
+    const { parentId } = await chunks.fanOut('sum', [1, 2, 3, 4], { chunkSize: 2, reduce: reduceQueue });
+    await until(() => reduced.length >= 1, 'the reduce job', 10_000);
+    expect(reduced[0]?.data).toEqual({ parentId, results: [3, 7], failed: [] });
+    expect(errors.some((e) => /injected increment failure/.test(e.message))).toBe(true);
+    expect(failures).toHaveLength(1);
+    await teardown(s);
+  });
+
   it('a store failing once after the reduce was sent does not send a second one (no dedup)', async () => {
     const s = setup();
     s.driver = createMemoryDriver({ broker: new MemoryBroker(), limitCapabilities: { dedup: false } });
