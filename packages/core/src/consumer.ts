@@ -845,8 +845,11 @@ export class ConsumerLoop<T> {
     job?: Job<T>,
   ): Promise<void> {
     // Error text is the handler's (or the message's): bounded before it reaches the broker, store or events.
-    const info: DeadLetterInfo =
-      uncapped.error === undefined ? uncapped : { ...uncapped, error: capErrorText(uncapped.error) };
+    const info: DeadLetterInfo = {
+      ...uncapped,
+      ...(uncapped.error === undefined ? {} : { error: capErrorText(uncapped.error) }),
+      ...(uncapped.stack === undefined ? {} : { stack: capErrorText(uncapped.stack) }),
+    };
     await this.chunkFinished(driver, delivery, {
       ok: false,
       reason: info.reason,
@@ -902,7 +905,7 @@ function retryDelayMs(failures: number): number {
 
 /** The error's stack, for drivers that store it with a retry or dead letter. */
 function stackOf(error: Error): { stack?: string } {
-  return typeof error.stack === 'string' ? { stack: error.stack } : {};
+  return typeof error.stack === 'string' ? { stack: capErrorText(error.stack) } : {};
 }
 
 function asError(value: unknown): Error {
