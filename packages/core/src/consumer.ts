@@ -265,11 +265,29 @@ export class ConsumerLoop<T> {
       const { granted, windowEndsAt } = await this.ctx.rateLimiter.acquire(waiting.length);
       for (const delivery of waiting.splice(0, granted)) this.track(this.handle(driver, delivery, lockedAt));
       if (waiting.length === 0) return;
-      lockedAt = Date.now();
-      for (const delivery of waiting) delivery.extendLock?.(this.lockMs).catch(() => undefined);
-      await abortableDelay(Math.max(1, windowEndsAt - Date.now()), this.stopping.signal);
+      lockedAt = await this.holdUntil(waiting, windowEndsAt);
     }
     for (const delivery of waiting) this.track(this.handle(driver, delivery, lockedAt));
+  }
+
+  /**
+   * Wait until `until` with `held` deliveries unstarted, renewing their locks every half lock so that
+   * none expires however long the window (a rate-limit window may be far longer than the lock).
+   * Resolves with when the locks were last renewed.
+   */
+  private async holdUntil(held: readonly Delivery[], until: number): Promise<number> {
+    let renewedAt = Date.now();
+    const renew = () => {
+      renewedAt = Date.now();
+      for (const delivery of held) delivery.extendLock?.(this.lockMs).catch(() => undefined);
+    };
+    renew();
+    for (;;) {
+      const left = until - Date.now();
+      if (left <= 0 || this.stopping.signal.aborted) return renewedAt;
+      await abortableDelay(Math.max(1, Math.min(left, this.lockMs / 2)), this.stopping.signal);
+      if (until - Date.now() > 0) renew();
+    }
   }
 
   /**
