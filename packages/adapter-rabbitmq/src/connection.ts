@@ -4,6 +4,7 @@ import {
   abortableDelay,
   BrokerUnavailableError,
   QueueClosedError,
+  settlesWithin,
 } from '@queuekit/core';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { ResolvedOptions } from './options.js';
@@ -183,18 +184,29 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     return this.#secrets.scrub(error instanceof Error ? error.message : String(error));
   }
 
-  /** Stop reconnecting and close the connection (and with it every channel). */
-  async close(): Promise<void> {
+  /**
+   * Stop reconnecting and close the connection (and with it every channel), by `deadline` (epoch ms):
+   * a broker that does not answer connection.close in time gets its socket destroyed.
+   */
+  async close(deadline = Date.now() + CLOSE_TIMEOUT_MS): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.stopRetry.abort();
     for (const wake of [...this.waiters]) wake();
     const model = this.model;
     this.model = undefined;
-    await model?.close().catch(() => undefined);
-    await this.loop;
+    if (model && !(await settlesWithin(model.close(), deadline - Date.now()))) destroySocket(model);
+    // A connect attempt in flight (a black hole answers no handshake) ends on its own timeout; don't wait for it.
+    if (this.loop) await settlesWithin(this.loop, deadline - Date.now());
   }
 }
+
+/**
+ * How long `close()` waits for the broker's answers (basic.cancel-ok, channel.close-ok, connection.close-ok).
+ * A black-holed broker never answers: past this, the socket is destroyed and the broker redelivers what
+ * was not acknowledged.
+ */
+export const CLOSE_TIMEOUT_MS = 2_000;
 
 /** Node's TLS verification failures of the broker's certificate (we refuse it). */
 const UNTRUSTED_CERTIFICATE = new Set([
@@ -250,4 +262,11 @@ function refusal(error: unknown, broker: string, text: string): AuthenticationEr
     );
   }
   return undefined;
+}
+
+/** Tear the TCP (or TLS) socket under an amqplib connection down without waiting for the broker. */
+function destroySocket(model: ChannelModel): void {
+  const stream = (model as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection
+    ?.stream;
+  stream?.destroy?.();
 }

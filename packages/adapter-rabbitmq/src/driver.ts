@@ -12,11 +12,12 @@ import {
   QueueClosedError,
   type ReceiveOptions,
   type RedriveOptions,
+  settlesWithin,
 } from '@queuekit/core';
 import { randomUUID } from 'node:crypto';
 import type { Channel, Message } from 'amqplib';
 import { ChannelSlot } from './channel-slot.js';
-import { ConnectionManager } from './connection.js';
+import { CLOSE_TIMEOUT_MS, ConnectionManager } from './connection.js';
 import { DeadLetterQueue } from './dead-letters.js';
 import {
   deadLetterOptions,
@@ -424,8 +425,13 @@ export class RabbitMqDriver implements Driver {
     clearTimeout(timer);
     // Channel frames are multiplexed: close each consumer channel first, so acks already written
     // on it reach the broker before the connection goes (a connection.close could overtake them).
-    await Promise.allSettled([...this.consumers.values()].map((consumer) => consumer.close()));
-    await this.connection.close();
+    // Bounded: a black-holed broker never answers, and close() must still return.
+    const deadline = Date.now() + CLOSE_TIMEOUT_MS;
+    await settlesWithin(
+      Promise.allSettled([...this.consumers.values()].map((consumer) => consumer.close())),
+      CLOSE_TIMEOUT_MS,
+    );
+    await this.connection.close(Math.max(deadline, Date.now() + CLOSE_TIMEOUT_MS / 2));
   }
 }
 

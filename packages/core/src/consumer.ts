@@ -25,7 +25,7 @@ import { prepareEntries, sendEntries } from './producer.js';
 import { validateWith } from './schema.js';
 import { withProcessSpan } from './telemetry.js';
 import { capErrorText } from './tracking.js';
-import { abortableDelay, MAX_TIMER_MS, type SafeTimer, safeTimeout } from './timers.js';
+import { abortableDelay, MAX_TIMER_MS, type SafeTimer, safeTimeout, settlesWithin } from './timers.js';
 import type { BatchEntry, Handler, HandlerContext, Job, ProcessOptions } from './types.js';
 
 const DEFAULT_LOCK_MS = 30_000;
@@ -137,17 +137,15 @@ export class ConsumerLoop<T> {
 
   /** Stop receiving, wait up to `timeoutMs` for in-flight jobs, then abort the rest. */
   async stop(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     this.stopping.abort();
     this.wakeSlots();
-    await this.loop;
-    if (this.inflight.size === 0) return;
-    let timer: SafeTimer | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = safeTimeout(() => resolve('timeout'), timeoutMs);
-    });
-    const result = await Promise.race([Promise.allSettled([...this.inflight]), timedOut]);
-    timer?.clear();
-    if (result === 'timeout') {
+    // A receive the broker never answers (a black-holed connection) must not hold close() past its
+    // timeout: the driver's own close then ends it.
+    const loopEnded = await settlesWithin(this.loop, timeoutMs);
+    if (loopEnded && this.inflight.size === 0) return;
+    const drained = await settlesWithin(Promise.allSettled([...this.inflight]), deadline - Date.now());
+    if (!drained) {
       const reason = new QueueClosedError('Queue closed before the job finished');
       this.forced.abort(reason);
       this.stopHeartbeat();

@@ -27,4 +27,11 @@ export type { DurationHistogram, QueueMetrics } from './metrics.js';
 export { capErrorText, MAX_ERROR_TEXT } from './tracking.js';
 export { MAX_DURATION_MS } from './config.js';
 export { HEADER_BOUNDS } from './headers.js';
-export { type LinkedSignal, linkSignals, MAX_TIMER_MS, type SafeTimer, safeTimeout } from './timers.js';
+export {
+  type LinkedSignal,
+  linkSignals,
+  MAX_TIMER_MS,
+  type SafeTimer,
+  safeTimeout,
+  settlesWithin,
+} from './timers.js';

@@ -78,3 +78,23 @@ export function linkSignals(...signals: readonly (AbortSignal | undefined)[]): L
   else for (const source of sources) source.addEventListener('abort', onAbort, { once: true });
   return { signal: controller.signal, dispose };
 }
+
+/** Resolves `true` once `work` settles, or `false` when `ms` pass first; never rejects (`work` runs on). */
+export async function settlesWithin(work: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (work === undefined) return true;
+  let timer: SafeTimer | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = safeTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
+  } finally {
+    timer?.clear();
+  }
+}
