@@ -28,6 +28,7 @@ import {
   type RedriveOptions,
   Scrubber,
   UnsupportedFeatureError,
+  settlesWithin,
 } from '@queuekit/core';
 import Long from 'long';
 import { isAbort, mapError } from './errors.js';
@@ -584,16 +585,23 @@ export class ServiceBusDriver implements Driver {
     this.#closing.abort();
     for (const keeper of this.#keepers) keeper.stop();
     this.#keepers.clear();
-    await Promise.allSettled([...this.#streams.values()].map((stream) => stream.close()));
+    // Bounded: a black-holed namespace never answers the detach/close frames, and close() must return.
+    const closing = (async () => {
+      await Promise.allSettled([...this.#streams.values()].map((stream) => stream.close()));
+      await Promise.allSettled([...this.#receivers].map((receiver) => receiver.close()));
+      await Promise.allSettled([...this.#senders.values()].map((sender) => sender.close()));
+      await this.#client.close();
+    })();
+    await settlesWithin(closing, CLOSE_TIMEOUT_MS);
     this.#streams.clear();
-    await Promise.allSettled([...this.#receivers].map((receiver) => receiver.close()));
-    await Promise.allSettled([...this.#senders.values()].map((sender) => sender.close()));
     this.#receivers.clear();
     this.#senders.clear();
     this.#idleReceivers.clear();
-    await this.#client.close();
   }
 }
+
+/** How long `close()` waits for the namespace to answer before it lets the SDK's connections go. */
+const CLOSE_TIMEOUT_MS = 2_000;
 
 /** A listed dead letter: reason and description from Service Bus, attempts from the driver's property. */
 function toDeadLettered(message: ServiceBusReceivedMessage): DeadLetteredMessage {

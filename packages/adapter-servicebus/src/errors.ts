@@ -74,7 +74,11 @@ function classify(error: unknown, what: string, scrubber: Scrubber | undefined):
   }
   const code = (error as { code?: string } | null)?.code ?? '';
   const message = (error as Error | null)?.message ?? '';
-  if (UNREACHABLE_CODES.has(code) || /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH/.test(message)) {
+  // rhea-promise rejects a connect whose socket closed before the AMQP open with a bare 'Failed to connect'.
+  if (
+    UNREACHABLE_CODES.has(code) ||
+    /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|^Failed to connect$/.test(message)
+  ) {
     return new BrokerUnavailableError(`Service Bus unreachable during ${what} (${code || 'network error'})`, {
       cause: safeCause(error, scrubber),
     });
