@@ -13,7 +13,14 @@ export { MemoryBroker } from './memory/broker.js';
 export { createMemoryDriver, MemoryDriver, type MemoryDriverOptions } from './memory/driver.js';
 export { createQueue, type Consumer, type Producer, Queue } from './queue.js';
 export { ADAPTER_PACKAGES, driverFromUrl, registerScheme, schemeOf } from './registry.js';
-export { isSecretName, redactUrl, Scrubber, scrubError, scrubSecrets, secretsOf } from './redact.js';
+export { isSecretName, redactUrl, secretsOf } from './redact.js';
+export {
+  type CredentialCommandOption,
+  Scrubber,
+  type ScrubberOptions,
+  scrubError,
+  scrubSecrets,
+} from './scrubber.js';
 export { abortableDelay } from './timers.js';
 export type { StandardResult, StandardSchemaV1 } from './schema.js';
 export type * from './types.js';
