@@ -1,5 +1,6 @@
-import { type Delivery, LockLostError } from '@queuekit/core';
+import type { Delivery } from '@queuekit/core';
 import { expect, it } from 'vitest';
+import { rejectsWith } from '../expect-error.js';
 import type { DriverHarness } from '../harness.js';
 
 /** Contract v2 `Delivery.defer(ms)`, typed here structurally so the case runs wherever a driver has it. */
@@ -19,7 +20,7 @@ export function deferCases(h: DriverHarness): void {
     const count = delivery.deliveryCount;
     const deferredAt = Date.now();
     await delivery.defer(deferMs);
-    await expect(delivery.ack()).rejects.toBeInstanceOf(LockLostError);
+    await rejectsWith(delivery.ack(), 'ERR_LOCK_LOST');
     const again = (await h.receiveIds(driver, queue, [message.id], { timeoutMs: 20_000 + deferMs })).byId.get(
       message.id,
     ) as Delivery;

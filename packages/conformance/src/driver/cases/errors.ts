@@ -47,7 +47,7 @@ export function errorCases(h: DriverHarness): void {
     for (const operation of ['send', 'receive', 'delivery.ack', 'listDeadLetters']) {
       for (const [i, error] of oddErrors().entries()) {
         const answer = driver.classifyError(error, operation);
-        if (answer !== undefined && !(answer instanceof QueuekitError))
+        if (answer !== undefined && !QueuekitError.is(answer))
           answers.push(`${operation} #${i}: ${Object.prototype.toString.call(answer)}`);
       }
     }
