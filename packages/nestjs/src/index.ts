@@ -5,7 +5,6 @@
  * @packageDocumentation
  */
 export { InjectQueue, OnQueueEvent, Processor, QueueEventsListener } from './decorators.js';
-export { QueuekitExplorer } from './explorer.js';
 export {
   type QueueHealth,
   QueuekitHealthIndicator,
