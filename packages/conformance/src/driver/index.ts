@@ -9,10 +9,12 @@
  * describeDriverConformance('foo', () => createDriver({ url: 'foo://127.0.0.1' }), { lockMs: 1000 });
  */
 import type { Driver } from '@queuekit/core';
-import { afterEach, describe } from 'vitest';
+import { afterAll, afterEach, describe } from 'vitest';
 import { batchCases } from './cases/batches.js';
 import { deadLetterCases } from './cases/dead-letters.js';
+import { deferCases } from './cases/defer.js';
 import { delayCases } from './cases/delays.js';
+import { errorCases } from './cases/errors.js';
 import { lifecycleCases } from './cases/lifecycle.js';
 import { lockCases } from './cases/locks.js';
 import { messageCases } from './cases/messages.js';
@@ -40,6 +42,8 @@ const GROUPS: readonly (readonly [DriverCaseGroup, string, (h: DriverHarness) =>
   ['delays', 'delays', delayCases],
   ['batches', 'batches', batchCases],
   ['deadLetters', 'dead letters', deadLetterCases],
+  ['defer', 'defer', deferCases],
+  ['errors', 'error classification', errorCases],
 ];
 
 /**
@@ -57,6 +61,7 @@ export function describeDriverConformance(
     const h = createDriverHarness(makeDriver, probe, options);
     await probe.close();
     afterEach(() => h.cleanup());
+    afterAll(() => h.close());
     for (const [group, title, cases] of GROUPS) {
       if (options.groups?.[group] !== false) describe(title, () => cases(h));
     }
