@@ -39,6 +39,8 @@ export interface ConformanceOptions {
     readonly target: { readonly host: string; readonly port: number };
     url(address: { readonly host: string; readonly port: number }): string;
   };
+  /** The adapter's own Queue-level cases, registered inside the suite with its harness (cleaned up like the rest). */
+  readonly additionalTests?: (h: Harness) => void;
 }
 
 /** Which events of a queue a case expects; any other `failed` or `error` event fails the case. */

@@ -48,6 +48,13 @@ export { type NetworkFaults, startTcpProxy, type TcpProxy } from './proxy.js';
 export { SIMULATED_CALL_TIMEOUT_MS, type SimulatedNetwork, simulatedNetwork } from './simulated-network.js';
 export { describeFaultConformance, type FaultCaseOptions, SEND_BOUND_MS } from './cases/faults.js';
 export { emailSchema } from './cases/dead-letters.js';
+export {
+  type DriverCaseGroup,
+  type DriverConformanceOptions,
+  type DriverHarness,
+  describeDriverConformance,
+  nonUtf8Body,
+} from './driver/index.js';
 
 /**
  * Write the driver's declared capabilities next to the test results (`reports/` of the package under
@@ -115,6 +122,7 @@ export function describeConformance(
     describe('shutdown', () => shutdownCases(h));
     describe('outages', () => outageCases(h));
     describe('workflow state', () => workflowStateCases(h));
+    if (options.additionalTests) describe('additional', () => options.additionalTests?.(h));
   });
 }
 export { describeStoreConformance } from './store.js';

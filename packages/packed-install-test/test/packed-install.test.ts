@@ -16,6 +16,12 @@ const fixtures = join(here, '..', 'fixtures');
 const packagesDir = join(here, '..', '..');
 const REDIS_URL = process.env.QUEUEKIT_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const URLS = ['memory://', REDIS_URL];
+const NEST_DEPENDENCIES = {
+  '@nestjs/common': '^11.1.0',
+  '@nestjs/core': '^11.1.0',
+  'reflect-metadata': '^0.2.2',
+  rxjs: '^7.8.2',
+};
 
 // Child processes must not inherit pnpm's npm_config_* settings (npm warns or obeys them).
 const cleanEnv = Object.fromEntries(
@@ -68,7 +74,9 @@ beforeAll(async () => {
         name: 'packed-install-app',
         private: true,
         version: '0.0.0',
-        dependencies,
+        // Nest 11: the major most Nest applications run, compiled to CommonJS (Nest 12 is ESM-only; the
+        // package's own tests run on it).
+        dependencies: { ...dependencies, ...NEST_DEPENDENCIES },
         devDependencies: { typescript: '5.9.3', '@types/node': '^20.19.0' },
       },
       null,
@@ -77,6 +85,7 @@ beforeAll(async () => {
   );
   for (const file of ['round-trip.cjs', 'round-trip.mjs']) cpSync(join(fixtures, file), join(app, file));
   cpSync(join(fixtures, 'ts-cjs'), app, { recursive: true });
+  cpSync(join(fixtures, 'nest-cjs'), join(app, 'nest-cjs'), { recursive: true });
   await inApp('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
 }, 180_000);
 
@@ -118,6 +127,22 @@ describe('packed tarballs installed with npm into a fresh project', () => {
     await expect(inApp(process.execPath, [tsc5, '--noEmit', '-p', '.'], app)).resolves.toBeDefined();
     const tsc7 = join(packagesDir, '..', 'node_modules', '.bin', 'tsc');
     await expect(inApp(tsc7, ['--noEmit', '-p', '.'], app)).resolves.toBeDefined();
+  });
+
+  it('a fresh CommonJS Nest 11 project, compiled by tsc, processes a job through @queuekit/nestjs on memory:// and redis://', async () => {
+    const tsc5 = join(app, 'node_modules', 'typescript', 'bin', 'tsc');
+    await inApp(process.execPath, [tsc5, '-p', 'nest-cjs'], app);
+    const compiled = readFileSync(join(app, 'nest-cjs', 'dist', 'main.js'), 'utf8');
+    expect(compiled).toContain('require("@queuekit/nestjs")');
+    expect(compiled).toContain('design:paramtypes');
+    for (const url of URLS) {
+      const { stdout } = await inApp(process.execPath, [join('nest-cjs', 'dist', 'main.js'), url], app);
+      expect(JSON.parse(stdout), url).toMatchObject({
+        ok: true,
+        result: 'welcome ada@example.com',
+        commonjs: true,
+      });
+    }
   });
 
   it('npx queuekit stats reads the Redis queue the CommonJS script used', async () => {

@@ -1,0 +1,62 @@
+import { type Delivery, LockLostError } from '@queuekit/core';
+import { expect, it } from 'vitest';
+import { until } from '../../harness.js';
+import type { DriverHarness } from '../harness.js';
+
+/** Locks taken by `receive` expire (on brokers that redeliver on a timeout) and renewals move them. */
+export function lockCases(h: DriverHarness): void {
+  const expiring = h.capabilities.redelivery === 'timeout';
+
+  /** When the lock of `delivery`, received at `receivedAt`, runs out as far as the case can tell. */
+  const lockEnd = (delivery: Delivery, receivedAt: number) =>
+    Math.max(delivery.lockedUntil ?? 0, receivedAt + h.lockMs);
+
+  it.runIf(expiring)(
+    'a settle after the lock expired rejects with LockLostError, and the message is delivered again',
+    async () => {
+      const queue = h.queueName();
+      const driver = await h.driver();
+      const message = h.message();
+      await driver.send(queue, [message]);
+      const { byId } = await h.receiveIds(driver, queue, [message.id]);
+      const receivedAt = Date.now();
+      const delivery = byId.get(message.id) as Delivery;
+      if (delivery.lockedUntil !== undefined)
+        expect(delivery.lockedUntil).toBeGreaterThan(receivedAt - h.lockMs);
+      const end = lockEnd(delivery, receivedAt);
+      await until('the lock to run out', end - Date.now() + h.timeout(2000), () => Date.now() > end + 50);
+      await expect(delivery.ack()).rejects.toBeInstanceOf(LockLostError);
+      const other = await h.driver();
+      const again = (await h.receiveIds(other, queue, [message.id])).byId.get(message.id) as Delivery;
+      expect(again.deliveryCount).toBeGreaterThanOrEqual(2);
+      await again.ack();
+      await expect(delivery.deadLetter({ reason: 'unrecoverable' })).rejects.toBeInstanceOf(LockLostError);
+    },
+  );
+
+  it.runIf(expiring && h.capabilities.lockRenewal)(
+    'extendLock keeps the message locked past its first lock and moves lockedUntil',
+    async () => {
+      const queue = h.queueName();
+      const driver = await h.driver();
+      const message = h.message();
+      await driver.send(queue, [message]);
+      const { byId } = await h.receiveIds(driver, queue, [message.id]);
+      const receivedAt = Date.now();
+      const delivery = byId.get(message.id) as Delivery;
+      const firstEnd = lockEnd(delivery, receivedAt);
+      const before = delivery.lockedUntil;
+      const extendedAt = Date.now();
+      await delivery.extendLock?.(3 * h.lockMs);
+      if (before !== undefined) {
+        expect(delivery.lockedUntil).toBeGreaterThan(before);
+        expect(delivery.lockedUntil).toBeGreaterThanOrEqual(extendedAt + 2 * h.lockMs);
+      }
+      // Another consumer sees nothing until well past the first lock.
+      const other = await h.driver();
+      const seen = await h.deliveredWithin(other, queue, firstEnd - Date.now() + h.lockMs / 2);
+      expect(seen.map((d) => d.id)).toEqual([]);
+      await delivery.ack();
+    },
+  );
+}

@@ -1,0 +1,33 @@
+import { type Driver, QueuekitError } from '@queuekit/core';
+import { expect, it } from 'vitest';
+import type { DriverHarness } from '../harness.js';
+
+/** With queue creation off, a queue that does not exist is refused by a typed error naming it, and not created. */
+export function missingQueueCases(h: DriverHarness): void {
+  const make = h.options.withoutQueueCreation;
+  it.runIf(make !== undefined)(
+    'send and receive on a queue that does not exist reject with a QueuekitError naming it',
+    async () => {
+      const queue = h.queueName();
+      const driver: Driver = await (make as () => Driver | Promise<Driver>)();
+      try {
+        const sent = await driver.send(queue, [h.message()]).then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(sent).toBeInstanceOf(QueuekitError);
+        expect((sent as Error).message).toContain(queue);
+        const received = await h.receive(driver, queue, { waitMs: 0 }).then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(received).toBeInstanceOf(QueuekitError);
+        expect((received as Error).message).toContain(queue);
+        // Refusing did not create it: a second attempt is refused the same way.
+        await expect(driver.send(queue, [h.message()])).rejects.toBeInstanceOf(QueuekitError);
+      } finally {
+        await driver.close();
+      }
+    },
+  );
+}

@@ -1,0 +1,81 @@
+import { type Delivery, LockLostError } from '@queuekit/core';
+import { expect, it } from 'vitest';
+import type { DriverHarness } from '../harness.js';
+
+/** Exactly one settle call wins; every later one rejects with LockLostError and changes nothing. */
+export function settleCases(h: DriverHarness): void {
+  /** One message sent to a fresh queue and received under the suite's lock. */
+  async function oneDelivery() {
+    const queue = h.queueName();
+    const driver = await h.driver();
+    const message = h.message();
+    await driver.send(queue, [message]);
+    const { byId } = await h.receiveIds(driver, queue, [message.id]);
+    return { queue, driver, delivery: byId.get(message.id) as Delivery };
+  }
+
+  it('a second ack rejects with LockLostError, and the acked message never comes back', async () => {
+    const { queue, driver, delivery } = await oneDelivery();
+    await delivery.ack();
+    await expect(delivery.ack()).rejects.toBeInstanceOf(LockLostError);
+    // Past its lock, a message whose ack was lost would be delivered again.
+    expect(await h.deliveredWithin(driver, queue, h.lockMs + h.timeout(1000))).toEqual([]);
+  });
+
+  it('after an ack, deadLetter rejects with LockLostError and the dead letters stay empty', async () => {
+    const { queue, driver, delivery } = await oneDelivery();
+    await delivery.ack();
+    await expect(delivery.deadLetter({ reason: 'unrecoverable', error: 'late' })).rejects.toBeInstanceOf(
+      LockLostError,
+    );
+    expect(await driver.listDeadLetters(queue, 10)).toEqual([]);
+  });
+
+  it('after deadLetter, ack and a second deadLetter reject with LockLostError', async () => {
+    const { delivery } = await oneDelivery();
+    await delivery.deadLetter({ reason: 'unrecoverable', error: 'once' });
+    await expect(delivery.ack()).rejects.toBeInstanceOf(LockLostError);
+    await expect(delivery.deadLetter({ reason: 'unrecoverable', error: 'twice' })).rejects.toBeInstanceOf(
+      LockLostError,
+    );
+  });
+
+  it('two concurrent acks: exactly one resolves, the other rejects with LockLostError', async () => {
+    const { delivery } = await oneDelivery();
+    const results = await Promise.allSettled([delivery.ack(), delivery.ack()]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const rejected = results.find((r) => r.status === 'rejected');
+    expect(rejected?.reason).toBeInstanceOf(LockLostError);
+  });
+
+  it('an ack racing a deadLetter: exactly one wins, the loser rejects with LockLostError', async () => {
+    const { delivery } = await oneDelivery();
+    const results = await Promise.allSettled([
+      delivery.ack(),
+      delivery.deadLetter({ reason: 'unrecoverable', error: 'race' }),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(results.find((r) => r.status === 'rejected')?.reason).toBeInstanceOf(LockLostError);
+  });
+
+  it('after release (drivers that have it), ack and extendLock reject with LockLostError', async (context) => {
+    const { queue, driver, delivery } = await oneDelivery();
+    // Without release the core re-sends a copy and acks: the driver has nothing more to settle twice.
+    if (!delivery.release) return context.skip();
+    await delivery.release(0);
+    await expect(delivery.ack()).rejects.toBeInstanceOf(LockLostError);
+    if (delivery.extendLock)
+      await expect(delivery.extendLock(h.lockMs)).rejects.toBeInstanceOf(LockLostError);
+    // The released message is delivered again, once more counted.
+    const again = (await h.receiveIds(driver, queue, [delivery.id])).byId.get(delivery.id) as Delivery;
+    expect(again.deliveryCount).toBeGreaterThanOrEqual(2);
+    await again.ack();
+  });
+
+  it.runIf(h.capabilities.lockRenewal)('extendLock after an ack rejects with LockLostError', async () => {
+    const { delivery } = await oneDelivery();
+    expect(typeof delivery.extendLock).toBe('function');
+    await delivery.ack();
+    await expect(delivery.extendLock?.(h.lockMs)).rejects.toBeInstanceOf(LockLostError);
+  });
+}

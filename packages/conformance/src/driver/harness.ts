@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import type { Capabilities, Delivery, Driver, OutgoingMessage, ReceiveOptions } from '@queuekit/core';
+import { until } from '../harness.js';
+
+/** Groups of the driver suite, each a file of `cases/`; every group runs unless switched off. */
+export type DriverCaseGroup =
+  | 'settle'
+  | 'locks'
+  | 'receive'
+  | 'lifecycle'
+  | 'messages'
+  | 'missingQueue'
+  | 'delays'
+  | 'batches'
+  | 'deadLetters';
+
+/** Options of {@link describeDriverConformance}. */
+export interface DriverConformanceOptions {
+  /** Shortest lock (visibility timeout / ack deadline) the broker honours, in ms. Default 1000. */
+  readonly lockMs?: number;
+  /** Multiplies every case's deadline (slow emulators). Default 1. */
+  readonly timeScale?: number;
+  /** Prefix of the queue names the suite creates. Default `qkd`. */
+  readonly queuePrefix?: string;
+  /** Extra cleanup per queue name created, after the suite's own `deleteQueue`. */
+  readonly cleanup?: (queue: string) => Promise<void>;
+  /**
+   * A driver of the same broker whose options turn queue creation off (SQS and Pub/Sub `createIfMissing:
+   * false`, Service Bus without `createQueues`). The `missingQueue` group runs only when it is given:
+   * brokers without such an option (Redis, AMQP declares, memory) have no missing queue to refuse.
+   */
+  readonly withoutQueueCreation?: () => Driver | Promise<Driver>;
+  /** Switch groups off (`{ batches: false }`). Every group runs by default; cases inside gate on capabilities. */
+  readonly groups?: Partial<Record<DriverCaseGroup, boolean>>;
+  /** The adapter's own driver-level cases, registered inside the suite with its harness. */
+  readonly additionalTests?: (h: DriverHarness) => void;
+}
+
+/** Everything a driver case needs: fresh names, drivers and messages, cleaned up after each case. */
+export interface DriverHarness {
+  readonly lockMs: number;
+  readonly capabilities: Capabilities;
+  readonly provider: string;
+  readonly options: DriverConformanceOptions;
+  /** Deadline for one step of a case, in ms. */
+  timeout(baseMs: number): number;
+  /** A queue name unique to this run, deleted after the case. */
+  queueName(): string;
+  /** A new driver (a new connection), closed after the case. */
+  driver(): Promise<Driver>;
+  /** A new driver from the adapter's factory, not closed by the harness. */
+  makeDriver(): Promise<Driver>;
+  /** A message with a fresh id, a small UTF-8 body and no headers, with `overrides` applied. */
+  message(overrides?: Partial<OutgoingMessage>): OutgoingMessage;
+  /** `driver.receive` with the suite's lock and a signal aborted at cleanup; `options` override. */
+  receive(driver: Driver, queue: string, options?: Partial<ReceiveOptions>): Promise<Delivery[]>;
+  /**
+   * Receive until every one of `ids` has been delivered (each kept once, first delivery), or fail after
+   * `timeoutMs`. Deliveries of other ids are collected too (`others`), unsettled.
+   */
+  receiveIds(
+    driver: Driver,
+    queue: string,
+    ids: readonly string[],
+    options?: { readonly timeoutMs?: number; readonly receive?: Partial<ReceiveOptions> },
+  ): Promise<{ readonly byId: Map<string, Delivery>; readonly others: Delivery[] }>;
+  /** Everything `queue` delivers within `ms` (long polls up to that deadline): `[]` when it stays quiet. */
+  deliveredWithin(driver: Driver, queue: string, ms: number): Promise<Delivery[]>;
+  /** Close every driver made by the case and delete its queues. */
+  cleanup(): Promise<void>;
+}
+
+/** Build the harness for one driver factory. `probe` gives the capabilities. */
+export function createDriverHarness(
+  makeDriver: () => Driver | Promise<Driver>,
+  probe: Driver,
+  options: DriverConformanceOptions,
+): DriverHarness {
+  const lockMs = options.lockMs ?? 1000;
+  const scale = options.timeScale ?? 1;
+  const prefix = options.queuePrefix ?? 'qkd';
+  const run = randomUUID().slice(0, 8);
+  let counter = 0;
+  let drivers: Driver[] = [];
+  let names: string[] = [];
+  let stop = new AbortController();
+
+  const harness: DriverHarness = {
+    lockMs,
+    capabilities: probe.capabilities,
+    provider: probe.provider,
+    options,
+    timeout: (baseMs) => Math.round(baseMs * scale),
+    queueName() {
+      const name = `${prefix}-${run}-${++counter}`;
+      names.push(name);
+      return name;
+    },
+    async driver() {
+      const driver = await makeDriver();
+      drivers.push(driver);
+      return driver;
+    },
+    makeDriver: async () => makeDriver(),
+    message: (overrides = {}) => ({
+      id: `m-${randomUUID()}`,
+      name: 'driver-case',
+      body: new TextEncoder().encode('{"ok":true}'),
+      headers: {},
+      ...overrides,
+    }),
+    receive: (driver, queue, receiveOptions = {}) =>
+      driver.receive(queue, { max: 10, waitMs: 1000, lockMs, signal: stop.signal, ...receiveOptions }),
+    async receiveIds(driver, queue, ids, { timeoutMs = 20_000, receive = {} } = {}) {
+      const byId = new Map<string, Delivery>();
+      const others: Delivery[] = [];
+      const wanted = new Set(ids);
+      await until(
+        `deliveries of ${ids.length} message(s) on ${queue}`,
+        harness.timeout(timeoutMs),
+        async () => {
+          for (const delivery of await harness.receive(driver, queue, receive)) {
+            if (!wanted.has(delivery.id)) others.push(delivery);
+            else if (!byId.has(delivery.id)) byId.set(delivery.id, delivery);
+          }
+          return byId.size === wanted.size;
+        },
+        0,
+      );
+      return { byId, others };
+    },
+    async deliveredWithin(driver, queue, ms) {
+      const seen: Delivery[] = [];
+      const deadline = Date.now() + ms;
+      for (let left = ms; left > 0; left = deadline - Date.now()) {
+        seen.push(...(await harness.receive(driver, queue, { waitMs: Math.min(left, 1000) })));
+      }
+      return seen;
+    },
+    async cleanup() {
+      const [toClose, toDelete] = [drivers, names];
+      drivers = [];
+      names = [];
+      stop.abort();
+      stop = new AbortController();
+      await Promise.allSettled(toClose.map((driver) => driver.close()));
+      const admin = await makeDriver();
+      try {
+        for (const name of toDelete) {
+          await admin.deleteQueue?.(name).catch(() => undefined);
+          await options.cleanup?.(name);
+        }
+      } finally {
+        await admin.close();
+      }
+    },
+  };
+  return harness;
+}

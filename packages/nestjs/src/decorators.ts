@@ -1,0 +1,58 @@
+import { Inject, Injectable, SetMetadata } from '@nestjs/common';
+import { ConfigError } from '@queuekit/core';
+import type { ProcessOptions } from '@queuekit/core';
+import type { ProcessorOptions, QueueEventName } from './options.js';
+import {
+  getQueueToken,
+  ON_QUEUE_EVENT_METADATA,
+  PROCESSOR_METADATA,
+  QUEUE_EVENTS_LISTENER_METADATA,
+} from './tokens.js';
+
+/** Inject the `Queue<T>` registered with `QueuekitModule.registerQueue({ name })`. */
+export function InjectQueue(name: string): PropertyDecorator & ParameterDecorator {
+  return Inject(getQueueToken(name));
+}
+
+function queueName(value: unknown, decorator: string): string {
+  if (typeof value !== 'string' || value.length === 0)
+    throw new ConfigError(`@${decorator}(name)`, 'a queue name (a non-empty string) is required');
+  return value;
+}
+
+/**
+ * Mark a provider class as the consumer of queue `name`: its `process(job, ctx)` method becomes the
+ * queue's handler once the application has bootstrapped, with `options` (concurrency, lockDuration,
+ * timeout, ...) passed to `queue.process`. One processor per queue.
+ */
+export function Processor(name: string, options?: ProcessOptions): ClassDecorator;
+export function Processor(options: ProcessorOptions): ClassDecorator;
+export function Processor(
+  nameOrOptions: string | ProcessorOptions,
+  options: ProcessOptions = {},
+): ClassDecorator {
+  const resolved: ProcessorOptions =
+    typeof nameOrOptions === 'string' ? { ...options, name: nameOrOptions } : { ...nameOrOptions };
+  queueName(resolved.name, 'Processor');
+  return (target) => {
+    SetMetadata(PROCESSOR_METADATA, resolved)(target);
+    Injectable()(target);
+  };
+}
+
+/** Mark a provider class whose `@OnQueueEvent` methods listen to queue `name` without consuming it. */
+export function QueueEventsListener(name: string): ClassDecorator {
+  const checked = queueName(name, 'QueueEventsListener');
+  return (target) => {
+    SetMetadata(QUEUE_EVENTS_LISTENER_METADATA, checked)(target);
+    Injectable()(target);
+  };
+}
+
+/**
+ * Call this method on `event` of the class's queue (`@Processor` or `@QueueEventsListener` classes),
+ * with the event's arguments: `completed` gives `(job, result)`, `failed` gives `(job, error)`, ...
+ */
+export function OnQueueEvent(event: QueueEventName): MethodDecorator {
+  return SetMetadata(ON_QUEUE_EVENT_METADATA, event);
+}
