@@ -1,5 +1,5 @@
 import type { Delivery } from '../driver.js';
-import { errorMessage, LockLostError } from '../errors.js';
+import { errorMessage, LockLostError, QueuekitError } from '../errors.js';
 import { type SafeTimer, safeTimeout } from '../timers.js';
 
 /** A delivery this consumer holds, from receipt until it is settled. */
@@ -73,7 +73,9 @@ export class LockHeartbeat {
           held.span = Math.max(1, held.expiresAt() - startedAt);
           this.events.extended();
         } catch (error) {
-          const lost = error instanceof LockLostError ? error : new LockLostError(errorMessage(error));
+          const lost = QueuekitError.is(error, 'ERR_LOCK_LOST')
+            ? error
+            : new LockLostError(errorMessage(error));
           this.lost(held, lost);
           throw lost;
         } finally {

@@ -1,5 +1,5 @@
 import type { DeadLetterInfo, Delivery, OutgoingMessage } from '../driver.js';
-import { LockLostError } from '../errors.js';
+import { LockLostError, QueuekitError } from '../errors.js';
 import { finishChunk } from '../workflows/fanout/chunks.js';
 import { FANOUT_INDEX, FANOUT_PARENT } from '../workflows/fanout/model.js';
 import { H } from '../headers.js';
@@ -130,7 +130,7 @@ export class Settler<T> {
       try {
         await delivery.ackWith([{ queue, messages: [message] }]);
       } catch (error) {
-        if (!(error instanceof LockLostError)) throw error;
+        if (!QueuekitError.is(error, 'ERR_LOCK_LOST')) throw error;
         // Nothing was sent: the broker redelivers the original, which carries the next attempt.
         this.scope.heartbeat.lost(held, error);
       }
@@ -166,7 +166,7 @@ export class Settler<T> {
     try {
       await delivery.ack();
     } catch (error) {
-      if (!(error instanceof LockLostError)) throw error;
+      if (!QueuekitError.is(error, 'ERR_LOCK_LOST')) throw error;
       reportTo(this.scope, {
         type: 'lock-lost',
         error: new LockLostError(

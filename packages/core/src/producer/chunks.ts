@@ -1,6 +1,6 @@
 import type { QueueContext } from '../context.js';
 import type { Driver } from '../driver.js';
-import { PartialSendError } from '../errors.js';
+import { QueuekitError } from '../errors.js';
 import { report } from '../observability/report.js';
 import type { PreparedMessage } from './prepare.js';
 
@@ -87,7 +87,7 @@ export function acceptedIds(outcomes: readonly ChunkOutcome<PreparedMessage>[]):
   for (const { chunk, error } of outcomes) {
     if (error === undefined) {
       for (const { message } of chunk) accepted.add(message.id);
-    } else if (error.value instanceof PartialSendError) {
+    } else if (QueuekitError.is(error.value, 'ERR_PARTIAL_SEND')) {
       const sent = new Set(error.value.sent);
       for (const { message } of chunk) if (sent.has(message.id)) accepted.add(message.id);
     }

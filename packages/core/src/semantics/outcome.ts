@@ -1,6 +1,6 @@
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import type { Capabilities } from '../driver.js';
-import { RetryAfterError, UnrecoverableError } from '../errors.js';
+import { QueuekitError } from '../errors.js';
 import type { AttemptInfo } from './attempts.js';
 import { boundedRetryDelay, hopLimit } from './delay.js';
 
@@ -91,9 +91,12 @@ export function decideOutcome(
   abilities: SettleAbilities,
 ): Outcome {
   if (error === undefined) return { kind: 'ack' };
-  if (error instanceof UnrecoverableError)
+  if (QueuekitError.is(error, 'ERR_UNRECOVERABLE'))
     return { kind: 'dead-letter', reason: 'unrecoverable', error: error.message, attempts: job.attempt };
-  if (error instanceof RetryAfterError && !(error.countsAsAttempt && job.attempt >= job.maxAttempts)) {
+  if (
+    QueuekitError.is(error, 'ERR_RETRY_AFTER') &&
+    !(error.countsAsAttempt && job.attempt >= job.maxAttempts)
+  ) {
     // Never `release`: the broker would count the delivery, and this retry may not count as an attempt.
     const delayMs = boundedRetryDelay(error.delayMs);
     const attempt = error.countsAsAttempt ? job.attempt + 1 : job.attempt;

@@ -1,15 +1,7 @@
 import { type Codec, jsonCodec } from '../../codec.js';
 import type { QueueContext } from '../../context.js';
 import type { Driver } from '../../driver.js';
-import {
-  ConfigError,
-  EncodeError,
-  errorMessage,
-  PayloadTooLargeError,
-  QueuekitError,
-  TimeoutError,
-  UnsupportedFeatureError,
-} from '../../errors.js';
+import { errorMessage, QueuekitError, TimeoutError } from '../../errors.js';
 import { type PreparedMessage, prepareMessage } from '../../producer/prepare.js';
 import type { Store } from '../../store/types.js';
 import { abortableDelay } from '../../timers.js';
@@ -19,10 +11,7 @@ const REDUCE_LEASE_MS = 10_000;
 
 /** Errors that no retry can fix: the reduce is then given up (reported), never retried forever. */
 const permanent = (error: unknown) =>
-  error instanceof ConfigError ||
-  error instanceof PayloadTooLargeError ||
-  error instanceof UnsupportedFeatureError ||
-  error instanceof EncodeError;
+  QueuekitError.is(error, ['ERR_CONFIG', 'ERR_PAYLOAD_TOO_LARGE', 'ERR_UNSUPPORTED_FEATURE', 'ERR_ENCODE']);
 
 /** Send the reduce under a lease; wait for another holder to finish (or its lease to lapse if it died). */
 export async function reduceOnce<T>(
