@@ -43,6 +43,7 @@ export function page(options: { title: string; csrfToken: string | undefined }):
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <meta name="queuekit-actions" content="${options.csrfToken ? 'on' : 'off'}">
 ${options.csrfToken ? `<meta name="queuekit-csrf" content="${escapeAttribute(options.csrfToken)}">\n` : ''}<title>${title}</title>
 <link rel="stylesheet" href="assets/app.css">

@@ -20,6 +20,14 @@ function queueName(value: unknown, decorator: string): string {
   return value;
 }
 
+// Nest's own watermark: a class already decorated `@Injectable({ scope })` keeps its scope (and is then refused
+// at bootstrap, as a queue's consumer must be a singleton) instead of being silently made a singleton.
+const INJECTABLE_WATERMARK = '__injectable__';
+
+function injectable(target: object): void {
+  if (Reflect.getMetadata(INJECTABLE_WATERMARK, target) !== true) Injectable()(target as never);
+}
+
 /**
  * Mark a provider class as the consumer of queue `name`: its `process(job, ctx)` method becomes the
  * queue's handler once the application has bootstrapped, with `options` (concurrency, lockDuration,
@@ -36,7 +44,7 @@ export function Processor(
   queueName(resolved.name, 'Processor');
   return (target) => {
     SetMetadata(PROCESSOR_METADATA, resolved)(target);
-    Injectable()(target);
+    injectable(target);
   };
 }
 
@@ -45,7 +53,7 @@ export function QueueEventsListener(name: string): ClassDecorator {
   const checked = queueName(name, 'QueueEventsListener');
   return (target) => {
     SetMetadata(QUEUE_EVENTS_LISTENER_METADATA, checked)(target);
-    Injectable()(target);
+    injectable(target);
   };
 }
 

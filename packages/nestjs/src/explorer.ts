@@ -89,7 +89,7 @@ export class QueuekitExplorer implements OnApplicationBootstrap {
         if (result instanceof Promise)
           result.catch((error: unknown) =>
             this.logger.error(
-              `${className}.${methodName} (${event} on ${queue.name}) rejected: ${String(error)}`,
+              `${className}.${methodName} (${event} on ${queue.name}) rejected: ${this.registry.describe(queue.name, error)}`,
             ),
           );
       });

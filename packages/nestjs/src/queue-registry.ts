@@ -32,9 +32,7 @@ export class QueueRegistry implements BeforeApplicationShutdown {
       throw new ConfigError(`registerQueue(${options.name})`, 'the application is shutting down');
     const queue = createQueue<unknown>(this.queueOptions(options));
     queue.on('error', (error) =>
-      this.logger.error(
-        `queue ${options.name}: ${scrubError(error, [options.url, this.moduleOptions.url]).message}`,
-      ),
+      this.logger.error(`queue ${options.name}: ${this.describe(options.name, error)}`),
     );
     this.queues.set(options.name, { queue, options });
     return queue;
@@ -43,6 +41,13 @@ export class QueueRegistry implements BeforeApplicationShutdown {
   /** The queue registered as `name`, if any. */
   get(name: string): Queue<unknown> | undefined {
     return this.queues.get(name)?.queue;
+  }
+
+  /** The message of `error` for a log line, with the secrets of the queue's and the module's URLs scrubbed. */
+  describe(name: string, error: unknown): string {
+    const urls = [this.queues.get(name)?.options.url, this.moduleOptions.url];
+    const scrubbed = scrubError(error instanceof Error ? error : new Error(String(error)), urls);
+    return scrubbed.message;
   }
 
   /** Every registered queue, by name. */
@@ -61,14 +66,15 @@ export class QueueRegistry implements BeforeApplicationShutdown {
 
   private async closeAll(): Promise<void> {
     const timeout = this.moduleOptions.closeTimeout;
-    const results = await Promise.allSettled(
-      [...this.queues.values()].map(({ queue }) => queue.close(timeout === undefined ? {} : { timeout })),
+    await Promise.all(
+      [...this.queues].map(([name, { queue }]) =>
+        queue
+          .close(timeout === undefined ? {} : { timeout })
+          .catch((error: unknown) =>
+            this.logger.error(`closing queue ${name} failed: ${this.describe(name, error)}`),
+          ),
+      ),
     );
-    for (const result of results)
-      if (result.status === 'rejected')
-        this.logger.error(
-          `closing a queue failed: ${String((result.reason as Error)?.message ?? result.reason)}`,
-        );
   }
 
   private queueOptions(options: RegisterQueueOptions): QueueOptions<unknown> {

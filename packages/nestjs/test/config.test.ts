@@ -1,7 +1,7 @@
 // Configuration: forRootAsync in its three forms, queues without forRoot, per-queue options over the
 // module's, and the typed errors a wrong setup gets (naming what is wrong) instead of a silent no-op.
 import 'reflect-metadata';
-import { Inject, Injectable, Module } from '@nestjs/common';
+import { Inject, Injectable, Module, Scope } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { ConfigError, type Job, type Queue } from '@queuekit/core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -221,5 +221,45 @@ describe('a wrong setup is a ConfigError at bootstrap, never a queue nobody cons
     await done.promise;
     await queue.close();
     expect(completed).toEqual(['first', 'second']);
+  });
+});
+
+describe('more setups', () => {
+  it('forRootAsync useExisting takes the options from a provider of an imported module', async () => {
+    const name = uniqueName('nest-use-existing');
+    @Injectable()
+    class SharedOptions implements QueuekitOptionsFactory {
+      createQueuekitOptions(): QueuekitModuleOptions {
+        return { url: 'memory://', defaults: { maxAttempts: 9 } };
+      }
+    }
+    @Module({ providers: [SharedOptions], exports: [SharedOptions] })
+    class OptionsModule {}
+    const { Capture, seen } = processedJob(name);
+    const module = await boot(
+      [
+        QueuekitModule.forRootAsync({ imports: [OptionsModule], useExisting: SharedOptions }),
+        QueuekitModule.registerQueue({ name }),
+      ],
+      [Capture] as never[],
+    );
+    await module.get<Queue<{ n: number }>>(getQueueToken(name)).send('one', { n: 4 });
+    await expect(seen).resolves.toMatchObject({ maxAttempts: 9 });
+  });
+
+  it('a request-scoped @Processor is a ConfigError (its scope is kept, not silently made a singleton)', async () => {
+    const name = uniqueName('nest-scoped');
+    @Processor(name)
+    @Injectable({ scope: Scope.REQUEST })
+    class PerRequest {
+      process(): void {}
+    }
+    const module = modules.track(
+      await Test.createTestingModule({
+        imports: [QueuekitModule.registerQueue({ name })],
+        providers: [PerRequest],
+      }).compile(),
+    );
+    await expect(module.init()).rejects.toThrow(/PerRequest is request- or transient-scoped/);
   });
 });

@@ -12,7 +12,9 @@ export type DriverCaseGroup =
   | 'missingQueue'
   | 'delays'
   | 'batches'
-  | 'deadLetters';
+  | 'deadLetters'
+  | 'defer'
+  | 'errors';
 
 /** Options of {@link describeDriverConformance}. */
 export interface DriverConformanceOptions {

@@ -12,7 +12,9 @@ import type { Driver } from '@queuekit/core';
 import { afterEach, describe } from 'vitest';
 import { batchCases } from './cases/batches.js';
 import { deadLetterCases } from './cases/dead-letters.js';
+import { deferCases } from './cases/defer.js';
 import { delayCases } from './cases/delays.js';
+import { errorCases } from './cases/errors.js';
 import { lifecycleCases } from './cases/lifecycle.js';
 import { lockCases } from './cases/locks.js';
 import { messageCases } from './cases/messages.js';
@@ -40,6 +42,8 @@ const GROUPS: readonly (readonly [DriverCaseGroup, string, (h: DriverHarness) =>
   ['delays', 'delays', delayCases],
   ['batches', 'batches', batchCases],
   ['deadLetters', 'dead letters', deadLetterCases],
+  ['defer', 'defer', deferCases],
+  ['errors', 'error classification', errorCases],
 ];
 
 /**

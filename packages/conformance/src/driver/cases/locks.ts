@@ -1,6 +1,7 @@
-import { type Delivery, LockLostError } from '@queuekit/core';
+import type { Delivery } from '@queuekit/core';
 import { expect, it } from 'vitest';
 import { until } from '../../harness.js';
+import { rejectsWith } from '../expect-error.js';
 import type { DriverHarness } from '../harness.js';
 
 /** Locks taken by `receive` expire (on brokers that redeliver on a timeout) and renewals move them. */
@@ -25,12 +26,12 @@ export function lockCases(h: DriverHarness): void {
         expect(delivery.lockedUntil).toBeGreaterThan(receivedAt - h.lockMs);
       const end = lockEnd(delivery, receivedAt);
       await until('the lock to run out', end - Date.now() + h.timeout(2000), () => Date.now() > end + 50);
-      await expect(delivery.ack()).rejects.toBeInstanceOf(LockLostError);
+      await rejectsWith(delivery.ack(), 'ERR_LOCK_LOST');
       const other = await h.driver();
       const again = (await h.receiveIds(other, queue, [message.id])).byId.get(message.id) as Delivery;
       expect(again.deliveryCount).toBeGreaterThanOrEqual(2);
       await again.ack();
-      await expect(delivery.deadLetter({ reason: 'unrecoverable' })).rejects.toBeInstanceOf(LockLostError);
+      await rejectsWith(delivery.deadLetter({ reason: 'unrecoverable' }), 'ERR_LOCK_LOST');
     },
   );
 

@@ -1,5 +1,6 @@
-import { type Delivery, LockLostError } from '@queuekit/core';
+import type { Delivery } from '@queuekit/core';
 import { expect, it } from 'vitest';
+import { rejectsWith } from '../expect-error.js';
 import type { DriverHarness } from '../harness.js';
 
 /** Exactly one settle call wins; every later one rejects with LockLostError and changes nothing. */
@@ -17,7 +18,7 @@ export function settleCases(h: DriverHarness): void {
   it('a second ack rejects with LockLostError, and the acked message never comes back', async () => {
     const { queue, driver, delivery } = await oneDelivery();
     await delivery.ack();
-    await expect(delivery.ack()).rejects.toBeInstanceOf(LockLostError);
+    await rejectsWith(delivery.ack(), 'ERR_LOCK_LOST');
     // Past its lock, a message whose ack was lost would be delivered again.
     expect(await h.deliveredWithin(driver, queue, h.lockMs + h.timeout(1000))).toEqual([]);
   });
@@ -25,19 +26,15 @@ export function settleCases(h: DriverHarness): void {
   it('after an ack, deadLetter rejects with LockLostError and the dead letters stay empty', async () => {
     const { queue, driver, delivery } = await oneDelivery();
     await delivery.ack();
-    await expect(delivery.deadLetter({ reason: 'unrecoverable', error: 'late' })).rejects.toBeInstanceOf(
-      LockLostError,
-    );
+    await rejectsWith(delivery.deadLetter({ reason: 'unrecoverable', error: 'late' }), 'ERR_LOCK_LOST');
     expect(await driver.listDeadLetters(queue, 10)).toEqual([]);
   });
 
   it('after deadLetter, ack and a second deadLetter reject with LockLostError', async () => {
     const { delivery } = await oneDelivery();
     await delivery.deadLetter({ reason: 'unrecoverable', error: 'once' });
-    await expect(delivery.ack()).rejects.toBeInstanceOf(LockLostError);
-    await expect(delivery.deadLetter({ reason: 'unrecoverable', error: 'twice' })).rejects.toBeInstanceOf(
-      LockLostError,
-    );
+    await rejectsWith(delivery.ack(), 'ERR_LOCK_LOST');
+    await rejectsWith(delivery.deadLetter({ reason: 'unrecoverable', error: 'twice' }), 'ERR_LOCK_LOST');
   });
 
   it('two concurrent acks: exactly one resolves, the other rejects with LockLostError', async () => {
@@ -45,7 +42,7 @@ export function settleCases(h: DriverHarness): void {
     const results = await Promise.allSettled([delivery.ack(), delivery.ack()]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const rejected = results.find((r) => r.status === 'rejected');
-    expect(rejected?.reason).toBeInstanceOf(LockLostError);
+    await rejectsWith(Promise.reject(rejected?.reason), 'ERR_LOCK_LOST');
   });
 
   it('an ack racing a deadLetter: exactly one wins, the loser rejects with LockLostError', async () => {
@@ -55,7 +52,7 @@ export function settleCases(h: DriverHarness): void {
       delivery.deadLetter({ reason: 'unrecoverable', error: 'race' }),
     ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.find((r) => r.status === 'rejected')?.reason).toBeInstanceOf(LockLostError);
+    await rejectsWith(Promise.reject(results.find((r) => r.status === 'rejected')?.reason), 'ERR_LOCK_LOST');
   });
 
   it('after release (drivers that have it), ack and extendLock reject with LockLostError', async (context) => {
@@ -63,9 +60,8 @@ export function settleCases(h: DriverHarness): void {
     // Without release the core re-sends a copy and acks: the driver has nothing more to settle twice.
     if (!delivery.release) return context.skip();
     await delivery.release(0);
-    await expect(delivery.ack()).rejects.toBeInstanceOf(LockLostError);
-    if (delivery.extendLock)
-      await expect(delivery.extendLock(h.lockMs)).rejects.toBeInstanceOf(LockLostError);
+    await rejectsWith(delivery.ack(), 'ERR_LOCK_LOST');
+    if (delivery.extendLock) await rejectsWith(delivery.extendLock(h.lockMs), 'ERR_LOCK_LOST');
     // The released message is delivered again, once more counted.
     const again = (await h.receiveIds(driver, queue, [delivery.id])).byId.get(delivery.id) as Delivery;
     expect(again.deliveryCount).toBeGreaterThanOrEqual(2);
@@ -76,6 +72,6 @@ export function settleCases(h: DriverHarness): void {
     const { delivery } = await oneDelivery();
     expect(typeof delivery.extendLock).toBe('function');
     await delivery.ack();
-    await expect(delivery.extendLock?.(h.lockMs)).rejects.toBeInstanceOf(LockLostError);
+    await rejectsWith(Promise.resolve(delivery.extendLock?.(h.lockMs)), 'ERR_LOCK_LOST');
   });
 }

@@ -1,0 +1,33 @@
+import type { Delivery } from '@queuekit/core';
+import { expect, it } from 'vitest';
+import { rejectsWith } from '../expect-error.js';
+import type { DriverHarness } from '../harness.js';
+
+/** Contract v2 `Delivery.defer(ms)`, typed here structurally so the case runs wherever a driver has it. */
+type Deferrable = Delivery & { readonly defer?: (ms: number) => Promise<void> };
+
+/** `defer` hides a delivery without counting one (the core's "arrived early"); it settles like `release`. */
+export function deferCases(h: DriverHarness): void {
+  const deferMs = Math.min(1500, h.capabilities.maxDelayMs);
+
+  it('defer(ms) settles the delivery, hides the message at least ms, and does not count a delivery', async (context) => {
+    const queue = h.queueName();
+    const driver = await h.driver();
+    const message = h.message({ headers: { 'qk-attempt': '2', 'x-kept': 'yes' } });
+    await driver.send(queue, [message]);
+    const delivery = (await h.receiveIds(driver, queue, [message.id])).byId.get(message.id) as Deferrable;
+    if (!delivery.defer) return context.skip();
+    const count = delivery.deliveryCount;
+    const deferredAt = Date.now();
+    await delivery.defer(deferMs);
+    await rejectsWith(delivery.ack(), 'ERR_LOCK_LOST');
+    const again = (await h.receiveIds(driver, queue, [message.id], { timeoutMs: 20_000 + deferMs })).byId.get(
+      message.id,
+    ) as Delivery;
+    expect(Date.now()).toBeGreaterThanOrEqual(deferredAt + deferMs);
+    expect(again.deliveryCount).toBe(count);
+    expect(again.headers).toMatchObject(message.headers);
+    expect([...again.body]).toEqual([...message.body]);
+    await again.ack();
+  });
+}
