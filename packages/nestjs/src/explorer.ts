@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import { ConfigError, type Queue } from '@queuekit/core';
+import { ConfigError, type Handler, type Queue } from '@queuekit/core';
 import type { ProcessorOptions, QueueEventName, QueueProcessor } from './options.js';
 import { QueueRegistry } from './queue-registry.js';
 import { ON_QUEUE_EVENT_METADATA, PROCESSOR_METADATA, QUEUE_EVENTS_LISTENER_METADATA } from './tokens.js';
@@ -42,9 +42,18 @@ export class QueuekitExplorer implements OnApplicationBootstrap {
         );
       consumed.set(processor.name, className);
     }
-    const bound = found.map((entry) => ({ entry, queue: this.queueOf(entry) }));
+    // Every check before the first queue starts: a setup refused halfway would leave consumers running.
+    const bound = found.map((entry) => ({
+      entry,
+      queue: this.queueOf(entry),
+      handler: this.handlerOf(entry),
+    }));
     for (const { entry, queue } of bound) this.bindEvents(entry, queue);
-    for (const { entry, queue } of bound) if (entry.processor) this.start(entry, entry.processor, queue);
+    for (const { entry, queue, handler } of bound)
+      if (entry.processor && handler) {
+        const { name: _name, ...processOptions } = entry.processor;
+        queue.process(handler, processOptions);
+      }
   }
 
   private discover(): Discovered[] {
@@ -96,11 +105,11 @@ export class QueuekitExplorer implements OnApplicationBootstrap {
     }
   }
 
-  private start({ instance, className }: Discovered, options: ProcessorOptions, queue: Queue<unknown>): void {
-    const handler = (instance as Partial<QueueProcessor>).process;
-    if (typeof handler !== 'function')
-      throw new ConfigError(`@Processor(${options.name})`, `${className} has no process(job, ctx) method`);
-    const { name: _name, ...processOptions } = options;
-    queue.process((job, ctx) => handler.call(instance, job, ctx), processOptions);
+  private handlerOf({ instance, className, processor }: Discovered): Handler<unknown> | undefined {
+    if (!processor) return undefined;
+    const process = (instance as Partial<QueueProcessor>).process;
+    if (typeof process !== 'function')
+      throw new ConfigError(`@Processor(${processor.name})`, `${className} has no process(job, ctx) method`);
+    return (job, ctx) => process.call(instance, job, ctx);
   }
 }

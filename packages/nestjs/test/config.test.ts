@@ -263,3 +263,28 @@ describe('more setups', () => {
     await expect(module.init()).rejects.toThrow(/PerRequest is request- or transient-scoped/);
   });
 });
+
+it('a setup refused at bootstrap starts no consumer, not even the valid processor beside the invalid one', async () => {
+  const [good, bad] = [uniqueName('nest-good'), uniqueName('nest-bad')];
+  @Processor(good)
+  class Good {
+    process(): void {}
+  }
+  @Processor(bad)
+  class Bad {}
+  const module = modules.track(
+    await Test.createTestingModule({
+      imports: [QueuekitModule.registerQueue({ name: good }, { name: bad })],
+      providers: [Good, Bad],
+    }).compile(),
+  );
+  const started: string[] = [];
+  for (const name of [good, bad]) {
+    const queue = module.get<Queue<unknown>>(getQueueToken(name));
+    queue.process = () => {
+      started.push(name);
+    };
+  }
+  await expect(module.init()).rejects.toThrow(/Bad has no process/);
+  expect(started).toEqual([]);
+});

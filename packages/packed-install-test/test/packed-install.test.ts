@@ -50,6 +50,7 @@ async function inApp(command: string, args: string[], cwd: string) {
 
 let root = '';
 let app = '';
+let nest12 = '';
 const packed = new Map<string, string>();
 
 beforeAll(async () => {
@@ -74,8 +75,7 @@ beforeAll(async () => {
         name: 'packed-install-app',
         private: true,
         version: '0.0.0',
-        // Nest 11: the major most Nest applications run, compiled to CommonJS (Nest 12 is ESM-only; the
-        // package's own tests run on it).
+        // Nest 11, the major most Nest applications run, compiled to CommonJS; Nest 12 gets a project below.
         dependencies: { ...dependencies, ...NEST_DEPENDENCIES },
         devDependencies: { typescript: '5.9.3', '@types/node': '^20.19.0' },
       },
@@ -86,7 +86,32 @@ beforeAll(async () => {
   for (const file of ['round-trip.cjs', 'round-trip.mjs']) cpSync(join(fixtures, file), join(app, file));
   cpSync(join(fixtures, 'ts-cjs'), app, { recursive: true });
   cpSync(join(fixtures, 'nest-cjs'), join(app, 'nest-cjs'), { recursive: true });
-  await inApp('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
+  // Nest 12 (ESM-only; a CommonJS application loads it through require of ES modules) in a project of its own.
+  nest12 = join(root, 'nest12');
+  mkdirSync(nest12);
+  const nestPackages = ['@queuekit/core', '@queuekit/adapter-bullmq', '@queuekit/nestjs'];
+  writeFileSync(
+    join(nest12, 'package.json'),
+    `${JSON.stringify(
+      {
+        name: 'packed-install-nest12',
+        private: true,
+        version: '0.0.0',
+        dependencies: {
+          ...Object.fromEntries(nestPackages.map((name) => [name, `file:${packed.get(name)}`])),
+          ...NEST_DEPENDENCIES,
+          '@nestjs/common': '^12.0.0',
+          '@nestjs/core': '^12.0.0',
+        },
+        devDependencies: { '@types/node': '^20.19.0' },
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  cpSync(join(fixtures, 'nest-cjs'), join(nest12, 'nest-cjs'), { recursive: true });
+  const install = ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
+  await Promise.all([inApp('npm', install, app), inApp('npm', install, nest12)]);
 }, 180_000);
 
 afterAll(() => {
@@ -129,21 +154,28 @@ describe('packed tarballs installed with npm into a fresh project', () => {
     await expect(inApp(tsc7, ['--noEmit', '-p', '.'], app)).resolves.toBeDefined();
   });
 
-  it('a fresh CommonJS Nest 11 project, compiled by tsc, processes a job through @queuekit/nestjs on memory:// and redis://', async () => {
-    const tsc5 = join(app, 'node_modules', 'typescript', 'bin', 'tsc');
-    await inApp(process.execPath, [tsc5, '-p', 'nest-cjs'], app);
-    const compiled = readFileSync(join(app, 'nest-cjs', 'dist', 'main.js'), 'utf8');
-    expect(compiled).toContain('require("@queuekit/nestjs")');
-    expect(compiled).toContain('design:paramtypes');
-    for (const url of URLS) {
-      const { stdout } = await inApp(process.execPath, [join('nest-cjs', 'dist', 'main.js'), url], app);
-      expect(JSON.parse(stdout), url).toMatchObject({
-        ok: true,
-        result: 'welcome ada@example.com',
-        commonjs: true,
-      });
-    }
-  });
+  it.each([
+    ['11', () => app],
+    ['12', () => nest12],
+  ])(
+    'a fresh CommonJS Nest %s project, compiled by tsc, processes a job through @queuekit/nestjs on memory:// and redis://',
+    async (_major, projectOf) => {
+      const project = projectOf();
+      const tsc5 = join(app, 'node_modules', 'typescript', 'bin', 'tsc');
+      await inApp(process.execPath, [tsc5, '-p', 'nest-cjs'], project);
+      const compiled = readFileSync(join(project, 'nest-cjs', 'dist', 'main.js'), 'utf8');
+      expect(compiled).toContain('require("@queuekit/nestjs")');
+      expect(compiled).toContain('design:paramtypes');
+      for (const url of URLS) {
+        const { stdout } = await inApp(process.execPath, [join('nest-cjs', 'dist', 'main.js'), url], project);
+        expect(JSON.parse(stdout), url).toMatchObject({
+          ok: true,
+          result: 'welcome ada@example.com',
+          commonjs: true,
+        });
+      }
+    },
+  );
 
   it('npx queuekit stats reads the Redis queue the CommonJS script used', async () => {
     const { stdout: sent } = await inApp(process.execPath, ['round-trip.cjs', REDIS_URL], app);

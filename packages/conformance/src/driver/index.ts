@@ -9,7 +9,7 @@
  * describeDriverConformance('foo', () => createDriver({ url: 'foo://127.0.0.1' }), { lockMs: 1000 });
  */
 import type { Driver } from '@queuekit/core';
-import { afterEach, describe } from 'vitest';
+import { afterAll, afterEach, describe } from 'vitest';
 import { batchCases } from './cases/batches.js';
 import { deadLetterCases } from './cases/dead-letters.js';
 import { deferCases } from './cases/defer.js';
@@ -61,6 +61,7 @@ export function describeDriverConformance(
     const h = createDriverHarness(makeDriver, probe, options);
     await probe.close();
     afterEach(() => h.cleanup());
+    afterAll(() => h.close());
     for (const [group, title, cases] of GROUPS) {
       if (options.groups?.[group] !== false) describe(title, () => cases(h));
     }
