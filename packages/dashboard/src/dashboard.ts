@@ -15,6 +15,8 @@ import { deadLetterView, jobView, peekedView, providerOf, scheduleView } from '.
 
 const DEFAULT_TIMEOUT_MS = 5_000;
 const MAX_LIST = 500;
+/** How long one round of overview counts serves further page refreshes (pages poll every 2 s). */
+const OVERVIEW_REUSE_MS = 1_000;
 
 /** A mounted dashboard: one handler for every server (see the adapters). */
 export interface Dashboard {
@@ -44,6 +46,7 @@ class DashboardHandler implements Dashboard {
   private readonly token: string;
   private readonly allowedOrigins: ReadonlySet<string>;
   private readonly timeoutMs: number;
+  private lastOverview: { at: number; result: Promise<object> } | undefined;
 
   constructor(private readonly options: DashboardOptions) {
     const { queues, owned, urls } = openQueues(options.queues);
@@ -215,9 +218,28 @@ class DashboardHandler implements Dashboard {
     }
   }
 
-  private async overview() {
-    const queues = await Promise.all([...this.byName.values()].map((queue) => this.queueSummary(queue)));
-    return { time: new Date().toISOString(), actions: this.options.allowActions === true, queues };
+  /**
+   * Every queue's summary. Pages open at the same time share one round of broker calls: a round is
+   * reused while it runs and for {@link OVERVIEW_REUSE_MS} after, and dropped by any action.
+   */
+  private overview(): Promise<object> {
+    const now = Date.now();
+    if (this.lastOverview && now - this.lastOverview.at < OVERVIEW_REUSE_MS) return this.lastOverview.result;
+    const result = (async () => {
+      const queues = await Promise.all([...this.byName.values()].map((queue) => this.queueSummary(queue)));
+      return { time: new Date().toISOString(), actions: this.options.allowActions === true, queues };
+    })();
+    const round = { at: Number.POSITIVE_INFINITY, result };
+    this.lastOverview = round;
+    result.then(
+      () => {
+        round.at = Date.now();
+      },
+      () => {
+        if (this.lastOverview === round) this.lastOverview = undefined;
+      },
+    );
+    return result;
   }
 
   private async queueDetail(queue: AnyQueue) {
@@ -271,6 +293,19 @@ class DashboardHandler implements Dashboard {
       throw new DashboardHttpError(403, 'ERR_READ_ONLY', 'this dashboard is read-only (allowActions is off)');
     await this.authorize(request, action);
     checkAction(request, this.token, this.allowedOrigins);
+    try {
+      return await this.runAction(request, action, name);
+    } finally {
+      // Counts read before or during the action are stale now.
+      this.lastOverview = undefined;
+    }
+  }
+
+  private async runAction(
+    request: DashboardRequest,
+    action: 'redrive' | 'purge',
+    name: string,
+  ): Promise<DashboardResponse> {
     const queue = this.queue(name);
     const body = await request.body();
     if (typeof body !== 'object' || body === null || Array.isArray(body))
