@@ -88,7 +88,7 @@ export function encodeWith<T>(codec: Codec<T>, data: T): Uint8Array {
   try {
     bytes = codec.encode(data);
   } catch (error) {
-    if (error instanceof QueuekitError) throw error;
+    if (QueuekitError.is(error)) throw error;
     throw new EncodeError(`The codec could not encode the payload: ${errorText(error)}`, { cause: error });
   }
   if (!(bytes instanceof Uint8Array))

@@ -1,4 +1,4 @@
-import type { BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from './semantics/backoff.js';
 import { ConfigError } from './errors.js';
 import { HEADER_BOUNDS } from './headers.js';
 import type { ProcessOptions, QueueOptions, SendOptions } from './types.js';

@@ -1,4 +1,4 @@
-import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
+import { type BackoffOptions, DEFAULT_BACKOFF } from './semantics/backoff.js';
 
 /** Names of the headers the core stores on every message. Drivers keep them verbatim. */
 export const H = {

@@ -3,15 +3,16 @@
  *
  * @packageDocumentation
  */
-export { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
+export { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './semantics/backoff.js';
 export { binaryCodec, type Codec, jsonCodec, textCodec, utf8 } from './codec.js';
-export { attemptInfo } from './consumer.js';
+export { attemptInfo } from './semantics/attempts.js';
 export * from './driver.js';
 export * from './errors.js';
 export { H as CORE_HEADERS } from './headers.js';
 export { MemoryBroker } from './memory/broker.js';
 export { createMemoryDriver, MemoryDriver, type MemoryDriverOptions } from './memory/driver.js';
-export { createQueue, type Consumer, type Producer, Queue } from './queue.js';
+export { createQueue, type Consumer, type Producer, Queue } from './queue/queue.js';
+export { type BandNaming, PriorityBands } from './semantics/priority.js';
 export { ADAPTER_PACKAGES, driverFromUrl, registerScheme, schemeOf } from './registry.js';
 export { isSecretName, redactUrl, secretsOf } from './redact.js';
 export {
@@ -26,12 +27,12 @@ export type { StandardResult, StandardSchemaV1 } from './schema.js';
 export type * from './types.js';
 export { MemoryStore } from './store/memory.js';
 export type { Store, StoreSetOptions, StoreTtlOptions } from './store/types.js';
-export type { FanOutOptions, FanOutResult, ReduceData } from './fanout.js';
-export type { RateLimit } from './rate-limit.js';
-export type { ScheduleInfo, ScheduleSpec } from './schedules.js';
-export type { JobStatus } from './tracking.js';
-export type { DurationHistogram, QueueMetrics } from './metrics.js';
-export { capErrorText, MAX_ERROR_TEXT } from './tracking.js';
+export type { FanOutOptions, FanOutResult, ReduceData } from './workflows/fanout/model.js';
+export type { RateLimit } from './workflows/rate-limit.js';
+export type { ScheduleInfo, ScheduleSpec } from './workflows/schedules.js';
+export type { JobStatus } from './workflows/job-records.js';
+export type { DurationHistogram, QueueMetrics } from './observability/metrics.js';
+export { capErrorText, MAX_ERROR_TEXT } from './error-text.js';
 export { MAX_DURATION_MS } from './config.js';
 export { HEADER_BOUNDS } from './headers.js';
 export {

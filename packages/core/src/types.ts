@@ -1,7 +1,7 @@
-import type { BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from './semantics/backoff.js';
 import type { Codec } from './codec.js';
 import type { Driver } from './driver.js';
-import type { RateLimit } from './rate-limit.js';
+import type { RateLimit } from './workflows/rate-limit.js';
 import type { StandardSchemaV1 } from './schema.js';
 import type { Store } from './store/types.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../src/backoff.js';
+import { backoffDelay } from '../src/semantics/backoff.js';
 
 describe('backoffDelay', () => {
   it('doubles per attempt for exponential and stays flat for fixed', () => {

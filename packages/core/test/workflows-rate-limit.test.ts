@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../src/index.js';
-import { RateLimiter } from '../src/rate-limit.js';
+import { RateLimiter } from '../src/workflows/rate-limit.js';
 
 describe('rate limiter', () => {
   it('never grants more than max in a window, and gives back what was asked beyond the grant', async () => {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, SetMetadata } from '@nestjs/common';
 import { ConfigError } from '@queuekit/core';
-import type { ProcessOptions } from '@queuekit/core';
+import type { ProcessOptions, QueueEvents } from '@queuekit/core';
 import type { ProcessorOptions, QueueEventName } from './options.js';
 import {
   getQueueToken,
@@ -57,10 +57,23 @@ export function QueueEventsListener(name: string): ClassDecorator {
   };
 }
 
+/** A method that can listen to `event`: it accepts that event's arguments, whatever the queue's payload type. */
+export type QueueEventListener<E extends QueueEventName> = (...args: QueueEvents<never>[E]) => unknown;
+
 /**
  * Call this method on `event` of the class's queue (`@Processor` or `@QueueEventsListener` classes),
- * with the event's arguments: `completed` gives `(job, result)`, `failed` gives `(job, error)`, ...
+ * with the event's arguments: `completed` gives `(job, result)`, `failed` gives `(job, error)`,
+ * `dead-lettered` gives `(info)`, ... A method whose parameters do not fit the event does not compile.
  */
-export function OnQueueEvent(event: QueueEventName): MethodDecorator {
-  return SetMetadata(ON_QUEUE_EVENT_METADATA, event);
+export function OnQueueEvent<E extends QueueEventName>(
+  event: E,
+): <M extends QueueEventListener<E>>(
+  target: object,
+  key: string | symbol,
+  descriptor: TypedPropertyDescriptor<M>,
+) => TypedPropertyDescriptor<M> {
+  return (target, key, descriptor) => {
+    SetMetadata(ON_QUEUE_EVENT_METADATA, event)(target, key, descriptor);
+    return descriptor;
+  };
 }

@@ -4,7 +4,13 @@
  *
  * @packageDocumentation
  */
-export { InjectQueue, OnQueueEvent, Processor, QueueEventsListener } from './decorators.js';
+export {
+  InjectQueue,
+  OnQueueEvent,
+  Processor,
+  type QueueEventListener,
+  QueueEventsListener,
+} from './decorators.js';
 export {
   type QueueHealth,
   QueuekitHealthIndicator,

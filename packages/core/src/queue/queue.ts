@@ -1,27 +1,20 @@
-import { type Codec, decodeOrUndefined, jsonCodec } from './codec.js';
-import { validateProcessOptions, validateQueueOptions } from './config.js';
-import { ConsumerLoop } from './consumer.js';
-import { physicalQueues, type QueueContext } from './context.js';
-import type { Driver } from './driver.js';
-import { ConfigError, QueueClosedError, UnsupportedFeatureError } from './errors.js';
-import { TypedEmitter } from './events.js';
-import { H, intHeader, userHeaders } from './headers.js';
-import { type FanOutOptions, type FanOutResult, runFanOut } from './fanout.js';
-import { SendCoalescer, sendEntries } from './producer.js';
-import { RateLimiter } from './rate-limit.js';
-import { type ScheduleInfo, Scheduler, type ScheduleSpec } from './schedules.js';
-import { defaultStore } from './store/memory.js';
-import type { Store } from './store/types.js';
-import { type QueueMetrics, MetricsRecorder } from './metrics.js';
-import { loadOtel, otelInstruments } from './telemetry.js';
-import { abortableDelay } from './timers.js';
-import { type JobStatus, JobTracker } from './tracking.js';
-import { redactUrl } from './redact.js';
-import { driverFromUrl } from './registry.js';
+import { validateProcessOptions, validateQueueOptions } from '../config.js';
+import { ConsumerLoop } from '../consumer/consumer.js';
+import type { QueueContext } from '../context.js';
+import type { Driver } from '../driver.js';
+import { ConfigError, QueueClosedError } from '../errors.js';
+import { TypedEmitter } from '../observability/events.js';
+import type { QueueMetrics } from '../observability/metrics.js';
+import { report } from '../observability/report.js';
+import { loadOtel } from '../observability/telemetry.js';
+import { SendCoalescer } from '../producer/coalescer.js';
+import { sendEntries } from '../producer/send.js';
+import { redactUrl } from '../redact.js';
+import { driverFromUrl } from '../registry.js';
+import { PriorityBands } from '../semantics/priority.js';
 import type {
   BatchEntry,
   CloseOptions,
-  DeadLetterRecord,
   DeadLetters,
   Handler,
   PeekedJob,
@@ -30,7 +23,15 @@ import type {
   QueueOptions,
   QueueStats,
   SendOptions,
-} from './types.js';
+} from '../types.js';
+import { runFanOut } from '../workflows/fanout/fan-out.js';
+import type { FanOutOptions, FanOutResult } from '../workflows/fanout/model.js';
+import type { JobStatus } from '../workflows/job-records.js';
+import { ScheduleRunner } from '../workflows/schedule-runner.js';
+import { type ScheduleInfo, Scheduler, type ScheduleSpec } from '../workflows/schedules.js';
+import { deadLetterApi } from './dead-letters.js';
+import { jobStatus, peekJobs, queueMetrics, queueStats } from './inspect.js';
+import { queueContext } from './setup.js';
 
 /** The sending half of a queue. */
 export interface Producer<T> {
@@ -47,9 +48,6 @@ export interface Consumer<T> {
 }
 
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
-const DEFAULT_RESULT_TTL_MS = 24 * 3_600_000;
-/** How often a consumer looks for schedules added by other processes. */
-const SCHEDULE_SCAN_MS = 5_000;
 
 /**
  * A named queue on one provider: a {@link Producer} and a {@link Consumer}, with events,
@@ -70,10 +68,8 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
   private closePromise: Promise<void> | undefined;
   private closed = false;
   private readonly scheduler: Scheduler<T>;
+  private readonly scheduleRunner: ScheduleRunner<T>;
   private readonly coalescer: SendCoalescer<T>;
-  private readonly schedulerStop = new AbortController();
-  private schedulerLoop: Promise<void> | undefined;
-  private wakeScheduler: (() => void) | undefined;
   /** Recurring jobs of this queue. */
   readonly schedules: {
     /** Every schedule, with its last and next run. */
@@ -88,55 +84,25 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     this.name = options.name;
     this.#driverSource = options.driver ?? options.url ?? 'memory://';
     this.ownsDriver = options.ownsDriver ?? options.driver === undefined;
-    if (options.store !== undefined && typeof options.store?.merge !== 'function') {
-      throw new ConfigError(
-        'store',
-        'expected a Store (MemoryStore, @queuekit/store-redis, @queuekit/store-postgres)',
-      );
-    }
-    if (options.rateLimit !== undefined) {
-      const { max, duration } = options.rateLimit;
-      if (!Number.isInteger(max) || max < 1)
-        throw new ConfigError('rateLimit.max', 'expected an integer ≥ 1');
-      if (!Number.isInteger(duration) || duration < 1)
-        throw new ConfigError('rateLimit.duration', 'expected an integer ≥ 1 (ms)');
-    }
-    if (options.results !== undefined && options.results !== false) {
-      const ttl = options.results.ttl;
-      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1))
-        throw new ConfigError('results.ttl', 'expected an integer ≥ 1 (ms)');
-    }
-    const store: Store = options.store ?? defaultStore();
-    const resultTtlMs =
-      (options.results === false ? undefined : options.results?.ttl) ?? DEFAULT_RESULT_TTL_MS;
-    this.context = {
-      name: options.name,
-      store,
-      tracker: options.results === false ? undefined : new JobTracker(store, options.name, resultTtlMs),
-      rateLimiter: options.rateLimit ? new RateLimiter(store, options.name, options.rateLimit) : undefined,
-      rateLimit: options.rateLimit,
-      resultTtlMs,
-      metrics: new MetricsRecorder(),
-      otel: otelInstruments(options.name, () => this.provider),
-      codec: options.codec ?? (jsonCodec as Codec<T>),
-      schema: options.schema,
-      defaults: options.defaults ?? {},
-      strict: options.strict ?? false,
-      maxDelayHop: options.maxDelayHop,
+    this.context = queueContext(options, {
       driver: () => this.driver(),
+      provider: () => this.provider,
       emit: (event, ...args) => this.emit(event, ...args),
-    };
-    this.scheduler = new Scheduler(this.context, store);
+    });
+    this.scheduler = new Scheduler(this.context, this.context.store);
+    this.scheduleRunner = new ScheduleRunner(this.scheduler, this.context);
     this.coalescer = new SendCoalescer(this.context);
     this.schedules = {
       list: () => this.scheduler.list(),
       remove: (name) => this.scheduler.remove(name),
     };
-    this.deadLetters = {
-      list: (opts) => this.listDeadLetters(opts?.limit ?? 100),
-      redrive: (ids) => this.redrive(ids),
-      purge: () => this.purgeDeadLetters(),
-    };
+    this.deadLetters = deadLetterApi({
+      name: this.name,
+      strict: this.context.strict,
+      codec: this.context.codec,
+      driver: () => this.driver(),
+      assertOpen: () => this.assertOpen(),
+    });
   }
 
   private provider = 'unknown';
@@ -223,28 +189,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     validateProcessOptions(options);
     this.consumer = new ConsumerLoop(this.context, handler as Handler<T>, options);
     this.consumer.start();
-    this.schedulerLoop = this.runSchedules();
-  }
-
-  /** Consumers run the due ticks of every schedule; the store's leases make each tick run once. */
-  private async runSchedules(): Promise<void> {
-    const stop = this.schedulerStop.signal;
-    while (!stop.aborted) {
-      let wait = SCHEDULE_SCAN_MS;
-      try {
-        await this.scheduler.runDue();
-        const next = await this.scheduler.nextDueAt();
-        if (next !== undefined) wait = Math.max(10, Math.min(wait, next - Date.now() + 5));
-      } catch (error) {
-        this.emit('error', error instanceof Error ? error : new Error(String(error)));
-      }
-      await Promise.race([
-        abortableDelay(wait, stop),
-        new Promise<void>((resolve) => {
-          this.wakeScheduler = resolve;
-        }),
-      ]);
-    }
+    this.scheduleRunner.start();
   }
 
   /**
@@ -255,7 +200,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
   async schedule(name: string, spec: ScheduleSpec<T>): Promise<void> {
     this.assertOpen();
     await this.scheduler.upsert(name, spec);
-    this.wakeScheduler?.();
+    this.scheduleRunner.wake();
   }
 
   /**
@@ -264,65 +209,19 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
    * duration histogram. Enough to alert on growing depth and a rising failure rate.
    */
   async metrics(): Promise<QueueMetrics> {
-    const stats = await this.stats();
-    const m = this.context.metrics;
-    return {
-      ...stats,
-      completed: m.completed,
-      failed: m.failed,
-      retried: m.retried,
-      deadLetteredTotal: m.deadLettered,
-      sent: m.sent,
-      lockExtensions: m.lockExtensions,
-      locksLost: m.locksLost,
-      stalled: m.stalled,
-      processingDuration: m.histogram(),
-    };
+    return queueMetrics(await this.stats(), this.context.metrics);
   }
 
   /** Up to `limit` (default 20) waiting jobs, highest band first, without consuming them. */
   async peek(limit = 20): Promise<PeekedJob<T>[]> {
     if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('limit', 'expected an integer ≥ 1');
     const driver = await this.driver();
-    if (!driver.peek) throw new UnsupportedFeatureError('peek', driver.provider);
-    const out: PeekedJob<T>[] = [];
-    for (const queue of physicalQueues(driver, this.name, this.context.strict)) {
-      if (out.length >= limit) break;
-      for (const message of await driver.peek(queue, limit - out.length)) {
-        const data = decodeOrUndefined(this.context.codec, message.body);
-        const notBefore = intHeader(message.headers, H.notBefore, 0);
-        out.push({
-          id: message.id,
-          name: message.name ?? message.headers[H.name] ?? 'default',
-          data,
-          priority: message.priority ?? intHeader(message.headers, H.priority, 0),
-          attempt: intHeader(message.headers, H.attempt, 1) + Math.max(0, message.deliveryCount - 1),
-          headers: userHeaders(message.headers),
-          ...(message.enqueuedAt ? { enqueuedAt: message.enqueuedAt } : {}),
-          ...(notBefore > 0 ? { runAt: new Date(notBefore) } : {}),
-        });
-      }
-    }
-    return out;
+    return peekJobs(driver, this.bands(driver), this.context.codec, limit);
   }
 
   /** The recorded status of a job: state, progress, result, error, attempts, timestamps. */
   async getJob<R = unknown>(id: string): Promise<JobStatus<R> | undefined> {
-    const native = (await this.driver()).workflows?.jobs;
-    if (native) {
-      const status = await native.get(this.name, id);
-      if (!status) return undefined;
-      const updatedAt = status.finishedAt ?? status.startedAt ?? status.createdAt ?? new Date();
-      return {
-        ...status,
-        id,
-        queue: this.name,
-        updatedAt,
-        ...(status.result === undefined ? {} : { result: status.result as R }),
-      } as JobStatus<R>;
-    }
-    if (!this.context.tracker) return undefined;
-    return this.context.tracker.get<R>(id);
+    return jobStatus<R>(await this.driver(), this.name, this.context.tracker, id);
   }
 
   /**
@@ -338,64 +237,11 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
   /** Counts summed over the queue's physical queues. `active` falls back to this process's in-flight jobs. */
   async stats(): Promise<QueueStats> {
     const driver = await this.driver();
-    const totals: { waiting?: number; delayed?: number; active?: number; deadLettered?: number } = {};
-    for (const queue of physicalQueues(driver, this.name, this.context.strict)) {
-      const stats = await driver.stats(queue);
-      for (const key of ['waiting', 'delayed', 'active', 'deadLettered'] as const) {
-        const value = stats[key];
-        if (value !== undefined) totals[key] = (totals[key] ?? 0) + value;
-      }
-    }
-    if (totals.active === undefined && this.consumer) totals.active = this.consumer.active;
-    return totals;
+    return queueStats(driver, this.bands(driver), this.consumer?.active);
   }
 
-  private async listDeadLetters(limit: number): Promise<DeadLetterRecord<T>[]> {
-    if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('limit', 'expected an integer ≥ 1');
-    const driver = await this.driver();
-    const out: DeadLetterRecord<T>[] = [];
-    for (const queue of physicalQueues(driver, this.name, this.context.strict)) {
-      if (out.length >= limit) break;
-      for (const message of await driver.listDeadLetters(queue, limit - out.length)) {
-        const data = decodeOrUndefined(this.context.codec, message.body);
-        out.push({
-          id: message.id,
-          name: message.name ?? message.headers[H.name] ?? 'default',
-          data,
-          body: message.body,
-          reason: message.reason,
-          ...(message.error === undefined ? {} : { error: message.error }),
-          attempts:
-            message.attempts ??
-            intHeader(message.headers, H.attempt, 1) + Math.max(0, message.deliveryCount - 1),
-          headers: userHeaders(message.headers),
-          ...(message.deadLetteredAt ? { deadLetteredAt: message.deadLetteredAt } : {}),
-          raw: message.raw,
-        });
-      }
-    }
-    return out;
-  }
-
-  private async redrive(ids?: readonly string[]): Promise<number> {
-    this.assertOpen();
-    const driver = await this.driver();
-    let moved = 0;
-    for (const queue of physicalQueues(driver, this.name, this.context.strict)) {
-      moved += await driver.redriveDeadLetters(queue, {
-        ...(ids ? { ids } : {}),
-        headers: { [H.attempt]: '1', [H.notBefore]: '0' },
-      });
-    }
-    return moved;
-  }
-
-  private async purgeDeadLetters(): Promise<number> {
-    const driver = await this.driver();
-    let purged = 0;
-    for (const queue of physicalQueues(driver, this.name, this.context.strict))
-      purged += await driver.purgeDeadLetters(queue);
-    return purged;
+  private bands(driver: Driver): PriorityBands {
+    return new PriorityBands(driver, this.name, this.context.strict);
   }
 
   /**
@@ -405,9 +251,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
   close(options: CloseOptions = {}): Promise<void> {
     if (!this.closePromise) {
       this.closePromise = (async () => {
-        this.schedulerStop.abort();
-        this.wakeScheduler?.();
-        await this.schedulerLoop;
+        await this.scheduleRunner.stop();
         await this.consumer?.stop(options.timeout ?? DEFAULT_CLOSE_TIMEOUT_MS);
         await Promise.allSettled([...this.pendingSends]);
         this.closed = true;
@@ -431,7 +275,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
         () => {
           process.exitCode = process.exitCode ?? 0;
         },
-        (error) => this.emit('error', error instanceof Error ? error : new Error(String(error))),
+        (error) => report(this.context, { type: 'error', error }),
       );
     };
     const unregister = () => {

@@ -1,12 +1,13 @@
 import { Cron } from 'croner';
-import type { QueueContext } from './context.js';
-import { maxDuration } from './config.js';
-import { ConfigError } from './errors.js';
-import type { NativeScheduleInfo } from './driver.js';
-import { decodeOrUndefined } from './codec.js';
-import { prepareMessage, sendEntries } from './producer.js';
-import type { Store } from './store/types.js';
-import type { SendOptions } from './types.js';
+import type { QueueContext } from '../context.js';
+import { maxDuration } from '../config.js';
+import { ConfigError } from '../errors.js';
+import type { NativeScheduleInfo } from '../driver.js';
+import { decodeOrUndefined } from '../codec.js';
+import { prepareMessage } from '../producer/prepare.js';
+import { sendEntries } from '../producer/send.js';
+import type { Store } from '../store/types.js';
+import type { SendOptions } from '../types.js';
 
 /** A recurring job: a cron pattern (with optional time zone) or a fixed interval. */
 export interface ScheduleSpec<T> {

@@ -1,4 +1,4 @@
-import type { Store } from './store/types.js';
+import type { Store } from '../store/types.js';
 
 /** A limit shared by every consumer of a queue (through the queue's store): at most `max` jobs per `duration` ms. */
 export interface RateLimit {

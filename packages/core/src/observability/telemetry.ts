@@ -6,8 +6,8 @@
  *
  * The types below are the few structural pieces used, so core has no dependency on the package.
  */
-import { errorMessage } from './errors.js';
-import { capErrorText } from './tracking.js';
+import { errorMessage } from '../errors.js';
+import { capErrorText } from '../error-text.js';
 
 interface Span {
   spanContext(): { traceId: string; spanId: string };

@@ -1,0 +1,39 @@
+import type { Delivery, Driver } from '../driver.js';
+import type { PriorityBands } from '../semantics/priority.js';
+
+/** A band found empty is not asked again for this long. */
+const BAND_RECHECK_MS = 200;
+
+/**
+ * Receives across priority bands: highest band first, without waiting; long-polls only the lowest.
+ * A band found empty is not asked again for BAND_RECHECK_MS: nine empty round trips per turn would
+ * dominate fast handlers.
+ */
+export class BandReceiver {
+  private readonly emptyUntil = new Map<string, number>();
+
+  constructor(
+    private readonly driver: Driver,
+    private readonly bands: PriorityBands,
+    private readonly lockMs: number,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  async receive(max: number, waitMs: number): Promise<Delivery[]> {
+    const now = Date.now();
+    const { queues } = this.bands;
+    for (const [index, queue] of queues.entries()) {
+      const last = index === queues.length - 1;
+      if (!last && (this.emptyUntil.get(queue) ?? 0) > now) continue;
+      const got = await this.driver.receive(queue, {
+        max,
+        waitMs: last ? waitMs : 0,
+        lockMs: this.lockMs,
+        signal: this.signal,
+      });
+      if (got.length > 0 || last) return got;
+      this.emptyUntil.set(queue, now + BAND_RECHECK_MS);
+    }
+    return [];
+  }
+}

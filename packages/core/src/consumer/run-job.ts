@@ -1,0 +1,194 @@
+import type { Delivery } from '../driver.js';
+import { errorMessage, JobTimeoutError } from '../errors.js';
+import { H, intHeader, userHeaders } from '../headers.js';
+import { asError } from '../observability/report.js';
+import { validateWith } from '../schema.js';
+import { type AttemptInfo, attemptInfo } from '../semantics/attempts.js';
+import { admit } from '../semantics/outcome.js';
+import { withProcessSpan } from '../observability/telemetry.js';
+import { type SafeTimer, safeTimeout } from '../timers.js';
+import type { BatchEntry, Handler, HandlerContext, Job } from '../types.js';
+import { completeWithFollowUps } from '../workflows/chains.js';
+import type { HeldDelivery } from './heartbeat.js';
+import { type ConsumerScope, recordJob, reportTo } from './scope.js';
+import { Settler } from './settle.js';
+
+/**
+ * One delivery from receipt to settlement: admission (early, over its attempts, a flagged redelivery),
+ * decoding and validation, the handler under its timeout and span, then the outcome.
+ */
+export class JobRunner<T> {
+  private readonly settler: Settler<T>;
+
+  constructor(
+    private readonly scope: ConsumerScope<T>,
+    private readonly handler: Handler<T>,
+    private readonly timeoutMs: number | undefined,
+  ) {
+    this.settler = new Settler(scope);
+  }
+
+  /** Hold `delivery` (its lock renewed) from receipt until it is settled. */
+  async handle(delivery: Delivery, receivedAt: number): Promise<void> {
+    const { heartbeat, driver } = this.scope;
+    const held = heartbeat.hold(delivery, receivedAt, driver.capabilities.lockRenewal);
+    try {
+      await this.dispatch(held);
+    } finally {
+      heartbeat.letGo(held);
+    }
+  }
+
+  private async dispatch(held: HeldDelivery): Promise<void> {
+    const { delivery } = held;
+    const { ctx, driver } = this.scope;
+    const info = attemptInfo(delivery, ctx.defaults.maxAttempts);
+    const now = Date.now();
+    const name = delivery.name ?? delivery.headers[H.name] ?? 'default';
+    const admission = admit(info, delivery.deliveryCount, driver.capabilities, now);
+    const flaggedRedelivery = driver.capabilities.deliveryCount === 'flag' && delivery.deliveryCount > 1;
+    if (
+      flaggedRedelivery &&
+      (admission.kind === 'recount' ||
+        (admission.kind === 'dead-letter' && admission.reason === 'max-attempts'))
+    )
+      reportTo(this.scope, { type: 'stalled' });
+    switch (admission.kind) {
+      case 're-park':
+        return this.settler.park(held, info.attempt, admission.remainingMs);
+      case 'recount':
+        return this.settler.resend(held, 0, admission.attempt);
+      case 'dead-letter': {
+        const { reason, error, attempts } = admission;
+        return this.settler.deadLetter(delivery, name, {
+          reason,
+          error,
+          ...(attempts === undefined ? {} : { attempts }),
+        });
+      }
+    }
+    const dead = (reason: string, error: unknown) =>
+      this.settler.deadLetter(delivery, name, { reason, error: errorMessage(error), attempts: info.attempt });
+    let data: T;
+    try {
+      data = ctx.codec.decode(delivery.body);
+    } catch (error) {
+      return dead('undecodable', error);
+    }
+    if (ctx.schema) {
+      try {
+        data = await validateWith(ctx.schema, data);
+      } catch (error) {
+        return dead('invalid-payload', error);
+      }
+    }
+    const job: Job<T> = {
+      id: delivery.id,
+      name,
+      data,
+      attempt: info.attempt,
+      maxAttempts: info.maxAttempts,
+      priority: this.scope.bands.priorityOf(delivery),
+      headers: userHeaders(delivery.headers),
+      enqueuedAt: enqueuedAt(delivery, now),
+      raw: delivery.raw,
+    };
+    await this.run(held, job, info);
+  }
+
+  private async run(held: HeldDelivery, job: Job<T>, info: AttemptInfo): Promise<void> {
+    const { delivery, controller } = held;
+    const { ctx, driver, forced } = this.scope;
+    const followUps: BatchEntry<T>[] = [];
+    const handlerCtx: HandlerContext = {
+      signal: controller.signal,
+      extendLock: held.extend,
+      progress: async (value) => {
+        reportTo(this.scope, { type: 'progress', job, value });
+        if (this.scope.nativeJobs) await delivery.progress?.(value);
+        else await recordJob(this.scope, job.id, { progress: value });
+      },
+      enqueue: (name, data, options) => {
+        followUps.push({ name, data: data as T, ...(options ? { options } : {}) });
+      },
+    };
+    void recordJob(this.scope, job.id, {
+      id: job.id,
+      queue: ctx.name,
+      name: job.name,
+      state: 'active',
+      attempts: job.attempt,
+      maxAttempts: job.maxAttempts,
+      startedAt: Date.now(),
+    });
+    if (delivery.deliveryCount > 1) reportTo(this.scope, { type: 'stalled' });
+    reportTo(this.scope, { type: 'active', job });
+    let result: unknown;
+    const startedAt = performance.now();
+    const deadline = this.timeoutMs === undefined ? undefined : jobDeadline(job, controller, this.timeoutMs);
+    const rerun = (next: Job<T>) => this.run(held, next, info);
+    held.inHandler = true;
+    try {
+      result = await withProcessSpan(ctx.name, driver.provider, job, delivery.headers, async () => {
+        const running = Promise.resolve(this.handler(job, handlerCtx));
+        return deadline ? Promise.race([running, deadline.elapsed]) : running;
+      });
+    } catch (thrown) {
+      reportTo(this.scope, { type: 'handled', outcome: 'failed', durationMs: performance.now() - startedAt });
+      // Aborted by a forced close: leave the job unsettled, the broker delivers it again.
+      if (forced.aborted) return;
+      return this.settler.failed(held, job, info, asError(thrown), rerun);
+    } finally {
+      held.inHandler = false;
+      deadline?.timer.clear();
+    }
+    // Force-closed while it ran: its result is not settled either; the broker delivers the job again.
+    if (forced.aborted) return;
+    reportTo(this.scope, {
+      type: 'handled',
+      outcome: 'completed',
+      durationMs: performance.now() - startedAt,
+    });
+    try {
+      await this.settler.chunkFinished(delivery, { ok: true, result });
+    } catch (bookkeeping) {
+      // The store failed after the handler ran: settle the delivery as a failed attempt rather than leave it
+      // unsettled (a connection-bound broker would never hand it out again). The retry recounts the chunk.
+      reportTo(this.scope, { type: 'handled', outcome: 'failed' });
+      reportTo(this.scope, { type: 'error', error: bookkeeping });
+      return this.settler.failed(held, job, info, asError(bookkeeping), rerun);
+    }
+    if (followUps.length > 0) await completeWithFollowUps(ctx, driver, delivery, job, followUps, result);
+    else await delivery.ack(result);
+    await recordJob(this.scope, job.id, { state: 'completed', result, finishedAt: Date.now() });
+    reportTo(this.scope, { type: 'completed', job, result });
+  }
+}
+
+/**
+ * The job's timeout: aborts its signal with a JobTimeoutError and rejects `elapsed`, so the attempt
+ * fails even when the handler ignores the signal (its code goes on, but the lock and slot are freed).
+ */
+function jobDeadline<T>(
+  job: Job<T>,
+  controller: AbortController,
+  timeoutMs: number,
+): { elapsed: Promise<never>; timer: SafeTimer } {
+  let timer: SafeTimer | undefined;
+  const elapsed = new Promise<never>((_, reject) => {
+    timer = safeTimeout(() => {
+      const error = new JobTimeoutError(job.id, timeoutMs);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  elapsed.catch(() => undefined);
+  return { elapsed, timer: timer as SafeTimer };
+}
+
+/** When the job was first sent: the `qk-enqueued-at` header when it is a valid time, else the broker's. */
+function enqueuedAt(delivery: Delivery, now: number): Date {
+  const fallback = delivery.enqueuedAt?.getTime() ?? now;
+  const at = new Date(intHeader(delivery.headers, H.enqueuedAt, fallback));
+  return Number.isNaN(at.getTime()) ? new Date(fallback) : at;
+}

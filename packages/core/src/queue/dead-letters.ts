@@ -1,0 +1,58 @@
+import { type Codec, decodeOrUndefined } from '../codec.js';
+import type { Driver } from '../driver.js';
+import { ConfigError } from '../errors.js';
+import { H, intHeader, userHeaders } from '../headers.js';
+import { REDRIVE_HEADERS } from '../semantics/dead-letters.js';
+import { PriorityBands } from '../semantics/priority.js';
+import type { DeadLetterRecord, DeadLetters } from '../types.js';
+
+/** What the dead-letter API needs of its queue. */
+export interface DeadLetterSource<T> {
+  readonly name: string;
+  readonly strict: boolean;
+  readonly codec: Codec<T>;
+  driver(): Promise<Driver>;
+  /** Throws QueueClosedError once the queue is closed (redrive sends). */
+  assertOpen(): void;
+}
+
+/** The dead-letter API of a queue, over every priority band of it. */
+export function deadLetterApi<T>(source: DeadLetterSource<T>): DeadLetters<T> {
+  const bands = async () => new PriorityBands(await source.driver(), source.name, source.strict);
+  return {
+    list: async (options) => {
+      const limit = options?.limit ?? 100;
+      if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('limit', 'expected an integer ≥ 1');
+      const driver = await source.driver();
+      return new PriorityBands(driver, source.name, source.strict).collect(limit, async (queue, room) =>
+        (await driver.listDeadLetters(queue, room)).map(
+          (message): DeadLetterRecord<T> => ({
+            id: message.id,
+            name: message.name ?? message.headers[H.name] ?? 'default',
+            data: decodeOrUndefined(source.codec, message.body),
+            body: message.body,
+            reason: message.reason,
+            ...(message.error === undefined ? {} : { error: message.error }),
+            attempts:
+              message.attempts ??
+              intHeader(message.headers, H.attempt, 1) + Math.max(0, message.deliveryCount - 1),
+            headers: userHeaders(message.headers),
+            ...(message.deadLetteredAt ? { deadLetteredAt: message.deadLetteredAt } : {}),
+            raw: message.raw,
+          }),
+        ),
+      );
+    },
+    redrive: async (ids) => {
+      source.assertOpen();
+      const driver = await source.driver();
+      return (await bands()).sum((queue) =>
+        driver.redriveDeadLetters(queue, { ...(ids ? { ids } : {}), headers: REDRIVE_HEADERS }),
+      );
+    },
+    purge: async () => {
+      const driver = await source.driver();
+      return (await bands()).sum((queue) => driver.purgeDeadLetters(queue));
+    },
+  };
+}
