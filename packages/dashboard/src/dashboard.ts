@@ -11,7 +11,7 @@ import {
 import type { AnyQueue, DashboardAction, DashboardOptions } from './options.js';
 import { checkAction, csrfToken } from './security.js';
 import { openQueues, within } from './sources.js';
-import { deadLetterView, jobView, peekedView, providerOf, scheduleView } from './views.js';
+import { brokerLabel, deadLetterView, jobView, peekedView, providerOf, scheduleView } from './views.js';
 
 const DEFAULT_TIMEOUT_MS = 5_000;
 const MAX_LIST = 500;
@@ -257,7 +257,7 @@ class DashboardHandler implements Dashboard {
         queue: queue.name,
         supported: false,
         jobs: [],
-        note: `The ${providerOf(queue)} broker cannot show waiting jobs without taking them off the queue, so only their count is shown.`,
+        note: `${brokerLabel(providerOf(queue))} cannot show waiting jobs without taking them off the queue, so only their count is shown.`,
       };
     }
   }

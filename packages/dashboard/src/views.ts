@@ -4,6 +4,19 @@ import { iso, preview } from './serialize.js';
 
 // What the API sends for each record: dates as ISO strings, payloads and results as capped JSON text.
 
+const BROKERS: Readonly<Record<string, string>> = {
+  bullmq: 'BullMQ',
+  rabbitmq: 'RabbitMQ',
+  sqs: 'SQS',
+  pubsub: 'Pub/Sub',
+  servicebus: 'Service Bus',
+};
+
+/** A driver's provider name as people write it (`RabbitMQ`, `Pub/Sub`), for sentences. */
+export function brokerLabel(provider: string): string {
+  return Object.hasOwn(BROKERS, provider) ? (BROKERS[provider] as string) : `The ${provider} broker`;
+}
+
 export function providerOf(queue: AnyQueue): string {
   return queue.toJSON().provider ?? 'unknown';
 }
