@@ -11,14 +11,37 @@
  * @packageDocumentation
  */
 
-/** Version of this contract. Bumped on any breaking change to {@link Driver}. */
-export const DRIVER_API_VERSION = 1 as const;
+/**
+ * Version of this contract. Bumped on any breaking change to {@link Driver}. Version 2 adds
+ * `OutgoingMessage.copyOf`, `Delivery.defer`, `Delivery.deliveryToken`, `Driver.classifyError` and
+ * `Driver.deadLetterQueue` (all optional for a driver to use). The core accepts drivers declaring 1 or 2
+ * ({@link SUPPORTED_DRIVER_API_VERSIONS}); it sets `copyOf` only on sends to a driver declaring 2.
+ */
+export const DRIVER_API_VERSION = 2 as const;
+
+/** The contract versions the core accepts from a driver. */
+export const SUPPORTED_DRIVER_API_VERSIONS: readonly DriverApiVersion[] = [1, 2];
+
+/** A contract version a driver may declare. */
+export type DriverApiVersion = 1 | 2;
+
+/**
+ * Contract v2, optional: the dead letters of a queue are an ordinary queue of the same broker (SQS
+ * `orders-dlq`, a Pub/Sub dead-letter topic's subscription). The driver then implements `deadLetter`,
+ * `listDeadLetters`, `redriveDeadLetters` and `purgeDeadLetters` with the kit's `deadLetterQueueOps`,
+ * written once over its own `send` and `receive`; tools may read the queue named here directly.
+ */
+export interface DeadLetterQueueHook {
+  /** The queue holding the dead letters of `queue`. */
+  queueOf(queue: string): string;
+}
 
 export type { Capabilities } from './contract/capabilities.js';
 export type {
   DeadLetteredMessage,
   DeadLetterInfo,
   Delivery,
+  DeliveryRef,
   OutgoingMessage,
   ReceivedMessage,
   ReleaseInfo,
@@ -71,8 +94,8 @@ export interface RedriveOptions {
  * the driver's own options say otherwise.
  */
 export interface Driver {
-  /** Contract version implemented. */
-  readonly apiVersion: typeof DRIVER_API_VERSION;
+  /** Contract version implemented: 1 or 2 (see {@link DRIVER_API_VERSION}). */
+  readonly apiVersion: DriverApiVersion;
   /** Short provider name: `memory`, `bullmq`, `rabbitmq`, `sqs`, `pubsub`, `servicebus`. */
   readonly provider: string;
   readonly capabilities: Capabilities;
@@ -102,6 +125,8 @@ export interface Driver {
    * case-insensitively. The core refuses them in user headers on send with a ConfigError, as it does `qk-*`.
    */
   readonly reservedHeaders?: readonly string[];
+  /** Optional (v2): the dead letters of each queue are an ordinary queue (see {@link DeadLetterQueueHook}). */
+  readonly deadLetterQueue?: DeadLetterQueueHook;
   /** Optional: workflow features the broker provides natively (BullMQ job schedulers, limiter, job data). */
   readonly workflows?: NativeWorkflows;
   /** Optional: delete the queue and its dead letters (tests and tooling). */

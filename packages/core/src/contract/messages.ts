@@ -18,6 +18,24 @@ export interface OutgoingMessage {
   readonly orderingKey?: string;
   /** Ask the broker to drop duplicates of `id`. Only set when `capabilities.dedup`. */
   readonly dedup?: boolean;
+  /**
+   * Contract v2: this send is a copy of a delivery the core holds (a retry-after, a delay hop, a re-park of
+   * a message that arrived early, a flagged redelivery). The core acks that delivery once the send has
+   * resolved. A driver whose tools show jobs by id (BullMQ) may instead replace the original in place,
+   * keeping one job with a stable id; the later `ack` of the original must then still resolve. Others
+   * ignore it. Only set for drivers declaring `apiVersion` 2.
+   */
+  readonly copyOf?: DeliveryRef;
+}
+
+/** Names a delivery: where it was received, its message id and the driver's token of that delivery. */
+export interface DeliveryRef {
+  /** The (physical) queue the delivery was received from. */
+  readonly queue: string;
+  /** `Delivery.id`. */
+  readonly id: string;
+  /** `Delivery.deliveryToken`, when the driver gives one. */
+  readonly deliveryToken?: string;
 }
 
 /** A message as delivered by the broker. */
@@ -68,6 +86,11 @@ export interface Delivery extends ReceivedMessage {
    * as the driver can tell. The core's heartbeat renews from this, not from when the handler started.
    */
   readonly lockedUntil?: number;
+  /**
+   * Optional: the driver's own handle of this one delivery (a lock token, a receipt), opaque to the core,
+   * which echoes it in `OutgoingMessage.copyOf` so the driver knows which delivery a copy replaces.
+   */
+  readonly deliveryToken?: string;
   /**
    * Remove the message: the job is done. Rejects with LockLostError if the lock was lost. `result` is
    * the handler's resolved value; drivers with `workflows.jobs` keep it for `getJob`, others ignore it.

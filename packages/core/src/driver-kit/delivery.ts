@@ -32,6 +32,8 @@ export interface CreateDeliveryOptions {
   readonly message: ReceivedMessage;
   /** When the lock taken by `receive` runs out, in epoch ms. */
   readonly lockedUntil: number;
+  /** The driver's handle of this delivery (`Delivery.deliveryToken`, echoed in `copyOf`). */
+  readonly deliveryToken?: string;
   readonly operations: DeliveryOperations;
   /** The driver's `provider` (named in a `DriverError`). */
   readonly provider: string;
@@ -96,6 +98,7 @@ export function createDelivery(options: CreateDeliveryOptions): Delivery {
   const { ackWith, release, defer, extendLock, progress, log } = ops;
   return {
     ...message,
+    ...(options.deliveryToken === undefined ? {} : { deliveryToken: options.deliveryToken }),
     get lockedUntil() {
       return lockedUntil;
     },

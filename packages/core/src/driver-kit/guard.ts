@@ -1,4 +1,11 @@
-import type { Delivery, Driver, NativeWorkflows } from '../driver.js';
+import {
+  type Delivery,
+  type Driver,
+  type DriverApiVersion,
+  type NativeWorkflows,
+  SUPPORTED_DRIVER_API_VERSIONS,
+} from '../driver.js';
+import { UnsupportedFeatureError } from '../errors.js';
 import { type ClassifyContext, classifyError } from './classify.js';
 
 const GUARDED = Symbol.for('queuekit.guarded-driver');
@@ -40,9 +47,17 @@ export interface GuardDriverOptions {
  * only with queuekit errors: an error that is not one goes through `driver.classifyError`, else becomes a
  * `DriverError` holding it as `cause`. A synchronous throw becomes a rejection. Everything else (capabilities,
  * getters such as `lockedUntil`, vendor extras) reads through unchanged; guarding twice guards once.
+ * A driver declaring a contract version this core does not speak is an `UnsupportedFeatureError`.
  */
 export function guardDriver<D extends Driver>(driver: D, options: GuardDriverOptions = {}): D {
   if ((driver as { [GUARDED]?: unknown })[GUARDED] === true) return driver;
+  const version: unknown = driver.apiVersion;
+  if (typeof version === 'number' && !SUPPORTED_DRIVER_API_VERSIONS.includes(version as DriverApiVersion))
+    throw new UnsupportedFeatureError(
+      `driver contract version ${version}`,
+      String(driver.provider),
+      `this core speaks versions ${SUPPORTED_DRIVER_API_VERSIONS.join(' and ')}; upgrade @queuekit/core`,
+    );
   const context: ClassifyContext = {
     provider: driver.provider,
     classify: driver.classifyError

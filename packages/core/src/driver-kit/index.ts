@@ -6,6 +6,12 @@
  * @packageDocumentation
  */
 export { chunk, type ChunkLimits } from './chunk.js';
+export {
+  DEAD_LETTER_HEADERS,
+  type DeadLetterQueueOps,
+  type DeadLetterQueueOptions,
+  deadLetterQueueOps,
+} from './dead-letter-queue.js';
 export { type ClassifyContext, classified, classifyError, type ErrorClassifier } from './classify.js';
 export {
   type CreateDeliveryOptions,

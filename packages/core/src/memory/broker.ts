@@ -1,40 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { DeadLetterInfo, OutgoingMessage } from '../driver.js';
+import type { DeadLetterInfo, DeliveryRef, OutgoingMessage } from '../driver.js';
 import { Wakeup } from '../driver-kit/wait.js';
-import { type SafeTimer, safeTimeout } from '../timers.js';
+import { safeTimeout } from '../timers.js';
+import { available } from './available.js';
+import type { QueueState, StoredDeadLetter, StoredMessage } from './state.js';
 
-/** One message held by the in-memory broker. */
-export interface StoredMessage {
-  readonly id: string;
-  readonly name: string;
-  body: Uint8Array;
-  headers: Record<string, string>;
-  readonly priority: number;
-  readonly orderingKey: string | undefined;
-  readonly seq: number;
-  readonly enqueuedAt: Date;
-  visibleAt: number;
-  deliveryCount: number;
-  /** Token of the current lock; a settle call with another token is refused. */
-  lockToken: string | undefined;
-  lockedUntil: number;
-}
-
-/** A dead-lettered message held by the in-memory broker. */
-export interface StoredDeadLetter extends DeadLetterInfo {
-  readonly message: StoredMessage;
-  readonly deadLetteredAt: Date;
-}
-
-interface QueueState {
-  readonly messages: Map<string, StoredMessage>;
-  readonly deadLetters: StoredDeadLetter[];
-  /** id → expiry (ms epoch) of dedup entries. */
-  readonly dedup: Map<string, number>;
-  readonly wakeup: Wakeup;
-  timer: SafeTimer | undefined;
-  timerAt: number;
-}
+export type { StoredDeadLetter, StoredMessage } from './state.js';
 
 /**
  * The state of an in-memory "server": queues, locks, delays and dead letters. Several drivers
@@ -42,6 +13,8 @@ interface QueueState {
  */
 export class MemoryBroker {
   private readonly queues = new Map<string, QueueState>();
+  /** Lock tokens of deliveries a copy replaced (see `replace`): their ack resolves once. */
+  private readonly replaced = new Set<string>();
   private seq = 0;
 
   constructor(readonly dedupWindowMs = 5 * 60_000) {}
@@ -97,22 +70,8 @@ export class MemoryBroker {
     now = Date.now(),
   ): { key: string; message: StoredMessage; token: string }[] {
     const state = this.state(queue);
-    const busyKeys = new Set<string>();
-    const candidates: [string, StoredMessage][] = [];
-    for (const entry of state.messages) {
-      const message = entry[1];
-      const locked = message.lockToken !== undefined && message.lockedUntil > now;
-      if (locked && message.orderingKey !== undefined) busyKeys.add(message.orderingKey);
-      if (!locked && message.visibleAt <= now) candidates.push(entry);
-    }
-    candidates.sort(([, a], [, b]) => b.priority - a.priority || a.seq - b.seq);
+    const { candidates, busyKeys, earliestByKey } = available(state.messages, now);
     const out: { key: string; message: StoredMessage; token: string }[] = [];
-    const earliestByKey = new Map<string, number>();
-    for (const message of state.messages.values()) {
-      if (message.orderingKey === undefined) continue;
-      const seen = earliestByKey.get(message.orderingKey);
-      if (seen === undefined || message.seq < seen) earliestByKey.set(message.orderingKey, message.seq);
-    }
     for (const [key, message] of candidates) {
       if (out.length >= max) break;
       if (message.orderingKey !== undefined) {
@@ -136,8 +95,24 @@ export class MemoryBroker {
     return message;
   }
 
+  /**
+   * Store `message` in place of the delivery `copyOf` names, if its lock is still held: the original goes,
+   * and the later ack of that delivery resolves. Otherwise it is stored as a new message.
+   */
+  replace(queue: string, message: OutgoingMessage, copyOf: DeliveryRef, now = Date.now()): boolean {
+    const origin = this.state(copyOf.queue);
+    const token = copyOf.deliveryToken;
+    const key = token === undefined ? undefined : heldKey(origin.messages, copyOf.id, token, now);
+    if (key !== undefined && token !== undefined) {
+      origin.messages.delete(key);
+      this.replaced.add(token);
+    }
+    return this.enqueue(queue, message, now);
+  }
+
   /** Remove a locked message; false when the lock is not (or no longer) held by `token`. */
   ack(queue: string, key: string, token: string): boolean {
+    if (this.replaced.delete(token)) return true;
     if (!this.owned(queue, key, token)) return false;
     this.state(queue).messages.delete(key);
     this.wake(queue);
@@ -294,14 +269,9 @@ export class MemoryBroker {
   }
 }
 
-const named = new Map<string, MemoryBroker>();
-
-/** The process-wide broker for `memory://NAME` (default name `default`). */
-export function namedBroker(name: string): MemoryBroker {
-  let broker = named.get(name);
-  if (!broker) {
-    broker = new MemoryBroker();
-    named.set(name, broker);
-  }
-  return broker;
+/** The key of the message `id` locked by `token`, if that lock still holds. */
+function heldKey(messages: ReadonlyMap<string, StoredMessage>, id: string, token: string, now: number) {
+  for (const [key, held] of messages)
+    if (held.id === id && held.lockToken === token && held.lockedUntil > now) return key;
+  return undefined;
 }

@@ -13,7 +13,8 @@ import {
 import { createDelivery } from '../driver-kit/delivery.js';
 import { ConfigError, LockLostError, QueueClosedError, UnsupportedFeatureError } from '../errors.js';
 import { linkSignals } from '../timers.js';
-import { type MemoryBroker, namedBroker, type StoredMessage } from './broker.js';
+import type { MemoryBroker, StoredMessage } from './broker.js';
+import { namedBroker } from './named.js';
 
 /** Options of the in-memory driver. */
 export interface MemoryDriverOptions {
@@ -89,7 +90,11 @@ export class MemoryDriver implements Driver {
           'the driver declared no native priority',
         );
     }
-    for (const message of messages) this.broker.enqueue(queue, message);
+    // A copy takes the place of the delivery it copies (one message, one id), as BullMQ's adapter does.
+    for (const { copyOf, ...message } of messages) {
+      if (copyOf) this.broker.replace(queue, message, copyOf);
+      else this.broker.enqueue(queue, message);
+    }
   }
 
   async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
@@ -121,6 +126,7 @@ export class MemoryDriver implements Driver {
     return createDelivery({
       message: { ...received(message), deliveryCount, ...orderingKeyOf(message) },
       lockedUntil: message.lockedUntil,
+      deliveryToken: token,
       provider: this.provider,
       isClosed: () => this.closing.signal.aborted,
       operations: {

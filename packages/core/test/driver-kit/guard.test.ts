@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Delivery, Driver } from '../../src/driver.js';
 import { guardDriver, Scrubber } from '../../src/driver-kit/index.js';
-import { BrokerUnavailableError, DriverError, LockLostError, type QueuekitError } from '../../src/errors.js';
+import {
+  BrokerUnavailableError,
+  DriverError,
+  LockLostError,
+  type QueuekitError,
+  UnsupportedFeatureError,
+} from '../../src/errors.js';
 import { createMemoryDriver, MemoryBroker } from '../../src/index.js';
 
 const message = { id: 'a', name: 'n', body: new Uint8Array([1]), headers: {} };
@@ -121,5 +127,14 @@ describe('guardDriver', () => {
     await delivery?.ack();
     await expect(delivery?.ack()).rejects.toBeInstanceOf(LockLostError);
     await memory.close();
+  });
+
+  it('accepts contract versions 1 and 2 and refuses one it does not speak', () => {
+    const memory = createMemoryDriver({ broker: new MemoryBroker() });
+    const declaring = (apiVersion: number) =>
+      Object.assign(Object.create(memory) as Driver, { apiVersion }) as Driver;
+    expect(guardDriver(declaring(1)).apiVersion).toBe(1);
+    expect(guardDriver(declaring(2)).apiVersion).toBe(2);
+    expect(() => guardDriver(declaring(3))).toThrow(UnsupportedFeatureError);
   });
 });
