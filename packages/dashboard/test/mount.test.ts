@@ -197,5 +197,11 @@ describe('fetchHandler', () => {
     const response = await handle(new Request('http://localhost/api/overview'));
     expect(response.status).toBe(200);
     expect((await handle(new Request('http://localhost/api/queues/nope'))).status).toBe(404);
+    const css = await handle(new Request('http://localhost/assets/app.css'));
+    const etag = css.headers.get('etag') ?? '';
+    const fresh = await handle(
+      new Request('http://localhost/assets/app.css', { headers: { 'if-none-match': etag } }),
+    );
+    expect(fresh.status).toBe(304);
   });
 });
