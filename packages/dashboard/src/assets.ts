@@ -30,8 +30,7 @@ export function isAsset(name: string): name is AssetName {
 export function asset(name: AssetName, ifNoneMatch: string | undefined): DashboardResponse {
   const { text, etag } = load(name);
   const headers = { ...SECURITY_HEADERS, 'content-type': FILES[name], 'cache-control': 'no-cache', etag };
-  if (ifNoneMatch?.split(',').some((tag) => tag.trim() === etag))
-    return { status: 304, headers, body: '' };
+  if (ifNoneMatch?.split(',').some((tag) => tag.trim() === etag)) return { status: 304, headers, body: '' };
   return { status: 200, headers, body: text };
 }
 
