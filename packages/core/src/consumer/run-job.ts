@@ -9,6 +9,7 @@ import { withProcessSpan } from '../observability/telemetry.js';
 import { type SafeTimer, safeTimeout } from '../timers.js';
 import type { BatchEntry, Handler, HandlerContext, Job } from '../types.js';
 import { completeWithFollowUps } from '../workflows/chains.js';
+import { chunkFinished, deadLetter } from './dead-letter.js';
 import type { HeldDelivery } from './heartbeat.js';
 import { type ConsumerScope, recordJob, reportTo } from './scope.js';
 import { Settler } from './settle.js';
@@ -60,7 +61,7 @@ export class JobRunner<T> {
         return this.settler.resend(held, 0, admission.attempt);
       case 'dead-letter': {
         const { reason, error, attempts } = admission;
-        return this.settler.deadLetter(delivery, name, {
+        return deadLetter(this.scope, delivery, name, {
           reason,
           error,
           ...(attempts === undefined ? {} : { attempts }),
@@ -68,7 +69,7 @@ export class JobRunner<T> {
       }
     }
     const dead = (reason: string, error: unknown) =>
-      this.settler.deadLetter(delivery, name, { reason, error: errorMessage(error), attempts: info.attempt });
+      deadLetter(this.scope, delivery, name, { reason, error: errorMessage(error), attempts: info.attempt });
     let data: T;
     try {
       data = ctx.codec.decode(delivery.body);
@@ -150,7 +151,7 @@ export class JobRunner<T> {
       durationMs: performance.now() - startedAt,
     });
     try {
-      await this.settler.chunkFinished(delivery, { ok: true, result });
+      await chunkFinished(this.scope, delivery, { ok: true, result });
     } catch (bookkeeping) {
       // The store failed after the handler ran: settle the delivery as a failed attempt rather than leave it
       // unsettled (a connection-bound broker would never hand it out again). The retry recounts the chunk.

@@ -2,9 +2,11 @@ import { type Codec, decodeOrUndefined } from '../codec.js';
 import type { Driver } from '../driver.js';
 import { ConfigError } from '../errors.js';
 import { H, intHeader, userHeaders } from '../headers.js';
-import { REDRIVE_HEADERS } from '../semantics/dead-letters.js';
 import { PriorityBands } from '../semantics/priority.js';
 import type { DeadLetterRecord, DeadLetters } from '../types.js';
+
+/** Headers a redriven job is sent with: a fresh attempt count, due now. */
+const REDRIVE_HEADERS: Readonly<Record<string, string>> = { [H.attempt]: '1', [H.notBefore]: '0' };
 
 /** What the dead-letter API needs of its queue. */
 export interface DeadLetterSource<T> {
