@@ -32,11 +32,14 @@ const METRICS = [
   { key: 'endToEnd', metric: 'end-to-end', unit: 'jobs/s', better: 'higher' },
   { key: 'p50', metric: `latency p50 at ${LATENCY_RATE}/s`, unit: 'ms', better: 'lower' },
   { key: 'p99', metric: `latency p99 at ${LATENCY_RATE}/s`, unit: 'ms', better: 'lower' },
+  { key: 'nodeCpu', metric: 'Node CPU per job (enqueue + drain)', unit: 'µs', better: 'lower' },
+  { key: 'brokerCpu', metric: 'broker CPU per job (enqueue + drain)', unit: 'µs', better: 'lower' },
 ];
 
 async function bench(broker) {
   const jobs = Number(process.env.BENCH_JOBS ?? broker.jobs[QUICK ? 'quick' : 'full']);
   const env = await broker.start();
+  const brokerPid = env.brokerPid?.();
   const runs = { native: [], queuekit: [] };
   try {
     // Warm both paths (module loading, JIT, broker-side setup) before anything is timed.
@@ -44,7 +47,7 @@ async function bench(broker) {
     for (let round = 0; round < ROUNDS; round++) {
       const result = { native: {}, queuekit: {} };
       for (const side of ['native', 'queuekit'])
-        Object.assign(result[side], await enqueueThenDrain(env[side], side, jobs, CONCURRENCY));
+        Object.assign(result[side], await enqueueThenDrain(env[side], side, jobs, CONCURRENCY, brokerPid));
       for (const side of ['native', 'queuekit'])
         Object.assign(result[side], await endToEnd(env[side], side, jobs, CONCURRENCY));
       for (const side of ['native', 'queuekit'])
@@ -60,7 +63,8 @@ async function bench(broker) {
   }
   const date = new Date().toISOString();
   const host = machine();
-  return METRICS.map(({ key, metric, unit, better }) => {
+  const measured = METRICS.filter(({ key }) => runs.native.every((r) => r[key] !== undefined));
+  return measured.map(({ key, metric, unit, better }) => {
     const native = median(runs.native.map((r) => r[key]));
     const queuekit = median(runs.queuekit.map((r) => r[key]));
     return {
@@ -84,10 +88,12 @@ async function bench(broker) {
 }
 
 const round = (value) => (value >= 100 ? Math.round(value) : Number(value.toFixed(1)));
+const cpuText = (r) =>
+  `cpu ${Math.round(r.nodeCpu)}${r.brokerCpu === undefined ? '' : `+${Math.round(r.brokerCpu)}`} µs/job`;
 
 function describe(result) {
   const show = (r) =>
-    `enq ${Math.round(r.enqueue)} drain ${Math.round(r.drain)} e2e ${Math.round(r.endToEnd)} p50 ${r.p50.toFixed(1)} p99 ${r.p99.toFixed(1)}`;
+    `enq ${Math.round(r.enqueue)} drain ${Math.round(r.drain)} e2e ${Math.round(r.endToEnd)} p50 ${r.p50.toFixed(1)} p99 ${r.p99.toFixed(1)} ${cpuText(r)}`;
   return `native [${show(result.native)}]  queuekit [${show(result.queuekit)}]`;
 }
 

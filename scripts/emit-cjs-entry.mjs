@@ -33,5 +33,10 @@ for (const file of files) {
   writeFileSync(file.replace(DECLARATION, '.d.cts'), toCommonJsDeclaration(readFileSync(file, 'utf8')));
   count += 1;
 }
-writeFileSync(join(dist, 'index.cjs'), "'use strict';\nmodule.exports = require('./index.js');\n");
+// Further entries (subpath exports) are named as arguments, relative to dist/ without extension:
+// `emit-cjs-entry.mjs driver-kit/index` writes dist/driver-kit/index.cjs.
+for (const entry of ['index', ...process.argv.slice(2)]) {
+  const base = entry.slice(entry.lastIndexOf('/') + 1);
+  writeFileSync(join(dist, `${entry}.cjs`), `'use strict';\nmodule.exports = require('./${base}.js');\n`);
+}
 if (count === 0) throw new Error(`no declarations under ${dist}: run tsc first`);

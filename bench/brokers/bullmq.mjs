@@ -1,6 +1,7 @@
 import { BullmqDriver } from '@queuekit/adapter-bullmq';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { pidOf } from '../lib/cpu.mjs';
 import { queuekitSide } from '../lib/queuekit-side.mjs';
 
 const url = process.env.QUEUEKIT_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -39,6 +40,7 @@ export default {
     return {
       native,
       queuekit: (name) => queuekitSide(new BullmqDriver({ url, prefix }), name),
+      brokerPid: () => pidOf('redis-server'),
       stop: async () => undefined,
     };
   },

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createRabbitMqDriver } from '@queuekit/adapter-rabbitmq';
 import amqp from 'amqplib';
+import { pidOf } from '../lib/cpu.mjs';
 import { queuekitSide } from '../lib/queuekit-side.mjs';
 
 const url = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672/';
@@ -58,6 +59,7 @@ export default {
     return {
       native,
       queuekit: async (name) => queuekitSide(await createRabbitMqDriver({ url }), name),
+      brokerPid: () => pidOf('beam.smp'),
       stop: async () => undefined,
     };
   },

@@ -29,9 +29,9 @@ function portOpen(port) {
   });
 }
 
-/** Returns a stop function; sets PUBSUB_EMULATOR_HOST for both contenders. */
+/** Returns its stop function and pid; sets PUBSUB_EMULATOR_HOST for both contenders. */
 export async function startPubSubEmulator() {
-  if (process.env.PUBSUB_EMULATOR_HOST) return async () => undefined;
+  if (process.env.PUBSUB_EMULATOR_HOST) return { stop: async () => undefined, pid: undefined };
   if (!existsSync(EMULATOR_BIN)) throw new Error(`Pub/Sub emulator missing: ${EMULATOR_BIN} not found`);
   const port = await freePort();
   const child = spawn(EMULATOR_BIN, ['--host=127.0.0.1', `--port=${port}`], {
@@ -44,10 +44,11 @@ export async function startPubSubEmulator() {
     await new Promise((resolve) => setTimeout(resolve, 100)); // polling a port with a deadline
   }
   process.env.PUBSUB_EMULATOR_HOST = `127.0.0.1:${port}`;
-  return async () => {
+  const stop = async () => {
     const gone = new Promise((resolve) => child.once('exit', resolve));
     process.kill(-child.pid, 'SIGTERM');
     await gone;
     delete process.env.PUBSUB_EMULATOR_HOST;
   };
+  return { stop, pid: child.pid };
 }

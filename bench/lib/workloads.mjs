@@ -1,4 +1,5 @@
 // The three workloads every contender runs, each on a fresh queue that the contender declares before the clock starts.
+import { cpuMeter } from './cpu.mjs';
 import { payload } from './payload.mjs';
 import { percentile } from './stats.mjs';
 import { counter } from './wait.mjs';
@@ -21,11 +22,13 @@ async function sendAll(side, jobs) {
 
 /**
  * Enqueue `jobs` in chunks of 1,000 into an empty queue with no consumer (enqueue rate), then start a
- * consumer and drain that backlog (drain rate: the queue's throughput when work is waiting).
+ * consumer and drain that backlog (drain rate: the queue's throughput when work is waiting). Also the CPU
+ * time per job of this process and of the broker's process (when it runs locally) over both phases.
  */
-export async function enqueueThenDrain(open, label, jobs, concurrency) {
+export async function enqueueThenDrain(open, label, jobs, concurrency, brokerPid) {
   const side = await open(queueName(label));
   try {
+    const cpu = cpuMeter(brokerPid);
     const t0 = performance.now();
     await sendAll(side, jobs);
     const t1 = performance.now();
@@ -33,7 +36,7 @@ export async function enqueueThenDrain(open, label, jobs, concurrency) {
     await side.consume(concurrency, noop, done.bump);
     await done.reached(jobs, deadlineFor(jobs), `${label} drain`);
     const t2 = performance.now();
-    return { enqueue: perSecond(jobs, t1 - t0), drain: perSecond(jobs, t2 - t1) };
+    return { enqueue: perSecond(jobs, t1 - t0), drain: perSecond(jobs, t2 - t1), ...cpu(jobs) };
   } finally {
     await side.close();
   }

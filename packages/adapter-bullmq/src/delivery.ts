@@ -4,10 +4,12 @@ import {
   type DeadLetterInfo,
   type Delivery,
   LockLostError,
+  QueueClosedError,
   type ReceivedMessage,
   type ReleaseInfo,
 } from '@queuekit/core';
 import { type Job, type JobsOptions, optsEncodeMap } from 'bullmq';
+import { completeJob } from './completion.js';
 import { toQueuekitError } from './errors.js';
 import { DEAD_LETTER_FIELD, type DeadLetterRecord, STARTED_BEFORE_FIELD } from './job-mapping.js';
 import { META_OPTION, readMeta } from './payload.js';
@@ -15,18 +17,6 @@ import type { QueueReceiver } from './receiver.js';
 
 /** Stack traces kept on a job (BullMQ's `stacktrace`, shown by Bull Board), unless the job sets `stackTraceLimit`. */
 const STACK_TRACES_KEPT = 10;
-
-/**
- * After a completion: BullMQ's delivery count moves to {@link STARTED_BEFORE_FIELD} and restarts at 0,
- * only if the job is still there and finished (a job BullMQ removed on completion is not re-created).
- */
-const RESTART_COUNT_SCRIPT = `
-if redis.call('HEXISTS', KEYS[1], 'finishedOn') == 1 then
-  local started = tonumber(redis.call('HGET', KEYS[1], 'ats') or '0') or 0
-  redis.call('HSET', KEYS[1], ARGV[1], started + tonumber(ARGV[2]), 'ats', '0')
-  if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'opts', ARGV[3]) end
-end
-return 0`;
 
 /** A BullMQ job taken under lock, with the settle operations of the `Delivery` contract. */
 export class BullDelivery implements Delivery {
@@ -94,37 +84,34 @@ export class BullDelivery implements Delivery {
     const fetchNext = this.receiver.wantsNext;
     const calledAt = Date.now();
     try {
-      next = await this.job.moveToCompleted(storableResult(result), this.token, fetchNext);
+      next = await completeJob(
+        this.receiver.worker.backend,
+        this.job,
+        storableResult(result),
+        this.token,
+        fetchNext,
+        this.#restartFields(),
+      );
     } catch (error) {
       this.settled();
       throw toQueuekitError(error, 'ack', this.id);
     }
     this.settled();
-    await Promise.all([
-      this.#restartCount(),
-      fetchNext ? this.receiver.keepNext(next, this.token, calledAt) : undefined,
-    ]);
+    if (fetchNext) await this.receiver.keepNext(next, this.token, calledAt);
   }
 
   /**
-   * A completed job kept by BullMQ: its delivery count restarts, so that Bull Board's "Retry" of a
-   * completed job runs it with a full attempt budget. Best effort: the completion stands either way.
+   * A completed job kept by BullMQ: its delivery count restarts (in the completion's own script), so
+   * that Bull Board's "Retry" of a completed job runs it with a full attempt budget.
    */
-  async #restartCount(): Promise<void> {
-    if (this.job.opts.removeOnComplete === true) return;
+  #restartFields(): Record<string, unknown> | undefined {
+    if (this.job.opts.removeOnComplete === true) return undefined;
     const restart = this.#restart();
-    try {
-      await this.receiver.settings.connection.eval(
-        RESTART_COUNT_SCRIPT,
-        1,
-        this.receiver.worker.toKey(String(this.job.id)),
-        STARTED_BEFORE_FIELD,
-        restart.offset,
-        restart.opts ?? '',
-      );
-    } catch (error) {
-      this.receiver.settings.onError(toQueuekitError(error, 'ack', this.id));
-    }
+    return {
+      [STARTED_BEFORE_FIELD]: this.job.attemptsStarted + restart.offset,
+      ats: 0,
+      ...(restart.opts === undefined ? {} : { opts: restart.opts }),
+    };
   }
 
   /** Record the handler's progress on the job (BullMQ `updateProgress`). */
@@ -133,6 +120,18 @@ export class BullDelivery implements Delivery {
       await this.job.updateProgress(value as Parameters<Job['updateProgress']>[0]);
     } catch (error) {
       throw toQueuekitError(error, 'progress', this.id);
+    }
+  }
+
+  /**
+   * Append a line to the job's log (BullMQ `job.log`, Bull Board's logs tab), cut like error text.
+   * BullMQ keeps the job's `keepLogs` newest lines when the job sets it, else all of them.
+   */
+  async log(line: string): Promise<void> {
+    try {
+      await this.job.log(capErrorText(line));
+    } catch (error) {
+      throw toQueuekitError(error, 'log', this.id);
     }
   }
 
@@ -145,9 +144,14 @@ export class BullDelivery implements Delivery {
     // Stored in Redis as is: cut as the core cuts the error text of its job records.
     const { stack, ...rest } = given;
     const info = rest.error === undefined ? rest : { ...rest, error: capErrorText(rest.error) };
-    const record: DeadLetterRecord = { ...info, at: Date.now() };
     const failedReason = info.error ?? info.reason;
     const restart = this.#restart();
+    // The headers the restart takes off the stored options, so that the dead letter lists as sent.
+    const record: DeadLetterRecord = {
+      ...info,
+      at: Date.now(),
+      ...(restart.removed === undefined ? {} : { h: restart.removed }),
+    };
     try {
       await this.receiver.worker.backend.moveToFailed(this.job, failedReason, false, this.token, false, {
         [DEAD_LETTER_FIELD]: JSON.stringify(record),
@@ -203,15 +207,19 @@ export class BullDelivery implements Delivery {
    * `qk-attempt` and `qk-not-before` when it has them, so that a job BullMQ tools move back starts
    * at attempt 1 and runs when BullMQ hands it out.
    */
-  #restart(): { offset: number; opts?: string } {
+  #restart(): { offset: number; opts?: string; removed?: Record<string, string> } {
     const meta = readMeta(this.job.opts);
     if (!meta) return { offset: 0 };
     const { [CORE_HEADERS.attempt]: attempt, [CORE_HEADERS.notBefore]: notBefore, ...kept } = meta.h;
-    if (attempt === undefined && notBefore === undefined) return { offset: 0 };
+    // `qk-attempt: 1` counts from 1 as its absence does: nothing to rewrite (the common case).
+    if ((attempt === undefined || attempt === '1') && notBefore === undefined) return { offset: 0 };
     const n = Number(attempt);
     const offset = Number.isSafeInteger(n) && n > 1 && n <= 1_000_000 ? n - 1 : 0;
     const opts = { ...this.job.opts, [META_OPTION]: { ...meta, h: kept } };
-    return { offset, opts: JSON.stringify(encodeOpts(opts)) };
+    const removed: Record<string, string> = {};
+    if (attempt !== undefined) removed[CORE_HEADERS.attempt] = attempt;
+    if (notBefore !== undefined) removed[CORE_HEADERS.notBefore] = notBefore;
+    return { offset, opts: JSON.stringify(encodeOpts(opts)), removed };
   }
 
   /** The job's stack traces with `entry` (a stack, else the error text) appended, the oldest dropped. */
@@ -246,6 +254,8 @@ export class BullDelivery implements Delivery {
   async #replace(opts: JobsOptions, delayMs: number): Promise<void> {
     const merged: JobsOptions = { ...this.job.opts, ...opts };
     if (!(opts.delay && opts.delay > 0)) delete merged.delay;
+    // Stored without its BullMQ id, as `StoredJob` stores a job (see `send-queue.ts`).
+    delete merged.jobId;
     // The job's data stays as stored: so do its encoding and, on a fan-out's reduce job, the record
     // its results are read from at the next delivery (the copy's body is only those results).
     const before = readMeta(this.job.opts);
@@ -256,6 +266,8 @@ export class BullDelivery implements Delivery {
         ...rest,
         ...(before?.e === undefined ? {} : { e: before.e }),
         ...(before?.f === undefined ? {} : { f: before.f }),
+        // This job's own creation time: a foreign copy the core re-sent is its own job from now on.
+        t: this.job.timestamp,
       };
     }
     try {
@@ -284,19 +296,42 @@ export class BullDelivery implements Delivery {
   /** The first settle call in progress or done (ack, deadLetter, release). */
   #settling: Promise<void> | undefined;
 
+  /** Set once the first settle call has finished (resolved or rejected). */
+  #settled = false;
+
   #settle(run: () => Promise<void>): Promise<void> {
-    const settling = run();
-    this.#settling ??= settling;
+    const settling = this.receiver.isClosed ? Promise.reject(this.#closedError()) : run();
+    if (!this.#settling) {
+      this.#settling = settling;
+      settling.then(
+        () => this.#markSettled(),
+        () => this.#markSettled(),
+      );
+    }
     return settling;
   }
 
+  #markSettled(): void {
+    this.#settled = true;
+  }
+
+  #closedError(): QueueClosedError {
+    this.settled();
+    return new QueueClosedError(`The BullMQ driver is closed: job ${this.id} can no longer be settled`);
+  }
+
   /**
-   * Keep the lock for `ms` more from now. A renewal that meets a settlement (the job is being, or
-   * has been, completed, failed or delayed, so BullMQ no longer has its lock) waits for it instead:
-   * it resolves when the settlement did, and fails as the settlement failed.
+   * Keep the lock for `ms` more from now. A renewal that meets a settlement in progress (the job is
+   * being completed, failed or delayed, so BullMQ is releasing its lock) waits for it instead: it
+   * resolves when the settlement did, and fails as the settlement failed. Once a settlement has
+   * finished, a renewal rejects with `LockLostError` (the lock is gone).
    */
   async extendLock(ms: number): Promise<void> {
+    if (this.#settled)
+      throw new LockLostError(`Lock released on extend-lock of job ${this.id}: it is settled`);
     if (this.#settling) return this.#settling;
+    if (this.receiver.isClosed)
+      throw new QueueClosedError(`The BullMQ driver is closed (extend-lock of job ${this.id})`);
     let extended: unknown;
     const duration = Math.max(1, Math.ceil(ms));
     const calledAt = Date.now();

@@ -15,7 +15,7 @@ import {
   type RedriveOptions,
   Scrubber,
 } from '@queuekit/core';
-import { type Job, Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import { BullDelivery } from './delivery.js';
 import { FanOutFlows } from './fanout.js';
@@ -30,10 +30,11 @@ import {
   redriveMessage,
   toBullJob,
 } from './job-mapping.js';
-import { type BullmqDriverOptions, parseRedisUrl, validateOptions } from './options.js';
+import { type BullmqDriverOptions, metricsOption, parseRedisUrl, validateOptions } from './options.js';
 import { HeldDeliveries, INDEX_SLACK_MS, indexKey, placeMessages } from './placement.js';
 import { QueueReceiver } from './receiver.js';
 import { safeRedis } from './secrets.js';
+import { SendQueue } from './send-queue.js';
 import { BullmqWorkflows } from './workflows.js';
 
 const DEFAULT_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -194,7 +195,7 @@ export class BullmqDriver implements Driver {
   /** A typed error for a failed call; a connection that dropped after refused credentials says so. */
   #error(error: unknown, operation: string): Error {
     const typed = this.#scrubber.error(toQueuekitError(error, operation));
-    if (this.#authRefused && typed instanceof BrokerUnavailableError)
+    if (this.#authRefused && BrokerUnavailableError.is(typed))
       return new AuthenticationError('redis', `Redis refused the credentials (${operation})`);
     return typed;
   }
@@ -206,7 +207,7 @@ export class BullmqDriver implements Driver {
   private queue(name: string): Queue {
     let queue = this.#queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.#producerConnection, prefix: this.prefix });
+      queue = new SendQueue(name, { connection: this.#producerConnection, prefix: this.prefix });
       queue.on('error', (error: Error) => this.#onError(error));
       this.#queues.set(name, queue);
     }
@@ -221,6 +222,8 @@ export class BullmqDriver implements Driver {
         connection: this.#consumerConnection,
         limiter: this.#rateLimits.get(name) ?? this.#options.limiter,
         stalledIntervalMs: this.#options.stalledIntervalMs,
+        workerName: this.#options.workerName,
+        metrics: metricsOption(this.#options.metrics),
         onError: this.#onError,
       };
       receiver = new QueueReceiver(name, settings, lockMs);
@@ -255,7 +258,7 @@ export class BullmqDriver implements Driver {
         continue;
       }
       replaced.add(message.id);
-      const jobId = held.raw.opts.jobId;
+      const jobId = held.raw.id;
       const { opts } = toBullJob(message, this.#jobSettings, { jobId, copy: true });
       await held.replaceWith(opts, message.delayMs ?? 0);
     }
@@ -440,8 +443,11 @@ export class BullmqDriver implements Driver {
       const records = await this.deadLetterRecords(target, jobs);
       return jobs.map((job, index) => {
         const record = records[index];
+        const view = fromBullJob(job);
         return {
-          ...fromBullJob(job),
+          ...view,
+          // Only while the job has not run again since (its qk-attempt would be back in the options then).
+          ...(record?.h && job.attemptsStarted === 0 ? { headers: { ...record.h, ...view.headers } } : {}),
           reason: record?.reason ?? 'failed',
           ...(record?.error !== undefined
             ? { error: record.error }

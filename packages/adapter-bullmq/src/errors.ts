@@ -41,7 +41,7 @@ export function isAuthFailure(error: unknown): boolean {
 /** Map a BullMQ / ioredis error onto queuekit's typed errors (never mentions the URL). */
 export function toQueuekitError(error: unknown, operation: string, jobId?: string): Error {
   redactCredentialCommands(error);
-  if (error instanceof QueuekitError) return error;
+  if (QueuekitError.is(error)) return error;
   if (isLockError(error)) {
     return new LockLostError(
       `Lock lost on ${operation}${jobId ? ` of job ${jobId}` : ''}: another consumer may process it again`,

@@ -69,6 +69,11 @@ export const STARTED_BEFORE_FIELD = 'qkat';
 export interface DeadLetterRecord extends DeadLetterInfo {
   /** Epoch ms. */
   readonly at: number;
+  /**
+   * Headers taken off the stored options as the job was dead-lettered (`qk-attempt`, `qk-not-before`:
+   * see `BullDelivery`), put back when the dead letter is listed.
+   */
+  readonly h?: Readonly<Record<string, string>>;
 }
 
 /** Marks an escaped BullMQ job id (see {@link bullJobId}). */
@@ -224,11 +229,38 @@ function heldPriority(job: JobLike): number | undefined {
   return typeof held === 'number' && Number.isFinite(held) ? held : job.opts.priority;
 }
 
+/**
+ * Whether a job is a copy another tool added with the options of a queuekit job (Bull Board's
+ * "Duplicate": `queue.add(name, data, job.opts)`): its meta was stamped for a job created at another
+ * time (see `send-queue.ts`).
+ */
+function isForeignCopy(meta: QueuekitJobMeta, job: JobLike): boolean {
+  return meta.t !== undefined && meta.t !== job.timestamp;
+}
+
+/** The meta of a foreign copy: not a later copy of its original's queuekit id (no `id`, no `c`). */
+function asNewJobMeta({ id: _id, c: _c, ...rest }: QueuekitJobMeta): QueuekitJobMeta {
+  return rest;
+}
+
+/**
+ * The headers of a foreign copy: a new job, so its attempts start at 1 and it was enqueued when it was
+ * added (`qk-enqueued-at` = its BullMQ timestamp).
+ */
+function asNewJob(headers: Record<string, string>, job: JobLike): Record<string, string> {
+  const { [CORE_HEADERS.attempt]: _attempt, ...rest } = headers;
+  return { ...rest, [CORE_HEADERS.enqueuedAt]: String(job.timestamp) };
+}
+
 /** The queuekit view of any BullMQ job, sent by queuekit or by plain BullMQ. */
 export function fromBullJob(job: JobLike, raw: unknown = job): ReceivedMessage {
-  const meta = readMeta(job.opts);
+  const stored = readMeta(job.opts);
+  // A foreign copy is a job of its own: its BullMQ id is its queuekit id.
+  const foreignCopy = stored !== undefined && isForeignCopy(stored, job);
+  const meta = foreignCopy ? asNewJobMeta(stored) : stored;
   const priority = fromBullPriority(heldPriority(job));
-  const headers = meta ? fullHeaders(meta, job) : foreignHeaders(job);
+  const full = meta ? fullHeaders(meta, job) : foreignHeaders(job);
+  const headers = foreignCopy ? asNewJob(full, job) : full;
   const tick = meta ? schedulerTick(job) : undefined;
   if (tick !== undefined) headers[TICK_HEADER] = new Date(tick).toISOString();
   return {
@@ -266,8 +298,16 @@ export function parseDeadLetterRecord(raw: string | null | undefined): DeadLette
       at: typeof value.at === 'number' ? value.at : Date.now(),
       ...(typeof value.error === 'string' ? { error: value.error } : {}),
       ...(typeof value.attempts === 'number' ? { attempts: value.attempts } : {}),
+      ...(typeof value.h === 'object' && value.h !== null ? { h: stringEntries(value.h) } : {}),
     };
   } catch {
     return undefined;
   }
+}
+
+/** The string values of an untrusted object, in an object without a prototype. */
+function stringEntries(value: object): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (const [key, entry] of Object.entries(value)) if (typeof entry === 'string') out[key] = entry;
+  return out;
 }

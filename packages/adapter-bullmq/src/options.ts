@@ -34,6 +34,19 @@ export interface BullmqDriverOptions {
    */
   readonly stalledIntervalMs?: number;
   /**
+   * Name of this driver's BullMQ workers (BullMQ `Worker` `name`): Bull Board's workers panel and
+   * `Queue.getWorkers()` list each consumed queue's blocking connection under it. Letters, digits and
+   * `-_.:@/`, at most 100 characters (a Redis client name has no spaces). Default: unnamed.
+   */
+  readonly workerName?: string;
+  /**
+   * Opt-in BullMQ metrics: completed and failed jobs counted per minute by the completion and failure
+   * scripts (BullMQ `Worker` `metrics`), which Bull Board's metrics tab and `Queue.getMetrics()` read.
+   * `true` keeps BullMQ's usual week of data points (10 080); `maxDataPoints` sets another number of
+   * minutes. Costs a few Redis commands per job. Default: off.
+   */
+  readonly metrics?: boolean | { readonly maxDataPoints: number };
+  /**
    * Background errors (connection drops, stalled-check failures). Errors of a call are thrown by
    * that call instead. Default: ignored.
    */
@@ -94,6 +107,22 @@ function decodeLenient(text: string): string {
   }
 }
 
+/** What a Redis client name can carry (no spaces), bounded. */
+const WORKER_NAME = /^[\w.:@/-]{1,100}$/;
+
+/** A week of one-minute data points: BullMQ's `MetricsTime.ONE_WEEK`. */
+const DEFAULT_METRICS_POINTS = 7 * 24 * 60;
+
+/** BullMQ's worker `metrics` option for the driver's `metrics`, or `undefined` when off. */
+export function metricsOption(
+  metrics: BullmqDriverOptions['metrics'],
+): { readonly maxDataPoints: number } | undefined {
+  if (metrics === undefined || metrics === false) return undefined;
+  return metrics === true
+    ? { maxDataPoints: DEFAULT_METRICS_POINTS }
+    : { maxDataPoints: metrics.maxDataPoints };
+}
+
 /** Validate driver options, naming the offending field. */
 export function validateOptions(options: BullmqDriverOptions): void {
   const positiveInt = (field: string, value: number | undefined, min = 1) => {
@@ -114,6 +143,10 @@ export function validateOptions(options: BullmqDriverOptions): void {
     positiveInt('limiter.max', options.limiter.max);
     timer('limiter.duration', options.limiter.duration);
   }
+  if (typeof options.metrics === 'object')
+    positiveInt('metrics.maxDataPoints', options.metrics.maxDataPoints);
+  if (options.workerName !== undefined && !WORKER_NAME.test(options.workerName))
+    throw new ConfigError('workerName', 'must be 1-100 letters, digits or -_.:@/ (no spaces)');
   if (options.prefix !== undefined && (options.prefix === '' || options.prefix.includes('{')))
     throw new ConfigError('prefix', 'must be a non-empty string');
 }

@@ -23,6 +23,12 @@ export interface QueuekitJobMeta {
   readonly c?: 1;
   /** On the reduce job of a native fan-out: Redis key of the fan-out's record (see `fanout.ts`). */
   readonly f?: string;
+  /**
+   * BullMQ `timestamp` of the job this meta was written for (set as the job is stored, see
+   * `send-queue.ts`): a job whose own timestamp differs is a copy another tool added with these
+   * options (Bull Board's "Duplicate"), a new job.
+   */
+  readonly t?: number;
 }
 
 /** Name of the BullMQ job option carrying {@link QueuekitJobMeta}. */
@@ -78,7 +84,7 @@ export function dataToBody(data: unknown, e: BodyEncoding | undefined): Uint8Arr
  * Read and check the queuekit meta of a job's options; `undefined` for jobs added by plain BullMQ.
  * Any producer can write this option, so the result is rebuilt from checked fields only: header
  * values that are not strings are dropped (into an object without a prototype, so `__proto__` is
- * just a name), and `id`, `e`, `n`, `c`, `f` are kept only with their documented types.
+ * just a name), and `id`, `e`, `n`, `c`, `f`, `t` are kept only with their documented types.
  */
 export function readMeta(opts: unknown): QueuekitJobMeta | undefined {
   if (typeof opts !== 'object' || opts === null) return undefined;
@@ -89,7 +95,7 @@ export function readMeta(opts: unknown): QueuekitJobMeta | undefined {
   if (candidate.v !== 1 || typeof h !== 'object' || h === null || Array.isArray(h)) return undefined;
   const headers: Record<string, string> = Object.create(null);
   for (const [key, value] of Object.entries(h)) if (typeof value === 'string') headers[key] = value;
-  const { id, e, n, c, f } = candidate;
+  const { id, e, n, c, f, t } = candidate;
   return {
     v: 1,
     h: headers,
@@ -99,5 +105,6 @@ export function readMeta(opts: unknown): QueuekitJobMeta | undefined {
     ...(c === 1 ? { c } : {}),
     // A fan-out meta of another type stays visible (as no key), so that the job is refused.
     ...(f !== undefined ? { f: typeof f === 'string' ? f : '' } : {}),
+    ...(typeof t === 'number' && Number.isFinite(t) ? { t } : {}),
   };
 }

@@ -90,6 +90,10 @@ export interface ReceiverSettings {
   readonly connection: Redis;
   readonly limiter: { readonly max: number; readonly duration: number } | undefined;
   readonly stalledIntervalMs: number | undefined;
+  /** BullMQ worker `name` (see `BullmqDriverOptions.workerName`). */
+  readonly workerName: string | undefined;
+  /** BullMQ worker `metrics` (see `BullmqDriverOptions.metrics`). */
+  readonly metrics: { readonly maxDataPoints: number } | undefined;
   readonly onError: (error: Error) => void;
 }
 
@@ -146,6 +150,8 @@ export class QueueReceiver {
       stalledInterval: this.stalledInterval(lockMs),
       drainDelay: 1,
       ...(settings.limiter ? { limiter: { ...settings.limiter } } : {}),
+      ...(settings.workerName ? { name: settings.workerName } : {}),
+      ...(settings.metrics ? { metrics: { maxDataPoints: settings.metrics.maxDataPoints } } : {}),
     };
     this.worker = new FetchWorker(queue, null, options);
     this.worker.redis = settings.connection;
@@ -184,6 +190,11 @@ export class QueueReceiver {
       out.push(...(await this.fetchMore(options.max - out.length)));
     }
     return out;
+  }
+
+  /** The driver closed this receiver: its deliveries can no longer be settled. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Apply BullMQ's limiter (one counter per queue in Redis, shared by every consumer of the queue). */

@@ -3,6 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { createQueue, type Queue as QueuekitQueue } from '@queuekit/core';
 import { type Job, Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { BullmqDriverOptions } from '../src/index.js';
 import { deletePrefix, eventually, REDIS_URL, testDriver, uniquePrefix, uniqueQueue } from './helpers.js';
 
 /**
@@ -82,11 +83,12 @@ function match(pattern: string, path: string): Record<string, string> | undefine
 function setUp<T>(
   label: string,
   maxAttempts = 2,
+  driverOptions: BullmqDriverOptions = {},
 ): { name: string; q: QueuekitQueue<T>; bull: Queue; server: InProcessServer } {
   const name = uniqueQueue(label);
   const q = createQueue<T>({
     name,
-    driver: testDriver(prefix),
+    driver: testDriver(prefix, driverOptions),
     ownsDriver: true,
     defaults: { maxAttempts, backoff: { type: 'fixed', delay: 50 } },
   });
@@ -158,7 +160,7 @@ describe('Bull Board routes on queues queuekit consumes', () => {
     expect(ran.sort()).toEqual([1, 1, 2, 3]);
   });
 
-  it('Change priority is what queuekit reports; Duplicate of a queuekit job adds nothing; Clean failed purges dead letters', async () => {
+  it('Change priority is what queuekit reports; Clean failed purges dead letters', async () => {
     const { name, q, bull, server } = setUp<{ n: number }>('edit', 1);
     await q.send('work', { n: 1 }, { priority: 1 });
     const [job] = await eventually('the prioritized job', async () => {
@@ -168,14 +170,6 @@ describe('Bull Board routes on queues queuekit consumes', () => {
     expect(job?.priority).toBe(9);
     const changed = await server.call('patch', `/api/queues/${name}/${job?.id}/priority`, { priority: 2 });
     expect(changed.status).toBe(200);
-    // Duplicate: the UI posts the job's name, data and options to the add route.
-    const duplicated = await server.call('post', `/api/queues/${name}/add`, {
-      name: job?.name,
-      data: job?.data,
-      options: job?.opts,
-    });
-    expect(duplicated.status).toBe(200);
-    expect(await bull.getJobCounts('prioritized', 'wait')).toEqual({ prioritized: 1, wait: 0 });
     const priorities: number[] = [];
     q.process(async (j) => {
       priorities.push(j.priority);
@@ -188,6 +182,116 @@ describe('Bull Board routes on queues queuekit consumes', () => {
     await eventually('Clean failed to remove the dead letter', async () => {
       expect((await server.call('put', `/api/queues/${name}/clean/failed`)).status).toBe(200);
       return (await q.deadLetters.list()).length === 0 ? true : undefined;
+    });
+  });
+
+  it('Duplicate adds a new job that runs: its own id, enqueued when duplicated, attempt 1; the original is kept', async () => {
+    const { name, q, bull, server } = setUp<{ n: number }>('dup', 2);
+    const runs: { id: string; n: number; attempt: number; enqueuedAt: number }[] = [];
+    q.process(async (job) => {
+      runs.push({ id: job.id, n: job.data.n, attempt: job.attempt, enqueuedAt: job.enqueuedAt.getTime() });
+      return job.data.n * 10;
+    });
+    const first = await q.send('work', { n: 1 });
+    const keyed = await q.send('work', { n: 2 }, { jobId: 'report-7' });
+    const originals = await jobsIn(bull, 'completed', 2);
+    const duplicatedAt = Date.now();
+    for (const original of originals) {
+      // What the board's Duplicate dialog posts: the job's name, data and options as the job route shows them.
+      const shown = await server.call(
+        'get',
+        `/api/queues/${name}/${encodeURIComponent(String(original.id))}`,
+      );
+      const { job } = shown.body as { job: { name: string; data: unknown; opts: Record<string, unknown> } };
+      const added = await server.call('post', `/api/queues/${name}/add`, {
+        name: job.name,
+        data: job.data,
+        options: job.opts,
+      });
+      expect(added.status).toBe(200);
+    }
+    const completed = await jobsIn(bull, 'completed', 4);
+    const copies = runs.slice(2).sort((a, b) => a.n - b.n);
+    expect(copies.map((run) => run.n)).toEqual([1, 2]);
+    const originalIds = new Set(originals.map((job) => String(job.id)));
+    for (const copy of copies) {
+      expect([first, keyed]).not.toContain(copy.id);
+      expect(completed.map((job) => String(job.id))).toContain(copy.id);
+      expect(originalIds.has(copy.id)).toBe(false);
+      expect(copy.attempt).toBe(1);
+      expect(copy.enqueuedAt).toBeGreaterThanOrEqual(duplicatedAt);
+      expect(await q.getJob(copy.id)).toMatchObject({ state: 'completed', result: copy.n * 10 });
+    }
+    expect(await q.getJob(first)).toMatchObject({ state: 'completed', result: 10 });
+    expect(await q.getJob(keyed)).toMatchObject({ state: 'completed', result: 20 });
+  });
+
+  it('Workers and Metrics tabs: the worker named in the options, completed and failed jobs counted when metrics are on', async () => {
+    const { name, q, bull, server } = setUp<{ fail: boolean }>('metrics', 1, {
+      workerName: 'billing-1',
+      metrics: true,
+    });
+    q.process(async (job) => {
+      if (job.data.fail) throw new Error('refused');
+    });
+    await q.sendBatch([false, false, true].map((fail) => ({ name: 'work', data: { fail } })));
+    await jobsIn(bull, 'completed', 2);
+    await jobsIn(bull, 'failed', 1);
+    const workers = await server.call('get', `/api/queues/${name}/workers`);
+    expect(workers.status).toBe(200);
+    expect((workers.body as { workers: { name: string | null }[] }).workers).toEqual([
+      expect.objectContaining({ name: 'billing-1' }),
+    ]);
+    type Metrics = { meta: { count: number } } | null;
+    const metrics = await server.call('get', `/api/queues/${name}/metrics`);
+    expect(metrics.status).toBe(200);
+    const { completed, failed } = metrics.body as { completed: Metrics; failed: Metrics };
+    expect(completed?.meta.count).toBe(2);
+    expect(failed?.meta.count).toBe(1);
+  });
+
+  it('Metrics stay off by default: nothing counted', async () => {
+    const { name, q, bull, server } = setUp<{ n: number }>('nometrics', 1);
+    q.process(async () => undefined);
+    await q.send('work', { n: 1 });
+    await jobsIn(bull, 'completed', 1);
+    const metrics = await server.call('get', `/api/queues/${name}/metrics`);
+    const { completed } = metrics.body as { completed: { meta: { count: number } } | null };
+    expect(completed?.meta.count ?? 0).toBe(0);
+  });
+
+  it('Add job runs a plain job; Remove deletes a job for good; Edit data changes what the handler gets', async () => {
+    const { name, q, bull, server } = setUp<{ n: number }>('addremove', 1);
+    const runs: { id: string; n: number; maxAttempts: number }[] = [];
+    q.process(async (job) => {
+      runs.push({ id: job.id, n: job.data.n, maxAttempts: job.maxAttempts });
+    });
+    const removed = await q.send('work', { n: 1 }, { delay: 60 * 60 * 1000 });
+    const edited = await q.send('work', { n: 2 }, { delay: 60 * 60 * 1000 });
+    await jobsIn(bull, 'delayed', 2);
+    expect((await server.call('put', `/api/queues/${name}/${removed}/clean`)).status).toBe(204);
+    const update = await server.call('patch', `/api/queues/${name}/${edited}/update-data`, {
+      jobData: { n: 20 },
+    });
+    expect(update.status).toBe(200);
+    expect((await server.call('put', `/api/queues/${name}/${edited}/promote`)).status).toBe(204);
+    const added = await server.call('post', `/api/queues/${name}/add`, {
+      name: 'plain',
+      data: { n: 3 },
+      options: { attempts: 4 },
+    });
+    expect(added.status).toBe(200);
+    const addedId = String((added.body as { job: { id: string } }).job.id);
+    await jobsIn(bull, 'completed', 2);
+    expect(runs.sort((a, b) => a.n - b.n)).toEqual([
+      { id: addedId, n: 3, maxAttempts: 4 },
+      { id: edited, n: 20, maxAttempts: 1 },
+    ]);
+    expect(await q.getJob(removed)).toBeUndefined();
+    expect(await bull.getJobCounts('delayed', 'wait', 'prioritized')).toEqual({
+      delayed: 0,
+      wait: 0,
+      prioritized: 0,
     });
   });
 });

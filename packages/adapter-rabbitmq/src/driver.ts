@@ -273,7 +273,7 @@ export class RabbitMqDriver implements Driver {
   }
 
   private delivery(queue: string, consumer: QueueConsumer, channel: Channel, message: Message): Delivery {
-    const fields = receivedFields(message, `rabbitmq-${randomUUID()}`, this.options.queueType);
+    const fields = receivedFields(message, () => `rabbitmq-${randomUUID()}`, this.options.queueType);
     let settled = false;
     const claim = () => {
       if (settled || !consumer.owns(channel)) {

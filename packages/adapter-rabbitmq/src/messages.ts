@@ -121,10 +121,22 @@ export function deliveryCountOf(message: Message, queueType: RabbitMqQueueType):
   return Number.isSafeInteger(counted) && counted > 0 ? counted + 1 : 2;
 }
 
-/** The fields of a ReceivedMessage read from an AMQP message. */
-export function receivedFields(message: Message, fallbackId: string, queueType: RabbitMqQueueType) {
+/**
+ * The fields of a ReceivedMessage read from an AMQP message. `fallbackId` names a message that came
+ * without a `messageId` (a foreign publisher); a function is called only then.
+ */
+export function receivedFields(
+  message: Message,
+  fallbackId: string | (() => string),
+  queueType: RabbitMqQueueType,
+) {
   const props = message.properties;
-  const id = typeof props.messageId === 'string' && props.messageId !== '' ? props.messageId : fallbackId;
+  const id =
+    typeof props.messageId === 'string' && props.messageId !== ''
+      ? props.messageId
+      : typeof fallbackId === 'function'
+        ? fallbackId()
+        : fallbackId;
   const timestamp = Number(props.timestamp);
   const priority = Number(props.priority);
   return {

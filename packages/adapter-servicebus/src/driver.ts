@@ -370,6 +370,14 @@ export class ServiceBusDriver implements Driver {
     ): Promise<void> => {
       if (settled) throw new LockLostError(`The message was already settled (${what})`);
       settled = true;
+      if (Date.now() >= keeper.heldUntil) {
+        // The broker may still answer for a moment (a renewal ran ahead), but the lock the core held is
+        // over: the message comes back when the broker's lock ends.
+        keeper.stop();
+        this.#keepers.delete(keeper);
+        prefetched?.release();
+        throw new LockLostError(`The lock expired before ${what}`);
+      }
       try {
         // The lock stays renewed while the settlement waits for its turn in the lane.
         await lane.run(kind, () => {
@@ -399,7 +407,7 @@ export class ServiceBusDriver implements Driver {
           }),
         ),
       extendLock: async (ms: number) => {
-        if (settled) return;
+        if (settled) throw new LockLostError('The message was already settled (renew-lock)');
         try {
           await keeper.hold(ms);
         } catch (error) {
@@ -592,7 +600,9 @@ export class ServiceBusDriver implements Driver {
       await Promise.allSettled([...this.#senders.values()].map((sender) => sender.close()));
       await this.#client.close();
     })();
-    await settlesWithin(closing, CLOSE_TIMEOUT_MS);
+    // Unanswered, the connection would stay open, and the namespace would go on handing its messages
+    // to these links, each expired lock one more delivery (an inflated attempt). Drop it.
+    if (!(await settlesWithin(closing, CLOSE_TIMEOUT_MS))) abortConnection(this.#client);
     this.#streams.clear();
     this.#receivers.clear();
     this.#senders.clear();
@@ -602,6 +612,24 @@ export class ServiceBusDriver implements Driver {
 
 /** How long `close()` waits for the namespace to answer before it lets the SDK's connections go. */
 const CLOSE_TIMEOUT_MS = 2_000;
+
+/** The part of rhea's connection (under `@azure/service-bus` 7.9.x) that drops its socket at once. */
+interface RheaConnection {
+  readonly socket?: unknown;
+  abort_socket?(socket: unknown): void;
+}
+
+/**
+ * Destroy the SDK's AMQP socket without waiting for the namespace (SDK internals, pinned to 7.9.x:
+ * `ServiceBusClient._connectionContext.connection._connection` is the rhea connection). A missing
+ * field (another SDK version) leaves the connection to the SDK's own timeouts.
+ */
+function abortConnection(client: ServiceBusClient): void {
+  const rhea = (
+    client as unknown as { _connectionContext?: { connection?: { _connection?: RheaConnection } } }
+  )._connectionContext?.connection?._connection;
+  if (rhea?.socket && typeof rhea.abort_socket === 'function') rhea.abort_socket(rhea.socket);
+}
 
 /** A listed dead letter: reason and description from Service Bus, attempts from the driver's property. */
 function toDeadLettered(message: ServiceBusReceivedMessage): DeadLetteredMessage {

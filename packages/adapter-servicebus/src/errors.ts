@@ -24,6 +24,10 @@ const UNREACHABLE_CODES = new Set([
   'ServerBusyError',
 ]);
 
+/** Socket errors as the SDK quotes them in a message whose code says nothing (`GeneralError`). */
+const NETWORK_MESSAGE =
+  /\b(ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH)\b|^Failed to connect$/;
+
 /** Whether `error` is an abort (the receive's signal fired). */
 export function isAbort(error: unknown): boolean {
   return (error as { name?: string } | null)?.name === 'AbortError';
@@ -74,11 +78,9 @@ function classify(error: unknown, what: string, scrubber: Scrubber | undefined):
   }
   const code = (error as { code?: string } | null)?.code ?? '';
   const message = (error as Error | null)?.message ?? '';
-  // rhea-promise rejects a connect whose socket closed before the AMQP open with a bare 'Failed to connect'.
-  if (
-    UNREACHABLE_CODES.has(code) ||
-    /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|^Failed to connect$/.test(message)
-  ) {
+  // rhea-promise rejects a connect whose socket closed before the AMQP open with a bare 'Failed to connect';
+  // a socket reset under a send comes back as a ServiceBusError 'GeneralError' quoting ECONNRESET.
+  if (UNREACHABLE_CODES.has(code) || NETWORK_MESSAGE.test(message)) {
     return new BrokerUnavailableError(`Service Bus unreachable during ${what} (${code || 'network error'})`, {
       cause: safeCause(error, scrubber),
     });

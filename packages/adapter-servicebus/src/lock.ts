@@ -16,6 +16,8 @@ const MIN_RENEW_DELAY_MS = 50;
 /** One delivery's lock. */
 export class LockKeeper {
   private holdUntil: number;
+  /** The broker's expiry of the lock as received, before any renewal. */
+  private readonly firstBrokerLockedUntil: number;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** The error of a background renewal that failed, if any (the settle call will report it). */
@@ -28,6 +30,7 @@ export class LockKeeper {
     now = Date.now(),
   ) {
     this.holdUntil = now + holdMs;
+    this.firstBrokerLockedUntil = brokerLockedUntil;
     this.schedule(now);
   }
 
@@ -38,6 +41,15 @@ export class LockKeeper {
   get lockedUntil(): number {
     if (this.failure !== undefined || this.stopped) return this.brokerLockedUntil;
     return Math.max(this.brokerLockedUntil, this.holdUntil);
+  }
+
+  /**
+   * When the lock the core asked for runs out: a settle past it is refused, although the broker's lock may
+   * run a little longer (a renewal restarts a whole LockDuration, past what was asked).
+   */
+  get heldUntil(): number {
+    if (this.failure !== undefined || this.stopped) return this.brokerLockedUntil;
+    return Math.max(this.firstBrokerLockedUntil, this.holdUntil);
   }
 
   /** Keep the lock `ms` more from now; renews at once when the current lock ends earlier. */

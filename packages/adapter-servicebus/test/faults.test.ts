@@ -1,5 +1,4 @@
 import { describeFaultConformance } from '@queuekit/conformance';
-import { describe, it } from 'vitest';
 import { ServiceBusDriver } from '../src/index.js';
 import { connectionString, deleteQueue, lockMs, makeDriver, target } from './helpers.js';
 
@@ -10,34 +9,23 @@ const proxied = (address: { readonly host: string; readonly port: number }) =>
   connectionString.replace(/Endpoint=sb:\/\/[^;/]+/i, `Endpoint=sb://${address.host}:${address.port}`);
 
 for (const prefetch of [false, true]) {
-  (process.env.QUEUEKIT_FAULTS === '1' ? describeFaultConformance : skippedFaults)(
-    `servicebus${prefetch ? ' (prefetch)' : ''}`,
-    () => makeDriver({ prefetch }),
-    {
-      lockMs,
-      queuePrefix: prefetch ? 'qkf-sbp' : 'qkf-sb',
-      cleanup: (name) => deleteQueue(name),
-      ...(target === 'test-server' && endpoint
-        ? {
-            viaProxy: {
-              target: { host: endpoint[1] ?? '127.0.0.1', port: Number(endpoint[2]) },
-              url: proxied,
-            },
-            driverVia: (address: { readonly host: string; readonly port: number }) =>
-              new ServiceBusDriver({
-                connectionString: proxied(address),
-                duplicateDetection: true,
-                prefetch,
-              }),
-          }
-        : {}),
-    },
-  );
-}
-
-/** The fault suite is not part of the default run until it passes on every adapter (QUEUEKIT_FAULTS=1 runs it). */
-function skippedFaults(name: string, ..._rest: unknown[]): void {
-  describe.skip(`faults: ${name} (set QUEUEKIT_FAULTS=1)`, () => {
-    it('runs with QUEUEKIT_FAULTS=1', () => undefined);
+  describeFaultConformance(`servicebus${prefetch ? ' (prefetch)' : ''}`, () => makeDriver({ prefetch }), {
+    lockMs,
+    queuePrefix: prefetch ? 'qkf-sbp' : 'qkf-sb',
+    cleanup: (name) => deleteQueue(name),
+    ...(target === 'test-server' && endpoint
+      ? {
+          viaProxy: {
+            target: { host: endpoint[1] ?? '127.0.0.1', port: Number(endpoint[2]) },
+            url: proxied,
+          },
+          driverVia: (address: { readonly host: string; readonly port: number }) =>
+            new ServiceBusDriver({
+              connectionString: proxied(address),
+              duplicateDetection: true,
+              prefetch,
+            }),
+        }
+      : {}),
   });
 }

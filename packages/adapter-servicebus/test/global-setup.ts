@@ -13,6 +13,11 @@ declare module 'vitest' {
 
 /** Lock duration of the test server's auto-created queues: the shortest lock the suite relies on. */
 export const TEST_LOCK_MS = 2000;
+/**
+ * Queues of the fault suite (`qkf-`) get Service Bus's smallest LockDuration, 5 s: an outage shorter
+ * than the lock costs no delivery (see the README, "When the broker goes away").
+ */
+export const FAULT_LOCK_MS = 5000;
 
 /**
  * Start the AMQP test server on a free port, unless `SERVICEBUS_CONNECTION_STRING` points at
@@ -35,6 +40,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       requiresDuplicateDetection: true,
       duplicateDetectionWindowMs: 10 * 60_000,
     },
+    queuePropertiesByPrefix: { 'qkf-': { lockDurationMs: FAULT_LOCK_MS } },
   });
   const control = await startControlServer(emulator);
   project.provide('servicebusConnectionString', emulator.connectionString);

@@ -303,41 +303,78 @@ export class SqsDriver implements Driver {
     const visibility = seconds(options.lockMs, 1, MAX_VISIBILITY_SECONDS);
     const out: Delivery[] = [];
     while (out.length < options.max && !signal.aborted) {
-      const wanted = Math.min(10, options.max - out.length);
+      const left = options.max - out.length;
       const wait = out.length > 0 ? 0 : seconds(deadline - performance.now(), 0, MAX_WAIT_SECONDS);
-      const sentAt = performance.now();
-      let batch: Message[];
-      try {
-        const res = await this.#client.send(
-          new ReceiveMessageCommand({
-            QueueUrl: info.url,
-            MaxNumberOfMessages: wanted,
-            WaitTimeSeconds: wait,
-            VisibilityTimeout: visibility,
-            MessageAttributeNames: ['All'],
-            MessageSystemAttributeNames: [...SYSTEM_ATTRIBUTES],
-          }),
-          { abortSignal: signal },
-        );
-        batch = res.Messages ?? [];
-      } catch (error) {
-        if (signal.aborted || isAbort(error)) break;
-        if (isQueueMissing(error)) this.#queues.forget(info.name);
-        throw mapError(error, 'receive');
-      }
-      const lockedUntil = sentAt + visibility * 1000;
-      for (const message of batch) {
-        const decoded = fromWire(message);
-        if (info.fifo && decoded.due !== undefined && decoded.due > Date.now()) {
-          await this.hold(info, message, decoded.due);
-          continue;
+      // The first call long-polls for up to 10. Once a full batch came, more are probably waiting: the
+      // rest is asked for at once in parallel calls (one round trip, not one per 10). A FIFO queue keeps
+      // one call at a time so its batches arrive in order.
+      const calls = out.length > 0 && !info.fifo ? Math.ceil(left / 10) : 1;
+      const wanted = Array.from({ length: calls }, (_, i) => Math.min(10, left - i * 10));
+      const results = await Promise.allSettled(
+        wanted.map((count) => this.#receiveOnce(info, count, wait, visibility, signal)),
+      );
+      let received = 0;
+      let failure: unknown;
+      for (const result of results) {
+        if (result.status === 'rejected') failure ??= result.reason;
+        else if (result.value) {
+          received += result.value.received;
+          out.push(...result.value.deliveries);
         }
-        out.push(this.delivery(info, message, decoded, lockedUntil));
       }
-      if (batch.length === wanted) continue; // maybe more waiting: ask again without waiting
+      // Deliveries already in hand are returned (their messages are locked to us); the error comes back
+      // on the next receive if it persists.
+      if (failure !== undefined) {
+        if (out.length > 0) break;
+        throw failure;
+      }
+      if (signal.aborted) break;
+      const asked = wanted.reduce((total, count) => total + count, 0);
+      if (received === asked) continue; // every call came back full: maybe more waiting, ask again without waiting
       if (out.length > 0 || performance.now() >= deadline) break;
     }
     return out;
+  }
+
+  /** One ReceiveMessage call; undefined when the signal stopped it. */
+  async #receiveOnce(
+    info: QueueInfo,
+    wanted: number,
+    wait: number,
+    visibility: number,
+    signal: AbortSignal,
+  ): Promise<{ received: number; deliveries: Delivery[] } | undefined> {
+    const sentAt = performance.now();
+    let batch: Message[];
+    try {
+      const res = await this.#client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: info.url,
+          MaxNumberOfMessages: wanted,
+          WaitTimeSeconds: wait,
+          VisibilityTimeout: visibility,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: [...SYSTEM_ATTRIBUTES],
+        }),
+        { abortSignal: signal },
+      );
+      batch = res.Messages ?? [];
+    } catch (error) {
+      if (signal.aborted || isAbort(error)) return undefined;
+      if (isQueueMissing(error)) this.#queues.forget(info.name);
+      throw mapError(error, 'receive');
+    }
+    const lockedUntil = sentAt + visibility * 1000;
+    const deliveries: Delivery[] = [];
+    for (const message of batch) {
+      const decoded = fromWire(message);
+      if (info.fifo && decoded.due !== undefined && decoded.due > Date.now()) {
+        await this.hold(info, message, decoded.due);
+        continue;
+      }
+      deliveries.push(this.delivery(info, message, decoded, lockedUntil));
+    }
+    return { received: batch.length, deliveries };
   }
 
   /** FIFO queues have no per-message delay: a message received before its due time is hidden until then. */

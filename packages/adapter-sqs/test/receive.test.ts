@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { CreateQueueCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { utf8 } from '@queuekit/core';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { cutForAttribute, MAX_DEAD_LETTER_ERROR_BYTES } from '../src/message.js';
@@ -168,6 +168,47 @@ describe('close (conformance v2: acks issued before close are not lost)', () => 
       expect(await other.receive(queue, { max: 10, waitMs: 2500, lockMs: 1000, signal })).toEqual([]);
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('receive of more than 10 (issue 16: SQS receive at 0.6x of the native client)', () => {
+  it('after a full first batch, asks for the rest in parallel calls and returns every message', async () => {
+    const queue = uniqueName('parallel');
+    created.push(queue);
+    const driver = makeDriver();
+    const signal = new AbortController().signal;
+    try {
+      await driver.send(
+        queue,
+        Array.from({ length: 50 }, (_, i) => ({
+          id: `m${i}`,
+          name: 'n',
+          body: utf8(`{"i":${i}}`),
+          headers: {},
+        })),
+      );
+      let inFlight = 0;
+      let mostInFlight = 0;
+      const send = SQSClient.prototype.send;
+      vi.spyOn(SQSClient.prototype, 'send').mockImplementation(function (
+        this: SQSClient,
+        ...args: Parameters<SQSClient['send']>
+      ) {
+        if (!(args[0] instanceof ReceiveMessageCommand)) return send.apply(this, args);
+        inFlight++;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        return (send.apply(this, args) as unknown as Promise<unknown>).finally(() => {
+          inFlight--;
+        });
+      } as SQSClient['send']);
+      const got = await driver.receive(queue, { max: 50, waitMs: 3000, lockMs: 30_000, signal });
+      expect(got.map((d) => d.id).sort()).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`).sort());
+      // One long poll for the first 10, then the other 40 in four calls at once (was: one call after another).
+      expect(mostInFlight).toBe(4);
+      await Promise.all(got.map((d) => d.ack()));
+    } finally {
+      await driver.close();
     }
   });
 });

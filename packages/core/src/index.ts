@@ -14,7 +14,14 @@ export { createMemoryDriver, MemoryDriver, type MemoryDriverOptions } from './me
 export { createQueue, type Consumer, type Producer, Queue } from './queue/queue.js';
 export { type BandNaming, PriorityBands } from './semantics/priority.js';
 export { ADAPTER_PACKAGES, driverFromUrl, registerScheme, schemeOf } from './registry.js';
-export { isSecretName, redactUrl, Scrubber, scrubError, scrubSecrets, secretsOf } from './redact.js';
+export { isSecretName, redactUrl, secretsOf } from './redact.js';
+export {
+  type CredentialCommandOption,
+  Scrubber,
+  type ScrubberOptions,
+  scrubError,
+  scrubSecrets,
+} from './scrubber.js';
 export { abortableDelay } from './timers.js';
 export type { StandardResult, StandardSchemaV1 } from './schema.js';
 export type * from './types.js';

@@ -4,7 +4,8 @@
  * It errs on the side of masking too much: a display string may lose a host name, never a password.
  */
 
-const MASK = '***';
+/** What a secret is replaced by. */
+export const MASK = '***';
 /** Shortest piece of a secret that is scrubbed on its own (see `secretsOf`). */
 const MIN_FRAGMENT = 4;
 /** Most guesses at where a password ends (one per `@` before the last). */
@@ -203,97 +204,4 @@ export function secretsOf(url: string | undefined): string[] {
   return [...new Set(found.map((secret) => secret.trim()))].filter(
     (secret) => secret.length > 0 && secret !== MASK,
   );
-}
-
-/**
- * Removes the secrets of some URLs from any text: the CLI passes every line it prints through one,
- * adapters their error messages.
- */
-export class Scrubber {
-  readonly #secrets: string[];
-
-  constructor(urls: readonly (string | undefined)[]) {
-    // Longest first, so a secret containing another one is replaced whole.
-    this.#secrets = [...new Set(urls.flatMap(secretsOf))].sort((a, b) => b.length - a.length);
-  }
-
-  /** `text` with every known secret replaced by `***`. */
-  scrub(text: string): string {
-    let out = text;
-    for (const secret of this.#secrets) out = out.split(secret).join(MASK);
-    return out;
-  }
-
-  /** A URL safe to show: `redactUrl`, then scrubbed (covers secrets of the other URLs). */
-  url(url: string): string {
-    return this.scrub(redactUrl(url));
-  }
-
-  /**
-   * Remove the secrets from an error and everything it holds, in place, and return it: every string
-   * property (`message`, `stack`, a client's `command.args`...), in nested objects and arrays, through
-   * `cause`, `errors` and any other link, cycles and getters included (a property that cannot be
-   * rewritten is deleted).
-   */
-  error<E>(error: E): E {
-    if (this.#secrets.length === 0) return error;
-    const seen = new Set<object>();
-    const visit = (value: object, depth: number): void => {
-      if (seen.has(value) || depth > MAX_ERROR_DEPTH) return;
-      seen.add(value);
-      const record = value as Record<PropertyKey, unknown>;
-      for (const key of Reflect.ownKeys(value)) {
-        let field: unknown;
-        try {
-          field = record[key];
-        } catch {
-          continue;
-        }
-        if (typeof field === 'string') {
-          const clean = this.scrub(field);
-          if (clean !== field) rewrite(record, key, clean);
-        } else if (typeof field === 'object' && field !== null) {
-          visit(field, depth + 1);
-        }
-      }
-    };
-    if (typeof error === 'object' && error !== null) visit(error, 0);
-    return error;
-  }
-
-  /** Never shows the secrets it holds. */
-  toJSON(): string {
-    return `Scrubber(${this.#secrets.length} secrets)`;
-  }
-
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return this.toJSON();
-  }
-}
-
-/** How deep `Scrubber.error` follows nested objects (causes of causes, `command.args`...). */
-const MAX_ERROR_DEPTH = 20;
-
-function rewrite(record: Record<PropertyKey, unknown>, key: PropertyKey, value: string): void {
-  try {
-    record[key] = value;
-    if (record[key] === value) return;
-  } catch {
-    // Read-only: define it anew below.
-  }
-  try {
-    Object.defineProperty(record, key, { value, writable: true, configurable: true, enumerable: true });
-  } catch {
-    Reflect.deleteProperty(record, key);
-  }
-}
-
-/** `error` (and everything it holds) with the secrets of `urls` removed, in place (see `Scrubber.error`). */
-export function scrubError<E>(error: E, urls: readonly (string | undefined)[]): E {
-  return new Scrubber(urls).error(error);
-}
-
-/** `text` with the secrets of `url` (and the URL itself, redacted) scrubbed out. */
-export function scrubSecrets(text: string, url: string): string {
-  return new Scrubber([url]).scrub(text.split(url).join(redactUrl(url)));
 }

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -25,7 +25,8 @@ async function secondCopy(): Promise<ErrorsModule> {
   const dir = mkdtempSync(join(tmpdir(), 'queuekit-second-copy-'));
   dirs.push(dir);
   const target = join(dir, 'errors.ts');
-  copyFileSync(fileURLToPath(new URL('../src/errors.ts', import.meta.url)), target);
+  cpSync(fileURLToPath(new URL('../src/errors.ts', import.meta.url)), target);
+  cpSync(fileURLToPath(new URL('../src/errors', import.meta.url)), join(dir, 'errors'), { recursive: true });
   return (await import(pathToFileURL(target).href)) as ErrorsModule;
 }
 

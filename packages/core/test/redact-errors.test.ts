@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { Scrubber, scrubError } from '../src/redact.js';
+import { Scrubber, scrubError } from '../src/scrubber.js';
 
 const SECRET = 'pa/SENTI %#NEL';
 const URL_WITH_SECRET = `redis://app:${encodeURIComponent(SECRET)}@127.0.0.1:6379`;

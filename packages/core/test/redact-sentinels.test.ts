@@ -1,7 +1,8 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createQueue, QueuekitError } from '../src/index.js';
-import { isSecretName, redactUrl, Scrubber, secretsOf } from '../src/redact.js';
+import { isSecretName, redactUrl, secretsOf } from '../src/redact.js';
+import { Scrubber } from '../src/scrubber.js';
 
 /**
  * Secrets that break naive parsers: `/` (base64 keys), `%` (a valid escape, `%4e` is `N`, and a stray

@@ -1,13 +1,4 @@
-import {
-  ConfigError,
-  createQueue,
-  type DeadLetterRecord,
-  type JobStatus,
-  type PeekedJob,
-  QueuekitError,
-  type ScheduleInfo,
-  Scrubber,
-} from '@queuekit/core';
+import { ConfigError, QueuekitError, Scrubber } from '@queuekit/core';
 import { asset, isAsset, page } from './assets.js';
 import {
   DashboardHttpError,
@@ -15,13 +6,17 @@ import {
   type DashboardResponse,
   errorResponse,
   json,
+  SECURITY_HEADERS,
 } from './http.js';
-import type { AnyQueue, DashboardAction, DashboardOptions, QueueUrlSource } from './options.js';
+import type { AnyQueue, DashboardAction, DashboardOptions } from './options.js';
 import { checkAction, csrfToken } from './security.js';
-import { iso, preview } from './serialize.js';
+import { openQueues, within } from './sources.js';
+import { brokerLabel, deadLetterView, jobView, peekedView, providerOf, scheduleView } from './views.js';
 
 const DEFAULT_TIMEOUT_MS = 5_000;
 const MAX_LIST = 500;
+/** How long one round of overview counts serves further page refreshes (pages poll every 2 s). */
+const OVERVIEW_REUSE_MS = 1_000;
 
 /** A mounted dashboard: one handler for every server (see the adapters). */
 export interface Dashboard {
@@ -33,68 +28,6 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-function isQueue(source: AnyQueue | QueueUrlSource): source is AnyQueue {
-  return (
-    typeof (source as AnyQueue).stats === 'function' && typeof (source as AnyQueue).metrics === 'function'
-  );
-}
-
-function openQueues(sources: DashboardOptions['queues']): {
-  queues: AnyQueue[];
-  owned: AnyQueue[];
-  urls: string[];
-} {
-  if (!Array.isArray(sources) || sources.length === 0)
-    throw new ConfigError('queues', 'expected at least one Queue or { url, name }');
-  const queues: AnyQueue[] = [];
-  const owned: AnyQueue[] = [];
-  const urls: string[] = [];
-  sources.forEach((source, index) => {
-    if (isQueue(source)) {
-      queues.push(source);
-      return;
-    }
-    if (typeof source !== 'object' || source === null || typeof source.url !== 'string')
-      throw new ConfigError(`queues[${index}]`, 'expected a Queue or { url, name | names }');
-    const names = [...(source.name === undefined ? [] : [source.name]), ...(source.names ?? [])];
-    if (names.length === 0) throw new ConfigError(`queues[${index}].name`, 'give `name` or `names`');
-    urls.push(source.url);
-    for (const name of names) {
-      const queue = createQueue({ name, url: source.url, ...(source.store ? { store: source.store } : {}) });
-      queues.push(queue);
-      owned.push(queue);
-    }
-  });
-  const seen = new Set<string>();
-  for (const queue of queues) {
-    if (seen.has(queue.name)) throw new ConfigError('queues', `queue \`${queue.name}\` is listed twice`);
-    seen.add(queue.name);
-  }
-  return { queues, owned, urls };
-}
-
-function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () =>
-        reject(
-          new DashboardHttpError(504, 'ERR_BROKER', `no answer from the broker ${what} within ${ms} ms`),
-        ),
-      ms,
-    );
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
-
 function limitParam(query: URLSearchParams, fallback: number): number {
   const raw = query.get('limit');
   if (raw === null) return fallback;
@@ -102,67 +35,6 @@ function limitParam(query: URLSearchParams, fallback: number): number {
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST)
     throw new DashboardHttpError(400, 'ERR_BAD_REQUEST', `limit: expected an integer 1-${MAX_LIST}`);
   return limit;
-}
-
-function providerOf(queue: AnyQueue): string {
-  return queue.toJSON().provider ?? 'unknown';
-}
-
-function deadLetterView(record: DeadLetterRecord<unknown>) {
-  return {
-    id: record.id,
-    name: record.name,
-    reason: record.reason,
-    error: record.error,
-    attempts: record.attempts,
-    deadLetteredAt: iso(record.deadLetteredAt),
-    data: preview(record.data),
-  };
-}
-
-function peekedView(job: PeekedJob<unknown>) {
-  return {
-    id: job.id,
-    name: job.name,
-    priority: job.priority,
-    attempt: job.attempt,
-    enqueuedAt: iso(job.enqueuedAt),
-    runAt: iso(job.runAt),
-    data: preview(job.data),
-  };
-}
-
-function jobView(status: JobStatus<unknown>) {
-  return {
-    id: status.id,
-    queue: status.queue,
-    name: status.name,
-    state: status.state,
-    progress: status.progress,
-    result: preview(status.result),
-    error: status.error,
-    reason: status.reason,
-    attempts: status.attempts,
-    maxAttempts: status.maxAttempts,
-    createdAt: iso(status.createdAt),
-    startedAt: iso(status.startedAt),
-    finishedAt: iso(status.finishedAt),
-    updatedAt: iso(status.updatedAt),
-  };
-}
-
-function scheduleView(queue: string, info: ScheduleInfo<unknown>) {
-  return {
-    queue,
-    name: info.name,
-    jobName: info.jobName ?? info.name,
-    cron: info.cron,
-    every: info.every,
-    tz: info.tz,
-    lastRunAt: iso(info.lastRunAt),
-    nextRunAt: iso(info.nextRunAt),
-    data: preview(info.data),
-  };
 }
 
 /** The routes: `GET` pages and reads, `POST` actions. */
@@ -174,6 +46,7 @@ class DashboardHandler implements Dashboard {
   private readonly token: string;
   private readonly allowedOrigins: ReadonlySet<string>;
   private readonly timeoutMs: number;
+  private lastOverview: { at: number; result: Promise<object> } | undefined;
 
   constructor(private readonly options: DashboardOptions) {
     const { queues, owned, urls } = openQueues(options.queues);
@@ -288,8 +161,9 @@ class DashboardHandler implements Dashboard {
     if (parts.length === 0) {
       const visible = new URL(request.originalUrl ?? request.url ?? '/', 'http://dashboard.invalid');
       if (!visible.pathname.endsWith('/')) {
-        // Relative asset and API links need the trailing slash.
-        return { status: 308, headers: { location: `${visible.pathname}/${visible.search}` }, body: '' };
+        // Relative asset and API links need the trailing slash. One leading `/`: never a `//host` redirect.
+        const location = `/${visible.pathname.replace(/^\/+/, '')}/${visible.search}`;
+        return { status: 308, headers: { ...SECURITY_HEADERS, location }, body: '' };
       }
       return page({
         title: this.options.title ?? 'queuekit',
@@ -344,9 +218,28 @@ class DashboardHandler implements Dashboard {
     }
   }
 
-  private async overview() {
-    const queues = await Promise.all([...this.byName.values()].map((queue) => this.queueSummary(queue)));
-    return { time: new Date().toISOString(), actions: this.options.allowActions === true, queues };
+  /**
+   * Every queue's summary. Pages open at the same time share one round of broker calls: a round is
+   * reused while it runs and for {@link OVERVIEW_REUSE_MS} after, and dropped by any action.
+   */
+  private overview(): Promise<object> {
+    const now = Date.now();
+    if (this.lastOverview && now - this.lastOverview.at < OVERVIEW_REUSE_MS) return this.lastOverview.result;
+    const result = (async () => {
+      const queues = await Promise.all([...this.byName.values()].map((queue) => this.queueSummary(queue)));
+      return { time: new Date().toISOString(), actions: this.options.allowActions === true, queues };
+    })();
+    const round = { at: Number.POSITIVE_INFINITY, result };
+    this.lastOverview = round;
+    result.then(
+      () => {
+        round.at = Date.now();
+      },
+      () => {
+        if (this.lastOverview === round) this.lastOverview = undefined;
+      },
+    );
+    return result;
   }
 
   private async queueDetail(queue: AnyQueue) {
@@ -364,7 +257,7 @@ class DashboardHandler implements Dashboard {
         queue: queue.name,
         supported: false,
         jobs: [],
-        note: `The ${providerOf(queue)} broker cannot show waiting jobs without taking them off the queue, so only their count is shown.`,
+        note: `${brokerLabel(providerOf(queue))} cannot show waiting jobs without taking them off the queue, so only their count is shown.`,
       };
     }
   }
@@ -400,6 +293,19 @@ class DashboardHandler implements Dashboard {
       throw new DashboardHttpError(403, 'ERR_READ_ONLY', 'this dashboard is read-only (allowActions is off)');
     await this.authorize(request, action);
     checkAction(request, this.token, this.allowedOrigins);
+    try {
+      return await this.runAction(request, action, name);
+    } finally {
+      // Counts read before or during the action are stale now.
+      this.lastOverview = undefined;
+    }
+  }
+
+  private async runAction(
+    request: DashboardRequest,
+    action: 'redrive' | 'purge',
+    name: string,
+  ): Promise<DashboardResponse> {
     const queue = this.queue(name);
     const body = await request.body();
     if (typeof body !== 'object' || body === null || Array.isArray(body))

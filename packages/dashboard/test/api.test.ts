@@ -1,3 +1,4 @@
+import { createQueue } from '@queuekit/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDashboard, CSRF_HEADER, type Dashboard } from '../src/index.js';
 import { eventually, type Fixture, fixture, type Served, serve } from './helpers.js';
@@ -223,5 +224,35 @@ describe('queues given as URLs', () => {
     expect(() => createDashboard({ queues: [{ url: 'memory://', name: 'a' }], timeoutMs: 0 })).toThrow(
       expect.objectContaining({ field: 'timeoutMs' }),
     );
+  });
+});
+
+describe('overview rounds', () => {
+  it('pages polling together share one round of broker calls; an action starts a fresh one', async () => {
+    const queue = createQueue({ name: 'dash-rounds', url: 'memory://rounds' });
+    let calls = 0;
+    const metrics = queue.metrics.bind(queue);
+    queue.metrics = () => {
+      calls++;
+      return metrics();
+    };
+    const dashboard = createDashboard({ queues: [queue], allowActions: true });
+    const served = await serve(dashboard);
+    try {
+      await Promise.all(Array.from({ length: 5 }, () => fetch(`${served.base}api/overview`)));
+      expect(calls).toBe(1);
+      const token = await tokenOf(served.base);
+      const redrive = await fetch(`${served.base}api/queues/dash-rounds/dead-letters/redrive`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [CSRF_HEADER]: token },
+        body: JSON.stringify({ all: true }),
+      });
+      expect(redrive.status).toBe(200);
+      await fetch(`${served.base}api/overview`);
+      expect(calls).toBe(2);
+    } finally {
+      await served.close();
+      await queue.close();
+    }
   });
 });

@@ -62,6 +62,8 @@ describe.each(BROKERS)('dashboard in Chromium on $label', ({ label, url, peek })
     // Live: a job sent now shows up without reloading the page.
     await fx.idle.send('report', { n: 6 });
     await expect.poll(() => cell(page, fx.idle.name, 'waiting').textContent(), { timeout: 10_000 }).toBe('4');
+    // From the second sample on, the rates are filled in from metrics().
+    expect(await cell(page, fx.work.name, 'completedRate').textContent()).toMatch(/^\d+(\.\d)?\/min$/);
   });
 
   it('the queue page lists waiting jobs where the broker can peek, and says so where it cannot', async () => {
@@ -110,6 +112,24 @@ describe.each(BROKERS)('dashboard in Chromium on $label', ({ label, url, peek })
     await page.locator('#confirm-ok').click();
     await page.locator('.ok', { hasText: '1 dead-lettered job(s) deleted' }).waitFor();
     await eventually(async () => (await fx.work.deadLetters.list()).length === 0);
+  });
+
+  it('the schedules page shows each schedule with its next run', async () => {
+    await fx.work.schedule('nightly', { cron: '0 3 * * *', data: { n: 1 } });
+    try {
+      const next = (await fx.work.schedules.list()).find((s) => s.name === 'nightly')?.nextRunAt;
+      expect(next?.getUTCHours()).toBe(3);
+      await page.goto(`${served.base}#/schedules`);
+      const row = page.locator('#schedules tr[data-schedule="nightly"]');
+      await row.waitFor();
+      expect(await row.textContent()).toContain('cron 0 3 * * * (UTC)');
+      const shown = await row.locator('[data-field="nextRunAt"]').textContent();
+      expect(shown).toBe(
+        await page.evaluate((iso) => new Date(iso).toLocaleString(), next?.toISOString() ?? ''),
+      );
+    } finally {
+      await fx.work.schedules.remove('nightly');
+    }
   });
 
   it('a job lookup shows its state, progress and result', async () => {

@@ -48,6 +48,28 @@ describe('read-only by default', () => {
   });
 });
 
+describe('read-only page', () => {
+  it('shows no action button, and says why', async () => {
+    const queue = createQueue({ name: uniqueName('ro-page'), url: 'memory://ro-page' });
+    const dashboard = createDashboard({ queues: [queue] });
+    const served = await serve(dashboard);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${served.base}#/queue/${queue.name}/dead`);
+      await page.locator('.read-only').waitFor();
+      expect(await page.locator('#mode').textContent()).toBe('read-only');
+      expect(
+        await page.locator('#purge-all, #redrive-all, #redrive-selected, input[type=checkbox]').count(),
+      ).toBe(0);
+    } finally {
+      await browser.close();
+      await served.close();
+      await queue.close();
+    }
+  });
+});
+
 describe('actions on: CSRF protection', () => {
   let queue: Queue<unknown>;
   let dashboard: Dashboard;

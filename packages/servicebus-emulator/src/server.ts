@@ -35,6 +35,11 @@ export interface EmulatorOptions {
   /** Properties of auto-created queues, over the Service Bus defaults. */
   readonly defaultQueueProperties?: Partial<QueueProperties>;
   /**
+   * Properties of auto-created queues whose name starts with a key, over `defaultQueueProperties`
+   * (the longest matching prefix wins). E.g. `{ 'slow-': { lockDurationMs: 30_000 } }`.
+   */
+  readonly queuePropertiesByPrefix?: Readonly<Record<string, Partial<QueueProperties>>>;
+  /**
    * Largest message accepted, advertised as the link's `max-message-size`: 256 KB on the Standard
    * tier, up to 100 MB on Premium (https://learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas).
    */
@@ -211,9 +216,17 @@ export class ServiceBusEmulator {
     const queueName = path.replace(dlqSuffix, '');
     let queue = this.entities.get(queueName.toLowerCase());
     if (!queue && create && queueName !== '' && !queueName.startsWith('$'))
-      queue = this.createQueue(queueName);
+      queue = this.createQueue(queueName, this.propertiesByPrefix(queueName));
     if (!queue) return undefined;
     return isDlq ? queue.deadLetterQueue : queue;
+  }
+
+  private propertiesByPrefix(name: string): Partial<QueueProperties> {
+    const prefixes = Object.keys(this.options.queuePropertiesByPrefix ?? {})
+      .filter((prefix) => name.toLowerCase().startsWith(prefix.toLowerCase()))
+      .sort((a, b) => b.length - a.length);
+    const longest = prefixes[0];
+    return longest === undefined ? {} : (this.options.queuePropertiesByPrefix?.[longest] ?? {});
   }
 
   /** Listen on the configured port. */

@@ -229,6 +229,20 @@ describe('service-bus-amqp-protocol-guide', () => {
     expect(await receiver(name).peekMessages(5)).toHaveLength(1);
   });
 
+  it('auto-created queues take the properties of their longest matching name prefix', async () => {
+    const prefixed = await startEmulator({
+      defaultQueueProperties: { lockDurationMs: 1000 },
+      queuePropertiesByPrefix: { 'slow-': { lockDurationMs: 5000 }, 'slow-er-': { lockDurationMs: 9000 } },
+    });
+    try {
+      expect(prefixed.entity('plain')?.properties.lockDurationMs).toBe(1000);
+      expect(prefixed.entity('SLOW-one')?.properties.lockDurationMs).toBe(5000);
+      expect(prefixed.entity('slow-er-two')?.properties.lockDurationMs).toBe(9000);
+    } finally {
+      await prefixed.stop();
+    }
+  });
+
   it('an unknown entity is amqp:not-found when auto-creation is off', async () => {
     const strict = await startEmulator({ autoCreateQueues: false });
     const other = new ServiceBusClient(strict.connectionString, { retryOptions: { maxRetries: 0 } });

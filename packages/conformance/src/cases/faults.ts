@@ -1,4 +1,4 @@
-import { createQueue, type Driver, type Queue } from '@queuekit/core';
+import { createQueue, type Driver, type Queue, settlesWithin } from '@queuekit/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ConformanceOptions, createHarness, type Harness, until } from '../harness.js';
 import { type NetworkFaults, startTcpProxy } from '../proxy.js';
@@ -276,21 +276,6 @@ export function faultCases(h: Harness, options: FaultCaseOptions = {}): void {
       }
     });
   }
-}
-
-/** Whether `promise` settled within `ms` (it keeps running either way). */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  const settled = promise.then(
-    () => true as const,
-    () => true as const,
-  );
-  const outcome = await Promise.race([settled, late]);
-  clearTimeout(timer);
-  return outcome;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DeadLetterInfo, OutgoingMessage } from '../driver.js';
+import { Wakeup } from '../driver-kit/wait.js';
 import { type SafeTimer, safeTimeout } from '../timers.js';
 
 /** One message held by the in-memory broker. */
@@ -30,7 +31,7 @@ interface QueueState {
   readonly deadLetters: StoredDeadLetter[];
   /** id → expiry (ms epoch) of dedup entries. */
   readonly dedup: Map<string, number>;
-  readonly waiters: Set<() => void>;
+  readonly wakeup: Wakeup;
   timer: SafeTimer | undefined;
   timerAt: number;
 }
@@ -52,7 +53,7 @@ export class MemoryBroker {
         messages: new Map(),
         deadLetters: [],
         dedup: new Map(),
-        waiters: new Set(),
+        wakeup: new Wakeup(),
         timer: undefined,
         timerAt: 0,
       };
@@ -143,10 +144,21 @@ export class MemoryBroker {
     return true;
   }
 
-  /** Unlock a message, visible again after `delayMs`; false when the lock is not held. */
-  release(queue: string, key: string, token: string, delayMs: number, now = Date.now()): boolean {
+  /**
+   * Unlock a message, visible again after `delayMs`; false when the lock is not held. With
+   * `countDelivery: false` (a defer), the delivery it was locked for is not counted.
+   */
+  release(
+    queue: string,
+    key: string,
+    token: string,
+    delayMs: number,
+    { countDelivery = true }: { countDelivery?: boolean } = {},
+    now = Date.now(),
+  ): boolean {
     const message = this.owned(queue, key, token, now);
     if (!message) return false;
+    if (!countDelivery) message.deliveryCount = Math.max(0, message.deliveryCount - 1);
     message.lockToken = undefined;
     message.visibleAt = now + delayMs;
     this.wake(queue);
@@ -248,32 +260,20 @@ export class MemoryBroker {
   }
 
   /** Resolve when something may have become available in `queue`, or after `ms`. */
-  waitFor(queue: string, ms: number, signal: AbortSignal): Promise<void> {
-    const state = this.state(queue);
-    return new Promise((resolve) => {
-      const done = () => {
-        timer.clear();
-        state.waiters.delete(done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = safeTimeout(done, ms);
-      state.waiters.add(done);
-      signal.addEventListener('abort', done, { once: true });
-      this.armTimer(queue);
-    });
+  async waitFor(queue: string, ms: number, signal: AbortSignal): Promise<void> {
+    const waiting = this.state(queue).wakeup.wait(ms, signal);
+    this.armTimer(queue);
+    await waiting;
   }
 
   private wake(queue: string): void {
-    const state = this.queues.get(queue);
-    if (!state) return;
-    for (const waiter of [...state.waiters]) waiter();
+    this.queues.get(queue)?.wakeup.wake();
   }
 
   /** Wake waiters when the next delayed message becomes visible or the next lock expires. */
   private armTimer(queue: string, now = Date.now()): void {
     const state = this.state(queue);
-    if (state.waiters.size === 0) return;
+    if (state.wakeup.waiting === 0) return;
     let next = Number.POSITIVE_INFINITY;
     for (const message of state.messages.values()) {
       const locked = message.lockToken !== undefined && message.lockedUntil > now;

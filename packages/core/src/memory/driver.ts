@@ -10,7 +10,8 @@ import {
   type ReceiveOptions,
   type RedriveOptions,
 } from '../driver.js';
-import { LockLostError, QueueClosedError } from '../errors.js';
+import { createDelivery } from '../driver-kit/delivery.js';
+import { ConfigError, LockLostError, QueueClosedError, UnsupportedFeatureError } from '../errors.js';
 import { linkSignals } from '../timers.js';
 import { type MemoryBroker, namedBroker, type StoredMessage } from './broker.js';
 
@@ -69,20 +70,24 @@ export class MemoryDriver implements Driver {
 
   async send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
     this.open();
-    if (messages.length > this.capabilities.maxBatchSize) {
-      throw new RangeError(
-        `The memory driver takes at most ${this.capabilities.maxBatchSize} messages per send`,
+    // What the core never sends (it splits batches, hops delays, emulates priority): typed all the same.
+    if (messages.length > this.capabilities.maxBatchSize)
+      throw new ConfigError(
+        'messages',
+        `the memory driver takes at most ${this.capabilities.maxBatchSize} per send`,
       );
-    }
     for (const message of messages) {
-      if ((message.delayMs ?? 0) > this.capabilities.maxDelayMs) {
-        throw new RangeError(
-          `delayMs ${message.delayMs} exceeds the declared maximum ${this.capabilities.maxDelayMs}`,
+      if ((message.delayMs ?? 0) > this.capabilities.maxDelayMs)
+        throw new ConfigError(
+          'delayMs',
+          `${message.delayMs} exceeds the declared maximum ${this.capabilities.maxDelayMs}`,
         );
-      }
-      if (message.priority !== undefined && this.capabilities.priority !== 'native') {
-        throw new RangeError('priority given to a driver that declared no native priority');
-      }
+      if (message.priority !== undefined && this.capabilities.priority !== 'native')
+        throw new UnsupportedFeatureError(
+          'priority on send',
+          this.provider,
+          'the driver declared no native priority',
+        );
     }
     for (const message of messages) this.broker.enqueue(queue, message);
   }
@@ -107,50 +112,39 @@ export class MemoryDriver implements Driver {
 
   private delivery(queue: string, key: string, message: StoredMessage, token: string): Delivery {
     const broker = this.broker;
-    const settle = (ok: () => boolean) => {
-      this.open();
-      if (!ok()) throw new LockLostError();
+    const held = (ok: boolean) => {
+      if (!ok) throw new LockLostError();
     };
     // `flag` pretends to be a broker that only says "delivered before" (RabbitMQ classic queues).
     const deliveryCount =
       this.capabilities.deliveryCount === 'flag' ? Math.min(2, message.deliveryCount) : message.deliveryCount;
-    let lockedUntil = message.lockedUntil;
-    const delivery: Delivery = {
-      id: message.id,
-      name: message.name,
-      body: message.body,
-      headers: { ...message.headers },
-      deliveryCount,
-      get lockedUntil() {
-        return message.lockToken === token ? message.lockedUntil : Math.min(lockedUntil, Date.now());
-      },
-      enqueuedAt: message.enqueuedAt,
-      priority: message.priority,
-      ...(message.orderingKey === undefined ? {} : { orderingKey: message.orderingKey }),
-      raw: message,
-      ack: async () => settle(() => broker.ack(queue, key, token)),
-      // One synchronous step: the follow-ups exist if and only if the parent is acknowledged.
-      ackWith: async (followUps) =>
-        settle(() => {
-          if (!broker.extend(queue, key, token, 1000)) return false;
+    return createDelivery({
+      message: { ...received(message), deliveryCount, ...orderingKeyOf(message) },
+      lockedUntil: message.lockedUntil,
+      provider: this.provider,
+      isClosed: () => this.closing.signal.aborted,
+      operations: {
+        ack: async () => held(broker.ack(queue, key, token)),
+        // One synchronous step: the follow-ups exist if and only if the parent is acknowledged.
+        ackWith: async (followUps) => {
+          held(broker.extend(queue, key, token, 1000));
           for (const { queue: target, messages } of followUps)
             for (const m of messages) broker.enqueue(target, m);
-          return broker.ack(queue, key, token);
-        }),
-      deadLetter: async (info) => settle(() => broker.deadLetter(queue, key, token, info)),
-      release: async (delayMs) => settle(() => broker.release(queue, key, token, delayMs)),
-      ...(this.capabilities.lockRenewal
-        ? {
-            extendLock: async (ms: number) =>
-              settle(() => {
-                const ok = broker.extend(queue, key, token, ms);
-                if (ok) lockedUntil = message.lockedUntil;
-                return ok;
-              }),
-          }
-        : {}),
-    };
-    return delivery;
+          held(broker.ack(queue, key, token));
+        },
+        deadLetter: async (info) => held(broker.deadLetter(queue, key, token, info)),
+        release: async (delayMs) => held(broker.release(queue, key, token, delayMs)),
+        defer: async (ms) => held(broker.release(queue, key, token, ms, { countDelivery: false })),
+        ...(this.capabilities.lockRenewal
+          ? {
+              extendLock: async (ms: number) => {
+                held(broker.extend(queue, key, token, ms));
+                return message.lockedUntil;
+              },
+            }
+          : {}),
+      },
+    });
   }
 
   async stats(queue: string): Promise<DriverStats> {
@@ -189,6 +183,10 @@ export class MemoryDriver implements Driver {
   async close(): Promise<void> {
     this.closing.abort();
   }
+}
+
+function orderingKeyOf(message: StoredMessage): { orderingKey?: string } {
+  return message.orderingKey === undefined ? {} : { orderingKey: message.orderingKey };
 }
 
 /** A stored message as the driver contract shows it (headers copied, the stored object as `raw`). */

@@ -1,0 +1,108 @@
+import type { Delivery, Driver, NativeWorkflows } from '../driver.js';
+import { type ClassifyContext, classifyError } from './classify.js';
+
+const GUARDED = Symbol.for('queuekit.guarded-driver');
+
+/** The asynchronous members of a driver, a delivery and the native workflows: each is guarded. */
+const DRIVER_CALLS = new Set<PropertyKey>([
+  'send',
+  'receive',
+  'stats',
+  'listDeadLetters',
+  'redriveDeadLetters',
+  'purgeDeadLetters',
+  'peek',
+  'deleteQueue',
+  'close',
+]);
+const DELIVERY_CALLS = new Set<PropertyKey>([
+  'ack',
+  'ackWith',
+  'deadLetter',
+  'release',
+  'defer',
+  'extendLock',
+  'progress',
+  'log',
+]);
+const WORKFLOW_CALLS = new Set<PropertyKey>(['fanOut', 'setRateLimit']);
+const SCHEDULE_CALLS = new Set<PropertyKey>(['upsert', 'remove', 'list']);
+const JOB_CALLS = new Set<PropertyKey>(['get']);
+
+/** Options of {@link guardDriver}. */
+export interface GuardDriverOptions {
+  /** Applied to an untyped error before it is wrapped (a `Scrubber.error` holding the queue URL's secrets). */
+  readonly scrub?: <E>(error: E) => E;
+}
+
+/**
+ * `driver` with every asynchronous call (its own, its deliveries', its native workflows') made to reject
+ * only with queuekit errors: an error that is not one goes through `driver.classifyError`, else becomes a
+ * `DriverError` holding it as `cause`. A synchronous throw becomes a rejection. Everything else (capabilities,
+ * getters such as `lockedUntil`, vendor extras) reads through unchanged; guarding twice guards once.
+ */
+export function guardDriver<D extends Driver>(driver: D, options: GuardDriverOptions = {}): D {
+  if ((driver as { [GUARDED]?: unknown })[GUARDED] === true) return driver;
+  const context: ClassifyContext = {
+    provider: driver.provider,
+    classify: driver.classifyError
+      ? (error, operation) => driver.classifyError?.(error, operation)
+      : undefined,
+    scrub: options.scrub,
+  };
+  const guardDelivery = (delivery: Delivery) => guard(delivery, DELIVERY_CALLS, context, 'delivery.');
+  return new Proxy(driver, {
+    get(target, property) {
+      if (property === GUARDED) return true;
+      const value = Reflect.get(target, property, target);
+      if (property === 'receive' && typeof value === 'function') {
+        return (...args: unknown[]) =>
+          call(context, 'receive', () => value.apply(target, args)).then((deliveries) =>
+            (deliveries as Delivery[]).map(guardDelivery),
+          );
+      }
+      if (property === 'workflows' && value) return guardWorkflows(value as NativeWorkflows, context);
+      if (DRIVER_CALLS.has(property) && typeof value === 'function')
+        return (...args: unknown[]) => call(context, String(property), () => value.apply(target, args));
+      return value;
+    },
+  });
+}
+
+function guardWorkflows(workflows: NativeWorkflows, context: ClassifyContext): NativeWorkflows {
+  const guarded = guard(workflows, WORKFLOW_CALLS, context, 'workflows.');
+  return new Proxy(guarded, {
+    get(target, property) {
+      const value = Reflect.get(target, property);
+      if (property === 'schedules' && value)
+        return guard(value as object, SCHEDULE_CALLS, context, 'schedules.');
+      if (property === 'jobs' && value) return guard(value as object, JOB_CALLS, context, 'jobs.');
+      return value;
+    },
+  });
+}
+
+/** `target` with the functions named in `calls` guarded; everything else read from `target` itself. */
+function guard<T extends object>(
+  target: T,
+  calls: ReadonlySet<PropertyKey>,
+  context: ClassifyContext,
+  prefix: string,
+): T {
+  return new Proxy(target, {
+    get(object, property) {
+      const value = Reflect.get(object, property, object);
+      if (!calls.has(property) || typeof value !== 'function') return value;
+      return (...args: unknown[]) =>
+        call(context, `${prefix}${String(property)}`, () => value.apply(object, args));
+    },
+  });
+}
+
+async function call<T>(context: ClassifyContext, operation: string, work: () => T | Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw classifyError(error, operation, context);
+  }
+}

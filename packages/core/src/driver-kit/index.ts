@@ -1,0 +1,29 @@
+/**
+ * The driver kit: what every adapter needs and must get right, written once. Helpers that carry the
+ * contract's invariants (settle once, lock expiry, typed errors, bounded batches, secret scrubbing) so a
+ * driver only moves messages. `@queuekit/core/driver-kit`.
+ *
+ * @packageDocumentation
+ */
+export { chunk, type ChunkLimits } from './chunk.js';
+export { type ClassifyContext, classified, classifyError, type ErrorClassifier } from './classify.js';
+export {
+  type CreateDeliveryOptions,
+  createDelivery,
+  type DeliveryOperations,
+  type FollowUps,
+} from './delivery.js';
+export { type GuardDriverOptions, guardDriver } from './guard.js';
+export {
+  param,
+  type ParamSpec,
+  type ParamValue,
+  type ParsedParams,
+  parseParams,
+  type ParseParamsOptions,
+} from './params.js';
+export { type MessageView, readMessage, type ReadMessageOptions } from './read-message.js';
+export { type WakeReason, Wakeup } from './wait.js';
+export { REDIS_CREDENTIAL_COMMANDS } from '../credential-commands.js';
+export { type CredentialCommandOption, Scrubber, type ScrubberOptions } from '../scrubber.js';
+export { redactUrl } from '../redact.js';

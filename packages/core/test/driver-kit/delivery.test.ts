@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import type { ReceivedMessage } from '../../src/driver.js';
+import { createDelivery, type DeliveryOperations } from '../../src/driver-kit/index.js';
+import {
+  BrokerUnavailableError,
+  DriverError,
+  LockLostError,
+  QueueClosedError,
+  type QueuekitError,
+} from '../../src/errors.js';
+
+const message: ReceivedMessage = {
+  id: 'j1',
+  name: 'job',
+  body: new Uint8Array([1, 2]),
+  headers: { 'qk-attempt': '1' },
+  deliveryCount: 1,
+  raw: { vendor: true },
+};
+
+/** A delivery on a hand-driven clock whose broker calls are counted. */
+function setup(
+  overrides: Partial<DeliveryOperations> = {},
+  classify?: (e: unknown) => QueuekitError | undefined,
+) {
+  let clock = 1_000;
+  const calls: string[] = [];
+  let closed = false;
+  const operations: DeliveryOperations = {
+    ack: async () => {
+      calls.push('ack');
+    },
+    deadLetter: async () => {
+      calls.push('deadLetter');
+    },
+    release: async () => {
+      calls.push('release');
+    },
+    defer: async () => {
+      calls.push('defer');
+    },
+    extendLock: async () => {
+      calls.push('extendLock');
+    },
+    ...overrides,
+  };
+  const delivery = createDelivery({
+    message,
+    lockedUntil: 2_000,
+    operations,
+    provider: 'test',
+    classify,
+    isClosed: () => closed,
+    now: () => clock,
+  });
+  return {
+    delivery,
+    calls,
+    advance: (ms: number) => {
+      clock += ms;
+    },
+    close: () => {
+      closed = true;
+    },
+  };
+}
+
+describe('createDelivery', () => {
+  it('carries the received message through', () => {
+    const { delivery } = setup();
+    expect(delivery).toMatchObject({ id: 'j1', name: 'job', deliveryCount: 1, raw: { vendor: true } });
+    expect(delivery.lockedUntil).toBe(2_000);
+  });
+
+  it('lets exactly one settlement win: a second one is LockLostError and never reaches the broker', async () => {
+    const { delivery, calls } = setup();
+    await delivery.ack();
+    await expect(delivery.ack()).rejects.toBeInstanceOf(LockLostError);
+    await expect(delivery.deadLetter({ reason: 'x' })).rejects.toBeInstanceOf(LockLostError);
+    await expect(delivery.release?.(10)).rejects.toBeInstanceOf(LockLostError);
+    await expect(delivery.extendLock?.(10)).rejects.toBeInstanceOf(LockLostError);
+    expect(calls).toEqual(['ack']);
+  });
+
+  it('refuses a settlement racing one in flight', async () => {
+    let finish = () => {};
+    const { delivery, calls } = setup({
+      ack: () =>
+        new Promise<void>((resolve) => {
+          calls.push('ack');
+          finish = resolve;
+        }),
+    });
+    const first = delivery.ack();
+    await expect(delivery.deadLetter({ reason: 'x' })).rejects.toBeInstanceOf(LockLostError);
+    finish();
+    await first;
+    expect(calls).toEqual(['ack']);
+  });
+
+  it('refuses to settle once the lock ran out locally, without calling the broker', async () => {
+    const { delivery, calls, advance } = setup();
+    advance(1_000);
+    const error = await delivery.ack().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockLostError);
+    expect((error as Error).message).toMatch(/lock ran out/);
+    expect(calls).toEqual([]);
+  });
+
+  it('moves lockedUntil on renewal, from the broker when it tells, else from the call start', async () => {
+    let answer: number | undefined;
+    const { delivery, advance } = setup({ extendLock: async () => answer });
+    advance(500);
+    await delivery.extendLock?.(3_000);
+    expect(delivery.lockedUntil).toBe(1_500 + 3_000);
+    answer = 9_999;
+    await delivery.extendLock?.(3_000);
+    expect(delivery.lockedUntil).toBe(9_999);
+    advance(4_000); // past the first lock end, within the renewed one
+    await delivery.ack();
+  });
+
+  it('maps every thrown driver error through the classifier, and wraps what it does not know', async () => {
+    const vendor = Object.assign(new Error('ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const { delivery } = setup({ ack: async () => Promise.reject(vendor) }, (e) =>
+      (e as { code?: string }).code === 'ECONNREFUSED'
+        ? new BrokerUnavailableError('down', { cause: e })
+        : undefined,
+    );
+    await expect(delivery.ack()).rejects.toBeInstanceOf(BrokerUnavailableError);
+    const other = setup({ deadLetter: async () => Promise.reject(new TypeError('boom')) });
+    const error = await other.delivery.deadLetter({ reason: 'x' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DriverError);
+    expect(error).toMatchObject({ code: 'ERR_DRIVER', provider: 'test', operation: 'deadLetter' });
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
+  });
+
+  it('lets a settlement that failed without losing the lock be tried again', async () => {
+    let failures = 1;
+    const { delivery, calls } = setup({
+      ack: async () => {
+        calls.push('ack');
+        if (failures-- > 0) throw new BrokerUnavailableError('blip');
+      },
+    });
+    await expect(delivery.ack()).rejects.toBeInstanceOf(BrokerUnavailableError);
+    await delivery.ack();
+    expect(calls).toEqual(['ack', 'ack']);
+  });
+
+  it('a lock the broker says is lost stays lost, and lockedUntil drops to now', async () => {
+    const { delivery } = setup({ release: async () => Promise.reject(new LockLostError()) });
+    await expect(delivery.release?.(10)).rejects.toBeInstanceOf(LockLostError);
+    expect(delivery.lockedUntil).toBe(1_000);
+    await expect(delivery.ack()).rejects.toBeInstanceOf(LockLostError);
+  });
+
+  it('rejects every operation of a closed driver with QueueClosedError', async () => {
+    const { delivery, close, calls } = setup();
+    close();
+    await expect(delivery.ack()).rejects.toBeInstanceOf(QueueClosedError);
+    await expect(delivery.extendLock?.(10)).rejects.toBeInstanceOf(QueueClosedError);
+    expect(calls).toEqual([]);
+  });
+
+  it('offers only the operations the driver has', () => {
+    const delivery = createDelivery({
+      message,
+      lockedUntil: Date.now() + 1_000,
+      provider: 'test',
+      operations: { ack: async () => {}, deadLetter: async () => {} },
+    });
+    expect(delivery.release).toBeUndefined();
+    expect(delivery.extendLock).toBeUndefined();
+    expect(delivery.defer).toBeUndefined();
+    expect(delivery.ackWith).toBeUndefined();
+  });
+});
