@@ -14,7 +14,10 @@ function behaviourTable(): Map<string, string[]> {
     const cells = line.split('|').map((cell) => cell.trim());
     const [behaviour, file] = [cells[1], cells[2]];
     if (!behaviour || !file || behaviour === 'behaviour' || /^-+$/.test(behaviour)) continue;
-    rows.set(behaviour, [...file.matchAll(/`([^`]+)`/g)].map((match) => match[1] as string));
+    rows.set(
+      behaviour,
+      [...file.matchAll(/`([^`]+)`/g)].map((match) => match[1] as string),
+    );
   }
   return rows;
 }
@@ -54,6 +57,7 @@ describe('docs/architecture.md', () => {
     const layout = doc.split('## Layout of `packages/core/src`')[1]?.split('\n## ')[0] ?? '';
     const folders = [...layout.matchAll(/^\| `([\w-]+\/)`/gm)].map((match) => match[1] as string);
     expect(folders.length).toBeGreaterThan(5);
-    for (const folder of folders) expect(existsSync(join(root, 'packages/core/src', folder)), folder).toBe(true);
+    for (const folder of folders)
+      expect(existsSync(join(root, 'packages/core/src', folder)), folder).toBe(true);
   });
 });
