@@ -1,6 +1,6 @@
 import type { Delivery } from '../driver.js';
 import { errorMessage, JobTimeoutError } from '../errors.js';
-import { H, intHeader, userHeaders } from '../headers.js';
+import { readMessage } from '../driver-kit/read-message.js';
 import { asError } from '../observability/report.js';
 import { validateWith } from '../schema.js';
 import { type AttemptInfo, attemptInfo } from '../semantics/attempts.js';
@@ -45,7 +45,8 @@ export class JobRunner<T> {
     const { ctx, driver } = this.scope;
     const info = attemptInfo(delivery, ctx.defaults.maxAttempts);
     const now = Date.now();
-    const name = delivery.name ?? delivery.headers[H.name] ?? 'default';
+    const view = readMessage(delivery, { priority: driver.capabilities.priority });
+    const { name } = view;
     const admission = admit(info, delivery.deliveryCount, driver.capabilities, now);
     const flaggedRedelivery = driver.capabilities.deliveryCount === 'flag' && delivery.deliveryCount > 1;
     if (
@@ -89,9 +90,9 @@ export class JobRunner<T> {
       data,
       attempt: info.attempt,
       maxAttempts: info.maxAttempts,
-      priority: this.scope.bands.priorityOf(delivery),
-      headers: userHeaders(delivery.headers),
-      enqueuedAt: enqueuedAt(delivery, now),
+      priority: view.priority,
+      headers: view.headers,
+      enqueuedAt: view.enqueuedAt ?? new Date(now),
       raw: delivery.raw,
     };
     await this.run(held, job, info);
@@ -185,11 +186,4 @@ function jobDeadline<T>(
   });
   elapsed.catch(() => undefined);
   return { elapsed, timer: timer as SafeTimer };
-}
-
-/** When the job was first sent: the `qk-enqueued-at` header when it is a valid time, else the broker's. */
-function enqueuedAt(delivery: Delivery, now: number): Date {
-  const fallback = delivery.enqueuedAt?.getTime() ?? now;
-  const at = new Date(intHeader(delivery.headers, H.enqueuedAt, fallback));
-  return Number.isNaN(at.getTime()) ? new Date(fallback) : at;
 }
