@@ -96,10 +96,24 @@ export class Settler<T> {
     await this.replaceWithCopy(held, headers, delayMs);
   }
 
-  /** A delayed job arrived before its time (a hop): put it back for the remaining time. */
+  /**
+   * A delayed job arrived before its time (a hop): hidden again for the rest (or the next hop), by the
+   * driver's `defer` where it has one (no delivery counted, no copy), else as a copy due then.
+   */
   async park(held: HeldDelivery, attempt: number, remainingMs: number): Promise<void> {
     const { delivery } = held;
+    const { driver, ctx } = this.scope;
     reportTo(this.scope, { type: 'delayed', id: delivery.id, remainingMs });
+    if (delivery.defer) {
+      try {
+        await delivery.defer(firstHop(remainingMs, driver.capabilities, ctx.maxDelayHop));
+      } catch (error) {
+        if (!QueuekitError.is(error, 'ERR_LOCK_LOST')) throw error;
+        // Not hidden: the broker hands it out again once the lock runs out, and it is parked then.
+        this.scope.heartbeat.lost(held, error);
+      }
+      return;
+    }
     if (!(await this.holdsLock(held))) return;
     await this.replaceWithCopy(held, { ...delivery.headers, [H.attempt]: String(attempt) }, remainingMs);
   }
