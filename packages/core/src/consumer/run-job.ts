@@ -1,5 +1,6 @@
 import type { Delivery } from '../driver.js';
-import { errorMessage, JobTimeoutError } from '../errors.js';
+import { capErrorText } from '../error-text.js';
+import { ConfigError, errorMessage, JobTimeoutError } from '../errors.js';
 import { readMessage } from '../driver-kit/read-message.js';
 import { asError } from '../observability/report.js';
 import { validateWith } from '../schema.js';
@@ -112,6 +113,10 @@ export class JobRunner<T> {
       },
       enqueue: (name, data, options) => {
         followUps.push({ name, data: data as T, ...(options ? { options } : {}) });
+      },
+      log: async (message) => {
+        if (typeof message !== 'string') throw new ConfigError('message', 'expected a string');
+        await delivery.log?.(capErrorText(message));
       },
     };
     void recordJob(this.scope, job.id, {
