@@ -1,4 +1,10 @@
-import { BrokerUnavailableError, errorMessage, LockLostError, QueuekitError } from '@queuekit/core';
+import {
+  AuthenticationError,
+  BrokerUnavailableError,
+  errorMessage,
+  LockLostError,
+  QueuekitError,
+} from '@queuekit/core';
 
 function codeOf(error: unknown): string {
   const e = error as { name?: string; Code?: string; code?: string; __type?: string };
@@ -74,9 +80,29 @@ export function safeError(error: unknown): Error {
   return new Error(errorMessage(error));
 }
 
+/**
+ * SQS (and AWS STS/IAM) refusing who we are, or the SDK finding no credentials at all: retrying will not
+ * help. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html
+ */
+const AUTH_CODES =
+  /^(InvalidClientTokenId|SignatureDoesNotMatch|UnrecognizedClientException|AccessDenied(Exception)?|ExpiredToken(Exception)?|MissingAuthenticationToken|IncompleteSignature|InvalidSecurity|CredentialsProviderError)$/;
+
+/** Whether SQS refused the request's credentials (or there were none). */
+export function isAuthFailure(error: unknown): boolean {
+  const e = error as { name?: unknown; Code?: unknown; code?: unknown; __type?: unknown } | null;
+  return [e?.name, e?.Code, e?.code, e?.__type].some(
+    (code) => typeof code === 'string' && AUTH_CODES.test(code.replace(/^.*#/, '')),
+  );
+}
+
 /** Map an SDK error to a queuekit error where one fits; never includes URLs, requests or credentials. */
 export function mapError(error: unknown, action: string): Error {
   if (error instanceof QueuekitError) return error;
+  if (isAuthFailure(error))
+    return new AuthenticationError(
+      'SQS',
+      `${action}: SQS refused the credentials (${codeOf(error)}): ${errorMessage(error)}`,
+    );
   if (isLockGone(error))
     return new LockLostError(`${action}: the message's receipt handle is no longer valid (lock lost)`);
   if (isNetwork(error))

@@ -63,6 +63,11 @@ export function describeError(error: unknown, urls: ShownUrls = {}): ErrorReport
           line: `queuekit: ${message} (${shownUrl ?? peer.slice(4)}): is it running and reachable, and are the credentials right? Raise --timeout to wait longer [${error.code}]`,
           exitCode: EXIT.failure,
         };
+      case 'ERR_AUTH':
+        return {
+          line: `queuekit: ${peer}${where} refused the credentials: ${message}. Check the user and password (or key) [${error.code}]`,
+          exitCode: EXIT.failure,
+        };
       case 'ERR_BROKER_UNAVAILABLE':
         return {
           line: `queuekit: cannot reach ${peer}${where}: ${message} [${error.code}]`,

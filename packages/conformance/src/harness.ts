@@ -4,6 +4,7 @@ import {
   createQueue,
   type Driver,
   MemoryStore,
+  PriorityBands,
   type Queue,
   type QueueOptions,
   type Store,
@@ -197,15 +198,9 @@ export function createHarness(
       const admin = await makeDriver();
       try {
         for (const name of toDelete) {
-          const physical = [name];
-          if (admin.capabilities.priority === 'emulated') {
-            for (let band = 1; band <= 9; band++) {
-              physical.push(
-                admin.priorityQueueName ? admin.priorityQueueName(name, band) : `${name}-p${band}`,
-              );
-            }
-          }
-          for (const queue of physical) await admin.deleteQueue?.(queue).catch(() => undefined);
+          // Every band queue of an emulated priority, strict queues' cases included.
+          for (const queue of new PriorityBands(admin, name).queues)
+            await admin.deleteQueue?.(queue).catch(() => undefined);
           await options.cleanup?.(name);
         }
       } finally {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SECURITY_HEADERS, type DashboardResponse } from './http.js';
 
@@ -9,27 +10,28 @@ const FILES = {
 
 export type AssetName = keyof typeof FILES;
 
-const cache = new Map<AssetName, string>();
+const cache = new Map<AssetName, { text: string; etag: string }>();
 
-function load(name: AssetName): string {
-  let text = cache.get(name);
-  if (text === undefined) {
-    text = readFileSync(new URL(`../ui/${name}`, import.meta.url), 'utf8');
-    cache.set(name, text);
+function load(name: AssetName): { text: string; etag: string } {
+  let file = cache.get(name);
+  if (file === undefined) {
+    const text = readFileSync(new URL(`../ui/${name}`, import.meta.url), 'utf8');
+    file = { text, etag: `"${createHash('sha256').update(text).digest('base64url').slice(0, 22)}"` };
+    cache.set(name, file);
   }
-  return text;
+  return file;
 }
 
 export function isAsset(name: string): name is AssetName {
   return Object.hasOwn(FILES, name);
 }
 
-export function asset(name: AssetName): DashboardResponse {
-  return {
-    status: 200,
-    headers: { ...SECURITY_HEADERS, 'content-type': FILES[name], 'cache-control': 'no-cache' },
-    body: load(name),
-  };
+/** A UI file; `304` when the browser's copy (`If-None-Match`) is current. */
+export function asset(name: AssetName, ifNoneMatch: string | undefined): DashboardResponse {
+  const { text, etag } = load(name);
+  const headers = { ...SECURITY_HEADERS, 'content-type': FILES[name], 'cache-control': 'no-cache', etag };
+  if (ifNoneMatch?.split(',').some((tag) => tag.trim() === etag)) return { status: 304, headers, body: '' };
+  return { status: 200, headers, body: text };
 }
 
 const escapeAttribute = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

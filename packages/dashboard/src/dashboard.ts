@@ -171,7 +171,7 @@ class DashboardHandler implements Dashboard {
       });
     }
     if (parts[0] === 'assets' && parts.length === 2 && isAsset(parts[1] ?? ''))
-      return asset(parts[1] as 'app.js');
+      return asset(parts[1] as 'app.js', request.headers['if-none-match']);
     if (parts[0] !== 'api') throw new DashboardHttpError(404, 'ERR_NOT_FOUND', 'no such page');
 
     const [, section, name, sub] = parts;

@@ -1,9 +1,8 @@
 import type { Queue, Store } from '@queuekit/core';
 import type { DashboardRequest } from './http.js';
 
-/** Any queue, whatever its payload type. */
-// biome-ignore lint/suspicious/noExplicitAny: a queue of any payload type is accepted; the dashboard reads payloads as unknown.
-export type AnyQueue = Queue<any>;
+/** Any queue, whatever its payload type (the dashboard reads payloads as `unknown`). */
+export type AnyQueue = Queue<unknown>;
 
 /** Queues the dashboard opens itself from a URL (and closes on `dashboard.close()`). */
 export interface QueueUrlSource {

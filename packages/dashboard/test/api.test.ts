@@ -64,6 +64,12 @@ describe.each(BROKERS)('API on %s', (label, urlOf) => {
       const response = await fetch(`${served.base}assets/${name}`);
       expect(response.status).toBe(200);
       expect((await response.text()).length).toBeGreaterThan(100);
+      // Revalidation: an unchanged file is a 304 without a body.
+      const etag = response.headers.get('etag') ?? '';
+      expect(etag).toMatch(/^".+"$/);
+      const again = await fetch(`${served.base}assets/${name}`, { headers: { 'if-none-match': etag } });
+      expect(again.status).toBe(304);
+      expect(await again.text()).toBe('');
     }
     const bare = await fetch(served.base.replace(/\/$/, ''), { redirect: 'manual' });
     expect(bare.status).toBe(308);

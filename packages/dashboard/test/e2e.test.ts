@@ -11,6 +11,9 @@ const BROKERS = [
   { label: 'rabbitmq', url: () => inject('amqpUrl'), peek: false },
 ] as const;
 
+/** The page refreshes every 2 s; a loaded machine may need a few rounds. */
+const POLL = { timeout: 10_000 };
+
 let browser: Browser;
 
 beforeAll(async () => {
@@ -53,7 +56,9 @@ describe.each(BROKERS)('dashboard in Chromium on $label', ({ label, url, peek })
   it('the overview shows the counts the queue reports', async () => {
     const stats = await fx.idle.stats();
     await page.goto(served.base);
-    await expect.poll(() => cell(page, fx.idle.name, 'waiting').textContent()).toBe(String(stats.waiting));
+    await expect
+      .poll(() => cell(page, fx.idle.name, 'waiting').textContent(), POLL)
+      .toBe(String(stats.waiting));
     expect(stats.waiting).toBe(3);
     expect(await cell(page, fx.idle.name, 'delayed').textContent()).toBe(String(stats.delayed ?? '—'));
     expect(await cell(page, fx.idle.name, 'deadLettered').textContent()).toBe(
@@ -61,7 +66,7 @@ describe.each(BROKERS)('dashboard in Chromium on $label', ({ label, url, peek })
     );
     // Live: a job sent now shows up without reloading the page.
     await fx.idle.send('report', { n: 6 });
-    await expect.poll(() => cell(page, fx.idle.name, 'waiting').textContent(), { timeout: 10_000 }).toBe('4');
+    await expect.poll(() => cell(page, fx.idle.name, 'waiting').textContent(), POLL).toBe('4');
     // From the second sample on, the rates are filled in from metrics().
     expect(await cell(page, fx.work.name, 'completedRate').textContent()).toMatch(/^\d+(\.\d)?\/min$/);
   });
@@ -69,7 +74,7 @@ describe.each(BROKERS)('dashboard in Chromium on $label', ({ label, url, peek })
   it('the queue page lists waiting jobs where the broker can peek, and says so where it cannot', async () => {
     await page.goto(`${served.base}#/queue/${fx.idle.name}`);
     if (peek) {
-      await expect.poll(() => page.locator('tr[data-job]').count()).toBeGreaterThanOrEqual(4);
+      await expect.poll(() => page.locator('tr[data-job]').count(), POLL).toBeGreaterThanOrEqual(4);
     } else {
       const note = page.locator('.peek-unsupported');
       await note.waitFor();

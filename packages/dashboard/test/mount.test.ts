@@ -172,11 +172,36 @@ describe.each(HOSTS)('mounted in $name under /ops/queues', (host) => {
   });
 });
 
+describe('Express at the root', () => {
+  it('answers its own paths and passes every other one on to the app', async () => {
+    const app = express();
+    app.use(expressMiddleware(dashboard));
+    app.get('/health', (_req, res) => {
+      res.send('ok');
+    });
+    const { server, origin } = await listen(app);
+    try {
+      expect((await fetch(`${origin}/`)).status).toBe(200);
+      expect((await fetch(`${origin}/api/overview`)).status).toBe(200);
+      expect(await (await fetch(`${origin}/health`)).text()).toBe('ok');
+      expect((await fetch(`${origin}/api/nope`)).status).toBe(404);
+    } finally {
+      await close(server);
+    }
+  });
+});
+
 describe('fetchHandler', () => {
   it('answers Fetch requests directly (Bun, Deno, workers)', async () => {
     const handle = fetchHandler(dashboard);
     const response = await handle(new Request('http://localhost/api/overview'));
     expect(response.status).toBe(200);
     expect((await handle(new Request('http://localhost/api/queues/nope'))).status).toBe(404);
+    const css = await handle(new Request('http://localhost/assets/app.css'));
+    const etag = css.headers.get('etag') ?? '';
+    const fresh = await handle(
+      new Request('http://localhost/assets/app.css', { headers: { 'if-none-match': etag } }),
+    );
+    expect(fresh.status).toBe(304);
   });
 });

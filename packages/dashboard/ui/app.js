@@ -592,7 +592,14 @@ function schedulesView() {
 }
 
 function route() {
-  const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  const decode = (part) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
+  const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decode);
   for (const link of document.querySelectorAll('[data-nav]')) link.classList.remove('current');
   const nav = (name) => document.querySelector(`[data-nav="${name}"]`)?.classList.add('current');
   if (parts[0] === 'queue' && parts[1]) {

@@ -19,14 +19,21 @@ function parsedBody(req: ExpressRequestLike): (() => Promise<unknown>) | undefin
   return async () => body ?? {};
 }
 
+/** Paths the dashboard answers (below its mount point): the page, its assets and its API. */
+const OWN_PATH = /^\/(?:$|\?|assets\/|api\/)/;
+
 /**
- * Express middleware (4 and 5). Mount it under a path: `app.use('/queues', expressMiddleware(dashboard))`;
- * Express strips the mount path, and paths the dashboard does not serve still get its 404.
+ * Express middleware (4 and 5): `app.use('/queues', expressMiddleware(dashboard))` (Express strips the
+ * mount path). Other paths go on to the next handler, so it can also be mounted at the root.
  */
 export function expressMiddleware(
   dashboard: Dashboard,
 ): (req: ExpressRequestLike, res: ServerResponse, next: (error?: unknown) => void) => void {
   return (req, res, next) => {
+    if (!OWN_PATH.test(req.url ?? '/')) {
+      next();
+      return;
+    }
     const body = parsedBody(req) ?? (() => readNodeBody(req));
     const request = {
       ...fromNode(req, req.url ?? '/', body),

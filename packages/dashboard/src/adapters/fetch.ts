@@ -39,7 +39,7 @@ export function fetchHandler(
             body: () => readFetchBody(request),
             raw: request,
           });
-    const noBody = request.method === 'HEAD' || response.status === 308;
+    const noBody = request.method === 'HEAD' || response.status === 304 || response.status === 308;
     return new Response(noBody ? null : response.body, {
       status: response.status,
       headers: response.headers,
