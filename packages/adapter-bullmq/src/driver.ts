@@ -108,10 +108,10 @@ export class BullmqDriver implements Driver {
     };
     // The URL's secrets, and a password given as an ioredis option (as if in a URL, for secretsOf).
     const password = options.redis?.password;
-    this.#scrubber = new Scrubber([
-      options.url,
-      password ? `redis://:${encodeURIComponent(password)}@host` : undefined,
-    ]);
+    this.#scrubber = new Scrubber(
+      [options.url, password ? `redis://:${encodeURIComponent(password)}@host` : undefined],
+      { credentialCommands: true },
+    );
     const report = options.onError ?? (() => undefined);
     this.#onError = (error) => report(this.#scrubber.error(toQueuekitError(error, 'a background task')));
     const label = base.connectionName ?? `queuekit:${this.prefix}`;

@@ -4,9 +4,15 @@ import {
   errorMessage,
   LockLostError,
   QueuekitError,
+  Scrubber,
 } from '@queuekit/core';
 import { ErrorCode } from 'bullmq';
-import { redactCredentialCommands } from './secrets.js';
+
+/**
+ * Masks the arguments of Redis credential commands (`AUTH`, `HELLO`...) that ioredis attaches to its
+ * errors as `command.args`, wherever the error holds them (`cause`, `previousErrors`...), in place.
+ */
+const credentials = new Scrubber([], { credentialCommands: true });
 
 const LOCK_CODES = new Set<number>([
   ErrorCode.JobNotExist,
@@ -40,7 +46,7 @@ export function isAuthFailure(error: unknown): boolean {
 
 /** Map a BullMQ / ioredis error onto queuekit's typed errors (never mentions the URL). */
 export function toQueuekitError(error: unknown, operation: string, jobId?: string): Error {
-  redactCredentialCommands(error);
+  credentials.error(error);
   if (QueuekitError.is(error)) return error;
   if (isLockError(error)) {
     return new LockLostError(

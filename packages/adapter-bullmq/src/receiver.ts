@@ -114,6 +114,10 @@ interface Buffered {
   readonly until: number;
 }
 
+/** First and longest pause between quick empty answers of BullMQ's fetch (see `first`). */
+const QUICK_MISS_PAUSE_MS = 5;
+const QUICK_MISS_PAUSE_MAX_MS = 50;
+
 /** Never reached: queuekit counts deliveries itself and dead-letters on its own policy. */
 const UNLIMITED_STALLS = 1_000_000_000;
 
@@ -187,7 +191,12 @@ export class QueueReceiver {
       if (first) out.push(first);
     }
     if (out.length > 0 && out.length < options.max && !options.signal.aborted && !this.closed) {
-      out.push(...(await this.fetchMore(options.max - out.length)));
+      try {
+        out.push(...(await this.fetchMore(options.max - out.length)));
+      } catch (error) {
+        // The jobs already taken are handed out all the same; the error is reported, not thrown.
+        this.settings.onError(error instanceof Error ? error : new Error(String(error)));
+      }
     }
     return out;
   }
@@ -259,11 +268,17 @@ export class QueueReceiver {
       if (outcome === 'timeout' || outcome === 'aborted') return undefined;
       if ('error' in outcome) throw outcome.error;
       if (outcome.job) return outcome.job;
-      // Nothing yet. BullMQ returns at once when rate limited or not yet drained: pace the retries.
-      if (Date.now() - started < 5 && ++quickMisses >= 2) {
-        await abortableDelay(Math.min(50, remaining), options.signal);
-      } else if (Date.now() - started >= 5) {
-        quickMisses = 0;
+      // Nothing yet. BullMQ answers at once, without blocking, once after a fetch (until it sees the
+      // queue drained) and after a stale wake-up marker; repeatedly only while rate limited. Pace
+      // repeated quick answers (5, 10, 20, 40, 50 ms...), never the first two.
+      if (Date.now() - started >= 5) quickMisses = 0;
+      else if (++quickMisses >= 3) {
+        const pause = Math.min(
+          QUICK_MISS_PAUSE_MAX_MS,
+          QUICK_MISS_PAUSE_MS * 2 ** (quickMisses - 3),
+          remaining,
+        );
+        await abortableDelay(pause, options.signal);
       }
     }
     return undefined;
@@ -273,8 +288,15 @@ export class QueueReceiver {
     return (await this.worker.getNextJob(this.nextToken(), { block: false })) ?? undefined;
   }
 
+  /**
+   * Up to `count` more jobs, fetched in parallel, but no more fetches than jobs waiting now: each
+   * fetch is a script run in Redis, and at a low rate a receive for 50 free slots would otherwise
+   * run 49 that find nothing for every job it gets.
+   */
   private async fetchMore(count: number): Promise<Job[]> {
-    const results = await Promise.allSettled(Array.from({ length: count }, () => this.fetchNow()));
+    const waiting = Math.min(count, await this.waitingCount());
+    if (waiting <= 0) return [];
+    const results = await Promise.allSettled(Array.from({ length: waiting }, () => this.fetchNow()));
     const jobs: Job[] = [];
     let failure: unknown;
     for (const result of results) {
@@ -282,8 +304,25 @@ export class QueueReceiver {
         if (result.value) jobs.push(result.value);
       } else failure ??= result.reason;
     }
-    if (jobs.length === 0 && failure !== undefined) throw failure;
+    if (failure !== undefined)
+      this.settings.onError(failure instanceof Error ? failure : new Error(String(failure)));
     return jobs;
+  }
+
+  /** Jobs ready to be fetched (BullMQ's wait list and prioritized set; not paused, delayed or active ones). */
+  private async waitingCount(): Promise<number> {
+    const { keys } = this.worker;
+    const replies = await this.settings.connection
+      .pipeline()
+      .llen(keys.wait as string)
+      .zcard(keys.prioritized as string)
+      .exec();
+    let count = 0;
+    for (const [error, value] of replies ?? []) {
+      if (error) throw error;
+      count += Number(value) || 0;
+    }
+    return count;
   }
 
   /** Wait on the shared blocking fetch (starting one when none runs). */

@@ -1,6 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { createQueue, type Queue as QueuekitQueue } from '@queuekit/core';
+import { randomUUID } from 'node:crypto';
+import { createQueue, type Queue as QueuekitQueue, utf8 } from '@queuekit/core';
 import { type Job, Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BullmqDriverOptions } from '../src/index.js';
@@ -293,5 +294,31 @@ describe('Bull Board routes on queues queuekit consumes', () => {
       wait: 0,
       prioritized: 0,
     });
+  });
+
+  it("Logs tab: lines a delivery logs (Delivery.log, BullMQ job.log) show in the job's logs", async () => {
+    const name = uniqueQueue('logs');
+    const driver = testDriver(prefix);
+    closers.push(() => driver.close());
+    const bull = new Queue(name, { connection: { url: REDIS_URL }, prefix });
+    closers.push(() => bull.close());
+    const server = new InProcessServer();
+    createBullBoard({ queues: [new BullMQAdapter(bull)], serverAdapter: server as never });
+    await driver.send(name, [
+      { id: randomUUID(), name: 'work', body: utf8('{}'), headers: { 'content-type': 'application/json' } },
+    ]);
+    const [delivery] = await driver.receive(name, {
+      max: 1,
+      waitMs: 2000,
+      lockMs: 5000,
+      signal: new AbortController().signal,
+    });
+    expect(delivery).toBeDefined();
+    await delivery?.log?.('resizing 3 images');
+    await delivery?.log?.('done');
+    await delivery?.ack();
+    const logs = await server.call('get', `/api/queues/${name}/${delivery?.id}/logs`);
+    expect(logs.status).toBe(200);
+    expect(logs.body).toEqual(['resizing 3 images', 'done']);
   });
 });

@@ -6,8 +6,8 @@ import {
   QueueClosedError,
   utf8,
 } from '@queuekit/core';
-import { Queue } from 'bullmq';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Queue, Worker } from 'bullmq';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { type BullmqDriver, createDriver, readMeta } from '../src/index.js';
 import { adminRedis, deletePrefix, REDIS_URL, testDriver, uniquePrefix, uniqueQueue } from './helpers.js';
 
@@ -33,6 +33,25 @@ const json = (id: string, value: unknown, extra: Partial<OutgoingMessage> = {}):
 });
 
 describe('BullMQ driver', () => {
+  it('a receive for 50 free slots with one job waiting runs no fetch that finds nothing', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    await d.send(queue, [json('only', { n: 1 })]);
+    // Every fetch is BullMQ's moveToActive script; count them while one receive runs.
+    const fetches = vi.spyOn(
+      Worker.prototype as unknown as { moveToActive: () => Promise<unknown> },
+      'moveToActive',
+    );
+    try {
+      const got = await d.receive(queue, { max: 50, waitMs: 2000, lockMs: 5000, signal });
+      expect(got.map((delivery) => delivery.id)).toEqual(['only']);
+      expect(fetches.mock.calls.length).toBeLessThanOrEqual(2);
+      await got[0]?.ack();
+    } finally {
+      fetches.mockRestore();
+    }
+  });
+
   it('stores JSON bodies as real JSON data and headers in opts.queuekit', async () => {
     const d = driver();
     const queue = uniqueQueue();

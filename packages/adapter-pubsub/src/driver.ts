@@ -13,6 +13,7 @@ import {
   QueueClosedError,
   type ReceiveOptions,
   type RedriveOptions,
+  settlesWithin,
 } from '@queuekit/core';
 import { deleteQueueResources, ensureQueue, type QueueSubscriptions } from './admin.js';
 import { MAX_MESSAGE_BYTES, RESERVED_HEADERS, toPubsubMessage } from './attributes.js';
@@ -262,23 +263,37 @@ export class PubSubDriver implements Driver {
     await deleteQueueResources(clients.publisher, clients.subscriber, resources);
   }
 
-  /** Flush pending publishes and acks, then close the gRPC clients. Unsettled messages expire on their own. */
+  /**
+   * Flush pending publishes and acks, then close the gRPC clients. Unsettled messages expire on their own.
+   * Bounded: requests the emulator or Pub/Sub does not answer (an outage) are given up on after
+   * {@link CLOSE_FLUSH_MS}; each ends by its own deadline and its caller sees it fail.
+   */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#closing.abort();
-      const clients = await this.#clients?.catch(() => undefined);
-      await Promise.allSettled([...this.#background]);
-      if (!clients) {
-        await this.#pubsub.close().catch(() => undefined);
-        return;
-      }
-      await clients.publish.drain();
-      await clients.settle.drain();
-      await Promise.allSettled([clients.publisher.close(), clients.subscriber.close(), this.#pubsub.close()]);
+      const clients = await settlesWithin(this.#clients, CLOSE_FLUSH_MS).then((settled) =>
+        settled ? this.#clients?.catch(() => undefined) : undefined,
+      );
+      const flushed = settlesWithin(
+        (async () => {
+          await Promise.allSettled([...this.#background]);
+          await clients?.publish.drain();
+          await clients?.settle.drain();
+        })(),
+        CLOSE_FLUSH_MS,
+      );
+      await flushed;
+      const closing = clients
+        ? [clients.publisher.close(), clients.subscriber.close(), this.#pubsub.close()]
+        : [this.#pubsub.close()];
+      await settlesWithin(Promise.allSettled(closing), CLOSE_FLUSH_MS);
     })();
     return this.#closed;
   }
 }
+
+/** How long `close()` waits for pending publishes and acks, then for the clients to close. */
+const CLOSE_FLUSH_MS = 2000;
 
 /** Create a Pub/Sub driver from `pubsub://PROJECT[/TOPIC][?subscription=SUB&...]` (used by `driverFromUrl`). */
 export function createDriver(options: DriverFactoryOptions): PubSubDriver {

@@ -21,7 +21,14 @@ import {
 } from './attributes.js';
 import { MAX_ACK_DEADLINE_SECONDS } from './options.js';
 import type { QueueResources } from './names.js';
-import { mapError, type PublishBatcher, type PulledMessage, type SettleBatcher } from './rpc.js';
+import {
+  boundedCall,
+  CALL_BOUND_MS,
+  mapError,
+  type PublishBatcher,
+  type PulledMessage,
+  type SettleBatcher,
+} from './rpc.js';
 
 /** What a {@link QueueReceiver} shares with its driver. */
 export interface ReceiverContext {
@@ -145,7 +152,7 @@ export class QueueReceiver {
           maxMessages: Math.min(max, 1000),
           returnImmediately: true,
         },
-        { timeout: 30_000 },
+        boundedCall(CALL_BOUND_MS),
       );
       return response.receivedMessages ?? [];
     } catch (error) {

@@ -1,4 +1,4 @@
-import type { protos, v1 } from '@google-cloud/pubsub';
+import type { CallOptions, protos, v1 } from '@google-cloud/pubsub';
 import { BrokerUnavailableError, errorMessage } from '@queuekit/core';
 import type { PubsubMessage } from './attributes.js';
 import { pubsubSize } from './attributes.js';
@@ -30,6 +30,32 @@ export function mapError(error: unknown, what: string): Error {
     });
   return error instanceof Error ? error : new Error(errorMessage(error));
 }
+
+/**
+ * Call options bounding a request, its retries included, to `totalMs`: the client's defaults retry a
+ * publish for up to 600 s with pauses growing to 60 s, so a send during a short outage hung far past it
+ * and a consumer resumed long after the broker was back. Pauses here go 100 ms, doubling, to 1 s.
+ */
+export function boundedCall(totalMs: number): CallOptions {
+  return {
+    timeout: totalMs,
+    retry: {
+      backoffSettings: {
+        initialRetryDelayMillis: 100,
+        retryDelayMultiplier: 2,
+        maxRetryDelayMillis: 1000,
+        initialRpcTimeoutMillis: totalMs,
+        rpcTimeoutMultiplier: 1,
+        maxRpcTimeoutMillis: totalMs,
+        totalTimeoutMillis: totalMs,
+      },
+    },
+  };
+}
+
+/** Bound of one publish, pull, acknowledge or modifyAckDeadline call, retries included. */
+export const CALL_BOUND_MS = 10_000;
+const CALL = boundedCall(CALL_BOUND_MS);
 
 /** Most ack ids per acknowledge / modifyAckDeadline request. */
 const MAX_ACK_IDS = 2500;
@@ -111,13 +137,16 @@ export class SettleBatcher {
     for (let i = 0; i < batch.ackIds.length; i += MAX_ACK_IDS) {
       const ackIds = batch.ackIds.slice(i, i + MAX_ACK_IDS);
       if (batch.seconds === undefined) {
-        await this.subscriber.acknowledge({ subscription: batch.subscription, ackIds });
+        await this.subscriber.acknowledge({ subscription: batch.subscription, ackIds }, CALL);
       } else {
-        await this.subscriber.modifyAckDeadline({
-          subscription: batch.subscription,
-          ackIds,
-          ackDeadlineSeconds: batch.seconds,
-        });
+        await this.subscriber.modifyAckDeadline(
+          {
+            subscription: batch.subscription,
+            ackIds,
+            ackDeadlineSeconds: batch.seconds,
+          },
+          CALL,
+        );
       }
     }
   }
@@ -204,7 +233,7 @@ export class PublishBatcher {
 
   private send(topic: string, state: TopicQueue, batch: readonly PublishItem[], keyed: boolean): void {
     const work = this.publisher
-      .publish({ topic, messages: batch.map((item) => item.message) })
+      .publish({ topic, messages: batch.map((item) => item.message) }, CALL)
       .then(
         () => {
           for (const item of batch) item.waiter.resolve();
