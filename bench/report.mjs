@@ -38,7 +38,7 @@ function brokerTable(rows, how) {
     '',
     `Native contender: ${how?.native ?? '(not recorded)'}.`,
     '',
-    `${number(first.jobs)} jobs per throughput run, concurrency ${first.concurrency}, ${first.rounds} round(s)${first.quick ? ' (quick mode)' : ''}, measured ${first.date.slice(0, 16).replace('T', ' ')} UTC.`,
+    `${number(first.jobs)} jobs per throughput run, concurrency ${first.concurrency}, ${first.rounds} round(s)${first.quick ? ' (quick mode)' : ''}, measured ${first.date.slice(0, 16).replace('T', ' ')} UTC${first.load === undefined ? '' : ` (machine load ${first.load} when it started)`}.`,
     '',
   ];
   const body = rows.map((row) => [
@@ -50,6 +50,29 @@ function brokerTable(rows, how) {
   ]);
   lines.push(...table(['metric', nativeLabel, 'queuekit', 'queuekit / native', 'target'], body));
   return lines.join('\n');
+}
+
+function summary(byBroker) {
+  const pick = (list, prefix) => list.find((row) => row.metric.startsWith(prefix));
+  const ratio = (row) => (row?.ratio === null || row === undefined ? '–' : `${row.ratio.toFixed(2)}×`);
+  const pair = (row) => (row ? `${row.native} / ${row.queuekit}` : '–');
+  const body = [...byBroker.values()].map((list) => [
+    list[0].label,
+    ratio(pick(list, 'end-to-end')),
+    ratio(pick(list, 'process')),
+    ratio(pick(list, 'enqueue')),
+    pair(pick(list, 'latency p50')),
+    pair(pick(list, 'latency p99')),
+  ]);
+  return [
+    '## Summary',
+    '',
+    'queuekit / native throughput (higher is better, target ≥ 0.90×) and latency in ms, native / queuekit. For',
+    'memory:// the “native” column is queuekit with job records off.',
+    '',
+    ...table(['broker', 'end-to-end', 'drain', 'enqueue', 'latency p50', 'latency p99'], body),
+    '',
+  ];
 }
 
 function scaleSection(scale, measured) {
@@ -86,6 +109,7 @@ export function writeReport(results) {
     '',
     sample ? `Machine: ${sample.machine}; Node ${sample.node}.` : 'No results yet.',
     '',
+    ...summary(byBroker),
     '## How it is measured',
     '',
     '- The same workload for both contenders: ~150-byte JSON jobs, a no-op async handler, concurrency 50',

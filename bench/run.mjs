@@ -38,6 +38,7 @@ const METRICS = [
 
 async function bench(broker) {
   const jobs = Number(process.env.BENCH_JOBS ?? broker.jobs[QUICK ? 'quick' : 'full']);
+  const load = Number(os.loadavg()[0].toFixed(2));
   const env = await broker.start();
   const brokerPid = env.brokerPid?.();
   const runs = { native: [], queuekit: [] };
@@ -81,6 +82,7 @@ async function bench(broker) {
       concurrency: CONCURRENCY,
       quick: QUICK,
       machine: host,
+      load,
       node: process.version,
       date,
     };

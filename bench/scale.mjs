@@ -55,17 +55,22 @@ if (wants('backlog')) {
   for (const broker of [memory, rabbitmq, bullmq]) {
     const env = await broker.start();
     try {
-      const empty = await drainRate(env.queuekit, MEASURED, broker.id);
-      const full = await drainRate(env.queuekit, BACKLOG + MEASURED, broker.id);
-      const ratio = full / empty;
-      console.log(
-        `${broker.label}: ${fmt(empty)} jobs/s from ${fmt(MEASURED)}, ${fmt(full)} with ${fmt(BACKLOG)} more waiting`,
-      );
-      rows.push({
-        what: `${broker.label}: queuekit drain rate with ${fmt(BACKLOG)} more jobs waiting / with none`,
-        value: `${fmt(full)} / ${fmt(empty)} jobs/s = ${ratio.toFixed(2)}×`,
-        note: `first ${fmt(MEASURED)} completions, concurrency ${CONCURRENCY}; target ≥ 0.80× ${ratio >= 0.8 ? 'met' : 'not met'}`,
-      });
+      // The native client too (queuekit with records off on memory://): is a slowdown the broker's or ours?
+      for (const side of ['native', 'queuekit']) {
+        const empty = await drainRate(env[side], MEASURED, `${broker.id}-${side}`);
+        const full = await drainRate(env[side], BACKLOG + MEASURED, `${broker.id}-${side}`);
+        const ratio = full / empty;
+        const who = side === 'native' ? broker.nativeLabel : 'queuekit';
+        console.log(
+          `${broker.label}, ${who}: ${fmt(empty)} jobs/s from ${fmt(MEASURED)}, ${fmt(full)} with ${fmt(BACKLOG)} more waiting`,
+        );
+        rows.push({
+          part: 'backlog',
+          what: `${broker.label}, ${who}: drain rate with ${fmt(BACKLOG)} more jobs waiting / with none`,
+          value: `${fmt(full)} / ${fmt(empty)} jobs/s = ${ratio.toFixed(2)}×`,
+          note: `first ${fmt(MEASURED)} completions, concurrency ${CONCURRENCY}${side === 'queuekit' ? `; target ≥ 0.80× ${ratio >= 0.8 ? 'met' : 'not met'}` : ''}`,
+        });
+      }
     } finally {
       await env.stop();
     }
@@ -96,6 +101,7 @@ if (wants('memory')) {
     const perJob = (heap() - before) / jobs;
     console.log(`memory://, records ${results ? 'on' : 'off'}: ${fmt(perJob)} bytes of heap per waiting job`);
     rows.push({
+      part: 'memory',
       what: `memory://: heap per waiting job, job records ${results ? 'on (default)' : 'off'}`,
       value: `${fmt(perJob)} bytes`,
       note: `${fmt(jobs)} jobs of ~150 bytes of JSON waiting, heap after GC`,
@@ -138,6 +144,7 @@ async function rssRun(label, queueOptions) {
     `memory:// ${label}: RSS ${samples.map((s) => s.rss.toFixed(0)).join(' → ')} MiB over ${fmt(total)} jobs (${fmt(total / seconds)} jobs/s)`,
   );
   rows.push({
+    part: 'rss',
     what: `memory:// consumer RSS over ${fmt(total)} jobs, ${label}`,
     value: `${first.rss.toFixed(0)} MiB after ${fmt(first.jobs)} → ${last.rss.toFixed(0)} MiB after ${fmt(last.jobs)}`,
     note: `samples every ${fmt(total / 10)}: ${samples.map((s) => s.rss.toFixed(0)).join(', ')} MiB; ${fmt(total / seconds)} jobs/s`,
@@ -180,7 +187,10 @@ try {
 } catch {
   results = { rows: [] };
 }
-const kept = (results.scale ?? []).filter((old) => !rows.some((row) => row.what === old.what));
+// Rows of the parts measured now replace their old ones; the other parts' rows stay.
+const kept = (results.scale ?? []).filter(
+  (old) => old.part !== undefined && !rows.some((row) => row.part === old.part),
+);
 results.scale = [...kept, ...rows];
 results.scaleMeasured = `${new Date().toISOString()}, ${machine()}, Node ${process.version}, load ${os.loadavg()[0].toFixed(2)}`;
 writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);

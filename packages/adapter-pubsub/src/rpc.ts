@@ -1,5 +1,5 @@
 import type { CallOptions, protos, v1 } from '@google-cloud/pubsub';
-import { BrokerUnavailableError, errorMessage } from '@queuekit/core';
+import { AuthenticationError, BrokerUnavailableError, errorMessage } from '@queuekit/core';
 import type { PubsubMessage } from './attributes.js';
 import { pubsubSize } from './attributes.js';
 
@@ -12,7 +12,9 @@ export const Status = {
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
   ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
   UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
 } as const;
 
 /** The gRPC status code of an error, if it has one. */
@@ -24,6 +26,12 @@ export function statusOf(error: unknown): number | undefined {
 /** Map transport failures to queuekit errors; anything else is rethrown as it is. */
 export function mapError(error: unknown, what: string): Error {
   const code = statusOf(error);
+  // Credentials Google refuses (or none found), or an identity without rights on the project.
+  if (code === Status.UNAUTHENTICATED || code === Status.PERMISSION_DENIED)
+    return new AuthenticationError(
+      'Pub/Sub',
+      `Pub/Sub refused the credentials during ${what}: ${errorMessage(error)}`,
+    );
   if (code === Status.UNAVAILABLE || code === Status.DEADLINE_EXCEEDED)
     return new BrokerUnavailableError(`Pub/Sub unreachable during ${what}: ${errorMessage(error)}`, {
       cause: error,

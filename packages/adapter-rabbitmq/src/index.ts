@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { ConfigError, type DriverFactoryOptions } from '@queuekit/core';
-import { createRabbitMqDriver, type RabbitMqDriver } from './driver.js';
+import { RabbitMqDriver } from './driver.js';
 
 export type { ConnectionEvents, ConnectionManager } from './connection.js';
 export { createRabbitMqDriver, RabbitMqDriver } from './driver.js';
@@ -36,10 +36,20 @@ export function createDriver(options: DriverFactoryOptions): Promise<RabbitMqDri
   url.searchParams.delete('queueType');
   url.searchParams.delete('deliveryLimit');
   url.searchParams.delete('atomicFollowUps');
-  return createRabbitMqDriver({
-    url: url.toString(),
-    ...(queueType === null ? {} : { queueType: queueType as 'classic' | 'quorum' }),
-    ...(deliveryLimit === null ? {} : { deliveryLimit: Number(deliveryLimit) }),
-    ...(atomicFollowUps === null ? {} : { atomicFollowUps: atomicFollowUps !== 'false' }),
-  });
+  let driver: RabbitMqDriver;
+  try {
+    driver = new RabbitMqDriver({
+      url: url.toString(),
+      ...(queueType === null ? {} : { queueType: queueType as 'classic' | 'quorum' }),
+      ...(deliveryLimit === null ? {} : { deliveryLimit: Number(deliveryLimit) }),
+      ...(atomicFollowUps === null ? {} : { atomicFollowUps: atomicFollowUps !== 'false' }),
+    });
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  // Connect in the background, not before handing the driver over: a queue closed while the broker is
+  // unreachable waited for this connect (up to unavailableTimeoutMs, 15 s) before it could close it.
+  // Each call waits for the connection itself, and fails typed (unavailable, refused credentials).
+  driver.connect().catch(() => undefined);
+  return Promise.resolve(driver);
 }

@@ -78,6 +78,12 @@ export interface HandlerContext {
    * `queuekit-chain-key` with that value for the follow-up's handler to deduplicate on.
    */
   enqueue(name: string, data: unknown, options?: SendOptions): void;
+  /**
+   * Append a line to the job's log where the broker keeps one (BullMQ's `job.log`, shown by Bull Board);
+   * resolves at once elsewhere. Lines longer than `MAX_ERROR_TEXT` (4,096) characters are cut. A line that
+   * is not a string is a ConfigError.
+   */
+  log(message: string): Promise<void>;
 }
 
 /** A job handler. Its resolved value is the job's result. Throw to fail the attempt. */

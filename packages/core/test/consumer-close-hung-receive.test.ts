@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryDriver, createQueue, type Delivery, MemoryBroker } from '../src/index.js';
+import { until } from './helpers.js';
 import { wrapDriver } from './wrap.js';
 
 describe('close() while the broker answers nothing', () => {
@@ -21,9 +22,7 @@ describe('close() while the broker answers nothing', () => {
     const queue = createQueue<null>({ name: 'hung-receive', driver, ownsDriver: true });
     queue.on('error', () => undefined);
     queue.process(async () => undefined);
-    const deadline = Date.now() + 5_000;
-    while (!receiving && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(receiving).toBe(true);
+    await until(() => receiving, 'the consumer to be inside receive', 5_000);
     const startedAt = Date.now();
     const closed = await Promise.race([
       queue.close({ timeout: 200 }).then(() => true),

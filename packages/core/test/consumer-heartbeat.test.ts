@@ -39,9 +39,9 @@ async function runOne(driver: Driver, name: string, handler: () => Promise<void>
 }
 
 /** Poll until `ms` have passed (the handler's "work"); polling keeps timers of the core running. */
-const busyFor = (ms: number) => {
+const busyFor = async (ms: number): Promise<void> => {
   const end = Date.now() + ms;
-  return until(() => Date.now() >= end, 'the work', ms + 10_000);
+  await until(() => Date.now() >= end, 'the work', ms + 10_000);
 };
 
 describe('the heartbeat', () => {

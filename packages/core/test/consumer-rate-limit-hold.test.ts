@@ -7,7 +7,8 @@ import {
   MemoryStore,
   type ReceiveOptions,
 } from '../src/index.js';
-import { until, wrapDriver } from './wrap.js';
+import { until } from './helpers.js';
+import { wrapDriver } from './wrap.js';
 
 describe('deliveries held back by the rate limit', () => {
   it('keep their locks while they wait for a later window longer than the lock', async () => {

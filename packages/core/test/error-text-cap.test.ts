@@ -14,19 +14,9 @@ import {
   MemoryBroker,
   UnrecoverableError,
 } from '../src/index.js';
+import { until } from './helpers.js';
 
 const spans = new InMemorySpanExporter();
-
-/** Poll `check` until it returns a value, or fail after `timeoutMs`. */
-async function until<R>(what: string, timeoutMs: number, check: () => Promise<R | undefined>): Promise<R> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 beforeAll(() => {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -56,14 +46,22 @@ describe('error text from handlers is bounded', () => {
     queue.process(async () => {
       throw new UnrecoverableError(huge);
     });
-    const [dead] = await until('the dead letter', 5_000, async () => {
-      const listed = await queue.deadLetters.list();
-      return listed.length > 0 ? listed : undefined;
-    });
-    const record = await until('the failed job record', 5_000, async () => {
-      const job = await queue.getJob(id);
-      return job?.state === 'failed' ? job : undefined;
-    });
+    const [dead] = await until(
+      async () => {
+        const listed = await queue.deadLetters.list();
+        return listed.length > 0 ? listed : undefined;
+      },
+      'the dead letter',
+      5_000,
+    );
+    const record = await until(
+      async () => {
+        const job = await queue.getJob(id);
+        return job?.state === 'failed' ? job : undefined;
+      },
+      'the failed job record',
+      5_000,
+    );
     await queue.close();
     const bound = MAX_ERROR_TEXT + 64; // the cut marker says how much went
     expect(dead?.error?.length).toBeLessThanOrEqual(bound);

@@ -53,14 +53,6 @@ describe('PriorityBands', () => {
     expect(strict.queueOf(5)).toBe('jobs');
   });
 
-  it("reads a job's priority from the broker where native, else from its header, clamped to 0-9", () => {
-    const native = new PriorityBands({ capabilities: caps('native') }, 'jobs');
-    expect(native.priorityOf({ headers: { 'qk-priority': '2' }, priority: 6 })).toBe(6);
-    const emulated = new PriorityBands({ capabilities: caps('emulated') }, 'jobs');
-    expect(emulated.priorityOf({ headers: { 'qk-priority': '2' }, priority: 6 })).toBe(2);
-    expect(emulated.priorityOf({ headers: { 'qk-priority': '99' } })).toBe(9);
-  });
-
   it('collects highest band first up to the limit, asking each band for the room left', async () => {
     const bands = new PriorityBands({ capabilities: caps('emulated') }, 'q');
     const asked: string[] = [];

@@ -7,7 +7,7 @@ import {
   MemoryBroker,
   MemoryStore,
 } from '../src/index.js';
-import { until } from './wrap.js';
+import { until } from './helpers.js';
 
 describe('error text kept by the core is capped', () => {
   it('capErrorText cuts to MAX_ERROR_TEXT characters, marked, never inside a surrogate pair', () => {

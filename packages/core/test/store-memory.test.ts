@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryStore } from '../src/index.js';
-import { until } from './wrap.js';
+import { until } from './helpers.js';
 
 afterEach(() => {
   vi.useRealTimers();

@@ -15,6 +15,7 @@ import { context, metrics, propagation } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryDriver, createQueue, MemoryBroker } from '../src/index.js';
+import { until } from './helpers.js';
 
 const spans = new InMemorySpanExporter();
 const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
@@ -81,8 +82,7 @@ describe('OpenTelemetry', () => {
     });
     await queue.send('ok', { fail: false });
     await queue.send('bad', { fail: true }, { maxAttempts: 2, backoff: { type: 'fixed', delay: 10 } });
-    const deadline = Date.now() + 10_000;
-    while (settled < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await until(() => settled >= 2, 'both jobs settled');
     const m = await queue.metrics();
     expect(m).toMatchObject({
       completed: 1,

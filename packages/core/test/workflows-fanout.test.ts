@@ -13,7 +13,8 @@ import {
   utf8,
 } from '../src/index.js';
 import type { Store } from '../src/store/types.js';
-import { failingOnce, until } from './wrap.js';
+import { until } from './helpers.js';
+import { failingOnce } from './wrap.js';
 
 let seq = 0;
 const unique = (prefix: string) => `${prefix}-${process.pid}-${++seq}`;

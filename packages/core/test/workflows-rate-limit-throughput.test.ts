@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryDriver, createQueue, MemoryBroker, MemoryStore } from '../src/index.js';
-import { until } from './wrap.js';
+import { until } from './helpers.js';
 
 describe('rate limit throughput', () => {
   it('a consumer asking for more jobs than it receives still reaches max jobs per window', async () => {

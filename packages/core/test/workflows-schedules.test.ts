@@ -7,7 +7,8 @@ import {
   type OutgoingMessage,
 } from '../src/index.js';
 import type { Store } from '../src/store/types.js';
-import { until, wrapDriver } from './wrap.js';
+import { until } from './helpers.js';
+import { wrapDriver } from './wrap.js';
 
 /** `store` that counts `keys()` calls (the scheduler's loop lists schedules once per pass). */
 function countingKeys(store: Store): { store: Store; passes: () => number } {

@@ -33,12 +33,3 @@ export function failingOnce(
     },
   });
 }
-
-/** Poll `check` until it is true; fail naming `what` after `timeoutMs` (a deadline, not a sleep). */
-export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -265,7 +265,10 @@ describe('no secret in any page or response', () => {
     // The failures are reported (the sentinel is what must be missing, not the error).
     expect(overview).toContain('ERR_AUTH: RabbitMQ at amqp://127.0.0.1:5672 refused the login');
     expect(overview).toContain('ERR_BROKER_UNAVAILABLE: cannot reach leaky://ops:***@broker.internal');
-    expect(bodies.find((body) => body.startsWith('api/queues/leaky/dead-letters'))).toContain('ERR_INTERNAL');
+    // Core wraps the driver's untyped error (ERR_DRIVER); its text reaches the page scrubbed.
+    expect(bodies.find((body) => body.startsWith('api/queues/leaky/dead-letters'))).toContain(
+      'socket closed talking to leaky://ops:***@broker.internal',
+    );
     expect(logged.join('\n')).toContain('socket closed talking to leaky://ops:***@');
     expect(bodies.join('\n')).not.toContain(SENTINEL);
     expect(bodies.join('\n')).not.toContain(encodeURIComponent(SENTINEL));
@@ -284,6 +287,29 @@ describe('no secret in any page or response', () => {
       await browser.close();
     }
   }, 30_000);
+});
+
+describe('errors that are not queuekit errors', () => {
+  it('reach the page as ERR_INTERNAL without their text, and onError with it', async () => {
+    const queue = createQueue({ name: uniqueName('internal'), url: 'memory://internal' });
+    queue.metrics = () => Promise.reject(new TypeError('cannot read properties of undefined (reading "x")'));
+    const logged: string[] = [];
+    const dashboard = createDashboard({ queues: [queue], onError: (error) => logged.push(error.message) });
+    try {
+      const overview = await dashboard.handle({
+        method: 'GET',
+        url: '/api/overview',
+        headers: {},
+        body: async () => ({}),
+        raw: undefined,
+      });
+      expect(overview.status).toBe(200);
+      expect(JSON.parse(overview.body).queues[0].error).toBe('internal error (see the server log)');
+      expect(logged).toEqual(['cannot read properties of undefined (reading "x")']);
+    } finally {
+      await queue.close();
+    }
+  });
 });
 
 describe('payloads are shown as text, never as markup', () => {

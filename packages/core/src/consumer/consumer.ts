@@ -8,12 +8,12 @@ import type { Handler, ProcessOptions } from '../types.js';
 import { BandReceiver } from './band-receiver.js';
 import { LockHeartbeat } from './heartbeat.js';
 import { RateGate } from './rate-gate.js';
+import { Linger, LINGER_MS } from './linger.js';
 import { JobRunner } from './run-job.js';
 import type { ConsumerScope } from './scope.js';
 
 const DEFAULT_LOCK_MS = 30_000;
 const DEFAULT_POLL_MS = 1_000;
-const LINGER_MS = 5;
 
 /**
  * The consuming half of a queue: the receive loop, bounded by `concurrency`. Each delivery goes to a
@@ -137,16 +137,14 @@ export class ConsumerLoop<T> {
     );
     const start = (delivery: Delivery, lockedAt: number) => this.track(runner.handle(delivery, lockedAt));
     let failures = 0;
-    // Batching brokers answer one receive with up to maxBatchSize messages: when only a few slots are
-    // free, linger briefly for more so that receives stay batched (bounded, so long jobs lose nothing).
-    const batchTarget = Math.ceil(Math.min(this.concurrency, driver.capabilities.maxBatchSize) / 2);
+    const linger = new Linger(this.concurrency, driver.capabilities.maxBatchSize);
     while (!this.stopping.signal.aborted) {
       let free = this.concurrency - this.inflight.size;
       if (free <= 0) {
         await this.freeSlot();
         continue;
       }
-      if (free < batchTarget && this.inflight.size > 0) {
+      if (linger.wanted(free, this.inflight.size)) {
         await Promise.race([this.freeSlot(), abortableDelay(LINGER_MS)]);
         free = this.concurrency - this.inflight.size;
       }
@@ -161,7 +159,10 @@ export class ConsumerLoop<T> {
         // Never long-poll past the rate-limit window the permits were counted in.
         const waitMs = Math.max(0, Math.min(this.pollMs, windowEndsAt - Date.now()));
         receivedAt = Date.now();
+        const startedAt = performance.now();
         deliveries = await receiver.receive(permit.allowed, waitMs);
+        // An empty answer includes the long poll's wait: only answers with messages measure the cost.
+        if (deliveries.length > 0) linger.observe(performance.now() - startedAt);
         if (deliveries.length < permit.allowed)
           gate.giveBack(permit.allowed - deliveries.length, windowEndsAt);
         failures = 0;

@@ -1,6 +1,7 @@
 import type { Delivery } from '../driver.js';
-import { errorMessage, JobTimeoutError } from '../errors.js';
-import { H, intHeader, userHeaders } from '../headers.js';
+import { capErrorText } from '../error-text.js';
+import { ConfigError, errorMessage, JobTimeoutError } from '../errors.js';
+import { readMessage } from '../driver-kit/read-message.js';
 import { asError } from '../observability/report.js';
 import { validateWith } from '../schema.js';
 import { type AttemptInfo, attemptInfo } from '../semantics/attempts.js';
@@ -9,6 +10,7 @@ import { withProcessSpan } from '../observability/telemetry.js';
 import { type SafeTimer, safeTimeout } from '../timers.js';
 import type { BatchEntry, Handler, HandlerContext, Job } from '../types.js';
 import { completeWithFollowUps } from '../workflows/chains.js';
+import { chunkFinished, deadLetter } from './dead-letter.js';
 import type { HeldDelivery } from './heartbeat.js';
 import { type ConsumerScope, recordJob, reportTo } from './scope.js';
 import { Settler } from './settle.js';
@@ -44,7 +46,8 @@ export class JobRunner<T> {
     const { ctx, driver } = this.scope;
     const info = attemptInfo(delivery, ctx.defaults.maxAttempts);
     const now = Date.now();
-    const name = delivery.name ?? delivery.headers[H.name] ?? 'default';
+    const view = readMessage(delivery, { priority: driver.capabilities.priority });
+    const { name } = view;
     const admission = admit(info, delivery.deliveryCount, driver.capabilities, now);
     const flaggedRedelivery = driver.capabilities.deliveryCount === 'flag' && delivery.deliveryCount > 1;
     if (
@@ -60,7 +63,7 @@ export class JobRunner<T> {
         return this.settler.resend(held, 0, admission.attempt);
       case 'dead-letter': {
         const { reason, error, attempts } = admission;
-        return this.settler.deadLetter(delivery, name, {
+        return deadLetter(this.scope, delivery, name, {
           reason,
           error,
           ...(attempts === undefined ? {} : { attempts }),
@@ -68,7 +71,7 @@ export class JobRunner<T> {
       }
     }
     const dead = (reason: string, error: unknown) =>
-      this.settler.deadLetter(delivery, name, { reason, error: errorMessage(error), attempts: info.attempt });
+      deadLetter(this.scope, delivery, name, { reason, error: errorMessage(error), attempts: info.attempt });
     let data: T;
     try {
       data = ctx.codec.decode(delivery.body);
@@ -88,9 +91,9 @@ export class JobRunner<T> {
       data,
       attempt: info.attempt,
       maxAttempts: info.maxAttempts,
-      priority: this.scope.bands.priorityOf(delivery),
-      headers: userHeaders(delivery.headers),
-      enqueuedAt: enqueuedAt(delivery, now),
+      priority: view.priority,
+      headers: view.headers,
+      enqueuedAt: view.enqueuedAt ?? new Date(now),
       raw: delivery.raw,
     };
     await this.run(held, job, info);
@@ -110,6 +113,10 @@ export class JobRunner<T> {
       },
       enqueue: (name, data, options) => {
         followUps.push({ name, data: data as T, ...(options ? { options } : {}) });
+      },
+      log: async (message) => {
+        if (typeof message !== 'string') throw new ConfigError('message', 'expected a string');
+        await delivery.log?.(capErrorText(message));
       },
     };
     void recordJob(this.scope, job.id, {
@@ -150,7 +157,7 @@ export class JobRunner<T> {
       durationMs: performance.now() - startedAt,
     });
     try {
-      await this.settler.chunkFinished(delivery, { ok: true, result });
+      await chunkFinished(this.scope, delivery, { ok: true, result });
     } catch (bookkeeping) {
       // The store failed after the handler ran: settle the delivery as a failed attempt rather than leave it
       // unsettled (a connection-bound broker would never hand it out again). The retry recounts the chunk.
@@ -184,11 +191,4 @@ function jobDeadline<T>(
   });
   elapsed.catch(() => undefined);
   return { elapsed, timer: timer as SafeTimer };
-}
-
-/** When the job was first sent: the `qk-enqueued-at` header when it is a valid time, else the broker's. */
-function enqueuedAt(delivery: Delivery, now: number): Date {
-  const fallback = delivery.enqueuedAt?.getTime() ?? now;
-  const at = new Date(intHeader(delivery.headers, H.enqueuedAt, fallback));
-  return Number.isNaN(at.getTime()) ? new Date(fallback) : at;
 }

@@ -1,28 +1,18 @@
-import type { DeadLetterInfo, Delivery, OutgoingMessage } from '../driver.js';
+import type { Delivery, OutgoingMessage } from '../driver.js';
 import { LockLostError, QueuekitError } from '../errors.js';
-import { finishChunk } from '../workflows/fanout/chunks.js';
-import { FANOUT_INDEX, FANOUT_PARENT } from '../workflows/fanout/model.js';
 import { H } from '../headers.js';
-import { cappedDeadLetterInfo } from '../semantics/dead-letters.js';
 import { firstHop, withDueTime } from '../semantics/delay.js';
 import type { AttemptInfo } from '../semantics/attempts.js';
 import { decideOutcome, type Outcome } from '../semantics/outcome.js';
 import { abortableDelay } from '../timers.js';
 import { capErrorText } from '../error-text.js';
 import type { Job } from '../types.js';
+import { deadLetter } from './dead-letter.js';
 import type { HeldDelivery } from './heartbeat.js';
 import { type ConsumerScope, recordJob, reportTo } from './scope.js';
 
 /** Below this much lock left, a driver that cannot renew is treated as having lost it before a copy is sent. */
 const LOCK_MARGIN_MS = 50;
-
-/** How a chunk job of a fan-out ended, for the fan-out's bookkeeping. */
-export interface ChunkEnd {
-  readonly ok: boolean;
-  readonly result?: unknown;
-  readonly error?: string;
-  readonly reason?: string;
-}
 
 /**
  * Carries out outcomes: retries (in place by the broker, in place by the consumer, or as a copy),
@@ -73,7 +63,8 @@ export class Settler<T> {
     if (outcome.kind === 'ack') return held.delivery.ack();
     if (outcome.kind === 'dead-letter') {
       const { reason, attempts } = outcome;
-      return this.deadLetter(
+      return deadLetter(
+        this.scope,
         held.delivery,
         job.name,
         { reason, error: outcome.error, attempts, ...stackOf(error) },
@@ -105,10 +96,24 @@ export class Settler<T> {
     await this.replaceWithCopy(held, headers, delayMs);
   }
 
-  /** A delayed job arrived before its time (a hop): put it back for the remaining time. */
+  /**
+   * A delayed job arrived before its time (a hop): hidden again for the rest (or the next hop), by the
+   * driver's `defer` where it has one (no delivery counted, no copy), else as a copy due then.
+   */
   async park(held: HeldDelivery, attempt: number, remainingMs: number): Promise<void> {
     const { delivery } = held;
+    const { driver, ctx } = this.scope;
     reportTo(this.scope, { type: 'delayed', id: delivery.id, remainingMs });
+    if (delivery.defer) {
+      try {
+        await delivery.defer(firstHop(remainingMs, driver.capabilities, ctx.maxDelayHop));
+      } catch (error) {
+        if (!QueuekitError.is(error, 'ERR_LOCK_LOST')) throw error;
+        // Not hidden: the broker hands it out again once the lock runs out, and it is parked then.
+        this.scope.heartbeat.lost(held, error);
+      }
+      return;
+    }
     if (!(await this.holdsLock(held))) return;
     await this.replaceWithCopy(held, { ...delivery.headers, [H.attempt]: String(attempt) }, remainingMs);
   }
@@ -198,50 +203,6 @@ export class Settler<T> {
         ...(delivery.orderingKey === undefined ? {} : { orderingKey: delivery.orderingKey }),
       },
     };
-  }
-
-  /** Fan-out bookkeeping for chunk jobs (before the chunk is settled, so a crash repeats it). */
-  async chunkFinished(delivery: Delivery, end: ChunkEnd): Promise<void> {
-    const { ctx, driver } = this.scope;
-    const parent = delivery.headers[FANOUT_PARENT];
-    if (parent === undefined || driver.workflows?.fanOut) return; // native fan-outs are the broker's
-    await finishChunk(
-      ctx,
-      ctx.store,
-      driver,
-      parent,
-      delivery.headers[FANOUT_INDEX],
-      end,
-      ctx.resultTtlMs,
-      delivery.id,
-    );
-  }
-
-  /** To the dead letters with `uncapped` (error text capped first), recorded and reported. */
-  async deadLetter(delivery: Delivery, name: string, uncapped: DeadLetterInfo, job?: Job<T>): Promise<void> {
-    // Error text is the handler's (or the message's): bounded before it reaches the broker, store or events.
-    const info = cappedDeadLetterInfo(uncapped);
-    const error = info.error === undefined ? {} : { error: info.error };
-    await this.chunkFinished(delivery, { ok: false, reason: info.reason, ...error });
-    await delivery.deadLetter(info);
-    await recordJob(this.scope, delivery.id, {
-      id: delivery.id,
-      queue: this.scope.ctx.name,
-      name,
-      state: 'failed',
-      reason: info.reason,
-      ...error,
-      ...(info.attempts === undefined ? {} : { attempts: info.attempts }),
-      finishedAt: Date.now(),
-    });
-    reportTo(this.scope, {
-      type: 'dead-lettered',
-      id: delivery.id,
-      name,
-      reason: info.reason,
-      ...error,
-      ...(job ? { job } : {}),
-    });
   }
 }
 

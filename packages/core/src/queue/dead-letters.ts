@@ -1,10 +1,13 @@
 import { type Codec, decodeOrUndefined } from '../codec.js';
 import type { Driver } from '../driver.js';
 import { ConfigError } from '../errors.js';
-import { H, intHeader, userHeaders } from '../headers.js';
-import { REDRIVE_HEADERS } from '../semantics/dead-letters.js';
+import { readMessage } from '../driver-kit/read-message.js';
+import { H } from '../headers.js';
 import { PriorityBands } from '../semantics/priority.js';
 import type { DeadLetterRecord, DeadLetters } from '../types.js';
+
+/** Headers a redriven job is sent with: a fresh attempt count, due now. */
+const REDRIVE_HEADERS: Readonly<Record<string, string>> = { [H.attempt]: '1', [H.notBefore]: '0' };
 
 /** What the dead-letter API needs of its queue. */
 export interface DeadLetterSource<T> {
@@ -25,22 +28,21 @@ export function deadLetterApi<T>(source: DeadLetterSource<T>): DeadLetters<T> {
       if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('limit', 'expected an integer ≥ 1');
       const driver = await source.driver();
       return new PriorityBands(driver, source.name, source.strict).collect(limit, async (queue, room) =>
-        (await driver.listDeadLetters(queue, room)).map(
-          (message): DeadLetterRecord<T> => ({
-            id: message.id,
-            name: message.name ?? message.headers[H.name] ?? 'default',
+        (await driver.listDeadLetters(queue, room)).map((message): DeadLetterRecord<T> => {
+          const { id, name, attempt, headers } = readMessage(message);
+          return {
+            id,
+            name,
             data: decodeOrUndefined(source.codec, message.body),
             body: message.body,
             reason: message.reason,
             ...(message.error === undefined ? {} : { error: message.error }),
-            attempts:
-              message.attempts ??
-              intHeader(message.headers, H.attempt, 1) + Math.max(0, message.deliveryCount - 1),
-            headers: userHeaders(message.headers),
+            attempts: attempt,
+            headers,
             ...(message.deadLetteredAt ? { deadLetteredAt: message.deadLetteredAt } : {}),
             raw: message.raw,
-          }),
-        ),
+          };
+        }),
       );
     },
     redrive: async (ids) => {

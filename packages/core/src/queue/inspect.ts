@@ -1,7 +1,7 @@
 import { type Codec, decodeOrUndefined } from '../codec.js';
 import type { Driver } from '../driver.js';
 import { UnsupportedFeatureError } from '../errors.js';
-import { H, intHeader, userHeaders } from '../headers.js';
+import { readMessage } from '../driver-kit/read-message.js';
 import type { MetricsRecorder, QueueMetrics } from '../observability/metrics.js';
 import type { PriorityBands } from '../semantics/priority.js';
 import type { PeekedJob, QueueStats } from '../types.js';
@@ -18,16 +18,16 @@ export async function peekJobs<T>(
   if (!peek) throw new UnsupportedFeatureError('peek', driver.provider);
   return bands.collect(limit, async (queue, room) =>
     (await peek.call(driver, queue, room)).map((message): PeekedJob<T> => {
-      const notBefore = intHeader(message.headers, H.notBefore, 0);
+      const { id, name, priority, attempt, headers, enqueuedAt, runAt } = readMessage(message);
       return {
-        id: message.id,
-        name: message.name ?? message.headers[H.name] ?? 'default',
+        id,
+        name,
         data: decodeOrUndefined(codec, message.body),
-        priority: message.priority ?? intHeader(message.headers, H.priority, 0),
-        attempt: intHeader(message.headers, H.attempt, 1) + Math.max(0, message.deliveryCount - 1),
-        headers: userHeaders(message.headers),
-        ...(message.enqueuedAt ? { enqueuedAt: message.enqueuedAt } : {}),
-        ...(notBefore > 0 ? { runAt: new Date(notBefore) } : {}),
+        priority,
+        attempt,
+        headers,
+        ...(enqueuedAt ? { enqueuedAt } : {}),
+        ...(runAt ? { runAt } : {}),
       };
     }),
   );

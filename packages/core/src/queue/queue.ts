@@ -6,11 +6,8 @@ import { ConfigError, QueueClosedError } from '../errors.js';
 import { TypedEmitter } from '../observability/events.js';
 import type { QueueMetrics } from '../observability/metrics.js';
 import { report } from '../observability/report.js';
-import { loadOtel } from '../observability/telemetry.js';
 import { SendCoalescer } from '../producer/coalescer.js';
 import { sendEntries } from '../producer/send.js';
-import { redactUrl } from '../redact.js';
-import { driverFromUrl } from '../registry.js';
 import { PriorityBands } from '../semantics/priority.js';
 import type {
   BatchEntry,
@@ -29,6 +26,7 @@ import type { FanOutOptions, FanOutResult } from '../workflows/fanout/model.js';
 import type { JobStatus } from '../workflows/job-records.js';
 import { ScheduleRunner } from '../workflows/schedule-runner.js';
 import { type ScheduleInfo, Scheduler, type ScheduleSpec } from '../workflows/schedules.js';
+import { QueueConnection } from './connection.js';
 import { deadLetterApi } from './dead-letters.js';
 import { jobStatus, peekJobs, queueMetrics, queueStats } from './inspect.js';
 import { queueContext } from './setup.js';
@@ -60,9 +58,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
   readonly deadLetters: DeadLetters<T>;
   private readonly context: QueueContext<T>;
   private readonly ownsDriver: boolean;
-  #driverPromise: Promise<Driver> | undefined;
-  // ES private: never shown by util.inspect, so URLs with passwords and driver internals stay hidden.
-  readonly #driverSource: Driver | string;
+  readonly #connection: QueueConnection;
   private consumer: ConsumerLoop<T> | undefined;
   private readonly pendingSends = new Set<Promise<unknown>>();
   private closePromise: Promise<void> | undefined;
@@ -82,11 +78,11 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     super();
     validateQueueOptions(options);
     this.name = options.name;
-    this.#driverSource = options.driver ?? options.url ?? 'memory://';
+    this.#connection = new QueueConnection(options.driver ?? options.url ?? 'memory://');
     this.ownsDriver = options.ownsDriver ?? options.driver === undefined;
     this.context = queueContext(options, {
-      driver: () => this.driver(),
-      provider: () => this.provider,
+      driver: () => this.#connection.guarded(),
+      provider: () => this.#connection.provider,
       emit: (event, ...args) => this.emit(event, ...args),
     });
     this.scheduler = new Scheduler(this.context, this.context.store);
@@ -100,17 +96,15 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
       name: this.name,
       strict: this.context.strict,
       codec: this.context.codec,
-      driver: () => this.driver(),
+      driver: () => this.#connection.guarded(),
       assertOpen: () => this.assertOpen(),
     });
   }
 
-  private provider = 'unknown';
-
   /** A safe description (no secrets): `Queue(name, provider URL with the password masked)`. */
   override toString(): string {
-    const source = this.#driverSource;
-    return `Queue(${this.name}, ${typeof source === 'string' ? redactUrl(source) : `driver:${source.provider}`})`;
+    const source = this.#connection.describe();
+    return `Queue(${this.name}, ${'url' in source ? source.url : `driver:${source.driver}`})`;
   }
 
   /** What `console.log(queue)` prints: `Queue { name, provider, url }` of {@link toJSON}, nothing else. */
@@ -125,31 +119,15 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
 
   /** JSON form: name, provider (once known) and the masked URL; nothing else. */
   toJSON(): { name: string; provider?: string; url?: string } {
-    const source = this.#driverSource;
-    if (typeof source !== 'string') return { name: this.name, provider: source.provider };
-    return {
-      name: this.name,
-      ...(this.provider !== 'unknown' ? { provider: this.provider } : {}),
-      url: redactUrl(source),
-    };
+    const source = this.#connection.describe();
+    if (!('url' in source)) return { name: this.name, provider: source.driver };
+    const { provider } = this.#connection;
+    return { name: this.name, ...(provider !== 'unknown' ? { provider } : {}), url: source.url };
   }
 
   /** The driver, connected on first use. */
   driver(): Promise<Driver> {
-    if (!this.#driverPromise) {
-      const source = this.#driverSource;
-      const created = typeof source === 'string' ? driverFromUrl(source) : Promise.resolve(source);
-      // OpenTelemetry is optional; loading it with the driver makes the first send traced too.
-      this.#driverPromise = Promise.all([created, loadOtel()]).then(([driver]) => {
-        this.provider = driver.provider;
-        return driver;
-      });
-      // A failed connection is retried on the next call rather than cached forever.
-      this.#driverPromise.catch(() => {
-        this.#driverPromise = undefined;
-      });
-    }
-    return this.#driverPromise;
+    return this.#connection.driver();
   }
 
   private assertOpen(): void {
@@ -215,13 +193,13 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
   /** Up to `limit` (default 20) waiting jobs, highest band first, without consuming them. */
   async peek(limit = 20): Promise<PeekedJob<T>[]> {
     if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('limit', 'expected an integer ≥ 1');
-    const driver = await this.driver();
+    const driver = await this.#connection.guarded();
     return peekJobs(driver, this.bands(driver), this.context.codec, limit);
   }
 
   /** The recorded status of a job: state, progress, result, error, attempts, timestamps. */
   async getJob<R = unknown>(id: string): Promise<JobStatus<R> | undefined> {
-    return jobStatus<R>(await this.driver(), this.name, this.context.tracker, id);
+    return jobStatus<R>(await this.#connection.guarded(), this.name, this.context.tracker, id);
   }
 
   /**
@@ -236,7 +214,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
 
   /** Counts summed over the queue's physical queues. `active` falls back to this process's in-flight jobs. */
   async stats(): Promise<QueueStats> {
-    const driver = await this.driver();
+    const driver = await this.#connection.guarded();
     return queueStats(driver, this.bands(driver), this.consumer?.active);
   }
 
@@ -255,8 +233,8 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
         await this.consumer?.stop(options.timeout ?? DEFAULT_CLOSE_TIMEOUT_MS);
         await Promise.allSettled([...this.pendingSends]);
         this.closed = true;
-        if (this.ownsDriver && this.#driverPromise) {
-          const driver = await this.#driverPromise.catch(() => undefined);
+        if (this.ownsDriver && this.#connection.started) {
+          const driver = await this.#connection.guarded().catch(() => undefined);
           await driver?.close();
         }
       })();

@@ -50,13 +50,6 @@ export class PriorityBands {
     return this.queueOf(intHeader(message.headers, H.priority, 0));
   }
 
-  /** 0-9: the broker's priority where it is native, else the `qk-priority` header (emulated bands). */
-  priorityOf(message: Pick<ReceivedMessage, 'headers' | 'priority'>): number {
-    const header = intHeader(message.headers, H.priority, 0);
-    const value = this.driver.capabilities.priority === 'native' ? (message.priority ?? header) : header;
-    return Math.min(TOP_BAND, Math.max(0, value));
-  }
-
   /** Up to `limit` items fetched band by band, highest first; `fetch` is asked for the room left (never more is kept). */
   async collect<X>(
     limit: number,
