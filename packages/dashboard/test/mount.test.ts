@@ -194,6 +194,8 @@ describe('Express at the root', () => {
 describe('fetchHandler', () => {
   it('answers Fetch requests directly (Bun, Deno, workers)', async () => {
     const handle = fetchHandler(dashboard);
+    const html = await (await handle(new Request('http://localhost/'))).text();
+    const token = /name="queuekit-csrf" content="([^"]+)"/.exec(html)?.[1] ?? '';
     const response = await handle(new Request('http://localhost/api/overview'));
     expect(response.status).toBe(200);
     expect((await handle(new Request('http://localhost/api/queues/nope'))).status).toBe(404);
@@ -203,5 +205,23 @@ describe('fetchHandler', () => {
       new Request('http://localhost/assets/app.css', { headers: { 'if-none-match': etag } }),
     );
     expect(fresh.status).toBe(304);
+    // A streamed body without content-length is cut at the limit, not read whole.
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        controller.enqueue(new Uint8Array(8 * 1024).fill(32));
+      },
+    });
+    const big = await handle(
+      new Request(`http://localhost/api/queues/${queue.name}/dead-letters/purge`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [CSRF_HEADER]: token },
+        body: endless,
+        duplex: 'half',
+      } as RequestInit),
+    );
+    expect(big.status).toBe(413);
+    expect(pulled).toBeLessThan(10);
   });
 });

@@ -2,13 +2,24 @@ import type { Dashboard } from '../dashboard.js';
 import { DashboardHttpError, errorResponse, MAX_BODY_BYTES, parseJsonBody } from '../http.js';
 import { type MountOptions, normalizePrefix, stripPrefix } from './node.js';
 
+/** Read a Fetch body (never keeping more than MAX_BODY_BYTES, whatever its content-length says), then parse it. */
 async function readFetchBody(request: Request): Promise<unknown> {
-  if (Number(request.headers.get('content-length')) > MAX_BODY_BYTES)
-    throw new DashboardHttpError(413, 'ERR_BODY_TOO_LARGE', 'body too large');
-  const bytes = new Uint8Array(await request.arrayBuffer());
-  if (bytes.length > MAX_BODY_BYTES)
-    throw new DashboardHttpError(413, 'ERR_BODY_TOO_LARGE', 'body too large');
-  return parseJsonBody(bytes);
+  const tooLarge = () => new DashboardHttpError(413, 'ERR_BODY_TOO_LARGE', 'body too large');
+  if (Number(request.headers.get('content-length')) > MAX_BODY_BYTES) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body?.getReader();
+  for (;;) {
+    const next = await reader?.read();
+    if (!next || next.done) break;
+    size += next.value.length;
+    if (size > MAX_BODY_BYTES) {
+      await reader?.cancel();
+      throw tooLarge();
+    }
+    chunks.push(next.value);
+  }
+  return parseJsonBody(Buffer.concat(chunks));
 }
 
 /**
