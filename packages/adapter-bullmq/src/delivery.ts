@@ -202,6 +202,31 @@ export class BullDelivery implements Delivery {
   }
 
   /**
+   * Hide the job for `delayMs` without counting a delivery (the core's "arrived early", a delay hop):
+   * BullMQ `moveToDelayed`, lock-checked, with its `attemptsStarted` set back by the one this delivery
+   * added, so that the next delivery reports the same `deliveryCount`. Headers and body stay as stored.
+   */
+  defer(delayMs: number): Promise<void> {
+    return this.#settle(() => this.#defer(delayMs));
+  }
+
+  async #defer(delayMs: number): Promise<void> {
+    try {
+      await this.receiver.worker.backend.moveToDelayed(
+        String(this.job.id),
+        Date.now(),
+        Math.max(0, Math.ceil(delayMs)),
+        this.token,
+        { skipAttempt: true, fieldsToUpdate: { ats: Math.max(0, this.job.attemptsStarted - 1) } },
+      );
+    } catch (error) {
+      throw toQueuekitError(error, 'defer', this.id);
+    } finally {
+      this.settled();
+    }
+  }
+
+  /**
    * What restarting the job's count takes: the attempts the core counted before this delivery
    * through `qk-attempt` (moved into STARTED_BEFORE_FIELD), and the stored options without
    * `qk-attempt` and `qk-not-before` when it has them, so that a job BullMQ tools move back starts

@@ -1,7 +1,6 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { randomUUID } from 'node:crypto';
-import { createQueue, type Queue as QueuekitQueue, utf8 } from '@queuekit/core';
+import { createQueue, type Queue as QueuekitQueue } from '@queuekit/core';
 import { type Job, Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BullmqDriverOptions } from '../src/index.js';
@@ -296,28 +295,15 @@ describe('Bull Board routes on queues queuekit consumes', () => {
     });
   });
 
-  it("Logs tab: lines a delivery logs (Delivery.log, BullMQ job.log) show in the job's logs", async () => {
-    const name = uniqueQueue('logs');
-    const driver = testDriver(prefix);
-    closers.push(() => driver.close());
-    const bull = new Queue(name, { connection: { url: REDIS_URL }, prefix });
-    closers.push(() => bull.close());
-    const server = new InProcessServer();
-    createBullBoard({ queues: [new BullMQAdapter(bull)], serverAdapter: server as never });
-    await driver.send(name, [
-      { id: randomUUID(), name: 'work', body: utf8('{}'), headers: { 'content-type': 'application/json' } },
-    ]);
-    const [delivery] = await driver.receive(name, {
-      max: 1,
-      waitMs: 2000,
-      lockMs: 5000,
-      signal: new AbortController().signal,
+  it("Logs tab: the lines a handler logs with ctx.log() show in the job's logs (Delivery.log, BullMQ job.log)", async () => {
+    const { name, q, bull, server } = setUp<{ images: number }>('logs', 1);
+    q.process(async (job, ctx) => {
+      await ctx.log(`resizing ${job.data.images} images`);
+      await ctx.log('done');
     });
-    expect(delivery).toBeDefined();
-    await delivery?.log?.('resizing 3 images');
-    await delivery?.log?.('done');
-    await delivery?.ack();
-    const logs = await server.call('get', `/api/queues/${name}/${delivery?.id}/logs`);
+    const id = await q.send('work', { images: 3 });
+    await jobsIn(bull, 'completed', 1);
+    const logs = await server.call('get', `/api/queues/${name}/${id}/logs`);
     expect(logs.status).toBe(200);
     expect(logs.body).toEqual(['resizing 3 images', 'done']);
   });

@@ -151,6 +151,16 @@ describe.each(BROKERS)('dashboard in Chromium on $label', ({ label, url, peek })
       total: 50,
       rows: 5,
     });
+
+    // A job that failed for good: its state, error and reason.
+    fx.state.fixed = false;
+    const failed = await fx.deadLetter();
+    await page.locator('#job-id').fill(failed);
+    await page.locator('form.lookup button').click();
+    await page.locator(`#job [data-field="state"]`, { hasText: 'failed' }).waitFor();
+    const text = (await page.locator('#job').textContent()) ?? '';
+    expect(text).toContain('report 99 has no customer');
+    expect(text).toContain('unrecoverable');
     expect(pageErrors).toEqual([]);
   });
 });
