@@ -29,6 +29,8 @@ export class BullDelivery implements Delivery {
   readonly priority?: number;
   /** The BullMQ `Job`. */
   readonly raw: Job;
+  /** This delivery's BullMQ lock token, which the core names in `OutgoingMessage.copyOf`. */
+  readonly deliveryToken: string;
   private readonly token: string;
   #lockedUntil: number | undefined;
 
@@ -51,6 +53,7 @@ export class BullDelivery implements Delivery {
     if (view.priority !== undefined) this.priority = view.priority;
     this.raw = job;
     this.token = job.token ?? '';
+    this.deliveryToken = this.token;
     this.#lockedUntil = receiver.worker.lockedUntil(job);
   }
 

@@ -91,6 +91,8 @@ export class BullmqDriver implements Driver {
   readonly #held = new HeldDeliveries();
   /** The unsettled deliveries by queue and queuekit id (the latest one of an id), for in-place copies. */
   readonly #holding = new Map<string, BullDelivery>();
+  /** The unsettled deliveries by `deliveryToken` (their lock token), which `OutgoingMessage.copyOf` names. */
+  readonly #byToken = new Map<string, BullDelivery>();
   readonly #rateLimits = new Map<string, RateLimit>();
   readonly #nativeWorkflows: BullmqWorkflows;
   readonly #fanOuts: FanOutFlows;
@@ -252,7 +254,7 @@ export class BullmqDriver implements Driver {
     const rest: OutgoingMessage[] = [];
     const replaced = new Set<string>();
     for (const message of messages) {
-      const held = message.dedup ? undefined : this.#holding.get(holdKey(queue, message.id));
+      const held = message.dedup ? undefined : this.#copied(queue, message);
       if (!held || held.settling || replaced.has(message.id)) {
         rest.push(message);
         continue;
@@ -263,6 +265,17 @@ export class BullmqDriver implements Driver {
       await held.replaceWith(opts, message.delayMs ?? 0);
     }
     return rest;
+  }
+
+  /**
+   * The unsettled delivery a send copies: the one its `copyOf` names (same queue, id and lock token),
+   * or, from a core that does not set `copyOf` (driver contract 1), the held delivery of its id.
+   */
+  #copied(queue: string, message: OutgoingMessage): BullDelivery | undefined {
+    const ref = message.copyOf;
+    if (!ref) return this.#holding.get(holdKey(queue, message.id));
+    const held = ref.deliveryToken === undefined ? undefined : this.#byToken.get(ref.deliveryToken);
+    return held && held.id === ref.id && ref.queue === queue ? held : undefined;
   }
 
   /**
@@ -350,8 +363,10 @@ export class BullmqDriver implements Driver {
         const delivery: BullDelivery = new BullDelivery(message, job, receiver, () => {
           this.#held.delete(queue, view.id);
           if (this.#holding.get(key) === delivery) this.#holding.delete(key);
+          this.#byToken.delete(delivery.deliveryToken);
         });
         this.#holding.set(key, delivery);
+        this.#byToken.set(delivery.deliveryToken, delivery);
         if (reduced === undefined || reduced instanceof Uint8Array) return delivery;
         await this.#refuse(delivery, reduced.invalid);
         return undefined;
@@ -565,6 +580,7 @@ export class BullmqDriver implements Driver {
     this.#queues.clear();
     this.#held.clear();
     this.#holding.clear();
+    this.#byToken.clear();
     await Promise.allSettled(receivers.map((receiver) => receiver.close()));
     await Promise.allSettled(queues.map((queue) => queue.close()));
     await this.#fanOuts.close().catch(() => undefined);

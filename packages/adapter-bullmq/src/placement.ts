@@ -65,7 +65,9 @@ export function placeMessages(
   const seen = new Set<string>();
   return messages.map((message) => {
     if (message.dedup) return { jobId: bullJobId(message.id) };
-    const copy = copies || seen.has(message.id) || held.has(queue, message.id);
+    // A copy the core names (`copyOf`), or, from a core that does not name them, a send of a held id.
+    const copy =
+      copies || message.copyOf !== undefined || seen.has(message.id) || held.has(queue, message.id);
     seen.add(message.id);
     if (copy) return { jobId: undefined, copy: true };
     return UUID.test(message.id) ? { jobId: message.id } : { jobId: undefined };

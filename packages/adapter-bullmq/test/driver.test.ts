@@ -24,6 +24,9 @@ afterAll(async () => {
 });
 
 const signal = new AbortController().signal;
+/** The BullMQ id of a delivery's job. */
+const bullIdOf = (delivery: { raw: unknown } | undefined): string | undefined =>
+  (delivery?.raw as { id?: string } | undefined)?.id;
 const json = (id: string, value: unknown, extra: Partial<OutgoingMessage> = {}): OutgoingMessage => ({
   id,
   name: 'job',
@@ -33,6 +36,50 @@ const json = (id: string, value: unknown, extra: Partial<OutgoingMessage> = {}):
 });
 
 describe('BullMQ driver', () => {
+  it('a send whose copyOf names a held delivery replaces that job in place; the original ack still resolves', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    await d.send(queue, [json('c-1', { n: 1 })]);
+    const [held] = await d.receive(queue, { max: 1, waitMs: 2000, lockMs: 5000, signal });
+    expect(held?.deliveryToken).toEqual(expect.any(String));
+    const bullId = bullIdOf(held);
+    const copy = json('c-1', { n: 1 }, { copyOf: { queue, id: 'c-1', deliveryToken: held?.deliveryToken } });
+    await d.send(queue, [{ ...copy, headers: { ...copy.headers, 'qk-attempt': '2' } }]);
+    await expect(held?.ack()).resolves.toBeUndefined();
+    const [again] = await d.receive(queue, { max: 1, waitMs: 2000, lockMs: 5000, signal });
+    expect(again?.id).toBe('c-1');
+    expect(bullIdOf(again)).toBe(bullId);
+    expect(again?.headers['qk-attempt']).toBe('2');
+    await again?.ack();
+    const plain = new Queue(queue, { connection: { url: REDIS_URL }, prefix });
+    try {
+      expect(await plain.getJobCounts('completed', 'wait', 'prioritized', 'delayed')).toEqual({
+        completed: 1,
+        wait: 0,
+        prioritized: 0,
+        delayed: 0,
+      });
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('a copyOf naming a delivery this driver does not hold adds the copy as a job of its own', async () => {
+    const holder = driver();
+    const sender = driver();
+    const queue = uniqueQueue();
+    await holder.send(queue, [json('c-2', { n: 2 })]);
+    const [held] = await holder.receive(queue, { max: 1, waitMs: 2000, lockMs: 5000, signal });
+    await sender.send(queue, [
+      json('c-2', { n: 2 }, { copyOf: { queue, id: 'c-2', deliveryToken: held?.deliveryToken } }),
+    ]);
+    await held?.ack();
+    const [copy] = await holder.receive(queue, { max: 1, waitMs: 2000, lockMs: 5000, signal });
+    expect(copy?.id).toBe('c-2');
+    expect(bullIdOf(copy)).not.toBe(bullIdOf(held));
+    await copy?.ack();
+  });
+
   it('a receive for 50 free slots with one job waiting runs no fetch that finds nothing', async () => {
     const d = driver();
     const queue = uniqueQueue();

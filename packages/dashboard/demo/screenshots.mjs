@@ -46,7 +46,7 @@ async function photographDemo() {
       await page.goto(`${demo.origin}/${hash}`);
       await page.locator('main h1').waitFor();
       await page.waitForTimeout(2_500);
-      await page.screenshot({ path: `${docs}${name}.png`, fullPage: false });
+      await page.screenshot({ path: `${docs}${name}.png`, fullPage: name === 'queue' });
       console.log(`docs/${name}.png`);
     }
   } finally {
@@ -58,10 +58,10 @@ async function photographDemo() {
 async function photographRabbitmq() {
   const rabbit = await startDemo({ port: 0, url: process.env.AMQP_URL });
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 580 }, deviceScaleFactor: 1 });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 }, deviceScaleFactor: 1 });
     await page.goto(`${rabbit.origin}/#/queue/demo-reports`);
     await page.locator('.peek-unsupported').waitFor();
-    await page.waitForTimeout(2_500);
+    await page.waitForTimeout(7_000); // a few samples for the throughput chart
     await page.screenshot({ path: `${docs}queue-rabbitmq.png` });
     console.log('docs/queue-rabbitmq.png');
   } finally {

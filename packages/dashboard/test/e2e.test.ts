@@ -164,3 +164,22 @@ describe.each(BROKERS)('dashboard in Chromium on $label', ({ label, url, peek })
     expect(pageErrors).toEqual([]);
   });
 });
+
+describe('the queue page in Chromium', () => {
+  it('draws completed and failed per minute once it has three samples', async () => {
+    const fx = await fixture(`memory://trend-${Math.random().toString(36).slice(2)}`, 'trend');
+    const dashboard = createDashboard({ queues: [fx.idle, fx.work] });
+    const served = await serve(dashboard);
+    const page = await browser.newPage();
+    try {
+      await fx.complete(1);
+      await page.goto(`${served.base}#/queue/${fx.work.name}`);
+      await expect.poll(() => page.locator('svg.trend polyline').count(), POLL).toBe(2);
+      expect(await page.locator('main').textContent()).toMatch(/\d+(\.\d)?\/min completed/);
+    } finally {
+      await page.close();
+      await served.close();
+      await fx.close();
+    }
+  });
+});

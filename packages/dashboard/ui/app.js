@@ -3,6 +3,7 @@
 
 const REFRESH_MS = 2000;
 const RATE_WINDOW_MS = 60_000;
+const TREND_WINDOW_MS = 5 * 60_000;
 const TERMINAL = new Set(['completed', 'failed']);
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') ?? '';
@@ -84,18 +85,60 @@ function fmtEvery(ms) {
 const samples = new Map();
 function sample(queue, time) {
   const list = samples.get(queue.name) ?? [];
+  if (list.length > 0 && time <= list[list.length - 1].t) return;
   list.push({ t: time, completed: queue.completed ?? 0, failed: queue.failed ?? 0 });
-  while (list.length > 2 && time - list[0].t > RATE_WINDOW_MS) list.shift();
+  while (list.length > 2 && time - list[0].t > TREND_WINDOW_MS) list.shift();
   samples.set(queue.name, list);
 }
 function perMinute(name, field) {
   const list = samples.get(name) ?? [];
   if (list.length < 2) return undefined;
-  const first = list[0];
   const last = list[list.length - 1];
+  const first = list.find((entry) => last.t - entry.t <= RATE_WINDOW_MS) ?? list[0];
   const elapsed = last.t - first.t;
   if (elapsed <= 0) return undefined;
   return ((last[field] - first[field]) / elapsed) * 60_000;
+}
+
+/** Completed and failed per minute between successive samples, over the last five minutes. */
+function trend(name, { width = 520, height = 70 } = {}) {
+  const list = samples.get(name) ?? [];
+  const points = list.slice(1).map((entry, i) => {
+    const previous = list[i];
+    const minutes = (entry.t - previous.t) / 60_000;
+    return {
+      t: entry.t,
+      completed: Math.max(0, (entry.completed - previous.completed) / minutes),
+      failed: Math.max(0, (entry.failed - previous.failed) / minutes),
+    };
+  });
+  const chart = svg('svg', {
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    class: 'trend',
+    role: 'img',
+    'aria-label': 'completed and failed jobs per minute, last five minutes',
+  });
+  if (points.length < 2) {
+    const note = svg('text', { x: width / 2, y: height / 2 + 4, class: 'axis', 'text-anchor': 'middle' });
+    note.textContent = 'collecting samples…';
+    chart.append(note);
+    return chart;
+  }
+  const max = Math.max(1, ...points.map((p) => Math.max(p.completed, p.failed)));
+  const start = points[0].t;
+  const span = Math.max(1, points[points.length - 1].t - start);
+  for (const field of ['completed', 'failed']) {
+    const coordinates = points
+      .map(
+        (p) =>
+          `${(((p.t - start) / span) * (width - 4) + 2).toFixed(1)},${(height - 2 - (p[field] / max) * (height - 6)).toFixed(1)}`,
+      )
+      .join(' ');
+    chart.append(svg('polyline', { points: coordinates, class: `line ${field}` }));
+  }
+  return chart;
 }
 const fmtRate = (rate) =>
   rate === undefined ? '—' : `${rate < 10 ? rate.toFixed(1) : Math.round(rate)}/min`;
@@ -171,7 +214,7 @@ function overviewView() {
     load: () => api('overview'),
     render(data) {
       const now = Date.parse(data.time) || Date.now();
-      for (const queue of data.queues) if (!queue.error) sample(queue, now);
+      for (const queue of data.queues) if (!queue.error) sample(queue, Date.now());
       const rows = data.queues.map((queue) => {
         const link = el('a', { href: `#/queue/${q(queue.name)}` }, queue.name);
         if (queue.error) {
@@ -284,6 +327,7 @@ function queueView(name) {
       return { queue, waiting };
     },
     render({ queue, waiting }) {
+      if (!queue.error) sample(queue, Date.now());
       const tiles = [
         ['Waiting', queue.waiting, 'waiting'],
         ['Delayed', queue.delayed, 'delayed'],
@@ -322,6 +366,13 @@ function queueView(name) {
           el('a', { href: `#/queue/${q(name)}/dead`, class: 'button' }, 'Dead letters'),
           el('a', { href: `#/schedules`, class: 'button' }, 'Schedules'),
         ),
+        el('h2', {}, 'Throughput'),
+        el(
+          'p',
+          {},
+          `${fmtRate(perMinute(name, 'completed'))} completed, ${fmtRate(perMinute(name, 'failed'))} failed attempts (last minute, while this page is open)`,
+        ),
+        trend(name),
         el('h2', {}, 'Processing time'),
         el(
           'p',

@@ -14,7 +14,9 @@ export type DriverCaseGroup =
   | 'batches'
   | 'deadLetters'
   | 'defer'
-  | 'errors';
+  | 'errors'
+  | 'copies'
+  | 'deadLetterQueue';
 
 /** Options of {@link describeDriverConformance}. */
 export interface DriverConformanceOptions {
@@ -43,6 +45,8 @@ export interface DriverHarness {
   readonly lockMs: number;
   readonly capabilities: Capabilities;
   readonly provider: string;
+  /** The contract version the driver declares (`apiVersion`). */
+  readonly apiVersion: number;
   readonly options: DriverConformanceOptions;
   /** Deadline for one step of a case, in ms. */
   timeout(baseMs: number): number;
@@ -95,6 +99,7 @@ export function createDriverHarness(
     lockMs,
     capabilities: probe.capabilities,
     provider: probe.provider,
+    apiVersion: probe.apiVersion,
     options,
     timeout: (baseMs) => Math.round(baseMs * scale),
     queueName() {

@@ -11,6 +11,8 @@
 import type { Driver } from '@queuekit/core';
 import { afterAll, afterEach, describe } from 'vitest';
 import { batchCases } from './cases/batches.js';
+import { copyCases } from './cases/copies.js';
+import { deadLetterQueueCases } from './cases/dead-letter-queue.js';
 import { deadLetterCases } from './cases/dead-letters.js';
 import { deferCases } from './cases/defer.js';
 import { delayCases } from './cases/delays.js';
@@ -44,6 +46,8 @@ const GROUPS: readonly (readonly [DriverCaseGroup, string, (h: DriverHarness) =>
   ['deadLetters', 'dead letters', deadLetterCases],
   ['defer', 'defer', deferCases],
   ['errors', 'error classification', errorCases],
+  ['copies', 'copies', copyCases],
+  ['deadLetterQueue', 'dead-letter queue', deadLetterQueueCases],
 ];
 
 /**

@@ -3,9 +3,6 @@ import { expect, it } from 'vitest';
 import { rejectsWith } from '../expect-error.js';
 import type { DriverHarness } from '../harness.js';
 
-/** Contract v2 `Delivery.defer(ms)`, typed here structurally so the case runs wherever a driver has it. */
-type Deferrable = Delivery & { readonly defer?: (ms: number) => Promise<void> };
-
 /** `defer` hides a delivery without counting one (the core's "arrived early"); it settles like `release`. */
 export function deferCases(h: DriverHarness): void {
   const deferMs = Math.min(1500, h.capabilities.maxDelayMs);
@@ -15,7 +12,7 @@ export function deferCases(h: DriverHarness): void {
     const driver = await h.driver();
     const message = h.message({ headers: { 'qk-attempt': '2', 'x-kept': 'yes' } });
     await driver.send(queue, [message]);
-    const delivery = (await h.receiveIds(driver, queue, [message.id])).byId.get(message.id) as Deferrable;
+    const delivery = (await h.receiveIds(driver, queue, [message.id])).byId.get(message.id) as Delivery;
     if (!delivery.defer) return context.skip();
     const count = delivery.deliveryCount;
     const deferredAt = Date.now();

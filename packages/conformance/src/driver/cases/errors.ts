@@ -1,11 +1,6 @@
-import { type Driver, QueuekitError } from '@queuekit/core';
+import { QueuekitError } from '@queuekit/core';
 import { expect, it } from 'vitest';
 import type { DriverHarness } from '../harness.js';
-
-/** Contract v2 `Driver.classifyError`, typed here structurally so the case runs wherever a driver has it. */
-type Classifying = Driver & {
-  readonly classifyError?: (error: unknown, operation: string) => QueuekitError | undefined;
-};
 
 /** Values a vendor SDK (or a bug) may reject with, the hostile ones included. */
 function oddErrors(): unknown[] {
@@ -41,7 +36,7 @@ function oddErrors(): unknown[] {
 /** `classifyError` turns what a driver call rejects with into a queuekit error, or says it does not know. */
 export function errorCases(h: DriverHarness): void {
   it('classifyError never throws and answers a QueuekitError or undefined, whatever it is given', async (context) => {
-    const driver = (await h.driver()) as Classifying;
+    const driver = await h.driver();
     if (!driver.classifyError) return context.skip();
     const answers: string[] = [];
     for (const operation of ['send', 'receive', 'delivery.ack', 'listDeadLetters']) {
