@@ -8,6 +8,7 @@ import {
   type OutgoingMessage,
   PartialSendError,
 } from '../src/index.js';
+import { chunksInFlight } from '../src/producer/chunks.js';
 import { wrapDriver } from './wrap.js';
 
 /**
@@ -46,6 +47,13 @@ const seqOf = (accepted: readonly OutgoingMessage[], key: string) =>
     .map((m) => (JSON.parse(new TextDecoder().decode(m.body)) as Keyed).seq);
 
 describe('batched sends', () => {
+  it('sends in flight: at least 8, else about 1000 messages worth of small batches', () => {
+    expect(chunksInFlight(1000)).toBe(8);
+    expect(chunksInFlight(100)).toBe(10);
+    expect(chunksInFlight(10)).toBe(100);
+    expect(chunksInFlight(1)).toBe(1000);
+  });
+
   it('sendBatch beyond maxBatchSize keeps the order of each ordering key', async () => {
     const { driver, inner, accepted } = slowFirstDriver();
     const queue = createQueue<Keyed>({ name: 'ordered-batch', driver });
@@ -76,14 +84,14 @@ describe('batched sends', () => {
     await inner.close();
   });
 
-  it('a large sendBatch keeps at most 8 driver sends in flight', async () => {
+  it('a large sendBatch on a 10-message driver keeps about 1000 messages (100 sends) in flight, no more', async () => {
     const { driver, inner, accepted, maxInFlight } = slowFirstDriver();
     const queue = createQueue<number>({ name: 'bounded', driver, results: false });
-    const ids = await queue.sendBatch(Array.from({ length: 1_000 }, (_, i) => ({ name: 'n', data: i })));
-    expect(ids).toHaveLength(1_000);
-    expect(accepted).toHaveLength(1_000);
-    expect(maxInFlight()).toBeGreaterThan(1);
-    expect(maxInFlight()).toBeLessThanOrEqual(8);
+    const ids = await queue.sendBatch(Array.from({ length: 3_000 }, (_, i) => ({ name: 'n', data: i })));
+    expect(ids).toHaveLength(3_000);
+    expect(accepted).toHaveLength(3_000);
+    expect(maxInFlight()).toBeGreaterThan(8);
+    expect(maxInFlight()).toBeLessThanOrEqual(100);
     await queue.close();
     await inner.close();
   });

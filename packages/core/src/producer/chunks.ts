@@ -4,8 +4,15 @@ import { QueuekitError } from '../errors.js';
 import { report } from '../observability/report.js';
 import type { PreparedMessage } from './prepare.js';
 
-/** Driver sends in flight at once for one batch (a 100k batch on a 10-message driver is 10,000 sends). */
-export const MAX_CHUNKS_IN_FLIGHT = 8;
+/** Driver sends one batch keeps in flight at least (a 100k batch on a 10-message driver is 10,000 sends). */
+export const MIN_CHUNKS_IN_FLIGHT = 8;
+/** Messages one batch keeps in flight at most when the driver's batches are small (SQS: 10 a send). */
+export const MESSAGES_IN_FLIGHT = 1000;
+
+/** Sends in flight at once for a driver taking `maxBatchSize` messages a send: 8, or ~1000 messages' worth. */
+export function chunksInFlight(maxBatchSize: number): number {
+  return Math.max(MIN_CHUNKS_IN_FLIGHT, Math.ceil(MESSAGES_IN_FLIGHT / Math.max(1, maxBatchSize)));
+}
 
 /** One turn on a queue's lane of keyed sends: taken in call order, so keyed batches reach the driver in that order. */
 export interface LaneTicket {
@@ -33,13 +40,14 @@ export interface ChunkOutcome<P> {
 
 /**
  * Send `chunks`: those carrying an ordering key sequentially in order, the others at most
- * MAX_CHUNKS_IN_FLIGHT at a time. After a failure no keyed chunk is started (a later job of a key must
+ * `inFlight` at a time (see {@link chunksInFlight}). After a failure no keyed chunk is started (a later job of a key must
  * not overtake one that failed); with `stopOnError`, no chunk at all.
  */
 export async function sendChunks<P extends PreparedMessage>(
   chunks: readonly P[][],
   send: (chunk: readonly P[]) => Promise<void>,
   stopOnError: boolean,
+  inFlight: number,
 ): Promise<ChunkOutcome<P>[]> {
   const outcomes: ChunkOutcome<P>[] = new Array(chunks.length);
   let firstError: { value: unknown } | undefined;
@@ -71,10 +79,7 @@ export async function sendChunks<P extends PreparedMessage>(
   const worker = async () => {
     while (next < free.length) await run(free[next++] as number);
   };
-  await Promise.all([
-    inOrder(),
-    ...Array.from({ length: Math.min(MAX_CHUNKS_IN_FLIGHT, free.length) }, worker),
-  ]);
+  await Promise.all([inOrder(), ...Array.from({ length: Math.min(inFlight, free.length) }, worker)]);
   return outcomes;
 }
 
