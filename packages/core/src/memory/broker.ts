@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DeadLetterInfo, DeliveryRef, OutgoingMessage } from '../driver.js';
 import { Wakeup } from '../driver-kit/wait.js';
 import { safeTimeout } from '../timers.js';
-import { Schedule } from './schedule.js';
+import { available } from './available.js';
 import type { QueueState, StoredDeadLetter, StoredMessage } from './state.js';
 
 export type { StoredDeadLetter, StoredMessage } from './state.js';
@@ -24,7 +24,6 @@ export class MemoryBroker {
     if (!state) {
       state = {
         messages: new Map(),
-        schedule: new Schedule(),
         deadLetters: [],
         dedup: new Map(),
         wakeup: new Wakeup(),
@@ -45,7 +44,7 @@ export class MemoryBroker {
       state.dedup.set(message.id, now + this.dedupWindowMs);
     }
     const key = state.messages.has(message.id) ? `${message.id}#${randomUUID()}` : message.id;
-    const stored: StoredMessage = {
+    state.messages.set(key, {
       id: message.id,
       name: message.name,
       body: message.body,
@@ -58,9 +57,7 @@ export class MemoryBroker {
       deliveryCount: 0,
       lockToken: undefined,
       lockedUntil: 0,
-    };
-    state.messages.set(key, stored);
-    state.schedule.add(key, stored, now);
+    });
     this.wake(queue);
     return true;
   }
@@ -73,14 +70,21 @@ export class MemoryBroker {
     now = Date.now(),
   ): { key: string; message: StoredMessage; token: string }[] {
     const state = this.state(queue);
+    const { candidates, busyKeys, earliestByKey } = available(state.messages, now);
     const out: { key: string; message: StoredMessage; token: string }[] = [];
-    state.schedule.take(max, now, (key, message) => {
+    for (const [key, message] of candidates) {
+      if (out.length >= max) break;
+      if (message.orderingKey !== undefined) {
+        if (busyKeys.has(message.orderingKey)) continue;
+        if (earliestByKey.get(message.orderingKey) !== message.seq) continue;
+        busyKeys.add(message.orderingKey);
+      }
       const token = randomUUID();
       message.lockToken = token;
       message.lockedUntil = now + lockMs;
       message.deliveryCount += 1;
       out.push({ key, message, token });
-    });
+    }
     this.armTimer(queue, now);
     return out;
   }
@@ -100,17 +104,17 @@ export class MemoryBroker {
     const token = copyOf.deliveryToken;
     const key = token === undefined ? undefined : heldKey(origin.messages, copyOf.id, token, now);
     if (key !== undefined && token !== undefined) {
-      this.drop(origin, key, now);
+      origin.messages.delete(key);
       this.replaced.add(token);
     }
     return this.enqueue(queue, message, now);
   }
 
   /** Remove a locked message; false when the lock is not (or no longer) held by `token`. */
-  ack(queue: string, key: string, token: string, now = Date.now()): boolean {
+  ack(queue: string, key: string, token: string): boolean {
     if (this.replaced.delete(token)) return true;
-    if (!this.owned(queue, key, token, now)) return false;
-    this.drop(this.state(queue), key, now);
+    if (!this.owned(queue, key, token)) return false;
+    this.state(queue).messages.delete(key);
     this.wake(queue);
     return true;
   }
@@ -132,7 +136,6 @@ export class MemoryBroker {
     if (!countDelivery) message.deliveryCount = Math.max(0, message.deliveryCount - 1);
     message.lockToken = undefined;
     message.visibleAt = now + delayMs;
-    this.state(queue).schedule.update(key, message, now);
     this.wake(queue);
     return true;
   }
@@ -142,15 +145,7 @@ export class MemoryBroker {
     const message = this.owned(queue, key, token, now);
     if (!message) return false;
     message.lockedUntil = now + ms;
-    this.state(queue).schedule.update(key, message, now);
     return true;
-  }
-
-  private drop(state: QueueState, key: string, now = Date.now()): void {
-    const message = state.messages.get(key);
-    if (!message) return;
-    state.messages.delete(key);
-    state.schedule.remove(key, message, now);
   }
 
   /** Move a locked message to the dead letters with `info`; false when the lock is not held. */
@@ -158,7 +153,7 @@ export class MemoryBroker {
     const state = this.state(queue);
     const message = this.owned(queue, key, token);
     if (!message) return false;
-    this.drop(state, key);
+    state.messages.delete(key);
     state.deadLetters.push({ message, ...info, deadLetteredAt: new Date() });
     this.wake(queue);
     return true;
@@ -254,7 +249,12 @@ export class MemoryBroker {
   private armTimer(queue: string, now = Date.now()): void {
     const state = this.state(queue);
     if (state.wakeup.waiting === 0) return;
-    const next = state.schedule.nextAt();
+    let next = Number.POSITIVE_INFINITY;
+    for (const message of state.messages.values()) {
+      const locked = message.lockToken !== undefined && message.lockedUntil > now;
+      const at = locked ? message.lockedUntil : message.visibleAt;
+      if (at > now && at < next) next = at;
+    }
     if (next === Number.POSITIVE_INFINITY || (state.timer && state.timerAt <= next && state.timerAt > now))
       return;
     state.timer?.clear();
@@ -271,8 +271,6 @@ export class MemoryBroker {
 
 /** The key of the message `id` locked by `token`, if that lock still holds. */
 function heldKey(messages: ReadonlyMap<string, StoredMessage>, id: string, token: string, now: number) {
-  const direct = messages.get(id);
-  if (direct && direct.lockToken === token && direct.lockedUntil > now) return id;
   for (const [key, held] of messages)
     if (held.id === id && held.lockToken === token && held.lockedUntil > now) return key;
   return undefined;

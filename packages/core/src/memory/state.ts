@@ -1,7 +1,6 @@
 import type { DeadLetterInfo } from '../driver.js';
 import type { Wakeup } from '../driver-kit/wait.js';
 import type { SafeTimer } from '../timers.js';
-import type { Schedule } from './schedule.js';
 
 /** One message held by the in-memory broker. */
 export interface StoredMessage {
@@ -28,8 +27,6 @@ export interface StoredDeadLetter extends DeadLetterInfo {
 
 export interface QueueState {
   readonly messages: Map<string, StoredMessage>;
-  /** What goes out next; kept in step with `messages` by every change of the broker. */
-  readonly schedule: Schedule;
   readonly deadLetters: StoredDeadLetter[];
   /** id → expiry (ms epoch) of dedup entries. */
   readonly dedup: Map<string, number>;
