@@ -102,8 +102,9 @@ export class BullmqDriver implements Driver {
     validateOptions(options);
     const parsed = parseRedisUrl(options.url ?? 'redis://127.0.0.1:6379');
     this.prefix = options.prefix ?? parsed.prefix ?? 'bull';
+    // No auto-pipelining by default (as BullMQ): on a nearby Redis it costs CPU per job and rate (the
+    // bench's A/B); `redis: { enableAutoPipelining: true }` batches round trips on a distant one.
     const base: RedisOptions = {
-      enableAutoPipelining: true,
       ...parsed.redis,
       ...options.redis,
       lazyConnect: true,
