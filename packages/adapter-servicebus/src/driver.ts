@@ -202,8 +202,8 @@ export class ServiceBusDriver implements Driver {
    * The credentials, checked once per kind of use on a client that does not retry: the SDK counts a
    * refused token (`UnauthorizedError`) as retryable and would take seconds of backoff to report it.
    * Sending is checked with a sender link, everything else with a peek (a Send-only or Listen-only key is
-   * refused only what it cannot do). Refused: every later call of that kind fails at once with the same
-   * `AuthenticationError`. Any other outcome (accepted, no such queue) lets the call go on; the namespace
+   * refused only what it cannot do). Refused: the calls of that kind in the next
+   * {@link REFUSAL_KEPT_MS} fail at once with the same `AuthenticationError`. Any other outcome (accepted, no such queue) lets the call go on; the namespace
    * unreachable leaves it to be checked again.
    */
   private checkCredentials(queue: string, kind: 'send' | 'receive'): Promise<void> {
@@ -216,7 +216,11 @@ export class ServiceBusDriver implements Driver {
           else await probe.createReceiver(queue).peekMessages(1);
         } catch (error) {
           const mapped = mapError(error, 'authenticate', this.#scrubber, this.#broker);
-          if (AuthenticationError.is(mapped)) throw mapped;
+          if (AuthenticationError.is(mapped)) {
+            // Checked again after a while: an Entra ID credential may get its token later.
+            setTimeout(() => this.#credentialsChecked.delete(kind), REFUSAL_KEPT_MS).unref();
+            throw mapped;
+          }
           if (BrokerUnavailableError.is(mapped)) this.#credentialsChecked.delete(kind);
         } finally {
           await settlesWithin(probe.close(), CLOSE_TIMEOUT_MS);
@@ -663,6 +667,9 @@ export class ServiceBusDriver implements Driver {
     this.#idleReceivers.clear();
   }
 }
+
+/** How long a refused credential check answers for the calls after it before it is made again. */
+const REFUSAL_KEPT_MS = 10_000;
 
 /** How long `close()` waits for the namespace to answer before it lets the SDK's connections go. */
 const CLOSE_TIMEOUT_MS = 2_000;

@@ -51,6 +51,19 @@ describe('a wrong shared access key', () => {
         const shown = `${inspect(error, { depth: 5 })} ${JSON.stringify(error)} ${(error as Error).stack}`;
         for (const spelling of [WRONG_KEY, encodeURIComponent(WRONG_KEY)])
           expect(shown).not.toContain(spelling);
+        // The next call of that kind fails the same way, without checking again.
+        const again = Date.now();
+        const next =
+          operation === 'send'
+            ? driver.send('qka-auth', [{ id: 'a2', name: 't', body: Buffer.from('{}'), headers: {} }])
+            : driver.receive('qka-auth', {
+                max: 1,
+                waitMs: 100,
+                lockMs: 2000,
+                signal: new AbortController().signal,
+              });
+        await expect(next).rejects.toBeInstanceOf(AuthenticationError);
+        expect(Date.now() - again).toBeLessThan(200);
       } finally {
         await driver.close();
       }
