@@ -2,7 +2,11 @@
 // Redis, in one run. Both sides enqueue in batches of 1,000 and process with concurrency 50.
 // The sides alternate for ROUNDS rounds and the median of each is reported, so that a burst of load
 // from something else on the machine does not decide the ratio. "Node CPU" is the CPU time of this
-// process per job (enqueue plus process, Redis not included): steadier than rates on a shared machine.
+// process per job (enqueue plus process), "Redis CPU" the Redis server's (INFO cpu; only meaningful
+// when nothing else uses that Redis): both steadier than rates on a shared machine.
+// Native sides: bullmq with a `Worker`'s defaults (completed jobs kept, no priority); bullmq doing the
+// work queuekit does (every job prioritized, completed jobs kept 24 h); bullmq deleting completed jobs
+// (to compare with queuekit's `keepCompletedMs: 0`).
 // Usage: node bench/bench.mjs [jobs] [concurrency] [rounds]
 //        (QUEUEKIT_REDIS_URL, default redis://127.0.0.1:6379)
 import { randomUUID } from 'node:crypto';
@@ -23,16 +27,39 @@ function payload(i) {
   return { i, user: `user-${i % 100}`, action: 'resize' };
 }
 
-async function native(count, enableAutoPipelining = false) {
+const probe = new Redis(url);
+
+/** The Redis server's CPU seconds so far (user + system). */
+async function redisCpuSeconds() {
+  const info = await probe.info('cpu');
+  const field = (key) => Number(new RegExp(`${key}:([0-9.]+)`).exec(info)?.[1] ?? 0);
+  return field('used_cpu_sys') + field('used_cpu_user');
+}
+
+/** `run()` with the Redis server's CPU per job added (`redisUs`). */
+async function measured(run) {
+  const before = await redisCpuSeconds();
+  const result = await run();
+  return { ...result, redisUs: (((await redisCpuSeconds()) - before) * 1e6) / jobs };
+}
+
+/** Job options of each native side. */
+const NATIVE = {
+  defaults: {},
+  sameWork: { priority: 10, removeOnComplete: { age: 24 * 60 * 60 } },
+  deleted: { removeOnComplete: true },
+};
+
+async function native(count, jobOpts) {
   const name = `native-${randomUUID().slice(0, 8)}`;
-  const connection = new Redis(url, { maxRetriesPerRequest: null, enableAutoPipelining });
+  const connection = new Redis(url, { maxRetriesPerRequest: null });
   const queue = new Queue(name, { connection, prefix });
   const cpu = process.cpuUsage();
   const started = performance.now();
   for (let i = 0; i < count; i += batch) {
     const chunk = [];
     for (let j = i; j < Math.min(count, i + batch); j++)
-      chunk.push({ name: 'job', data: payload(j), opts: { removeOnComplete: true } });
+      chunk.push({ name: 'job', data: payload(j), opts: jobOpts });
     await queue.addBulk(chunk);
   }
   const enqueued = performance.now();
@@ -153,65 +180,49 @@ function summary(results) {
   const enqueueMs = median(results.map((r) => r.enqueueMs));
   const processMs = median(results.map((r) => r.processMs));
   const totalMs = median(results.map((r) => r.enqueueMs + r.processMs));
-  const cpuUs = median(results.map((r) => r.cpuUs));
-  return { enqueue: rate(enqueueMs), process: rate(processMs), total: rate(totalMs), cpuUs };
+  return {
+    enqueue: rate(enqueueMs),
+    process: rate(processMs),
+    total: rate(totalMs),
+    cpuUs: median(results.map((r) => r.cpuUs)),
+    redisUs: median(results.map((r) => r.redisUs)),
+  };
 }
 
 function line(label, s) {
-  return `${label.padEnd(28)} enqueue ${String(s.enqueue).padStart(6)} jobs/s   process ${String(s.process).padStart(6)} jobs/s   end-to-end ${String(s.total).padStart(6)} jobs/s   Node CPU ${s.cpuUs.toFixed(0).padStart(3)} us/job`;
+  const n = (value) => String(value).padStart(6);
+  return `${label.padEnd(30)} enqueue ${n(s.enqueue)} jobs/s   process ${n(s.process)} jobs/s   end-to-end ${n(s.total)} jobs/s   Node CPU ${s.cpuUs.toFixed(0).padStart(3)} us/job   Redis CPU ${s.redisUs.toFixed(0).padStart(3)} us/job`;
 }
+
+const sides = [
+  ['bullmq (Worker defaults)', (count) => native(count, NATIVE.defaults)],
+  ['bullmq, same work as queuekit', (count) => native(count, NATIVE.sameWork)],
+  ['bullmq, completed deleted', (count) => native(count, NATIVE.deleted)],
+  ['queuekit', (count) => queuekit(count)],
+  ['queuekit, keepCompletedMs 0', (count) => queuekit(count, { keepCompletedMs: 0 })],
+  ['queuekit driver alone', (count) => driverOnly(count)],
+];
 
 const cpus = os.cpus();
 console.log(
   `${jobs} jobs x ${rounds} rounds (median), concurrency ${concurrency}, batches of ${batch}; Node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model ?? 'unknown'}), load ${os.loadavg()[0].toFixed(2)}`,
 );
 // Warm up every path (script loading, JIT) before measuring.
-await native(500);
-await native(500, true);
-await queuekit(500);
-await queuekit(500, { keepCompletedMs: 0 });
-await driverOnly(500);
-await driverOnly(500, { keepCompletedMs: 0 });
-const plain = [];
-const plainPipelined = [];
-const ours = [];
-const bare = [];
-const unkept = [];
-const bareUnkept = [];
-for (let round = 0; round < rounds; round++) {
-  plain.push(await native(jobs));
-  ours.push(await queuekit(jobs));
-  unkept.push(await queuekit(jobs, { keepCompletedMs: 0 }));
-  plainPipelined.push(await native(jobs, true));
-  bare.push(await driverOnly(jobs));
-  bareUnkept.push(await driverOnly(jobs, { keepCompletedMs: 0 }));
-}
-const p = summary(plain);
-const pp = summary(plainPipelined);
-const q = summary(ours);
-console.log(line('bullmq (defaults)', p));
-console.log(line('bullmq + auto-pipelining', pp));
-console.log(line('queuekit', q));
-const u = summary(unkept);
-console.log(line('queuekit, keepCompletedMs 0', u));
-const d = summary(bare);
-console.log(line('queuekit driver alone', d));
-const du = summary(bareUnkept);
-console.log(line('driver alone, keepCompl. 0', du));
+for (const [, run] of sides) await run(500);
+const results = sides.map(() => []);
+for (let round = 0; round < rounds; round++)
+  for (const [index, [, run]] of sides.entries()) results[index].push(await measured(() => run(jobs)));
+const s = results.map(summary);
+for (const [index, [label]] of sides.entries()) console.log(line(label, s[index]));
 const ratio = (a, b) => (a / b).toFixed(2);
-console.log(
-  `ratio queuekit / bullmq (defaults): enqueue ${ratio(q.enqueue, p.enqueue)}x, process ${ratio(q.process, p.process)}x, end-to-end ${ratio(q.total, p.total)}x`,
-);
-console.log(
-  `ratio queuekit / bullmq + auto-pipelining: enqueue ${ratio(q.enqueue, pp.enqueue)}x, process ${ratio(q.process, pp.process)}x, end-to-end ${ratio(q.total, pp.total)}x`,
-);
-console.log(
-  `ratio queuekit (completed jobs kept 24 h) / keepCompletedMs 0: enqueue ${ratio(q.enqueue, u.enqueue)}x, process ${ratio(q.process, u.process)}x, end-to-end ${ratio(q.total, u.total)}x, CPU ${ratio(q.cpuUs, u.cpuUs)}x`,
-);
-console.log(
-  `ratio driver alone (completed jobs kept 24 h) / keepCompletedMs 0: enqueue ${ratio(d.enqueue, du.enqueue)}x, process ${ratio(d.process, du.process)}x, end-to-end ${ratio(d.total, du.total)}x, CPU ${ratio(d.cpuUs, du.cpuUs)}x`,
-);
-console.log(
-  `ratio driver alone / bullmq (defaults): enqueue ${ratio(d.enqueue, p.enqueue)}x, process ${ratio(d.process, p.process)}x, end-to-end ${ratio(d.total, p.total)}x`,
-);
+const compare = (label, ours, theirs) =>
+  console.log(
+    `ratio ${label}: enqueue ${ratio(ours.enqueue, theirs.enqueue)}x, process ${ratio(ours.process, theirs.process)}x, end-to-end ${ratio(ours.total, theirs.total)}x`,
+  );
+const [defaults, sameWork, deleted, ours, unkept, bare] = s;
+compare('queuekit / bullmq (Worker defaults)', ours, defaults);
+compare('queuekit / bullmq doing the same work', ours, sameWork);
+compare('queuekit keepCompletedMs 0 / bullmq deleting completed jobs', unkept, deleted);
+compare('driver alone / bullmq doing the same work', bare, sameWork);
 console.log(`machine load after the run: ${os.loadavg()[0].toFixed(2)}`);
+probe.disconnect();
