@@ -238,7 +238,44 @@ const features = [
     () => 'core (headers)',
     ['carries the W3C trace context from the sender through the broker into the handler span'],
   ],
+  // Fault rows: the suite's `describeFaultConformance` (the adapter's test/faults.test.ts), same name after
+  // `faults: `. Through a TCP proxy in front of the broker, or a simulated network for memory.
+  [
+    'Faults: every connection reset mid-stream',
+    faultPath,
+    ['every connection reset mid-stream loses nothing sent and the consumer resumes'],
+  ],
+  [
+    'Faults: broker unreachable for 4 s, then back',
+    faultPath,
+    ['a broker unreachable for 4 s, then back, loses nothing sent and the consumer resumes'],
+  ],
+  [
+    'Faults: black hole longer than a send timeout',
+    faultPath,
+    [
+      'a black hole longer than a send timeout: sends fail typed or complete, bounded, and nothing sent is lost',
+    ],
+  ],
+  [
+    'Faults: 200 ms of added latency each way',
+    faultPath,
+    ['200 ms of added latency each way loses nothing and keeps delays'],
+  ],
+  [
+    'Faults: close() during an outage',
+    faultPath,
+    [
+      'close() during an outage (unreachable broker) returns within its timeout and loses nothing acknowledged',
+      'close() during an outage (black hole) returns within its timeout and loses nothing acknowledged',
+    ],
+  ],
 ];
+
+/** How a fault row's faults reach the driver: a TCP proxy, or (memory, no network) a simulated one. */
+function faultPath(_capabilities, _workflows, provider) {
+  return provider === 'memory' ? 'simulated network' : 'TCP proxy';
+}
 
 function readJson(path) {
   return JSON.parse(readFileSync(path, 'utf8'));
@@ -256,13 +293,17 @@ for (const pkg of readdirSync(packagesDir).sort()) {
     .filter((f) => f.startsWith('capabilities-'))
     .sort()) {
     const { suite, provider, capabilities, workflows = {} } = readJson(join(reports, file));
+    const faultSuite = suite.replace(/^conformance: /, 'faults: ');
     const statuses = new Map();
+    const faultStatuses = new Map();
     for (const testFile of results.testResults ?? []) {
       for (const assertion of testFile.assertionResults ?? []) {
-        if (assertion.ancestorTitles?.[0] === suite) statuses.set(assertion.title, assertion.status);
+        const top = assertion.ancestorTitles?.[0];
+        if (top === suite) statuses.set(assertion.title, assertion.status);
+        else if (top === faultSuite) faultStatuses.set(assertion.title, assertion.status);
       }
     }
-    suites.set(suite, { pkg, provider, capabilities, workflows, statuses });
+    suites.set(suite, { pkg, provider, capabilities, workflows, statuses, faultStatuses });
   }
 }
 
@@ -277,8 +318,8 @@ const rank = (provider) =>
 const columns = [...suites.entries()].sort(
   ([a, x], [b, y]) => rank(x.provider) - rank(y.provider) || a.length - b.length || a.localeCompare(b),
 );
-const mark = (statuses, cases) => {
-  const seen = cases.map((title) => statuses.get(title));
+const mark = (suite, cases) => {
+  const seen = cases.map((title) => suite.statuses.get(title) ?? suite.faultStatuses.get(title));
   if (seen.some((s) => s === undefined)) return '❔ not run';
   if (seen.some((s) => s === 'failed')) return '❌ failed';
   if (seen.some((s) => s !== 'passed')) return '⏭️ skipped';
@@ -296,19 +337,24 @@ const lines = [
   `|---|${columns.map(() => '---').join('|')}|`,
 ];
 for (const [feature, describe, cases] of features) {
-  const cells = columns.map(([, s]) => `${describe(s.capabilities, s.workflows)} ${mark(s.statuses, cases)}`);
+  const cells = columns.map(
+    ([, s]) => `${describe(s.capabilities, s.workflows, s.provider)} ${mark(s, cases)}`,
+  );
   lines.push(`| ${feature} | ${cells.join(' | ')} |`);
 }
 lines.push('', '## Cases behind each row', '');
 for (const [feature, , cases] of features)
   lines.push(`- **${feature}**: ${cases.map((c) => `“${c}”`).join('; ')}`);
 lines.push('', '## Suites', '');
-for (const [suite, s] of columns) {
+const count = (statuses) => {
   const counts = { passed: 0, failed: 0, skipped: 0 };
-  for (const status of s.statuses.values())
+  for (const status of statuses.values())
     counts[status === 'passed' ? 'passed' : status === 'failed' ? 'failed' : 'skipped']++;
+  return `${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`;
+};
+for (const [suite, s] of columns) {
   lines.push(
-    `- \`${suite}\` (packages/${s.pkg}, provider \`${s.provider}\`): ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`,
+    `- \`${suite}\` (packages/${s.pkg}, provider \`${s.provider}\`): ${count(s.statuses)}; faults: ${s.faultStatuses.size > 0 ? count(s.faultStatuses) : 'not run'}`,
   );
 }
 const text = `${lines.join('\n')}\n`;

@@ -10,6 +10,7 @@ import {
   type DriverStats,
   type OutgoingMessage,
   QueueClosedError,
+  QueuekitError,
   type ReceivedMessage,
   type ReceiveOptions,
   type RedriveOptions,
@@ -201,6 +202,20 @@ export class BullmqDriver implements Driver {
     if (this.#authRefused && BrokerUnavailableError.is(typed))
       return new AuthenticationError('redis', `Redis refused the credentials (${operation})`);
     return typed;
+  }
+
+  /**
+   * The core's driver guard asks this for an error a call rejected with that is not a queuekit error
+   * yet: the typed error it maps to (lock lost, Redis unavailable, credentials refused), scrubbed, or
+   * `undefined` (the guard then wraps it as `DriverError`). Never throws.
+   */
+  classifyError(error: unknown, operation: string): QueuekitError | undefined {
+    try {
+      const typed = this.#error(error, operation);
+      return QueuekitError.is(typed) ? typed : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private ensureOpen(): void {

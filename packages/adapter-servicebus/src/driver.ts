@@ -11,6 +11,8 @@ import {
   type ServiceBusSender,
 } from '@azure/service-bus';
 import {
+  AuthenticationError,
+  BrokerUnavailableError,
   type Capabilities,
   ConfigError,
   DRIVER_API_VERSION,
@@ -72,6 +74,12 @@ const DLQ_DRAIN_WAIT_MS = 1000;
  * meanwhile. Each such poll is an AMQP round trip with a drain; the core polls nine bands per loop.
  */
 const EMPTY_POLL_BACKOFF_MS = 250;
+/**
+ * Per-attempt timeout of an SDK operation. A send whose connection was reset mid-transfer waits this long
+ * for an answer that never comes before the SDK retries it on the new connection: at 30 s (the former
+ * default) it outlasted the fault suite's bound on a send (`SEND_BOUND_MS`, 30 s).
+ */
+const DEFAULT_OPERATION_TIMEOUT_MS = 10_000;
 /** Broker-side delivery limit for queues this driver creates: high, the core counts attempts. */
 const CREATED_MAX_DELIVERY_COUNT = 100;
 
@@ -90,6 +98,10 @@ export class ServiceBusDriver implements Driver {
   readonly #scrubber: Scrubber;
   /** What the driver shows of itself: the namespace host, never a key. */
   readonly #namespace: string | undefined;
+  /** The namespace as errors name it (`sb://HOST`), never with a key. */
+  get #broker(): string {
+    return `sb://${this.#namespace ?? 'unknown'}`;
+  }
   readonly #client: ServiceBusClient;
   readonly #admin: ServiceBusAdministrationClient | undefined;
   readonly #senders = new Map<string, ServiceBusSender>();
@@ -103,10 +115,13 @@ export class ServiceBusDriver implements Driver {
   readonly #closing = new AbortController();
   readonly #queueDefaults: ServiceBusDriverOptions['queueDefaults'];
   readonly #prefetch: boolean;
+  /** A client like #client that makes each call once (no SDK retries), for the credential check. */
+  readonly #probeClient: () => ServiceBusClient;
+  readonly #credentialsChecked = new Map<'send' | 'receive', Promise<void>>();
 
   constructor(options: ServiceBusDriverOptions = {}) {
     validateOptions(options);
-    const timeoutInMs = options.operationTimeoutMs ?? 30_000;
+    const timeoutInMs = options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
     const clientOptions = {
       retryOptions: {
         maxRetries: options.maxRetries ?? 3,
@@ -116,6 +131,7 @@ export class ServiceBusDriver implements Driver {
         maxRetryDelayInMs: 5000,
       },
     };
+    const probeOptions = { retryOptions: { maxRetries: 0, timeoutInMs: Math.min(timeoutInMs, 10_000) } };
     const given =
       options.connectionString ?? (options.namespace ? undefined : process.env.SERVICEBUS_CONNECTION_STRING);
     const givenAdmin = options.adminConnectionString ?? process.env.SERVICEBUS_ADMIN_CONNECTION_STRING;
@@ -128,6 +144,7 @@ export class ServiceBusDriver implements Driver {
         'connectionString',
         () => new ServiceBusClient(connectionString, clientOptions),
       );
+      this.#probeClient = () => new ServiceBusClient(connectionString, probeOptions);
       const adminConnectionString = givenAdmin ? normalizeConnectionString(givenAdmin) : connectionString;
       if (givenAdmin) checkPlaintext(adminConnectionString, options.allowInsecure);
       this.#admin = options.createQueues
@@ -138,6 +155,7 @@ export class ServiceBusDriver implements Driver {
       this.#namespace = host;
       const credential = options.credential ?? defaultCredential();
       this.#client = new ServiceBusClient(host, credential, clientOptions);
+      this.#probeClient = () => new ServiceBusClient(host, credential, probeOptions);
       this.#admin = options.createQueues ? new ServiceBusAdministrationClient(host, credential) : undefined;
     }
     this.#queueDefaults = options.queueDefaults;
@@ -180,10 +198,44 @@ export class ServiceBusDriver implements Driver {
     if (this.#closing.signal.aborted) throw new QueueClosedError('The Service Bus driver is closed');
   }
 
+  /**
+   * The credentials, checked once per kind of use on a client that does not retry: the SDK counts a
+   * refused token (`UnauthorizedError`) as retryable and would take seconds of backoff to report it.
+   * Sending is checked with a sender link, everything else with a peek (a Send-only or Listen-only key is
+   * refused only what it cannot do). Refused: the calls of that kind in the next
+   * {@link REFUSAL_KEPT_MS} fail at once with the same `AuthenticationError`. Any other outcome (accepted, no such queue) lets the call go on; the namespace
+   * unreachable leaves it to be checked again.
+   */
+  private checkCredentials(queue: string, kind: 'send' | 'receive'): Promise<void> {
+    let check = this.#credentialsChecked.get(kind);
+    if (!check) {
+      check = (async () => {
+        const probe = this.#probeClient();
+        try {
+          if (kind === 'send') await probe.createSender(queue).createMessageBatch();
+          else await probe.createReceiver(queue).peekMessages(1);
+        } catch (error) {
+          const mapped = mapError(error, 'authenticate', this.#scrubber, this.#broker);
+          if (AuthenticationError.is(mapped)) {
+            // Checked again after a while: an Entra ID credential may get its token later.
+            setTimeout(() => this.#credentialsChecked.delete(kind), REFUSAL_KEPT_MS).unref();
+            throw mapped;
+          }
+          if (BrokerUnavailableError.is(mapped)) this.#credentialsChecked.delete(kind);
+        } finally {
+          await settlesWithin(probe.close(), CLOSE_TIMEOUT_MS);
+        }
+      })();
+      this.#credentialsChecked.set(kind, check);
+    }
+    return check;
+  }
+
   /** Create the queue through the administration API when `createQueues` is on. */
-  private ensureQueue(queue: string): Promise<void> {
+  private async ensureQueue(queue: string, use: 'send' | 'receive' = 'receive'): Promise<void> {
+    await this.checkCredentials(queue, use);
     const admin = this.#admin;
-    if (!admin) return Promise.resolve();
+    if (!admin) return;
     let pending = this.#ensured.get(queue);
     if (!pending) {
       pending = (async () => {
@@ -216,7 +268,7 @@ export class ServiceBusDriver implements Driver {
   async send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
     this.open();
     if (messages.length === 0) return;
-    await this.ensureQueue(queue);
+    await this.ensureQueue(queue, 'send');
     this.#emptyUntil.delete(queue);
     const sender = this.sender(queue);
     const now = Date.now();
@@ -236,7 +288,7 @@ export class ServiceBusDriver implements Driver {
       for (const [delayMs, list] of byDelay) await sender.scheduleMessages(list, new Date(now + delayMs));
       if (immediate.length > 0) await this.sendBatched(sender, immediate);
     } catch (error) {
-      throw mapError(error, `send to ${queue}`, this.#scrubber);
+      throw mapError(error, `send to ${queue}`, this.#scrubber, this.#broker);
     }
   }
 
@@ -326,7 +378,13 @@ export class ServiceBusDriver implements Driver {
         return taken.map((entry) => this.delivery(receiver, entry.message, options.lockMs, entry));
       } catch (error) {
         if (isAbort(error) || this.#closing.signal.aborted) return [];
-        throw mapError(error, `receive from ${queue}`, this.#scrubber);
+        // The SDK reported the stream's link or connection failing: the next receive opens a fresh stream.
+        // After a connection reset the SDK's own recovery sometimes left the stream without messages for
+        // good. Its receiver stays open for the deliveries already handed out (closed with the driver);
+        // buffered ones come back when their lock expires.
+        if (this.#streams.get(queue) === stream) this.#streams.delete(queue);
+        void stream.abandon();
+        throw mapError(error, `receive from ${queue}`, this.#scrubber, this.#broker);
       }
     }
     const receiver = this.takeReceiver(queue);
@@ -340,7 +398,7 @@ export class ServiceBusDriver implements Driver {
       return messages.map((message) => this.delivery(receiver, message, options.lockMs));
     } catch (error) {
       if (isAbort(error) || this.#closing.signal.aborted) return [];
-      throw mapError(error, `receive from ${queue}`, this.#scrubber);
+      throw mapError(error, `receive from ${queue}`, this.#scrubber, this.#broker);
     } finally {
       this.returnReceiver(queue, receiver);
     }
@@ -386,7 +444,7 @@ export class ServiceBusDriver implements Driver {
           return operation();
         });
       } catch (error) {
-        throw mapError(error, what, this.#scrubber);
+        throw mapError(error, what, this.#scrubber, this.#broker);
       } finally {
         prefetched?.release();
       }
@@ -411,7 +469,7 @@ export class ServiceBusDriver implements Driver {
         try {
           await keeper.hold(ms);
         } catch (error) {
-          throw mapError(error, 'renew-lock', this.#scrubber);
+          throw mapError(error, 'renew-lock', this.#scrubber, this.#broker);
         }
       },
     };
@@ -475,7 +533,7 @@ export class ServiceBusDriver implements Driver {
         ...(dead.complete ? { deadLettered: dead.messages.length } : {}),
       };
     } catch (error) {
-      throw mapError(error, `stats of ${queue}`, this.#scrubber);
+      throw mapError(error, `stats of ${queue}`, this.#scrubber, this.#broker);
     }
   }
 
@@ -486,7 +544,7 @@ export class ServiceBusDriver implements Driver {
       const { messages } = await this.peekAll(queue, Math.max(0, limit), true);
       return messages.map(toDeadLettered);
     } catch (error) {
-      throw mapError(error, `list dead letters of ${queue}`, this.#scrubber);
+      throw mapError(error, `list dead letters of ${queue}`, this.#scrubber, this.#broker);
     }
   }
 
@@ -558,7 +616,7 @@ export class ServiceBusDriver implements Driver {
         for (const message of batch) if (!(await visit(receiver, message))) kept.push(message);
       }
     } catch (error) {
-      throw mapError(error, `dead letters of ${queue}`, this.#scrubber);
+      throw mapError(error, `dead letters of ${queue}`, this.#scrubber, this.#broker);
     } finally {
       for (const message of kept) await receiver.abandonMessage(message).catch(() => undefined);
       await receiver.close().catch(() => undefined);
@@ -583,7 +641,7 @@ export class ServiceBusDriver implements Driver {
     this.#ensured.delete(queue);
     await this.#admin.deleteQueue(queue).catch((error: unknown) => {
       if ((error as { code?: string }).code !== 'MessageEntityNotFoundError')
-        throw mapError(error, 'deleteQueue', this.#scrubber);
+        throw mapError(error, 'deleteQueue', this.#scrubber, this.#broker);
     });
   }
 
@@ -609,6 +667,9 @@ export class ServiceBusDriver implements Driver {
     this.#idleReceivers.clear();
   }
 }
+
+/** How long a refused credential check answers for the calls after it before it is made again. */
+const REFUSAL_KEPT_MS = 10_000;
 
 /** How long `close()` waits for the namespace to answer before it lets the SDK's connections go. */
 const CLOSE_TIMEOUT_MS = 2_000;

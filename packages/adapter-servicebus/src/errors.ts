@@ -3,6 +3,7 @@
  */
 import { isServiceBusError } from '@azure/service-bus';
 import {
+  AuthenticationError,
   BrokerUnavailableError,
   LockLostError,
   QueueClosedError,
@@ -22,6 +23,13 @@ const UNREACHABLE_CODES = new Set([
   'ServiceUnavailableError',
   'OperationTimeoutError',
   'ServerBusyError',
+]);
+
+/** Errors of `@azure/identity` credentials that could not get a token. */
+const CREDENTIAL_ERRORS = new Set([
+  'AuthenticationError',
+  'CredentialUnavailableError',
+  'AggregateAuthenticationError',
 ]);
 
 /** Socket errors as the SDK quotes them in a message whose code says nothing (`GeneralError`). */
@@ -55,8 +63,8 @@ function safeCause(error: unknown, scrubber: Scrubber | undefined): Error {
  * A queuekit error for an SDK failure during `what`, or the error itself when it is already typed. With
  * a scrubber, no text of the result (message, stack, cause) holds the driver's secrets.
  */
-export function mapError(error: unknown, what: string, scrubber?: Scrubber): Error {
-  const mapped = classify(error, what, scrubber);
+export function mapError(error: unknown, what: string, scrubber?: Scrubber, broker = 'Service Bus'): Error {
+  const mapped = classify(error, what, scrubber, broker);
   if (scrubber && mapped === error) {
     mapped.message = scrubber.scrub(mapped.message);
     if (mapped.stack) mapped.stack = scrubber.scrub(mapped.stack);
@@ -64,8 +72,18 @@ export function mapError(error: unknown, what: string, scrubber?: Scrubber): Err
   return mapped;
 }
 
-function classify(error: unknown, what: string, scrubber: Scrubber | undefined): Error {
+function classify(error: unknown, what: string, scrubber: Scrubber | undefined, broker: string): Error {
   if ((error as QueuekitError | null)?.code?.startsWith?.('ERR_')) return error as Error;
+  // A key the namespace refuses (CBS put-token answered 401), or an Entra ID credential without a token.
+  if (
+    (isServiceBusError(error) && error.code === 'UnauthorizedAccess') ||
+    CREDENTIAL_ERRORS.has((error as Error | null)?.name ?? '')
+  ) {
+    return new AuthenticationError(
+      broker,
+      `Service Bus (${broker}) refused the credentials during ${what}: ${clean((error as Error).message, scrubber)}`,
+    );
+  }
   if (isServiceBusError(error)) {
     if (error.code === 'MessageLockLost')
       return new LockLostError(`Lock lost during ${what}: ${clean(error.message, scrubber)}`);

@@ -53,7 +53,7 @@ export interface ServiceBusDriverOptions {
   readonly adminConnectionString?: string;
   /** Properties of queues created by `createQueues`. */
   readonly queueDefaults?: ServiceBusQueueDefaults;
-  /** Settlement / management operation timeout passed to the SDK, in ms. Default 30 000. */
+  /** Per-attempt timeout of SDK operations (send, settle, management), in ms. Default 10 000. */
   readonly operationTimeoutMs?: number;
   /**
    * Prefetch up to the consumer's concurrency through the SDK's streaming receiver (default false).

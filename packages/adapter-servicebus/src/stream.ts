@@ -92,6 +92,19 @@ export class MessageStream {
     }
   }
 
+  /**
+   * Stop receiving after a failure, keeping the deliveries already handed out (they settle and renew
+   * their locks as before). Buffered messages are let go: they come back when their lock expires.
+   */
+  async abandon(): Promise<void> {
+    this.closed = true;
+    const buffered = this.buffer.splice(0);
+    this.wake();
+    const closing = this.subscription.close().catch(() => undefined);
+    for (const entry of buffered) entry.release();
+    await closing;
+  }
+
   /** Stop receiving. Buffered and unsettled messages stay locked until their lock expires. */
   async close(): Promise<void> {
     this.closed = true;

@@ -41,6 +41,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       duplicateDetectionWindowMs: 10 * 60_000,
     },
     queuePropertiesByPrefix: { 'qkf-': { lockDurationMs: FAULT_LOCK_MS } },
+    // test/secrets.test.ts signs with many keys; test/auth.test.ts starts a server that checks them.
+    sharedAccessKeys: false,
   });
   const control = await startControlServer(emulator);
   project.provide('servicebusConnectionString', emulator.connectionString);

@@ -4,6 +4,7 @@
  * https://learn.microsoft.com/azure/service-bus-messaging/service-bus-amqp-protocol-guide and
  * https://learn.microsoft.com/azure/service-bus-messaging/service-bus-amqp-request-response
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo, Server } from 'node:net';
 import rhea from 'rhea';
 import {
@@ -44,8 +45,49 @@ export interface EmulatorOptions {
    * tier, up to 100 MB on Premium (https://learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas).
    */
   readonly maxMessageSizeBytes?: number;
+  /**
+   * Shared access keys (key name → key) a CBS token must be signed with: default the one key of
+   * {@link ServiceBusEmulator.connectionString}; `false` accepts any token.
+   */
+  readonly sharedAccessKeys?: Readonly<Record<string, string>> | false;
   /** Period of the lock-expiry and scheduling sweep. Default 20 ms. */
   readonly tickMs?: number;
+}
+
+/** The key of Microsoft's emulator's connection string, which this server's connection string uses too. */
+const DEFAULT_SHARED_ACCESS_KEYS: Readonly<Record<string, string>> = {
+  RootManageSharedAccessKey: 'SAS_KEY_VALUE',
+};
+
+/**
+ * Why a CBS token is refused (Service Bus's wording), or undefined when it is a SAS token
+ * `SharedAccessSignature sr=<encoded audience>&sig=<encoded HMAC-SHA256>&se=<expiry s>&skn=<key name>`
+ * signed over `<sr>\n<se>` with the named key, not expired.
+ */
+function checkSasToken(token: unknown, keys: Readonly<Record<string, string>>): string | undefined {
+  const text = typeof token === 'string' ? token : Buffer.isBuffer(token) ? token.toString('utf8') : '';
+  const match = /^SharedAccessSignature (.*)$/.exec(text);
+  if (!match?.[1]) return 'InvalidSignature: The token is not a shared access signature.';
+  const fields = new Map(
+    match[1].split('&').map((pair) => {
+      const at = pair.indexOf('=');
+      return [pair.slice(0, at), pair.slice(at + 1)] as const;
+    }),
+  );
+  const [sr, sig, se, skn] = ['sr', 'sig', 'se', 'skn'].map((field) => fields.get(field) ?? '');
+  const key = keys[decodeURIComponent(skn ?? '')];
+  if (key === undefined) return 'InvalidSignature: The token has an invalid signature.';
+  const expected = createHmac('sha256', key).update(`${sr}\n${se}`).digest();
+  let given: Buffer;
+  try {
+    given = Buffer.from(decodeURIComponent(sig ?? ''), 'base64');
+  } catch {
+    return 'InvalidSignature: The token has an invalid signature.';
+  }
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    return 'InvalidSignature: The token has an invalid signature.';
+  if (!(Number(se) * 1000 > Date.now())) return 'ExpiredToken: The token is expired.';
+  return undefined;
 }
 
 /** Batched send format: the body is one data section per encoded message (see messageSender.js). */
@@ -175,7 +217,8 @@ export class ServiceBusEmulator {
 
   /** Connection string for the SDK (`UseDevelopmentEmulator=true` makes it use plain TCP). */
   get connectionString(): string {
-    return `Endpoint=sb://127.0.0.1:${this.port};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;`;
+    const [name, key] = Object.entries(this.options.sharedAccessKeys || DEFAULT_SHARED_ACCESS_KEYS)[0] ?? [];
+    return `Endpoint=sb://127.0.0.1:${this.port};SharedAccessKeyName=${name ?? 'RootManageSharedAccessKey'};SharedAccessKey=${key ?? 'SAS_KEY_VALUE'};UseDevelopmentEmulator=true;`;
   }
 
   /** Create (or reconfigure) a queue. */
@@ -478,13 +521,19 @@ export class ServiceBusEmulator {
   }
 
   /**
-   * Claims-based security: every token is accepted (this server does not check keys) with
-   * `status-code` 202 (https://learn.microsoft.com/azure/service-bus-messaging/service-bus-amqp-protocol-guide#claims-based-authorization).
+   * Claims-based security: a SAS token signed with one of the server's keys, not expired, is accepted
+   * with `status-code` 202, any other with 401 (`false` for `sharedAccessKeys`: every token)
+   * (https://learn.microsoft.com/azure/service-bus-messaging/service-bus-amqp-protocol-guide#claims-based-authorization,
+   * https://learn.microsoft.com/azure/service-bus-messaging/service-bus-sas#shared-access-signature-authentication-with-service-bus).
    */
   private onPutToken(connection: rhea.Connection, delivery: Delivery, request: AmqpMessage): void {
     delivery.accept();
+    const keys = this.options.sharedAccessKeys ?? DEFAULT_SHARED_ACCESS_KEYS;
+    const refusal = keys === false ? undefined : checkSasToken(request.body, keys);
     this.reply(connection, request, {
-      application_properties: { 'status-code': 202, 'status-description': 'Accepted' },
+      application_properties: refusal
+        ? { 'status-code': 401, 'status-description': refusal }
+        : { 'status-code': 202, 'status-description': 'Accepted' },
     });
   }
 

@@ -229,6 +229,29 @@ describe('service-bus-amqp-protocol-guide', () => {
     expect(await receiver(name).peekMessages(5)).toHaveLength(1);
   });
 
+  it('service-bus-sas: a token signed with a key the server does not hold is refused (401, UnauthorizedAccess)', async () => {
+    const wrong = emulator.connectionString.replace(/SharedAccessKey=[^;]*/, 'SharedAccessKey=not-the-key');
+    const other = new ServiceBusClient(wrong, { retryOptions: { maxRetries: 0 } });
+    try {
+      await expect(other.createSender(queue()).sendMessages({ body: 'x' })).rejects.toMatchObject({
+        code: 'UnauthorizedAccess',
+      });
+    } finally {
+      await other.close();
+    }
+    const open = await startEmulator({ sharedAccessKeys: false });
+    const anyKey = new ServiceBusClient(
+      open.connectionString.replace(/SharedAccessKey=[^;]*/, 'SharedAccessKey=anything'),
+      { retryOptions: { maxRetries: 0 } },
+    );
+    try {
+      await expect(anyKey.createSender('q').sendMessages({ body: 'x' })).resolves.toBeUndefined();
+    } finally {
+      await anyKey.close();
+      await open.stop();
+    }
+  });
+
   it('auto-created queues take the properties of their longest matching name prefix', async () => {
     const prefixed = await startEmulator({
       defaultQueueProperties: { lockDurationMs: 1000 },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Capabilities, Delivery, Driver, OutgoingMessage, ReceiveOptions } from '@queuekit/core';
 import { until } from '../harness.js';
+import { CaseResources, caseResources } from './scope.js';
 
 /** Groups of the driver suite, each a file of `cases/`; every group runs unless switched off. */
 export type DriverCaseGroup =
@@ -72,7 +73,10 @@ export interface DriverHarness {
   ): Promise<{ readonly byId: Map<string, Delivery>; readonly others: Delivery[] }>;
   /** Everything `queue` delivers within `ms` (long polls up to that deadline): `[]` when it stays quiet. */
   deliveredWithin(driver: Driver, queue: string, ms: number): Promise<Delivery[]>;
-  /** Close every driver made by the case and delete its queues. */
+  /**
+   * Close the drivers and delete the queues made outside a suite case (the adapter's `additionalTests`,
+   * run one after another); the suite's own cases release theirs when each finishes.
+   */
   cleanup(): Promise<void>;
   /** Close the driver the harness deletes queues with (after the suite). */
   close(): Promise<void>;
@@ -89,11 +93,27 @@ export function createDriverHarness(
   const prefix = options.queuePrefix ?? 'qkd';
   const run = randomUUID().slice(0, 8);
   let counter = 0;
-  let drivers: Driver[] = [];
-  let names: string[] = [];
-  let stop = new AbortController();
   // One driver deletes the queues of every case: a connection per case costs seconds on some brokers.
   let admin: Promise<Driver> | undefined;
+  let outside = new CaseResources();
+
+  async function release(resources: CaseResources): Promise<void> {
+    resources.stop.abort();
+    await Promise.allSettled(resources.drivers.map((driver) => driver.close()));
+    if (resources.names.length === 0) return;
+    admin ??= Promise.resolve(makeDriver());
+    const deleter = await admin;
+    for (const name of resources.names) {
+      await deleter.deleteQueue?.(name).catch(() => undefined);
+      await options.cleanup?.(name);
+    }
+  }
+  /** The running case's resources (or those of code outside a case), released by this harness. */
+  const mine = () => {
+    const resources = caseResources() ?? outside;
+    resources.release ??= release;
+    return resources;
+  };
 
   const harness: DriverHarness = {
     lockMs,
@@ -104,12 +124,13 @@ export function createDriverHarness(
     timeout: (baseMs) => Math.round(baseMs * scale),
     queueName() {
       const name = `${prefix}-${run}-${++counter}`;
-      names.push(name);
+      mine().names.push(name);
       return name;
     },
     async driver() {
+      const resources = mine();
       const driver = await makeDriver();
-      drivers.push(driver);
+      resources.drivers.push(driver);
       return driver;
     },
     makeDriver: async () => makeDriver(),
@@ -121,7 +142,7 @@ export function createDriverHarness(
       ...overrides,
     }),
     receive: (driver, queue, receiveOptions = {}) =>
-      driver.receive(queue, { max: 10, waitMs: 1000, lockMs, signal: stop.signal, ...receiveOptions }),
+      driver.receive(queue, { max: 10, waitMs: 1000, lockMs, signal: mine().stop.signal, ...receiveOptions }),
     async receiveIds(driver, queue, ids, { timeoutMs = 20_000, receive = {} } = {}) {
       const byId = new Map<string, Delivery>();
       const others: Delivery[] = [];
@@ -151,19 +172,9 @@ export function createDriverHarness(
       return seen;
     },
     async cleanup() {
-      const [toClose, toDelete] = [drivers, names];
-      drivers = [];
-      names = [];
-      stop.abort();
-      stop = new AbortController();
-      await Promise.allSettled(toClose.map((driver) => driver.close()));
-      if (toDelete.length === 0) return;
-      admin ??= Promise.resolve(makeDriver());
-      const deleter = await admin;
-      for (const name of toDelete) {
-        await deleter.deleteQueue?.(name).catch(() => undefined);
-        await options.cleanup?.(name);
-      }
+      const resources = outside;
+      outside = new CaseResources();
+      await release(resources);
     },
     async close() {
       const pending = admin;

@@ -60,15 +60,19 @@ export function describeDriverConformance(
   makeDriver: () => Driver | Promise<Driver>,
   options: DriverConformanceOptions = {},
 ): void {
-  describe(`driver contract: ${name}`, async () => {
+  describe.concurrent(`driver contract: ${name}`, async () => {
     const probe = await makeDriver();
     const h = createDriverHarness(makeDriver, probe, options);
     await probe.close();
-    afterEach(() => h.cleanup());
     afterAll(() => h.close());
     for (const [group, title, cases] of GROUPS) {
       if (options.groups?.[group] !== false) describe(title, () => cases(h));
     }
-    if (options.additionalTests) describe('additional', () => options.additionalTests?.(h));
+    if (options.additionalTests) {
+      describe.sequential('additional', () => {
+        afterEach(() => h.cleanup());
+        options.additionalTests?.(h);
+      });
+    }
   });
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DeadLetterInfo, DeliveryRef, OutgoingMessage } from '../driver.js';
 import { Wakeup } from '../driver-kit/wait.js';
 import { safeTimeout } from '../timers.js';
-import { available } from './available.js';
+import { ReadyIndex } from './ready-index.js';
 import type { QueueState, StoredDeadLetter, StoredMessage } from './state.js';
 
 export type { StoredDeadLetter, StoredMessage } from './state.js';
@@ -22,8 +22,10 @@ export class MemoryBroker {
   private state(queue: string): QueueState {
     let state = this.queues.get(queue);
     if (!state) {
+      const messages = new Map<string, StoredMessage>();
       state = {
-        messages: new Map(),
+        messages,
+        index: new ReadyIndex(messages),
         deadLetters: [],
         dedup: new Map(),
         wakeup: new Wakeup(),
@@ -44,7 +46,7 @@ export class MemoryBroker {
       state.dedup.set(message.id, now + this.dedupWindowMs);
     }
     const key = state.messages.has(message.id) ? `${message.id}#${randomUUID()}` : message.id;
-    state.messages.set(key, {
+    const stored: StoredMessage = {
       id: message.id,
       name: message.name,
       body: message.body,
@@ -57,7 +59,10 @@ export class MemoryBroker {
       deliveryCount: 0,
       lockToken: undefined,
       lockedUntil: 0,
-    });
+      stamp: 0,
+    };
+    state.messages.set(key, stored);
+    state.index.added(key, stored, now);
     this.wake(queue);
     return true;
   }
@@ -70,19 +75,13 @@ export class MemoryBroker {
     now = Date.now(),
   ): { key: string; message: StoredMessage; token: string }[] {
     const state = this.state(queue);
-    const { candidates, busyKeys, earliestByKey } = available(state.messages, now);
     const out: { key: string; message: StoredMessage; token: string }[] = [];
-    for (const [key, message] of candidates) {
-      if (out.length >= max) break;
-      if (message.orderingKey !== undefined) {
-        if (busyKeys.has(message.orderingKey)) continue;
-        if (earliestByKey.get(message.orderingKey) !== message.seq) continue;
-        busyKeys.add(message.orderingKey);
-      }
+    for (const { key, message } of state.index.take(max, now)) {
       const token = randomUUID();
       message.lockToken = token;
       message.lockedUntil = now + lockMs;
       message.deliveryCount += 1;
+      state.index.locked(key, message);
       out.push({ key, message, token });
     }
     this.armTimer(queue, now);
@@ -103,8 +102,10 @@ export class MemoryBroker {
     const origin = this.state(copyOf.queue);
     const token = copyOf.deliveryToken;
     const key = token === undefined ? undefined : heldKey(origin.messages, copyOf.id, token, now);
-    if (key !== undefined && token !== undefined) {
+    const held = key === undefined ? undefined : origin.messages.get(key);
+    if (key !== undefined && held && token !== undefined) {
       origin.messages.delete(key);
+      origin.index.removed(held, now);
       this.replaced.add(token);
     }
     return this.enqueue(queue, message, now);
@@ -113,8 +114,11 @@ export class MemoryBroker {
   /** Remove a locked message; false when the lock is not (or no longer) held by `token`. */
   ack(queue: string, key: string, token: string): boolean {
     if (this.replaced.delete(token)) return true;
-    if (!this.owned(queue, key, token)) return false;
-    this.state(queue).messages.delete(key);
+    const message = this.owned(queue, key, token);
+    if (!message) return false;
+    const state = this.state(queue);
+    state.messages.delete(key);
+    state.index.removed(message, Date.now());
     this.wake(queue);
     return true;
   }
@@ -136,6 +140,7 @@ export class MemoryBroker {
     if (!countDelivery) message.deliveryCount = Math.max(0, message.deliveryCount - 1);
     message.lockToken = undefined;
     message.visibleAt = now + delayMs;
+    this.state(queue).index.unlocked(key, message, now);
     this.wake(queue);
     return true;
   }
@@ -145,6 +150,7 @@ export class MemoryBroker {
     const message = this.owned(queue, key, token, now);
     if (!message) return false;
     message.lockedUntil = now + ms;
+    this.state(queue).index.locked(key, message);
     return true;
   }
 
@@ -154,6 +160,7 @@ export class MemoryBroker {
     const message = this.owned(queue, key, token);
     if (!message) return false;
     state.messages.delete(key);
+    state.index.removed(message, Date.now());
     state.deadLetters.push({ message, ...info, deadLetteredAt: new Date() });
     this.wake(queue);
     return true;
@@ -230,6 +237,7 @@ export class MemoryBroker {
     const state = this.queues.get(queue);
     if (!state) return;
     state.timer?.clear();
+    state.index.clear();
     this.wake(queue);
     this.queues.delete(queue);
   }
@@ -249,14 +257,8 @@ export class MemoryBroker {
   private armTimer(queue: string, now = Date.now()): void {
     const state = this.state(queue);
     if (state.wakeup.waiting === 0) return;
-    let next = Number.POSITIVE_INFINITY;
-    for (const message of state.messages.values()) {
-      const locked = message.lockToken !== undefined && message.lockedUntil > now;
-      const at = locked ? message.lockedUntil : message.visibleAt;
-      if (at > now && at < next) next = at;
-    }
-    if (next === Number.POSITIVE_INFINITY || (state.timer && state.timerAt <= next && state.timerAt > now))
-      return;
+    const next = state.index.nextEventAt();
+    if (next === undefined || (state.timer && state.timerAt <= next && state.timerAt > now)) return;
     state.timer?.clear();
     state.timerAt = next;
     state.timer = safeTimeout(

@@ -1,6 +1,7 @@
 import type { DeadLetterInfo } from '../driver.js';
 import type { Wakeup } from '../driver-kit/wait.js';
 import type { SafeTimer } from '../timers.js';
+import type { ReadyIndex } from './ready-index.js';
 
 /** One message held by the in-memory broker. */
 export interface StoredMessage {
@@ -17,6 +18,8 @@ export interface StoredMessage {
   /** Token of the current lock; a settle call with another token is refused. */
   lockToken: string | undefined;
   lockedUntil: number;
+  /** Bumped on every change, so the ready index can tell its stale entries (see `ReadyIndex`). */
+  stamp: number;
 }
 
 /** A dead-lettered message held by the in-memory broker. */
@@ -31,6 +34,7 @@ export interface QueueState {
   /** id → expiry (ms epoch) of dedup entries. */
   readonly dedup: Map<string, number>;
   readonly wakeup: Wakeup;
+  readonly index: ReadyIndex;
   timer: SafeTimer | undefined;
   timerAt: number;
 }

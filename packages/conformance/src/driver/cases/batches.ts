@@ -1,5 +1,6 @@
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import type { DriverHarness } from '../harness.js';
+import { it } from '../scope.js';
 
 /** One `send` call of up to `maxBatchSize` messages is accepted whole. */
 export function batchCases(h: DriverHarness): void {

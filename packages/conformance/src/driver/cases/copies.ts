@@ -1,6 +1,7 @@
 import type { Delivery, DeliveryRef, OutgoingMessage } from '@queuekit/core';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import type { DriverHarness } from '../harness.js';
+import { it } from '../scope.js';
 
 /**
  * A send marked as a copy of a held delivery (a retry-after, a delay hop): the core then acks the original.

@@ -1,6 +1,7 @@
 import { CORE_HEADERS } from '@queuekit/core';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import type { DriverHarness } from '../harness.js';
+import { it } from '../scope.js';
 
 /** Where a broker's dead letters are an ordinary queue, the hook names it and tools can read it there. */
 export function deadLetterQueueCases(h: DriverHarness): void {

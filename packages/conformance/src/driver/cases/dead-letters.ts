@@ -1,7 +1,8 @@
 import { CORE_HEADERS, type DeadLetteredMessage, type Delivery } from '@queuekit/core';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { until } from '../../harness.js';
 import type { DriverHarness } from '../harness.js';
+import { it } from '../scope.js';
 import { nonUtf8Body } from './messages.js';
 
 /** `deadLetter` moves a message aside with its reason; the dead letters list, redrive and purge. */

@@ -1,7 +1,8 @@
 import type { Delivery } from '@queuekit/core';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { rejectsWith } from '../expect-error.js';
 import type { DriverHarness } from '../harness.js';
+import { it } from '../scope.js';
 
 /** `defer` hides a delivery without counting one (the core's "arrived early"); it settles like `release`. */
 export function deferCases(h: DriverHarness): void {

@@ -1,6 +1,7 @@
 import type { Delivery } from '@queuekit/core';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import type { DriverHarness } from '../harness.js';
+import { it } from '../scope.js';
 
 /** `delayMs` on send (and on release) hides a message for at least that long: never early. */
 export function delayCases(h: DriverHarness): void {

@@ -1,6 +1,7 @@
 import { QueuekitError } from '@queuekit/core';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import type { DriverHarness } from '../harness.js';
+import { it } from '../scope.js';
 
 /** Values a vendor SDK (or a bug) may reject with, the hostile ones included. */
 function oddErrors(): unknown[] {

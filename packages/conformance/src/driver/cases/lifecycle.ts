@@ -1,7 +1,8 @@
 import type { Delivery } from '@queuekit/core';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { rejectsWith } from '../expect-error.js';
 import type { DriverHarness } from '../harness.js';
+import { it } from '../scope.js';
 
 /** A closed driver refuses work with QueueClosedError, and closing loses no message. */
 export function lifecycleCases(h: DriverHarness): void {

@@ -1,8 +1,9 @@
 import type { Delivery } from '@queuekit/core';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { until } from '../../harness.js';
 import { rejectsWith } from '../expect-error.js';
 import type { DriverHarness } from '../harness.js';
+import { it } from '../scope.js';
 
 /** Locks taken by `receive` expire (on brokers that redeliver on a timeout) and renewals move them. */
 export function lockCases(h: DriverHarness): void {

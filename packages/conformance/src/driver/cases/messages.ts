@@ -1,6 +1,7 @@
 import { CORE_HEADERS, type Delivery } from '@queuekit/core';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import type { DriverHarness } from '../harness.js';
+import { it } from '../scope.js';
 
 /** Every byte of a body, with sequences no UTF-8 decoder accepts (lone continuation, overlong, surrogate, 0xFF). */
 export function nonUtf8Body(): Uint8Array {

@@ -1,6 +1,7 @@
 import { type Driver, QueuekitError } from '@queuekit/core';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import type { DriverHarness } from '../harness.js';
+import { it } from '../scope.js';
 
 /** With queue creation off, a queue that does not exist is refused by a typed error naming it, and not created. */
 export function missingQueueCases(h: DriverHarness): void {

@@ -1,6 +1,7 @@
 import type { Delivery } from '@queuekit/core';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import type { DriverHarness } from '../harness.js';
+import { it } from '../scope.js';
 
 /** `receive` honours `max`, `waitMs` and its signal. */
 export function receiveCases(h: DriverHarness): void {

@@ -1,7 +1,8 @@
 import type { Delivery } from '@queuekit/core';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { rejectsWith } from '../expect-error.js';
 import type { DriverHarness } from '../harness.js';
+import { it } from '../scope.js';
 
 /** Exactly one settle call wins; every later one rejects with LockLostError and changes nothing. */
 export function settleCases(h: DriverHarness): void {

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryBroker } from '../src/index.js';
+
+const msg = (id: string, extra: { priority?: number; delayMs?: number; orderingKey?: string } = {}) => ({
+  id,
+  name: 'n',
+  body: new Uint8Array(),
+  headers: {},
+  ...extra,
+});
+const ids = (taken: { message: { id: string } }[]) => taken.map((t) => t.message.id);
+
+describe('memory broker ready index (no scan per receive)', () => {
+  it('hands out best priority first, then oldest, and each message once', () => {
+    const broker = new MemoryBroker();
+    broker.enqueue('q', msg('a', { priority: 1 }), 0);
+    broker.enqueue('q', msg('b', { priority: 5 }), 0);
+    broker.enqueue('q', msg('c', { priority: 5 }), 0);
+    broker.enqueue('q', msg('d'), 0);
+    expect(ids(broker.take('q', 3, 1_000, 1))).toEqual(['b', 'c', 'a']);
+    expect(ids(broker.take('q', 3, 1_000, 1))).toEqual(['d']);
+    expect(broker.take('q', 3, 1_000, 2)).toEqual([]);
+  });
+
+  it('shows a delayed message when due, and a message again when its lock ran out', () => {
+    const broker = new MemoryBroker();
+    broker.enqueue('q', msg('late', { delayMs: 100 }), 0);
+    broker.enqueue('q', msg('now'), 0);
+    expect(ids(broker.take('q', 5, 50, 0))).toEqual(['now']);
+    expect(broker.take('q', 5, 50, 49)).toEqual([]);
+    expect(ids(broker.take('q', 5, 50, 60))).toEqual(['now']); // lock of 50 ms ran out
+    expect(ids(broker.take('q', 5, 50, 100))).toEqual(['late']);
+  });
+
+  it('a renewed lock keeps the message out; a released one comes back after its delay', () => {
+    const broker = new MemoryBroker();
+    broker.enqueue('q', msg('a'), Date.now());
+    const [held] = broker.take('q', 1, 60_000);
+    if (!held) throw new Error('expected a message');
+    expect(broker.extend('q', held.key, held.token, 120_000)).toBe(true);
+    expect(broker.take('q', 1, 1_000, Date.now() + 90_000)).toEqual([]);
+    expect(broker.release('q', held.key, held.token, 0)).toBe(true);
+    expect(ids(broker.take('q', 1, 1_000))).toEqual(['a']);
+  });
+
+  it('gives an ordering key one message at a time, in send order, even past better priorities', () => {
+    const broker = new MemoryBroker();
+    const now = Date.now();
+    broker.enqueue('q', msg('k1', { orderingKey: 'k' }), now);
+    broker.enqueue('q', msg('k2', { orderingKey: 'k', priority: 9 }), now);
+    broker.enqueue('q', msg('free'), now);
+    const first = broker.take('q', 5, 60_000, now);
+    expect(ids(first)).toEqual(['k1', 'free']);
+    expect(broker.take('q', 5, 60_000, now)).toEqual([]);
+    const k1 = first[0];
+    if (!k1) throw new Error('expected k1');
+    expect(broker.ack('q', k1.key, k1.token)).toBe(true);
+    expect(ids(broker.take('q', 5, 60_000, now))).toEqual(['k2']);
+  });
+});
