@@ -1,18 +1,29 @@
 import type { Store, StoreSetOptions, StoreTtlOptions } from './types.js';
 
-/** A detached copy; flat records of primitives (the common case) skip the costly structuredClone. */
-function copyOf(patch: Readonly<Record<string, unknown>>): Record<string, unknown> {
+/** Shallow-merge a detached copy of `patch` into `target`; primitives (the common case) skip structuredClone. */
+function assignCopy(target: Record<string, unknown>, patch: Readonly<Record<string, unknown>>): void {
   for (const key in patch) {
     const value = patch[key];
-    if (value !== null && typeof value === 'object') return structuredClone(patch) as Record<string, unknown>;
+    target[key] = value !== null && typeof value === 'object' ? structuredClone(value) : value;
   }
-  return { ...patch };
 }
 
 interface Entry {
   value: unknown;
   expiresAt: number;
 }
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Entries written `evictable` (records of finished jobs) kept at most; beyond it the oldest such entry
+   * is dropped. Default 10,000 (about 20 MB of records); `Infinity` keeps them until their TTL.
+   */
+  readonly maxEvictable?: number;
+}
+
+/** Default of {@link MemoryStoreOptions.maxEvictable}. */
+export const DEFAULT_MAX_EVICTABLE = 10_000;
 
 /**
  * Keys are also indexed by their first four `:`-separated segments (`qk:sched:<queue>:def:`), so that
@@ -110,21 +121,53 @@ export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
   private readonly expiries = new ExpiryHeap();
   private readonly buckets = new Map<string, Set<string>>();
+  /** Keys written `evictable`, oldest write first. */
+  private readonly evictable = new Set<string>();
+  private readonly maxEvictable: number;
   /** Operations apply synchronously, in call order. */
   readonly ordered = true;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.maxEvictable = Math.max(1, options.maxEvictable ?? DEFAULT_MAX_EVICTABLE);
+  }
 
   /** Entries held, expired ones not yet swept included. */
   get size(): number {
     return this.entries.size;
   }
 
-  private write(key: string, entry: Entry): void {
-    const previous = this.entries.get(key);
+  /** Store `entry` at `key`; `previousExpiry` is the key's expiry before this write (undefined: absent). */
+  private write(
+    key: string,
+    entry: Entry,
+    evictable: boolean | undefined,
+    previousExpiry = this.entries.get(key)?.expiresAt,
+  ): void {
+    if (!this.entries.has(key)) this.indexed(key, true);
     this.entries.set(key, entry);
-    if (!previous) this.indexed(key, true);
-    if (entry.expiresAt > 0 && entry.expiresAt !== previous?.expiresAt)
-      this.expiries.push(entry.expiresAt, key);
+    this.expiring(key, entry.expiresAt, previousExpiry);
+    this.evictable.delete(key);
+    if (evictable) {
+      this.evictable.add(key);
+      if (this.evictable.size > this.maxEvictable) this.evictOldest();
+    }
     this.sweep();
+  }
+
+  /**
+   * Keep one heap item at or before each expiry: a later expiry (a record's TTL renewed on each write)
+   * pushes nothing now; its item, once due, is pushed again at the new time (see sweep).
+   */
+  private expiring(key: string, expiresAt: number, previous: number | undefined): void {
+    if (expiresAt > 0 && (previous === undefined || previous === 0 || expiresAt < previous))
+      this.expiries.push(expiresAt, key);
+  }
+
+  private evictOldest(): void {
+    for (const key of this.evictable) {
+      this.remove(key);
+      return;
+    }
   }
 
   /** Drop a few expired entries; rebuild the heap when stale items dominate it. */
@@ -133,7 +176,9 @@ export class MemoryStore implements Store {
       const item = this.expiries.pop();
       if (!item) break;
       const entry = this.entries.get(item.key);
-      if (entry && entry.expiresAt === item.expiresAt) this.remove(item.key);
+      if (!entry || entry.expiresAt === 0) continue;
+      if (entry.expiresAt <= now) this.remove(item.key);
+      else if (entry.expiresAt > item.expiresAt) this.expiries.push(entry.expiresAt, item.key);
     }
     if (this.expiries.size > 2 * this.entries.size + 1024) {
       this.expiries.clear();
@@ -154,6 +199,7 @@ export class MemoryStore implements Store {
 
   private remove(key: string): void {
     if (this.entries.delete(key)) this.indexed(key, false);
+    this.evictable.delete(key);
   }
 
   private indexed(key: string, present: boolean): void {
@@ -183,7 +229,7 @@ export class MemoryStore implements Store {
 
   async set(key: string, value: unknown, options: StoreSetOptions = {}): Promise<boolean> {
     if (options.ifAbsent && this.live(key)) return false;
-    this.write(key, { value: structuredClone(value), expiresAt: MemoryStore.expiry(options.ttlMs) });
+    this.write(key, { value: structuredClone(value), expiresAt: MemoryStore.expiry(options.ttlMs) }, false);
     return true;
   }
 
@@ -192,16 +238,25 @@ export class MemoryStore implements Store {
     patch: Readonly<Record<string, unknown>>,
     options: StoreTtlOptions = {},
   ): Promise<void> {
-    const entry = this.live(key);
-    const base = entry && typeof entry.value === 'object' && entry.value !== null ? entry.value : {};
-    const expiresAt = options.ttlMs ? MemoryStore.expiry(options.ttlMs) : (entry?.expiresAt ?? 0);
-    this.write(key, { value: { ...base, ...copyOf(patch) }, expiresAt });
+    const found = this.live(key);
+    const expiresAt = options.ttlMs ? MemoryStore.expiry(options.ttlMs) : (found?.expiresAt ?? 0);
+    // Values only leave the store as copies (get clones), so the stored object is updated in place.
+    const entry =
+      found && typeof found.value === 'object' && found.value !== null ? found : { value: {}, expiresAt };
+    const previousExpiry = found?.expiresAt;
+    entry.expiresAt = expiresAt;
+    assignCopy(entry.value as Record<string, unknown>, patch);
+    this.write(key, entry, options.evictable, previousExpiry);
   }
 
   async increment(key: string, by = 1, options: StoreTtlOptions = {}): Promise<number> {
     const entry = this.live(key);
     const next = (typeof entry?.value === 'number' ? entry.value : 0) + by;
-    this.write(key, { value: next, expiresAt: entry ? entry.expiresAt : MemoryStore.expiry(options.ttlMs) });
+    this.write(
+      key,
+      { value: next, expiresAt: entry ? entry.expiresAt : MemoryStore.expiry(options.ttlMs) },
+      false,
+    );
     return next;
   }
 

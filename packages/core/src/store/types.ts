@@ -39,6 +39,12 @@ export interface Store {
 export interface StoreTtlOptions {
   /** Expire the key this many ms from now. */
   readonly ttlMs?: number;
+  /**
+   * The entry may be dropped before it expires when the store holds too many such entries, oldest first
+   * (`MemoryStore`'s `maxEvictable`; shared stores may ignore it). The core sets it on the record of a
+   * finished (completed or failed) job, never on live state; a later write without it clears it.
+   */
+  readonly evictable?: boolean;
 }
 
 /** Options of `Store.set`. */

@@ -1,6 +1,6 @@
 import { capErrorText } from '../error-text.js';
 import type { JobState } from '../driver.js';
-import type { Store } from '../store/types.js';
+import type { Store, StoreTtlOptions } from '../store/types.js';
 
 export type { JobState };
 
@@ -52,12 +52,18 @@ const date = (ms: number | undefined) => (ms === undefined ? undefined : new Dat
  */
 export class JobTracker {
   private readonly chains = new Map<string, Promise<void>>();
+  private readonly liveWrite: StoreTtlOptions;
+  /** A finished job's record: a bounded store (MemoryStore) may drop it before its TTL. */
+  private readonly finalWrite: StoreTtlOptions;
 
   constructor(
     readonly store: Store,
     private readonly queue: string,
-    private readonly ttlMs: number,
-  ) {}
+    ttlMs: number,
+  ) {
+    this.liveWrite = { ttlMs };
+    this.finalWrite = { ttlMs, evictable: true };
+  }
 
   private key(id: string): string {
     return `qk:job:${this.queue}:${id}`;
@@ -66,8 +72,9 @@ export class JobTracker {
   /** Apply `patch` after every earlier write for `id`; resolves when written. */
   update(id: string, patch: Partial<StoredStatus>): Promise<void> {
     const capped = typeof patch.error === 'string' ? { ...patch, error: capErrorText(patch.error) } : patch;
-    const write = () =>
-      this.store.merge(this.key(id), { ...capped, updatedAt: Date.now() }, { ttlMs: this.ttlMs });
+    const options =
+      patch.state === 'completed' || patch.state === 'failed' ? this.finalWrite : this.liveWrite;
+    const write = () => this.store.merge(this.key(id), { ...capped, updatedAt: Date.now() }, options);
     if (this.store.ordered) return write();
     const previous = this.chains.get(id);
     const next = previous ? previous.catch(() => undefined).then(write) : write();
