@@ -88,7 +88,7 @@ export class LockHeartbeat {
       },
     };
     this.held.add(held);
-    if (renews) this.arm();
+    if (renews) this.armFor(held);
     return held;
   }
 
@@ -132,6 +132,16 @@ export class LockHeartbeat {
     if (next === Number.POSITIVE_INFINITY) return;
     this.timerAt = next;
     this.timer = safeTimeout(() => this.beat(), next - Date.now()).unref();
+  }
+
+  /** A new delivery can only bring the next renewal forward: no rescan of every held one. */
+  private armFor(held: HeldDelivery): void {
+    if (this.stopped) return;
+    const due = this.dueAt(held);
+    if (due >= this.timerAt) return;
+    this.clear();
+    this.timerAt = due;
+    this.timer = safeTimeout(() => this.beat(), due - Date.now()).unref();
   }
 
   private beat(): void {
