@@ -19,7 +19,8 @@ export class BandReceiver {
     private readonly signal: AbortSignal,
   ) {}
 
-  async receive(max: number, waitMs: number): Promise<Delivery[]> {
+  /** Deliveries of one band, and the physical queue they came from. */
+  async receive(max: number, waitMs: number): Promise<{ queue: string; deliveries: Delivery[] }> {
     const now = Date.now();
     const { queues } = this.bands;
     for (const [index, queue] of queues.entries()) {
@@ -31,9 +32,9 @@ export class BandReceiver {
         lockMs: this.lockMs,
         signal: this.signal,
       });
-      if (got.length > 0 || last) return got;
+      if (got.length > 0 || last) return { queue, deliveries: got };
       this.emptyUntil.set(queue, now + BAND_RECHECK_MS);
     }
-    return [];
+    return { queue: this.bands.queue, deliveries: [] };
   }
 }

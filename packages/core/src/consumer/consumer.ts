@@ -135,7 +135,6 @@ export class ConsumerLoop<T> {
     const gate = new RateGate(this.ctx.rateLimiter, nativeLimit, this.lockMs, this.stopping.signal, (error) =>
       report(this.ctx, { type: 'error', error }),
     );
-    const start = (delivery: Delivery, lockedAt: number) => this.track(runner.handle(delivery, lockedAt));
     let failures = 0;
     const linger = new Linger(this.concurrency, driver.capabilities.maxBatchSize);
     while (!this.stopping.signal.aborted) {
@@ -149,6 +148,7 @@ export class ConsumerLoop<T> {
         free = this.concurrency - this.inflight.size;
       }
       let deliveries: Delivery[];
+      let from = bands.queue;
       let windowEndsAt = Number.POSITIVE_INFINITY;
       // Locks are taken during the receive call: counting from its start errs on the safe side.
       let receivedAt = Date.now();
@@ -160,7 +160,7 @@ export class ConsumerLoop<T> {
         const waitMs = Math.max(0, Math.min(this.pollMs, windowEndsAt - Date.now()));
         receivedAt = Date.now();
         const startedAt = performance.now();
-        deliveries = await receiver.receive(permit.allowed, waitMs);
+        ({ queue: from, deliveries } = await receiver.receive(permit.allowed, waitMs));
         // An empty answer includes the long poll's wait: only answers with messages measure the cost.
         if (deliveries.length > 0) linger.observe(performance.now() - startedAt);
         if (deliveries.length < permit.allowed)
@@ -172,6 +172,9 @@ export class ConsumerLoop<T> {
         await abortableDelay(retryDelayMs(++failures), this.stopping.signal);
         continue;
       }
+      const queue = from;
+      const start = (delivery: Delivery, lockedAt: number) =>
+        this.track(runner.handle(delivery, queue, lockedAt));
       if (Date.now() >= windowEndsAt && deliveries.length > 0)
         await gate.admitLate(deliveries, receivedAt, start);
       else for (const delivery of deliveries) start(delivery, receivedAt);

@@ -5,6 +5,8 @@ import { type SafeTimer, safeTimeout } from '../timers.js';
 /** A delivery this consumer holds, from receipt until it is settled. */
 export interface HeldDelivery {
   readonly delivery: Delivery;
+  /** The physical queue it was received from. */
+  readonly queue: string;
   /** Aborted when the lock is lost, a close times out, or the job's timeout elapses. */
   readonly controller: AbortController;
   /** When the lock runs out, as far as this consumer knows (`delivery.lockedUntil` when the driver tells). */
@@ -50,12 +52,13 @@ export class LockHeartbeat {
     private readonly events: HeartbeatEvents,
   ) {}
 
-  /** Start holding `delivery`; renewed by the timer when `renews` (the driver's `lockRenewal`). */
-  hold(delivery: Delivery, receivedAt: number, renews: boolean): HeldDelivery {
+  /** Start holding `delivery` (from `queue`); renewed by the timer when `renews` (the driver's `lockRenewal`). */
+  hold(delivery: Delivery, queue: string, receivedAt: number, renews: boolean): HeldDelivery {
     const controller = new AbortController();
     let estimate = receivedAt + this.lockMs;
     const held: HeldDelivery = {
       delivery,
+      queue,
       controller,
       expiresAt: () => delivery.lockedUntil ?? estimate,
       span: Math.max(1, (delivery.lockedUntil ?? estimate) - receivedAt),

@@ -30,10 +30,10 @@ export class JobRunner<T> {
     this.settler = new Settler(scope);
   }
 
-  /** Hold `delivery` (its lock renewed) from receipt until it is settled. */
-  async handle(delivery: Delivery, receivedAt: number): Promise<void> {
+  /** Hold `delivery`, received from `queue` (its lock renewed), from receipt until it is settled. */
+  async handle(delivery: Delivery, queue: string, receivedAt: number): Promise<void> {
     const { heartbeat, driver } = this.scope;
-    const held = heartbeat.hold(delivery, receivedAt, driver.capabilities.lockRenewal);
+    const held = heartbeat.hold(delivery, queue, receivedAt, driver.capabilities.lockRenewal);
     try {
       await this.dispatch(held);
     } finally {

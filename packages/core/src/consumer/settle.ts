@@ -1,4 +1,4 @@
-import type { Delivery, OutgoingMessage } from '../driver.js';
+import type { Delivery, DeliveryRef, OutgoingMessage } from '../driver.js';
 import { LockLostError, QueuekitError } from '../errors.js';
 import { H } from '../headers.js';
 import { firstHop, withDueTime } from '../semantics/delay.js';
@@ -121,7 +121,8 @@ export class Settler<T> {
   /**
    * Send the copy, then ack the original: in one atomic step where the driver offers it (`ackWith` with
    * `workflows.atomicFollowUps`, and no broker-kept job records that an ack would mark completed), so a
-   * lost lock leaves neither rather than both.
+   * lost lock leaves neither rather than both. A copy sent on its own says which delivery it copies
+   * (`copyOf`, contract v2), so a driver may replace the original in place.
    */
   private async replaceWithCopy(
     held: HeldDelivery,
@@ -141,7 +142,12 @@ export class Settler<T> {
       }
       return;
     }
-    await driver.send(queue, [message]);
+    const copyOf: DeliveryRef = {
+      queue: held.queue,
+      id: delivery.id,
+      ...(delivery.deliveryToken === undefined ? {} : { deliveryToken: delivery.deliveryToken }),
+    };
+    await driver.send(queue, [driver.apiVersion >= 2 ? { ...message, copyOf } : message]);
     await this.ackCopied(delivery);
   }
 
