@@ -36,7 +36,7 @@ export class BullDelivery implements Delivery {
 
   /**
    * @param onSettled called once the delivery is settled (or its settle failed): the driver stops
-   *   treating sends of this id as copies of a held job.
+   *   treating sends that name this delivery in `copyOf` as copies of a held job.
    */
   constructor(
     view: ReceivedMessage,

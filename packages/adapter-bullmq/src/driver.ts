@@ -32,7 +32,7 @@ import {
   toBullJob,
 } from './job-mapping.js';
 import { type BullmqDriverOptions, metricsOption, parseRedisUrl, validateOptions } from './options.js';
-import { HeldDeliveries, INDEX_SLACK_MS, indexKey, placeMessages } from './placement.js';
+import { INDEX_SLACK_MS, indexKey, placeMessages } from './placement.js';
 import { QueueReceiver } from './receiver.js';
 import { safeRedis } from './secrets.js';
 import { SendQueue } from './send-queue.js';
@@ -89,9 +89,6 @@ export class BullmqDriver implements Driver {
   #closing: Promise<void> | undefined;
   /** Redis refused our credentials on the last connection attempt (cleared once a connection is ready). */
   #authRefused = false;
-  readonly #held = new HeldDeliveries();
-  /** The unsettled deliveries by queue and queuekit id (the latest one of an id), for in-place copies. */
-  readonly #holding = new Map<string, BullDelivery>();
   /** The unsettled deliveries by `deliveryToken` (their lock token), which `OutgoingMessage.copyOf` names. */
   readonly #byToken = new Map<string, BullDelivery>();
   readonly #rateLimits = new Map<string, RateLimit>();
@@ -143,7 +140,7 @@ export class BullmqDriver implements Driver {
       prefix: this.prefix,
       jobSettings: this.#jobSettings,
       queue: (name) => this.queue(name),
-      place: (queue, messages) => placeMessages(queue, messages, this.#held),
+      place: (_queue, messages) => placeMessages(messages),
       indexNumbered: (queue, messages, placements, ids) =>
         this.indexNumbered(queue, messages, placements, ids),
     });
@@ -283,15 +280,11 @@ export class BullmqDriver implements Driver {
     return rest;
   }
 
-  /**
-   * The unsettled delivery a send copies: the one its `copyOf` names (same queue, id and lock token),
-   * or, from a core that does not set `copyOf` (driver contract 1), the held delivery of its id.
-   */
+  /** The unsettled delivery a send copies: the one its `copyOf` names (same queue, id and lock token). */
   #copied(queue: string, message: OutgoingMessage): BullDelivery | undefined {
     const ref = message.copyOf;
-    if (!ref) return this.#holding.get(holdKey(queue, message.id));
-    const held = ref.deliveryToken === undefined ? undefined : this.#byToken.get(ref.deliveryToken);
-    return held && held.id === ref.id && ref.queue === queue ? held : undefined;
+    const held = ref?.deliveryToken === undefined ? undefined : this.#byToken.get(ref.deliveryToken);
+    return held && held.id === ref?.id && ref.queue === queue ? held : undefined;
   }
 
   /**
@@ -304,7 +297,7 @@ export class BullmqDriver implements Driver {
     copies = false,
   ): Promise<(string | undefined)[]> {
     const target = this.queue(queue);
-    const placements = placeMessages(queue, messages, this.#held, copies);
+    const placements = placeMessages(messages, copies);
     const allIds: (string | undefined)[] = [];
     // A copy of a native fan-out's chunk joins the same flow (not on redrive: that flow is over).
     const parents = copies ? [] : await this.#fanOuts.copyParents(queue, messages, placements);
@@ -373,15 +366,10 @@ export class BullmqDriver implements Driver {
           await receiver.handBack(job);
           return undefined;
         }
-        this.#held.add(queue, view.id);
         const message = reduced instanceof Uint8Array ? { ...view, body: reduced } : view;
-        const key = holdKey(queue, view.id);
         const delivery: BullDelivery = new BullDelivery(message, job, receiver, () => {
-          this.#held.delete(queue, view.id);
-          if (this.#holding.get(key) === delivery) this.#holding.delete(key);
           this.#byToken.delete(delivery.deliveryToken);
         });
-        this.#holding.set(key, delivery);
         this.#byToken.set(delivery.deliveryToken, delivery);
         if (reduced === undefined || reduced instanceof Uint8Array) return delivery;
         await this.#refuse(delivery, reduced.invalid);
@@ -594,18 +582,12 @@ export class BullmqDriver implements Driver {
     const queues = [...this.#queues.values()];
     this.#receivers.clear();
     this.#queues.clear();
-    this.#held.clear();
-    this.#holding.clear();
     this.#byToken.clear();
     await Promise.allSettled(receivers.map((receiver) => receiver.close()));
     await Promise.allSettled(queues.map((queue) => queue.close()));
     await this.#fanOuts.close().catch(() => undefined);
     await Promise.allSettled([quit(this.#producerConnection), quit(this.#consumerConnection)]);
   }
-}
-
-function holdKey(queue: string, id: string): string {
-  return `${queue}\n${id}`;
 }
 
 /** QUIT politely, but never wait more than a second for it (Redis may be unreachable). */

@@ -11,9 +11,9 @@ import { bullJobId, type JobPlacement } from './job-mapping.js';
  * - copies (the core re-sends a job it holds: retry-after, delay hops; redrives) and any other id:
  *   BullMQ numbers the job and a short-lived index key points the queuekit id at it.
  *
- * A copy is recognised because the core sends it while this driver still holds the delivery it
- * copies ({@link HeldDeliveries}); ids that are not UUIDs always take the numbered path, so a
- * non-dedup send of an id already in the broker is never dropped.
+ * A copy is one the core names (`OutgoingMessage.copyOf`, driver contract 2), or a second message of
+ * an id in one batch; ids that are not UUIDs always take the numbered path, so a non-dedup send of an
+ * id already in the broker is never dropped.
  */
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -26,48 +26,15 @@ export function indexKey(queueKeyPrefix: string, id: string): string {
   return `${queueKeyPrefix}qk:id:${id}`;
 }
 
-/** Deliveries this driver handed out and that are not settled yet, by queue and queuekit id. */
-export class HeldDeliveries {
-  private readonly held = new Map<string, number>();
-
-  private static key(queue: string, id: string): string {
-    return `${queue}\n${id}`;
-  }
-
-  add(queue: string, id: string): void {
-    const key = HeldDeliveries.key(queue, id);
-    this.held.set(key, (this.held.get(key) ?? 0) + 1);
-  }
-
-  delete(queue: string, id: string): void {
-    const key = HeldDeliveries.key(queue, id);
-    const count = this.held.get(key) ?? 0;
-    if (count <= 1) this.held.delete(key);
-    else this.held.set(key, count - 1);
-  }
-
-  has(queue: string, id: string): boolean {
-    return this.held.has(HeldDeliveries.key(queue, id));
-  }
-
-  clear(): void {
-    this.held.clear();
-  }
-}
-
-/** BullMQ ids for a batch (`jobId` undefined: numbered, and indexed); `copies` marks every one a copy (redrive). */
-export function placeMessages(
-  queue: string,
-  messages: readonly OutgoingMessage[],
-  held: HeldDeliveries,
-  copies = false,
-): JobPlacement[] {
+/**
+ * BullMQ ids for a batch (`jobId` undefined: numbered, and indexed); `copies` marks every one a copy
+ * (redrive).
+ */
+export function placeMessages(messages: readonly OutgoingMessage[], copies = false): JobPlacement[] {
   const seen = new Set<string>();
   return messages.map((message) => {
     if (message.dedup) return { jobId: bullJobId(message.id) };
-    // A copy the core names (`copyOf`), or, from a core that does not name them, a send of a held id.
-    const copy =
-      copies || message.copyOf !== undefined || seen.has(message.id) || held.has(queue, message.id);
+    const copy = copies || message.copyOf !== undefined || seen.has(message.id);
     seen.add(message.id);
     if (copy) return { jobId: undefined, copy: true };
     return UUID.test(message.id) ? { jobId: message.id } : { jobId: undefined };

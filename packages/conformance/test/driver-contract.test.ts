@@ -1,9 +1,28 @@
 import { createMemoryDriver, MemoryBroker } from '@queuekit/core';
+import { expect, it } from 'vitest';
 import { describeDriverConformance } from '../src/index.js';
 
 // The memory driver's factories of test/memory.test.ts: full capabilities, then cloud-like ones.
 const broker = new MemoryBroker();
-describeDriverConformance('memory', () => createMemoryDriver({ broker }), { lockMs: 500 });
+describeDriverConformance('memory', () => createMemoryDriver({ broker }), {
+  lockMs: 500,
+  // A memory-only case through the hook: drivers are connections to their broker, never to another one.
+  additionalTests(h) {
+    it('a message reaches drivers of its own broker only', async () => {
+      const queue = h.queueName();
+      const message = h.message();
+      await (await h.driver()).send(queue, [message]);
+      const elsewhere = createMemoryDriver({ broker: new MemoryBroker() });
+      try {
+        expect(await h.deliveredWithin(elsewhere, queue, 200)).toEqual([]);
+      } finally {
+        await elsewhere.close();
+      }
+      const { byId } = await h.receiveIds(await h.driver(), queue, [message.id]);
+      await byId.get(message.id)?.ack();
+    });
+  },
+});
 const limited = new MemoryBroker();
 const limitCapabilities = {
   priority: 'emulated',
@@ -15,8 +34,5 @@ const limitCapabilities = {
 describeDriverConformance(
   'memory (cloud-like capabilities)',
   () => createMemoryDriver({ broker: limited, limitCapabilities }),
-  {
-    lockMs: 500,
-    queuePrefix: 'qdl',
-  },
+  { lockMs: 500, queuePrefix: 'qdl' },
 );

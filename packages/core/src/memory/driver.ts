@@ -2,6 +2,7 @@ import {
   type Capabilities,
   DRIVER_API_VERSION,
   type DeadLetteredMessage,
+  type DeadLetterQueueHook,
   type Delivery,
   type Driver,
   type DriverStats,
@@ -10,6 +11,7 @@ import {
   type ReceiveOptions,
   type RedriveOptions,
 } from '../driver.js';
+import { type DeadLetterQueueOps, deadLetterQueueOps } from '../driver-kit/dead-letter-queue.js';
 import { createDelivery } from '../driver-kit/delivery.js';
 import { ConfigError, LockLostError, QueueClosedError, UnsupportedFeatureError } from '../errors.js';
 import { linkSignals } from '../timers.js';
@@ -34,6 +36,11 @@ export interface MemoryDriverOptions {
       'maxDelayMs' | 'priority' | 'dedup' | 'ordering' | 'maxBatchSize' | 'lockRenewal' | 'deliveryCount'
     >
   >;
+  /**
+   * Keep dead letters in an ordinary queue, `${queue}-dlq`, the way SQS does, through the driver kit's
+   * `deadLetterQueueOps` (declares `deadLetterQueue` and `capabilities.deadLetter: 'emulated'`). Tests only.
+   */
+  readonly deadLetterQueue?: boolean;
 }
 
 /**
@@ -45,6 +52,8 @@ export class MemoryDriver implements Driver {
   readonly provider = 'memory';
   readonly capabilities: Capabilities;
   readonly workflows = { atomicFollowUps: true } as const;
+  readonly deadLetterQueue?: DeadLetterQueueHook;
+  private readonly dlq: DeadLetterQueueOps | undefined;
   private readonly broker: MemoryBroker;
   private readonly closing = new AbortController();
 
@@ -62,7 +71,12 @@ export class MemoryDriver implements Driver {
       deadLetter: 'native',
       maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
       ...options.limitCapabilities,
+      ...(options.deadLetterQueue ? { deadLetter: 'emulated' as const } : {}),
     };
+    if (options.deadLetterQueue) {
+      this.deadLetterQueue = { queueOf: (queue) => `${queue}-dlq` };
+      this.dlq = deadLetterQueueOps(this, this.deadLetterQueue);
+    }
   }
 
   private open(): void {
@@ -138,7 +152,13 @@ export class MemoryDriver implements Driver {
             for (const m of messages) broker.enqueue(target, m);
           held(broker.ack(queue, key, token));
         },
-        deadLetter: async (info) => held(broker.deadLetter(queue, key, token, info)),
+        deadLetter: async (info) => {
+          const dlq = this.dlq;
+          if (!dlq) return held(broker.deadLetter(queue, key, token, info));
+          held(broker.extend(queue, key, token, 1000)); // still ours while the copy is sent
+          await dlq.send(queue, received(message), info);
+          held(broker.ack(queue, key, token));
+        },
         release: async (delayMs) => held(broker.release(queue, key, token, delayMs)),
         defer: async (ms) => held(broker.release(queue, key, token, ms, { countDelivery: false })),
         ...(this.capabilities.lockRenewal
@@ -154,10 +174,14 @@ export class MemoryDriver implements Driver {
   }
 
   async stats(queue: string): Promise<DriverStats> {
-    return this.broker.counts(queue);
+    const counts = this.broker.counts(queue);
+    if (!this.deadLetterQueue) return counts;
+    const dlq = this.broker.counts(this.deadLetterQueue.queueOf(queue));
+    return { ...counts, deadLettered: dlq.waiting + dlq.delayed + dlq.active };
   }
 
   async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
+    if (this.dlq) return this.dlq.list(queue, limit);
     return this.broker
       .listDeadLetters(queue, limit)
       .map(({ message, reason, error, attempts, deadLetteredAt }) => ({
@@ -170,10 +194,12 @@ export class MemoryDriver implements Driver {
   }
 
   async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
+    if (this.dlq) return this.dlq.redrive(queue, options);
     return this.broker.redrive(queue, options.ids, options.headers);
   }
 
   async purgeDeadLetters(queue: string): Promise<number> {
+    if (this.dlq) return this.dlq.purge(queue);
     return this.broker.purgeDeadLetters(queue);
   }
 
