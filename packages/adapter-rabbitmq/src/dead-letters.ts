@@ -13,9 +13,12 @@ import {
 } from './messages.js';
 import type { Publication, Publisher } from './publisher.js';
 import { deadLetterQueueName } from './topology.js';
-import { CORE_HEADERS } from '@queuekit/core';
+import { abortableDelay, CORE_HEADERS } from '@queuekit/core';
 
 const REDRIVE_BATCH = 100;
+/** How long a redrive by id looks for ids it has not found yet (see `redrive`). */
+const ID_SETTLE_MS = 2_000;
+const EMPTY_GET_PAUSE_MS = 20;
 
 /**
  * The portable dead-letter API on a RabbitMQ dead-letter queue. Listing reads messages with
@@ -57,19 +60,30 @@ export class DeadLetterQueue {
     const dlq = deadLetterQueueName(queue);
     return this.withChannel(async (channel) => {
       const { messageCount } = await channel.checkQueue(dlq);
+      // A quorum queue puts back the messages a listing held (its channel closed) asynchronously, so
+      // right after a list they may be missing from `messageCount` and from `basic.get` for a moment:
+      // ids asked for and not found yet are looked for until this deadline.
+      const deadline = Date.now() + ID_SETTLE_MS;
+      const found = new Set<string>();
+      const stillLooking = () => wanted !== undefined && found.size < wanted.size && Date.now() < deadline;
       let moved = 0;
       let seen = 0;
-      while (seen < messageCount) {
+      while (seen < messageCount || stillLooking()) {
         const batch: GetMessage[] = [];
-        while (batch.length < REDRIVE_BATCH && seen < messageCount) {
+        while (batch.length < REDRIVE_BATCH && (seen < messageCount || stillLooking())) {
           const message = await channel.get(dlq, { noAck: false });
           if (!message) {
-            seen = messageCount;
-            break;
+            seen = Math.max(seen, messageCount);
+            if (batch.length > 0 || !stillLooking()) break;
+            await abortableDelay(EMPTY_GET_PAUSE_MS); // polling, bounded by the deadline
+            continue;
           }
           seen++;
           const id = receivedFields(message, '', 'classic').id;
-          if (!wanted || wanted.has(id)) batch.push(message);
+          if (!wanted || wanted.has(id)) {
+            batch.push(message);
+            found.add(id);
+          }
         }
         if (batch.length === 0) continue;
         await this.publisher.publish(
