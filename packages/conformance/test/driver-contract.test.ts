@@ -36,3 +36,11 @@ describeDriverConformance(
   () => createMemoryDriver({ broker: limited, limitCapabilities }),
   { lockMs: 500, queuePrefix: 'qdl' },
 );
+
+// Dead letters in an ordinary queue (`${queue}-dlq`) through the kit's deadLetterQueueOps: the v2 hook's case runs.
+const withDeadLetterQueue = new MemoryBroker();
+describeDriverConformance(
+  'memory (dead-letter queue)',
+  () => createMemoryDriver({ broker: withDeadLetterQueue, deadLetterQueue: true }),
+  { lockMs: 500, queuePrefix: 'qdq' },
+);

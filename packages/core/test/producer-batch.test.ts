@@ -8,6 +8,7 @@ import {
   type OutgoingMessage,
   PartialSendError,
 } from '../src/index.js';
+import { chunksInFlight } from '../src/producer/chunks.js';
 import { wrapDriver } from './wrap.js';
 
 /**
@@ -76,16 +77,24 @@ describe('batched sends', () => {
     await inner.close();
   });
 
-  it('a large sendBatch keeps at most 8 driver sends in flight', async () => {
+  it('a large sendBatch keeps at most 1,000 messages in flight: 100 sends of 10 on a 10-message driver', async () => {
     const { driver, inner, accepted, maxInFlight } = slowFirstDriver();
     const queue = createQueue<number>({ name: 'bounded', driver, results: false });
-    const ids = await queue.sendBatch(Array.from({ length: 1_000 }, (_, i) => ({ name: 'n', data: i })));
-    expect(ids).toHaveLength(1_000);
-    expect(accepted).toHaveLength(1_000);
-    expect(maxInFlight()).toBeGreaterThan(1);
-    expect(maxInFlight()).toBeLessThanOrEqual(8);
+    const ids = await queue.sendBatch(Array.from({ length: 3_000 }, (_, i) => ({ name: 'n', data: i })));
+    expect(ids).toHaveLength(3_000);
+    expect(accepted).toHaveLength(3_000);
+    // More than the floor of 8 (small batches would otherwise cost one round-trip wave per 80 messages).
+    expect(maxInFlight()).toBeGreaterThan(8);
+    expect(maxInFlight()).toBeLessThanOrEqual(100);
     await queue.close();
     await inner.close();
+  });
+
+  it('keeps 8 to 100 sends in flight, whatever the driver batches', () => {
+    expect(chunksInFlight(1_000)).toBe(8);
+    expect(chunksInFlight(100)).toBe(10);
+    expect(chunksInFlight(10)).toBe(100);
+    expect(chunksInFlight(1)).toBe(100);
   });
 
   it('a partly failed sendBatch throws PartialSendError with the ids sent and not sent', async () => {

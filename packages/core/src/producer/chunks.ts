@@ -4,8 +4,19 @@ import { QueuekitError } from '../errors.js';
 import { report } from '../observability/report.js';
 import type { PreparedMessage } from './prepare.js';
 
-/** Driver sends in flight at once for one batch (a 100k batch on a 10-message driver is 10,000 sends). */
+/** Driver sends in flight at once for one batch, at least (a 100k batch on a 10-message driver is 10,000 sends). */
 export const MAX_CHUNKS_IN_FLIGHT = 8;
+/** Messages in flight at once for one batch: drivers with small batches (SQS: 10) get more sends in flight. */
+export const MAX_MESSAGES_IN_FLIGHT = 1000;
+
+/** Sends in flight at once, at most, however small the driver's batches. */
+export const MAX_SENDS_IN_FLIGHT = 100;
+
+/** Sends in flight at once for a driver taking `maxBatchSize` messages per send. */
+export function chunksInFlight(maxBatchSize: number): number {
+  const wanted = Math.ceil(MAX_MESSAGES_IN_FLIGHT / Math.max(1, maxBatchSize));
+  return Math.min(MAX_SENDS_IN_FLIGHT, Math.max(MAX_CHUNKS_IN_FLIGHT, wanted));
+}
 
 /** One turn on a queue's lane of keyed sends: taken in call order, so keyed batches reach the driver in that order. */
 export interface LaneTicket {
@@ -32,14 +43,15 @@ export interface ChunkOutcome<P> {
 }
 
 /**
- * Send `chunks`: those carrying an ordering key sequentially in order, the others at most
- * MAX_CHUNKS_IN_FLIGHT at a time. After a failure no keyed chunk is started (a later job of a key must
+ * Send `chunks`: those carrying an ordering key sequentially in order, the others at most `inFlight`
+ * at a time ({@link chunksInFlight}). After a failure no keyed chunk is started (a later job of a key must
  * not overtake one that failed); with `stopOnError`, no chunk at all.
  */
 export async function sendChunks<P extends PreparedMessage>(
   chunks: readonly P[][],
   send: (chunk: readonly P[]) => Promise<void>,
   stopOnError: boolean,
+  inFlight = MAX_CHUNKS_IN_FLIGHT,
 ): Promise<ChunkOutcome<P>[]> {
   const outcomes: ChunkOutcome<P>[] = new Array(chunks.length);
   let firstError: { value: unknown } | undefined;
@@ -71,10 +83,7 @@ export async function sendChunks<P extends PreparedMessage>(
   const worker = async () => {
     while (next < free.length) await run(free[next++] as number);
   };
-  await Promise.all([
-    inOrder(),
-    ...Array.from({ length: Math.min(MAX_CHUNKS_IN_FLIGHT, free.length) }, worker),
-  ]);
+  await Promise.all([inOrder(), ...Array.from({ length: Math.min(inFlight, free.length) }, worker)]);
   return outcomes;
 }
 

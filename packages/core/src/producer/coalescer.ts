@@ -1,6 +1,14 @@
 import type { QueueContext } from '../context.js';
 import type { Driver } from '../driver.js';
-import { acceptedIds, chunksOf, deliver, type LaneTicket, orderedLane, sendChunks } from './chunks.js';
+import {
+  acceptedIds,
+  chunksInFlight,
+  chunksOf,
+  deliver,
+  type LaneTicket,
+  orderedLane,
+  sendChunks,
+} from './chunks.js';
 import { type InternalEntry, type PreparedMessage, prepareMessage } from './prepare.js';
 import { forgetUnsent, recordSent } from './records.js';
 
@@ -86,6 +94,7 @@ export class SendCoalescer<T> {
       chunksOf(driver, prepared),
       (chunk) => deliver(this.ctx, driver, chunk),
       false,
+      chunksInFlight(driver.capabilities.maxBatchSize),
     );
     const accepted = acceptedIds(outcomes);
     await forgetUnsent(this.ctx, driver, outcomes, accepted);

@@ -1,12 +1,12 @@
 import type { QueueContext } from '../context.js';
 import { PartialSendError } from '../errors.js';
-import { acceptedIds, chunksOf, deliver, orderedLane, sendChunks } from './chunks.js';
+import { acceptedIds, chunksInFlight, chunksOf, deliver, orderedLane, sendChunks } from './chunks.js';
 import { type InternalEntry, prepareEntries } from './prepare.js';
 import { forgetUnsent } from './records.js';
 
 /**
  * Prepare every entry first (so one bad entry sends nothing), then send grouped by queue: chunks
- * without ordering keys up to {@link MAX_CHUNKS_IN_FLIGHT} at a time, chunks with keys one after the
+ * without ordering keys up to `chunksInFlight(maxBatchSize)` at a time, chunks with keys one after the
  * other (after the keyed sends of earlier calls on this queue). When some chunks were accepted and
  * others not, throws a {@link PartialSendError} listing both; when none was, the send's own error.
  */
@@ -26,6 +26,7 @@ export async function sendEntries<T>(
       chunksOf(driver, prepared),
       (chunk) => deliver(ctx, driver, chunk),
       true,
+      chunksInFlight(driver.capabilities.maxBatchSize),
     );
     const failure = outcomes.find((o) => o.error !== undefined)?.error;
     if (failure === undefined) return prepared.map((p) => p.message.id);

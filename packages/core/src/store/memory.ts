@@ -1,3 +1,5 @@
+import { ConfigError } from '../errors.js';
+import { ExpiryHeap } from './expiry-heap.js';
 import type { Store, StoreSetOptions, StoreTtlOptions } from './types.js';
 
 /** A detached copy; flat records of primitives (the common case) skip the costly structuredClone. */
@@ -12,6 +14,8 @@ function copyOf(patch: Readonly<Record<string, unknown>>): Record<string, unknow
 interface Entry {
   value: unknown;
   expiresAt: number;
+  /** The expiry this entry has in the heap (0 for none): a later `expiresAt` is re-queued when this one pops. */
+  scheduledAt: number;
 }
 
 /**
@@ -30,74 +34,11 @@ function bucketOf(key: string): string | undefined {
   return key.slice(0, at + 1);
 }
 
+/** Finished job records a MemoryStore keeps at most by default (about 20 MB of typical records). */
+export const DEFAULT_MAX_EVICTABLE = 10_000;
+
 /** Expired entries removed per write, at most: enough to keep up, since a write adds one expiry. */
 const SWEEP_PER_WRITE = 16;
-
-/**
- * Min-heap of (expiresAt, key). An item is stale when its key was rewritten with another expiry since;
- * stale items are dropped when popped, and the heap is rebuilt when they outnumber the live ones.
- */
-class ExpiryHeap {
-  private times: number[] = [];
-  private keys: string[] = [];
-
-  get size(): number {
-    return this.times.length;
-  }
-
-  push(expiresAt: number, key: string): void {
-    let i = this.times.length;
-    this.times.push(expiresAt);
-    this.keys.push(key);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if ((this.times[parent] as number) <= expiresAt) break;
-      this.move(parent, i);
-      i = parent;
-    }
-    this.times[i] = expiresAt;
-    this.keys[i] = key;
-  }
-
-  /** Earliest expiry, or Infinity when empty. */
-  peek(): number {
-    return this.times.length > 0 ? (this.times[0] as number) : Number.POSITIVE_INFINITY;
-  }
-
-  pop(): { expiresAt: number; key: string } | undefined {
-    if (this.times.length === 0) return undefined;
-    const top = { expiresAt: this.times[0] as number, key: this.keys[0] as string };
-    const lastTime = this.times.pop() as number;
-    const lastKey = this.keys.pop() as string;
-    const n = this.times.length;
-    if (n > 0) {
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= n) break;
-        const right = left + 1;
-        const child =
-          right < n && (this.times[right] as number) < (this.times[left] as number) ? right : left;
-        if ((this.times[child] as number) >= lastTime) break;
-        this.move(child, i);
-        i = child;
-      }
-      this.times[i] = lastTime;
-      this.keys[i] = lastKey;
-    }
-    return top;
-  }
-
-  clear(): void {
-    this.times = [];
-    this.keys = [];
-  }
-
-  private move(from: number, to: number): void {
-    this.times[to] = this.times[from] as number;
-    this.keys[to] = this.keys[from] as string;
-  }
-}
 
 /**
  * A process-local {@link Store}: the default. Not shared between processes.
@@ -108,23 +49,56 @@ class ExpiryHeap {
  */
 export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
+  /** Keys marked evictable (finished job records): the number of their latest mark. */
+  private readonly evictable = new Map<string, number>();
+  /** Marks in order (oldest first from `evictHead`); an item whose key was marked again since is skipped. */
+  private evictOrder: { key: string; mark: number }[] = [];
+  private evictHead = 0;
+  private marks = 0;
+  private readonly maxEvictable: number;
   private readonly expiries = new ExpiryHeap();
   private readonly buckets = new Map<string, Set<string>>();
   /** Operations apply synchronously, in call order. */
   readonly ordered = true;
+
+  /**
+   * `maxEvictable` (default {@link DEFAULT_MAX_EVICTABLE}): how many finished job records (completed or
+   * dead-lettered) are kept at most; past it the oldest finished ones are dropped before their TTL, so a
+   * long-running worker's memory stays bounded. Live state is never dropped. `Infinity` keeps them all.
+   */
+  constructor(options: { readonly maxEvictable?: number } = {}) {
+    const max = options.maxEvictable ?? DEFAULT_MAX_EVICTABLE;
+    if (!(max === Number.POSITIVE_INFINITY || (Number.isInteger(max) && max >= 0)))
+      throw new ConfigError('maxEvictable', 'expected an integer ≥ 0 or Infinity');
+    this.maxEvictable = max;
+  }
 
   /** Entries held, expired ones not yet swept included. */
   get size(): number {
     return this.entries.size;
   }
 
-  private write(key: string, entry: Entry): void {
+  private write(key: string, value: unknown, expiresAt: number): void {
     const previous = this.entries.get(key);
-    this.entries.set(key, entry);
-    if (!previous) this.indexed(key, true);
-    if (entry.expiresAt > 0 && entry.expiresAt !== previous?.expiresAt)
-      this.expiries.push(entry.expiresAt, key);
+    const entry: Entry = previous ?? { value, expiresAt, scheduledAt: 0 };
+    entry.value = value;
+    entry.expiresAt = expiresAt;
+    if (!previous) {
+      this.entries.set(key, entry);
+      this.indexed(key, true);
+    }
+    this.schedule(key, entry);
     this.sweep();
+  }
+
+  /**
+   * Queue the entry's expiry in the heap unless an earlier one is queued already: a key rewritten with a
+   * later expiry (every job record update) costs no heap push; its queued item is moved on when it pops.
+   */
+  private schedule(key: string, entry: Entry): void {
+    if (entry.expiresAt <= 0 || (entry.scheduledAt > 0 && entry.scheduledAt <= entry.expiresAt)) return;
+    entry.scheduledAt = entry.expiresAt;
+    this.expiries.push(entry.expiresAt, key);
   }
 
   /** Drop a few expired entries; rebuild the heap when stale items dominate it. */
@@ -133,12 +107,17 @@ export class MemoryStore implements Store {
       const item = this.expiries.pop();
       if (!item) break;
       const entry = this.entries.get(item.key);
-      if (entry && entry.expiresAt === item.expiresAt) this.remove(item.key);
+      if (!entry || entry.scheduledAt !== item.expiresAt) continue; // a stale item
+      entry.scheduledAt = 0;
+      if (entry.expiresAt > 0 && entry.expiresAt <= now) this.remove(item.key);
+      else this.schedule(item.key, entry); // extended since: queued again for its new expiry
     }
     if (this.expiries.size > 2 * this.entries.size + 1024) {
       this.expiries.clear();
-      for (const [key, entry] of this.entries)
-        if (entry.expiresAt > 0) this.expiries.push(entry.expiresAt, key);
+      for (const [key, entry] of this.entries) {
+        entry.scheduledAt = 0;
+        this.schedule(key, entry);
+      }
     }
   }
 
@@ -154,6 +133,30 @@ export class MemoryStore implements Store {
 
   private remove(key: string): void {
     if (this.entries.delete(key)) this.indexed(key, false);
+    this.evictable.delete(key);
+  }
+
+  /** Mark or unmark `key` as evictable; past the bound, drop the oldest marked. */
+  private mark(key: string, evictable: boolean | undefined): void {
+    if (evictable === undefined) return;
+    if (!evictable) {
+      this.evictable.delete(key);
+      return;
+    }
+    const mark = ++this.marks;
+    this.evictable.set(key, mark);
+    this.evictOrder.push({ key, mark });
+    while (this.evictable.size > this.maxEvictable && this.evictHead < this.evictOrder.length) {
+      const oldest = this.evictOrder[this.evictHead++] as { key: string; mark: number };
+      if (this.evictable.get(oldest.key) === oldest.mark) this.remove(oldest.key);
+    }
+    // Compact once skipped or stale items dominate (keys marked again and again stay one live item each).
+    if (this.evictOrder.length - this.evictHead > 2 * this.evictable.size + 1024 || this.evictHead > 1024) {
+      this.evictOrder = this.evictOrder
+        .slice(this.evictHead)
+        .filter((item) => this.evictable.get(item.key) === item.mark);
+      this.evictHead = 0;
+    }
   }
 
   private indexed(key: string, present: boolean): void {
@@ -183,7 +186,8 @@ export class MemoryStore implements Store {
 
   async set(key: string, value: unknown, options: StoreSetOptions = {}): Promise<boolean> {
     if (options.ifAbsent && this.live(key)) return false;
-    this.write(key, { value: structuredClone(value), expiresAt: MemoryStore.expiry(options.ttlMs) });
+    this.write(key, structuredClone(value), MemoryStore.expiry(options.ttlMs));
+    this.evictable.delete(key);
     return true;
   }
 
@@ -193,15 +197,20 @@ export class MemoryStore implements Store {
     options: StoreTtlOptions = {},
   ): Promise<void> {
     const entry = this.live(key);
-    const base = entry && typeof entry.value === 'object' && entry.value !== null ? entry.value : {};
     const expiresAt = options.ttlMs ? MemoryStore.expiry(options.ttlMs) : (entry?.expiresAt ?? 0);
-    this.write(key, { value: { ...base, ...copyOf(patch) }, expiresAt });
+    // The stored object is the store's own (values go in and out as copies): merged in place.
+    const value =
+      entry && typeof entry.value === 'object' && entry.value !== null && !Array.isArray(entry.value)
+        ? Object.assign(entry.value, copyOf(patch))
+        : copyOf(patch);
+    this.write(key, value, expiresAt);
+    this.mark(key, options.evictable);
   }
 
   async increment(key: string, by = 1, options: StoreTtlOptions = {}): Promise<number> {
     const entry = this.live(key);
     const next = (typeof entry?.value === 'number' ? entry.value : 0) + by;
-    this.write(key, { value: next, expiresAt: entry ? entry.expiresAt : MemoryStore.expiry(options.ttlMs) });
+    this.write(key, next, entry ? entry.expiresAt : MemoryStore.expiry(options.ttlMs));
     return next;
   }
 

@@ -39,6 +39,12 @@ export interface Store {
 export interface StoreTtlOptions {
   /** Expire the key this many ms from now. */
   readonly ttlMs?: number;
+  /**
+   * `merge` only: `true` marks the key as a finished job record, which a bounded store (`MemoryStore`'s
+   * `maxEvictable`) may drop before its TTL, oldest marked first; `false` unmarks it (live state again).
+   * Stores without a bound ignore it. Live state (schedules, leases, windows, fan-outs) is never marked.
+   */
+  readonly evictable?: boolean;
 }
 
 /** Options of `Store.set`. */

@@ -44,6 +44,9 @@ interface StoredStatus {
   updatedAt: number;
 }
 
+/** States after which a record only answers `getJob`. */
+const FINISHED: ReadonlySet<JobState> = new Set<JobState>(['completed', 'failed']);
+
 const date = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
 
 /**
@@ -66,8 +69,14 @@ export class JobTracker {
   /** Apply `patch` after every earlier write for `id`; resolves when written. */
   update(id: string, patch: Partial<StoredStatus>): Promise<void> {
     const capped = typeof patch.error === 'string' ? { ...patch, error: capErrorText(patch.error) } : patch;
+    // A finished record may be dropped early by a bounded store; any other state is live again.
+    const evictable = patch.state === undefined ? {} : { evictable: FINISHED.has(patch.state) };
     const write = () =>
-      this.store.merge(this.key(id), { ...capped, updatedAt: Date.now() }, { ttlMs: this.ttlMs });
+      this.store.merge(
+        this.key(id),
+        { ...capped, updatedAt: Date.now() },
+        { ttlMs: this.ttlMs, ...evictable },
+      );
     if (this.store.ordered) return write();
     const previous = this.chains.get(id);
     const next = previous ? previous.catch(() => undefined).then(write) : write();
