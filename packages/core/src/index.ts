@@ -25,7 +25,7 @@ export {
 export { abortableDelay } from './timers.js';
 export type { StandardResult, StandardSchemaV1 } from './schema.js';
 export type * from './types.js';
-export { MemoryStore, type MemoryStoreOptions } from './store/memory.js';
+export { MemoryStore } from './store/memory.js';
 export type { Store, StoreSetOptions, StoreTtlOptions } from './store/types.js';
 export type { FanOutOptions, FanOutResult, ReduceData } from './workflows/fanout/model.js';
 export type { RateLimit } from './workflows/rate-limit.js';

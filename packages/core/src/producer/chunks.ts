@@ -4,14 +4,18 @@ import { QueuekitError } from '../errors.js';
 import { report } from '../observability/report.js';
 import type { PreparedMessage } from './prepare.js';
 
-/** Driver sends one batch keeps in flight at least (a 100k batch on a 10-message driver is 10,000 sends). */
-export const MIN_CHUNKS_IN_FLIGHT = 8;
-/** Messages one batch keeps in flight at most when the driver's batches are small (SQS: 10 a send). */
-export const MESSAGES_IN_FLIGHT = 1000;
+/** Driver sends in flight at once for one batch, at least (a 100k batch on a 10-message driver is 10,000 sends). */
+export const MAX_CHUNKS_IN_FLIGHT = 8;
+/** Messages in flight at once for one batch: drivers with small batches (SQS: 10) get more sends in flight. */
+export const MAX_MESSAGES_IN_FLIGHT = 1000;
 
-/** Sends in flight at once for a driver taking `maxBatchSize` messages a send: 8, or ~1000 messages' worth. */
+/** Sends in flight at once, at most, however small the driver's batches. */
+export const MAX_SENDS_IN_FLIGHT = 100;
+
+/** Sends in flight at once for a driver taking `maxBatchSize` messages per send. */
 export function chunksInFlight(maxBatchSize: number): number {
-  return Math.max(MIN_CHUNKS_IN_FLIGHT, Math.ceil(MESSAGES_IN_FLIGHT / Math.max(1, maxBatchSize)));
+  const wanted = Math.ceil(MAX_MESSAGES_IN_FLIGHT / Math.max(1, maxBatchSize));
+  return Math.min(MAX_SENDS_IN_FLIGHT, Math.max(MAX_CHUNKS_IN_FLIGHT, wanted));
 }
 
 /** One turn on a queue's lane of keyed sends: taken in call order, so keyed batches reach the driver in that order. */
@@ -39,15 +43,15 @@ export interface ChunkOutcome<P> {
 }
 
 /**
- * Send `chunks`: those carrying an ordering key sequentially in order, the others at most
- * `inFlight` at a time (see {@link chunksInFlight}). After a failure no keyed chunk is started (a later job of a key must
+ * Send `chunks`: those carrying an ordering key sequentially in order, the others at most `inFlight`
+ * at a time ({@link chunksInFlight}). After a failure no keyed chunk is started (a later job of a key must
  * not overtake one that failed); with `stopOnError`, no chunk at all.
  */
 export async function sendChunks<P extends PreparedMessage>(
   chunks: readonly P[][],
   send: (chunk: readonly P[]) => Promise<void>,
   stopOnError: boolean,
-  inFlight: number,
+  inFlight = MAX_CHUNKS_IN_FLIGHT,
 ): Promise<ChunkOutcome<P>[]> {
   const outcomes: ChunkOutcome<P>[] = new Array(chunks.length);
   let firstError: { value: unknown } | undefined;

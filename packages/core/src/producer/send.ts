@@ -6,7 +6,7 @@ import { forgetUnsent } from './records.js';
 
 /**
  * Prepare every entry first (so one bad entry sends nothing), then send grouped by queue: chunks
- * without ordering keys up to {@link chunksInFlight} at a time, chunks with keys one after the
+ * without ordering keys up to `chunksInFlight(maxBatchSize)` at a time, chunks with keys one after the
  * other (after the keyed sends of earlier calls on this queue). When some chunks were accepted and
  * others not, throws a {@link PartialSendError} listing both; when none was, the send's own error.
  */

@@ -1,29 +1,22 @@
+import { ConfigError } from '../errors.js';
+import { ExpiryHeap } from './expiry-heap.js';
 import type { Store, StoreSetOptions, StoreTtlOptions } from './types.js';
 
-/** Shallow-merge a detached copy of `patch` into `target`; primitives (the common case) skip structuredClone. */
-function assignCopy(target: Record<string, unknown>, patch: Readonly<Record<string, unknown>>): void {
+/** A detached copy; flat records of primitives (the common case) skip the costly structuredClone. */
+function copyOf(patch: Readonly<Record<string, unknown>>): Record<string, unknown> {
   for (const key in patch) {
     const value = patch[key];
-    target[key] = value !== null && typeof value === 'object' ? structuredClone(value) : value;
+    if (value !== null && typeof value === 'object') return structuredClone(patch) as Record<string, unknown>;
   }
+  return { ...patch };
 }
 
 interface Entry {
   value: unknown;
   expiresAt: number;
+  /** The expiry this entry has in the heap (0 for none): a later `expiresAt` is re-queued when this one pops. */
+  scheduledAt: number;
 }
-
-/** Options of {@link MemoryStore}. */
-export interface MemoryStoreOptions {
-  /**
-   * Entries written `evictable` (records of finished jobs) kept at most; beyond it the oldest such entry
-   * is dropped. Default 10,000 (about 20 MB of records); `Infinity` keeps them until their TTL.
-   */
-  readonly maxEvictable?: number;
-}
-
-/** Default of {@link MemoryStoreOptions.maxEvictable}. */
-export const DEFAULT_MAX_EVICTABLE = 10_000;
 
 /**
  * Keys are also indexed by their first four `:`-separated segments (`qk:sched:<queue>:def:`), so that
@@ -41,74 +34,11 @@ function bucketOf(key: string): string | undefined {
   return key.slice(0, at + 1);
 }
 
+/** Finished job records a MemoryStore keeps at most by default (about 20 MB of typical records). */
+export const DEFAULT_MAX_EVICTABLE = 10_000;
+
 /** Expired entries removed per write, at most: enough to keep up, since a write adds one expiry. */
 const SWEEP_PER_WRITE = 16;
-
-/**
- * Min-heap of (expiresAt, key). An item is stale when its key was rewritten with another expiry since;
- * stale items are dropped when popped, and the heap is rebuilt when they outnumber the live ones.
- */
-class ExpiryHeap {
-  private times: number[] = [];
-  private keys: string[] = [];
-
-  get size(): number {
-    return this.times.length;
-  }
-
-  push(expiresAt: number, key: string): void {
-    let i = this.times.length;
-    this.times.push(expiresAt);
-    this.keys.push(key);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if ((this.times[parent] as number) <= expiresAt) break;
-      this.move(parent, i);
-      i = parent;
-    }
-    this.times[i] = expiresAt;
-    this.keys[i] = key;
-  }
-
-  /** Earliest expiry, or Infinity when empty. */
-  peek(): number {
-    return this.times.length > 0 ? (this.times[0] as number) : Number.POSITIVE_INFINITY;
-  }
-
-  pop(): { expiresAt: number; key: string } | undefined {
-    if (this.times.length === 0) return undefined;
-    const top = { expiresAt: this.times[0] as number, key: this.keys[0] as string };
-    const lastTime = this.times.pop() as number;
-    const lastKey = this.keys.pop() as string;
-    const n = this.times.length;
-    if (n > 0) {
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= n) break;
-        const right = left + 1;
-        const child =
-          right < n && (this.times[right] as number) < (this.times[left] as number) ? right : left;
-        if ((this.times[child] as number) >= lastTime) break;
-        this.move(child, i);
-        i = child;
-      }
-      this.times[i] = lastTime;
-      this.keys[i] = lastKey;
-    }
-    return top;
-  }
-
-  clear(): void {
-    this.times = [];
-    this.keys = [];
-  }
-
-  private move(from: number, to: number): void {
-    this.times[to] = this.times[from] as number;
-    this.keys[to] = this.keys[from] as string;
-  }
-}
 
 /**
  * A process-local {@link Store}: the default. Not shared between processes.
@@ -119,16 +49,28 @@ class ExpiryHeap {
  */
 export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
+  /** Keys marked evictable (finished job records): the number of their latest mark. */
+  private readonly evictable = new Map<string, number>();
+  /** Marks in order (oldest first from `evictHead`); an item whose key was marked again since is skipped. */
+  private evictOrder: { key: string; mark: number }[] = [];
+  private evictHead = 0;
+  private marks = 0;
+  private readonly maxEvictable: number;
   private readonly expiries = new ExpiryHeap();
   private readonly buckets = new Map<string, Set<string>>();
-  /** Keys written `evictable`, oldest write first. */
-  private readonly evictable = new Set<string>();
-  private readonly maxEvictable: number;
   /** Operations apply synchronously, in call order. */
   readonly ordered = true;
 
-  constructor(options: MemoryStoreOptions = {}) {
-    this.maxEvictable = Math.max(1, options.maxEvictable ?? DEFAULT_MAX_EVICTABLE);
+  /**
+   * `maxEvictable` (default {@link DEFAULT_MAX_EVICTABLE}): how many finished job records (completed or
+   * dead-lettered) are kept at most; past it the oldest finished ones are dropped before their TTL, so a
+   * long-running worker's memory stays bounded. Live state is never dropped. `Infinity` keeps them all.
+   */
+  constructor(options: { readonly maxEvictable?: number } = {}) {
+    const max = options.maxEvictable ?? DEFAULT_MAX_EVICTABLE;
+    if (!(max === Number.POSITIVE_INFINITY || (Number.isInteger(max) && max >= 0)))
+      throw new ConfigError('maxEvictable', 'expected an integer ≥ 0 or Infinity');
+    this.maxEvictable = max;
   }
 
   /** Entries held, expired ones not yet swept included. */
@@ -136,38 +78,27 @@ export class MemoryStore implements Store {
     return this.entries.size;
   }
 
-  /** Store `entry` at `key`; `previousExpiry` is the key's expiry before this write (undefined: absent). */
-  private write(
-    key: string,
-    entry: Entry,
-    evictable: boolean | undefined,
-    previousExpiry = this.entries.get(key)?.expiresAt,
-  ): void {
-    if (!this.entries.has(key)) this.indexed(key, true);
-    this.entries.set(key, entry);
-    this.expiring(key, entry.expiresAt, previousExpiry);
-    this.evictable.delete(key);
-    if (evictable) {
-      this.evictable.add(key);
-      if (this.evictable.size > this.maxEvictable) this.evictOldest();
+  private write(key: string, value: unknown, expiresAt: number): void {
+    const previous = this.entries.get(key);
+    const entry: Entry = previous ?? { value, expiresAt, scheduledAt: 0 };
+    entry.value = value;
+    entry.expiresAt = expiresAt;
+    if (!previous) {
+      this.entries.set(key, entry);
+      this.indexed(key, true);
     }
+    this.schedule(key, entry);
     this.sweep();
   }
 
   /**
-   * Keep one heap item at or before each expiry: a later expiry (a record's TTL renewed on each write)
-   * pushes nothing now; its item, once due, is pushed again at the new time (see sweep).
+   * Queue the entry's expiry in the heap unless an earlier one is queued already: a key rewritten with a
+   * later expiry (every job record update) costs no heap push; its queued item is moved on when it pops.
    */
-  private expiring(key: string, expiresAt: number, previous: number | undefined): void {
-    if (expiresAt > 0 && (previous === undefined || previous === 0 || expiresAt < previous))
-      this.expiries.push(expiresAt, key);
-  }
-
-  private evictOldest(): void {
-    for (const key of this.evictable) {
-      this.remove(key);
-      return;
-    }
+  private schedule(key: string, entry: Entry): void {
+    if (entry.expiresAt <= 0 || (entry.scheduledAt > 0 && entry.scheduledAt <= entry.expiresAt)) return;
+    entry.scheduledAt = entry.expiresAt;
+    this.expiries.push(entry.expiresAt, key);
   }
 
   /** Drop a few expired entries; rebuild the heap when stale items dominate it. */
@@ -176,14 +107,17 @@ export class MemoryStore implements Store {
       const item = this.expiries.pop();
       if (!item) break;
       const entry = this.entries.get(item.key);
-      if (!entry || entry.expiresAt === 0) continue;
-      if (entry.expiresAt <= now) this.remove(item.key);
-      else if (entry.expiresAt > item.expiresAt) this.expiries.push(entry.expiresAt, item.key);
+      if (!entry || entry.scheduledAt !== item.expiresAt) continue; // a stale item
+      entry.scheduledAt = 0;
+      if (entry.expiresAt > 0 && entry.expiresAt <= now) this.remove(item.key);
+      else this.schedule(item.key, entry); // extended since: queued again for its new expiry
     }
     if (this.expiries.size > 2 * this.entries.size + 1024) {
       this.expiries.clear();
-      for (const [key, entry] of this.entries)
-        if (entry.expiresAt > 0) this.expiries.push(entry.expiresAt, key);
+      for (const [key, entry] of this.entries) {
+        entry.scheduledAt = 0;
+        this.schedule(key, entry);
+      }
     }
   }
 
@@ -200,6 +134,29 @@ export class MemoryStore implements Store {
   private remove(key: string): void {
     if (this.entries.delete(key)) this.indexed(key, false);
     this.evictable.delete(key);
+  }
+
+  /** Mark or unmark `key` as evictable; past the bound, drop the oldest marked. */
+  private mark(key: string, evictable: boolean | undefined): void {
+    if (evictable === undefined) return;
+    if (!evictable) {
+      this.evictable.delete(key);
+      return;
+    }
+    const mark = ++this.marks;
+    this.evictable.set(key, mark);
+    this.evictOrder.push({ key, mark });
+    while (this.evictable.size > this.maxEvictable && this.evictHead < this.evictOrder.length) {
+      const oldest = this.evictOrder[this.evictHead++] as { key: string; mark: number };
+      if (this.evictable.get(oldest.key) === oldest.mark) this.remove(oldest.key);
+    }
+    // Compact once skipped or stale items dominate (keys marked again and again stay one live item each).
+    if (this.evictOrder.length - this.evictHead > 2 * this.evictable.size + 1024 || this.evictHead > 1024) {
+      this.evictOrder = this.evictOrder
+        .slice(this.evictHead)
+        .filter((item) => this.evictable.get(item.key) === item.mark);
+      this.evictHead = 0;
+    }
   }
 
   private indexed(key: string, present: boolean): void {
@@ -229,7 +186,8 @@ export class MemoryStore implements Store {
 
   async set(key: string, value: unknown, options: StoreSetOptions = {}): Promise<boolean> {
     if (options.ifAbsent && this.live(key)) return false;
-    this.write(key, { value: structuredClone(value), expiresAt: MemoryStore.expiry(options.ttlMs) }, false);
+    this.write(key, structuredClone(value), MemoryStore.expiry(options.ttlMs));
+    this.evictable.delete(key);
     return true;
   }
 
@@ -238,25 +196,21 @@ export class MemoryStore implements Store {
     patch: Readonly<Record<string, unknown>>,
     options: StoreTtlOptions = {},
   ): Promise<void> {
-    const found = this.live(key);
-    const expiresAt = options.ttlMs ? MemoryStore.expiry(options.ttlMs) : (found?.expiresAt ?? 0);
-    // Values only leave the store as copies (get clones), so the stored object is updated in place.
-    const entry =
-      found && typeof found.value === 'object' && found.value !== null ? found : { value: {}, expiresAt };
-    const previousExpiry = found?.expiresAt;
-    entry.expiresAt = expiresAt;
-    assignCopy(entry.value as Record<string, unknown>, patch);
-    this.write(key, entry, options.evictable, previousExpiry);
+    const entry = this.live(key);
+    const expiresAt = options.ttlMs ? MemoryStore.expiry(options.ttlMs) : (entry?.expiresAt ?? 0);
+    // The stored object is the store's own (values go in and out as copies): merged in place.
+    const value =
+      entry && typeof entry.value === 'object' && entry.value !== null && !Array.isArray(entry.value)
+        ? Object.assign(entry.value, copyOf(patch))
+        : copyOf(patch);
+    this.write(key, value, expiresAt);
+    this.mark(key, options.evictable);
   }
 
   async increment(key: string, by = 1, options: StoreTtlOptions = {}): Promise<number> {
     const entry = this.live(key);
     const next = (typeof entry?.value === 'number' ? entry.value : 0) + by;
-    this.write(
-      key,
-      { value: next, expiresAt: entry ? entry.expiresAt : MemoryStore.expiry(options.ttlMs) },
-      false,
-    );
+    this.write(key, next, entry ? entry.expiresAt : MemoryStore.expiry(options.ttlMs));
     return next;
   }
 

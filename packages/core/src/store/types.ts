@@ -40,9 +40,9 @@ export interface StoreTtlOptions {
   /** Expire the key this many ms from now. */
   readonly ttlMs?: number;
   /**
-   * The entry may be dropped before it expires when the store holds too many such entries, oldest first
-   * (`MemoryStore`'s `maxEvictable`; shared stores may ignore it). The core sets it on the record of a
-   * finished (completed or failed) job, never on live state; a later write without it clears it.
+   * `merge` only: `true` marks the key as a finished job record, which a bounded store (`MemoryStore`'s
+   * `maxEvictable`) may drop before its TTL, oldest marked first; `false` unmarks it (live state again).
+   * Stores without a bound ignore it. Live state (schedules, leases, windows, fan-outs) is never marked.
    */
   readonly evictable?: boolean;
 }

@@ -1,6 +1,6 @@
 import { capErrorText } from '../error-text.js';
 import type { JobState } from '../driver.js';
-import type { Store, StoreTtlOptions } from '../store/types.js';
+import type { Store } from '../store/types.js';
 
 export type { JobState };
 
@@ -44,6 +44,9 @@ interface StoredStatus {
   updatedAt: number;
 }
 
+/** States after which a record only answers `getJob`. */
+const FINISHED: ReadonlySet<JobState> = new Set<JobState>(['completed', 'failed']);
+
 const date = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
 
 /**
@@ -52,18 +55,12 @@ const date = (ms: number | undefined) => (ms === undefined ? undefined : new Dat
  */
 export class JobTracker {
   private readonly chains = new Map<string, Promise<void>>();
-  private readonly liveWrite: StoreTtlOptions;
-  /** A finished job's record: a bounded store (MemoryStore) may drop it before its TTL. */
-  private readonly finalWrite: StoreTtlOptions;
 
   constructor(
     readonly store: Store,
     private readonly queue: string,
-    ttlMs: number,
-  ) {
-    this.liveWrite = { ttlMs };
-    this.finalWrite = { ttlMs, evictable: true };
-  }
+    private readonly ttlMs: number,
+  ) {}
 
   private key(id: string): string {
     return `qk:job:${this.queue}:${id}`;
@@ -72,9 +69,14 @@ export class JobTracker {
   /** Apply `patch` after every earlier write for `id`; resolves when written. */
   update(id: string, patch: Partial<StoredStatus>): Promise<void> {
     const capped = typeof patch.error === 'string' ? { ...patch, error: capErrorText(patch.error) } : patch;
-    const options =
-      patch.state === 'completed' || patch.state === 'failed' ? this.finalWrite : this.liveWrite;
-    const write = () => this.store.merge(this.key(id), { ...capped, updatedAt: Date.now() }, options);
+    // A finished record may be dropped early by a bounded store; any other state is live again.
+    const evictable = patch.state === undefined ? {} : { evictable: FINISHED.has(patch.state) };
+    const write = () =>
+      this.store.merge(
+        this.key(id),
+        { ...capped, updatedAt: Date.now() },
+        { ttlMs: this.ttlMs, ...evictable },
+      );
     if (this.store.ordered) return write();
     const previous = this.chains.get(id);
     const next = previous ? previous.catch(() => undefined).then(write) : write();
