@@ -38,6 +38,8 @@ export interface CreateDeliveryOptions {
   /** The driver's `provider` (named in a `DriverError`). */
   readonly provider: string;
   readonly classify?: ErrorClassifier | undefined;
+  /** Applied to an error the classifier left untyped before it is wrapped (a `Scrubber.error` of the URL's secrets). */
+  readonly scrub?: <E>(error: E) => E;
   /** Whether the driver is closed: every operation then rejects with `QueueClosedError`. */
   readonly isClosed?: () => boolean;
   /** Clock, epoch ms (tests). Default `Date.now`. */
@@ -56,7 +58,11 @@ type Settlement = 'ack' | 'ackWith' | 'deadLetter' | 'release' | 'defer';
 export function createDelivery(options: CreateDeliveryOptions): Delivery {
   const { operations: ops, message } = options;
   const now = options.now ?? Date.now;
-  const context: ClassifyContext = { provider: options.provider, classify: options.classify };
+  const context: ClassifyContext = {
+    provider: options.provider,
+    classify: options.classify,
+    scrub: options.scrub,
+  };
   let lockedUntil = options.lockedUntil;
   let settled: Settlement | undefined;
 

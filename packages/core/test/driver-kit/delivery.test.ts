@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ReceivedMessage } from '../../src/driver.js';
-import { createDelivery, type DeliveryOperations } from '../../src/driver-kit/index.js';
+import { createDelivery, type DeliveryOperations, Scrubber } from '../../src/driver-kit/index.js';
 import {
   BrokerUnavailableError,
   DriverError,
@@ -174,5 +174,22 @@ describe('createDelivery', () => {
     expect(delivery.extendLock).toBeUndefined();
     expect(delivery.defer).toBeUndefined();
     expect(delivery.ackWith).toBeUndefined();
+  });
+
+  it('scrubs what it wraps with the scrub it is given', async () => {
+    const url = 'amqp://u:hunter2-secret@host';
+    const delivery = createDelivery({
+      message,
+      lockedUntil: Date.now() + 60_000,
+      provider: 'test',
+      scrub: (error) => new Scrubber([url]).error(error),
+      operations: {
+        ack: async () => Promise.reject(new Error(`refused by ${url}`)),
+        deadLetter: async () => {},
+      },
+    });
+    const error = (await delivery.ack().catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(DriverError);
+    expect(`${error.message} ${(error.cause as Error).message}`).not.toContain('hunter2-secret');
   });
 });
