@@ -26,17 +26,18 @@ import {
   type OutgoingMessage,
   PayloadTooLargeError,
   QueueClosedError,
+  type QueuekitError,
   type ReceiveOptions,
   type RedriveOptions,
   Scrubber,
   UnsupportedFeatureError,
   settlesWithin,
 } from '@queuekit/core';
+import { createDelivery } from '@queuekit/core/driver-kit';
 import Long from 'long';
-import { isAbort, mapError } from './errors.js';
+import { classifyError, isAbort, mapError } from './errors.js';
 import { LockKeeper } from './lock.js';
-import { laneOf, type SettlementKind } from './settlement.js';
-import { MessageStream, type Prefetched } from './stream.js';
+import { laneOf, MessageStream, type Prefetched, type SettlementKind } from './receiver.js';
 import {
   ATTEMPTS_PROPERTY,
   DEAD_LETTER_DESCRIPTION,
@@ -48,7 +49,7 @@ import {
   toReceivedMessage,
   truncate,
   toServiceBusMessage,
-} from './message.js';
+} from './wire.js';
 import {
   AMQP_OVERHEAD_BYTES,
   checkPlaintext,
@@ -419,60 +420,60 @@ export class ServiceBusDriver implements Driver {
       );
     prefetched?.keeper.reset(lockMs);
     this.#keepers.add(keeper);
-    let settled = false;
     const lane = laneOf(receiver);
-    const settle = async (
-      what: string,
-      kind: SettlementKind,
-      operation: () => Promise<void>,
-    ): Promise<void> => {
-      if (settled) throw new LockLostError(`The message was already settled (${what})`);
-      settled = true;
-      if (Date.now() >= keeper.heldUntil) {
-        // The broker may still answer for a moment (a renewal ran ahead), but the lock the core held is
-        // over: the message comes back when the broker's lock ends.
-        keeper.stop();
-        this.#keepers.delete(keeper);
-        prefetched?.release();
-        throw new LockLostError(`The lock expired before ${what}`);
-      }
-      try {
-        // The lock stays renewed while the settlement waits for its turn in the lane.
-        await lane.run(kind, () => {
+    // Once settled, or once the kit refused a settlement (lock run out): no more renewals, credit returned.
+    const done = () => {
+      keeper.stop();
+      this.#keepers.delete(keeper);
+      prefetched?.release();
+    };
+    // The lock stays renewed while the settlement waits for its turn in the lane.
+    const settle = (kind: SettlementKind, operation: () => Promise<void>) =>
+      lane
+        .run(kind, () => {
           keeper.stop();
           this.#keepers.delete(keeper);
           return operation();
-        });
-      } catch (error) {
-        throw mapError(error, what, this.#scrubber, this.#broker);
-      } finally {
-        prefetched?.release();
-      }
-    };
-    return {
-      ...toReceivedMessage(message),
-      get lockedUntil() {
-        return keeper.lockedUntil;
-      },
-      ack: () => settle('complete', 'shared', () => receiver.completeMessage(message)),
-      deadLetter: (info: DeadLetterInfo) =>
-        settle('dead-letter', 'exclusive', () =>
-          receiver.deadLetterMessage(message, {
-            deadLetterReason: truncate(info.reason, MAX_DEAD_LETTER_REASON),
-            deadLetterErrorDescription: truncate(info.error ?? '', MAX_DEAD_LETTER_DESCRIPTION),
-            [DEAD_LETTERED_AT_PROPERTY]: Date.now(),
-            ...(info.attempts === undefined ? {} : { [ATTEMPTS_PROPERTY]: info.attempts }),
-          }),
-        ),
-      extendLock: async (ms: number) => {
-        if (settled) throw new LockLostError('The message was already settled (renew-lock)');
-        try {
+        })
+        .finally(done);
+    const delivery = createDelivery({
+      message: toReceivedMessage(message),
+      lockedUntil: keeper.heldUntil,
+      ...(message.lockToken ? { deliveryToken: message.lockToken } : {}),
+      provider: this.provider,
+      classify: (error, operation) => this.classifyError(error, operation),
+      isClosed: () => this.#closing.signal.aborted,
+      operations: {
+        ack: () => settle('shared', () => receiver.completeMessage(message)),
+        deadLetter: (info: DeadLetterInfo) =>
+          settle('exclusive', () =>
+            receiver.deadLetterMessage(message, {
+              deadLetterReason: truncate(info.reason, MAX_DEAD_LETTER_REASON),
+              deadLetterErrorDescription: truncate(info.error ?? '', MAX_DEAD_LETTER_DESCRIPTION),
+              [DEAD_LETTERED_AT_PROPERTY]: Date.now(),
+              ...(info.attempts === undefined ? {} : { [ATTEMPTS_PROPERTY]: info.attempts }),
+            }),
+          ),
+        extendLock: async (ms: number) => {
           await keeper.hold(ms);
-        } catch (error) {
-          throw mapError(error, 'renew-lock', this.#scrubber, this.#broker);
-        }
+          return keeper.heldUntil;
+        },
       },
+    });
+    const { ack, deadLetter } = delivery;
+    const refused = (error: unknown) => {
+      if (LockLostError.is(error)) done();
+      throw error;
     };
+    return Object.assign(delivery, {
+      ack: (result?: unknown) => ack(result).catch(refused),
+      deadLetter: (info: DeadLetterInfo) => deadLetter(info).catch(refused),
+    });
+  }
+
+  /** The queuekit error an SDK error stands for (the core's guard and the kit apply it). */
+  classifyError(error: unknown, operation: string): QueuekitError | undefined {
+    return classifyError(error, operation, this.#scrubber, this.#broker);
   }
 
   /** Peek every message of `queue` (or its dead-letter subqueue), up to `cap`. */

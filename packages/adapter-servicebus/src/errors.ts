@@ -7,7 +7,7 @@ import {
   BrokerUnavailableError,
   LockLostError,
   QueueClosedError,
-  type QueuekitError,
+  QueuekitError,
   type Scrubber,
 } from '@queuekit/core';
 
@@ -60,20 +60,42 @@ function safeCause(error: unknown, scrubber: Scrubber | undefined): Error {
 }
 
 /**
- * A queuekit error for an SDK failure during `what`, or the error itself when it is already typed. With
- * a scrubber, no text of the result (message, stack, cause) holds the driver's secrets.
+ * The queuekit error an SDK failure during `what` stands for (itself when it is already typed), or undefined
+ * when the driver does not know it. With a scrubber, no text of the result (message, stack, cause) holds the
+ * driver's secrets. Never throws, whatever it is given (the driver's `classifyError`).
  */
-export function mapError(error: unknown, what: string, scrubber?: Scrubber, broker = 'Service Bus'): Error {
-  const mapped = classify(error, what, scrubber, broker);
-  if (scrubber && mapped === error) {
-    mapped.message = scrubber.scrub(mapped.message);
-    if (mapped.stack) mapped.stack = scrubber.scrub(mapped.stack);
+export function classifyError(
+  error: unknown,
+  what: string,
+  scrubber?: Scrubber,
+  broker = 'Service Bus',
+): QueuekitError | undefined {
+  try {
+    if (QueuekitError.is(error)) return error;
+    return classify(error, what, scrubber, broker);
+  } catch {
+    return undefined;
   }
-  return mapped;
 }
 
-function classify(error: unknown, what: string, scrubber: Scrubber | undefined, broker: string): Error {
-  if ((error as QueuekitError | null)?.code?.startsWith?.('ERR_')) return error as Error;
+/** {@link classifyError}, else the SDK error itself (scrubbed): what the driver's own calls throw. */
+export function mapError(error: unknown, what: string, scrubber?: Scrubber, broker = 'Service Bus'): Error {
+  const typed = classifyError(error, what, scrubber, broker);
+  if (typed) return typed;
+  if (!(error instanceof Error)) return new Error(`${what} failed: ${clean(String(error), scrubber)}`);
+  if (scrubber) {
+    error.message = scrubber.scrub(error.message);
+    if (error.stack) error.stack = scrubber.scrub(error.stack);
+  }
+  return error;
+}
+
+function classify(
+  error: unknown,
+  what: string,
+  scrubber: Scrubber | undefined,
+  broker: string,
+): QueuekitError | undefined {
   // A key the namespace refuses (CBS put-token answered 401), or an Entra ID credential without a token.
   if (
     (isServiceBusError(error) && error.code === 'UnauthorizedAccess') ||
@@ -106,5 +128,5 @@ function classify(error: unknown, what: string, scrubber: Scrubber | undefined, 
   if (/closed/i.test((error as Error | null)?.message ?? '') && (error as Error).name !== 'ServiceBusError') {
     return new QueueClosedError(`The Service Bus client is closed (${what})`);
   }
-  return error instanceof Error ? error : new Error(`${what} failed: ${clean(String(error), scrubber)}`);
+  return undefined;
 }

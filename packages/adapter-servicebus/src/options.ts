@@ -3,6 +3,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { ConfigError } from '@queuekit/core';
+import { param, parseParams } from '@queuekit/core/driver-kit';
 
 /** Largest message on the Standard tier, headers included (https://learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas). */
 export const STANDARD_MAX_MESSAGE_BYTES = 256 * 1024;
@@ -82,7 +83,14 @@ export interface ServiceBusDriverOptions {
  */
 export const AMQP_OVERHEAD_BYTES = 1024;
 
-const BOOLEAN = /^(1|true|yes|on)$/i;
+/** The query parameters of a `servicebus://` URL. */
+const URL_PARAMS = {
+  duplicateDetection: param.bool(),
+  createQueues: param.bool(),
+  allowInsecure: param.bool(),
+  maxMessageBytes: param.int({ min: AMQP_OVERHEAD_BYTES + 1, max: PREMIUM_MAX_MESSAGE_BYTES }),
+  tier: param.enum(['standard', 'premium']),
+} as const;
 
 /** Connection-string keys the SDK reads, in the spelling it expects (it compares them case-sensitively). */
 const CANONICAL_KEYS = [
@@ -181,23 +189,13 @@ export function optionsFromUrl(url: string): ServiceBusDriverOptions {
     throw new ConfigError('url', 'expected servicebus://NAMESPACE/QUEUE or a Service Bus connection string');
   }
   if (parsed.protocol !== 'servicebus:') throw new ConfigError('url', 'expected the servicebus:// scheme');
-  const query = parsed.searchParams;
-  const options: Record<string, unknown> = {};
-  if (parsed.hostname) options.namespace = parsed.hostname;
-  if (query.has('duplicateDetection'))
-    options.duplicateDetection = BOOLEAN.test(query.get('duplicateDetection') ?? '');
-  if (query.has('createQueues')) options.createQueues = BOOLEAN.test(query.get('createQueues') ?? '');
-  if (query.has('allowInsecure')) options.allowInsecure = BOOLEAN.test(query.get('allowInsecure') ?? '');
-  if (query.has('maxMessageBytes')) {
-    const value = Number(query.get('maxMessageBytes'));
-    if (!Number.isInteger(value) || value <= AMQP_OVERHEAD_BYTES)
-      throw new ConfigError('url.maxMessageBytes', `must be an integer above ${AMQP_OVERHEAD_BYTES}`);
-    options.maxMessageBytes = value;
-  }
-  if (query.get('tier')?.toLowerCase() === 'premium' && options.maxMessageBytes === undefined) {
-    options.maxMessageBytes = PREMIUM_MAX_MESSAGE_BYTES;
-  }
-  return options as ServiceBusDriverOptions;
+  const { tier, ...given } = parseParams(parsed.searchParams, URL_PARAMS, { fieldPrefix: 'url.' });
+  const premium = tier === 'premium' && given.maxMessageBytes === undefined;
+  return {
+    ...(parsed.hostname ? { namespace: parsed.hostname } : {}),
+    ...given,
+    ...(premium ? { maxMessageBytes: PREMIUM_MAX_MESSAGE_BYTES } : {}),
+  };
 }
 
 /** Fully qualified namespace host of `NAMESPACE` or `NAMESPACE.servicebus.windows.net`. */

@@ -1,6 +1,7 @@
 import { type Codec, decodeOrUndefined } from '../codec.js';
 import type { Driver } from '../driver.js';
 import { ConfigError } from '../errors.js';
+import { type DeadLetterQueueOps, deadLetterQueueOps } from '../driver-kit/dead-letter-queue.js';
 import { readMessage } from '../driver-kit/read-message.js';
 import { H } from '../headers.js';
 import { PriorityBands } from '../semantics/priority.js';
@@ -19,6 +20,30 @@ export interface DeadLetterSource<T> {
   assertOpen(): void;
 }
 
+type DeadLetterOps = Pick<DeadLetterQueueOps, 'list' | 'redrive' | 'purge'>;
+const opsByDriver = new WeakMap<Driver, DeadLetterOps>();
+
+/**
+ * List, redrive and purge of a driver's dead letters: written once by the core (the driver kit's
+ * `deadLetterQueueOps`) when the broker's dead letters are an ordinary queue (`driver.deadLetterQueue`),
+ * else the driver's own.
+ */
+function deadLetterOps(driver: Driver): DeadLetterOps {
+  let ops = opsByDriver.get(driver);
+  if (!ops) {
+    const hook = driver.deadLetterQueue;
+    ops = hook
+      ? deadLetterQueueOps(driver, hook)
+      : {
+          list: (queue, limit) => driver.listDeadLetters(queue, limit),
+          redrive: (queue, options) => driver.redriveDeadLetters(queue, options),
+          purge: (queue) => driver.purgeDeadLetters(queue),
+        };
+    opsByDriver.set(driver, ops);
+  }
+  return ops;
+}
+
 /** The dead-letter API of a queue, over every priority band of it. */
 export function deadLetterApi<T>(source: DeadLetterSource<T>): DeadLetters<T> {
   const bands = async () => new PriorityBands(await source.driver(), source.name, source.strict);
@@ -28,7 +53,7 @@ export function deadLetterApi<T>(source: DeadLetterSource<T>): DeadLetters<T> {
       if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('limit', 'expected an integer ≥ 1');
       const driver = await source.driver();
       return new PriorityBands(driver, source.name, source.strict).collect(limit, async (queue, room) =>
-        (await driver.listDeadLetters(queue, room)).map((message): DeadLetterRecord<T> => {
+        (await deadLetterOps(driver).list(queue, room)).map((message): DeadLetterRecord<T> => {
           const { id, name, attempt, headers } = readMessage(message);
           return {
             id,
@@ -49,12 +74,12 @@ export function deadLetterApi<T>(source: DeadLetterSource<T>): DeadLetters<T> {
       source.assertOpen();
       const driver = await source.driver();
       return (await bands()).sum((queue) =>
-        driver.redriveDeadLetters(queue, { ...(ids ? { ids } : {}), headers: REDRIVE_HEADERS }),
+        deadLetterOps(driver).redrive(queue, { ...(ids ? { ids } : {}), headers: REDRIVE_HEADERS }),
       );
     },
     purge: async () => {
       const driver = await source.driver();
-      return (await bands()).sum((queue) => driver.purgeDeadLetters(queue));
+      return (await bands()).sum((queue) => deadLetterOps(driver).purge(queue));
     },
   };
 }
