@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../src/index.js';
+import { ReadyIndex } from '../src/memory/ready-index.js';
+import type { StoredMessage } from '../src/memory/state.js';
 
 const msg = (id: string, extra: { priority?: number; delayMs?: number; orderingKey?: string } = {}) => ({
   id,
@@ -56,5 +58,40 @@ describe('memory broker ready index (no scan per receive)', () => {
     if (!k1) throw new Error('expected k1');
     expect(broker.ack('q', k1.key, k1.token)).toBe(true);
     expect(ids(broker.take('q', 5, 60_000, now))).toEqual(['k2']);
+  });
+});
+
+describe('memory broker ready index, stale entries', () => {
+  it('stays bounded by the messages held, however many locks were taken and acked', () => {
+    const messages = new Map<string, StoredMessage>();
+    const index = new ReadyIndex(messages);
+    const now = Date.now();
+    for (let i = 0; i < 20_000; i++) {
+      const message: StoredMessage = {
+        id: `m${i}`,
+        name: 'n',
+        body: new Uint8Array(),
+        headers: {},
+        priority: 0,
+        orderingKey: undefined,
+        seq: i,
+        enqueuedAt: new Date(now),
+        visibleAt: now,
+        deliveryCount: 0,
+        lockToken: undefined,
+        lockedUntil: 0,
+        stamp: 0,
+      };
+      messages.set(message.id, message);
+      index.added(message.id, message, now);
+      const [taken] = index.take(1, now);
+      if (!taken) throw new Error('expected the message');
+      message.lockToken = 't';
+      message.lockedUntil = now + 30_000; // a long lock, acked at once: its entry is stale at once
+      index.locked(taken.key, message);
+      messages.delete(message.id);
+      index.removed(message, now);
+    }
+    expect(index.entries).toBeLessThan(2 * 1024 + 10);
   });
 });

@@ -46,4 +46,11 @@ export class Heap<T> {
   clear(): void {
     this.#items.length = 0;
   }
+
+  /** Keep only the items `keep` accepts (rebuilt in O(n)). */
+  retain(keep: (item: T) => boolean): void {
+    const kept = this.#items.filter(keep);
+    this.#items.length = 0;
+    for (const item of kept) this.push(item);
+  }
 }

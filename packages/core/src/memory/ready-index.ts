@@ -1,6 +1,9 @@
 import { Heap } from './heap.js';
 import type { StoredMessage } from './state.js';
 
+/** Stale entries tolerated beyond twice the queue's messages before a sweep. */
+const SWEEP_SLACK = 1024;
+
 interface Entry {
   readonly key: string;
   readonly message: StoredMessage;
@@ -44,13 +47,21 @@ export class ReadyIndex {
   /** A message visible again (or later, at `visibleAt`) and not locked. */
   unlocked(key: string, message: StoredMessage, now: number): void {
     const stamp = this.touch(message);
-    if (message.visibleAt > now) this.#delayed.push({ key, message, stamp, at: message.visibleAt });
-    else if (this.isHead(message)) this.#ready.push({ key, message, stamp, at: 0 });
+    if (message.visibleAt > now) {
+      this.#delayed.push({ key, message, stamp, at: message.visibleAt });
+      this.sweep(this.#delayed);
+    } else if (this.isHead(message)) this.#ready.push({ key, message, stamp, at: 0 });
   }
 
   /** A message just locked, or its lock renewed. */
   locked(key: string, message: StoredMessage): void {
     this.#locked.push({ key, message, stamp: this.touch(message), at: message.lockedUntil });
+    this.sweep(this.#locked);
+  }
+
+  /** Entries held, stale ones included (tests: they stay bounded by the messages the queue holds). */
+  get entries(): number {
+    return this.#ready.size + this.#delayed.size + this.#locked.size;
   }
 
   /** A message that left the queue (acked, dead-lettered, replaced). */
@@ -107,6 +118,14 @@ export class ReadyIndex {
       if (this.current(entry) && this.isFree(entry.message, now))
         this.unlocked(entry.key, entry.message, now);
     }
+  }
+
+  /**
+   * Drop the stale entries of a timed heap once they outnumber the messages: an acked message's lock entry
+   * would otherwise stay (holding the message) until its lock end. Amortised O(1) per entry.
+   */
+  private sweep(heap: Heap<Entry>): void {
+    if (heap.size > 2 * this.messages.size + SWEEP_SLACK) heap.retain((entry) => this.current(entry));
   }
 
   private touch(message: StoredMessage): number {
