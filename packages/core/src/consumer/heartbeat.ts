@@ -7,8 +7,14 @@ export interface HeldDelivery {
   readonly delivery: Delivery;
   /** The physical queue it was received from. */
   readonly queue: string;
-  /** Aborted when the lock is lost, a close times out, or the job's timeout elapses. */
-  readonly controller: AbortController;
+  /**
+   * The job's signal: aborted when the lock is lost, a close times out, or the job's timeout elapses.
+   * Made on first read (most handlers never read it): use `aborted` to test without making it.
+   */
+  readonly signal: AbortSignal;
+  readonly aborted: boolean;
+  /** Abort the job with `reason` (the first reason wins). */
+  abort(reason: unknown): void;
   /** When the lock runs out, as far as this consumer knows (`delivery.lockedUntil` when the driver tells). */
   expiresAt(): number;
   /** Length of the lock last taken or renewed, in ms. */
@@ -19,7 +25,7 @@ export interface HeldDelivery {
   renewedAt: number;
   /** The handler is running (a lost lock is then reported as an error; during settlement, the settle call reports it). */
   inHandler: boolean;
-  /** Renew the lock now; rejects (and aborts `controller`) when it is lost. */
+  /** Renew the lock now; rejects (and aborts the job) when it is lost. */
   extend(): Promise<void>;
 }
 
@@ -54,12 +60,27 @@ export class LockHeartbeat {
 
   /** Start holding `delivery` (from `queue`); renewed by the timer when `renews` (the driver's `lockRenewal`). */
   hold(delivery: Delivery, queue: string, receivedAt: number, renews: boolean): HeldDelivery {
-    const controller = new AbortController();
+    let controller: AbortController | undefined;
+    let abortedWith: { reason: unknown } | undefined;
     let estimate = receivedAt + this.lockMs;
     const held: HeldDelivery = {
       delivery,
       queue,
-      controller,
+      get signal() {
+        if (!controller) {
+          controller = new AbortController();
+          if (abortedWith) controller.abort(abortedWith.reason);
+        }
+        return controller.signal;
+      },
+      get aborted() {
+        return abortedWith !== undefined;
+      },
+      abort(reason) {
+        if (abortedWith) return;
+        abortedWith = { reason };
+        controller?.abort(reason);
+      },
       expiresAt: () => delivery.lockedUntil ?? estimate,
       span: Math.max(1, (delivery.lockedUntil ?? estimate) - receivedAt),
       renewing: false,
@@ -88,7 +109,7 @@ export class LockHeartbeat {
       },
     };
     this.held.add(held);
-    if (renews) this.arm();
+    if (renews) this.armFor(held);
     return held;
   }
 
@@ -100,22 +121,21 @@ export class LockHeartbeat {
 
   /** Count a lost lock once and abort the job's signal with it. */
   lost(held: HeldDelivery, error: LockLostError): void {
-    if (held.controller.signal.aborted) return;
+    if (held.aborted) return;
     this.events.lost();
-    held.controller.abort(error);
+    held.abort(error);
   }
 
   /** Abandon every held delivery: no more renewals (the broker redelivers them), each job aborted with `reason`. */
   abandon(reason: Error): void {
     this.stopped = true;
     this.clear();
-    for (const held of this.held) held.controller.abort(reason);
+    for (const held of this.held) held.abort(reason);
   }
 
   /** When `held`'s lock is due for renewal, or Infinity when the heartbeat does not renew it. */
   private dueAt(held: HeldDelivery): number {
-    if (held.renewing || held.controller.signal.aborted || !held.delivery.extendLock)
-      return Number.POSITIVE_INFINITY;
+    if (held.renewing || held.aborted || !held.delivery.extendLock) return Number.POSITIVE_INFINITY;
     // The floor keeps a driver whose lock does not seem to move from being renewed in a tight loop.
     return Math.max(held.expiresAt() - held.span * (1 - RENEW_AFTER), held.renewedAt + MIN_RENEW_GAP_MS);
   }
@@ -132,6 +152,16 @@ export class LockHeartbeat {
     if (next === Number.POSITIVE_INFINITY) return;
     this.timerAt = next;
     this.timer = safeTimeout(() => this.beat(), next - Date.now()).unref();
+  }
+
+  /** A new delivery can only bring the next renewal forward: no rescan of every held one. */
+  private armFor(held: HeldDelivery): void {
+    if (this.stopped) return;
+    const due = this.dueAt(held);
+    if (due >= this.timerAt) return;
+    this.clear();
+    this.timerAt = due;
+    this.timer = safeTimeout(() => this.beat(), due - Date.now()).unref();
   }
 
   private beat(): void {

@@ -100,11 +100,13 @@ export class JobRunner<T> {
   }
 
   private async run(held: HeldDelivery, job: Job<T>, info: AttemptInfo): Promise<void> {
-    const { delivery, controller } = held;
+    const { delivery } = held;
     const { ctx, driver, forced } = this.scope;
     const followUps: BatchEntry<T>[] = [];
     const handlerCtx: HandlerContext = {
-      signal: controller.signal,
+      get signal() {
+        return held.signal;
+      },
       extendLock: held.extend,
       progress: async (value) => {
         reportTo(this.scope, { type: 'progress', job, value });
@@ -132,7 +134,7 @@ export class JobRunner<T> {
     reportTo(this.scope, { type: 'active', job });
     let result: unknown;
     const startedAt = performance.now();
-    const deadline = this.timeoutMs === undefined ? undefined : jobDeadline(job, controller, this.timeoutMs);
+    const deadline = this.timeoutMs === undefined ? undefined : jobDeadline(job, held, this.timeoutMs);
     const rerun = (next: Job<T>) => this.run(held, next, info);
     held.inHandler = true;
     try {
@@ -178,14 +180,14 @@ export class JobRunner<T> {
  */
 function jobDeadline<T>(
   job: Job<T>,
-  controller: AbortController,
+  held: Pick<HeldDelivery, 'abort'>,
   timeoutMs: number,
 ): { elapsed: Promise<never>; timer: SafeTimer } {
   let timer: SafeTimer | undefined;
   const elapsed = new Promise<never>((_, reject) => {
     timer = safeTimeout(() => {
       const error = new JobTimeoutError(job.id, timeoutMs);
-      controller.abort(error);
+      held.abort(error);
       reject(error);
     }, timeoutMs);
   });

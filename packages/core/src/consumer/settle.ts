@@ -47,7 +47,7 @@ export class Settler<T> {
         release: delivery.release !== undefined,
         extendLock: delivery.extendLock !== undefined,
         lockLeftMs: left,
-        lockLost: held.controller.signal.aborted,
+        lockLost: held.aborted,
       },
     );
     return this.apply(held, job, error, outcome, rerun);
@@ -80,7 +80,7 @@ export class Settler<T> {
       const { forced } = this.scope;
       await abortableDelay(delayMs, forced);
       // Force-closed or lock lost while waiting: leave it to the broker's redelivery.
-      if (forced.aborted || held.controller.signal.aborted) return;
+      if (forced.aborted || held.aborted) return;
       return rerun({ ...job, attempt });
     }
     return this.resend(held, delayMs, attempt);

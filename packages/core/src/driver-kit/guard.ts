@@ -104,12 +104,18 @@ function guard<T extends object>(
   context: ClassifyContext,
   prefix: string,
 ): T {
+  // One wrapper per function (re-made only if the property changes): reads allocate nothing.
+  const wrappers = new Map<PropertyKey, { value: unknown; wrapper: unknown }>();
   return new Proxy(target, {
     get(object, property) {
       const value = Reflect.get(object, property, object);
-      if (!calls.has(property) || typeof value !== 'function') return value;
-      return (...args: unknown[]) =>
-        call(context, `${prefix}${String(property)}`, () => value.apply(object, args));
+      if (typeof value !== 'function' || !calls.has(property)) return value;
+      const cached = wrappers.get(property);
+      if (cached?.value === value) return cached.wrapper;
+      const operation = `${prefix}${String(property)}`;
+      const wrapper = (...args: unknown[]) => call(context, operation, () => value.apply(object, args));
+      wrappers.set(property, { value, wrapper });
+      return wrapper;
     },
   });
 }
