@@ -34,14 +34,18 @@ import {
   settlesWithin,
 } from '@queuekit/core';
 import { createDelivery } from '@queuekit/core/driver-kit';
-import Long from 'long';
+import {
+  countMessages,
+  createQueueIfMissing,
+  listDeadLetters,
+  purgeDeadLetters,
+  redriveDeadLetters,
+} from './admin.js';
 import { classifyError, isAbort, mapError } from './errors.js';
 import { LockKeeper } from './lock.js';
 import { laneOf, MessageStream, type Prefetched, type SettlementKind } from './receiver.js';
 import {
   ATTEMPTS_PROPERTY,
-  DEAD_LETTER_DESCRIPTION,
-  DEAD_LETTER_REASON,
   DEAD_LETTERED_AT_PROPERTY,
   MAX_DEAD_LETTER_DESCRIPTION,
   MAX_DEAD_LETTER_REASON,
@@ -63,12 +67,6 @@ import {
 
 /** Messages per `send` call the core may pass (split further by size into SDK batches). */
 const MAX_BATCH = 100;
-/** Peek page size for stats and listing. */
-const PEEK_PAGE = 250;
-/** Stats stop counting past this many messages (the field is then left out). */
-const STATS_PEEK_CAP = 5000;
-/** Wait for the next dead letter during redrive and purge before calling the subqueue empty. */
-const DLQ_DRAIN_WAIT_MS = 1000;
 /**
  * After a non-waiting receive (the core's poll of a priority band) found a queue empty, answer the
  * next non-waiting receives of that queue with [] for this long, unless this driver sent to it
@@ -81,8 +79,6 @@ const EMPTY_POLL_BACKOFF_MS = 250;
  * default) it outlasted the fault suite's bound on a send (`SEND_BOUND_MS`, 30 s).
  */
 const DEFAULT_OPERATION_TIMEOUT_MS = 10_000;
-/** Broker-side delivery limit for queues this driver creates: high, the core counts attempts. */
-const CREATED_MAX_DELIVERY_COUNT = 100;
 
 /**
  * Azure Service Bus driver. Peek-lock receive; lock renewal driven by the core's heartbeat through
@@ -239,18 +235,7 @@ export class ServiceBusDriver implements Driver {
     if (!admin) return;
     let pending = this.#ensured.get(queue);
     if (!pending) {
-      pending = (async () => {
-        if (await admin.queueExists(queue)) return;
-        try {
-          await admin.createQueue(queue, {
-            lockDuration: isoSeconds(this.#queueDefaults?.lockDurationMs ?? 60_000),
-            maxDeliveryCount: this.#queueDefaults?.maxDeliveryCount ?? CREATED_MAX_DELIVERY_COUNT,
-            requiresDuplicateDetection: this.capabilities.dedup,
-          });
-        } catch (error) {
-          if ((error as { code?: string }).code !== 'MessagingEntityAlreadyExists') throw error;
-        }
-      })();
+      pending = createQueueIfMissing(admin, queue, this.#queueDefaults, this.capabilities.dedup);
       pending.catch(() => this.#ensured.delete(queue));
       this.#ensured.set(queue, pending);
     }
@@ -476,152 +461,35 @@ export class ServiceBusDriver implements Driver {
     return classifyError(error, operation, this.#scrubber, this.#broker);
   }
 
-  /** Peek every message of `queue` (or its dead-letter subqueue), up to `cap`. */
-  private async peekAll(
-    queue: string,
-    cap: number,
-    deadLetter: boolean,
-  ): Promise<{ messages: ServiceBusReceivedMessage[]; complete: boolean }> {
-    const receiver = this.#client.createReceiver(queue, {
-      ...(deadLetter ? { subQueueType: 'deadLetter' as const } : {}),
-      skipParsingBodyAsJson: true,
-    });
-    const messages: ServiceBusReceivedMessage[] = [];
-    try {
-      let from = Long.ZERO;
-      while (messages.length < cap) {
-        const page = await receiver.peekMessages(Math.min(PEEK_PAGE, cap - messages.length), {
-          fromSequenceNumber: from,
-        });
-        if (page.length === 0) return { messages, complete: true };
-        messages.push(...page);
-        const last = page[page.length - 1]?.sequenceNumber;
-        if (!last) return { messages, complete: true };
-        from = Long.fromValue(last).add(1);
-      }
-      return { messages, complete: false };
-    } finally {
-      await receiver.close().catch(() => undefined);
-    }
-  }
-
-  /**
-   * Counts by peeking (Service Bus has no AMQP count operation; the administration API's runtime
-   * properties need HTTPS and Manage rights). `waiting` excludes messages locked right now when the
-   * broker reports their lock; a field is left out past 5,000 messages.
-   */
-  async stats(queue: string): Promise<DriverStats> {
+  /** `work` on an existing queue of an open driver, its SDK errors mapped as `what`. */
+  private async managed<T>(queue: string, what: string, work: () => Promise<T>): Promise<T> {
     this.open();
     await this.ensureQueue(queue);
     try {
-      const [main, dead] = await Promise.all([
-        this.peekAll(queue, STATS_PEEK_CAP, false),
-        this.peekAll(queue, STATS_PEEK_CAP, true),
-      ]);
-      const now = Date.now();
-      let waiting = 0;
-      let delayed = 0;
-      let active = 0;
-      for (const message of main.messages) {
-        if (message.state === 'scheduled') delayed++;
-        else if (message.state === 'active') {
-          if (message.lockedUntilUtc && message.lockedUntilUtc.getTime() > now) active++;
-          else waiting++;
-        }
-      }
-      return {
-        ...(main.complete ? { waiting, delayed, active } : {}),
-        ...(dead.complete ? { deadLettered: dead.messages.length } : {}),
-      };
+      return await work();
     } catch (error) {
-      throw mapError(error, `stats of ${queue}`, this.#scrubber, this.#broker);
+      throw mapError(error, what, this.#scrubber, this.#broker);
     }
   }
 
-  async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
-    this.open();
-    await this.ensureQueue(queue);
-    try {
-      const { messages } = await this.peekAll(queue, Math.max(0, limit), true);
-      return messages.map(toDeadLettered);
-    } catch (error) {
-      throw mapError(error, `list dead letters of ${queue}`, this.#scrubber, this.#broker);
-    }
+  stats(queue: string): Promise<DriverStats> {
+    return this.managed(queue, `stats of ${queue}`, () => countMessages(this.#client, queue));
   }
 
-  /**
-   * Receive the dead letters under lock; re-send the selected ones as new messages (fresh delivery
-   * count, headers overwritten) and complete them; leave the others locked until the end, then
-   * abandon them so they stay in the subqueue.
-   */
-  async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
-    this.open();
-    await this.ensureQueue(queue);
-    const wanted = options.ids ? new Set(options.ids) : undefined;
-    const sender = this.sender(queue);
-    // Each dead letter is moved once: a redriven job that fails again while the subqueue is being
-    // drained is dead-lettered anew and must stay there (it was moved over and over before).
-    const startedAt = Date.now();
-    const resent = new Set<string>();
-    let moved = 0;
-    await this.drainDeadLetters(queue, async (receiver, message) => {
-      if (deadLetteredSince(message, startedAt) || resent.has(String(message.messageId))) return false;
-      const received = toReceivedMessage(message);
-      if (wanted && !wanted.has(received.id)) return false;
-      const copy = toServiceBusMessage({
-        id: received.id,
-        name: received.name ?? received.headers['qk-name'] ?? 'default',
-        body: received.body,
-        headers: { ...received.headers, ...options.headers },
-      });
-      resent.add(String(copy.messageId));
-      await sender.sendMessages(copy);
-      await receiver.completeMessage(message);
-      moved++;
-      return true;
-    });
-    return moved;
+  listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
+    return this.managed(queue, `list dead letters of ${queue}`, () =>
+      listDeadLetters(this.#client, queue, limit),
+    );
   }
 
-  async purgeDeadLetters(queue: string): Promise<number> {
-    this.open();
-    await this.ensureQueue(queue);
-    let purged = 0;
-    await this.drainDeadLetters(queue, async (receiver, message) => {
-      await receiver.completeMessage(message);
-      purged++;
-      return true;
-    });
-    return purged;
+  redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
+    return this.managed(queue, `dead letters of ${queue}`, () =>
+      redriveDeadLetters(this.#client, this.sender(queue), queue, options),
+    );
   }
 
-  /** Visit every dead letter once; `visit` settles it and returns true, or returns false to keep it. */
-  private async drainDeadLetters(
-    queue: string,
-    visit: (receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage) => Promise<boolean>,
-  ): Promise<void> {
-    const receiver = this.#client.createReceiver(queue, {
-      subQueueType: 'deadLetter',
-      receiveMode: 'peekLock',
-      maxAutoLockRenewalDurationInMs: 0,
-      skipParsingBodyAsJson: true,
-    });
-    const kept: ServiceBusReceivedMessage[] = [];
-    try {
-      // A peek answers at once; an empty subqueue (most priority bands) then costs no receive wait.
-      // From 0 explicitly: without it the SDK continues after the last message any peek of this entity saw.
-      if ((await receiver.peekMessages(1, { fromSequenceNumber: Long.ZERO })).length === 0) return;
-      for (;;) {
-        const batch = await receiver.receiveMessages(PEEK_PAGE, { maxWaitTimeInMs: DLQ_DRAIN_WAIT_MS });
-        if (batch.length === 0) break;
-        for (const message of batch) if (!(await visit(receiver, message))) kept.push(message);
-      }
-    } catch (error) {
-      throw mapError(error, `dead letters of ${queue}`, this.#scrubber, this.#broker);
-    } finally {
-      for (const message of kept) await receiver.abandonMessage(message).catch(() => undefined);
-      await receiver.close().catch(() => undefined);
-    }
+  purgeDeadLetters(queue: string): Promise<number> {
+    return this.managed(queue, `dead letters of ${queue}`, () => purgeDeadLetters(this.#client, queue));
   }
 
   /** Name of the physical queue for an emulated priority band. */
@@ -691,33 +559,6 @@ function abortConnection(client: ServiceBusClient): void {
     client as unknown as { _connectionContext?: { connection?: { _connection?: RheaConnection } } }
   )._connectionContext?.connection?._connection;
   if (rhea?.socket && typeof rhea.abort_socket === 'function') rhea.abort_socket(rhea.socket);
-}
-
-/** A listed dead letter: reason and description from Service Bus, attempts from the driver's property. */
-function toDeadLettered(message: ServiceBusReceivedMessage): DeadLetteredMessage {
-  const props = message.applicationProperties ?? {};
-  const reason = props[DEAD_LETTER_REASON] ?? message.deadLetterReason;
-  const description = props[DEAD_LETTER_DESCRIPTION] ?? message.deadLetterErrorDescription;
-  const attempts = Number(props[ATTEMPTS_PROPERTY]);
-  const at = Number(props[DEAD_LETTERED_AT_PROPERTY]);
-  return {
-    ...toReceivedMessage(message),
-    reason: typeof reason === 'string' && reason !== '' ? reason : 'unknown',
-    ...(typeof description === 'string' && description !== '' ? { error: description } : {}),
-    ...(Number.isFinite(attempts) && props[ATTEMPTS_PROPERTY] !== undefined ? { attempts } : {}),
-    ...(Number.isFinite(at) && at > 0 ? { deadLetteredAt: new Date(at) } : {}),
-  };
-}
-
-/** Whether the driver dead-lettered `message` at or after `time` (broker dead letters carry no time). */
-function deadLetteredSince(message: ServiceBusReceivedMessage, time: number): boolean {
-  const at = Number(message.applicationProperties?.[DEAD_LETTERED_AT_PROPERTY]);
-  return Number.isFinite(at) && at >= time;
-}
-
-/** `PT<seconds>S` for the administration API. */
-function isoSeconds(ms: number): string {
-  return `PT${Math.round(ms / 1000)}S`;
 }
 
 /** `DefaultAzureCredential`, loaded on first use (it pulls in MSAL). */

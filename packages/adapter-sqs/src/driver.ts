@@ -17,7 +17,6 @@ import {
   type Delivery,
   type Driver,
   type DriverStats,
-  LockLostError,
   type OutgoingMessage,
   PartialSendError,
   PayloadTooLargeError,
@@ -27,6 +26,7 @@ import {
   redactUrl,
   linkSignals,
 } from '@queuekit/core';
+import { createDelivery } from '@queuekit/core/driver-kit';
 import { deleteAll, SYSTEM_ATTRIBUTES, scanQueue } from './dead-letters.js';
 import { DeleteBatcher } from './delete-batcher.js';
 import { isAbort, isQueueMissing, mapError } from './errors.js';
@@ -397,25 +397,6 @@ export class SqsDriver implements Driver {
     lockedUntil: number,
   ): Delivery {
     const receipt = message.ReceiptHandle ?? '';
-    let lockEnd = lockedUntil;
-    let settled = false;
-    const claim = (action: string) => {
-      this.open();
-      if (settled) throw new LockLostError(`${action}: the message was already settled`);
-      if (performance.now() >= lockEnd)
-        throw new LockLostError(`${action}: the visibility timeout expired (lock lost)`);
-      settled = true;
-    };
-    const attempt = async (action: string, work: () => Promise<void>) => {
-      claim(action);
-      try {
-        await work();
-      } catch (error) {
-        const mapped = mapError(error, action);
-        if (!(mapped instanceof LockLostError)) settled = false;
-        throw mapped;
-      }
-    };
     const changeVisibility = (timeout: number) =>
       this.#client.send(
         new ChangeMessageVisibilityCommand({
@@ -424,39 +405,55 @@ export class SqsDriver implements Driver {
           VisibilityTimeout: timeout,
         }),
       );
+    /** The SDK's errors as queuekit errors (a receipt no longer valid is LockLostError). */
+    const mapped = async (action: string, work: () => Promise<unknown>): Promise<void> => {
+      try {
+        await work();
+      } catch (error) {
+        throw mapError(error, action);
+      }
+    };
     const deliveryCount =
       info.fifo && decoded.due !== undefined ? heldCount(message, decoded) : decoded.receiveCount;
+    // The kit keeps settle-once, the local lock expiry and lockedUntil across renewals.
+    const epochOffset = Date.now() - performance.now();
+    const monotonicNow = () => performance.now() + epochOffset;
+    const delivery = createDelivery({
+      message: {
+        id: decoded.id,
+        ...(decoded.name === undefined ? {} : { name: decoded.name }),
+        body: decoded.body,
+        headers: decoded.headers,
+        deliveryCount,
+        ...(decoded.sentAt === undefined ? {} : { enqueuedAt: decoded.sentAt }),
+        ...(info.fifo && decoded.orderingKey !== undefined ? { orderingKey: decoded.orderingKey } : {}),
+        raw: message,
+      },
+      // `lockedUntil` is on the monotonic clock of the receive, and so are the kit's lock checks (a wall
+      // clock that jumps must not lose locks); both as epoch ms.
+      lockedUntil: lockedUntil + epochOffset,
+      now: monotonicNow,
+      provider: this.provider,
+      isClosed: () => this.#closing.signal.aborted,
+      operations: {
+        ack: () => mapped('ack', () => this.#deletes.delete(info.url, receipt)),
+        release: (delayMs) =>
+          mapped('release', () => changeVisibility(seconds(delayMs, 0, MAX_VISIBILITY_SECONDS))),
+        extendLock: async (ms) => {
+          const from = monotonicNow();
+          const timeout = seconds(ms, 1, MAX_VISIBILITY_SECONDS);
+          await mapped('extendLock', () => changeVisibility(timeout));
+          return from + timeout * 1000;
+        },
+        deadLetter: (dl) => mapped('deadLetter', () => this.moveToDeadLetters(info, message, decoded, dl)),
+      },
+    });
+    // Reported against the wall clock of the moment it is read, as the core's heartbeat reads it.
     return {
-      // Epoch ms, from the monotonic lock end: follows every extendLock.
+      ...delivery,
       get lockedUntil() {
-        return Date.now() + (lockEnd - performance.now());
+        return Date.now() + ((delivery.lockedUntil ?? 0) - monotonicNow());
       },
-      id: decoded.id,
-      ...(decoded.name === undefined ? {} : { name: decoded.name }),
-      body: decoded.body,
-      headers: decoded.headers,
-      deliveryCount,
-      ...(decoded.sentAt === undefined ? {} : { enqueuedAt: decoded.sentAt }),
-      ...(info.fifo && decoded.orderingKey !== undefined ? { orderingKey: decoded.orderingKey } : {}),
-      raw: message,
-      ack: () => attempt('ack', () => this.#deletes.delete(info.url, receipt)),
-      release: (delayMs) =>
-        attempt('release', async () => {
-          await changeVisibility(seconds(delayMs, 0, MAX_VISIBILITY_SECONDS));
-        }),
-      extendLock: async (ms) => {
-        claim('extendLock');
-        settled = false;
-        const from = performance.now();
-        const timeout = seconds(ms, 1, MAX_VISIBILITY_SECONDS);
-        try {
-          await changeVisibility(timeout);
-        } catch (error) {
-          throw mapError(error, 'extendLock');
-        }
-        lockEnd = from + timeout * 1000;
-      },
-      deadLetter: (dl) => attempt('deadLetter', () => this.moveToDeadLetters(info, message, decoded, dl)),
     };
   }
 
