@@ -21,6 +21,7 @@ import {
   PartialSendError,
   PayloadTooLargeError,
   QueueClosedError,
+  QueuekitError,
   type ReceiveOptions,
   type RedriveOptions,
   redactUrl,
@@ -626,6 +627,16 @@ export class SqsDriver implements Driver {
         if (!isQueueMissing(error)) throw mapError(error, 'deleteQueue');
       });
       this.#queues.forget(target);
+    }
+  }
+
+  /** The queuekit error an SDK error stands for (credentials refused, receipt gone, unreachable), else undefined. */
+  classifyError(error: unknown, operation: string): QueuekitError | undefined {
+    try {
+      const mapped = mapError(error, operation);
+      return QueuekitError.is(mapped) ? mapped : undefined;
+    } catch {
+      return undefined;
     }
   }
 
