@@ -41,7 +41,7 @@ import {
   purgeDeadLetters,
   redriveDeadLetters,
 } from './admin.js';
-import { classifyError, isAbort, mapError } from './errors.js';
+import { classifyError, isAbort, mapError, unknownError } from './errors.js';
 import { LockKeeper } from './lock.js';
 import { laneOf, MessageStream, type Prefetched, type SettlementKind } from './receiver.js';
 import {
@@ -456,9 +456,12 @@ export class ServiceBusDriver implements Driver {
     });
   }
 
-  /** The queuekit error an SDK error stands for (the core's guard and the kit apply it). */
+  /** The queuekit error an SDK error stands for (the core's guard and the kit apply it); unknown ones as DriverError. */
   classifyError(error: unknown, operation: string): QueuekitError | undefined {
-    return classifyError(error, operation, this.#scrubber, this.#broker);
+    return (
+      classifyError(error, operation, this.#scrubber, this.#broker) ??
+      unknownError(error, operation, this.provider, this.#scrubber)
+    );
   }
 
   /** `work` on an existing queue of an open driver, its SDK errors mapped as `what`. */

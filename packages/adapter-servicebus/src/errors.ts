@@ -5,6 +5,7 @@ import { isServiceBusError } from '@azure/service-bus';
 import {
   AuthenticationError,
   BrokerUnavailableError,
+  DriverError,
   LockLostError,
   QueueClosedError,
   QueuekitError,
@@ -73,6 +74,24 @@ export function classifyError(
   try {
     if (QueuekitError.is(error)) return error;
     return classify(error, what, scrubber, broker);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A failure no rule knows as a `DriverError` whose cause is a scrubbed copy: never the SDK's own object,
+ * which reaches the connection context (and its connection string) through its fields. Never throws.
+ */
+export function unknownError(
+  error: unknown,
+  operation: string,
+  provider: string,
+  scrubber?: Scrubber,
+): DriverError | undefined {
+  try {
+    const cause = safeCause(error, scrubber);
+    return new DriverError(provider, operation, cause.message, { cause });
   } catch {
     return undefined;
   }
