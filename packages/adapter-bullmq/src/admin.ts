@@ -1,12 +1,7 @@
-import type {
-  DeadLetteredMessage,
-  DriverStats,
-  OutgoingMessage,
-  ReceivedMessage,
-  RedriveOptions,
-} from '@queuekit/core';
+import type { DeadLetteredMessage, DriverStats, ReceivedMessage, RedriveOptions } from '@queuekit/core';
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { DriverHost } from './driver.js';
 import {
   DEAD_LETTER_FIELD,
   type DeadLetterRecord,
@@ -14,18 +9,6 @@ import {
   parseDeadLetterRecord,
   redriveMessage,
 } from './wire.js';
-
-/** What the queue administration needs from the driver. */
-export interface AdminHost {
-  readonly connection: Redis;
-  queue(name: string): Queue;
-  /** Add messages as new BullMQ jobs (`copies`: every one a copy); their BullMQ ids. */
-  addMessages(
-    queue: string,
-    messages: readonly OutgoingMessage[],
-    copies: boolean,
-  ): Promise<(string | undefined)[]>;
-}
 
 const PAGE = 500;
 
@@ -79,7 +62,7 @@ export async function peekJobs(target: Queue, limit: number): Promise<ReceivedMe
 
 /** BullMQ's failed set, oldest first, with queuekit's records. */
 export async function listDeadLetters(
-  host: AdminHost,
+  host: DriverHost,
   queue: string,
   limit: number,
 ): Promise<DeadLetteredMessage[]> {
@@ -110,7 +93,7 @@ export async function listDeadLetters(
  * remove the failed one: at-least-once, never lost between the two steps.
  */
 export async function redriveDeadLetters(
-  host: AdminHost,
+  host: DriverHost,
   queue: string,
   options: RedriveOptions,
 ): Promise<number> {

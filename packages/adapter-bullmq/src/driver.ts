@@ -42,6 +42,32 @@ const DEFAULT_LOCK_MS = 30_000;
 
 type RateLimit = { readonly max: number; readonly duration: number };
 
+/** What the admin, fan-out and workflow pieces use of the driver. */
+export interface DriverHost {
+  readonly connection: Redis;
+  readonly prefix: string;
+  readonly jobSettings: JobSettings;
+  /** The BullMQ `Queue` of a queue name (created on first use). */
+  queue(name: string): Queue;
+  /** Run `work` on an open driver, rejecting only with typed, scrubbed errors. */
+  call<T>(operation: string, work: () => Promise<T>): Promise<T>;
+  /** Add messages as new BullMQ jobs (`copies`: every one a copy); their BullMQ ids. */
+  addMessages(
+    queue: string,
+    messages: readonly OutgoingMessage[],
+    copies?: boolean,
+  ): Promise<(string | undefined)[]>;
+  /** Index entries pointing the queuekit ids of numbered jobs at their BullMQ ids, for `getJob`. */
+  indexNumbered(
+    queue: string,
+    messages: readonly OutgoingMessage[],
+    placements: readonly JobPlacement[],
+    ids: readonly (string | undefined)[],
+  ): Promise<void>;
+  /** Apply a rate limit to the consumers of `queue` in this process (now and when they start). */
+  applyRateLimit(queue: string, limit: RateLimit): void;
+}
+
 /**
  * queuekit driver for BullMQ on Redis: `Queue.add` / `addBulk` to send; BullMQ's manual processing to
  * receive (a processor-less `Worker` per consumed queue, see `receiver.ts`); dead letters in BullMQ's
@@ -67,7 +93,7 @@ export class BullmqDriver implements Driver {
   readonly #consumer: Redis;
   readonly #queues = new Map<string, Queue>();
   readonly #receivers = new Map<string, QueueReceiver>();
-  readonly #jobSettings: JobSettings;
+  readonly #host: DriverHost;
   readonly #onError: (error: Error) => void;
   readonly #scrubber: Scrubber;
   readonly #context: ClassifyContext;
@@ -87,12 +113,8 @@ export class BullmqDriver implements Driver {
     const base: RedisOptions = { ...parsed.redis, ...options.redis, lazyConnect: true };
     // The URL's secrets, and a password given as an ioredis option (as if in a URL, for secretsOf).
     const password = options.redis?.password;
-    this.#scrubber = new Scrubber(
-      [options.url, password ? `redis://:${encodeURIComponent(password)}@host` : undefined],
-      {
-        credentialCommands: true,
-      },
-    );
+    const secrets = [options.url, password ? `redis://:${encodeURIComponent(password)}@host` : undefined];
+    this.#scrubber = new Scrubber(secrets, { credentialCommands: true });
     this.#context = {
       provider: this.provider,
       classify: (error, operation) => this.classifyError(error, operation),
@@ -113,31 +135,22 @@ export class BullmqDriver implements Driver {
         this.#authRefused = false;
       });
     }
-    this.#jobSettings = this.#options;
-    const queue = (name: string) => this.#queue(name);
-    const connection = this.#producer;
-    this.#fanOuts = new FanOutFlows({
-      connection,
+    this.#host = {
+      connection: this.#producer,
       prefix: this.prefix,
-      jobSettings: this.#jobSettings,
-      queue,
-      indexNumbered: (name, messages, placements, ids) =>
-        this.#indexNumbered(name, messages, placements, ids),
-    });
-    this.workflows = new BullmqWorkflows(
-      {
-        connection,
-        jobSettings: this.#jobSettings,
-        fanOuts: this.#fanOuts,
-        queue,
-        applyRateLimit: (name, limit) => {
-          this.#rateLimits.set(name, limit);
-          this.#receivers.get(name)?.setLimiter(limit);
-        },
-        call: (operation, work) => this.#call(operation, work),
+      jobSettings: this.#options,
+      queue: (name) => this.#queue(name),
+      call: (operation, work) => this.#call(operation, work),
+      addMessages: (queue, messages, copies) => this.#addMessages(queue, messages, copies),
+      indexNumbered: (queue, messages, placements, ids) =>
+        this.#indexNumbered(queue, messages, placements, ids),
+      applyRateLimit: (queue, limit) => {
+        this.#rateLimits.set(queue, limit);
+        this.#receivers.get(queue)?.setLimiter(limit);
       },
-      this.#options.keepCompletedMs > 0,
-    );
+    };
+    this.#fanOuts = new FanOutFlows(this.#host);
+    this.workflows = new BullmqWorkflows(this.#host, this.#fanOuts, this.#options.keepCompletedMs > 0);
     this.capabilities = {
       maxDelayMs: MAX_DELAY_MS,
       priority: 'native',
@@ -224,7 +237,7 @@ export class BullmqDriver implements Driver {
           continue;
         }
         this.#byToken.delete(held.deliveryToken);
-        const { opts } = toBullJob(message, this.#jobSettings, { jobId: held.raw.id, copy: true });
+        const { opts } = toBullJob(message, this.#options, { jobId: held.raw.id, copy: true });
         await held.replaceWith(opts, message.delayMs ?? 0);
       }
       if (rest.length > 0) await this.#addMessages(queue, rest);
@@ -246,7 +259,7 @@ export class BullmqDriver implements Driver {
     // A copy of a native fan-out's chunk joins the same flow (not on redrive: that flow is over).
     const parents = copies ? [] : await this.#fanOuts.copyParents(queue, messages, placements);
     const jobs = messages.map((message, index) => {
-      const job = toBullJob(message, this.#jobSettings, placements[index] as JobPlacement);
+      const job = toBullJob(message, this.#options, placements[index] as JobPlacement);
       const parent = parents[index];
       return parent ? { ...job, opts: { ...job.opts, ...parent } } : job;
     });
@@ -267,7 +280,6 @@ export class BullmqDriver implements Driver {
     return allIds;
   }
 
-  /** Index entries pointing the queuekit ids of numbered jobs at their BullMQ ids, for `getJob`. */
   async #indexNumbered(
     queue: string,
     messages: readonly OutgoingMessage[],
@@ -280,7 +292,7 @@ export class BullmqDriver implements Driver {
     for (const [offset, id] of ids.entries()) {
       const message = messages[offset] as OutgoingMessage;
       if (message.dedup || placements[offset]?.jobId !== undefined || id === undefined) continue;
-      const ttl = (message.delayMs ?? 0) + this.#jobSettings.keepCompletedMs + INDEX_SLACK_MS;
+      const ttl = (message.delayMs ?? 0) + this.#options.keepCompletedMs + INDEX_SLACK_MS;
       pipeline.set(indexKey(prefix, message.id), id, 'PX', Math.ceil(ttl));
       indexed++;
     }
@@ -347,12 +359,12 @@ export class BullmqDriver implements Driver {
 
   listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
     return this.#call('list-dead-letters', async () =>
-      limit <= 0 ? [] : admin.listDeadLetters(this.#admin, queue, limit),
+      limit <= 0 ? [] : admin.listDeadLetters(this.#host, queue, limit),
     );
   }
 
   redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
-    return this.#call('redrive-dead-letters', () => admin.redriveDeadLetters(this.#admin, queue, options));
+    return this.#call('redrive-dead-letters', () => admin.redriveDeadLetters(this.#host, queue, options));
   }
 
   purgeDeadLetters(queue: string): Promise<number> {
@@ -360,14 +372,6 @@ export class BullmqDriver implements Driver {
       'purge-dead-letters',
       async () => (await this.#queue(queue).clean(-60_000, 0, 'failed')).length,
     );
-  }
-
-  get #admin(): admin.AdminHost {
-    return {
-      connection: this.#producer,
-      queue: (name) => this.#queue(name),
-      addMessages: (name, messages, copies) => this.#addMessages(name, messages, copies),
-    };
   }
 
   deleteQueue(queue: string): Promise<void> {

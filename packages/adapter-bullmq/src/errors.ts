@@ -35,12 +35,13 @@ export function isAuthFailure(error: unknown): boolean {
  * attempt, so a connection that dropped since is an authentication failure. Never mentions the URL.
  */
 export function classifyError(
-  error: unknown,
+  given: unknown,
   operation: string,
   authRefused = false,
 ): QueuekitError | undefined {
   try {
-    credentials.error(error);
+    // The scrubbed copy (the caller's error is left as it is).
+    const error = credentials.error(given);
     if (QueuekitError.is(error)) return error;
     const code = (error as { code?: unknown } | null)?.code;
     if (typeof code === 'number' && LOCK_CODES.has(code))

@@ -3,8 +3,8 @@
  *
  * @packageDocumentation
  */
-export { BullmqDriver, createDriver } from './driver.js';
-export { BullmqWorkflows, schedulerId, type WorkflowHost } from './flows/workflows.js';
+export { BullmqDriver, createDriver, type DriverHost as WorkflowHost } from './driver.js';
+export { BullmqWorkflows, schedulerId } from './flows/workflows.js';
 export type { BullmqDriverOptions } from './options.js';
 export {
   type BodyEncoding,

@@ -1,12 +1,11 @@
 import type { OutgoingMessage } from '@queuekit/core';
-import { FlowProducer, type Job, type JobsOptions, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { FlowProducer, type Job, type JobsOptions } from 'bullmq';
 import { deadLetterRecords } from '../admin.js';
+import type { DriverHost } from '../driver.js';
 import {
   bullJobId,
   INDEX_SLACK_MS,
   type JobPlacement,
-  type JobSettings,
   META_OPTION,
   placeMessages,
   type QueuekitJobMeta,
@@ -17,21 +16,6 @@ import {
 /** Headers the core puts on every chunk of a fan-out. */
 export const FANOUT_PARENT_HEADER = 'qk-fanout-parent';
 export const FANOUT_INDEX_HEADER = 'qk-fanout-index';
-
-/** What the fan-out needs from the driver. */
-export interface FanOutHost {
-  readonly connection: Redis;
-  readonly prefix: string;
-  readonly jobSettings: JobSettings;
-  queue(name: string): Queue;
-  /** Write the `getJob` index entries of numbered jobs, as `send` does. */
-  indexNumbered(
-    queue: string,
-    messages: readonly OutgoingMessage[],
-    placements: readonly JobPlacement[],
-    ids: readonly (string | undefined)[],
-  ): Promise<void>;
-}
 
 /** A chunk that dead-lettered leaves its flow without failing or blocking the reduce job. */
 const CHILD_OPTIONS = { ignoreDependencyOnFailure: true } as const satisfies JobsOptions;
@@ -60,7 +44,7 @@ const RECORD_INFIX = ':qk:fan:';
 export class FanOutFlows {
   private producer: FlowProducer | undefined;
 
-  constructor(private readonly host: FanOutHost) {}
+  constructor(private readonly host: DriverHost) {}
 
   recordKey(queue: string, parentId: string): string {
     return this.host.queue(queue).toKey(`qk:fan:${parentId}`);

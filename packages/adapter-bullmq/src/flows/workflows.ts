@@ -10,15 +10,13 @@ import {
   type OutgoingMessage,
 } from '@queuekit/core';
 import { classifyError } from '../errors.js';
-import { Job, type Queue, type RepeatOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Job, type RepeatOptions } from 'bullmq';
 import {
   bullJobId,
   DEAD_LETTER_FIELD,
   type DeadLetterRecord,
   fromBullJob,
   indexKey,
-  type JobSettings,
   legacyBullJobId,
   META_OPTION,
   parseDeadLetterRecord,
@@ -28,19 +26,8 @@ import {
   schedulerTick,
   toBullJob,
 } from '../wire.js';
+import type { DriverHost } from '../driver.js';
 import type { FanOutFlows } from './fan-out.js';
-
-/** What the workflow features need from the driver. */
-export interface WorkflowHost {
-  readonly connection: Redis;
-  readonly jobSettings: JobSettings;
-  readonly fanOuts: FanOutFlows;
-  queue(name: string): Queue;
-  /** Apply a rate limit to the consumers of `queue` in this process (now and when they start). */
-  applyRateLimit(queue: string, limit: { readonly max: number; readonly duration: number }): void;
-  /** Run `work` on an open driver, its errors mapped like the driver's. */
-  call<T>(operation: string, work: () => Promise<T>): Promise<T>;
-}
 
 /** Hash (per queue) of the last tick run by each job scheduler: field = scheduler id, value = epoch ms. */
 const LAST_RUN_KEY = 'qk:sched:last';
@@ -76,7 +63,8 @@ export class BullmqWorkflows implements NativeWorkflows {
   readonly jobs: NativeWorkflows['jobs'];
 
   constructor(
-    private readonly host: WorkflowHost,
+    private readonly host: DriverHost,
+    private readonly fanOuts: FanOutFlows,
     nativeJobs: boolean,
   ) {
     this.schedules = {
@@ -92,7 +80,7 @@ export class BullmqWorkflows implements NativeWorkflows {
     chunks: readonly OutgoingMessage[],
     reduce: { readonly queue: string; readonly message: OutgoingMessage },
   ): Promise<void> {
-    return this.host.call('fan-out', () => this.host.fanOuts.fanOut(queue, chunks, reduce));
+    return this.host.call('fan-out', () => this.fanOuts.fanOut(queue, chunks, reduce));
   }
 
   setRateLimit(queue: string, limit: { readonly max: number; readonly duration: number }): Promise<void> {
