@@ -1,17 +1,17 @@
 import type { Delivery } from '../driver.js';
-import { capErrorText } from '../error-text.js';
-import { ConfigError, errorMessage, JobTimeoutError } from '../errors.js';
+import { errorMessage, JobTimeoutError } from '../errors.js';
 import { readMessage } from '../driver-kit/read-message.js';
 import { asError } from '../observability/report.js';
 import { validateWith } from '../schema.js';
 import { type AttemptInfo, attemptInfo } from '../semantics/attempts.js';
 import { admit } from '../semantics/outcome.js';
-import { withProcessSpan } from '../observability/telemetry.js';
+import { tracing, withProcessSpan } from '../observability/telemetry.js';
 import { type SafeTimer, safeTimeout } from '../timers.js';
-import type { BatchEntry, Handler, HandlerContext, Job } from '../types.js';
+import type { Handler, Job } from '../types.js';
 import { completeWithFollowUps } from '../workflows/chains.js';
-import { chunkFinished, deadLetter } from './dead-letter.js';
+import { chunkFinished, deadLetter, isChunk } from './dead-letter.js';
 import type { HeldDelivery } from './heartbeat.js';
+import { JobContext } from './job-context.js';
 import { type ConsumerScope, recordJob, reportTo } from './scope.js';
 import { Settler } from './settle.js';
 
@@ -102,25 +102,7 @@ export class JobRunner<T> {
   private async run(held: HeldDelivery, job: Job<T>, info: AttemptInfo): Promise<void> {
     const { delivery } = held;
     const { ctx, driver, forced } = this.scope;
-    const followUps: BatchEntry<T>[] = [];
-    const handlerCtx: HandlerContext = {
-      get signal() {
-        return held.signal;
-      },
-      extendLock: held.extend,
-      progress: async (value) => {
-        reportTo(this.scope, { type: 'progress', job, value });
-        if (this.scope.nativeJobs) await delivery.progress?.(value);
-        else await recordJob(this.scope, job.id, { progress: value });
-      },
-      enqueue: (name, data, options) => {
-        followUps.push({ name, data: data as T, ...(options ? { options } : {}) });
-      },
-      log: async (message) => {
-        if (typeof message !== 'string') throw new ConfigError('message', 'expected a string');
-        await delivery.log?.(capErrorText(message));
-      },
-    };
+    const handlerCtx = new JobContext(this.scope, held, job);
     void recordJob(this.scope, job.id, {
       id: job.id,
       queue: ctx.name,
@@ -135,18 +117,19 @@ export class JobRunner<T> {
     let result: unknown;
     const startedAt = performance.now();
     const deadline = this.timeoutMs === undefined ? undefined : jobDeadline(job, held, this.timeoutMs);
-    const rerun = (next: Job<T>) => this.run(held, next, info);
     held.inHandler = true;
     try {
-      result = await withProcessSpan(ctx.name, driver.provider, job, delivery.headers, async () => {
-        const running = Promise.resolve(this.handler(job, handlerCtx));
-        return deadline ? Promise.race([running, deadline.elapsed]) : running;
-      });
+      // Without OpenTelemetry loaded there is no span to open: the handler runs straight away.
+      result = tracing()
+        ? await withProcessSpan(ctx.name, driver.provider, job, delivery.headers, () =>
+            this.call(job, handlerCtx, deadline),
+          )
+        : await this.call(job, handlerCtx, deadline);
     } catch (thrown) {
       reportTo(this.scope, { type: 'handled', outcome: 'failed', durationMs: performance.now() - startedAt });
       // Aborted by a forced close: leave the job unsettled, the broker delivers it again.
       if (forced.aborted) return;
-      return this.settler.failed(held, job, info, asError(thrown), rerun);
+      return this.settler.failed(held, job, info, asError(thrown), (next) => this.run(held, next, info));
     } finally {
       held.inHandler = false;
       deadline?.timer.clear();
@@ -159,20 +142,30 @@ export class JobRunner<T> {
       durationMs: performance.now() - startedAt,
     });
     try {
-      await chunkFinished(this.scope, delivery, { ok: true, result });
+      if (isChunk(delivery)) await chunkFinished(this.scope, delivery, { ok: true, result });
     } catch (bookkeeping) {
       // The store failed after the handler ran: settle the delivery as a failed attempt rather than leave it
       // unsettled (a connection-bound broker would never hand it out again). The retry recounts the chunk.
       reportTo(this.scope, { type: 'handled', outcome: 'failed' });
       reportTo(this.scope, { type: 'error', error: bookkeeping });
-      return this.settler.failed(held, job, info, asError(bookkeeping), rerun);
+      return this.settler.failed(held, job, info, asError(bookkeeping), (next) => this.run(held, next, info));
     }
-    if (followUps.length > 0) await completeWithFollowUps(ctx, driver, delivery, job, followUps, result);
+    const { followUps } = handlerCtx;
+    if (followUps && followUps.length > 0)
+      await completeWithFollowUps(ctx, driver, delivery, job, followUps, result);
     else await delivery.ack(result);
     await recordJob(this.scope, job.id, { state: 'completed', result, finishedAt: Date.now() });
     reportTo(this.scope, { type: 'completed', job, result });
   }
+
+  /** The handler, bounded by the job's timeout when it has one. */
+  private call(job: Job<T>, handlerCtx: JobContext<T>, deadline: Deadline | undefined): Promise<unknown> {
+    const running = Promise.resolve(this.handler(job, handlerCtx));
+    return deadline ? Promise.race([running, deadline.elapsed]) : running;
+  }
 }
+
+type Deadline = ReturnType<typeof jobDeadline>;
 
 /**
  * The job's timeout: aborts its signal with a JobTimeoutError and rejects `elapsed`, so the attempt
