@@ -3,9 +3,16 @@
  *
  * @packageDocumentation
  */
-export { BullmqDriver, createDriver } from './driver.js';
-export { DEAD_LETTER_FIELD, type DeadLetterRecord } from './job-mapping.js';
+export { BullmqDriver, createDriver, type DriverHost as WorkflowHost } from './driver.js';
+export { BullmqWorkflows, schedulerId } from './flows/workflows.js';
 export type { BullmqDriverOptions } from './options.js';
-export { BullmqWorkflows, schedulerId, type WorkflowHost } from './workflows.js';
-export { type BodyEncoding, META_OPTION, type QueuekitJobMeta, readMeta } from './payload.js';
-export { fromBullPriority, toBullPriority } from './priority.js';
+export {
+  type BodyEncoding,
+  DEAD_LETTER_FIELD,
+  type DeadLetterRecord,
+  fromBullPriority,
+  META_OPTION,
+  type QueuekitJobMeta,
+  readMeta,
+  toBullPriority,
+} from './wire.js';

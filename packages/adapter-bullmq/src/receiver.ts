@@ -1,27 +1,45 @@
-import { abortableDelay } from '@queuekit/core';
-import { type Job, type JobJson, Worker, type WorkerOptions } from 'bullmq';
+import {
+  abortableDelay,
+  CORE_HEADERS as H,
+  capErrorText,
+  type DeadLetterInfo,
+  type Delivery,
+  LockLostError,
+  type ReceivedMessage,
+} from '@queuekit/core';
+import { createDelivery, type ErrorClassifier } from '@queuekit/core/driver-kit';
+import { type Job, type JobJson, type JobsOptions, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import {
+  DEAD_LETTER_FIELD,
+  type DeadLetterRecord,
+  encodeOpts,
+  META_OPTION,
+  readMeta,
+  STARTED_BEFORE_FIELD,
+} from './wire.js';
 
 /**
- * A BullMQ Worker without a processor, used for manual fetching (`getNextJob`). Its blocking
- * wait is capped so that a fetch does not outlive the `receive` call that started it by much.
+ * A BullMQ Worker without a processor, for manual fetching (`getNextJob`). Its blocking wait is capped so
+ * that a fetch does not outlive the `receive` that started it by much.
  */
 export class FetchWorker extends Worker {
   /** Longest single blocking wait for a job, in seconds. */
   blockCapSeconds = 1;
+  /** Connection that reads a scheduler's latest tick (the receiver's shared one). */
+  redis: Redis | undefined;
+  /** For a scheduler's run: the scheduler's latest tick just before this fetch (BullMQ moves it on). */
+  private readonly latestTicks = new Map<string, number>();
+  /**
+   * When each fetched job's lock runs out (epoch ms), counted from just before the call that took it: a
+   * job can wait in the receiver's buffer, so its lock is older than its delivery.
+   */
+  private readonly lockExpiry = new WeakMap<Job, number>();
 
   protected override getBlockTimeout(blockUntil: number): number {
     const timeout = super.getBlockTimeout(blockUntil);
     return timeout <= 0 ? timeout : Math.min(timeout, this.blockCapSeconds);
   }
-
-  /**
-   * For a job scheduler's run: the tick of the scheduler's latest run as it was just before this
-   * fetch (BullMQ schedules the next run while returning the fetched one), by job id. Read once.
-   */
-  private readonly latestTicks = new Map<string, number>();
-  /** Connection used to read the scheduler's latest tick (the receiver's shared one). */
-  redis: Redis | undefined;
 
   protected override async nextJobFromJobData(
     jobData?: JobJson,
@@ -42,18 +60,10 @@ export class FetchWorker extends Worker {
 
   /** See {@link latestTicks}; forgets the entry. */
   takeLatestTick(jobId: string | undefined): number | undefined {
-    if (jobId === undefined) return undefined;
-    const tick = this.latestTicks.get(jobId);
-    this.latestTicks.delete(jobId);
+    const tick = jobId === undefined ? undefined : this.latestTicks.get(jobId);
+    if (jobId !== undefined) this.latestTicks.delete(jobId);
     return tick;
   }
-
-  /**
-   * When the lock of each fetched job runs out (epoch ms), counted from just before the call that
-   * took it: a job can wait in the receiver's buffer before a take hands it out, so the lock is
-   * older than the delivery.
-   */
-  private readonly lockExpiry = new WeakMap<Job, number>();
 
   protected override async moveToActive(token: string, name?: string): Promise<Job> {
     const lockedUntil = Date.now() + (this.opts.lockDuration ?? 0);
@@ -62,20 +72,15 @@ export class FetchWorker extends Worker {
     return job;
   }
 
-  /** Record a renewal of the job's lock (see {@link lockExpiry}). */
   noteLock(job: Job, lockedUntil: number): void {
     this.lockExpiry.set(job, lockedUntil);
   }
 
-  /** See {@link lockExpiry}; `undefined` for a job this worker did not fetch. */
   lockedUntil(job: Job): number | undefined {
     return this.lockExpiry.get(job);
   }
 
-  /**
-   * The job BullMQ fetched while completing another one (`moveToCompleted(..., fetchNext)`);
-   * `calledAt` is when that call started (its lock is no older).
-   */
+  /** The job BullMQ locked while completing another (`fetchNext`); `calledAt`: when that call started. */
   async nextFromCompletion(next: unknown, token: string, calledAt: number): Promise<Job | undefined> {
     if (!Array.isArray(next) || !next[0]) return undefined;
     const job = (await this.nextJobFromJobData(next[0], next[1], token)) ?? undefined;
@@ -90,11 +95,12 @@ export interface ReceiverSettings {
   readonly connection: Redis;
   readonly limiter: { readonly max: number; readonly duration: number } | undefined;
   readonly stalledIntervalMs: number | undefined;
-  /** BullMQ worker `name` (see `BullmqDriverOptions.workerName`). */
   readonly workerName: string | undefined;
-  /** BullMQ worker `metrics` (see `BullmqDriverOptions.metrics`). */
   readonly metrics: { readonly maxDataPoints: number } | undefined;
   readonly onError: (error: Error) => void;
+  /** The driver's error mapping and scrubbing, for its deliveries. */
+  readonly classify: ErrorClassifier;
+  readonly scrub: <E>(error: E) => E;
 }
 
 /** What a take asks for. */
@@ -105,46 +111,50 @@ export interface TakeOptions {
   readonly signal: AbortSignal;
 }
 
+/** A delivery of this driver: a settle-once kit delivery plus the in-place replacement `send` uses. */
+export interface HeldDelivery extends Delivery {
+  readonly raw: Job;
+  readonly deliveryToken: string;
+  /** Whether a settlement (or replacement) is in progress. */
+  busy(): boolean;
+  replaceWith(opts: JobsOptions, delayMs: number): Promise<void>;
+}
+
 type FetchOutcome = { readonly job: Job | undefined } | { readonly error: unknown };
 type Waiter = (outcome: FetchOutcome) => void;
-
-interface Buffered {
-  readonly job: Job;
-  /** Hand the job back when no take claims it by then (epoch ms). */
-  readonly until: number;
-}
 
 /** First and longest pause between quick empty answers of BullMQ's fetch (see `first`). */
 const QUICK_MISS_PAUSE_MS = 5;
 const QUICK_MISS_PAUSE_MAX_MS = 50;
-
 /** Never reached: queuekit counts deliveries itself and dead-letters on its own policy. */
 const UNLIMITED_STALLS = 1_000_000_000;
+/** Stack traces kept on a job (BullMQ's `stacktrace`, shown by Bull Board), unless it sets `stackTraceLimit`. */
+const STACK_TRACES_KEPT = 10;
+
+const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
 /**
- * Fetches jobs of one queue under lock with BullMQ's manual-processing API. Concurrent takes
- * share one blocking fetch. A job fetched after its taker gave up (timeout or abort) is kept for
- * the next take, or handed back to the queue when no take comes soon or the consumer stopped.
+ * Fetches jobs of one queue under lock with BullMQ's manual-processing API. Concurrent takes share one
+ * blocking fetch. A job fetched after its taker gave up (timeout, abort) or by a completion's `fetchNext`
+ * is kept for the next take, or handed back when no take comes soon or the consumer stopped.
  */
 export class QueueReceiver {
   readonly worker: FetchWorker;
   private tokenSeq = 0;
   private pending: Promise<void> | undefined;
   private readonly waiters: Waiter[] = [];
-  private readonly buffer: Buffered[] = [];
+  private readonly buffer: { readonly job: Job; readonly until: number }[] = [];
   private sweeper: NodeJS.Timeout | undefined;
   private consumerStopped = false;
   private readonly givingBack = new Set<Promise<void>>();
-  private lockMs: number;
   private closed = false;
   private lastSignal: AbortSignal | undefined;
 
   constructor(
     queue: string,
     readonly settings: ReceiverSettings,
-    lockMs: number,
+    private lockMs: number,
   ) {
-    this.lockMs = lockMs;
     const options: WorkerOptions = {
       connection: settings.connection,
       prefix: settings.prefix,
@@ -155,69 +165,54 @@ export class QueueReceiver {
       drainDelay: 1,
       ...(settings.limiter ? { limiter: { ...settings.limiter } } : {}),
       ...(settings.workerName ? { name: settings.workerName } : {}),
-      ...(settings.metrics ? { metrics: { maxDataPoints: settings.metrics.maxDataPoints } } : {}),
+      ...(settings.metrics ? { metrics: { ...settings.metrics } } : {}),
     };
     this.worker = new FetchWorker(queue, null, options);
     this.worker.redis = settings.connection;
     this.worker.on('error', (error: Error) => settings.onError(error));
-    this.worker.startStalledCheckTimer().catch((error: unknown) => {
-      if (!this.closed) settings.onError(error instanceof Error ? error : new Error(String(error)));
-    });
+    this.worker.startStalledCheckTimer().catch((error: unknown) => this.report(error));
+  }
+
+  private report(error: unknown): void {
+    if (!this.closed) this.settings.onError(asError(error));
   }
 
   /**
-   * Whether completing a job should fetch the next one in the same call (BullMQ's `fetchNext`):
-   * only while a consumer is taking from this queue. The job is kept for that consumer's next
-   * take, which comes as soon as the completed job frees its slot.
+   * Whether a completion should lock the next job in the same script (`fetchNext`): only while a consumer
+   * takes from this queue, whose next take comes as soon as the completed job frees its slot.
    */
-  get wantsNext(): boolean {
+  private get wantsNext(): boolean {
     return !this.closed && !this.consumerStopped && this.lastSignal !== undefined && !this.lastSignal.aborted;
-  }
-
-  /** Keep a job fetched by a completion for the next take. */
-  async keepNext(next: unknown, token: string, calledAt: number): Promise<void> {
-    const job = await this.worker.nextFromCompletion(next, token, calledAt);
-    if (job) this.adopt(job);
   }
 
   /** Take up to `max` jobs, waiting up to `waitMs` for the first one. */
   async take(options: TakeOptions): Promise<Job[]> {
     this.consumerStopped = false;
     this.lastSignal = options.signal;
-    this.configure(options.lockMs);
+    this.lockMs = options.lockMs;
+    this.worker.opts.lockDuration = options.lockMs;
+    this.worker.opts.stalledInterval = this.stalledInterval(options.lockMs);
     const out = await this.drainBuffer(options.max);
     if (out.length === 0) {
       const first = await this.first(options);
       if (first) out.push(first);
     }
     if (out.length > 0 && out.length < options.max && !options.signal.aborted && !this.closed) {
-      try {
-        out.push(...(await this.fetchMore(options.max - out.length)));
-      } catch (error) {
-        // The jobs already taken are handed out all the same; the error is reported, not thrown.
-        this.settings.onError(error instanceof Error ? error : new Error(String(error)));
-      }
+      // The jobs already taken are handed out all the same; an error is reported, not thrown.
+      const more = await this.fetchMore(options.max - out.length).catch((error: unknown) => {
+        this.settings.onError(asError(error));
+        return [];
+      });
+      out.push(...more);
     }
     return out;
   }
 
-  /** The driver closed this receiver: its deliveries can no longer be settled. */
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  /** Apply BullMQ's limiter (one counter per queue in Redis, shared by every consumer of the queue). */
+  /** BullMQ's limiter: one counter per queue in Redis, shared by every consumer of the queue. */
   setLimiter(limit: { readonly max: number; readonly duration: number }): void {
     this.worker.opts.limiter = { max: limit.max, duration: limit.duration };
   }
 
-  private configure(lockMs: number): void {
-    this.lockMs = lockMs;
-    this.worker.opts.lockDuration = lockMs;
-    this.worker.opts.stalledInterval = this.stalledInterval(lockMs);
-  }
-
-  /** Expired locks are looked for every half lock (250 ms to 30 s) unless the options say otherwise. */
   private stalledInterval(lockMs: number): number {
     return this.settings.stalledIntervalMs ?? Math.min(30_000, Math.max(250, Math.floor(lockMs / 2)));
   }
@@ -228,10 +223,9 @@ export class QueueReceiver {
   }
 
   /**
-   * Up to `max` buffered jobs. One whose lock has run for more than a third is extended first, so
-   * that every job handed out has at least two thirds of a lock left (a consumer that renews on
-   * its own schedule, counted from the hand-out, then renews in time); one whose lock is already
-   * gone is dropped (the stalled check returns it to the queue).
+   * Up to `max` buffered jobs, each with at least two thirds of a lock left (a consumer renewing on its own
+   * schedule from the hand-out then renews in time): older locks are extended first, lost ones dropped
+   * (the stalled check returns those jobs).
    */
   private async drainBuffer(max: number): Promise<Job[]> {
     const taken = this.buffer.splice(0, max).map((entry) => entry.job);
@@ -241,16 +235,14 @@ export class QueueReceiver {
   }
 
   private async withFreshLock(job: Job): Promise<Job | undefined> {
-    const expiry = this.worker.lockedUntil(job) ?? 0;
-    if (expiry - Date.now() > (this.lockMs * 2) / 3) return job;
+    if ((this.worker.lockedUntil(job) ?? 0) - Date.now() > (this.lockMs * 2) / 3) return job;
     const calledAt = Date.now();
     try {
-      const extended = await job.extendLock(job.token ?? '', this.lockMs);
-      if (!extended) return undefined;
+      if (!(await job.extendLock(job.token ?? '', this.lockMs))) return undefined;
       this.worker.noteLock(job, calledAt + this.lockMs);
       return job;
     } catch (error) {
-      this.settings.onError(error instanceof Error ? error : new Error(String(error)));
+      this.settings.onError(asError(error));
       return undefined;
     }
   }
@@ -268,9 +260,9 @@ export class QueueReceiver {
       if (outcome === 'timeout' || outcome === 'aborted') return undefined;
       if ('error' in outcome) throw outcome.error;
       if (outcome.job) return outcome.job;
-      // Nothing yet. BullMQ answers at once, without blocking, once after a fetch (until it sees the
-      // queue drained) and after a stale wake-up marker; repeatedly only while rate limited. Pace
-      // repeated quick answers (5, 10, 20, 40, 50 ms...), never the first two.
+      // BullMQ answers at once, without blocking, once after a fetch (until it sees the queue drained) and
+      // after a stale wake-up marker; repeatedly only while rate limited. Pace repeated quick answers (5,
+      // 10, 20, 40, 50 ms...), never the first two.
       if (Date.now() - started >= 5) quickMisses = 0;
       else if (++quickMisses >= 3) {
         const pause = Math.min(
@@ -289,40 +281,27 @@ export class QueueReceiver {
   }
 
   /**
-   * Up to `count` more jobs, fetched in parallel, but no more fetches than jobs waiting now: each
-   * fetch is a script run in Redis, and at a low rate a receive for 50 free slots would otherwise
-   * run 49 that find nothing for every job it gets.
+   * Up to `count` more jobs, fetched in parallel, but no more fetches than jobs waiting now: each is a
+   * script run in Redis, and at a low rate a receive for 50 slots would otherwise run 49 that find nothing.
    */
   private async fetchMore(count: number): Promise<Job[]> {
-    const waiting = Math.min(count, await this.waitingCount());
-    if (waiting <= 0) return [];
-    const results = await Promise.allSettled(Array.from({ length: waiting }, () => this.fetchNow()));
-    const jobs: Job[] = [];
-    let failure: unknown;
-    for (const result of results) {
-      if (result.status === 'fulfilled') {
-        if (result.value) jobs.push(result.value);
-      } else failure ??= result.reason;
-    }
-    if (failure !== undefined)
-      this.settings.onError(failure instanceof Error ? failure : new Error(String(failure)));
-    return jobs;
-  }
-
-  /** Jobs ready to be fetched (BullMQ's wait list and prioritized set; not paused, delayed or active ones). */
-  private async waitingCount(): Promise<number> {
     const { keys } = this.worker;
     const replies = await this.settings.connection
       .pipeline()
       .llen(keys.wait as string)
       .zcard(keys.prioritized as string)
       .exec();
-    let count = 0;
+    let waiting = 0;
     for (const [error, value] of replies ?? []) {
       if (error) throw error;
-      count += Number(value) || 0;
+      waiting += Number(value) || 0;
     }
-    return count;
+    const results = await Promise.allSettled(
+      Array.from({ length: Math.min(count, waiting) }, () => this.fetchNow()),
+    );
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure) this.settings.onError(asError(failure.reason));
+    return results.flatMap((result) => (result.status === 'fulfilled' && result.value ? [result.value] : []));
   }
 
   /** Wait on the shared blocking fetch (starting one when none runs). */
@@ -331,7 +310,12 @@ export class QueueReceiver {
     signal: AbortSignal,
   ): Promise<FetchOutcome | 'timeout' | 'aborted'> {
     this.worker.blockCapSeconds = Math.max(0.01, remainingMs / 1000);
-    if (!this.pending) this.startFetch();
+    if (!this.pending) {
+      this.pending = this.worker.getNextJob(this.nextToken(), { block: true }).then(
+        (job) => this.fetched({ job: job ?? undefined }),
+        (error: unknown) => this.fetched({ error }),
+      );
+    }
     return new Promise((resolve) => {
       const finish = (value: FetchOutcome | 'timeout' | 'aborted') => {
         clearTimeout(timer);
@@ -357,13 +341,6 @@ export class QueueReceiver {
     });
   }
 
-  private startFetch(): void {
-    this.pending = this.worker.getNextJob(this.nextToken(), { block: true }).then(
-      (job) => this.fetched({ job: job ?? undefined }),
-      (error: unknown) => this.fetched({ error }),
-    );
-  }
-
   private fetched(outcome: FetchOutcome): void {
     this.pending = undefined;
     const waiters = this.waiters.splice(0, this.waiters.length);
@@ -372,12 +349,10 @@ export class QueueReceiver {
       if (first) first(outcome);
       else this.adopt(outcome.job);
       for (const waiter of waiters) waiter({ job: undefined });
-      return;
-    }
-    for (const waiter of waiters) waiter(outcome);
+    } else for (const waiter of waiters) waiter(outcome);
   }
 
-  /** A job nobody waits for any more: keep it briefly for the next take, or hand it back. */
+  /** A job nobody waits for: kept for half a lock for the next take, or handed back. */
   private adopt(job: Job): void {
     if (this.closed || this.consumerStopped) {
       this.trackGiveBack(job);
@@ -395,9 +370,8 @@ export class QueueReceiver {
   private sweep(): void {
     this.sweeper = undefined;
     const now = Date.now();
-    while (this.buffer.length > 0 && (this.buffer[0] as Buffered).until <= now) {
-      this.trackGiveBack((this.buffer.shift() as Buffered).job);
-    }
+    while ((this.buffer[0]?.until ?? Number.POSITIVE_INFINITY) <= now)
+      this.trackGiveBack((this.buffer.shift() as { job: Job }).job);
     const next = this.buffer[0];
     if (next && !this.closed) {
       this.sweeper = setTimeout(() => this.sweep(), Math.max(1, next.until - now));
@@ -405,22 +379,16 @@ export class QueueReceiver {
     }
   }
 
-  /** Return a fetched job that will not be delivered, its delivery count undone (see {@link giveBack}). */
-  handBack(job: Job): Promise<void> {
-    return this.giveBack(job);
-  }
-
   private trackGiveBack(job: Job): void {
-    const work = this.giveBack(job).finally(() => this.givingBack.delete(work));
+    const work = this.handBack(job).finally(() => this.givingBack.delete(work));
     this.givingBack.add(work);
   }
 
   /**
-   * Return a job that was fetched but never handed to a consumer, undoing the delivery count
-   * BullMQ added on fetch (done first, while the lock is still ours). If this fails, the lock
-   * expires and the stalled check returns the job.
+   * Return a job fetched but never handed to a consumer, undoing the delivery count BullMQ added on fetch
+   * (first, while the lock is still ours). If this fails, the lock expires and the stalled check returns it.
    */
-  private async giveBack(job: Job): Promise<void> {
+  async handBack(job: Job): Promise<void> {
     const token = job.token;
     this.worker.takeLatestTick(job.id);
     if (!token || job.id === undefined) return;
@@ -428,7 +396,7 @@ export class QueueReceiver {
       await this.settings.connection.hincrby(this.worker.toKey(job.id), 'ats', -1);
       await job.moveToWait(token);
     } catch (error) {
-      if (!this.closed) this.settings.onError(error instanceof Error ? error : new Error(String(error)));
+      this.report(error);
     }
   }
 
@@ -439,10 +407,219 @@ export class QueueReceiver {
     const buffered = this.buffer.splice(0, this.buffer.length);
     clearTimeout(this.sweeper);
     this.sweeper = undefined;
-    await Promise.all(buffered.map((entry) => this.giveBack(entry.job)));
+    await Promise.all(buffered.map((entry) => this.handBack(entry.job)));
     for (const waiter of this.waiters.splice(0, this.waiters.length)) waiter({ job: undefined });
     await this.worker.close(true);
     await this.pending?.catch(() => undefined);
     await Promise.all([...this.givingBack]);
+  }
+
+  /**
+   * The delivery of a taken job (read as `message`), settled once through the kit. `onSettled` runs when a
+   * settlement or replacement ends: the driver then stops treating sends naming it in `copyOf` as copies.
+   */
+  deliver(job: Job, message: ReceivedMessage, onSettled: () => void): HeldDelivery {
+    const token = job.token ?? '';
+    const id = String(job.id);
+    const backend = this.worker.backend;
+    let busy: Promise<void> | undefined;
+    let replaced: Promise<void> | undefined;
+    const settle = (work: () => Promise<unknown>): Promise<void> => {
+      const running = work().then(() => undefined);
+      busy = running.finally(() => {
+        busy = undefined;
+        onSettled();
+      });
+      return busy;
+    };
+    /** Back to the delayed set for `delayMs`, lock-checked; `attempt`: it counts as a failed attempt. */
+    const moveToDelayed = (delayMs: number, attempt: boolean, fieldsToUpdate?: Record<string, unknown>) =>
+      backend.moveToDelayed(id, Date.now(), Math.max(0, Math.ceil(delayMs)), token, {
+        skipAttempt: !attempt,
+        ...(fieldsToUpdate ? { fieldsToUpdate } : {}),
+      });
+    const delivery = createDelivery({
+      message,
+      lockedUntil: this.worker.lockedUntil(job) ?? Date.now() + this.lockMs,
+      deliveryToken: token,
+      provider: 'bullmq',
+      classify: this.settings.classify,
+      scrub: this.settings.scrub,
+      isClosed: () => this.closed,
+      operations: {
+        // Replaced in place by the core's copy: that was its settlement.
+        ack: (result) => replaced ?? settle(() => this.complete(job, token, result)),
+        deadLetter: (info) => settle(() => fail(job, token, backend, info)),
+        // A failed attempt counts in BullMQ's `attemptsMade` and keeps its error where Bull Board shows it.
+        release: (delayMs, info) => {
+          const failed = info?.error !== undefined || info?.stack !== undefined;
+          const fields = failed
+            ? {
+                failedReason: capErrorText(info?.error ?? ''),
+                stacktrace: stacktrace(job, info?.stack ?? info?.error),
+              }
+            : undefined;
+          return settle(() => moveToDelayed(delayMs, failed, fields));
+        },
+        // Not counted: `attemptsStarted` set back by the one this delivery added.
+        defer: (delayMs) =>
+          settle(() => moveToDelayed(delayMs, false, { ats: Math.max(0, job.attemptsStarted - 1) })),
+        extendLock: async (ms) => {
+          const duration = Math.max(1, Math.ceil(ms));
+          const calledAt = Date.now();
+          if (!(await job.extendLock(token, duration)))
+            throw new LockLostError(`Lock lost on extend-lock of job ${id}`);
+          return calledAt + duration;
+        },
+        progress: (value) => job.updateProgress(value as Parameters<Job['updateProgress']>[0]),
+        // BullMQ keeps the job's `keepLogs` newest lines when it sets it, else all (Bull Board's logs tab).
+        log: (line) => job.log(capErrorText(line)).then(() => undefined),
+      },
+    });
+    const extend = delivery.extendLock as (ms: number) => Promise<void>;
+    return Object.assign(delivery, {
+      raw: job,
+      deliveryToken: token,
+      busy: () => busy !== undefined,
+      // A renewal meeting a settlement in progress (BullMQ is releasing the lock) resolves as it does.
+      extendLock: (ms: number) => busy ?? extend(ms).catch((error) => (busy ? busy : Promise.reject(error))),
+      /**
+       * The core re-sends a copy of this job while holding it (retry-after, a delay hop): this job takes the
+       * copy's options and moves to the delayed set, keeping its id, and the core's `ack` that follows is a
+       * no-op. So Bull Board shows one job, never a phantom "completed" original.
+       */
+      replaceWith: (opts: JobsOptions, delayMs: number) => {
+        replaced = settle(() => moveToDelayed(delayMs, false, replacementFields(job, opts)));
+        return replaced;
+      },
+    });
+  }
+
+  /**
+   * Complete like `Job.moveToCompleted` (BullMQ's `moveToFinished` script, lock-checked, with `fetchNext`),
+   * setting the count restart on the job hash in the same script: BullMQ's public completion takes no fields
+   * (its failure does), so the bookkeeping costs no second round trip. A result JSON cannot hold is `null`.
+   */
+  private async complete(job: Job, token: string, result: unknown): Promise<void> {
+    const fetchNext = this.wantsNext;
+    const calledAt = Date.now();
+    const fields = job.opts.removeOnComplete === true ? undefined : restartFields(job, restartOf(job));
+    const backend = this.worker.backend as unknown as {
+      moveToFinishedArgs(...args: unknown[]): (string | number | boolean | Buffer)[];
+    };
+    const args = backend.moveToFinishedArgs(
+      job,
+      JSON.stringify(storable(result)),
+      'returnvalue',
+      job.opts.removeOnComplete,
+      'completed',
+      token,
+      Date.now(),
+      fetchNext,
+      fields,
+    );
+    const next = await this.worker.backend.moveToFinished(String(job.id), args);
+    if (!fetchNext) return;
+    const fetched = await this.worker.nextFromCompletion(next, token, calledAt);
+    if (fetched) this.adopt(fetched);
+  }
+}
+
+/** Move the job to BullMQ's failed set with queuekit's record beside `failedReason`, atomically. */
+async function fail(
+  job: Job,
+  token: string,
+  backend: Worker['backend'],
+  given: DeadLetterInfo,
+): Promise<void> {
+  // Stored in Redis as is: cut as the core cuts the error text of its job records.
+  const { stack, ...rest } = given;
+  const info = rest.error === undefined ? rest : { ...rest, error: capErrorText(rest.error) };
+  const failedReason = info.error ?? info.reason;
+  const restart = restartOf(job);
+  const record: DeadLetterRecord = {
+    ...info,
+    at: Date.now(),
+    ...(restart.removed ? { h: restart.removed } : {}),
+  };
+  await backend.moveToFailed(job, failedReason, false, token, false, {
+    [DEAD_LETTER_FIELD]: JSON.stringify(record),
+    failedReason,
+    stacktrace: stacktrace(job, stack ?? info.error),
+    ...restartFields(job, restart),
+  });
+}
+
+/**
+ * What restarting a finished job's count takes, so that a job BullMQ tools move back (Bull Board's Retry)
+ * starts at attempt 1 and runs when BullMQ hands it out: the attempts counted through `qk-attempt` (moved
+ * into STARTED_BEFORE_FIELD), and the stored options without `qk-attempt` and `qk-not-before`.
+ */
+function restartOf(job: Job): { offset: number; opts?: string; removed?: Record<string, string> } {
+  const meta = readMeta(job.opts);
+  if (!meta) return { offset: 0 };
+  const { [H.attempt]: attempt, [H.notBefore]: notBefore, ...kept } = meta.h;
+  // `qk-attempt: 1` counts from 1 as its absence does: nothing to rewrite (the common case).
+  if ((attempt === undefined || attempt === '1') && notBefore === undefined) return { offset: 0 };
+  const n = Number(attempt);
+  const removed: Record<string, string> = {};
+  if (attempt !== undefined) removed[H.attempt] = attempt;
+  if (notBefore !== undefined) removed[H.notBefore] = notBefore;
+  const opts = JSON.stringify(
+    encodeOpts({ ...job.opts, [META_OPTION]: { ...meta, h: kept } } as JobsOptions),
+  );
+  return { offset: Number.isSafeInteger(n) && n > 1 && n <= 1_000_000 ? n - 1 : 0, opts, removed };
+}
+
+function restartFields(job: Job, restart: ReturnType<typeof restartOf>): Record<string, unknown> {
+  return {
+    [STARTED_BEFORE_FIELD]: job.attemptsStarted + restart.offset,
+    ats: 0,
+    ...(restart.opts === undefined ? {} : { opts: restart.opts }),
+  };
+}
+
+/**
+ * The job hash's fields once a core copy replaced it: the copy's options (headers, attempt, priority) over
+ * the job's, its data's encoding and fan-out record kept (the data stays as stored), and its own creation
+ * time (a foreign copy the core re-sent is its own job from now on). The copy arrives as a first delivery.
+ */
+function replacementFields(job: Job, opts: JobsOptions): Record<string, unknown> {
+  const merged: JobsOptions = { ...job.opts, ...opts };
+  if (!(opts.delay && opts.delay > 0)) delete merged.delay;
+  delete merged.jobId;
+  const before = readMeta(job.opts);
+  const next = readMeta(opts);
+  if (next) {
+    const { e: _e, f: _f, ...rest } = next;
+    (merged as Record<string, unknown>)[META_OPTION] = {
+      ...rest,
+      ...(before?.e === undefined ? {} : { e: before.e }),
+      ...(before?.f === undefined ? {} : { f: before.f }),
+      t: job.timestamp,
+    };
+  }
+  return {
+    opts: JSON.stringify(encodeOpts(merged)),
+    priority: merged.priority ?? 0,
+    [STARTED_BEFORE_FIELD]: job.attemptsStarted,
+    ats: 0,
+  };
+}
+
+/** The job's stack traces (JSON) with `entry` (a stack, else the error text) appended, the oldest dropped. */
+function stacktrace(job: Job, entry: string | undefined): string {
+  const kept = [...(job.stacktrace ?? [])];
+  if (entry !== undefined) kept.push(capErrorText(entry));
+  const limit = job.opts.stackTraceLimit ?? STACK_TRACES_KEPT;
+  return JSON.stringify(limit > 0 ? kept.slice(-limit) : kept);
+}
+
+/** The handler's result as BullMQ stores it (JSON); `null` when JSON cannot represent it. */
+function storable(result: unknown): unknown {
+  try {
+    return result === undefined || JSON.stringify(result) === undefined ? null : result;
+  } catch {
+    return null;
   }
 }

@@ -52,6 +52,7 @@ export {
   type DriverCaseGroup,
   type DriverConformanceOptions,
   type DriverHarness,
+  type OneDelivery,
   describeDriverConformance,
   nonUtf8Body,
 } from './driver/index.js';

@@ -33,14 +33,17 @@ export function simulatedNetwork(): SimulatedNetwork {
   const cutAll = (what: string) => {
     for (const fail of [...inFlight]) fail(new BrokerUnavailableError(`${what} (simulated network)`));
   };
+  // The listener goes when the pause ends: the consumer passes one signal to every receive it makes.
   const pause = (ms: number, signal?: AbortSignal) =>
     new Promise<void>((resolve) => {
       if (ms <= 0 || signal?.aborted) return resolve();
-      const timer = setTimeout(resolve, ms);
-      signal?.addEventListener('abort', () => {
+      const done = () => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
         resolve();
-      });
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
     });
   /** Pass the network once (out or back): refused fails, black-holed waits, latency delays. */
   const cross = async (method: string, signal?: AbortSignal): Promise<void> => {

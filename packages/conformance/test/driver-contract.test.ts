@@ -1,6 +1,7 @@
 import { createMemoryDriver, MemoryBroker } from '@queuekit/core';
 import { expect, it } from 'vitest';
 import { describeDriverConformance } from '../src/index.js';
+import { CLOUD_LIKE_CAPABILITIES } from './cloud-like.js';
 
 // The memory driver's factories of test/memory.test.ts: full capabilities, then cloud-like ones.
 const broker = new MemoryBroker();
@@ -18,22 +19,14 @@ describeDriverConformance('memory', () => createMemoryDriver({ broker }), {
       } finally {
         await elsewhere.close();
       }
-      const { byId } = await h.receiveIds(await h.driver(), queue, [message.id]);
-      await byId.get(message.id)?.ack();
+      await (await h.receiveOne(await h.driver(), queue, message.id)).ack();
     });
   },
 });
 const limited = new MemoryBroker();
-const limitCapabilities = {
-  priority: 'emulated',
-  maxDelayMs: 1000,
-  dedup: false,
-  ordering: false,
-  maxBatchSize: 1,
-} as const;
 describeDriverConformance(
   'memory (cloud-like capabilities)',
-  () => createMemoryDriver({ broker: limited, limitCapabilities }),
+  () => createMemoryDriver({ broker: limited, limitCapabilities: CLOUD_LIKE_CAPABILITIES }),
   { lockMs: 500, queuePrefix: 'qdl' },
 );
 

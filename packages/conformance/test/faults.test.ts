@@ -1,5 +1,6 @@
 import { createMemoryDriver, MemoryBroker } from '@queuekit/core';
 import { describeFaultConformance } from '../src/index.js';
+import { CLOUD_LIKE_CAPABILITIES } from './cloud-like.js';
 
 // Memory has no network: the fault cases run through the simulated network (same faults, in process).
 const broker = new MemoryBroker();
@@ -8,16 +9,6 @@ describeFaultConformance('memory', () => createMemoryDriver({ broker }), { lockM
 const limited = new MemoryBroker();
 describeFaultConformance(
   'memory (cloud-like capabilities)',
-  () =>
-    createMemoryDriver({
-      broker: limited,
-      limitCapabilities: {
-        priority: 'emulated',
-        maxDelayMs: 1000,
-        dedup: false,
-        ordering: false,
-        maxBatchSize: 1,
-      },
-    }),
+  () => createMemoryDriver({ broker: limited, limitCapabilities: CLOUD_LIKE_CAPABILITIES }),
   { lockMs: 500, queuePrefix: 'qkfl' },
 );

@@ -1,6 +1,7 @@
 import { createMemoryDriver, createQueue, MemoryBroker } from '@queuekit/core';
 import { expect, it } from 'vitest';
 import { describeConformance, until } from '../src/index.js';
+import { CLOUD_LIKE_CAPABILITIES } from './cloud-like.js';
 
 // One broker shared by every driver of a suite: several drivers are several connections.
 const broker = new MemoryBroker();
@@ -29,22 +30,10 @@ describeConformance('memory', () => createMemoryDriver({ broker }), {
   },
 });
 
-// The same broker declaring what a cloud broker lacks, so the core's emulations run: priority
-// bands, delay hops past a 1 s native maximum, single-message sends, and typed errors for
-// dedup and ordering keys.
+// The same broker declaring what a cloud broker lacks, so the core's emulations run.
 const limited = new MemoryBroker();
 describeConformance(
   'memory (cloud-like capabilities)',
-  () =>
-    createMemoryDriver({
-      broker: limited,
-      limitCapabilities: {
-        priority: 'emulated',
-        maxDelayMs: 1000,
-        dedup: false,
-        ordering: false,
-        maxBatchSize: 1,
-      },
-    }),
+  () => createMemoryDriver({ broker: limited, limitCapabilities: CLOUD_LIKE_CAPABILITIES }),
   { lockMs: 500, queuePrefix: 'qkl' },
 );

@@ -2,23 +2,11 @@
 //   pnpm --filter @queuekit/dashboard build && node packages/dashboard/demo/screenshots.mjs
 // With AMQP_URL (a RabbitMQ vhost of its own) it also photographs a queue page where the broker cannot peek.
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import { startDemo } from './serve.mjs';
 
 const docs = fileURLToPath(new URL('../docs/', import.meta.url));
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
 
 /** The demo workload in memory: every main page. */
 async function photographDemo() {

@@ -1,4 +1,4 @@
-import { type StandardSchemaV1, UnrecoverableError } from '@queuekit/core';
+import { QueuekitError, type StandardSchemaV1, UnrecoverableError } from '@queuekit/core';
 import { expect, it } from 'vitest';
 import { deferred, type Harness, until } from '../harness.js';
 
@@ -76,7 +76,7 @@ export function deadLetterCases(h: Harness): void {
     const queue = await h.queue<{ i: number }>(
       name,
       {},
-      { failures: (e) => e instanceof UnrecoverableError },
+      { failures: (e) => QueuekitError.is(e, 'ERR_UNRECOVERABLE') },
     );
     let healed = false;
     let deadCount = 0;

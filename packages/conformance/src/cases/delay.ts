@@ -1,4 +1,4 @@
-import { RetryAfterError } from '@queuekit/core';
+import { QueuekitError, RetryAfterError } from '@queuekit/core';
 import { expect, it } from 'vitest';
 import { deferred, type Harness } from '../harness.js';
 
@@ -85,7 +85,7 @@ export function delayCases(h: Harness): void {
 
   it('a RetryAfterError comes back after its delay, within a bound', async () => {
     const name = h.queueName();
-    const queue = await h.queue<null>(name, {}, { failures: (e) => e instanceof RetryAfterError });
+    const queue = await h.queue<null>(name, {}, { failures: (e) => QueuekitError.is(e, 'ERR_RETRY_AFTER') });
     const runs: number[] = [];
     const done = deferred();
     queue.process(async () => {

@@ -1,5 +1,5 @@
-import { ConfigError, UnsupportedFeatureError } from '@queuekit/core';
 import { expect, it } from 'vitest';
+import { rejectsWith } from '../expect-error.js';
 import { type Harness, until } from '../harness.js';
 
 /** Priority, deduplication, ordering keys and batch send, each native, emulated or a typed error. */
@@ -10,9 +10,7 @@ export function featureCases(h: Harness): void {
     const name = h.queueName();
     const queue = await h.queue<{ p: number }>(name);
     if (priority === 'none') {
-      await expect(queue.send('prio', { p: 1 }, { priority: 1 })).rejects.toBeInstanceOf(
-        UnsupportedFeatureError,
-      );
+      await rejectsWith(queue.send('prio', { p: 1 }, { priority: 1 }), 'ERR_UNSUPPORTED_FEATURE');
       return;
     }
     const priorities = [3, 7, 1, 9, 0, 5, 8, 2, 6, 4];
@@ -48,19 +46,14 @@ export function featureCases(h: Harness): void {
       expect(got).toEqual([5]);
       return;
     }
-    await expect(queue.send('prio', null, { priority: 5 })).rejects.toBeInstanceOf(UnsupportedFeatureError);
-    await expect(queue.send('prio', null, { priority: 5 })).rejects.toMatchObject({
-      code: 'ERR_UNSUPPORTED_FEATURE',
-    });
+    await rejectsWith(queue.send('prio', null, { priority: 5 }), 'ERR_UNSUPPORTED_FEATURE');
   });
 
   it('deduplicates by jobId where declared, and refuses jobId with a typed error where not', async () => {
     const name = h.queueName();
     const queue = await h.queue<{ n: number }>(name);
     if (!h.capabilities.dedup) {
-      await expect(queue.send('once', { n: 1 }, { jobId: 'order-42' })).rejects.toBeInstanceOf(
-        UnsupportedFeatureError,
-      );
+      await rejectsWith(queue.send('once', { n: 1 }, { jobId: 'order-42' }), 'ERR_UNSUPPORTED_FEATURE');
       return;
     }
     const first = await queue.send('once', { n: 1 }, { jobId: 'order-42' });
@@ -81,8 +74,9 @@ export function featureCases(h: Harness): void {
     const name = h.queueName();
     const queue = await h.queue<{ key: string; seq: number }>(name);
     if (!h.capabilities.ordering) {
-      await expect(queue.send('ordered', { key: 'a', seq: 0 }, { orderingKey: 'a' })).rejects.toBeInstanceOf(
-        UnsupportedFeatureError,
+      await rejectsWith(
+        queue.send('ordered', { key: 'a', seq: 0 }, { orderingKey: 'a' }),
+        'ERR_UNSUPPORTED_FEATURE',
       );
       return;
     }
@@ -116,12 +110,13 @@ export function featureCases(h: Harness): void {
   it('sendBatch sends every entry, or none when one entry is invalid', async () => {
     const name = h.queueName();
     const queue = await h.queue<{ i: number }>(name);
-    await expect(
+    await rejectsWith(
       queue.sendBatch([
         { name: 'b', data: { i: -1 } },
         { name: 'b', data: { i: -2 }, options: { priority: 12 } },
       ]),
-    ).rejects.toBeInstanceOf(ConfigError);
+      'ERR_CONFIG',
+    );
     const ids = await queue.sendBatch(Array.from({ length: 25 }, (_, i) => ({ name: 'b', data: { i } })));
     expect(new Set(ids).size).toBe(25);
     const seen = new Set<number>();

@@ -1,5 +1,6 @@
-import { QueueClosedError, UnrecoverableError } from '@queuekit/core';
+import { QueuekitError, UnrecoverableError } from '@queuekit/core';
 import { expect, it } from 'vitest';
+import { expectError, rejectsWith } from '../expect-error.js';
 import { deferred, type Harness, until } from '../harness.js';
 
 /** Graceful close, lock extension and stats. */
@@ -28,9 +29,9 @@ export function lifecycleCases(h: Harness): void {
     const accepted: string[] = [];
     for (const result of duringClose) {
       if (result.status === 'fulfilled') accepted.push(result.value);
-      else expect(result.reason).toBeInstanceOf(QueueClosedError);
+      else expectError(result.reason, 'ERR_QUEUE_CLOSED');
     }
-    await expect(queue.send('after-close', { i: 99 })).rejects.toBeInstanceOf(QueueClosedError);
+    await rejectsWith(queue.send('after-close', { i: 99 }), 'ERR_QUEUE_CLOSED');
 
     const next = await h.queue<{ i: number }>(name);
     const seen = new Map<string, number>();
@@ -74,7 +75,7 @@ export function lifecycleCases(h: Harness): void {
     const queue = await h.queue<{ kind: string }>(
       name,
       {},
-      { failures: (e) => e instanceof UnrecoverableError },
+      { failures: (e) => QueuekitError.is(e, 'ERR_UNRECOVERABLE') },
     );
     await queue.send('now', { kind: 'a' });
     await queue.send('now', { kind: 'b' });

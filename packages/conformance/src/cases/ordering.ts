@@ -1,5 +1,6 @@
-import { RetryAfterError, UnsupportedFeatureError } from '@queuekit/core';
+import { RetryAfterError } from '@queuekit/core';
 import { expect, it } from 'vitest';
+import { rejectsWith } from '../expect-error.js';
 import { type Harness, until } from '../harness.js';
 
 type Keyed = { key: string; seq: number };
@@ -31,7 +32,7 @@ export function orderingCases(h: Harness): void {
       return { name: 'ordered', data: { key, seq: Math.floor(i / 2) }, options: { orderingKey: key } };
     });
     if (!ordering) {
-      await expect(producer.sendBatch(entries.slice(0, 3))).rejects.toBeInstanceOf(UnsupportedFeatureError);
+      await rejectsWith(producer.sendBatch(entries.slice(0, 3)), 'ERR_UNSUPPORTED_FEATURE');
       return;
     }
     await producer.sendBatch(entries);
@@ -51,9 +52,10 @@ export function orderingCases(h: Harness): void {
     const name = h.queueName();
     const producer = await h.queue<Keyed>(name);
     if (!ordering) {
-      await expect(
+      await rejectsWith(
         producer.send('ordered', { key: 'a', seq: 0 }, { orderingKey: 'a' }),
-      ).rejects.toBeInstanceOf(UnsupportedFeatureError);
+        'ERR_UNSUPPORTED_FEATURE',
+      );
       return;
     }
     const count = Math.max(30, 2 * h.capabilities.maxBatchSize + 3);
@@ -72,9 +74,10 @@ export function orderingCases(h: Harness): void {
     const name = h.queueName();
     const producer = await h.queue<Keyed>(name);
     if (!ordering) {
-      await expect(
+      await rejectsWith(
         producer.sendBatch([{ name: 'ordered', data: { key: 'a', seq: 0 }, options: { orderingKey: 'a' } }]),
-      ).rejects.toBeInstanceOf(UnsupportedFeatureError);
+        'ERR_UNSUPPORTED_FEATURE',
+      );
       return;
     }
     for (let seq = 0; seq < 8; seq++) {

@@ -1,4 +1,4 @@
-import { RetryAfterError, UnrecoverableError } from '@queuekit/core';
+import { QueuekitError, RetryAfterError, UnrecoverableError } from '@queuekit/core';
 import { expect, it } from 'vitest';
 import { deferred, type Harness, until } from '../harness.js';
 
@@ -61,7 +61,11 @@ export function retryCases(h: Harness): void {
 
   it('an UnrecoverableError skips the remaining attempts and goes straight to the dead letters', async () => {
     const name = h.queueName();
-    const queue = await h.queue<null>(name, {}, { failures: (e) => e instanceof UnrecoverableError });
+    const queue = await h.queue<null>(
+      name,
+      {},
+      { failures: (e) => QueuekitError.is(e, 'ERR_UNRECOVERABLE') },
+    );
     const attempts: number[] = [];
     const dead = deferred<{ reason: string; error?: string }>();
     queue.on('dead-lettered', (info) => dead.resolve(info));
@@ -76,7 +80,7 @@ export function retryCases(h: Harness): void {
 
   it('a RetryAfterError brings the job back after that delay without using an attempt', async () => {
     const name = h.queueName();
-    const queue = await h.queue<null>(name, {}, { failures: (e) => e instanceof RetryAfterError });
+    const queue = await h.queue<null>(name, {}, { failures: (e) => QueuekitError.is(e, 'ERR_RETRY_AFTER') });
     const runs: { attempt: number; at: number }[] = [];
     const done = deferred();
     queue.process(async (job) => {

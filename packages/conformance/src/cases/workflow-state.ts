@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import { storeFailingOnce } from '../faults.js';
 import { type Harness, until } from '../harness.js';
 import { quietFor } from './locks.js';
+import { startsUnderRateLimit } from './rate-limited.js';
 
 /** Workflow state that must survive: the default store, removed schedules, fan-out crashes, rate limits. */
 export function workflowStateCases(h: Harness): void {
@@ -82,23 +83,9 @@ export function workflowStateCases(h: Harness): void {
   });
 
   it('a rate limit reaches a lower bound of throughput, not only an upper one', async () => {
-    const name = h.queueName();
     const rateLimit = { max: 4, duration: 1000 };
-    const producer = await h.queue<{ i: number }>(name, { rateLimit });
-    const starts: number[] = [];
-    for (let c = 0; c < 2; c++) {
-      const consumer = await h.queue<{ i: number }>(name, { rateLimit });
-      consumer.process(
-        async () => {
-          starts.push(Date.now());
-        },
-        { concurrency: 5 },
-      );
-    }
     const jobs = 16;
-    await producer.sendBatch(Array.from({ length: jobs }, (_, i) => ({ name: 'limited', data: { i } })));
-    await until(`${jobs} jobs`, h.timeout(60_000), () => starts.length === jobs, 50);
-    const sorted = [...starts].sort((a, b) => a - b);
+    const sorted = await startsUnderRateLimit(h, rateLimit, jobs, 60_000);
     const span = (sorted.at(-1) ?? 0) - (sorted[0] ?? 0);
     // 16 jobs at 4 per window need 4 windows (at least 3 windows apart from first to last start); a limiter
     // that wastes permits needs far more. At least half the configured throughput, plus one window:

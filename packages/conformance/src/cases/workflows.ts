@@ -1,6 +1,13 @@
-import { type Job, type ReduceData, RetryAfterError, UnrecoverableError } from '@queuekit/core';
+import {
+  type Job,
+  QueuekitError,
+  type ReduceData,
+  RetryAfterError,
+  UnrecoverableError,
+} from '@queuekit/core';
 import { expect, it } from 'vitest';
 import { deferred, type Harness, until } from '../harness.js';
+import { startsUnderRateLimit } from './rate-limited.js';
 
 /** Job records, retry-after accounting, rate limits, schedules, fan-out/reduce and chained jobs. */
 export function workflowCases(h: Harness): void {
@@ -46,7 +53,7 @@ export function workflowCases(h: Harness): void {
 
   it('a RetryAfterError configured to count uses attempts and dead-letters at maxAttempts', async () => {
     const name = h.queueName();
-    const queue = await h.queue<null>(name, {}, { failures: (e) => e instanceof RetryAfterError });
+    const queue = await h.queue<null>(name, {}, { failures: (e) => QueuekitError.is(e, 'ERR_RETRY_AFTER') });
     const attempts: number[] = [];
     const dead = deferred<{ reason: string }>();
     queue.on('dead-lettered', (info) => dead.resolve(info));
@@ -60,24 +67,10 @@ export function workflowCases(h: Harness): void {
   });
 
   it('a rate limit is shared by every consumer of the queue', async () => {
-    const name = h.queueName();
     const rateLimit = { max: 3, duration: 1000 };
-    const producer = await h.queue<{ i: number }>(name, { rateLimit });
-    const starts: number[] = [];
-    for (let c = 0; c < 2; c++) {
-      const consumer = await h.queue<{ i: number }>(name, { rateLimit });
-      consumer.process(
-        async () => {
-          starts.push(Date.now());
-        },
-        { concurrency: 5 },
-      );
-    }
-    await producer.sendBatch(Array.from({ length: 9 }, (_, i) => ({ name: 'limited', data: { i } })));
-    await until('9 jobs', h.timeout(30_000), () => starts.length === 9, 50);
+    const sorted = await startsUnderRateLimit(h, rateLimit, 9, 30_000);
     // Fixed windows (the core's are wall-clock aligned, BullMQ's start at the first job): at most `max`
     // per window, hence at most 2 x max in any interval of `duration`, and 9 jobs need 3 windows.
-    const sorted = [...starts].sort((a, b) => a - b);
     const busiest = Math.max(
       ...sorted.map((t) => sorted.filter((u) => u >= t && u < t + rateLimit.duration).length),
     );
@@ -144,7 +137,11 @@ export function workflowCases(h: Harness): void {
     const reduceName = h.queueName();
     const producer = await h.queue<number[]>(name);
     for (let c = 0; c < 2; c++) {
-      const worker = await h.queue<number[]>(name, {}, { failures: (e) => e instanceof UnrecoverableError });
+      const worker = await h.queue<number[]>(
+        name,
+        {},
+        { failures: (e) => QueuekitError.is(e, 'ERR_UNRECOVERABLE') },
+      );
       worker.process(
         async (job) => {
           if (job.data.includes(35)) throw new UnrecoverableError('chunk with 35 is poison');

@@ -71,6 +71,21 @@ export interface DriverHarness {
     ids: readonly string[],
     options?: { readonly timeoutMs?: number; readonly receive?: Partial<ReceiveOptions> },
   ): Promise<{ readonly byId: Map<string, Delivery>; readonly others: Delivery[] }>;
+  /** The first delivery of message `id` on `queue` ({@link DriverHarness.receiveIds} of that one id). */
+  receiveOne(
+    driver: Driver,
+    queue: string,
+    id: string,
+    options?: { readonly timeoutMs?: number; readonly receive?: Partial<ReceiveOptions> },
+  ): Promise<Delivery>;
+  /**
+   * The setup most cases start with: a fresh queue, a driver (`h.driver()`, or `driver`), one message
+   * (`h.message(message)`) sent and received. `receivedAt` is the wall clock right after the receive.
+   */
+  oneDelivery(options?: {
+    readonly message?: Partial<OutgoingMessage>;
+    readonly driver?: Driver;
+  }): Promise<OneDelivery>;
   /** Everything `queue` delivers within `ms` (long polls up to that deadline): `[]` when it stays quiet. */
   deliveredWithin(driver: Driver, queue: string, ms: number): Promise<Delivery[]>;
   /**
@@ -80,6 +95,15 @@ export interface DriverHarness {
   cleanup(): Promise<void>;
   /** Close the driver the harness deletes queues with (after the suite). */
   close(): Promise<void>;
+}
+
+/** What {@link DriverHarness.oneDelivery} made: the queue, the driver, the message and its delivery. */
+export interface OneDelivery {
+  readonly queue: string;
+  readonly driver: Driver;
+  readonly message: OutgoingMessage;
+  readonly delivery: Delivery;
+  readonly receivedAt: number;
 }
 
 /** Build the harness for one driver factory. `probe` gives the capabilities. */
@@ -162,6 +186,19 @@ export function createDriverHarness(
         0,
       );
       return { byId, others };
+    },
+    async receiveOne(driver, queue, id, receiveOptions) {
+      const delivery = (await harness.receiveIds(driver, queue, [id], receiveOptions)).byId.get(id);
+      if (!delivery) throw new Error(`no delivery of ${id} on ${queue}`);
+      return delivery;
+    },
+    async oneDelivery({ message: overrides, driver: given } = {}) {
+      const queue = harness.queueName();
+      const driver = given ?? (await harness.driver());
+      const message = harness.message(overrides);
+      await driver.send(queue, [message]);
+      const delivery = await harness.receiveOne(driver, queue, message.id);
+      return { queue, driver, message, delivery, receivedAt: Date.now() };
     },
     async deliveredWithin(driver, queue, ms) {
       const seen: Delivery[] = [];

@@ -30,7 +30,7 @@ import {
   type DriverHarness,
 } from './harness.js';
 
-export type { DriverCaseGroup, DriverConformanceOptions, DriverHarness } from './harness.js';
+export type { DriverCaseGroup, DriverConformanceOptions, DriverHarness, OneDelivery } from './harness.js';
 export { nonUtf8Body } from './cases/messages.js';
 
 /** Each group: its title and the file of cases that registers it. */

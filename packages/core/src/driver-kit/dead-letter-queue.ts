@@ -43,7 +43,7 @@ type Transport = Pick<Driver, 'send' | 'receive' | 'capabilities' | 'peek'>;
  * `send` writes the dead-letter info as headers; `list` peeks when the driver can, else receives under a
  * hold and lets everything go at the end (with `defer` when the driver has it, so no delivery is counted);
  * `redrive` re-sends the chosen messages with `options.headers` and the dead-letter headers removed, then
- * acks them; `purge` acks everything. A message is acked only after its copy was sent, so none is lost.
+ * acks them (each job id once per call); `purge` acks everything. A message is acked only after its copy was sent, so none is lost.
  */
 export function deadLetterQueueOps(
   driver: Transport,
@@ -87,15 +87,17 @@ export function deadLetterQueueOps(
     },
     async redrive(queue, { ids, headers }) {
       const wanted = ids ? new Set(ids) : undefined;
-      let moved = 0;
+      // Each job id at most once per call: a moved job that a consumer dead-letters again while the scan goes
+      // on comes back as a new message, and moving it again would ping-pong until the consumer stops.
+      const moved = new Set<string>();
       await scan(hook.queueOf(queue), Number.POSITIVE_INFINITY, async (delivery) => {
-        if (wanted && !wanted.has(delivery.id)) return false;
+        if ((wanted && !wanted.has(delivery.id)) || moved.has(delivery.id)) return false;
         await driver.send(queue, [redriven(delivery, headers)]);
         await delivery.ack();
-        moved++;
+        moved.add(delivery.id);
         return true;
       });
-      return moved;
+      return moved.size;
     },
     async purge(queue) {
       let purged = 0;

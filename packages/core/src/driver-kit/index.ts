@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+export { type BatchFlush, Batcher } from './batcher.js';
 export { chunk, type ChunkLimits } from './chunk.js';
 export {
   DEAD_LETTER_HEADERS,

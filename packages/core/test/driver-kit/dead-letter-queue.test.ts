@@ -69,6 +69,29 @@ describe('deadLetterQueueOps', () => {
     await memory.close();
   });
 
+  it('redrive moves each job id once per call, even when a moved job is dead-lettered again meanwhile', async () => {
+    const { memory, ops } = await setup(true);
+    // A consumer that dead-letters every redriven job at once (20 times at most, so that a kit moving them
+    // again ends): the scan sees the copies come back.
+    const send = memory.send.bind(memory);
+    let bounces = 0;
+    const pingPong = Object.assign(Object.create(memory) as Driver, {
+      peek: undefined,
+      send: async (queue: string, messages: Parameters<Driver['send']>[1]) => {
+        await send(queue, messages);
+        if (queue === 'q' && bounces++ < 20)
+          for (const delivery of await memory.receive('q', receiveOptions)) {
+            await ops.send('q', delivery, { reason: 'max-attempts' });
+            await delivery.ack();
+          }
+      },
+    });
+    const bouncing = deadLetterQueueOps(pingPong, hook);
+    expect(await bouncing.redrive('q', { headers: { 'qk-attempt': '1' } })).toBe(3);
+    expect((await ops.list('q', 10)).map((m) => m.id).sort()).toEqual(['a', 'b', 'c']);
+    await memory.close();
+  });
+
   it('purges every dead letter and counts them', async () => {
     const { memory, ops } = await setup();
     expect(await ops.purge('q')).toBe(3);

@@ -1,4 +1,4 @@
-import type { Delivery, DeliveryRef, OutgoingMessage } from '@queuekit/core';
+import type { DeliveryRef, OutgoingMessage } from '@queuekit/core';
 import { expect } from 'vitest';
 import type { DriverHarness } from '../harness.js';
 import { it } from '../scope.js';
@@ -14,11 +14,12 @@ export function copyCases(h: DriverHarness): void {
   it.runIf(h.apiVersion >= 2)(
     'a delayed copy of a held delivery: the original ack resolves, the copy arrives once, not early, as sent',
     async () => {
-      const queue = h.queueName();
-      const driver = await h.driver();
-      const original = h.message({ headers: { 'qk-attempt': '1', 'x-kept': 'yes' } });
-      await driver.send(queue, [original]);
-      const held = (await h.receiveIds(driver, queue, [original.id])).byId.get(original.id) as Delivery;
+      const {
+        queue,
+        driver,
+        message: original,
+        delivery: held,
+      } = await h.oneDelivery({ message: { headers: { 'qk-attempt': '1', 'x-kept': 'yes' } } });
       const copyOf: DeliveryRef = {
         queue,
         id: held.id,
@@ -33,9 +34,7 @@ export function copyCases(h: DriverHarness): void {
       const sentAt = Date.now();
       await driver.send(queue, [copy]);
       await held.ack();
-      const again = (
-        await h.receiveIds(driver, queue, [original.id], { timeoutMs: 20_000 + delayMs })
-      ).byId.get(original.id) as Delivery;
+      const again = await h.receiveOne(driver, queue, original.id, { timeoutMs: 20_000 + delayMs });
       expect(Date.now()).toBeGreaterThanOrEqual(sentAt + delayMs);
       expect(again.headers).toMatchObject(copy.headers);
       expect([...again.body]).toEqual([...original.body]);

@@ -1,4 +1,4 @@
-import { CORE_HEADERS, type DeadLetteredMessage, type Delivery } from '@queuekit/core';
+import { CORE_HEADERS, type DeadLetteredMessage } from '@queuekit/core';
 import { expect } from 'vitest';
 import { until } from '../../harness.js';
 import type { DriverHarness } from '../harness.js';
@@ -52,7 +52,7 @@ export function deadLetterCases(h: DriverHarness): void {
     expect(
       await driver.redriveDeadLetters(queue, { ids: [target.id], headers: { [CORE_HEADERS.attempt]: '1' } }),
     ).toBe(1);
-    const again = (await h.receiveIds(driver, queue, [target.id])).byId.get(target.id) as Delivery;
+    const again = await h.receiveOne(driver, queue, target.id);
     expect(again.headers[CORE_HEADERS.attempt]).toBe('1');
     expect(again.headers['x-index']).toBe('0');
     expect([...again.body]).toEqual([...target.body]);

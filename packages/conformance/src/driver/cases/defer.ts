@@ -1,6 +1,5 @@
-import type { Delivery } from '@queuekit/core';
 import { expect } from 'vitest';
-import { rejectsWith } from '../expect-error.js';
+import { rejectsWith } from '../../expect-error.js';
 import type { DriverHarness } from '../harness.js';
 import { it } from '../scope.js';
 
@@ -9,19 +8,15 @@ export function deferCases(h: DriverHarness): void {
   const deferMs = Math.min(1500, h.capabilities.maxDelayMs);
 
   it('defer(ms) settles the delivery, hides the message at least ms, and does not count a delivery', async (context) => {
-    const queue = h.queueName();
-    const driver = await h.driver();
-    const message = h.message({ headers: { 'qk-attempt': '2', 'x-kept': 'yes' } });
-    await driver.send(queue, [message]);
-    const delivery = (await h.receiveIds(driver, queue, [message.id])).byId.get(message.id) as Delivery;
+    const { queue, driver, message, delivery } = await h.oneDelivery({
+      message: { headers: { 'qk-attempt': '2', 'x-kept': 'yes' } },
+    });
     if (!delivery.defer) return context.skip();
     const count = delivery.deliveryCount;
     const deferredAt = Date.now();
     await delivery.defer(deferMs);
     await rejectsWith(delivery.ack(), 'ERR_LOCK_LOST');
-    const again = (await h.receiveIds(driver, queue, [message.id], { timeoutMs: 20_000 + deferMs })).byId.get(
-      message.id,
-    ) as Delivery;
+    const again = await h.receiveOne(driver, queue, message.id, { timeoutMs: 20_000 + deferMs });
     expect(Date.now()).toBeGreaterThanOrEqual(deferredAt + deferMs);
     expect(again.deliveryCount).toBe(count);
     expect(again.headers).toMatchObject(message.headers);

@@ -1,4 +1,3 @@
-import type { Delivery } from '@queuekit/core';
 import { expect } from 'vitest';
 import type { DriverHarness } from '../harness.js';
 import { it } from '../scope.js';
@@ -31,17 +30,11 @@ export function delayCases(h: DriverHarness): void {
   });
 
   it('a delivery released with a delay is never delivered again early (drivers with release)', async (context) => {
-    const queue = h.queueName();
-    const driver = await h.driver();
-    const message = h.message();
-    await driver.send(queue, [message]);
-    const delivery = (await h.receiveIds(driver, queue, [message.id])).byId.get(message.id) as Delivery;
+    const { queue, driver, message, delivery } = await h.oneDelivery();
     if (!delivery.release) return context.skip();
     const releasedAt = Date.now();
     await delivery.release(delayMs, { error: 'try later' });
-    const again = (await h.receiveIds(driver, queue, [message.id], { timeoutMs: 20_000 + delayMs })).byId.get(
-      message.id,
-    ) as Delivery;
+    const again = await h.receiveOne(driver, queue, message.id, { timeoutMs: 20_000 + delayMs });
     expect(Date.now()).toBeGreaterThanOrEqual(releasedAt + delayMs);
     expect(again.deliveryCount).toBeGreaterThanOrEqual(2);
     await again.ack();

@@ -1,6 +1,5 @@
-import type { Delivery } from '@queuekit/core';
 import { expect } from 'vitest';
-import { rejectsWith } from '../expect-error.js';
+import { rejectsWith } from '../../expect-error.js';
 import type { DriverHarness } from '../harness.js';
 import { it } from '../scope.js';
 
@@ -22,21 +21,15 @@ export function lifecycleCases(h: DriverHarness): void {
   });
 
   it('an ack after its driver closed rejects typed (QueueClosedError or LockLostError), and the message comes back', async () => {
-    const queue = h.queueName();
-    const driver = await h.makeDriver();
-    const message = h.message();
-    await driver.send(queue, [message]);
-    const { byId } = await h.receiveIds(driver, queue, [message.id]);
+    const { queue, driver, message, delivery } = await h.oneDelivery({ driver: await h.makeDriver() });
     await driver.close();
-    const error = await (byId.get(message.id) as Delivery).ack().then(
+    const error = await delivery.ack().then(
       () => undefined,
       (caught: unknown) => caught,
     );
     await rejectsWith(Promise.reject(error), ['ERR_QUEUE_CLOSED', 'ERR_LOCK_LOST']);
     const other = await h.driver();
-    const again = (await h.receiveIds(other, queue, [message.id], { timeoutMs: 20_000 + h.lockMs })).byId.get(
-      message.id,
-    ) as Delivery;
+    const again = await h.receiveOne(other, queue, message.id, { timeoutMs: 20_000 + h.lockMs });
     expect(again.deliveryCount).toBeGreaterThanOrEqual(2);
     await again.ack();
   });

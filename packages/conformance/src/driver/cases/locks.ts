@@ -1,7 +1,7 @@
 import type { Delivery } from '@queuekit/core';
 import { expect } from 'vitest';
 import { until } from '../../harness.js';
-import { rejectsWith } from '../expect-error.js';
+import { rejectsWith } from '../../expect-error.js';
 import type { DriverHarness } from '../harness.js';
 import { it } from '../scope.js';
 
@@ -16,20 +16,14 @@ export function lockCases(h: DriverHarness): void {
   it.runIf(expiring)(
     'a settle after the lock expired rejects with LockLostError, and the message is delivered again',
     async () => {
-      const queue = h.queueName();
-      const driver = await h.driver();
-      const message = h.message();
-      await driver.send(queue, [message]);
-      const { byId } = await h.receiveIds(driver, queue, [message.id]);
-      const receivedAt = Date.now();
-      const delivery = byId.get(message.id) as Delivery;
+      const { queue, driver, message, delivery, receivedAt } = await h.oneDelivery();
       if (delivery.lockedUntil !== undefined)
         expect(delivery.lockedUntil).toBeGreaterThan(receivedAt - h.lockMs);
       const end = lockEnd(delivery, receivedAt);
       await until('the lock to run out', end - Date.now() + h.timeout(2000), () => Date.now() > end + 50);
       await rejectsWith(delivery.ack(), 'ERR_LOCK_LOST');
       // The same driver receives it again: a prefetching driver may hold the redelivery in its own buffer.
-      const again = (await h.receiveIds(driver, queue, [message.id])).byId.get(message.id) as Delivery;
+      const again = await h.receiveOne(driver, queue, message.id);
       expect(again.deliveryCount).toBeGreaterThanOrEqual(2);
       await rejectsWith(delivery.deadLetter({ reason: 'unrecoverable' }), 'ERR_LOCK_LOST');
       await again.ack();
@@ -39,13 +33,7 @@ export function lockCases(h: DriverHarness): void {
   it.runIf(expiring && h.capabilities.lockRenewal)(
     'extendLock keeps the message locked past its first lock and moves lockedUntil',
     async () => {
-      const queue = h.queueName();
-      const driver = await h.driver();
-      const message = h.message();
-      await driver.send(queue, [message]);
-      const { byId } = await h.receiveIds(driver, queue, [message.id]);
-      const receivedAt = Date.now();
-      const delivery = byId.get(message.id) as Delivery;
+      const { queue, delivery, receivedAt } = await h.oneDelivery();
       const firstEnd = lockEnd(delivery, receivedAt);
       const before = delivery.lockedUntil;
       const extendedAt = Date.now();

@@ -33,7 +33,7 @@ export function messageCases(h: DriverHarness): void {
     };
     const message = h.message({ name: 'send-email', headers });
     await driver.send(queue, [message]);
-    const delivery = (await h.receiveIds(driver, queue, [message.id])).byId.get(message.id) as Delivery;
+    const delivery = await h.receiveOne(driver, queue, message.id);
     expect(delivery.id).toBe(message.id);
     if (delivery.name !== undefined) expect(delivery.name).toBe('send-email');
     const received: Record<string, string | undefined> = {};

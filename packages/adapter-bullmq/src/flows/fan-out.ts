@@ -1,56 +1,28 @@
 import type { OutgoingMessage } from '@queuekit/core';
-import { FlowProducer, type Job, type JobsOptions, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { FlowProducer, type Job, type JobsOptions } from 'bullmq';
+import { deadLetterRecords } from '../admin.js';
+import type { DriverHost } from '../driver.js';
 import {
-  type BullJobSpec,
   bullJobId,
-  DEAD_LETTER_FIELD,
+  INDEX_SLACK_MS,
   type JobPlacement,
-  type JobSettings,
-  parseDeadLetterRecord,
+  META_OPTION,
+  placeMessages,
+  type QueuekitJobMeta,
+  readMeta,
   toBullJob,
-} from './job-mapping.js';
-import { META_OPTION, type QueuekitJobMeta, readMeta } from './payload.js';
-import { INDEX_SLACK_MS } from './placement.js';
+} from '../wire.js';
 
 /** Headers the core puts on every chunk of a fan-out. */
 export const FANOUT_PARENT_HEADER = 'qk-fanout-parent';
 export const FANOUT_INDEX_HEADER = 'qk-fanout-index';
-
-/** What the fan-out needs from the driver. */
-export interface FanOutHost {
-  readonly connection: Redis;
-  readonly prefix: string;
-  readonly jobSettings: JobSettings;
-  /** The BullMQ `Queue` of a queue name (created on first use). */
-  queue(name: string): Queue;
-  /** BullMQ ids for the chunks of a send (see `placeMessages`). */
-  place(queue: string, messages: readonly OutgoingMessage[]): JobPlacement[];
-  /** Write the `getJob` index entries of numbered jobs, as `send` does. */
-  indexNumbered(
-    queue: string,
-    messages: readonly OutgoingMessage[],
-    placements: readonly JobPlacement[],
-    ids: readonly (string | undefined)[],
-  ): Promise<void>;
-}
-
-/** The reduce body the core expects. */
-interface ReduceBody {
-  parentId: string;
-  results: unknown[];
-  failed: { index: number; reason?: string; error?: string }[];
-}
 
 /** A chunk that dead-lettered leaves its flow without failing or blocking the reduce job. */
 const CHILD_OPTIONS = { ignoreDependencyOnFailure: true } as const satisfies JobsOptions;
 
 const encoder = new TextEncoder();
 
-/**
- * Most chunks a fan-out record may declare. Far above what one flow can hold in practice, low
- * enough that a forged count cannot exhaust the heap (the reduce body holds one entry a chunk).
- */
+/** Most chunks a fan-out record may declare: far above what a flow holds, low enough that a forged count cannot exhaust the heap. */
 export const MAX_FAN_OUT_CHUNKS = 100_000;
 
 /** Between the chunk queue's name and the fan-out id in a record key. */
@@ -72,9 +44,8 @@ const RECORD_INFIX = ':qk:fan:';
 export class FanOutFlows {
   private producer: FlowProducer | undefined;
 
-  constructor(private readonly host: FanOutHost) {}
+  constructor(private readonly host: DriverHost) {}
 
-  /** Redis key of the record of fan-out `parentId` whose chunks go to `queue`. */
   recordKey(queue: string, parentId: string): string {
     return this.host.queue(queue).toKey(`qk:fan:${parentId}`);
   }
@@ -84,7 +55,6 @@ export class FanOutFlows {
     return this.producer;
   }
 
-  /** Send the chunks as children of the reduce job (see the class). */
   async fanOut(
     queue: string,
     chunks: readonly OutgoingMessage[],
@@ -106,7 +76,7 @@ export class FanOutFlows {
       .hset(record, 'parent', parentKey, 'n', String(chunks.length), 'id', parentId)
       .pexpire(record, ttlMs)
       .exec();
-    const placements = this.host.place(queue, chunks);
+    const placements = placeMessages(chunks);
     const children = chunks.map((chunk, index) =>
       toBullJob(chunk, this.host.jobSettings, placements[index] as JobPlacement),
     );
@@ -115,7 +85,7 @@ export class FanOutFlows {
       queueName: reduce.queue,
       data: parentJob.data,
       opts: { ...parentJob.opts, [META_OPTION]: parentMeta } as JobsOptions,
-      children: children.map((child: BullJobSpec) => ({
+      children: children.map((child) => ({
         name: child.name,
         queueName: queue,
         data: child.data,
@@ -205,7 +175,11 @@ export class FanOutFlows {
     if (!Number.isInteger(total) || total < 0 || total > MAX_FAN_OUT_CHUNKS)
       return { invalid: `fan-out record: chunk count outside 0..${MAX_FAN_OUT_CHUNKS}` };
     const [values, failures] = await Promise.all([job.getChildrenValues(), job.getIgnoredChildrenFailures()]);
-    const body: ReduceBody = { parentId, results: [], failed: [] };
+    const body: {
+      parentId: string;
+      results: unknown[];
+      failed: { index: number; reason: string; error?: string }[];
+    } = { parentId, results: [], failed: [] };
     const missing: { index: number; key: string | undefined }[] = [];
     for (let index = 0; index < total; index++) {
       const key = entries[`i:${index}`];
@@ -216,7 +190,10 @@ export class FanOutFlows {
       body.results.push(null);
       missing.push({ index, key });
     }
-    const stored = await this.deadLetterRecords(missing.map((entry) => entry.key));
+    const stored = await deadLetterRecords(
+      this.host.connection,
+      missing.map((entry) => entry.key),
+    );
     for (const [position, { index, key }] of missing.entries()) {
       const record = stored[position];
       const failedReason = key ? failures[key] : undefined;
@@ -243,20 +220,6 @@ export class FanOutFlows {
     if (colon <= 0 || !rest.startsWith(RECORD_INFIX, colon)) return undefined;
     const parentId = rest.slice(colon + RECORD_INFIX.length);
     return parentId === '' ? undefined : parentId;
-  }
-
-  /** The dead-letter records of the chunk jobs at `keys`, in one round trip. */
-  private async deadLetterRecords(keys: readonly (string | undefined)[]) {
-    if (!keys.some((key) => key !== undefined)) return keys.map(() => undefined);
-    const pipeline = this.host.connection.pipeline();
-    for (const key of keys) if (key !== undefined) pipeline.hget(key, DEAD_LETTER_FIELD);
-    const replies = (await pipeline.exec()) ?? [];
-    let next = 0;
-    return keys.map((key) => {
-      if (key === undefined) return undefined;
-      const [error, value] = replies[next++] ?? [null, null];
-      return error ? undefined : parseDeadLetterRecord(typeof value === 'string' ? value : undefined);
-    });
   }
 
   async close(): Promise<void> {

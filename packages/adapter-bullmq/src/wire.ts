@@ -1,0 +1,430 @@
+import {
+  type BackoffOptions,
+  CORE_HEADERS as H,
+  DEFAULT_BACKOFF,
+  type DeadLetterInfo,
+  type OutgoingMessage,
+  type ReceivedMessage,
+} from '@queuekit/core';
+import { Job, type JobJson, type JobsOptions, optsEncodeMap, Queue } from 'bullmq';
+
+/**
+ * How a queuekit message is stored as a BullMQ job, so that plain BullMQ workers see ordinary jobs: a
+ * JSON body is the job's `data` as real JSON, and the headers travel in `opts.queuekit`, which plain
+ * workers ignore.
+ */
+
+/** How the body is stored in `job.data`. Absent means JSON: `data` is the parsed body. */
+export type BodyEncoding = 'text' | 'base64';
+
+/** The `opts.queuekit` option stored with every job sent by queuekit. */
+export interface QueuekitJobMeta {
+  readonly v: 1;
+  /** queuekit job id, when it differs from the BullMQ job id. */
+  readonly id?: string;
+  /** Headers (`qk-*`, `content-type`, user headers), without what the job itself says (see `compactHeaders`). */
+  readonly h: Readonly<Record<string, string>>;
+  readonly e?: BodyEncoding;
+  /** `false` when the headers had no `qk-name`. */
+  readonly n?: false;
+  /** `1` on a later copy of a job with the same queuekit id (retry-after, delay hop, redrive). */
+  readonly c?: 1;
+  /** On the reduce job of a native fan-out: Redis key of the fan-out's record (see `flows/fan-out.ts`). */
+  readonly f?: string;
+  /**
+   * BullMQ `timestamp` of the job this meta was written for (see {@link StoredJob}): a job whose own
+   * timestamp differs is a copy another tool added with these options (Bull Board's "Duplicate").
+   */
+  readonly t?: number;
+}
+
+/** Name of the BullMQ job option carrying {@link QueuekitJobMeta}. */
+export const META_OPTION = 'queuekit';
+/** Hash field holding the {@link DeadLetterRecord} of a failed job. */
+export const DEAD_LETTER_FIELD = 'qkdl';
+/**
+ * Hash field holding the deliveries (`attemptsStarted`) a job had when it left `active` for good or was
+ * replaced in place by a core copy. BullMQ's own count (`ats`) is then reset to 0, so that a job moved
+ * back by BullMQ tools (Bull Board's Retry keeps `attemptsStarted`) starts with a fresh attempt budget;
+ * `getJob` reads the old count from here.
+ */
+export const STARTED_BEFORE_FIELD = 'qkat';
+/** Header carrying the ISO time of the tick a recurring run belongs to. */
+export const TICK_HEADER = 'queuekit-tick';
+/** Index entries outlive the job's delay and the completed-job retention by this much (waiting time). */
+export const INDEX_SLACK_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** What queuekit stores next to BullMQ's `failedReason` when it dead-letters a job. */
+export interface DeadLetterRecord extends DeadLetterInfo {
+  readonly at: number;
+  /** Headers taken off the stored options as the job was dead-lettered, put back when it is listed. */
+  readonly h?: Readonly<Record<string, string>>;
+}
+
+/** Job-level settings from the driver's options. */
+export interface JobSettings {
+  readonly keepCompleted: number;
+  readonly keepCompletedMs: number;
+}
+
+/** Where a message goes: its BullMQ id (BullMQ numbers it when absent) and whether it is a copy. */
+export interface JobPlacement {
+  readonly jobId: string | undefined;
+  readonly copy?: boolean;
+}
+
+/** A job ready for `Queue.add` / `Queue.addBulk`. */
+export interface BullJobSpec {
+  readonly name: string;
+  readonly data: unknown;
+  readonly opts: JobsOptions;
+}
+
+const JSON_TYPE = 'application/json';
+const encoder = new TextEncoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** BullMQ's id of a job scheduler's run: `repeat:<scheduler id>:<tick ms>`. */
+const SCHEDULER_RUN_ID = /^repeat:.+:(\d+)$/;
+/** Marks an escaped BullMQ job id (see {@link bullJobId}). */
+const ESCAPE = 'qk-';
+
+/**
+ * queuekit priorities are 0-9 with 9 served first; BullMQ's are 1..2^21 with 1 served first, and a job
+ * without one is served before every prioritized job. So queuekit always sets one: 0 maps to 10, 9 to 1.
+ */
+const BULL_PRIORITY_OF_ZERO = 10;
+
+export function toBullPriority(priority: number | undefined): number {
+  return BULL_PRIORITY_OF_ZERO - Math.min(9, Math.max(0, Math.trunc(priority ?? 0)));
+}
+
+/** `undefined` for an unprioritized job (plain BullMQ), 0 for priorities beyond queuekit's range. */
+export function fromBullPriority(bullPriority: number | undefined): number | undefined {
+  if (!bullPriority || bullPriority <= 0) return undefined;
+  return bullPriority > BULL_PRIORITY_OF_ZERO ? 0 : BULL_PRIORITY_OF_ZERO - bullPriority;
+}
+
+/**
+ * BullMQ job id for a deduplicated send. BullMQ refuses custom ids that are integers or contain `:`;
+ * those, and ids starting with `qk-`, become `qk-` plus the URI-encoded id. Injective: a kept id never
+ * starts with `qk-`, an escaped one always does.
+ */
+export function bullJobId(id: string): string {
+  return legacyBullJobId(id) !== id || id.startsWith(ESCAPE) ? `${ESCAPE}${encodeURIComponent(id)}` : id;
+}
+
+/** The escape before 0.2 (`1` and `qk-1` collided). Read-only: `getJob` still finds jobs stored so. */
+export function legacyBullJobId(id: string): string {
+  if (`${Number.parseInt(id, 10)}` === id || id.includes(':')) return `${ESCAPE}${encodeURIComponent(id)}`;
+  return id;
+}
+
+/** Redis key (under the queue's BullMQ prefix) of the `getJob` index entry of a queuekit id. */
+export function indexKey(queueKeyPrefix: string, id: string): string {
+  return `${queueKeyPrefix}qk:id:${id}`;
+}
+
+/**
+ * BullMQ ids for a batch, so that `getJob(id)` finds the latest job of an id without an index in the
+ * common case: dedup sends and first sends of a core-generated UUID keep the queuekit id; copies (named
+ * by `copyOf`, repeated in the batch, or every message of a redrive) and other ids are numbered by
+ * BullMQ and indexed. So a non-dedup send of an id already in the broker is never dropped.
+ */
+export function placeMessages(messages: readonly OutgoingMessage[], copies = false): JobPlacement[] {
+  const seen = new Set<string>();
+  return messages.map((message) => {
+    if (message.dedup) return { jobId: bullJobId(message.id) };
+    const copy = copies || message.copyOf !== undefined || seen.has(message.id);
+    seen.add(message.id);
+    if (copy) return { jobId: undefined, copy: true };
+    return UUID.test(message.id) ? { jobId: message.id } : { jobId: undefined };
+  });
+}
+
+/** BullMQ's `removeOnComplete` for the settings. */
+export function removeOnComplete(settings: JobSettings): JobsOptions['removeOnComplete'] {
+  const count = settings.keepCompleted > 0 ? { count: settings.keepCompleted } : undefined;
+  if (settings.keepCompletedMs <= 0) return count ?? true;
+  return { age: Math.ceil(settings.keepCompletedMs / 1000), ...count };
+}
+
+/** The tick (epoch ms) of a job made by a BullMQ job scheduler, or `undefined` for other jobs. */
+export function schedulerTick(job: Pick<Job, 'id' | 'repeatJobKey'>): number | undefined {
+  if (!job.repeatJobKey || job.id === undefined) return undefined;
+  const match = SCHEDULER_RUN_ID.exec(job.id);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Whether a `content-type` value is JSON (`application/json`, `application/x+json`, with parameters). */
+function isJsonContentType(contentType: string | undefined): boolean {
+  const mime = contentType?.split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  return mime === JSON_TYPE || mime.endsWith('+json');
+}
+
+/**
+ * A body as BullMQ `data`: JSON bodies as real JSON values when that is lossless (the text is exactly
+ * what `JSON.stringify` gives back, as for queuekit's JSON codec), other UTF-8 text as a string, anything
+ * else as base64.
+ */
+export function bodyToData(
+  body: Uint8Array,
+  contentType: string | undefined,
+): { data: unknown; e?: BodyEncoding } {
+  let text: string;
+  try {
+    text = strictUtf8.decode(body);
+  } catch {
+    return {
+      data: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'),
+      e: 'base64',
+    };
+  }
+  if (isJsonContentType(contentType)) {
+    try {
+      const value: unknown = JSON.parse(text);
+      if (JSON.stringify(value) === text) return { data: value };
+    } catch {
+      // Not JSON after all: kept as text, and the consumer's codec reports it.
+    }
+  }
+  return { data: text, e: 'text' };
+}
+
+export function dataToBody(data: unknown, e: BodyEncoding | undefined): Uint8Array {
+  if (e === 'base64' && typeof data === 'string') return new Uint8Array(Buffer.from(data, 'base64'));
+  if (e === 'text' && typeof data === 'string') return encoder.encode(data);
+  return encoder.encode(JSON.stringify(data === undefined ? null : data));
+}
+
+/**
+ * The checked queuekit meta of a job's options; `undefined` for jobs added by plain BullMQ. Any producer
+ * can write this option, so it is rebuilt from checked fields only (headers into an object without a
+ * prototype, so `__proto__` is just a name).
+ */
+export function readMeta(opts: unknown): QueuekitJobMeta | undefined {
+  const meta = (opts as Record<string, unknown> | null | undefined)?.[META_OPTION];
+  if (typeof meta !== 'object' || meta === null) return undefined;
+  const { v, h, id, e, n, c, f, t } = meta as Record<string, unknown>;
+  if (v !== 1 || typeof h !== 'object' || h === null || Array.isArray(h)) return undefined;
+  return {
+    v: 1,
+    h: stringEntries(h),
+    ...(typeof id === 'string' && id !== '' ? { id } : {}),
+    ...(e === 'text' || e === 'base64' ? { e } : {}),
+    ...(n === false ? { n } : {}),
+    ...(c === 1 ? { c } : {}),
+    // A fan-out meta of another type stays visible (as no key), so that the job is refused.
+    ...(f !== undefined ? { f: typeof f === 'string' ? f : '' } : {}),
+    ...(typeof t === 'number' && Number.isFinite(t) ? { t } : {}),
+  };
+}
+
+/** The string values of an untrusted object, in an object without a prototype. */
+function stringEntries(value: object): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (const [key, entry] of Object.entries(value)) if (typeof entry === 'string') out[key] = entry;
+  return out;
+}
+
+function positiveInt(value: string | undefined): number | undefined {
+  const n = Number(value ?? Number.NaN);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/** BullMQ's native backoff, for plain BullMQ workers that process a queuekit job. */
+function bullBackoff(raw: string | undefined): JobsOptions['backoff'] {
+  let parsed: BackoffOptions = DEFAULT_BACKOFF;
+  try {
+    if (raw) parsed = { ...DEFAULT_BACKOFF, ...(JSON.parse(raw) as BackoffOptions) };
+  } catch {
+    parsed = DEFAULT_BACKOFF;
+  }
+  const jitter = parsed.jitter && parsed.jitter > 0 && parsed.jitter <= 1 ? { jitter: parsed.jitter } : {};
+  return { type: parsed.type ?? 'exponential', delay: parsed.delay ?? DEFAULT_BACKOFF.delay, ...jitter };
+}
+
+/**
+ * An outgoing message as a BullMQ job: `attempts` and `backoff` from the core's headers, so that a plain
+ * BullMQ worker retries it the same way; always a priority.
+ */
+export function toBullJob(
+  message: OutgoingMessage,
+  settings: JobSettings,
+  placement: JobPlacement = { jobId: message.dedup ? bullJobId(message.id) : undefined },
+): BullJobSpec {
+  const { data, e } = bodyToData(message.body, message.headers[H.contentType]);
+  const { jobId } = placement;
+  const attempts = positiveInt(message.headers[H.maxAttempts]);
+  const meta: QueuekitJobMeta = {
+    v: 1,
+    h: compactHeaders(withoutNativeNotBefore(message), message.name, e === undefined, attempts),
+    ...(jobId === message.id ? {} : { id: message.id }),
+    ...(e ? { e } : {}),
+    ...(message.headers[H.name] === undefined ? { n: false as const } : {}),
+    ...(placement.copy ? { c: 1 as const } : {}),
+  };
+  const opts: JobsOptions & { [META_OPTION]: QueuekitJobMeta } = {
+    priority: toBullPriority(message.priority),
+    removeOnComplete: removeOnComplete(settings),
+    [META_OPTION]: meta,
+    ...(jobId === undefined ? {} : { jobId }),
+    ...(message.delayMs !== undefined && message.delayMs > 0 ? { delay: Math.ceil(message.delayMs) } : {}),
+    ...(attempts === undefined ? {} : { attempts, backoff: bullBackoff(message.headers[H.backoff]) }),
+  };
+  return { name: message.name, data, opts };
+}
+
+/**
+ * The headers without `qk-not-before` when the whole delay is native (not a hop): BullMQ's delayed set is
+ * then the only clock, so a job a person promoted or re-delayed (Bull Board) runs when BullMQ hands it out
+ * instead of being parked again by the core.
+ */
+function withoutNativeNotBefore(message: OutgoingMessage): Readonly<Record<string, string>> {
+  const notBefore = Number(message.headers[H.notBefore]);
+  const delayMs = message.delayMs ?? 0;
+  // BullMQ counts the delay from its own Date.now(), taken after this one.
+  if (delayMs <= 0 || !Number.isFinite(notBefore) || notBefore > Date.now() + Math.ceil(delayMs))
+    return message.headers;
+  const { [H.notBefore]: _covered, ...rest } = message.headers;
+  return rest;
+}
+
+/**
+ * Headers as stored, without what the job itself says: `qk-name` equal to the job name, `content-type`
+ * exactly JSON for JSON data, `qk-max-attempts` equal to `attempts`. {@link fullHeaders} puts them back.
+ */
+function compactHeaders(
+  headers: Readonly<Record<string, string>>,
+  name: string,
+  jsonData: boolean,
+  attempts: number | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key in headers) {
+    const value = headers[key] as string;
+    if (key === H.name && value === name) continue;
+    if (key === H.contentType && jsonData && value === JSON_TYPE) continue;
+    if (key === H.maxAttempts && attempts !== undefined && value === String(attempts)) continue;
+    out[key] = value;
+  }
+  return out;
+}
+
+function fullHeaders(meta: QueuekitJobMeta, job: JobLike): Record<string, string> {
+  const headers: Record<string, string> = { ...meta.h };
+  if (meta.e === undefined && headers[H.contentType] === undefined) headers[H.contentType] = JSON_TYPE;
+  if (meta.n !== false && headers[H.name] === undefined) headers[H.name] = job.name;
+  if (headers[H.maxAttempts] === undefined && job.opts.attempts)
+    headers[H.maxAttempts] = String(job.opts.attempts);
+  return headers;
+}
+
+/** What {@link fromBullJob} reads of a job (a `Job`, or a job scheduler's template). */
+export type JobLike = Pick<
+  Job,
+  'id' | 'name' | 'data' | 'opts' | 'attemptsStarted' | 'attemptsMade' | 'timestamp' | 'repeatJobKey'
+> & { readonly priority?: number };
+
+/** The queuekit view of any BullMQ job, sent by queuekit or by plain BullMQ. */
+export function fromBullJob(job: JobLike, raw: unknown = job): ReceivedMessage {
+  const stored = readMeta(job.opts);
+  // A copy another tool added with a queuekit job's options (Bull Board's Duplicate) is a new job: its
+  // BullMQ id is its queuekit id, its attempts start at 1, it was enqueued when it was added.
+  const foreignCopy = stored?.t !== undefined && stored.t !== job.timestamp;
+  let headers: Record<string, string>;
+  let meta = stored;
+  if (!stored) {
+    headers = { [H.contentType]: JSON_TYPE };
+    if (job.opts.attempts && job.opts.attempts > 0) headers[H.maxAttempts] = String(job.opts.attempts);
+  } else if (foreignCopy) {
+    const { id: _id, c: _c, ...rest } = stored;
+    meta = rest;
+    const { [H.attempt]: _attempt, ...kept } = fullHeaders(rest, job);
+    headers = { ...kept, [H.enqueuedAt]: String(job.timestamp) };
+  } else headers = fullHeaders(stored, job);
+  const tick = meta ? schedulerTick(job) : undefined;
+  if (tick !== undefined) headers[TICK_HEADER] = new Date(tick).toISOString();
+  // The priority the job holds now: Bull Board's "Change priority" updates only the hash's.
+  const held =
+    typeof job.priority === 'number' && Number.isFinite(job.priority) ? job.priority : job.opts.priority;
+  const priority = fromBullPriority(held);
+  return {
+    id: meta?.id ?? String(job.id),
+    name: job.name,
+    body: dataToBody(job.data, meta?.e),
+    headers,
+    deliveryCount: Math.max(1, job.attemptsStarted || job.attemptsMade + 1),
+    enqueuedAt: new Date(job.timestamp),
+    ...(priority === undefined ? {} : { priority }),
+    raw,
+  };
+}
+
+/** A dead letter as a new message to redrive: its own id, new headers, a fresh count. */
+export function redriveMessage(job: Job, headers: Readonly<Record<string, string>>): OutgoingMessage {
+  const view = fromBullJob(job);
+  return {
+    id: view.id,
+    name: job.name,
+    body: view.body,
+    headers: { ...view.headers, ...headers },
+    priority: view.priority ?? 0,
+  };
+}
+
+/** A stored dead-letter record; `undefined` when absent or unreadable. */
+export function parseDeadLetterRecord(raw: string | null | undefined): DeadLetterRecord | undefined {
+  try {
+    const value = JSON.parse(raw || 'null') as Partial<DeadLetterRecord> | null;
+    if (typeof value?.reason !== 'string') return undefined;
+    return {
+      reason: value.reason,
+      at: typeof value.at === 'number' ? value.at : Date.now(),
+      ...(typeof value.error === 'string' ? { error: value.error } : {}),
+      ...(typeof value.attempts === 'number' ? { attempts: value.attempts } : {}),
+      ...(typeof value.h === 'object' && value.h !== null ? { h: stringEntries(value.h) } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Job options as BullMQ stores them in the job hash (its short names for some keys). */
+export function encodeOpts(opts: JobsOptions): Record<string, unknown> {
+  const encode = optsEncodeMap as Record<string, string>;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(opts)) {
+    if (value === undefined) continue;
+    if (key === 'telemetry') {
+      const telemetry = value as NonNullable<JobsOptions['telemetry']>;
+      if (telemetry.metadata !== undefined) out.tm = telemetry.metadata;
+      if (telemetry.omitContext !== undefined) out.omc = telemetry.omitContext;
+    } else out[encode[key] ?? key] = value;
+  }
+  return out;
+}
+
+/**
+ * A job stored without the `jobId` option, its meta stamped with the job's creation time (`t`). BullMQ
+ * keeps `jobId` in the stored options, so a tool that re-adds a job with its options (Bull Board's
+ * Duplicate) would be dropped as a duplicate; without it the re-added job gets a new BullMQ id, and its
+ * copied `t` tells the driver it is a new job (see {@link fromBullJob}).
+ */
+class StoredJob extends Job {
+  override asJSON(): JobJson {
+    const { jobId: _jobId, ...opts } = this.opts;
+    const meta = (opts as Record<string, unknown>)[META_OPTION];
+    if (typeof meta === 'object' && meta !== null)
+      (opts as Record<string, unknown>)[META_OPTION] = { ...meta, t: this.timestamp };
+    return { ...super.asJSON(), opts };
+  }
+}
+
+/** The BullMQ `Queue` the driver sends with: its `add` and `addBulk` store {@link StoredJob}s. */
+export class SendQueue extends Queue {
+  protected override get Job(): typeof Job {
+    // The same class with one method overridden; TypeScript cannot relate its generic statics.
+    return StoredJob as unknown as typeof Job;
+  }
+}
