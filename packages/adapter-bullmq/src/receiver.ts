@@ -7,7 +7,7 @@ import {
   LockLostError,
   type ReceivedMessage,
 } from '@queuekit/core';
-import { createDelivery, type ErrorClassifier } from '@queuekit/core/driver-kit';
+import { createDelivery, type ErrorClassifier, type WakeReason, Wakeup } from '@queuekit/core/driver-kit';
 import { type Job, type JobJson, type JobsOptions, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
@@ -121,7 +121,6 @@ export interface HeldDelivery extends Delivery {
 }
 
 type FetchOutcome = { readonly job: Job | undefined } | { readonly error: unknown };
-type Waiter = (outcome: FetchOutcome) => void;
 
 /** First and longest pause between quick empty answers of BullMQ's fetch (see `first`). */
 const QUICK_MISS_PAUSE_MS = 5;
@@ -142,7 +141,9 @@ export class QueueReceiver {
   readonly worker: FetchWorker;
   private tokenSeq = 0;
   private pending: Promise<void> | undefined;
-  private readonly waiters: Waiter[] = [];
+  /** Woken when the shared fetch ends; `outcome` is what it got. */
+  private readonly arrived = new Wakeup();
+  private outcome: FetchOutcome = { job: undefined };
   private readonly buffer: { readonly job: Job; readonly until: number }[] = [];
   private sweeper: NodeJS.Timeout | undefined;
   private consumerStopped = false;
@@ -257,7 +258,7 @@ export class QueueReceiver {
       if (remaining <= 0) return undefined;
       const started = Date.now();
       const outcome = await this.awaitFetch(remaining, options.signal);
-      if (outcome === 'timeout' || outcome === 'aborted') return undefined;
+      if (typeof outcome === 'string') return undefined;
       if ('error' in outcome) throw outcome.error;
       if (outcome.job) return outcome.job;
       // BullMQ answers at once, without blocking, once after a fetch (until it sees the queue drained) and
@@ -305,51 +306,28 @@ export class QueueReceiver {
   }
 
   /** Wait on the shared blocking fetch (starting one when none runs). */
-  private awaitFetch(
-    remainingMs: number,
-    signal: AbortSignal,
-  ): Promise<FetchOutcome | 'timeout' | 'aborted'> {
+  private async awaitFetch(remainingMs: number, signal: AbortSignal): Promise<FetchOutcome | WakeReason> {
     this.worker.blockCapSeconds = Math.max(0.01, remainingMs / 1000);
-    if (!this.pending) {
-      this.pending = this.worker.getNextJob(this.nextToken(), { block: true }).then(
-        (job) => this.fetched({ job: job ?? undefined }),
-        (error: unknown) => this.fetched({ error }),
-      );
-    }
-    return new Promise((resolve) => {
-      const finish = (value: FetchOutcome | 'timeout' | 'aborted') => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      };
-      const waiter: Waiter = (outcome) => finish(outcome);
-      const leave = () => {
-        const index = this.waiters.indexOf(waiter);
-        if (index >= 0) this.waiters.splice(index, 1);
-      };
-      const onAbort = () => {
-        leave();
-        this.consumerStopped = true;
-        finish('aborted');
-      };
-      const timer = setTimeout(() => {
-        leave();
-        finish('timeout');
-      }, remainingMs);
-      this.waiters.push(waiter);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    this.pending ??= this.worker.getNextJob(this.nextToken(), { block: true }).then(
+      (job) => this.fetched({ job: job ?? undefined }),
+      (error: unknown) => this.fetched({ error }),
+    );
+    const reason = await this.arrived.wait(remainingMs, signal);
+    if (reason === 'aborted') this.consumerStopped = true;
+    if (reason !== 'woken') return reason;
+    // The first waiter woken takes the job; the others find none and wait again.
+    const outcome = this.outcome;
+    if ('job' in outcome) this.outcome = { job: undefined };
+    return outcome;
   }
 
   private fetched(outcome: FetchOutcome): void {
     this.pending = undefined;
-    const waiters = this.waiters.splice(0, this.waiters.length);
-    if ('job' in outcome && outcome.job) {
-      const first = waiters.shift();
-      if (first) first(outcome);
-      else this.adopt(outcome.job);
-      for (const waiter of waiters) waiter({ job: undefined });
-    } else for (const waiter of waiters) waiter(outcome);
+    if ('job' in outcome && outcome.job && this.arrived.waiting === 0) this.adopt(outcome.job);
+    else {
+      this.outcome = outcome;
+      this.arrived.wake();
+    }
   }
 
   /** A job nobody waits for: kept for half a lock for the next take, or handed back. */
@@ -408,7 +386,8 @@ export class QueueReceiver {
     clearTimeout(this.sweeper);
     this.sweeper = undefined;
     await Promise.all(buffered.map((entry) => this.handBack(entry.job)));
-    for (const waiter of this.waiters.splice(0, this.waiters.length)) waiter({ job: undefined });
+    this.outcome = { job: undefined };
+    this.arrived.wake();
     await this.worker.close(true);
     await this.pending?.catch(() => undefined);
     await Promise.all([...this.givingBack]);

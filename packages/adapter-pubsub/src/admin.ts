@@ -1,25 +1,72 @@
-import type { v1 } from '@google-cloud/pubsub';
-import { ConfigError } from '@queuekit/core';
-import type { QueueResources } from './names.js';
-import { mapError, Status, statusOf } from './rpc.js';
+import { type PubSub, v1 } from '@google-cloud/pubsub';
+import { ConfigError, type DeadLetteredMessage, type RedriveOptions } from '@queuekit/core';
+import { call, Status, statusOf } from './errors.js';
+import type { ResolvedOptions } from './options.js';
+import {
+  A,
+  copyOf,
+  type PubsubMessage,
+  type PulledMessage,
+  type QueueResources,
+  Requests,
+  toDeadLettered,
+  topicFor,
+} from './wire.js';
 
-/** What the driver needs to know about a queue's subscription. */
-export interface SubscriptionInfo {
+/** The driver's gRPC clients and the requests made with them. */
+export interface Clients {
+  readonly projectId: string;
+  readonly publisher: v1.PublisherClient;
+  readonly subscriber: v1.SubscriberClient;
+  readonly requests: Requests;
+}
+
+/** A subscription a queue's consumers pull from, as the driver uses it. */
+export interface Subscription {
+  readonly name: string;
   /** The subscription's own ack deadline: how long a pulled message is held before the driver sets the lock. */
   readonly ackDeadlineSeconds: number;
   /** The native dead-letter policy's limit (every subscription used has a policy, so `deliveryAttempt` is reported). */
   readonly maxDeliveryAttempts: number;
 }
 
-/** Settings for the resources the driver creates. */
-export interface AdminSettings {
-  readonly createIfMissing: boolean;
-  readonly ackDeadlineSeconds: number;
-  readonly maxDeliveryAttempts: number;
-  readonly messageOrdering: boolean;
+/** The subscriptions of a queue: messages without an ordering key, and with one (only with `messageOrdering`). */
+export interface QueueSubscriptions {
+  readonly main: Subscription;
+  readonly ordered: Subscription | undefined;
 }
 
-async function ignoreExisting(work: Promise<unknown>): Promise<boolean> {
+/** A queue's resources, as made ready by {@link ensureQueue}, and the clients that reach them. */
+export interface QueueHandle {
+  readonly clients: Clients;
+  readonly resources: QueueResources;
+  readonly subscriptions: QueueSubscriptions;
+}
+
+type Settings = Pick<
+  ResolvedOptions,
+  'createIfMissing' | 'ackDeadlineSeconds' | 'maxDeliveryAttempts' | 'messageOrdering'
+>;
+
+/** Open the gRPC clients on the configuration `pubsub` resolved (project, emulator, credentials). */
+export function connect(pubsub: PubSub): Promise<Clients> {
+  return call('connect', async () => {
+    const config = await pubsub.getClientConfig();
+    const projectId = config.projectId;
+    if (!projectId)
+      throw new ConfigError(
+        'projectId',
+        'no Google Cloud project: put it in the URL (pubsub://PROJECT) or set GOOGLE_CLOUD_PROJECT',
+      );
+    const options = { ...config, port: config.port === undefined ? undefined : Number(config.port) };
+    const publisher = new v1.PublisherClient(options);
+    const subscriber = new v1.SubscriberClient(options);
+    return { projectId, publisher, subscriber, requests: new Requests(publisher, subscriber) };
+  });
+}
+
+/** Whether `work` created something (false: it existed). */
+async function created(work: Promise<unknown>): Promise<boolean> {
   try {
     await work;
     return true;
@@ -37,42 +84,21 @@ async function ignoreMissing(work: Promise<unknown>): Promise<void> {
   }
 }
 
-/** The subscriptions a queue's consumers pull from. */
-export interface QueueSubscriptions {
-  /** Messages without an ordering key. */
-  readonly main: SubscriptionInfo & { readonly name: string };
-  /** Messages with an ordering key (only with `messageOrdering`). */
-  readonly ordered: (SubscriptionInfo & { readonly name: string }) | undefined;
-}
-
+/** The queue's subscription (`ordered`: of keyed messages), created with a dead-letter policy when missing. */
 async function ensureSubscription(
   subscriber: v1.SubscriberClient,
-  name: string,
-  topic: string,
-  ordered: boolean,
   resources: QueueResources,
-  settings: AdminSettings,
-): Promise<SubscriptionInfo & { readonly name: string }> {
+  settings: Settings,
+  ordered: boolean,
+): Promise<Subscription> {
+  const { ackDeadlineSeconds, maxDeliveryAttempts } = settings;
+  const name = ordered ? resources.orderedSubscription : resources.subscription;
+  const topic = ordered ? resources.orderedTopic : resources.topic;
   if (settings.createIfMissing) {
-    const created = await ignoreExisting(
-      subscriber.createSubscription({
-        name,
-        topic,
-        ackDeadlineSeconds: settings.ackDeadlineSeconds,
-        enableMessageOrdering: ordered,
-        deadLetterPolicy: {
-          deadLetterTopic: resources.deadLetterTopic,
-          maxDeliveryAttempts: settings.maxDeliveryAttempts,
-        },
-      }),
-    );
-    if (created) {
-      return {
-        name,
-        ackDeadlineSeconds: settings.ackDeadlineSeconds,
-        maxDeliveryAttempts: settings.maxDeliveryAttempts,
-      };
-    }
+    const deadLetterPolicy = { deadLetterTopic: resources.deadLetterTopic, maxDeliveryAttempts };
+    const request = { name, topic, ackDeadlineSeconds, enableMessageOrdering: ordered, deadLetterPolicy };
+    if (await created(subscriber.createSubscription(request)))
+      return { name, ackDeadlineSeconds, maxDeliveryAttempts };
   }
   const [subscription] = await subscriber.getSubscription({ subscription: name });
   const policy = subscription.deadLetterPolicy;
@@ -95,61 +121,42 @@ async function ensureSubscription(
  * Create (when allowed) and describe the resources of a queue: its topic and subscription, the
  * ordered sibling pair (with `messageOrdering`), and the dead-letter topic with its subscription.
  */
-export async function ensureQueue(
-  publisher: v1.PublisherClient,
-  subscriber: v1.SubscriberClient,
+export function ensureQueue(
+  clients: Clients,
   resources: QueueResources,
-  settings: AdminSettings,
+  settings: Settings,
 ): Promise<QueueSubscriptions> {
-  try {
-    if (settings.createIfMissing) {
-      await Promise.all([
-        ignoreExisting(publisher.createTopic({ name: resources.topic })),
-        ignoreExisting(publisher.createTopic({ name: resources.deadLetterTopic })),
-        ...(settings.messageOrdering
-          ? [ignoreExisting(publisher.createTopic({ name: resources.orderedTopic }))]
-          : []),
+  const { publisher, subscriber } = clients;
+  return call('queue setup', async () => {
+    try {
+      if (settings.createIfMissing) {
+        const topics = [resources.topic, resources.deadLetterTopic];
+        if (settings.messageOrdering) topics.push(resources.orderedTopic);
+        await Promise.all(topics.map((name) => created(publisher.createTopic({ name }))));
+        const { deadLetterSubscription: name, deadLetterTopic: topic } = resources;
+        await created(subscriber.createSubscription({ name, topic, ackDeadlineSeconds: 60 }));
+      }
+      const [main, ordered] = await Promise.all([
+        ensureSubscription(subscriber, resources, settings, false),
+        settings.messageOrdering ? ensureSubscription(subscriber, resources, settings, true) : undefined,
       ]);
-      await ignoreExisting(
-        subscriber.createSubscription({
-          name: resources.deadLetterSubscription,
-          topic: resources.deadLetterTopic,
-          ackDeadlineSeconds: 60,
-        }),
-      );
-    }
-    const [main, ordered] = await Promise.all([
-      ensureSubscription(subscriber, resources.subscription, resources.topic, false, resources, settings),
-      settings.messageOrdering
-        ? ensureSubscription(
-            subscriber,
-            resources.orderedSubscription,
-            resources.orderedTopic,
-            true,
-            resources,
-            settings,
-          )
-        : undefined,
-    ]);
-    return { main, ordered };
-  } catch (error) {
-    if (statusOf(error) === Status.NOT_FOUND) {
+      return { main, ordered };
+    } catch (error) {
+      if (statusOf(error) !== Status.NOT_FOUND) throw error;
       throw new ConfigError(
         'createIfMissing',
         `a topic or subscription of this queue does not exist (${resources.subscription}) and createIfMissing is false`,
       );
     }
-    throw mapError(error, 'queue setup');
-  }
+  });
 }
 
 /** Delete a queue's subscriptions and topics; missing ones are fine. */
-export async function deleteQueueResources(
-  publisher: v1.PublisherClient,
-  subscriber: v1.SubscriberClient,
+export function deleteQueueResources(
+  { publisher, subscriber }: Clients,
   resources: QueueResources,
 ): Promise<void> {
-  try {
+  return call('queue deletion', async () => {
     await Promise.all(
       [resources.subscription, resources.orderedSubscription, resources.deadLetterSubscription].map(
         (subscription) => ignoreMissing(subscriber.deleteSubscription({ subscription })),
@@ -160,7 +167,77 @@ export async function deleteQueueResources(
         ignoreMissing(publisher.deleteTopic({ topic })),
       ),
     );
-  } catch (error) {
-    throw mapError(error, 'queue deletion');
+  });
+}
+
+/**
+ * Pull everything currently in the dead-letter subscription (up to `limit`), holding each message
+ * under lease so a later pull of the same sweep returns others. Distinct by message id.
+ */
+async function sweep(clients: Clients, subscription: string, limit: number): Promise<PulledMessage[]> {
+  const seen = new Map<string, PulledMessage>();
+  while (seen.size < limit) {
+    const request = { subscription, maxMessages: Math.min(1000, limit - seen.size), returnImmediately: true };
+    const [response] = await call('dead-letter pull', () =>
+      clients.subscriber.pull(request, { timeout: 30_000 }),
+    );
+    const before = seen.size;
+    for (const message of response.receivedMessages ?? [])
+      seen.set(message.message?.messageId ?? message.ackId ?? '', message);
+    if (seen.size === before) break;
+  }
+  return [...seen.values()];
+}
+
+/** Hand `messages` back to the dead-letter subscription (best effort: their lease runs out anyway). */
+async function releaseAll(clients: Clients, subscription: string, messages: readonly PulledMessage[]) {
+  const ackIds = messages.map((message) => message.ackId ?? '');
+  await clients.requests.modAck(subscription, ackIds, 0).catch(() => undefined);
+}
+
+/** List up to `limit` dead letters without consuming them (they are nacked right after). */
+export async function listDeadLetters(queue: QueueHandle, limit: number): Promise<DeadLetteredMessage[]> {
+  const { clients, resources, subscriptions } = queue;
+  const pulled = await sweep(clients, resources.deadLetterSubscription, limit);
+  await releaseAll(clients, resources.deadLetterSubscription, pulled);
+  return pulled.map((message) => toDeadLettered(message, subscriptions.main.maxDeliveryAttempts));
+}
+
+/** Publish dead letters back to the queue's topic (headers laid over), then ack them in the dead-letter subscription. */
+export async function redriveDeadLetters(queue: QueueHandle, options: RedriveOptions): Promise<number> {
+  const { clients, resources, subscriptions } = queue;
+  const subscription = resources.deadLetterSubscription;
+  const pulled = await sweep(clients, subscription, Number.POSITIVE_INFINITY);
+  const wanted = options.ids ? new Set(options.ids) : undefined;
+  const move: PulledMessage[] = [];
+  const keep: PulledMessage[] = [];
+  for (const message of pulled) {
+    const id = message.message?.attributes?.[A.id] ?? message.message?.messageId ?? '';
+    (wanted && !wanted.has(id) ? keep : move).push(message);
+  }
+  try {
+    const byTopic = new Map<string, PubsubMessage[]>();
+    for (const pulled of move) {
+      const message = pulled.message ?? {};
+      const topic = topicFor(resources, message.orderingKey, subscriptions.ordered !== undefined);
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), copyOf(message, options.headers)]);
+    }
+    await Promise.all([...byTopic].map(([topic, copies]) => clients.requests.publishAll(topic, copies)));
+    await Promise.all(move.map((message) => clients.requests.ack(subscription, message.ackId ?? '')));
+  } finally {
+    await releaseAll(clients, subscription, keep);
+  }
+  return move.length;
+}
+
+/** Acknowledge (delete) every dead letter of the queue; resolves with the count. */
+export async function purgeDeadLetters({ clients, resources }: QueueHandle): Promise<number> {
+  const subscription = resources.deadLetterSubscription;
+  let purged = 0;
+  for (;;) {
+    const pulled = await sweep(clients, subscription, 10_000);
+    if (pulled.length === 0) return purged;
+    await Promise.all(pulled.map((message) => clients.requests.ack(subscription, message.ackId ?? '')));
+    purged += pulled.length;
   }
 }

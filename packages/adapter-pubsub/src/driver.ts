@@ -1,7 +1,6 @@
-import { PubSub, v1 } from '@google-cloud/pubsub';
+import { PubSub } from '@google-cloud/pubsub';
 import {
   type Capabilities,
-  ConfigError,
   DRIVER_API_VERSION,
   type DeadLetteredMessage,
   type Delivery,
@@ -11,46 +10,35 @@ import {
   type OutgoingMessage,
   PartialSendError,
   QueueClosedError,
+  type QueuekitError,
   type ReceiveOptions,
   type RedriveOptions,
   settlesWithin,
 } from '@queuekit/core';
-import { deleteQueueResources, ensureQueue, type QueueSubscriptions } from './admin.js';
-import { MAX_MESSAGE_BYTES, RESERVED_HEADERS, toPubsubMessage } from './attributes.js';
-import * as deadLetters from './dead-letters.js';
-import { queueResources, type QueueResources } from './names.js';
+import * as admin from './admin.js';
+import { classifyError } from './errors.js';
 import { optionsFromUrl, type PubSubDriverOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { QueueReceiver } from './receiver.js';
-import { mapError, PublishBatcher, SettleBatcher } from './rpc.js';
+import {
+  MAX_MESSAGE_BYTES,
+  type PubsubMessage,
+  type QueueResources,
+  queueResources,
+  RESERVED_HEADERS,
+  toPubsubMessage,
+} from './wire.js';
 
-interface Clients {
-  readonly projectId: string;
-  readonly publisher: v1.PublisherClient;
-  readonly subscriber: v1.SubscriberClient;
-  readonly publish: PublishBatcher;
-  readonly settle: SettleBatcher;
-}
-
-interface QueueState {
-  readonly resources: QueueResources;
-  readonly subscriptions: QueueSubscriptions;
+interface QueueState extends admin.QueueHandle {
   readonly receiver: QueueReceiver;
 }
 
+/** How long `close()` waits for pending publishes and acks, then for the clients to close. */
+const CLOSE_FLUSH_MS = 2000;
+
 /**
- * Google Cloud Pub/Sub driver. One queue is one topic plus one subscription (created when
- * missing), with a native dead-letter policy to a `.dlq` topic that has its own subscription for
- * list, redrive and purge.
- *
- * - Receive: synchronous `Pull` (`returnImmediately`) of at most the core's free slots, so
- *   prefetch never exceeds `concurrency`; a waiting receive re-pulls every `pollIntervalMs`.
- * - Lock: the ack deadline, set per delivery with `ModifyAckDeadline` and extended by the core's
- *   heartbeat (`extendLock`); no client-side lease manager.
- * - Delivery count: `deliveryAttempt` (reported because every subscription has a dead-letter policy).
- * - Retries: `release()` nacks with a modified ack deadline (whole seconds, ≤ 600 s).
- * - Delay: not native; a `qkd-deliver-at` attribute, and the driver hides an early message with
- *   its ack deadline until its time, then republishes it once so the delivery count stays honest.
- *
+ * Google Cloud Pub/Sub driver. One queue is a topic and a subscription (plus an ordered pair for keyed
+ * messages), with a native dead-letter policy to a `.dlq` topic whose own subscription serves list,
+ * redrive and purge. How each part of the contract maps onto Pub/Sub: the package README.
  * Credentials come from Google's default chain; `PUBSUB_EMULATOR_HOST` selects an emulator.
  */
 export class PubSubDriver implements Driver {
@@ -63,7 +51,7 @@ export class PubSubDriver implements Driver {
   // and clients, which hold `clientConfig.credentials`.
   readonly #options: ResolvedOptions;
   readonly #pubsub: PubSub;
-  #clients: Promise<Clients> | undefined;
+  #clients: Promise<admin.Clients> | undefined;
   readonly #queues = new Map<string, Promise<QueueState>>();
   readonly #closing = new AbortController();
   readonly #background = new Set<Promise<unknown>>();
@@ -71,10 +59,8 @@ export class PubSubDriver implements Driver {
 
   constructor(options: PubSubDriverOptions = {}) {
     this.#options = resolveOptions(options);
-    this.#pubsub = new PubSub({
-      ...this.#options.clientConfig,
-      ...(this.#options.projectId ? { projectId: this.#options.projectId } : {}),
-    });
+    const { clientConfig, projectId } = this.#options;
+    this.#pubsub = new PubSub({ ...clientConfig, ...(projectId ? { projectId } : {}) });
     this.capabilities = {
       maxDelayMs: this.#options.maxDelayMs,
       priority: 'emulated',
@@ -92,87 +78,60 @@ export class PubSubDriver implements Driver {
 
   /** What the driver shows of itself: provider and names, never the client configuration or credentials. */
   toJSON(): Record<string, unknown> {
-    return {
-      provider: this.provider,
-      ...(this.#options.projectId === undefined ? {} : { projectId: this.#options.projectId }),
-      topic: this.#options.topic,
-      subscription: this.#options.subscription,
-      closed: this.#closing.signal.aborted,
-    };
+    const { projectId, topic, subscription } = this.#options;
+    const closed = this.#closing.signal.aborted;
+    return { provider: this.provider, ...(projectId ? { projectId } : {}), topic, subscription, closed };
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return `PubSubDriver ${JSON.stringify(this.toJSON())}`;
   }
 
+  /** The queuekit error a client failure stands for (see `errors.ts`). */
+  classifyError(error: unknown, operation: string): QueuekitError | undefined {
+    return classifyError(error, operation);
+  }
+
   private assertOpen(): void {
     if (this.#closing.signal.aborted) throw new QueueClosedError('The pubsub driver is closed');
   }
 
-  private connect(): Promise<Clients> {
-    this.#clients ??= (async () => {
-      const config = await this.#pubsub.getClientConfig();
-      const projectId = config.projectId;
-      if (!projectId)
-        throw new ConfigError(
-          'projectId',
-          'no Google Cloud project: put it in the URL (pubsub://PROJECT) or set GOOGLE_CLOUD_PROJECT',
-        );
-      const clientOptions = { ...config, port: config.port === undefined ? undefined : Number(config.port) };
-      const publisher = new v1.PublisherClient(clientOptions);
-      const subscriber = new v1.SubscriberClient(clientOptions);
-      return {
-        projectId,
-        publisher,
-        subscriber,
-        publish: new PublishBatcher(publisher),
-        settle: new SettleBatcher(subscriber),
-      };
-    })().catch((error: unknown) => {
+  #connect(): Promise<admin.Clients> {
+    this.#clients ??= admin.connect(this.#pubsub).catch((error: unknown) => {
       this.#clients = undefined;
-      throw mapError(error, 'connect');
+      throw error;
     });
     return this.#clients;
   }
 
-  private queue(name: string): Promise<QueueState> {
+  #resources(clients: admin.Clients, queue: string): QueueResources {
+    return queueResources(clients.projectId, this.#options.topic, this.#options.subscription, queue);
+  }
+
+  #queue(name: string): Promise<QueueState> {
     let state = this.#queues.get(name);
     if (!state) {
       state = (async () => {
-        const clients = await this.connect();
-        const resources = queueResources(
-          clients.projectId,
-          this.#options.topic,
-          this.#options.subscription,
-          name,
-        );
-        const subscriptions = await ensureQueue(
-          clients.publisher,
-          clients.subscriber,
-          resources,
-          this.#options,
-        );
+        const clients = await this.#connect();
+        const resources = this.#resources(clients, name);
+        const subscriptions = await admin.ensureQueue(clients, resources, this.#options);
         const receiver = new QueueReceiver({
+          clients,
           resources,
           subscriptions,
-          subscriber: clients.subscriber,
-          settle: clients.settle,
-          publisher: clients.publish,
           pollIntervalMs: this.#options.pollIntervalMs,
           closed: this.#closing.signal,
-          track: (work) => this.track(work),
+          track: (work) => {
+            const tracked = work.finally(() => this.#background.delete(tracked));
+            this.#background.add(tracked);
+          },
         });
-        return { resources, subscriptions, receiver };
+        return { clients, resources, subscriptions, receiver };
       })();
       state.catch(() => this.#queues.delete(name));
       this.#queues.set(name, state);
     }
     return state;
-  }
-
-  private track(work: Promise<unknown>): void {
-    const tracked = work.finally(() => this.#background.delete(tracked));
-    this.#background.add(tracked);
   }
 
   /** Publish with publisher batching; every limit is checked before the network call. */
@@ -181,86 +140,65 @@ export class PubSubDriver implements Driver {
     const now = Date.now();
     const converted = messages.map((message) => toPubsubMessage(message, now));
     if (converted.length === 0) return;
-    const [clients, state] = await Promise.all([this.connect(), this.queue(queue)]);
-    const ordered = state.subscriptions.ordered !== undefined;
-    const isKeyed = (message: (typeof converted)[number]) => Boolean(message.orderingKey && ordered);
-    const plain = clients.publish.publishEach(
-      state.resources.topic,
-      converted.filter((message) => !isKeyed(message)),
-    );
-    const keyed = clients.publish.publishEach(state.resources.orderedTopic, converted.filter(isKeyed));
-    // Back in entry order: each message's outcome (a send can span two topics and several requests).
-    const outcomes = await Promise.allSettled(
-      converted.map((message) => (isKeyed(message) ? keyed : plain).shift() as Promise<void>),
-    );
-    const failure = outcomes.find((outcome) => outcome.status === 'rejected');
-    if (failure === undefined) return;
-    const ids = (status: 'fulfilled' | 'rejected') =>
-      outcomes.flatMap((outcome, i) => (outcome.status === status ? [messages[i]?.id ?? ''] : []));
-    const sent = ids('fulfilled');
-    if (sent.length === 0) throw failure.reason;
+    const { clients, resources, subscriptions } = await this.#queue(queue);
+    // Keyed messages go through the ordered topic; each index is a position in `messages`.
+    const keyed: number[] = [];
+    const plain: number[] = [];
+    for (const [i, message] of converted.entries())
+      (message.orderingKey && subscriptions.ordered ? keyed : plain).push(i);
+    const pick = (indexes: number[]) => indexes.map((i) => converted[i] as PubsubMessage);
+    const outcomes = await Promise.all([
+      clients.requests.publish(resources.topic, keyed.length === 0 ? converted : pick(plain)),
+      clients.requests.publish(resources.orderedTopic, pick(keyed)),
+    ]);
+    const failed = new Set([
+      ...outcomes[0].failed.map((i) => plain[i]),
+      ...outcomes[1].failed.map((i) => keyed[i]),
+    ]);
+    if (failed.size === 0) return;
+    const cause = outcomes[0].error ?? outcomes[1].error;
+    const sent = messages.filter((_, i) => !failed.has(i)).map((message) => message.id);
+    if (sent.length === 0) throw cause;
     // Say which jobs Pub/Sub took, so that only the others are sent again.
-    throw new PartialSendError(sent, ids('rejected'), { cause: failure.reason });
+    const unsent = messages.filter((_, i) => failed.has(i)).map((message) => message.id);
+    throw new PartialSendError(sent, unsent, { cause });
   }
 
   /** Pull up to `max` messages under a lock of `lockMs` (whole seconds, 1-600). */
   async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
     this.assertOpen();
-    const state = await this.queue(queue);
-    return state.receiver.receive(options);
+    return (await this.#queue(queue)).receiver.receive(options);
   }
 
   /** Pub/Sub has no per-subscription counts outside Cloud Monitoring: nothing is reported. */
   async stats(queue: string): Promise<DriverStats> {
     this.assertOpen();
-    await this.queue(queue);
+    await this.#queue(queue);
     return {};
   }
 
   async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
     this.assertOpen();
-    const [clients, state] = await Promise.all([this.connect(), this.queue(queue)]);
-    return deadLetters.listDeadLetters(
-      this.deadLetterContext(clients),
-      state.resources,
-      state.subscriptions.main,
-      limit,
-    );
+    return admin.listDeadLetters(await this.#queue(queue), limit);
   }
 
   async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
     this.assertOpen();
-    const [clients, state] = await Promise.all([this.connect(), this.queue(queue)]);
-    return deadLetters.redriveDeadLetters(
-      this.deadLetterContext(clients),
-      state.resources,
-      state.subscriptions.ordered !== undefined,
-      options,
-    );
+    return admin.redriveDeadLetters(await this.#queue(queue), options);
   }
 
   async purgeDeadLetters(queue: string): Promise<number> {
     this.assertOpen();
-    const [clients, state] = await Promise.all([this.connect(), this.queue(queue)]);
-    return deadLetters.purgeDeadLetters(this.deadLetterContext(clients), state.resources);
-  }
-
-  private deadLetterContext(clients: Clients): deadLetters.DeadLetterContext {
-    return { subscriber: clients.subscriber, settle: clients.settle, publisher: clients.publish };
+    return admin.purgeDeadLetters(await this.#queue(queue));
   }
 
   /** Delete the queue's topic, subscription and dead-letter pair (tests and tooling). */
   async deleteQueue(queue: string): Promise<void> {
     this.assertOpen();
-    const clients = await this.connect();
-    const resources = queueResources(
-      clients.projectId,
-      this.#options.topic,
-      this.#options.subscription,
-      queue,
-    );
+    const clients = await this.#connect();
+    const resources = this.#resources(clients, queue);
     this.#queues.delete(queue);
-    await deleteQueueResources(clients.publisher, clients.subscriber, resources);
+    await admin.deleteQueueResources(clients, resources);
   }
 
   /**
@@ -274,26 +212,22 @@ export class PubSubDriver implements Driver {
       const clients = await settlesWithin(this.#clients, CLOSE_FLUSH_MS).then((settled) =>
         settled ? this.#clients?.catch(() => undefined) : undefined,
       );
-      const flushed = settlesWithin(
+      await settlesWithin(
         (async () => {
           await Promise.allSettled([...this.#background]);
-          await clients?.publish.drain();
-          await clients?.settle.drain();
+          await clients?.requests.drain();
         })(),
         CLOSE_FLUSH_MS,
       );
-      await flushed;
-      const closing = clients
-        ? [clients.publisher.close(), clients.subscriber.close(), this.#pubsub.close()]
-        : [this.#pubsub.close()];
+      const closing = [
+        this.#pubsub.close(),
+        ...(clients ? [clients.publisher.close(), clients.subscriber.close()] : []),
+      ];
       await settlesWithin(Promise.allSettled(closing), CLOSE_FLUSH_MS);
     })();
     return this.#closed;
   }
 }
-
-/** How long `close()` waits for pending publishes and acks, then for the clients to close. */
-const CLOSE_FLUSH_MS = 2000;
 
 /** Create a Pub/Sub driver from `pubsub://PROJECT[/TOPIC][?subscription=SUB&...]` (used by `driverFromUrl`). */
 export function createDriver(options: DriverFactoryOptions): PubSubDriver {

@@ -4,5 +4,5 @@
  * @packageDocumentation
  */
 export { createDriver, createPubSubDriver, PubSubDriver } from './driver.js';
-export { type PubSubDriverOptions, optionsFromUrl } from './options.js';
-export { type QueueResources, queueResources } from './names.js';
+export { optionsFromUrl, type PubSubDriverOptions } from './options.js';
+export { type QueueResources, queueResources } from './wire.js';

@@ -1,5 +1,6 @@
-import type { ClientConfig } from '@google-cloud/pubsub';
+import type { CallOptions, ClientConfig } from '@google-cloud/pubsub';
 import { ConfigError } from '@queuekit/core';
+import { param, parseParams } from '@queuekit/core/driver-kit';
 
 /** Options of {@link PubSubDriver}. Every field is optional; the URL form sets the common ones. */
 export interface PubSubDriverOptions {
@@ -48,28 +49,33 @@ export interface PubSubDriverOptions {
 }
 
 /** Options with every default filled in. */
-export interface ResolvedOptions {
+export type ResolvedOptions = Required<Omit<PubSubDriverOptions, 'projectId'>> & {
   readonly projectId: string | undefined;
-  readonly topic: string;
-  readonly subscription: string;
-  readonly createIfMissing: boolean;
-  readonly ackDeadlineSeconds: number;
-  readonly maxDeliveryAttempts: number;
-  readonly messageOrdering: boolean;
-  readonly maxDelayMs: number;
-  readonly pollIntervalMs: number;
-  readonly clientConfig: ClientConfig;
-}
+};
 
 /** Longest ack deadline (and so longest in-place delay) Pub/Sub accepts. */
 export const MAX_ACK_DEADLINE_SECONDS = 600;
 
-function intIn(field: string, value: number | undefined, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw new ConfigError(field, `expected an integer from ${min} to ${max}`);
-  return value;
-}
+/** The options checked by range, with their defaults. */
+const SETTINGS = {
+  createIfMissing: param.bool({ default: true }),
+  ackDeadlineSeconds: param.int({ min: 10, max: MAX_ACK_DEADLINE_SECONDS, default: 30 }),
+  maxDeliveryAttempts: param.int({ min: 5, max: 100, default: 100 }),
+  messageOrdering: param.bool({ default: true }),
+  maxDelayMs: param.int({ min: 1, max: MAX_ACK_DEADLINE_SECONDS * 1000, default: 600_000 }),
+  pollIntervalMs: param.int({ min: 1, max: 60_000, default: 100 }),
+} as const;
+
+/** The query parameters of a `pubsub://` URL: typed here, their ranges checked with the other options. */
+const URL_PARAMS = {
+  subscription: param.string(),
+  createIfMissing: param.bool(),
+  ackDeadlineSeconds: param.int(),
+  maxDeliveryAttempts: param.int(),
+  messageOrdering: param.bool(),
+  maxDelayMs: param.int(),
+  pollIntervalMs: param.int(),
+} as const;
 
 /** Validate `options` and fill in the defaults. */
 export function resolveOptions(options: PubSubDriverOptions = {}): ResolvedOptions {
@@ -77,32 +83,16 @@ export function resolveOptions(options: PubSubDriverOptions = {}): ResolvedOptio
   const subscription = options.subscription ?? '{topic}.qk';
   if (topic === '') throw new ConfigError('topic', 'must not be empty');
   if (subscription === '') throw new ConfigError('subscription', 'must not be empty');
+  const settings = Object.fromEntries(
+    Object.keys(SETTINGS).map((key) => [key, options[key as keyof typeof SETTINGS]]),
+  );
   return {
+    ...parseParams(settings, SETTINGS),
     projectId: options.projectId || undefined,
     topic,
     subscription,
-    createIfMissing: options.createIfMissing ?? true,
-    ackDeadlineSeconds: intIn('ackDeadlineSeconds', options.ackDeadlineSeconds, 10, 600, 30),
-    maxDeliveryAttempts: intIn('maxDeliveryAttempts', options.maxDeliveryAttempts, 5, 100, 100),
-    messageOrdering: options.messageOrdering ?? true,
-    maxDelayMs: intIn('maxDelayMs', options.maxDelayMs, 1, MAX_ACK_DEADLINE_SECONDS * 1000, 600_000),
-    pollIntervalMs: intIn('pollIntervalMs', options.pollIntervalMs, 1, 60_000, 100),
     clientConfig: options.clientConfig ?? {},
   };
-}
-
-function boolParam(field: string, value: string | null): boolean | undefined {
-  if (value === null) return undefined;
-  if (value === 'true' || value === '1') return true;
-  if (value === 'false' || value === '0') return false;
-  throw new ConfigError(`url.${field}`, 'expected true or false');
-}
-
-function intParam(field: string, value: string | null): number | undefined {
-  if (value === null) return undefined;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed)) throw new ConfigError(`url.${field}`, 'expected an integer');
-  return parsed;
 }
 
 /**
@@ -118,40 +108,34 @@ export function optionsFromUrl(url: string): PubSubDriverOptions {
     throw new ConfigError('url', 'expected pubsub://PROJECT[/TOPIC][?subscription=SUB]');
   }
   if (parsed.protocol !== 'pubsub:') throw new ConfigError('url', 'expected the pubsub:// scheme');
-  const known = new Set([
-    'subscription',
-    'createIfMissing',
-    'ackDeadlineSeconds',
-    'maxDeliveryAttempts',
-    'messageOrdering',
-    'maxDelayMs',
-    'pollIntervalMs',
-  ]);
-  for (const key of parsed.searchParams.keys()) {
-    if (!known.has(key)) throw new ConfigError(`url.${key}`, 'unknown query parameter');
-  }
-  const q = parsed.searchParams;
+  const { subscription, ...given } = parseParams(parsed.searchParams, URL_PARAMS, { fieldPrefix: 'url.' });
   const path = decodeURIComponent(parsed.pathname.replace(/^\/+|\/+$/g, ''));
   if (path.includes('/')) throw new ConfigError('url', 'expected at most one path segment (the topic)');
-  const options: {
-    -readonly [K in keyof PubSubDriverOptions]: PubSubDriverOptions[K];
-  } = {};
   const project = decodeURIComponent(parsed.hostname);
-  if (project) options.projectId = project;
-  if (path) options.topic = path;
-  const subscription = q.get('subscription');
-  if (subscription) options.subscription = subscription;
-  const createIfMissing = boolParam('createIfMissing', q.get('createIfMissing'));
-  if (createIfMissing !== undefined) options.createIfMissing = createIfMissing;
-  const messageOrdering = boolParam('messageOrdering', q.get('messageOrdering'));
-  if (messageOrdering !== undefined) options.messageOrdering = messageOrdering;
-  const ackDeadlineSeconds = intParam('ackDeadlineSeconds', q.get('ackDeadlineSeconds'));
-  if (ackDeadlineSeconds !== undefined) options.ackDeadlineSeconds = ackDeadlineSeconds;
-  const maxDeliveryAttempts = intParam('maxDeliveryAttempts', q.get('maxDeliveryAttempts'));
-  if (maxDeliveryAttempts !== undefined) options.maxDeliveryAttempts = maxDeliveryAttempts;
-  const maxDelayMs = intParam('maxDelayMs', q.get('maxDelayMs'));
-  if (maxDelayMs !== undefined) options.maxDelayMs = maxDelayMs;
-  const pollIntervalMs = intParam('pollIntervalMs', q.get('pollIntervalMs'));
-  if (pollIntervalMs !== undefined) options.pollIntervalMs = pollIntervalMs;
-  return options;
+  return {
+    ...(project ? { projectId: project } : {}),
+    ...(path ? { topic: path } : {}),
+    ...(subscription ? { subscription } : {}),
+    ...given,
+  };
 }
+
+/**
+ * Call options of one publish, pull, acknowledge or modifyAckDeadline: 10 s, retries included, pauses from
+ * 100 ms doubling to 1 s. The client's defaults retry a publish for up to 600 s with pauses growing to 60 s,
+ * so a send during a short outage hung far past it and a consumer resumed long after the broker was back.
+ */
+export const CALL: CallOptions = {
+  timeout: 10_000,
+  retry: {
+    backoffSettings: {
+      initialRetryDelayMillis: 100,
+      retryDelayMultiplier: 2,
+      maxRetryDelayMillis: 1000,
+      initialRpcTimeoutMillis: 10_000,
+      rpcTimeoutMultiplier: 1,
+      maxRpcTimeoutMillis: 10_000,
+      totalTimeoutMillis: 10_000,
+    },
+  },
+};

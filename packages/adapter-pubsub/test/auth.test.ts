@@ -1,6 +1,6 @@
 import { AuthenticationError, BrokerUnavailableError } from '@queuekit/core';
 import { describe, expect, it } from 'vitest';
-import { mapError, Status } from '../src/rpc.js';
+import { classifyError, Status } from '../src/errors.js';
 
 // The emulator takes any credentials (or none), so the mapping of Google's refusals is tested on the
 // gRPC statuses the client library rejects with.
@@ -9,23 +9,23 @@ const grpcError = (code: number, details: string) =>
 
 describe('Pub/Sub refusing the credentials', () => {
   it('UNAUTHENTICATED is AuthenticationError naming Pub/Sub', () => {
-    const mapped = mapError(
+    const mapped = classifyError(
       grpcError(Status.UNAUTHENTICATED, 'Request had invalid authentication credentials.'),
       'publish',
     );
     expect(mapped).toBeInstanceOf(AuthenticationError);
     expect(mapped).toMatchObject({ code: 'ERR_AUTH', broker: 'Pub/Sub' });
-    expect(mapped.message).toContain('publish');
+    expect(mapped?.message).toContain('publish');
   });
 
   it('PERMISSION_DENIED is AuthenticationError too', () => {
-    expect(mapError(grpcError(Status.PERMISSION_DENIED, 'User not authorized.'), 'pull')).toBeInstanceOf(
+    expect(classifyError(grpcError(Status.PERMISSION_DENIED, 'User not authorized.'), 'pull')).toBeInstanceOf(
       AuthenticationError,
     );
   });
 
   it('UNAVAILABLE stays BrokerUnavailableError', () => {
-    expect(mapError(grpcError(Status.UNAVAILABLE, 'No connection established'), 'pull')).toBeInstanceOf(
+    expect(classifyError(grpcError(Status.UNAVAILABLE, 'No connection established'), 'pull')).toBeInstanceOf(
       BrokerUnavailableError,
     );
   });

@@ -2,10 +2,14 @@ import { inspect } from 'node:util';
 import { PubSub } from '@google-cloud/pubsub';
 import { ConfigError } from '@queuekit/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MAX_ATTRIBUTE_VALUE_BYTES, MAX_MESSAGE_BYTES, pubsubSize } from '../src/attributes.js';
 import { PubSubDriver, queueResources } from '../src/index.js';
-import { toDeadLettered } from '../src/dead-letters.js';
-import { deadLetterCopy } from '../src/receiver.js';
+import {
+  deadLetterCopy,
+  MAX_ATTRIBUTE_VALUE_BYTES,
+  MAX_MESSAGE_BYTES,
+  pubsubSize,
+  toDeadLettered,
+} from '../src/wire.js';
 import { makeDriver, pubsubEnv, uniqueName } from './helpers.js';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
@@ -155,7 +159,7 @@ describe('attributes the driver interprets (issue 13)', () => {
             },
           },
         },
-        { ackDeadlineSeconds: 10, maxDeliveryAttempts: 5 },
+        5,
       );
       expect(
         listed.attempts === undefined || (Number.isSafeInteger(listed.attempts) && listed.attempts >= 1),

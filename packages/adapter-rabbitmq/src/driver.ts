@@ -1,53 +1,42 @@
 import {
+  BrokerUnavailableError,
   type Capabilities,
   DRIVER_API_VERSION,
-  type DeadLetterInfo,
   type DeadLetteredMessage,
   type Delivery,
   type Driver,
   type DriverStats,
-  LockLostError,
   type NativeWorkflows,
   type OutgoingMessage,
-  QueueClosedError,
+  type QueuekitError,
   type ReceiveOptions,
   type RedriveOptions,
   settlesWithin,
 } from '@queuekit/core';
-import { randomUUID } from 'node:crypto';
-import type { Channel, Message } from 'amqplib';
-import { ChannelSlot } from './channel-slot.js';
-import { CLOSE_TIMEOUT_MS, ConnectionManager } from './connection.js';
-import { DeadLetterQueue } from './dead-letters.js';
+import { type ClassifyContext, classified } from '@queuekit/core/driver-kit';
+import type { ConfirmChannel, Message } from 'amqplib';
 import {
-  deadLetterOptions,
-  publishOptions,
-  RESERVED_HEADERS,
-  receivedFields,
-  requeueOptions,
-  toBuffer,
-} from './messages.js';
+  Admin,
+  CLOSE_TIMEOUT_MS,
+  ChannelSlot,
+  ConnectionManager,
+  closedError,
+  waitQueueName,
+} from './admin.js';
+import { classifyError } from './errors.js';
 import { type RabbitMqDriverOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { Secrets } from './secrets.js';
-import { type Publication, Publisher, UnroutableError } from './publisher.js';
-import { QueueConsumer } from './queue-consumer.js';
-import { bucketFor, deadLetterQueueName, Topology, waitQueueName } from './topology.js';
+import { QueueConsumer, type ReceiverHost } from './receiver.js';
+import { type Publication, publishOptions, RESERVED_HEADERS, toBuffer } from './wire.js';
 
 /**
- * The RabbitMQ driver (AMQP 0-9-1, amqplib). One instance is one connection, re-established
- * with backoff when it drops.
- *
- * - Sends go through a confirm channel and resolve once RabbitMQ confirmed them; queues are
- *   durable and messages persistent.
- * - Receiving is a consumer per queue with manual ack and a prefetch equal to what the core asks
- *   for (its concurrency); deliveries are buffered until the core pulls them.
- * - Delays use TTL wait queues, one per delay bucket, that dead-letter back into the work queue.
- * - Dead letters are copies in `<queue>.dead-letter` carrying reason, last error and attempts.
- * - A job completed with follow-ups (`ackWith`) publishes them and acks itself in one AMQP
- *   transaction on its consumer channel: both happen, or neither (and the job is redelivered).
+ * The RabbitMQ driver (AMQP 0-9-1, amqplib). One instance is one connection, re-established with backoff when
+ * it drops. Sends go through a confirm channel and resolve once RabbitMQ confirmed them (durable queues,
+ * persistent messages); receiving is a consumer per queue (see `receiver.ts`); delays use TTL wait queues that
+ * dead-letter back into the work queue; dead letters are copies in `<queue>.dead-letter`; a job completed with
+ * follow-ups (`ackWith`) publishes them and acks itself in one AMQP transaction.
  *
  * @example
- * const driver = await createDriver({ url: 'amqp://guest:guest@127.0.0.1:5672/' });
+ * const driver = await createRabbitMqDriver({ url: 'amqp://guest:guest@127.0.0.1:5672/' });
  * const queue = createQueue({ name: 'emails', driver });
  */
 export class RabbitMqDriver implements Driver {
@@ -56,37 +45,45 @@ export class RabbitMqDriver implements Driver {
   readonly capabilities: Capabilities;
   /** Header names RabbitMQ or this driver interprets; the core refuses them in user headers. */
   readonly reservedHeaders: readonly string[] = RESERVED_HEADERS;
-  /** Deliveries implement `ackWith`: follow-ups and the parent's ack are one AMQP transaction. */
+  /** With `atomicFollowUps`, deliveries implement `ackWith`: follow-ups and the ack are one AMQP transaction. */
   readonly workflows: NativeWorkflows;
   /** Connection events (`connected`, `disconnected`, `connect-failed`) for logging and tests. */
   readonly connection: ConnectionManager;
-  /** Options without the secrets (URL, TLS material), which stay in `#secrets` and the connection. */
-  private readonly options: Omit<ResolvedOptions, 'url' | 'tls'>;
-  readonly #secrets: Secrets;
+  /** URL, TLS material and the scrubbing of errors: never shown. */
+  readonly #options: ResolvedOptions;
+  readonly #errors: ClassifyContext;
   private readonly publisher: Publisher;
-  private readonly topology: Topology;
-  private readonly deadLetters: DeadLetterQueue;
+  private readonly admin: Admin;
   private readonly consumers = new Map<string, QueueConsumer>();
   private readonly closing = new AbortController();
   private readonly pendingSends = new Set<Promise<unknown>>();
+  private readonly host: ReceiverHost;
 
   constructor(options: RabbitMqDriverOptions) {
-    const { url, tls, ...settings } = resolveOptions(options);
-    this.options = settings;
-    this.#secrets = new Secrets(url, [tls?.passphrase, tls?.key, options.url]);
-    this.workflows = this.options.atomicFollowUps ? { atomicFollowUps: true } : {};
-    this.connection = new ConnectionManager({ url, tls, ...settings }, this.#secrets);
-    this.publisher = new Publisher(this.connection);
-    const admin = new ChannelSlot(this.connection, (timeoutMs) => this.connection.channel(false, timeoutMs));
-    this.topology = new Topology(admin, this.options);
-    this.deadLetters = new DeadLetterQueue(
-      this.connection,
-      this.publisher,
-      this.options.unavailableTimeoutMs,
-    );
-    const quorum = this.options.queueType === 'quorum';
+    const resolved = resolveOptions(options);
+    this.#options = resolved;
+    this.#errors = {
+      provider: this.provider,
+      classify: (error, operation) => this.classifyError(error, operation),
+    };
+    this.workflows = resolved.atomicFollowUps ? { atomicFollowUps: true } : {};
+    this.connection = new ConnectionManager(resolved);
+    this.publisher = new Publisher(this.connection, resolved.unavailableTimeoutMs);
+    // What the parts below keep: no URL, no TLS material (they are inspectable objects).
+    const { url: _, tls: __, ...settings } = resolved;
+    this.admin = new Admin(this.connection, settings, (publications) => this.publish(publications));
+    this.host = {
+      connection: this.connection,
+      options: settings,
+      closed: this.closing.signal,
+      ensureQueue: (queue) => this.admin.ensureQueue(queue),
+      plan: (queue, messages) => this.plan(queue, messages),
+      publish: (publications, redeclare) => this.publish(publications, redeclare),
+      classifyError: (error, operation) => this.classifyError(error, operation),
+    };
+    const quorum = resolved.queueType === 'quorum';
     this.capabilities = {
-      maxDelayMs: this.options.delayBucketsMs[this.options.delayBucketsMs.length - 1] as number,
+      maxDelayMs: resolved.delayBucketsMs[resolved.delayBucketsMs.length - 1] as number,
       priority: quorum ? 'emulated' : 'native',
       dedup: false,
       ordering: false,
@@ -96,18 +93,34 @@ export class RabbitMqDriver implements Driver {
       // Classic queues only flag a redelivery; quorum queues count deliveries (x-delivery-count).
       deliveryCount: quorum ? 'exact' : 'flag',
       deadLetter: 'emulated',
-      maxPayloadBytes: this.options.maxPayloadBytes,
+      maxPayloadBytes: resolved.maxPayloadBytes,
     };
   }
 
   /** What `console.log(driver)` shows: provider, broker and queue type, never the URL or TLS material. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return `RabbitMqDriver(${this.options.broker}, ${this.options.queueType} queues)`;
+    return `RabbitMqDriver(${this.#options.broker}, ${this.#options.queueType} queues)`;
   }
 
   /** What `JSON.stringify` writes: the same safe description. */
   toJSON(): { provider: string; broker: string; queueType: string } {
-    return { provider: this.provider, broker: this.options.broker, queueType: this.options.queueType };
+    return { provider: this.provider, broker: this.#options.broker, queueType: this.#options.queueType };
+  }
+
+  classifyError(error: unknown, operation: string): QueuekitError {
+    return classifyError(error, operation, this.#options);
+  }
+
+  private assertOpen(): void {
+    if (this.closing.signal.aborted) throw closedError();
+  }
+
+  /** `work` once the driver is known open, rejecting only with scrubbed queuekit errors. */
+  private call<R>(operation: string, work: () => Promise<R>): Promise<R> {
+    return classified(operation, this.#errors, () => {
+      this.assertOpen();
+      return work();
+    });
   }
 
   /**
@@ -115,60 +128,30 @@ export class RabbitMqDriver implements Driver {
    * timeout, or at once with AuthenticationError when the broker refuses the credentials or certificate.
    */
   async connect(): Promise<void> {
-    await this.guard(() => this.connection.open(this.options.unavailableTimeoutMs));
-  }
-
-  /** Run `work`; whatever it throws reaches the caller with secrets scrubbed, through every `cause`. */
-  private async guard<R>(work: () => Promise<R>): Promise<R> {
-    try {
-      return await work();
-    } catch (error) {
-      throw this.#secrets.scrubError(error);
-    }
-  }
-
-  private assertOpen(): void {
-    if (this.closing.signal.aborted) throw new QueueClosedError('The RabbitMQ driver is closed');
+    await this.call('connect', () => this.connection.open(this.#options.unavailableTimeoutMs));
   }
 
   send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
-    return this.guard(() => this.unguardedSend(queue, messages));
+    return this.call('send', () => {
+      const work = this.plan(queue, messages).then((publications) => this.publish(publications, queue));
+      this.pendingSends.add(work);
+      return work.finally(() => this.pendingSends.delete(work));
+    });
   }
 
-  private async unguardedSend(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
-    this.assertOpen();
-    const work = this.publish(queue, messages);
-    this.pendingSends.add(work);
-    try {
-      await work;
-    } finally {
-      this.pendingSends.delete(work);
-    }
-  }
-
-  private async publish(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
-    await this.publishRedeclaring(queue, await this.plan(queue, messages));
-  }
-
-  /**
-   * What `send` publishes for `messages`, with the queue (and the wait queues of delayed ones)
-   * declared: persistent, with priority, encoding and headers; delayed ones go to a TTL wait queue.
-   */
+  /** What `send` publishes for `messages`, queues declared: delayed ones go to a TTL wait queue, with the delay as expiration. */
   private async plan(queue: string, messages: readonly OutgoingMessage[]): Promise<Publication[]> {
+    await this.admin.ensureQueue(queue);
     const publications: Publication[] = [];
-    await this.topology.ensureQueue(queue);
     for (const message of messages) {
       const delayMs = message.delayMs ?? 0;
       const options = publishOptions(message);
       const content = toBuffer(message.body);
       if (delayMs > 0) {
-        const bucket = bucketFor(this.options.delayBucketsMs, delayMs);
-        await this.topology.ensureWaitQueue(queue, bucket);
-        publications.push({
-          queue: waitQueueName(queue, bucket),
-          content,
-          options: { ...options, expiration: String(Math.ceil(delayMs)) },
-        });
+        const bucket = this.admin.bucketFor(delayMs);
+        await this.admin.ensureWaitQueue(queue, bucket);
+        options.expiration = String(Math.ceil(delayMs));
+        publications.push({ queue: waitQueueName(queue, bucket), content, options });
       } else {
         publications.push({ queue, content, options });
       }
@@ -176,236 +159,58 @@ export class RabbitMqDriver implements Driver {
     return publications;
   }
 
-  /** Publish; if the broker returned messages as unroutable (queue deleted meanwhile), redeclare once and retry. */
-  private async publishRedeclaring(queue: string, publications: readonly Publication[]): Promise<void> {
-    try {
-      await this.publisher.publish(publications, this.options.unavailableTimeoutMs);
-    } catch (error) {
-      if (!(error instanceof UnroutableError)) throw error;
-      this.topology.forget(queue);
-      await this.topology.ensureQueue(queue);
-      for (const bucket of this.options.delayBucketsMs) {
-        if (error.queues.has(waitQueueName(queue, bucket)))
-          await this.topology.ensureWaitQueue(queue, bucket);
-      }
-      const again = publications.filter((p) => error.queues.has(p.queue));
-      await this.publisher.publish(again, this.options.unavailableTimeoutMs);
+  /** Publish; messages returned as unroutable (their queue was deleted meanwhile) are published again once `redeclare`'s queues are declared anew. */
+  private async publish(publications: readonly Publication[], redeclare?: string): Promise<void> {
+    const returned = await this.publisher.publish(publications);
+    if (returned.length === 0) return;
+    const unroutable = (n: number) =>
+      new Error(`RabbitMQ returned ${n} message(s) as unroutable: their queue is gone`);
+    if (redeclare === undefined) throw unroutable(returned.length);
+    this.admin.forget(redeclare);
+    await this.admin.ensureQueue(redeclare);
+    for (const bucket of this.#options.delayBucketsMs) {
+      if (returned.some((p) => p.queue === waitQueueName(redeclare, bucket)))
+        await this.admin.ensureWaitQueue(redeclare, bucket);
     }
+    const again = await this.publisher.publish(returned);
+    if (again.length > 0) throw unroutable(again.length);
   }
 
   receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
-    return this.guard(() => this.unguardedReceive(queue, options));
-  }
-
-  private async unguardedReceive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
-    this.assertOpen();
-    const consumer = this.consumerFor(queue);
-    // `close()` wakes every waiter itself (consumer channels close, the connection stops), so only the
-    // caller's signal is watched here: no AbortSignal.any per call on this hot path.
-    const stop = options.signal;
-    const closed = this.closing.signal;
-    const deadline = Date.now() + options.waitMs;
-    const max = Math.max(0, Math.floor(options.max));
-    if (max === 0) return [];
-    for (;;) {
-      if (options.signal.aborted) {
-        await consumer.pause();
-        return [];
+    return this.call('receive', () => {
+      let consumer = this.consumers.get(queue);
+      if (!consumer) {
+        consumer = new QueueConsumer(queue, this.host);
+        this.consumers.set(queue, consumer);
       }
-      if (closed.aborted) return [];
-      if (options.waitMs <= 0) {
-        const now = await consumer.getNow(max, this.options.unavailableTimeoutMs);
-        return now ? now.messages.map((message) => this.delivery(queue, consumer, now.channel, message)) : [];
-      }
-      const taken = consumer.take(max);
-      if (taken)
-        return taken.messages.map((message) => this.delivery(queue, consumer, taken.channel, message));
-      const model = await this.connection.open(this.options.unavailableTimeoutMs, stop);
-      if (!model) continue;
-      await consumer.ensure(max, this.options.unavailableTimeoutMs);
-      const again = consumer.take(max);
-      if (again)
-        return again.messages.map((message) => this.delivery(queue, consumer, again.channel, message));
-      const left = deadline - Date.now();
-      if (left <= 0) return [];
-      await consumer.waitForMessage(left, stop);
-    }
-  }
-
-  private consumerFor(queue: string): QueueConsumer {
-    let consumer = this.consumers.get(queue);
-    if (!consumer) {
-      consumer = new QueueConsumer(
-        queue,
-        this.connection,
-        () => this.topology.ensureQueue(queue),
-        (messages, settle) => this.giveBack(queue, messages, settle),
-      );
-      this.consumers.set(queue, consumer);
-    }
-    return consumer;
-  }
-
-  /**
-   * Put messages that were pushed to us but never handed to the core back in `queue` as fresh,
-   * confirmed copies (so they do not come back flagged "redelivered", which would count as an
-   * attempt), then ack the originals. If that fails, requeue them (flagged).
-   */
-  private async giveBack(
-    queue: string,
-    messages: Message[],
-    settle: (action: (channel: Channel) => void) => Promise<void>,
-  ): Promise<void> {
-    try {
-      await this.publisher.publish(
-        messages.map((message) => ({ queue, content: message.content, options: requeueOptions(message) })),
-        this.options.unavailableTimeoutMs,
-      );
-      await settle((ch) => {
-        for (const message of messages) ch.ack(message);
-      });
-    } catch {
-      // Requeue them (or, if the channel closed, RabbitMQ requeues them itself).
-      await settle((ch) => {
-        for (const message of messages) ch.nack(message, false, true);
-      }).catch(() => undefined);
-    }
-  }
-
-  private delivery(queue: string, consumer: QueueConsumer, channel: Channel, message: Message): Delivery {
-    const fields = receivedFields(message, () => `rabbitmq-${randomUUID()}`, this.options.queueType);
-    let settled = false;
-    const claim = () => {
-      if (settled || !consumer.owns(channel)) {
-        settled = true;
-        throw new LockLostError(
-          'The delivery was already settled, or its channel closed (RabbitMQ redelivers it to another consumer)',
-        );
-      }
-      settled = true;
-    };
-    const lockLost = () => new LockLostError('The channel of this delivery closed; RabbitMQ redelivers it');
-    // On a channel in transaction mode (see ackWith) a settle resolves once committed.
-    const settle = async (action: (channel: Channel) => void) => {
-      if (!(await consumer.settle(channel, action))) throw lockLost();
-    };
-    return {
-      ...fields,
-      ack: () =>
-        this.guard(async () => {
-          claim();
-          await settle((ch) => ch.ack(message));
-        }),
-      ...(this.options.atomicFollowUps
-        ? {
-            ackWith: (followUps: Parameters<NonNullable<Delivery['ackWith']>>[0]) =>
-              this.guard(async () => {
-                const publications: Publication[] = [];
-                for (const { queue: target, messages } of followUps) {
-                  publications.push(...(await this.plan(target, messages)));
-                }
-                if (publications.length === 0) {
-                  claim();
-                  return settle((ch) => ch.ack(message));
-                }
-                claim();
-                const transaction = await consumer.transactional(channel).catch(() => undefined);
-                if (!transaction) throw lockLost();
-                // Every frame of this unit is written in one synchronous block, so no commit of another
-                // delivery can split it: the follow-ups and the ack are committed together or not at all.
-                await settle((ch) => {
-                  for (const publication of publications) {
-                    ch.publish('', publication.queue, publication.content, publication.options);
-                  }
-                  ch.ack(message);
-                });
-              }),
-          }
-        : {}),
-      deadLetter: (info: DeadLetterInfo) =>
-        this.guard(async () => {
-          claim();
-          await this.publishRedeclaring(queue, [
-            {
-              queue: deadLetterQueueName(queue),
-              content: message.content,
-              options: deadLetterOptions(message, info, fields.deliveryCount),
-            },
-          ]);
-          await settle((ch) => ch.ack(message));
-        }),
-    };
+      return consumer.receive(options);
+    });
   }
 
   stats(queue: string): Promise<DriverStats> {
-    return this.guard(() => this.unguardedStats(queue));
-  }
-
-  private async unguardedStats(queue: string): Promise<DriverStats> {
-    this.assertOpen();
-    await this.topology.ensureQueue(queue);
-    const waiting = await this.topology.declare(queue, this.topology.workQueueArguments(queue));
-    const deadLettered = await this.topology.declare(
-      deadLetterQueueName(queue),
-      this.options.queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {},
-    );
-    let delayed = 0;
-    for (const bucket of this.options.delayBucketsMs) {
-      delayed += await this.topology.declare(
-        waitQueueName(queue, bucket),
-        this.topology.waitQueueArguments(queue, bucket),
-      );
-    }
-    return { waiting, delayed, deadLettered };
+    return this.call('stats', () => this.admin.stats(queue));
   }
 
   listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
-    return this.guard(() => this.unguardedListDeadLetters(queue, limit));
-  }
-
-  private async unguardedListDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
-    this.assertOpen();
-    await this.topology.ensureQueue(queue);
-    return this.deadLetters.list(queue, limit);
+    return this.call('listDeadLetters', () => this.admin.listDeadLetters(queue, limit));
   }
 
   redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
-    return this.guard(() => this.unguardedRedriveDeadLetters(queue, options));
-  }
-
-  private async unguardedRedriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
-    this.assertOpen();
-    await this.topology.ensureQueue(queue);
-    return this.deadLetters.redrive(queue, options);
+    return this.call('redriveDeadLetters', () => this.admin.redriveDeadLetters(queue, options));
   }
 
   purgeDeadLetters(queue: string): Promise<number> {
-    return this.guard(() => this.unguardedPurgeDeadLetters(queue));
-  }
-
-  private async unguardedPurgeDeadLetters(queue: string): Promise<number> {
-    this.assertOpen();
-    await this.topology.ensureQueue(queue);
-    return this.deadLetters.purge(queue);
+    return this.call('purgeDeadLetters', () => this.admin.purgeDeadLetters(queue));
   }
 
   /** Delete the work queue, its dead-letter queue and its wait queues. */
   deleteQueue(queue: string): Promise<void> {
-    return this.guard(() => this.unguardedDeleteQueue(queue));
-  }
-
-  private async unguardedDeleteQueue(queue: string): Promise<void> {
-    this.assertOpen();
-    const consumer = this.consumers.get(queue);
-    this.consumers.delete(queue);
-    await consumer?.close();
-    this.topology.forget(queue);
-    const channel = await this.connection.channel(false, this.options.unavailableTimeoutMs);
-    try {
-      for (const name of this.topology.allNames(queue)) await channel.deleteQueue(name);
-    } finally {
-      await channel.close().catch(() => undefined);
-    }
+    return this.call('deleteQueue', async () => {
+      const consumer = this.consumers.get(queue);
+      this.consumers.delete(queue);
+      await consumer?.close();
+      await this.admin.deleteQueue(queue);
+    });
   }
 
   /**
@@ -415,23 +220,128 @@ export class RabbitMqDriver implements Driver {
   async close(): Promise<void> {
     if (this.closing.signal.aborted) return;
     this.closing.abort();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.pendingSends]),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, 5_000);
-      }),
-    ]);
-    clearTimeout(timer);
-    // Channel frames are multiplexed: close each consumer channel first, so acks already written
-    // on it reach the broker before the connection goes (a connection.close could overtake them).
-    // Bounded: a black-holed broker never answers, and close() must still return.
+    await settlesWithin(Promise.allSettled([...this.pendingSends]), 5_000);
+    // Channel frames are multiplexed: close each consumer channel first, so acks already written on it reach
+    // the broker before the connection goes (a connection.close could overtake them). Bounded: a black-holed
+    // broker never answers, and close() must still return.
     const deadline = Date.now() + CLOSE_TIMEOUT_MS;
     await settlesWithin(
-      Promise.allSettled([...this.consumers.values()].map((consumer) => consumer.close())),
+      Promise.allSettled([...this.consumers.values()].map((c) => c.close())),
       CLOSE_TIMEOUT_MS,
     );
     await this.connection.close(Math.max(deadline, Date.now() + CLOSE_TIMEOUT_MS / 2));
+  }
+}
+
+/** Key that correlates a `basic.return` with its publication (RabbitMQ sends the return before the confirm). */
+function returnKey(queue: string, messageId: unknown): string {
+  return `${queue}\u0000${typeof messageId === 'string' ? messageId : ''}`;
+}
+
+type Outcome = 'confirmed' | 'retry' | 'returned' | 'nacked';
+
+/**
+ * Publishes on a confirm channel and resolves once the broker confirmed every message, with those it returned
+ * as unroutable (`mandatory`: none is silently lost). Messages caught by a dropped channel or connection are
+ * published again once it is back (at-least-once), until `timeoutMs` passes: then BrokerUnavailableError.
+ */
+class Publisher {
+  private readonly slot: ChannelSlot<ConfirmChannel>;
+  /** Returned, not yet confirmed messages per return key. */
+  private readonly returned = new Map<string, number>();
+  /** Set while the channel's write buffer is full: every concurrent send waits for it. */
+  private drained: Promise<void> | undefined;
+
+  constructor(
+    connection: ConnectionManager,
+    private readonly timeoutMs: number,
+  ) {
+    this.slot = new ChannelSlot(async (timeoutMs) => {
+      const channel = await connection.channel(true, timeoutMs);
+      channel.on('return', (message: Message) => {
+        const key = returnKey(message.fields.routingKey, message.properties.messageId);
+        this.returned.set(key, (this.returned.get(key) ?? 0) + 1);
+      });
+      return channel;
+    });
+  }
+
+  async publish(publications: readonly Publication[]): Promise<Publication[]> {
+    const deadline = Date.now() + this.timeoutMs;
+    const returned: Publication[] = [];
+    let pending = publications;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new BrokerUnavailableError(
+          `RabbitMQ did not confirm ${pending.length} message(s) within ${this.timeoutMs} ms; they may not have been stored`,
+        );
+      const outcomes = await this.publishOn(await this.slot.get(left), pending);
+      const nacked = outcomes.filter((outcome) => outcome === 'nacked').length;
+      if (nacked > 0) throw new BrokerUnavailableError(`RabbitMQ refused ${nacked} message(s) (basic.nack)`);
+      returned.push(...pending.filter((_, i) => outcomes[i] === 'returned'));
+      pending = pending.filter((_, i) => outcomes[i] === 'retry');
+      if (pending.length === 0) return returned;
+    }
+  }
+
+  private claimReturn(key: string): boolean {
+    const count = this.returned.get(key);
+    if (count === undefined) return false;
+    if (count <= 1) this.returned.delete(key);
+    else this.returned.set(key, count - 1);
+    return true;
+  }
+
+  private async publishOn(channel: ConfirmChannel, publications: readonly Publication[]): Promise<Outcome[]> {
+    const confirmations: Promise<Outcome>[] = [];
+    for (const publication of publications) {
+      if (this.drained) await this.drained;
+      if (!this.slot.holds(channel)) {
+        confirmations.push(Promise.resolve('retry'));
+        continue;
+      }
+      const key = returnKey(publication.queue, publication.options.messageId);
+      const options = { ...publication.options, mandatory: true };
+      let writable = true;
+      confirmations.push(
+        new Promise<Outcome>((resolve) => {
+          try {
+            writable = channel.publish(
+              '',
+              publication.queue,
+              publication.content,
+              options,
+              (error: unknown) => {
+                const returned = this.claimReturn(key);
+                if (!error) resolve(returned ? 'returned' : 'confirmed');
+                else resolve(this.slot.holds(channel) ? 'nacked' : 'retry');
+              },
+            );
+          } catch (error) {
+            if (error instanceof RangeError) throw error;
+            resolve('retry');
+          }
+        }),
+      );
+      if (!writable) await this.waitForDrain(channel);
+    }
+    return Promise.all(confirmations);
+  }
+
+  /** Resolve when the channel can take more writes, or when it closes. */
+  private waitForDrain(channel: ConfirmChannel): Promise<void> {
+    this.drained ??= new Promise<void>((resolve) => {
+      const done = () => {
+        channel.off('drain', done);
+        channel.off('close', done);
+        this.drained = undefined;
+        resolve();
+      };
+      channel.on('drain', done);
+      channel.on('close', done);
+    });
+    return this.drained;
   }
 }
 

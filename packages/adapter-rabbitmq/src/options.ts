@@ -1,5 +1,9 @@
+/**
+ * Options of the RabbitMQ driver, how a URL's query fills them in, TLS material and the driver's secrets.
+ */
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '@queuekit/core';
-import { type RabbitMqTlsOptions, type ResolvedTls, resolveTls } from './tls.js';
+import { param, parseParams, Scrubber } from '@queuekit/core/driver-kit';
 
 /** Kind of RabbitMQ queue the driver declares for work queues and their dead-letter queues. */
 export type RabbitMqQueueType = 'classic' | 'quorum';
@@ -12,41 +16,49 @@ export interface ReconnectOptions {
   readonly maxDelayMs?: number;
 }
 
+/** PEM text (a string containing `-----BEGIN`), its bytes, or the path of a PEM file. */
+export type PemSource = string | Buffer;
+
+/** TLS options of an `amqps://` connection (Node's `tls.connect` options of the same names). */
+export interface RabbitMqTlsOptions {
+  /** CA certificate(s) the broker's certificate must chain to. Default: Node's bundled root CAs. */
+  readonly ca?: PemSource | readonly PemSource[];
+  /** Client certificate (for brokers with `ssl_options.verify = verify_peer`). Needs `key`. */
+  readonly cert?: PemSource;
+  /** Private key of `cert`. Kept private: never printed, logged or serialised. */
+  readonly key?: PemSource;
+  /** Passphrase of an encrypted `key`. Kept private like the key. */
+  readonly passphrase?: string;
+  /** Name sent in SNI and checked against the broker's certificate. Default: the URL's host name. */
+  readonly servername?: string;
+  /** Verify the broker's certificate (default true). `false` is for throwaway test brokers only. */
+  readonly rejectUnauthorized?: boolean;
+}
+
 /** Options of {@link RabbitMqDriver}. */
 export interface RabbitMqDriverOptions {
   /**
-   * `amqp://user:pass@host:5672/vhost` or `amqps://...` (TLS). The password never appears in
-   * logs or errors. Query parameters understood by amqplib (`heartbeat`, `frameMax`, ...) pass through;
-   * on `amqps://`, RabbitMQ's TLS parameters `cacertfile`, `certfile`, `keyfile` (file paths),
-   * `verify` (`verify_peer` | `verify_none`) and `server_name_indication` fill in {@link tls}.
+   * `amqp://user:pass@host:5672/vhost` or `amqps://...` (TLS); never printed. Query parameters: amqplib's
+   * (`heartbeat`, `frameMax`, `channelMax`, `locale`), `queueType`, `deliveryLimit`, `atomicFollowUps`, and on
+   * `amqps://` RabbitMQ's TLS names `cacertfile`, `certfile`, `keyfile`, `verify`, `server_name_indication`.
+   * Options given in code win over the URL's.
    */
   readonly url: string;
-  /**
-   * TLS of an `amqps://` connection: CA, client certificate and key (PEM text, Buffers or file
-   * paths), key passphrase, SNI name, verification. Wins over the URL's TLS parameters.
-   */
+  /** TLS of an `amqps://` connection (PEM text, Buffers or file paths). Wins over the URL's TLS parameters. */
   readonly tls?: RabbitMqTlsOptions;
   /**
    * `classic` (default): classic queues with `x-max-priority: 10`, so priority is native.
-   * `quorum`: replicated quorum queues with `x-delivery-limit`; no native priority (the core emulates it
-   * with band queues) and an exact `x-delivery-count`.
+   * `quorum`: replicated quorum queues; no native priority (the core emulates it) and an exact `x-delivery-count`.
    */
   readonly queueType?: RabbitMqQueueType;
-  /**
-   * Quorum queues only: after this many deliveries RabbitMQ itself dead-letters the message (reason
-   * `delivery-limit`), a safety net under the core's own attempt counting. Default 50.
-   */
+  /** Quorum queues only: `x-delivery-limit`, RabbitMQ's safety net under the core's attempt count. Default 50. */
   readonly deliveryLimit?: number;
   /**
-   * Upper bounds (ms) of the delay buckets, ascending. One TTL wait queue per bucket and per queue, created
-   * on first use; the largest bucket is `capabilities.maxDelayMs` and longer delays hop through the core.
-   * Default: 250 ms, 1 s, 4 s, 15 s, 1 min, 4 min, 15 min, 1 h, 4 h.
+   * Upper bounds (ms) of the delay buckets, ascending: one TTL wait queue per bucket and queue. The largest is
+   * `capabilities.maxDelayMs`. Default: 250 ms, 1 s, 4 s, 15 s, 1 min, 4 min, 15 min, 1 h, 4 h.
    */
   readonly delayBucketsMs?: readonly number[];
-  /**
-   * How long `send`, `receive` and the dead-letter calls wait for the broker during an outage before
-   * failing with `BrokerUnavailableError`. Default 15000.
-   */
+  /** How long calls wait for the broker during an outage before `BrokerUnavailableError`. Default 15000. */
   readonly unavailableTimeoutMs?: number;
   /** Backoff between reconnect attempts. */
   readonly reconnect?: ReconnectOptions;
@@ -62,14 +74,26 @@ export interface RabbitMqDriverOptions {
   readonly atomicFollowUps?: boolean;
 }
 
+/** What `tls.connect` gets: PEM bytes read, nothing left as a path. */
+export interface ResolvedTls {
+  readonly ca?: Buffer[];
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  readonly passphrase?: string;
+  readonly servername?: string;
+  readonly rejectUnauthorized?: boolean;
+}
+
 /** Options after defaults and validation. */
 export interface ResolvedOptions {
-  /** The URL given to amqplib (TLS parameters taken out). Secret: password inside. */
+  /** The URL given to amqplib (the driver's own parameters taken out). Secret: password inside. */
   readonly url: string;
   /** `scheme://host:port` of the broker, for messages (no credentials). */
   readonly broker: string;
   /** TLS socket options (key and passphrase are secrets), when any were given. */
   readonly tls: ResolvedTls | undefined;
+  /** Text with every secret of the driver (URL, password spellings, TLS key and passphrase) masked. */
+  readonly scrub: (text: string) => string;
   readonly queueType: RabbitMqQueueType;
   readonly deliveryLimit: number;
   readonly delayBucketsMs: readonly number[];
@@ -86,55 +110,165 @@ export const DEFAULT_DELAY_BUCKETS_MS: readonly number[] = [
   250, 1_000, 4_000, 15_000, 60_000, 240_000, 900_000, 3_600_000, 14_400_000,
 ];
 
-function positiveInt(field: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(field, 'expected a positive integer');
-  return value;
-}
+const USAGE = 'expected amqp://user:pass@host:5672/vhost or amqps://...';
+const positive = param.int({ min: 1 });
+
+/** The driver's options that a URL may carry, with their defaults. */
+const SETTINGS = {
+  queueType: param.enum(['classic', 'quorum'], { default: 'classic' }),
+  deliveryLimit: param.int({ min: 1, default: 50 }),
+  atomicFollowUps: param.bool({ default: true }),
+} as const;
+
+/** Query parameters taken out of the URL before amqplib sees it: the driver's and RabbitMQ's TLS names. */
+const OWN_PARAMS = {
+  queueType: param.enum(['classic', 'quorum']),
+  deliveryLimit: positive,
+  atomicFollowUps: param.bool(),
+  cacertfile: param.string(),
+  certfile: param.string(),
+  keyfile: param.string(),
+  verify: param.enum(['verify_peer', 'verify_none']),
+  server_name_indication: param.string(),
+} as const;
+const LIMITS = {
+  unavailableTimeoutMs: param.int({ min: 1, default: 15_000 }),
+  maxPayloadBytes: param.int({ min: 1, default: 16 * 1024 * 1024 }),
+  connectionName: param.string({ default: 'queuekit' }),
+} as const;
+const RECONNECT = {
+  initialDelayMs: param.int({ min: 1, default: 100 }),
+  maxDelayMs: param.int({ min: 1, default: 5_000 }),
+};
+/** amqplib's own query parameters: checked, and left in the URL for it. */
+const AMQPLIB_PARAMS = {
+  heartbeat: param.int({ min: 0 }),
+  frameMax: positive,
+  channelMax: positive,
+  locale: param.string(),
+};
 
 /** Validate options and fill in defaults. Errors name the field and never include the URL. */
 export function resolveOptions(options: RabbitMqDriverOptions): ResolvedOptions {
-  if (typeof options?.url !== 'string' || !/^amqps?:\/\//i.test(options.url)) {
-    throw new ConfigError('url', 'expected amqp://user:pass@host:5672/vhost or amqps://...');
-  }
+  if (typeof options?.url !== 'string' || !/^amqps?:\/\//i.test(options.url))
+    throw new ConfigError('url', USAGE);
   let parsed: URL;
   try {
     parsed = new URL(options.url);
   } catch {
     throw new ConfigError('url', 'not a valid URL');
   }
-  const tls = resolveTls(parsed, options.tls);
+  const query = parseParams(
+    parsed.searchParams,
+    { ...OWN_PARAMS, ...AMQPLIB_PARAMS },
+    { fieldPrefix: 'url.' },
+  );
+  const own = Object.keys(OWN_PARAMS).filter((name) => parsed.searchParams.has(name));
+  for (const name of own) parsed.searchParams.delete(name);
   const secure = parsed.protocol.toLowerCase() === 'amqps:';
-  const broker = `${secure ? 'amqps' : 'amqp'}://${parsed.hostname}:${parsed.port || (secure ? 5671 : 5672)}`;
-  const queueType = options.queueType ?? 'classic';
-  if (queueType !== 'classic' && queueType !== 'quorum') {
-    throw new ConfigError('queueType', "expected 'classic' or 'quorum'");
-  }
+  const tls = resolveTls(secure, query, options.tls);
+  const settings = parseParams(
+    {
+      queueType: options.queueType ?? query.queueType,
+      deliveryLimit: options.deliveryLimit ?? query.deliveryLimit,
+      atomicFollowUps: options.atomicFollowUps ?? query.atomicFollowUps,
+    },
+    SETTINGS,
+  );
   const buckets = options.delayBucketsMs ?? DEFAULT_DELAY_BUCKETS_MS;
-  if (!Array.isArray(buckets) || buckets.length === 0) {
+  if (!Array.isArray(buckets) || buckets.length === 0)
     throw new ConfigError('delayBucketsMs', 'expected a non-empty array of positive integers');
-  }
   buckets.forEach((ms, i) => {
-    positiveInt(`delayBucketsMs[${i}]`, ms, 1);
+    if (!Number.isInteger(ms) || ms <= 0)
+      throw new ConfigError(`delayBucketsMs[${i}]`, 'expected a positive integer');
     if (i > 0 && ms <= (buckets[i - 1] as number))
       throw new ConfigError(`delayBucketsMs[${i}]`, 'buckets must be strictly ascending');
   });
-  const initial = positiveInt('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, 100);
-  const max = positiveInt('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 5_000);
-  if (max < initial) throw new ConfigError('reconnect.maxDelayMs', 'must be ≥ reconnect.initialDelayMs');
+  const limits = parseParams({ ...options }, LIMITS, { unknown: 'ignore' });
+  const reconnect = parseParams({ ...options.reconnect }, RECONNECT, {
+    unknown: 'ignore',
+    fieldPrefix: 'reconnect.',
+  });
+  if (reconnect.maxDelayMs < reconnect.initialDelayMs)
+    throw new ConfigError('reconnect.maxDelayMs', 'must be ≥ reconnect.initialDelayMs');
+  const scrubber = new Scrubber([options.url]);
+  const others = [tls?.passphrase, tls?.key?.toString('utf8')].flatMap((s) => (s ? [s, s.trim()] : []));
   return {
-    // The URL as given when it had no TLS parameters (amqplib reads it; keep its spelling).
-    url: tls === undefined ? options.url : parsed.toString(),
-    broker,
+    // The URL as given when none of our parameters were in it (amqplib reads it; keep its spelling).
+    url: own.length === 0 ? options.url : parsed.toString(),
+    broker: `${secure ? 'amqps' : 'amqp'}://${parsed.hostname}:${parsed.port || (secure ? 5671 : 5672)}`,
     tls,
-    queueType,
-    atomicFollowUps: options.atomicFollowUps ?? true,
-    deliveryLimit: positiveInt('deliveryLimit', options.deliveryLimit, 50),
+    scrub: (text) => others.reduce((out, secret) => out.split(secret).join('***'), scrubber.scrub(text)),
+    ...settings,
     delayBucketsMs: [...buckets],
-    unavailableTimeoutMs: positiveInt('unavailableTimeoutMs', options.unavailableTimeoutMs, 15_000),
-    reconnectInitialMs: initial,
-    reconnectMaxMs: max,
-    maxPayloadBytes: positiveInt('maxPayloadBytes', options.maxPayloadBytes, 16 * 1024 * 1024),
-    connectionName: options.connectionName ?? 'queuekit',
+    ...limits,
+    reconnectInitialMs: reconnect.initialDelayMs,
+    reconnectMaxMs: reconnect.maxDelayMs,
+  };
+}
+
+const URL_NAMES = { ca: 'cacertfile', cert: 'certfile', key: 'keyfile' } as const;
+
+/** PEM bytes of `source`; a key's source is never echoed (a mistyped PEM would be read as a path). */
+function pem(field: string, source: PemSource, secret = false): Buffer {
+  if (Buffer.isBuffer(source)) return source;
+  if (typeof source !== 'string' || source === '')
+    throw new ConfigError(field, 'expected PEM text, a Buffer or a file path');
+  if (source.includes('-----BEGIN')) return Buffer.from(source, 'utf8');
+  try {
+    return readFileSync(source);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const why = typeof code === 'string' ? ` (${code})` : '';
+    throw new ConfigError(
+      field,
+      secret ? `cannot read the key file${why}` : `cannot read the file \`${source}\`${why}`,
+    );
+  }
+}
+
+/** The explicit `tls` options over the URL's TLS parameters (RabbitMQ's names); undefined when neither gives any. */
+function resolveTls(
+  secure: boolean,
+  query: {
+    readonly [K in 'cacertfile' | 'certfile' | 'keyfile' | 'verify' | 'server_name_indication']?: string;
+  },
+  options: RabbitMqTlsOptions | undefined,
+): ResolvedTls | undefined {
+  if (options !== undefined && (typeof options !== 'object' || options === null))
+    throw new ConfigError('tls', 'expected an object');
+  const { cacertfile, certfile, keyfile, verify, server_name_indication } = query;
+  const fromUrl = [cacertfile, certfile, keyfile, verify, server_name_indication].some(
+    (v) => v !== undefined,
+  );
+  if (!fromUrl && options === undefined) return undefined;
+  if (!secure) throw new ConfigError('tls', 'TLS options need an amqps:// URL (amqp:// is plaintext)');
+  const ca = options?.ca ?? cacertfile;
+  const cert = options?.cert ?? certfile;
+  const key = options?.key ?? keyfile;
+  if ((cert === undefined) !== (key === undefined))
+    throw new ConfigError(
+      cert === undefined ? 'tls.cert' : 'tls.key',
+      'a client certificate needs both cert and key',
+    );
+  if (options?.passphrase !== undefined && typeof options.passphrase !== 'string')
+    throw new ConfigError('tls.passphrase', 'expected a string');
+  if (options?.rejectUnauthorized !== undefined && typeof options.rejectUnauthorized !== 'boolean')
+    throw new ConfigError('tls.rejectUnauthorized', 'expected a boolean');
+  const servername = options?.servername ?? server_name_indication;
+  if (servername !== undefined && (typeof servername !== 'string' || servername === ''))
+    throw new ConfigError('tls.servername', 'expected a host name');
+  const rejectUnauthorized =
+    options?.rejectUnauthorized ?? (verify === undefined ? undefined : verify === 'verify_peer');
+  const field = (name: 'ca' | 'cert' | 'key') =>
+    options?.[name] === undefined ? `url.${URL_NAMES[name]}` : `tls.${name}`;
+  const cas = ca === undefined ? undefined : Array.isArray(ca) ? ca : [ca];
+  return {
+    ...(cas && { ca: cas.map((one, i) => pem(Array.isArray(ca) ? `tls.ca[${i}]` : field('ca'), one)) }),
+    ...(cert !== undefined && { cert: pem(field('cert'), cert) }),
+    ...(key !== undefined && { key: pem(field('key'), key, true) }),
+    ...(options?.passphrase !== undefined && { passphrase: options.passphrase }),
+    ...(servername !== undefined && { servername }),
+    ...(rejectUnauthorized !== undefined && { rejectUnauthorized }),
   };
 }

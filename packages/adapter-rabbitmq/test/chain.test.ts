@@ -2,7 +2,7 @@ import { type Delivery, LockLostError, type OutgoingMessage } from '@queuekit/co
 import type { Channel } from 'amqplib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RabbitMqDriver } from '../src/index.js';
-import { ChannelTransaction } from '../src/transaction.js';
+import { ChannelTransaction } from '../src/receiver.js';
 import { Resources, until } from './helpers.js';
 
 const resources = new Resources();

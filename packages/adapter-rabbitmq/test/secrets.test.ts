@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
-import { AuthenticationError, ConfigError, createQueue, type Job } from '@queuekit/core';
+import { AuthenticationError, ConfigError, createQueue, DriverError, type Job } from '@queuekit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRabbitMqDriver, RabbitMqDriver } from '../src/index.js';
-import { Secrets } from '../src/secrets.js';
+import { classifyError } from '../src/errors.js';
+import { resolveOptions } from '../src/options.js';
 import { Resources, until, vhost } from './helpers.js';
 import { rabbitmqctl } from './rabbitmqctl.js';
 
@@ -131,10 +132,10 @@ describe.skipIf(vhost === '')('secrets', () => {
   });
 });
 
-describe('Secrets.scrubError', () => {
+describe('classifyError', () => {
   it('strips the URL, password, passphrase and key from message, stack, code and every cause; drops other fields', () => {
-    const url = `amqp://app:${encodeURIComponent(PASSWORD)}@broker.example:5672/v`;
-    const secrets = new Secrets(url, ['key passphrase 42']);
+    const url = `amqps://app:${encodeURIComponent(PASSWORD)}@broker.example:5671/v`;
+    const context = resolveOptions({ url, tls: { passphrase: 'key passphrase 42' } });
     const root = Object.assign(new Error(`socket said ${PASSWORD} for key passphrase 42`), {
       command: { args: [PASSWORD] },
     });
@@ -145,11 +146,14 @@ describe('Secrets.scrubError', () => {
         code: 'ECONNRESET',
       },
     );
-    const scrubbed = secrets.scrubError(top) as Error & { code?: string };
+    const scrubbed = classifyError(top, 'send', context);
+    expect(scrubbed).toBeInstanceOf(DriverError);
     expectNoSecret(PASSWORD, { scrubbed });
     expect(inspect(scrubbed, { depth: 10 })).not.toContain('key passphrase 42');
-    expect(scrubbed.code).toBe('ECONNRESET');
-    expect(((scrubbed.cause as Error).cause as Error).message).toBe('socket said *** for ***');
-    expect(inspect(secrets)).toBe('Secrets(***)');
+    const cause = scrubbed.cause as Error & { code?: string };
+    expect(cause.code).toBe('ECONNRESET');
+    const rootCopy = (cause.cause as Error).cause as Error;
+    expect(rootCopy.message).toBe('socket said *** for ***');
+    expect(rootCopy).not.toHaveProperty('command');
   });
 });

@@ -1,0 +1,440 @@
+/**
+ * The connection (reconnecting with backoff) and its long-lived channels, the queues behind a logical queue
+ * (work, dead-letter and TTL wait queues: declared once, counted, deleted) and the dead-letter queue API.
+ */
+import { EventEmitter } from 'node:events';
+import {
+  AuthenticationError,
+  abortableDelay,
+  BrokerUnavailableError,
+  type DeadLetteredMessage,
+  type DriverStats,
+  QueueClosedError,
+  type RedriveOptions,
+  settlesWithin,
+} from '@queuekit/core';
+import { Wakeup } from '@queuekit/core/driver-kit';
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type GetMessage } from 'amqplib';
+import { classifyError, describe, type ErrorContext } from './errors.js';
+import type { ResolvedOptions } from './options.js';
+import { asDeadLetter, type Publication, received, redriven } from './wire.js';
+
+/**
+ * How long `close()` waits for the broker's answers (basic.cancel-ok, channel.close-ok, connection.close-ok).
+ * A black-holed broker never answers: past this, the socket is destroyed and the broker redelivers what
+ * was not acknowledged.
+ */
+export const CLOSE_TIMEOUT_MS = 2_000;
+
+export const closedError = () => new QueueClosedError('The RabbitMQ driver is closed');
+
+/** Events of {@link ConnectionManager}, for logs and tests. Payloads never contain the URL. */
+export interface ConnectionEvents {
+  /** A connection is open; `generation` counts connections made by this driver (1, 2, ...). */
+  connected: [generation: number];
+  /** The connection was lost (not by `close()`); a reconnect is under way. */
+  disconnected: [reason: string];
+  /** One connection attempt failed; the next one follows after `delayMs`. */
+  'connect-failed': [reason: string, delayMs: number];
+}
+
+/**
+ * One AMQP connection that re-establishes itself with capped exponential backoff (with jitter)
+ * until `close()`. Callers ask for the open connection with a bounded wait.
+ */
+export class ConnectionManager extends EventEmitter<ConnectionEvents> {
+  private model: ChannelModel | undefined;
+  private generationCount = 0;
+  private closed = false;
+  private loop: Promise<void> | undefined;
+  private readonly changed = new Wakeup();
+  private lastError = 'not connected yet';
+  /** Set while the last attempt was refused for credentials or certificates: callers fail at once. */
+  private refused: AuthenticationError | undefined;
+  private readonly stopRetry = new AbortController();
+  readonly #options: ResolvedOptions;
+
+  constructor(options: ResolvedOptions) {
+    super();
+    this.#options = options;
+  }
+
+  /** What `console.log` shows: the broker and the state, never the URL or TLS material. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `ConnectionManager(${this.#options.broker}, ${this.model ? 'open' : 'closed'}, generation ${this.generationCount})`;
+  }
+
+  toJSON(): { broker: string; open: boolean; generation: number } {
+    return { broker: this.#options.broker, open: this.model !== undefined, generation: this.generationCount };
+  }
+
+  /** Number of connections opened so far; changes on every reconnect. */
+  get generation(): number {
+    return this.generationCount;
+  }
+
+  /** Start connecting in the background (no-op when open or already connecting). */
+  private start(): void {
+    if (this.closed || this.model || this.loop) return;
+    this.loop = this.connectLoop().finally(() => {
+      this.loop = undefined;
+    });
+  }
+
+  private async connectLoop(): Promise<void> {
+    const { url, tls, connectionName, reconnectInitialMs, reconnectMaxMs } = this.#options;
+    for (let attempt = 0; !this.closed && !this.model; attempt++) {
+      try {
+        const model = await amqp.connect(url, {
+          ...tls,
+          clientProperties: { connection_name: connectionName },
+          timeout: 10_000,
+        });
+        if (this.closed) return void (await model.close().catch(() => undefined));
+        return this.adopt(model);
+      } catch (error) {
+        this.lastError = describe(error, this.#options);
+        const typed = classifyError(error, 'connect', this.#options);
+        this.refused = typed instanceof AuthenticationError ? typed : undefined;
+        if (this.refused) this.changed.wake();
+        const delayMs = Math.round(
+          Math.min(reconnectMaxMs, reconnectInitialMs * 2 ** attempt) * (0.8 + Math.random() * 0.2),
+        );
+        this.emit('connect-failed', this.lastError, delayMs);
+        await abortableDelay(delayMs, this.stopRetry.signal);
+      }
+    }
+  }
+
+  private adopt(model: ChannelModel): void {
+    model.on('error', (error: unknown) => {
+      this.lastError = describe(error, this.#options);
+    });
+    model.on('close', (error?: unknown) => {
+      if (this.model !== model) return;
+      this.model = undefined;
+      if (error) this.lastError = describe(error, this.#options);
+      if (this.closed) return;
+      this.emit('disconnected', this.lastError);
+      this.start();
+    });
+    this.model = model;
+    this.refused = undefined;
+    this.generationCount++;
+    this.emit('connected', this.generationCount);
+    this.changed.wake();
+  }
+
+  /**
+   * The open connection, waiting up to `timeoutMs` for a (re)connect. Resolves `undefined` when
+   * `signal` fires first; rejects with BrokerUnavailableError on timeout, QueueClosedError once closed,
+   * and at once with AuthenticationError while the broker refuses our credentials or certificate
+   * (reconnecting goes on in the background, with backoff, in case they are fixed).
+   */
+  async open(timeoutMs: number, signal?: AbortSignal): Promise<ChannelModel | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.closed) throw closedError();
+      if (this.model) return this.model;
+      if (signal?.aborted) return undefined;
+      if (this.refused) throw this.refused;
+      this.start();
+      if (
+        (await this.changed.wait(deadline - Date.now(), signal)) === 'timeout' &&
+        !this.model &&
+        !this.closed
+      )
+        throw new BrokerUnavailableError(
+          `RabbitMQ unavailable for ${timeoutMs} ms (${this.lastError}); nothing was done`,
+        );
+    }
+  }
+
+  /** Open a channel (plain or confirm) on the current connection, with an error listener attached. */
+  async channel(confirm: false, timeoutMs: number): Promise<Channel>;
+  async channel(confirm: true, timeoutMs: number): Promise<ConfirmChannel>;
+  async channel(confirm: boolean, timeoutMs: number): Promise<Channel> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const model = (await this.open(Math.max(1, deadline - Date.now()))) as ChannelModel;
+      try {
+        const channel = confirm ? await model.createConfirmChannel() : await model.createChannel();
+        // A channel error closes the channel; its 'close' listeners handle it. Never crash the process.
+        channel.on('error', () => undefined);
+        return channel;
+      } catch (error) {
+        this.lastError = describe(error, this.#options);
+        if (this.closed) throw closedError();
+        if (Date.now() >= deadline)
+          throw new BrokerUnavailableError(`Could not open a RabbitMQ channel (${this.lastError})`);
+        await abortableDelay(50, this.stopRetry.signal);
+      }
+    }
+  }
+
+  /** Run `work` on a channel of its own, closed afterwards (which puts back what it got and did not ack). */
+  async withChannel<R>(timeoutMs: number, work: (channel: Channel) => Promise<R>): Promise<R> {
+    const channel = await this.channel(false, timeoutMs);
+    try {
+      return await work(channel);
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Stop reconnecting and close the connection (and with it every channel), by `deadline` (epoch ms):
+   * a broker that does not answer connection.close in time gets its socket destroyed.
+   */
+  async close(deadline = Date.now() + CLOSE_TIMEOUT_MS): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopRetry.abort();
+    this.changed.wake();
+    const model = this.model;
+    this.model = undefined;
+    if (model && !(await settlesWithin(model.close(), deadline - Date.now()))) {
+      (
+        model as unknown as { connection?: { stream?: { destroy?: () => void } } }
+      ).connection?.stream?.destroy?.();
+    }
+    // A connect attempt in flight (a black hole answers no handshake) ends on its own timeout; don't wait for it.
+    if (this.loop) await settlesWithin(this.loop, deadline - Date.now());
+  }
+}
+
+/** A long-lived channel, reopened on demand after it (or its connection) closed; one opening is shared. */
+export class ChannelSlot<C extends Channel> {
+  private channel: C | undefined;
+  private opening: Promise<C> | undefined;
+
+  constructor(private readonly openChannel: (timeoutMs: number) => Promise<C>) {}
+
+  get(timeoutMs: number): Promise<C> {
+    if (this.channel) return Promise.resolve(this.channel);
+    this.opening ??= this.openChannel(timeoutMs)
+      .then((channel) => {
+        this.channel = channel;
+        channel.on('close', () => {
+          if (this.channel === channel) this.channel = undefined;
+        });
+        return channel;
+      })
+      .finally(() => {
+        this.opening = undefined;
+      });
+    return this.opening;
+  }
+
+  /** Whether `channel` is still this slot's open channel. */
+  holds(channel: Channel): boolean {
+    return this.channel === channel;
+  }
+}
+
+/** Name of the dead-letter queue of `queue`. */
+export function deadLetterQueueName(queue: string): string {
+  return `${queue}.dead-letter`;
+}
+
+/** Name of the TTL wait queue of `queue` for delays up to `bucketMs`. */
+export function waitQueueName(queue: string, bucketMs: number): string {
+  return `${queue}.wait-${bucketMs}ms`;
+}
+
+/** A queue and the arguments it is declared with. */
+type Declaration = [name: string, args: Record<string, unknown>];
+
+const REDRIVE_BATCH = 100;
+/** How long a redrive by id looks for ids it has not found yet (see `redrive`). */
+const ID_SETTLE_MS = 2_000;
+
+/**
+ * The queues behind a logical queue, declared once per driver (durable): the work queue (dead-lettering into
+ * `<queue>.dead-letter`, so RabbitMQ's own dead letters land there too), its dead-letter queue and, on first use,
+ * the TTL wait queues of the delay buckets, which dead-letter back into the work queue. And the dead-letter API:
+ * listing reads with `basic.get` without acking and closes its channel, which puts the messages back in place.
+ */
+export class Admin {
+  private readonly declared = new Map<string, Promise<void>>();
+  private readonly slot: ChannelSlot<Channel>;
+
+  constructor(
+    private readonly connection: ConnectionManager,
+    private readonly options: Pick<
+      ResolvedOptions,
+      'queueType' | 'deliveryLimit' | 'delayBucketsMs' | 'unavailableTimeoutMs' | 'broker' | 'scrub'
+    >,
+    private readonly publish: (publications: readonly Publication[]) => Promise<void>,
+  ) {
+    this.slot = new ChannelSlot((timeoutMs) => connection.channel(false, timeoutMs));
+  }
+
+  /** Every physical queue of `queue` with its arguments: work, dead-letter, then the wait queues. */
+  private queues(queue: string): Declaration[] {
+    const quorum = this.options.queueType === 'quorum';
+    const dlx = { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': deadLetterQueueName(queue) };
+    return [
+      [
+        queue,
+        quorum
+          ? { ...dlx, 'x-queue-type': 'quorum', 'x-delivery-limit': this.options.deliveryLimit }
+          : { ...dlx, 'x-max-priority': 10 },
+      ],
+      [deadLetterQueueName(queue), quorum ? { 'x-queue-type': 'quorum' } : {}],
+      ...this.options.delayBucketsMs.map(
+        (bucket): Declaration => [
+          waitQueueName(queue, bucket),
+          { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue, 'x-message-ttl': bucket },
+        ],
+      ),
+    ];
+  }
+
+  /** The smallest bucket that holds `delayMs` (the largest when none does; the core never asks for more). */
+  bucketFor(delayMs: number): number {
+    const buckets = this.options.delayBucketsMs;
+    return buckets.find((bucket) => delayMs <= bucket) ?? (buckets[buckets.length - 1] as number);
+  }
+
+  /** Declare the work queue and its dead-letter queue (once). */
+  ensureQueue(queue: string): Promise<void> {
+    return this.once(queue, async () => {
+      const [work, dlq] = this.queues(queue) as [Declaration, Declaration];
+      await this.declare(...dlq);
+      await this.declare(...work);
+    });
+  }
+
+  /** Declare the wait queue of `bucketMs` for `queue` (once). */
+  ensureWaitQueue(queue: string, bucketMs: number): Promise<void> {
+    const name = waitQueueName(queue, bucketMs);
+    return this.once(name, async () => {
+      await this.declare(
+        ...((this.queues(queue).find(([each]) => each === name) ?? [name, {}]) as Declaration),
+      );
+    });
+  }
+
+  /** Forget what was declared for `queue` (after a delete, or a message returned as unroutable). */
+  forget(queue: string): void {
+    for (const [name] of this.queues(queue)) this.declared.delete(name);
+  }
+
+  private once(key: string, declare: () => Promise<void>): Promise<void> {
+    let pending = this.declared.get(key);
+    if (!pending) {
+      pending = declare();
+      this.declared.set(key, pending);
+      pending.catch(() => this.declared.delete(key));
+    }
+    return pending;
+  }
+
+  /**
+   * Declare (idempotently) and return the message count of a queue. A declare caught by its channel or
+   * connection closing for another reason (a quorum queue's `basic.get` race, see the README) is repeated on a
+   * new channel, within the outage timeout.
+   */
+  private async declare(name: string, args: Record<string, unknown>): Promise<number> {
+    const deadline = Date.now() + this.options.unavailableTimeoutMs;
+    for (;;) {
+      const channel = await this.slot.get(Math.max(1, deadline - Date.now()));
+      try {
+        return (await channel.assertQueue(name, { durable: true, arguments: args })).messageCount;
+      } catch (error) {
+        // A numeric code: the broker closed the channel because of this very call (it would fail again).
+        const closedUnderUs =
+          !this.slot.holds(channel) && typeof (error as { code?: unknown }).code !== 'number';
+        if (!closedUnderUs || Date.now() >= deadline)
+          throw classifyError(error, `declare ${name}`, this.options);
+      }
+    }
+  }
+
+  /** Counts from declaring every queue of `queue`: waiting, delayed (all wait queues), dead-lettered. */
+  async stats(queue: string): Promise<DriverStats> {
+    await this.ensureQueue(queue);
+    const [waiting = 0, deadLettered = 0, ...waits] = await this.sequentially(queue, (name, args) =>
+      this.declare(name, args),
+    );
+    return { waiting, delayed: waits.reduce((sum, n) => sum + n, 0), deadLettered };
+  }
+
+  private async sequentially(queue: string, each: (...declaration: Declaration) => Promise<number>) {
+    const out: number[] = [];
+    for (const [name, args] of this.queues(queue)) out.push(await each(name, args));
+    return out;
+  }
+
+  /** Delete the work queue, its dead-letter queue and its wait queues. */
+  async deleteQueue(queue: string): Promise<void> {
+    this.forget(queue);
+    await this.connection.withChannel(this.options.unavailableTimeoutMs, (channel) =>
+      this.sequentially(queue, async (name) => (await channel.deleteQueue(name)).messageCount),
+    );
+  }
+
+  /** Oldest first, at most `limit`, without consuming. */
+  async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
+    await this.ensureQueue(queue);
+    return this.connection.withChannel(this.options.unavailableTimeoutMs, async (channel) => {
+      const out: DeadLetteredMessage[] = [];
+      while (out.length < limit) {
+        const message = await channel.get(deadLetterQueueName(queue), { noAck: false });
+        if (!message) break;
+        out.push(asDeadLetter(message));
+      }
+      return out;
+    });
+  }
+
+  /** Re-publish (confirmed) the chosen dead letters to `queue` with `options.headers` applied, then ack them. */
+  async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
+    await this.ensureQueue(queue);
+    const wanted = options.ids ? new Set(options.ids) : undefined;
+    const dlq = deadLetterQueueName(queue);
+    return this.connection.withChannel(this.options.unavailableTimeoutMs, async (channel) => {
+      const { messageCount } = await channel.checkQueue(dlq);
+      // A quorum queue puts back the messages a listing held (its channel closed) asynchronously, so right
+      // after a list they may be missing from `messageCount` and from `basic.get` for a moment: ids asked for
+      // and not found yet are looked for until this deadline.
+      const deadline = Date.now() + ID_SETTLE_MS;
+      const found = new Set<string>();
+      const stillLooking = () => wanted !== undefined && found.size < wanted.size && Date.now() < deadline;
+      let moved = 0;
+      let seen = 0;
+      while (seen < messageCount || stillLooking()) {
+        const batch: GetMessage[] = [];
+        while (batch.length < REDRIVE_BATCH && (seen < messageCount || stillLooking())) {
+          const message = await channel.get(dlq, { noAck: false });
+          if (!message) {
+            seen = Math.max(seen, messageCount);
+            if (batch.length > 0 || !stillLooking()) break;
+            await abortableDelay(20); // polling, bounded by the deadline
+            continue;
+          }
+          seen++;
+          const { id } = received(message, 'classic', () => '');
+          if (wanted && !wanted.has(id)) continue;
+          batch.push(message);
+          found.add(id);
+        }
+        if (batch.length === 0) continue;
+        await this.publish(batch.map((message) => redriven(queue, message, options.headers)));
+        for (const message of batch) channel.ack(message);
+        moved += batch.length;
+      }
+      return moved;
+    });
+  }
+
+  /** Delete every dead letter of `queue`. */
+  async purgeDeadLetters(queue: string): Promise<number> {
+    await this.ensureQueue(queue);
+    return this.connection.withChannel(
+      this.options.unavailableTimeoutMs,
+      async (channel) => (await channel.purgeQueue(deadLetterQueueName(queue))).messageCount,
+    );
+  }
+}

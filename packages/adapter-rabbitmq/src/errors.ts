@@ -1,0 +1,108 @@
+/**
+ * amqplib and socket errors mapped to queuekit's typed errors. No result holds the driver's secrets, nor
+ * amqplib's own error objects (they can reach the connection, and through it the URL).
+ */
+import { AuthenticationError, ConfigError, DriverError, QueuekitError } from '@queuekit/core';
+
+/** What {@link classifyError} needs from its driver. */
+export interface ErrorContext {
+  /** `scheme://host:port`, named in an AuthenticationError. */
+  readonly broker: string;
+  /** Masks every secret of the driver in a text. */
+  readonly scrub: (text: string) => string;
+}
+
+/** Node's TLS verification failures of the broker's certificate (we refuse it). */
+const UNTRUSTED =
+  /^(UNABLE_TO_(VERIFY_LEAF_SIGNATURE|GET_ISSUER_CERT(_LOCALLY)?)|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_(UNTRUSTED|HAS_EXPIRED|NOT_YET_VALID|REVOKED|SIGNATURE_FAILURE)|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+/** The broker's TLS alerts: no client certificate, or one it does not accept. */
+const REFUSED_HANDSHAKE =
+  /^ERR_SSL_.*ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|ACCESS_DENIED|HANDSHAKE_FAILURE|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE)$/;
+
+/** `error`'s field, or undefined when reading it throws (a hostile getter). */
+function read(error: unknown, field: 'code' | 'message' | 'name' | 'stack' | 'cause'): unknown {
+  try {
+    return typeof error === 'object' && error !== null
+      ? (error as Record<string, unknown>)[field]
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A readable, secret-free description of what was thrown. */
+export function describe(error: unknown, context: ErrorContext): string {
+  const message = read(error, 'message');
+  if (typeof message === 'string') return context.scrub(message);
+  try {
+    return context.scrub(String(error));
+  } catch {
+    return Object.prototype.toString.call(error);
+  }
+}
+
+/** A plain Error carrying only the name, message, stack and primitive `code` of `error`, scrubbed, through its causes. */
+function safeCopy(error: unknown, context: ErrorContext, depth = 0): Error {
+  if (depth > 8) return new Error('(cause chain truncated)');
+  const copy = new Error(describe(error, context));
+  const [name, stack, code, cause] = (['name', 'stack', 'code', 'cause'] as const).map((f) => read(error, f));
+  if (typeof name === 'string') copy.name = name;
+  copy.stack = typeof stack === 'string' ? context.scrub(stack) : `${copy.name}: ${copy.message}`;
+  if (typeof code === 'number' || typeof code === 'string')
+    Object.defineProperty(copy, 'code', {
+      value: typeof code === 'string' ? context.scrub(code) : code,
+      enumerable: true,
+    });
+  if (cause !== undefined)
+    Object.defineProperty(copy, 'cause', {
+      value: safeCopy(cause, context, depth + 1),
+      configurable: true,
+      writable: true,
+    });
+  return copy;
+}
+
+/**
+ * The queuekit error for what a driver call (`operation`) threw: itself when it is one; AuthenticationError for
+ * a refused login, vhost or TLS handshake (retrying cannot help); ConfigError for a queue declared with other
+ * arguments; else a DriverError holding a scrubbed copy. Never throws.
+ */
+export function classifyError(error: unknown, operation: string, context: ErrorContext): QueuekitError {
+  try {
+    if (QueuekitError.is(error)) return error;
+    const code = read(error, 'code');
+    const text = describe(error, context);
+    const { broker } = context;
+    if (typeof code === 'string' && UNTRUSTED.test(code))
+      return new AuthenticationError(
+        broker,
+        `The TLS certificate of RabbitMQ at ${broker} does not verify (${text}); check tls.ca / cacertfile and the host name`,
+      );
+    if (typeof code === 'string' && REFUSED_HANDSHAKE.test(code))
+      return new AuthenticationError(
+        broker,
+        `RabbitMQ at ${broker} refused the TLS handshake (${text}); check tls.cert / tls.key (certfile / keyfile)`,
+      );
+    if (/\b403 \(ACCESS-REFUSED\)/.test(text))
+      return new AuthenticationError(
+        broker,
+        `RabbitMQ at ${broker} refused the login: wrong user name or password (${text})`,
+      );
+    // amqplib reports a refused `connection.open` without RabbitMQ's reason: the vhost does not exist or the
+    // user has no permissions on it (both need an operator, not a retry).
+    if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(text))
+      return new AuthenticationError(
+        broker,
+        `RabbitMQ at ${broker} refused to open the vhost: it does not exist or the user has no permissions on it`,
+      );
+    if (operation.startsWith('declare ') && code === 406)
+      return new ConfigError(
+        'queueType',
+        `queue \`${operation.slice(8)}\` already exists with other arguments (${text}); delete it or match its type`,
+      );
+    const cause = safeCopy(error, context);
+    return new DriverError('rabbitmq', operation, cause.message, { cause });
+  } catch {
+    return new DriverError('rabbitmq', operation, 'an error that could not be read');
+  }
+}

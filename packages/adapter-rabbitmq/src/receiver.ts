@@ -1,0 +1,385 @@
+/**
+ * The receive path: one AMQP consumer per queue, bridged from push to pull, its deliveries (settled once through
+ * the kit's `createDelivery`) and the transaction mode that makes `ackWith` atomic.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  type DeadLetterInfo,
+  type Delivery,
+  LockLostError,
+  type OutgoingMessage,
+  type QueuekitError,
+  type ReceiveOptions,
+} from '@queuekit/core';
+import { createDelivery, type FollowUps, Wakeup } from '@queuekit/core/driver-kit';
+import type { Channel, ConsumeMessage, Message } from 'amqplib';
+import { type ConnectionManager, deadLetterQueueName } from './admin.js';
+import type { ResolvedOptions } from './options.js';
+import { deadLettered, givenBack, type Publication, received } from './wire.js';
+
+/** What a queue's consumer needs from its driver. */
+export interface ReceiverHost {
+  readonly connection: ConnectionManager;
+  readonly options: Pick<ResolvedOptions, 'queueType' | 'unavailableTimeoutMs' | 'atomicFollowUps'>;
+  /** Aborted when the driver closes. */
+  readonly closed: AbortSignal;
+  ensureQueue(queue: string): Promise<void>;
+  /** What `send` would publish for `messages` (queues declared, delays routed to wait queues). */
+  plan(queue: string, messages: readonly OutgoingMessage[]): Promise<Publication[]>;
+  /** Publish, confirmed; with `redeclare`, that queue's queues are declared again if the broker returned them. */
+  publish(publications: readonly Publication[], redeclare?: string): Promise<void>;
+  classifyError(error: unknown, operation: string): QueuekitError;
+}
+
+/** AMQP 0-9-1 method ids (class 90 `tx`): `(class << 16) | method`. amqplib has no tx API of its own. */
+const TX_SELECT = (90 << 16) | 10;
+const TX_COMMIT = (90 << 16) | 20;
+type RpcChannel = { rpc(method: number, fields: Record<string, never>, expect: number): Promise<unknown> };
+
+/**
+ * The transaction mode of one (non-confirm) channel. Once selected, publishes, acks and nacks on the channel take
+ * effect only at the next commit, so every settle on it goes through `run`. RabbitMQ refuses any frame on a
+ * channel while its `tx.commit` is in flight (a connection error), so writes requested meanwhile wait, are then
+ * written together and share the next commit (group commit). Each write is one synchronous block, so the frames
+ * of one unit (a delivery's follow-ups and its ack) always land in the same commit.
+ */
+export class ChannelTransaction {
+  private selecting: Promise<unknown> | undefined;
+  private committing = false;
+  private pending: { write: () => void; resolve: () => void; reject: (error: unknown) => void }[] = [];
+
+  constructor(private readonly channel: Channel) {}
+
+  /** Whether the channel is (or is being put) in transaction mode. */
+  get active(): boolean {
+    return this.selecting !== undefined;
+  }
+
+  /** Put the channel in transaction mode (once; later calls share the first). */
+  async select(): Promise<void> {
+    this.selecting ??= (this.channel as unknown as RpcChannel).rpc(TX_SELECT, {}, TX_SELECT + 1);
+    await this.selecting;
+  }
+
+  /** Write frames (synchronously, in `write`); resolves once a commit including them succeeded. */
+  run(write: () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ write, resolve, reject });
+      if (!this.committing) this.flush();
+    });
+  }
+
+  private flush(): void {
+    const written = this.pending.splice(0).filter((item) => {
+      try {
+        item.write();
+        return true;
+      } catch (error) {
+        item.reject(error);
+        return false;
+      }
+    });
+    if (written.length === 0) return;
+    this.committing = true;
+    this.commit()
+      .then(
+        () => {
+          for (const item of written) item.resolve();
+        },
+        (error: unknown) => {
+          for (const item of written) item.reject(error);
+        },
+      )
+      .finally(() => {
+        this.committing = false;
+        this.flush();
+      });
+  }
+
+  /** One `tx.commit` round trip: commits every frame written on the channel before it. */
+  async commit(): Promise<void> {
+    await (this.channel as unknown as RpcChannel).rpc(TX_COMMIT, {}, TX_COMMIT + 1);
+  }
+}
+
+type Taken = { channel: Channel; messages: Message[] };
+
+/**
+ * The push-to-pull bridge for one queue: an AMQP consumer (manual ack) on a channel of its own, whose prefetch
+ * is the most the core has asked for (`unsettled + max`, i.e. its concurrency). The broker pushes at most that
+ * many unacked messages; they wait in `buffer` until a receive hands them out. Deliveries belong to the channel
+ * they came on: once it closes, the broker requeues them and their settle calls fail with LockLostError.
+ * Buffered messages nobody takes for `idleMs` (the core stopped pulling) are given back.
+ */
+export class QueueConsumer {
+  private channel: Channel | undefined;
+  /** Transaction mode of `channel`, entered on the first delivery settled with follow-ups. */
+  private transaction: ChannelTransaction | undefined;
+  private consumerTag: string | undefined;
+  private prefetch = 0;
+  private buffer: Message[] = [];
+  private unsettled = 0;
+  private readonly arrivals = new Wakeup();
+  private starting: Promise<void> | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private lastTakeAt = 0;
+
+  constructor(
+    readonly queue: string,
+    private readonly host: ReceiverHost,
+    private readonly idleMs = 2_000,
+  ) {}
+
+  /**
+   * Up to `max` deliveries: buffered ones, else what arrives within `waitMs`. `waitMs: 0` uses `basic.get`
+   * (the core polling priority bands), so no consumer hoards messages in band queues.
+   */
+  async receive({ max: asked, waitMs, signal }: ReceiveOptions): Promise<Delivery[]> {
+    const max = Math.max(0, Math.floor(asked));
+    const deadline = Date.now() + waitMs;
+    const timeoutMs = this.host.options.unavailableTimeoutMs;
+    while (max > 0) {
+      if (signal.aborted) {
+        await this.pause();
+        return [];
+      }
+      if (this.host.closed.aborted) return [];
+      if (waitMs <= 0) return this.deliveries(this.take(max) ?? (await this.getNow(max, timeoutMs)));
+      const taken = this.take(max);
+      if (taken) return this.deliveries(taken);
+      if (!(await this.host.connection.open(timeoutMs, signal))) continue;
+      await this.ensure(max, timeoutMs);
+      const again = this.take(max);
+      if (again) return this.deliveries(again);
+      if (deadline <= Date.now()) return [];
+      await this.arrivals.wait(deadline - Date.now(), signal);
+    }
+    return [];
+  }
+
+  /** Make sure a consumer with room for `max` more deliveries is registered (waits for the broker). */
+  private async ensure(max: number, timeoutMs: number): Promise<void> {
+    while (!(this.channel && this.consumerTag !== undefined && this.prefetch >= this.unsettled + max)) {
+      this.starting ??= this.start(this.unsettled + max, timeoutMs).finally(() => {
+        this.starting = undefined;
+      });
+      await this.starting;
+    }
+  }
+
+  /** The consumer's channel, opened (and the queue declared) when needed. */
+  private async openChannel(timeoutMs: number): Promise<Channel> {
+    let channel = this.channel;
+    if (!channel) {
+      const opened = await this.host.connection.channel(false, timeoutMs);
+      opened.on('close', () => this.lost(opened));
+      this.lost(this.channel);
+      this.channel = channel = opened;
+    }
+    await this.host.ensureQueue(this.queue);
+    return channel;
+  }
+
+  /** Take up to `max` messages right now with `basic.get` (no consumer, nothing buffered). */
+  private async getNow(max: number, timeoutMs: number): Promise<Taken | undefined> {
+    const channel = await this.openChannel(timeoutMs);
+    const messages: Message[] = [];
+    try {
+      while (messages.length < max && this.channel === channel) {
+        const message = await channel.get(this.queue, { noAck: false });
+        if (!message) break;
+        messages.push(message);
+        this.unsettled++;
+      }
+    } catch (error) {
+      // The channel (or its connection) closed under the get: what it fetched is back in the queue
+      // already, and the next receive opens a new channel. Only an error on a live channel is news.
+      if (this.channel === channel) throw error;
+      return undefined;
+    }
+    return messages.length > 0 ? { channel, messages } : undefined;
+  }
+
+  private async start(prefetch: number, timeoutMs: number): Promise<void> {
+    const channel = await this.openChannel(timeoutMs);
+    const previous = this.consumerTag;
+    let consumerTag: string;
+    try {
+      await channel.prefetch(prefetch, false);
+      ({ consumerTag } = await channel.consume(
+        this.queue,
+        (message) => (message ? this.arrived(channel, message) : this.cancelledByBroker(channel)),
+        { noAck: false },
+      ));
+    } catch (error) {
+      // Closed under us (see getNow): `ensure` starts again on a new channel.
+      if (this.channel === channel) throw error;
+      return;
+    }
+    if (this.channel !== channel) return;
+    this.consumerTag = consumerTag;
+    this.prefetch = prefetch;
+    if (previous !== undefined) await channel.cancel(previous).catch(() => undefined);
+  }
+
+  private arrived(channel: Channel, message: ConsumeMessage): void {
+    if (this.channel !== channel) return;
+    this.buffer.push(message);
+    this.arrivals.wake();
+    this.armIdleTimer();
+  }
+
+  private armIdleTimer(): void {
+    if (this.idleTimer) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.buffer.length === 0) return;
+      if (this.arrivals.waiting > 0 || Date.now() - this.lastTakeAt < this.idleMs) return this.armIdleTimer();
+      this.pause().catch(() => undefined);
+    }, this.idleMs);
+    this.idleTimer.unref?.();
+  }
+
+  /** The queue was deleted under the consumer: register again (and redeclare) on next use. */
+  private cancelledByBroker(channel: Channel): void {
+    if (this.channel !== channel) return;
+    this.consumerTag = undefined;
+    this.prefetch = 0;
+    this.arrivals.wake();
+  }
+
+  /** `channel` is gone (closed, or replaced): forget everything that belonged to it. */
+  private lost(channel: Channel | undefined): void {
+    if (this.channel !== channel) return;
+    this.channel = this.transaction = this.consumerTag = undefined;
+    this.prefetch = this.unsettled = 0;
+    this.buffer = [];
+    this.arrivals.wake();
+  }
+
+  /** Hand up to `max` buffered messages out; each must then be settled. */
+  private take(max: number): Taken | undefined {
+    if (!this.channel || this.buffer.length === 0) return undefined;
+    const messages = this.buffer.splice(0, max);
+    this.unsettled += messages.length;
+    this.lastTakeAt = Date.now();
+    return { channel: this.channel, messages };
+  }
+
+  /**
+   * Write settle frames (`action`, synchronous: ack / nack, and with it the publishes of the same unit) on
+   * `channel`: directly, or through its transaction once it is in transaction mode (resolving once committed).
+   * Resolves false when that channel is gone (the broker has requeued the message) or the commit failed: the
+   * channel is then closed, so the broker rolls back what was not committed and requeues unacked messages.
+   */
+  private async settle(channel: Channel, action: (channel: Channel) => void, count = 1): Promise<boolean> {
+    if (this.channel !== channel) return false;
+    try {
+      if (this.transaction?.active) await this.transaction.run(() => action(channel));
+      else action(channel);
+    } catch {
+      this.lost(channel);
+      await channel.close().catch(() => undefined);
+      return false;
+    }
+    if (this.channel === channel) this.unsettled = Math.max(0, this.unsettled - count);
+    return true;
+  }
+
+  /** Put `channel` (the current consumer channel) in transaction mode; false when that channel is gone. */
+  private async transactional(channel: Channel): Promise<boolean> {
+    if (this.channel !== channel) return false;
+    this.transaction ??= new ChannelTransaction(channel);
+    try {
+      await this.transaction.select();
+    } catch {
+      this.lost(channel);
+      await channel.close().catch(() => undefined);
+      return false;
+    }
+    return this.channel === channel;
+  }
+
+  private deliveries(taken: Taken | undefined): Delivery[] {
+    return taken ? taken.messages.map((message) => this.delivery(taken.channel, message)) : [];
+  }
+
+  private delivery(channel: Channel, message: Message): Delivery {
+    const { host, queue } = this;
+    const fields = received(message, host.options.queueType, () => `rabbitmq-${randomUUID()}`);
+    const lockLost = () =>
+      new LockLostError('The channel of this delivery closed, or it was settled: RabbitMQ redelivers it');
+    const settle = async (action: (ch: Channel) => void) => {
+      if (!(await this.settle(channel, action))) throw lockLost();
+    };
+    const ack = () => settle((ch) => ch.ack(message));
+    const ackWith = async (followUps: FollowUps) => {
+      const publications: Publication[] = [];
+      for (const { queue: target, messages } of followUps)
+        publications.push(...(await host.plan(target, messages)));
+      if (publications.length === 0) return ack();
+      if (!(await this.transactional(channel))) throw lockLost();
+      // Every frame of this unit is written in one synchronous block, so no commit of another delivery can
+      // split it: the follow-ups and the ack are committed together or not at all.
+      await settle((ch) => {
+        for (const { queue: target, content, options } of publications)
+          ch.publish('', target, content, options);
+        ch.ack(message);
+      });
+    };
+    return createDelivery({
+      message: fields,
+      // No lock runs out: a delivery is held until it is settled or its channel closes.
+      lockedUntil: Number.POSITIVE_INFINITY,
+      provider: 'rabbitmq',
+      classify: (error, operation) => host.classifyError(error, operation),
+      operations: {
+        ack,
+        ...(host.options.atomicFollowUps ? { ackWith } : {}),
+        deadLetter: async (info: DeadLetterInfo) => {
+          if (this.channel !== channel) throw lockLost();
+          const copy = deadLettered(deadLetterQueueName(queue), message, info, fields.deliveryCount);
+          await host.publish([copy], queue);
+          await ack();
+        },
+      },
+    });
+  }
+
+  /**
+   * The core stopped consuming: cancel the consumer so the broker stops pushing, and give the buffered (never
+   * handed out) messages back as fresh, confirmed copies, acking the originals, so they do not come back flagged
+   * "redelivered" (which would cost the job an attempt); if that fails, requeue them (flagged).
+   */
+  async pause(): Promise<void> {
+    const { channel, consumerTag } = this;
+    if (!channel) return;
+    if (consumerTag !== undefined) {
+      this.consumerTag = undefined;
+      this.prefetch = 0;
+      await channel.cancel(consumerTag).catch(() => undefined);
+    }
+    if (this.channel !== channel || this.buffer.length === 0) return;
+    const buffered = this.buffer.splice(0);
+    this.unsettled += buffered.length;
+    const settleAll = (action: (message: Message) => void) =>
+      this.settle(channel, () => buffered.forEach(action), buffered.length);
+    const copies = buffered.map((message) => givenBack(this.queue, message));
+    const acked = await this.host.publish(copies).then(
+      () => settleAll((message) => channel.ack(message)),
+      () => false,
+    );
+    // Else requeue them (or, if the channel closed, RabbitMQ requeues them itself).
+    if (!acked) await settleAll((message) => channel.nack(message, false, true));
+  }
+
+  /** Close the channel: every unacked message goes back to the queue. */
+  async close(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    await this.pause().catch(() => undefined);
+    const { channel } = this;
+    if (!channel) return;
+    this.lost(channel);
+    await channel.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * Messages <-> AMQP: publish properties and headers, reading a received or dead-lettered message, and the
+ * copies the driver publishes (given back, dead-lettered, redriven).
+ */
+import {
+  CORE_HEADERS,
+  type DeadLetteredMessage,
+  type DeadLetterInfo,
+  type OutgoingMessage,
+  type ReceivedMessage,
+} from '@queuekit/core';
+import type { Message, MessageProperties, Options } from 'amqplib';
+import type { RabbitMqQueueType } from './options.js';
+
+/** One message to publish through the default exchange to `queue`. */
+export interface Publication {
+  readonly queue: string;
+  readonly content: Buffer;
+  readonly options: Options.Publish;
+}
+
+/** Headers of a dead-lettered copy: attempts made (core's count), when, and the original's deliveryCount. */
+const ATTEMPTS = 'x-qk-dead-letter-attempts';
+const DEAD_LETTERED_AT = 'x-qk-dead-lettered-at';
+const DELIVERY_COUNT = 'x-qk-delivery-count';
+/** Longest error text kept in a header (AMQP header tables are small). */
+const MAX_ERROR_CHARS = 4_000;
+const { deadLetterReason: REASON, deadLetterError: ERROR, contentType: CONTENT_TYPE } = CORE_HEADERS;
+
+/** Headers RabbitMQ adds itself (delivery count, death records); they are not part of the job. */
+const BROKER_HEADERS = [
+  'x-death',
+  'x-delivery-count',
+  ...['exchange', 'queue', 'reason'].flatMap((field) => [`x-first-death-${field}`, `x-last-death-${field}`]),
+];
+/** The broker's bookkeeping (`x-death`, `x-*-death-*`, `x-delivery-count`) and the driver's own (`x-qk-*`). */
+const BOOKKEEPING = /^x-(qk-|death|first-death|last-death|delivery-count$)/;
+
+/**
+ * Header names the driver or RabbitMQ interprets, plus `CC` / `BCC` (sender-selected distribution would
+ * route copies of the job to other queues). The core refuses them in user headers; the driver drops them
+ * (and any `x-qk-*`) from what it publishes, so nothing user-set is read as bookkeeping.
+ */
+export const RESERVED_HEADERS: readonly string[] = [
+  ...BROKER_HEADERS,
+  ATTEMPTS,
+  DEAD_LETTERED_AT,
+  DELIVERY_COUNT,
+  'cc',
+  'bcc',
+];
+const RESERVED = new Set(RESERVED_HEADERS);
+
+function isReserved(name: string): boolean {
+  const lower = name.toLowerCase();
+  return RESERVED.has(lower) || lower.startsWith('x-qk-');
+}
+
+/** AMQP publish options of an outgoing message: persistent; id, name, priority and content type as properties. */
+export function publishOptions(message: OutgoingMessage): Options.Publish {
+  // `content-type` travels as the AMQP property only (read back into the headers on receive).
+  const { [CONTENT_TYPE]: contentType, ...given } = message.headers;
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(given)) if (!isReserved(key)) headers[key] = value;
+  const options: Options.Publish = {
+    persistent: true,
+    messageId: message.id,
+    type: message.name,
+    timestamp: Math.floor(Date.now() / 1000),
+    headers,
+  };
+  if (contentType !== undefined) options.contentType = contentType;
+  if (message.priority !== undefined) options.priority = message.priority;
+  return options;
+}
+
+/** The body as a Buffer without copying. */
+export function toBuffer(body: Uint8Array): Buffer {
+  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+function headersOf(message: Message): Record<string, unknown> {
+  return (message.properties.headers ?? {}) as Record<string, unknown>;
+}
+
+/** A header value as a string (foreign publishers may send numbers, booleans, bytes or tables). */
+function headerString(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  try {
+    return JSON.stringify(value) ?? '';
+  } catch {
+    return String(value);
+  }
+}
+
+/** A header as a string, if present. */
+function header(message: Message, key: string): string | undefined {
+  const value = headersOf(message)[key];
+  return value === undefined || value === null ? undefined : headerString(value);
+}
+
+/** The message's headers as the core sees them: string values, bookkeeping and dead-letter headers removed. */
+function coreHeaders(message: Message): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headersOf(message))) {
+    if (value === undefined || value === null || BOOKKEEPING.test(key) || key === REASON || key === ERROR)
+      continue;
+    out[key] = headerString(value);
+  }
+  const contentType = message.properties.contentType as unknown;
+  if (out[CONTENT_TYPE] === undefined && typeof contentType === 'string') out[CONTENT_TYPE] = contentType;
+  return out;
+}
+
+/**
+ * 1-based delivery count. Classic queues only say "redelivered" (reported as 2; the driver declares
+ * `deliveryCount: 'flag'` and the core keeps the real count). Quorum queues count earlier deliveries in
+ * `x-delivery-count`, trusted only on a message the broker flags as redelivered: on a first delivery that
+ * header can only come from a publisher.
+ */
+function deliveryCountOf(message: Message, queueType: RabbitMqQueueType): number {
+  if (!message.fields.redelivered) return 1;
+  if (queueType === 'classic') return 2;
+  const counted = Number(headersOf(message)['x-delivery-count']);
+  return Number.isSafeInteger(counted) && counted > 0 ? counted + 1 : 2;
+}
+
+/** The ReceivedMessage of an AMQP message; `fallbackId` names one a foreign publisher sent without `messageId`. */
+export function received(
+  message: Message,
+  queueType: RabbitMqQueueType,
+  fallbackId: () => string,
+): ReceivedMessage {
+  const props = message.properties;
+  const timestamp = Number(props.timestamp);
+  const priority = Number(props.priority);
+  return {
+    id: typeof props.messageId === 'string' && props.messageId !== '' ? props.messageId : fallbackId(),
+    ...(typeof props.type === 'string' && props.type !== '' ? { name: props.type as string } : {}),
+    body: message.content as Uint8Array,
+    headers: coreHeaders(message),
+    deliveryCount: deliveryCountOf(message, queueType),
+    ...(Number.isFinite(timestamp) && timestamp > 0 ? { enqueuedAt: new Date(timestamp * 1000) } : {}),
+    ...(props.priority !== undefined && Number.isInteger(priority) ? { priority } : {}),
+    raw: message,
+  };
+}
+
+/** Properties a copy keeps from the original. */
+const COPIED = [
+  'messageId',
+  'type',
+  'timestamp',
+  'contentType',
+  'contentEncoding',
+  'priority',
+  'correlationId',
+] as const;
+
+/** A persistent copy of `message` to `queue`: same properties, the headers `keep` accepts, then `extra`. */
+function copy(
+  queue: string,
+  message: Message,
+  keep: (key: string) => boolean,
+  extra: Readonly<Record<string, unknown>> = {},
+): Publication {
+  const headers: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(headersOf(message))) if (keep(key)) headers[key] = value;
+  const options: Options.Publish & Partial<MessageProperties> = {
+    persistent: true,
+    headers: { ...headers, ...extra },
+  };
+  for (const key of COPIED) if (message.properties[key] !== undefined) options[key] = message.properties[key];
+  return { queue, content: message.content, options };
+}
+
+/** A fresh copy of a buffered message to put back in `queue` (no driver or delivery-count headers). */
+export function givenBack(queue: string, message: Message): Publication {
+  return copy(queue, message, (key) => !/^x-(qk-|delivery-count$)/.test(key));
+}
+
+/** The copy of `message` that goes to a dead-letter queue, carrying reason, error and attempts. */
+export function deadLettered(queue: string, message: Message, info: DeadLetterInfo, deliveryCount: number) {
+  return copy(queue, message, (key) => !key.startsWith('x-qk-'), {
+    [REASON]: info.reason,
+    ...(info.error === undefined ? {} : { [ERROR]: info.error.slice(0, MAX_ERROR_CHARS) }),
+    ...(info.attempts === undefined ? {} : { [ATTEMPTS]: String(info.attempts) }),
+    [DEAD_LETTERED_AT]: String(Date.now()),
+    [DELIVERY_COUNT]: String(deliveryCount),
+  });
+}
+
+/** A dead letter sent back to `queue` with `headers` applied and no bookkeeping left (a fresh delivery count). */
+export function redriven(
+  queue: string,
+  message: Message,
+  headers: Readonly<Record<string, string>>,
+): Publication {
+  return copy(queue, message, (key) => !BOOKKEEPING.test(key) && key !== REASON && key !== ERROR, headers);
+}
+
+/** Why a message sits in the dead-letter queue: ours, or RabbitMQ's own `x-death` reason (`delivery-limit`...). */
+function deadLetterReason(message: Message): string {
+  const ours = header(message, REASON);
+  if (ours !== undefined) return ours;
+  const death = headersOf(message)['x-death'];
+  const first = Array.isArray(death) ? (death[0] as { reason?: unknown } | undefined) : undefined;
+  const reason = first?.reason ?? headersOf(message)['x-first-death-reason'];
+  return reason === undefined ? 'unknown' : headerString(reason).replace(/_/g, '-');
+}
+
+/** A message of a dead-letter queue as the core lists it (its delivery count as recorded when dead-lettered). */
+export function asDeadLetter(message: Message): DeadLetteredMessage {
+  const attempts = Number(header(message, ATTEMPTS));
+  const deliveryCount = Number(header(message, DELIVERY_COUNT));
+  const at = Number(header(message, DEAD_LETTERED_AT));
+  const error = header(message, ERROR);
+  return {
+    ...received(message, 'classic', () => `rabbitmq-dlq-${message.fields.deliveryTag}`),
+    deliveryCount: Number.isInteger(deliveryCount) && deliveryCount > 0 ? deliveryCount : 1,
+    reason: deadLetterReason(message),
+    ...(error === undefined ? {} : { error }),
+    ...(Number.isInteger(attempts) && attempts > 0 ? { attempts } : {}),
+    ...(Number.isFinite(at) && at > 0 ? { deadLetteredAt: new Date(at) } : {}),
+  };
+}
