@@ -1,6 +1,6 @@
-import type { Delivery } from '../driver.js';
+import type { Capabilities, Delivery } from '../driver.js';
 import { errorMessage, JobTimeoutError } from '../errors.js';
-import { readMessage } from '../driver-kit/read-message.js';
+import { type ReadMessageOptions, readMessage } from '../driver-kit/read-message.js';
 import { asError } from '../observability/report.js';
 import { validateWith } from '../schema.js';
 import { type AttemptInfo, attemptInfo } from '../semantics/attempts.js';
@@ -12,7 +12,7 @@ import { completeWithFollowUps } from '../workflows/chains.js';
 import { chunkFinished, deadLetter, isChunk } from './dead-letter.js';
 import type { HeldDelivery } from './heartbeat.js';
 import { JobContext } from './job-context.js';
-import { type ConsumerScope, recordJob, reportTo } from './scope.js';
+import { type ConsumerScope, recordJob, recording, reportTo } from './scope.js';
 import { Settler } from './settle.js';
 
 /**
@@ -21,6 +21,9 @@ import { Settler } from './settle.js';
  */
 export class JobRunner<T> {
   private readonly settler: Settler<T>;
+  /** The driver's capabilities, read once (through the guard, every read is a trap). */
+  private readonly caps: Capabilities;
+  private readonly readOptions: ReadMessageOptions;
 
   constructor(
     private readonly scope: ConsumerScope<T>,
@@ -28,28 +31,30 @@ export class JobRunner<T> {
     private readonly timeoutMs: number | undefined,
   ) {
     this.settler = new Settler(scope);
+    this.caps = scope.driver.capabilities;
+    this.readOptions = { priority: this.caps.priority };
   }
 
   /** Hold `delivery`, received from `queue` (its lock renewed), from receipt until it is settled. */
   async handle(delivery: Delivery, queue: string, receivedAt: number): Promise<void> {
-    const { heartbeat, driver } = this.scope;
-    const held = heartbeat.hold(delivery, queue, receivedAt, driver.capabilities.lockRenewal);
+    const held = this.scope.heartbeat.hold(delivery, queue, receivedAt, this.caps.lockRenewal);
     try {
       await this.dispatch(held);
     } finally {
-      heartbeat.letGo(held);
+      this.scope.heartbeat.letGo(held);
     }
   }
 
   private async dispatch(held: HeldDelivery): Promise<void> {
     const { delivery } = held;
-    const { ctx, driver } = this.scope;
+    const { ctx } = this.scope;
+    const caps = this.caps;
     const info = attemptInfo(delivery, ctx.defaults.maxAttempts);
     const now = Date.now();
-    const view = readMessage(delivery, { priority: driver.capabilities.priority });
+    const view = readMessage(delivery, this.readOptions);
     const { name } = view;
-    const admission = admit(info, delivery.deliveryCount, driver.capabilities, now);
-    const flaggedRedelivery = driver.capabilities.deliveryCount === 'flag' && delivery.deliveryCount > 1;
+    const admission = admit(info, delivery.deliveryCount, caps, now);
+    const flaggedRedelivery = caps.deliveryCount === 'flag' && delivery.deliveryCount > 1;
     if (
       flaggedRedelivery &&
       (admission.kind === 'recount' ||
@@ -103,15 +108,16 @@ export class JobRunner<T> {
     const { delivery } = held;
     const { ctx, driver, forced } = this.scope;
     const handlerCtx = new JobContext(this.scope, held, job);
-    void recordJob(this.scope, job.id, {
-      id: job.id,
-      queue: ctx.name,
-      name: job.name,
-      state: 'active',
-      attempts: job.attempt,
-      maxAttempts: job.maxAttempts,
-      startedAt: Date.now(),
-    });
+    if (recording(this.scope))
+      void recordJob(this.scope, job.id, {
+        id: job.id,
+        queue: ctx.name,
+        name: job.name,
+        state: 'active',
+        attempts: job.attempt,
+        maxAttempts: job.maxAttempts,
+        startedAt: Date.now(),
+      });
     if (delivery.deliveryCount > 1) reportTo(this.scope, { type: 'stalled' });
     reportTo(this.scope, { type: 'active', job });
     let result: unknown;
@@ -154,7 +160,8 @@ export class JobRunner<T> {
     if (followUps && followUps.length > 0)
       await completeWithFollowUps(ctx, driver, delivery, job, followUps, result);
     else await delivery.ack(result);
-    await recordJob(this.scope, job.id, { state: 'completed', result, finishedAt: Date.now() });
+    if (recording(this.scope))
+      await recordJob(this.scope, job.id, { state: 'completed', result, finishedAt: Date.now() });
     reportTo(this.scope, { type: 'completed', job, result });
   }
 
