@@ -1,6 +1,4 @@
-/**
- * SDK errors mapped to queuekit's typed errors. Messages never include the connection string.
- */
+/** SDK errors as queuekit's typed errors. No text of the result holds the connection strings' keys. */
 import { isServiceBusError } from '@azure/service-bus';
 import {
   AuthenticationError,
@@ -12,140 +10,83 @@ import {
   type Scrubber,
 } from '@queuekit/core';
 
+/** What the mapping needs of the driver: its secrets, and the namespace as errors name it (`sb://HOST`). */
+export interface ErrorContext {
+  readonly scrubber: Scrubber;
+  readonly broker: string;
+}
+
 const UNAVAILABLE = new Set(['ServiceCommunicationProblem', 'ServiceBusy', 'ServiceTimeout']);
-/** Codes of core-amqp's MessagingError for a broker that cannot be reached. */
-const UNREACHABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'ETIMEDOUT',
-  'ECONNRESET',
-  'EHOSTUNREACH',
+/** core-amqp's MessagingError codes of a broker that cannot be reached. */
+const UNREACHABLE = new Set([
   'ConnectionForcedError',
   'ServiceUnavailableError',
   'OperationTimeoutError',
   'ServerBusyError',
 ]);
-
-/** Errors of `@azure/identity` credentials that could not get a token. */
+/** `@azure/identity` credentials that could not get a token. */
 const CREDENTIAL_ERRORS = new Set([
   'AuthenticationError',
   'CredentialUnavailableError',
   'AggregateAuthenticationError',
 ]);
-
-/** Socket errors as the SDK quotes them in a message whose code says nothing (`GeneralError`). */
-const NETWORK_MESSAGE =
-  /\b(ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH)\b|^Failed to connect$/;
-
-/** Whether `error` is an abort (the receive's signal fired). */
-export function isAbort(error: unknown): boolean {
-  return (error as { name?: string } | null)?.name === 'AbortError';
-}
-
-/** The text a scrubber leaves of `text` (no scrubber: unchanged). */
-function clean(text: string, scrubber: Scrubber | undefined): string {
-  return scrubber ? scrubber.scrub(text) : text;
-}
+/**
+ * Socket errors, as a code or quoted in a message whose code says nothing: a socket reset under a send is a
+ * ServiceBusError 'GeneralError' quoting ECONNRESET; rhea-promise rejects a connect whose socket closed before
+ * the AMQP open with a bare 'Failed to connect'.
+ */
+const NETWORK = /\b(ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH)\b|^Failed to connect$/;
 
 /**
- * A plain copy of an SDK error for a `cause`: name, code, message and stack, scrubbed. The SDK's error
- * objects can reach its connection context (which holds the connection string) through their fields.
+ * A plain copy of an SDK error (name, code, message, stack), scrubbed: the SDK's error objects reach its
+ * connection context, which holds the connection string, through their fields.
  */
-function safeCause(error: unknown, scrubber: Scrubber | undefined): Error {
-  const source = error as { name?: string; code?: string; message?: string; stack?: string } | null;
-  const copy = new Error(clean(String(source?.message ?? error), scrubber));
+function safeCopy(error: unknown, scrubber: Scrubber): Error {
+  const source = error as { name?: string; code?: unknown; message?: string; stack?: string } | null;
+  const copy = new Error(scrubber.scrub(String(source?.message ?? error)));
   copy.name = source?.name ?? 'Error';
-  if (source?.stack) copy.stack = clean(source.stack, scrubber);
+  if (source?.stack) copy.stack = scrubber.scrub(source.stack);
   if (typeof source?.code === 'string') Object.assign(copy, { code: source.code });
   return copy;
 }
 
 /**
- * The queuekit error an SDK failure during `what` stands for (itself when it is already typed), or undefined
- * when the driver does not know it. With a scrubber, no text of the result (message, stack, cause) holds the
- * driver's secrets. Never throws, whatever it is given (the driver's `classifyError`).
+ * The queuekit error an SDK failure during `operation` stands for: itself when already typed, a
+ * `DriverError` holding a scrubbed copy when no rule knows it. Never throws (the driver's `classifyError`).
  */
 export function classifyError(
   error: unknown,
-  what: string,
-  scrubber?: Scrubber,
-  broker = 'Service Bus',
-): QueuekitError | undefined {
-  try {
-    if (QueuekitError.is(error)) return error;
-    return classify(error, what, scrubber, broker);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * A failure no rule knows as a `DriverError` whose cause is a scrubbed copy: never the SDK's own object,
- * which reaches the connection context (and its connection string) through its fields. Never throws.
- */
-export function unknownError(
-  error: unknown,
   operation: string,
-  provider: string,
-  scrubber?: Scrubber,
-): DriverError | undefined {
+  { scrubber, broker }: ErrorContext,
+): QueuekitError {
+  if (QueuekitError.is(error)) return error;
   try {
-    const cause = safeCause(error, scrubber);
-    return new DriverError(provider, operation, cause.message, { cause });
-  } catch {
-    return undefined;
-  }
-}
-
-/** {@link classifyError}, else the SDK error itself (scrubbed): what the driver's own calls throw. */
-export function mapError(error: unknown, what: string, scrubber?: Scrubber, broker = 'Service Bus'): Error {
-  const typed = classifyError(error, what, scrubber, broker);
-  if (typed) return typed;
-  if (!(error instanceof Error)) return new Error(`${what} failed: ${clean(String(error), scrubber)}`);
-  if (scrubber) {
-    error.message = scrubber.scrub(error.message);
-    if (error.stack) error.stack = scrubber.scrub(error.stack);
-  }
-  return error;
-}
-
-function classify(
-  error: unknown,
-  what: string,
-  scrubber: Scrubber | undefined,
-  broker: string,
-): QueuekitError | undefined {
-  // A key the namespace refuses (CBS put-token answered 401), or an Entra ID credential without a token.
-  if (
-    (isServiceBusError(error) && error.code === 'UnauthorizedAccess') ||
-    CREDENTIAL_ERRORS.has((error as Error | null)?.name ?? '')
-  ) {
-    return new AuthenticationError(
-      broker,
-      `Service Bus (${broker}) refused the credentials during ${what}: ${clean((error as Error).message, scrubber)}`,
-    );
-  }
-  if (isServiceBusError(error)) {
-    if (error.code === 'MessageLockLost')
-      return new LockLostError(`Lock lost during ${what}: ${clean(error.message, scrubber)}`);
-    if (UNAVAILABLE.has(error.code)) {
-      return new BrokerUnavailableError(
-        `Service Bus unavailable during ${what}: ${clean(error.message, scrubber)}`,
-        { cause: safeCause(error, scrubber) },
+    const cause = safeCopy(error, scrubber);
+    const code = String((error as { code?: unknown } | null)?.code ?? '');
+    const name = (error as { name?: unknown } | null)?.name;
+    // A key the namespace refuses (CBS put-token answered 401), or an Entra ID credential without a token.
+    if ((isServiceBusError(error) && code === 'UnauthorizedAccess') || CREDENTIAL_ERRORS.has(String(name)))
+      return new AuthenticationError(
+        broker,
+        `Service Bus (${broker}) refused the credentials during ${operation}: ${cause.message}`,
       );
-    }
+    if (isServiceBusError(error) && code === 'MessageLockLost')
+      return new LockLostError(`Lock lost during ${operation}: ${cause.message}`);
+    if (isServiceBusError(error) && UNAVAILABLE.has(code))
+      return new BrokerUnavailableError(`Service Bus unavailable during ${operation}: ${cause.message}`, {
+        cause,
+      });
+    if (UNREACHABLE.has(code) || NETWORK.test(code) || NETWORK.test(cause.message))
+      return new BrokerUnavailableError(
+        `Service Bus unreachable during ${operation} (${code || 'network error'})`,
+        {
+          cause,
+        },
+      );
+    if (/closed/i.test(cause.message) && name !== 'ServiceBusError')
+      return new QueueClosedError(`The Service Bus client is closed (${operation})`);
+    return new DriverError('servicebus', operation, cause.message, { cause });
+  } catch {
+    return new DriverError('servicebus', operation, 'an unreadable error');
   }
-  const code = (error as { code?: string } | null)?.code ?? '';
-  const message = (error as Error | null)?.message ?? '';
-  // rhea-promise rejects a connect whose socket closed before the AMQP open with a bare 'Failed to connect';
-  // a socket reset under a send comes back as a ServiceBusError 'GeneralError' quoting ECONNRESET.
-  if (UNREACHABLE_CODES.has(code) || NETWORK_MESSAGE.test(message)) {
-    return new BrokerUnavailableError(`Service Bus unreachable during ${what} (${code || 'network error'})`, {
-      cause: safeCause(error, scrubber),
-    });
-  }
-  if (/closed/i.test((error as Error | null)?.message ?? '') && (error as Error).name !== 'ServiceBusError') {
-    return new QueueClosedError(`The Service Bus client is closed (${what})`);
-  }
-  return undefined;
 }

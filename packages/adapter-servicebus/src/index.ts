@@ -1,12 +1,6 @@
 /**
- * Azure Service Bus adapter for queuekit.
- *
- * @example
- * ```ts
- * import { createQueue } from '@queuekit/core';
- * // Connection string from SERVICEBUS_CONNECTION_STRING, or a namespace with @azure/identity:
- * const queue = createQueue<{ to: string }>({ url: 'servicebus://my-namespace/emails', name: 'emails' });
- * ```
+ * Azure Service Bus adapter for queuekit: `createQueue({ url: 'servicebus://my-namespace/emails', name: 'emails' })`
+ * (Microsoft Entra ID), or a connection string in the URL or in `SERVICEBUS_CONNECTION_STRING`.
  *
  * @packageDocumentation
  */
@@ -25,10 +19,9 @@ export {
 } from './options.js';
 
 /**
- * Driver for a queue URL: `servicebus://NAMESPACE/QUEUE[?duplicateDetection=true&maxMessageBytes=N&createQueues=true]`
- * (Microsoft Entra credentials from `DefaultAzureCredential`), `servicebus://` alone
- * (`SERVICEBUS_CONNECTION_STRING`), or a connection string `Endpoint=sb://...`. The queue name
- * in the URL is informational: queues are named by `createQueue({ name })`.
+ * The driver for a queue URL: `servicebus://NAMESPACE[/QUEUE][?duplicateDetection=true&maxMessageBytes=N&...]`,
+ * `servicebus://` (`SERVICEBUS_CONNECTION_STRING`), or a connection string `Endpoint=sb://...`. The queue in the
+ * URL is informational: queues are named by `createQueue({ name })`.
  */
 export function createDriver(
   options: DriverFactoryOptions & Partial<ServiceBusDriverOptions>,

@@ -1,194 +1,337 @@
-/**
- * What one SDK receiver needs beyond the SDK: a settlement lane (settlements in an order rhea cannot mix up)
- * and, with `prefetch`, a buffering stream.
- *
- * The stream is a prefetching receiver for one queue: the SDK's streaming `subscribe()` with `maxConcurrentCalls`
- * equal to the consumer's concurrency. Its message handler only resolves when the delivery is
- * settled, so the SDK grants new credit one settled message at a time: buffered plus in-flight
- * messages never exceed that concurrency. Buffered messages keep their lock (renewed) until they
- * are handed out.
- */
-import type { ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
-import { LockKeeper } from './lock.js';
+/** The receive path: pooled SDK receivers, the prefetching stream, each delivery's lock, ordered settlements. */
+import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
+import {
+  type Delivery,
+  type DeadLetterInfo,
+  LockLostError,
+  linkSignals,
+  type QueuekitError,
+  type ReceiveOptions,
+} from '@queuekit/core';
+import { createDelivery, Wakeup } from '@queuekit/core/driver-kit';
+import { deadLetterProperties, toReceivedMessage } from './wire.js';
 
-/** A message waiting in the buffer, with the function that returns its credit to the SDK. */
-export interface Prefetched {
+/** Buffered (prefetched) messages' locks are held this long at most, renewed meanwhile. */
+const BUFFERED_HOLD_MS = 10 * 60_000;
+
+/**
+ * Keeps a peek-lock as long as the core asked (`lockMs`, then `extendLock(ms)`), renewing it before the queue's
+ * LockDuration runs out. The SDK's auto-renewal is off: a process that dies stops renewing.
+ */
+export class LockKeeper {
+  #holdUntil: number;
+  #brokerUntil: number;
+  /** The broker's expiry as received, before any renewal. */
+  readonly #firstUntil: number;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  failure: unknown;
+
+  constructor(
+    private readonly renew: () => Promise<Date>,
+    brokerUntil: number,
+    holdMs: number,
+  ) {
+    this.#brokerUntil = this.#firstUntil = brokerUntil;
+    this.#holdUntil = Date.now() + holdMs;
+    this.#schedule();
+  }
+
+  /** When the lock the core asked for runs out; the broker's last expiry once a renewal failed or it stopped. */
+  get heldUntil(): number {
+    if (this.failure !== undefined || this.#stopped) return this.#brokerUntil;
+    return Math.max(this.#firstUntil, this.#holdUntil);
+  }
+
+  /** Keep the lock `ms` more from now; renews at once when the broker's lock ends earlier. */
+  async hold(ms: number): Promise<void> {
+    if (this.#stopped) return;
+    this.#holdUntil = Math.max(this.#holdUntil, Date.now() + ms);
+    if (this.#brokerUntil < Date.now() + ms) await this.#renewNow();
+    this.#schedule();
+  }
+
+  /** Keep the lock exactly `ms` more from now (it may stop renewing sooner than before). */
+  reset(ms: number): void {
+    this.#holdUntil = Date.now() + ms;
+    this.#schedule();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+
+  async #renewNow(): Promise<void> {
+    try {
+      this.#brokerUntil = (await this.renew()).getTime();
+      this.failure = undefined;
+    } catch (error) {
+      this.failure = error;
+      throw error;
+    }
+  }
+
+  #schedule(): void {
+    clearTimeout(this.#timer);
+    if (this.#stopped || this.#brokerUntil >= this.#holdUntil) return;
+    const left = this.#brokerUntil - Date.now();
+    this.#timer = setTimeout(
+      () =>
+        this.#renewNow().then(
+          () => this.#schedule(),
+          (error: unknown) => {
+            // A renewal that timed out (a busy broker or event loop) is tried again while the lock may still
+            // be held; a lost lock is final.
+            const lost = (error as { code?: string } | null)?.code === 'MessageLockLost';
+            if (!lost && Date.now() < this.#brokerUntil) this.#schedule();
+          },
+        ),
+      // Renewed with half the time left: an event loop stalled for a third of a short lock must not lose it.
+      Math.max(50, left - Math.max(left / 2, 200)),
+    );
+    this.#timer.unref();
+  }
+}
+
+/**
+ * Orders the settlements of one receiver: rhea 3.0.5 writes pending dispositions as ranges without comparing
+ * their outcomes, so a complete and a dead-letter of one tick went out as two of one kind (issue 12, README).
+ * Completes (`shared`, all alike) may share a frame; any other settlement runs alone.
+ */
+class SettlementLane {
+  /** The last exclusive settlement answered, and the shared ones started since. */
+  #exclusive: Promise<unknown> = Promise.resolve();
+  readonly #shared = new Set<Promise<unknown>>();
+
+  run<T>(kind: 'shared' | 'exclusive', operation: () => Promise<T>): Promise<T> {
+    const before = kind === 'shared' ? this.#exclusive : Promise.all([this.#exclusive, ...this.#shared]);
+    const result = before.then(operation);
+    const answered = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    if (kind === 'exclusive') {
+      this.#shared.clear();
+      this.#exclusive = answered;
+    } else {
+      this.#shared.add(answered);
+      void answered.then(() => this.#shared.delete(answered));
+    }
+    return result;
+  }
+}
+
+/** A prefetched message, and how to give its credit back to the SDK (once settled). */
+interface Prefetched {
   readonly message: ServiceBusReceivedMessage;
   readonly keeper: LockKeeper;
-  /** Give the credit back (call once the message is settled, or when closing). */
   readonly release: () => void;
 }
 
-/** Hold buffered messages' locks this long at most (renewed meanwhile). */
-const BUFFERED_HOLD_MS = 10 * 60_000;
-
-export class MessageStream {
-  private readonly buffer: Prefetched[] = [];
-  private readonly outstanding = new Set<Prefetched>();
-  private waiters: (() => void)[] = [];
-  private error: unknown;
-  private readonly subscription: { close(): Promise<void> };
-  private closed = false;
+/**
+ * `prefetch`: the SDK's `subscribe()` with `maxConcurrentCalls` = the consumer's concurrency. Its handler resolves
+ * once the delivery is settled, so buffered plus running never exceed it. Buffered messages keep their lock.
+ */
+class MessageStream {
+  readonly #buffer: Prefetched[] = [];
+  readonly #outstanding = new Set<Prefetched>();
+  readonly #wakeup = new Wakeup();
+  readonly #subscription: { close(): Promise<void> };
+  #error: unknown;
+  #closed = false;
 
   constructor(
     readonly receiver: ServiceBusReceiver,
     credit: number,
   ) {
-    this.subscription = receiver.subscribe(
-      {
-        processMessage: (message) =>
-          new Promise<void>((resolve) => {
-            const entry: Prefetched = {
-              message,
-              keeper: new LockKeeper(
-                () => receiver.renewMessageLock(message),
-                message.lockedUntilUtc?.getTime() ?? Date.now(),
-                BUFFERED_HOLD_MS,
-              ),
-              release: () => {
-                entry.keeper.stop();
-                if (this.outstanding.delete(entry)) resolve();
-              },
-            };
-            this.outstanding.add(entry);
-            if (this.closed) return entry.release();
-            this.buffer.push(entry);
-            this.wake();
-          }),
-        processError: async (args) => {
-          this.error = args.error;
-          this.wake();
-        },
-      },
+    const processMessage = (message: ServiceBusReceivedMessage) =>
+      new Promise<void>((resolve) => {
+        const renew = () => receiver.renewMessageLock(message);
+        const keeper = new LockKeeper(
+          renew,
+          message.lockedUntilUtc?.getTime() ?? Date.now(),
+          BUFFERED_HOLD_MS,
+        );
+        const entry: Prefetched = {
+          message,
+          keeper,
+          release: () => {
+            keeper.stop();
+            if (this.#outstanding.delete(entry)) resolve();
+          },
+        };
+        this.#outstanding.add(entry);
+        if (this.#closed) return entry.release();
+        this.#buffer.push(entry);
+        this.#wakeup.wake();
+      });
+    const processError = async ({ error }: { error: unknown }) => {
+      this.#error = error;
+      this.#wakeup.wake();
+    };
+    this.#subscription = receiver.subscribe(
+      { processMessage, processError },
       { maxConcurrentCalls: Math.max(1, credit), autoCompleteMessages: false },
     );
-  }
-
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const wake of waiters) wake();
   }
 
   /** Up to `max` buffered messages, waiting up to `waitMs` for the first; [] when `signal` fires. */
   async take(max: number, waitMs: number, signal: AbortSignal): Promise<Prefetched[]> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      if (this.buffer.length > 0) return this.buffer.splice(0, Math.max(1, max));
-      if (this.error !== undefined) {
-        const error = this.error;
-        this.error = undefined;
-        throw error;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0 || signal.aborted || this.closed) return [];
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        const timer = setTimeout(done, left);
-        signal.addEventListener('abort', done, { once: true });
-        this.waiters.push(done);
-      });
+      const since = this.#wakeup.generation;
+      if (this.#buffer.length > 0) return this.#buffer.splice(0, Math.max(1, max));
+      const error = this.#error;
+      this.#error = undefined;
+      if (error !== undefined) throw error;
+      if (this.#closed || Date.now() >= deadline) return [];
+      if ((await this.#wakeup.wait(deadline - Date.now(), signal, since)) === 'aborted') return [];
     }
   }
 
-  /**
-   * Stop receiving after a failure, keeping the deliveries already handed out (they settle and renew
-   * their locks as before). Buffered messages are let go: they come back when their lock expires.
-   */
-  async abandon(): Promise<void> {
-    this.closed = true;
-    const buffered = this.buffer.splice(0);
-    this.wake();
-    const closing = this.subscription.close().catch(() => undefined);
-    for (const entry of buffered) entry.release();
-    await closing;
-  }
-
-  /** Stop receiving. Buffered and unsettled messages stay locked until their lock expires. */
-  async close(): Promise<void> {
-    this.closed = true;
-    this.buffer.length = 0;
-    this.wake();
+  /** Stop; let every message go (they come back after their lock), or only the buffered ones (`keepHandedOut`). */
+  async close(keepHandedOut = false): Promise<void> {
+    this.#closed = true;
+    const buffered = this.#buffer.splice(0);
+    this.#wakeup.wake();
     // Close first, so that returned credit is not used to take more messages.
-    const closing = this.subscription.close().catch(() => undefined);
-    for (const entry of [...this.outstanding]) entry.release();
+    const closing = this.#subscription.close().catch(() => undefined);
+    for (const entry of keepHandedOut ? buffered : [...this.#outstanding]) entry.release();
     await closing;
   }
 }
 
-/**
- * Orders the settlements of one receiver so that each message is settled with its own outcome.
- *
- * `@azure/service-bus` 7.9.5 settles through rhea 3.0.5, which writes the dispositions pending on a session
- * in ranges (one frame, one state for `first..last`, AMQP 1.0 §2.7.6) and puts the second delivery of a
- * range into it without comparing outcomes (`write_dispositions` in rhea/lib/session.js). A complete and a
- * dead-letter of two consecutive deliveries issued in the same tick therefore went out as two dead-letters
- * (a job that had succeeded landed in the dead letters with the other job's reason and attempts) or as two
- * completes (the failed job vanished). Issue 12, "DLQ under load".
- *
- * Completes all carry the same state (`accepted`, no fields), so they may share a frame. Every other
- * settlement (dead-letter with its reason, abandon with properties) runs alone: it waits until the
- * settlements in flight on the receiver are answered (so written), and holds later ones until it is answered.
- */
+/** Receives for the driver (SDK receivers allow one receive call at a time: pooled per queue). */
+export class Receiver {
+  readonly #idle = new Map<string, ServiceBusReceiver[]>();
+  readonly #all = new Set<ServiceBusReceiver>();
+  readonly #keepers = new Set<LockKeeper>();
+  readonly #streams = new Map<string, MessageStream>();
+  readonly #lanes = new WeakMap<ServiceBusReceiver, SettlementLane>();
 
-/** `shared`: completes, equal on the wire. `exclusive`: anything whose state carries its own fields. */
-export type SettlementKind = 'shared' | 'exclusive';
+  constructor(
+    private readonly client: ServiceBusClient,
+    private readonly prefetch: boolean,
+    /** Aborted when the driver closes. */
+    private readonly closing: AbortSignal,
+    private readonly classify: (error: unknown, operation: string) => QueuekitError,
+  ) {}
 
-interface Waiting {
-  readonly kind: SettlementKind;
-  readonly start: () => void;
-}
+  /** With `prefetch`, long polls take from a stream per queue (credit: the first `max`); others ask for `max`. */
+  async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
+    const { closing } = this;
+    const linked = linkSignals(options.signal, closing);
+    let stream = this.#streams.get(queue);
+    try {
+      if (!stream && options.waitMs > 0 && this.prefetch) {
+        stream = new MessageStream(this.#newReceiver(queue), options.max);
+        this.#streams.set(queue, stream);
+      }
+      if (stream) {
+        const { receiver } = stream;
+        const taken = await stream.take(options.max, options.waitMs, linked.signal);
+        return taken.map((entry) => this.#delivery(receiver, entry.message, options.lockMs, entry));
+      }
+      const idle = this.#idle.get(queue) ?? [];
+      this.#idle.set(queue, idle);
+      const receiver = idle.pop() ?? this.#newReceiver(queue);
+      try {
+        const messages = await receiver.receiveMessages(Math.max(1, options.max), {
+          maxWaitTimeInMs: Math.max(0, options.waitMs),
+          abortSignal: linked.signal,
+        });
+        return messages.map((message) => this.#delivery(receiver, message, options.lockMs));
+      } finally {
+        if (!closing.aborted) idle.push(receiver);
+      }
+    } catch (error) {
+      if ((error as { name?: string } | null)?.name === 'AbortError' || closing.aborted) return [];
+      if (stream) {
+        // The stream's link or connection failed (after a reset the SDK's recovery sometimes left it without
+        // messages for good): the next receive opens a fresh one.
+        if (this.#streams.get(queue) === stream) this.#streams.delete(queue);
+        void stream.close(true);
+      }
+      throw this.classify(error, `receive from ${queue}`);
+    } finally {
+      linked.dispose();
+    }
+  }
 
-export class SettlementLane {
-  private running = 0;
-  private exclusiveRunning = false;
-  private readonly waiting: Waiting[] = [];
+  /** A peek-lock receiver without the SDK's lock renewal (the core drives renewals). */
+  #newReceiver(queue: string): ServiceBusReceiver {
+    const receiver = this.client.createReceiver(queue, {
+      maxAutoLockRenewalDurationInMs: 0,
+      skipParsingBodyAsJson: true,
+    });
+    this.#all.add(receiver);
+    this.#lanes.set(receiver, new SettlementLane());
+    return receiver;
+  }
 
-  /** Run `operation` (one SDK settle call) when its kind allows; resolves or rejects as it does. */
-  run<T>(kind: SettlementKind, operation: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const start = () => {
-        this.running++;
-        if (kind === 'exclusive') this.exclusiveRunning = true;
-        Promise.resolve()
-          .then(operation)
-          .then(resolve, reject)
-          .finally(() => {
-            this.running--;
-            if (kind === 'exclusive') this.exclusiveRunning = false;
-            this.pump();
-          });
-      };
-      this.waiting.push({ kind, start });
-      this.pump();
+  #delivery(
+    receiver: ServiceBusReceiver,
+    message: ServiceBusReceivedMessage,
+    lockMs: number,
+    prefetched?: Prefetched,
+  ): Delivery {
+    const { closing } = this;
+    const brokerUntil = message.lockedUntilUtc?.getTime() ?? Date.now() + lockMs;
+    const keeper =
+      prefetched?.keeper ?? new LockKeeper(() => receiver.renewMessageLock(message), brokerUntil, lockMs);
+    prefetched?.keeper.reset(lockMs);
+    this.#keepers.add(keeper);
+    // Settled, or refused by the kit (lock run out): no more renewals, credit given back.
+    const done = () => {
+      keeper.stop();
+      this.#keepers.delete(keeper);
+      prefetched?.release();
+    };
+    const lane = this.#lanes.get(receiver) as SettlementLane;
+    // The lock stays renewed while the settlement waits for its turn.
+    const settle = (kind: 'shared' | 'exclusive', operation: () => Promise<void>) =>
+      lane
+        .run(kind, () => {
+          keeper.stop();
+          return operation();
+        })
+        .finally(done);
+    const delivery = createDelivery({
+      message: toReceivedMessage(message),
+      lockedUntil: keeper.heldUntil,
+      ...(message.lockToken ? { deliveryToken: message.lockToken } : {}),
+      provider: 'servicebus',
+      classify: this.classify,
+      isClosed: () => closing.aborted,
+      operations: {
+        ack: () => settle('shared', () => receiver.completeMessage(message)),
+        deadLetter: (info: DeadLetterInfo) =>
+          settle('exclusive', () => receiver.deadLetterMessage(message, deadLetterProperties(info))),
+        extendLock: async (ms: number) => {
+          await keeper.hold(ms);
+          return keeper.heldUntil;
+        },
+      },
+    });
+    const refused = (error: unknown) => {
+      if (LockLostError.is(error)) done();
+      throw error;
+    };
+    const { ack, deadLetter } = delivery;
+    return Object.assign(delivery, {
+      ack: (result?: unknown) => ack(result).catch(refused),
+      deadLetter: (info: DeadLetterInfo) => deadLetter(info).catch(refused),
     });
   }
 
-  /** Start waiting settlements in order: shared ones together, an exclusive one alone. */
-  private pump(): void {
-    for (;;) {
-      const next = this.waiting[0];
-      if (!next || this.exclusiveRunning) return;
-      if (next.kind === 'exclusive' && this.running > 0) return;
-      this.waiting.shift();
-      next.start();
-      if (next.kind === 'exclusive') return;
-    }
+  async close(): Promise<void> {
+    for (const keeper of this.#keepers) keeper.stop();
+    this.#keepers.clear();
+    await Promise.allSettled([...this.#streams.values()].map((stream) => stream.close()));
+    await Promise.allSettled([...this.#all].map((receiver) => receiver.close()));
+    this.#streams.clear();
+    this.#all.clear();
+    this.#idle.clear();
   }
-}
-
-const lanes = new WeakMap<object, SettlementLane>();
-
-/** The lane of `receiver` (one SDK receiver: one AMQP link on its own session). */
-export function laneOf(receiver: object): SettlementLane {
-  let lane = lanes.get(receiver);
-  if (!lane) {
-    lane = new SettlementLane();
-    lanes.set(receiver, lane);
-  }
-  return lane;
 }

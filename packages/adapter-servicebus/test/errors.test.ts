@@ -1,22 +1,56 @@
 import { ServiceBusError } from '@azure/service-bus';
-import { BrokerUnavailableError } from '@queuekit/core';
+import {
+  AuthenticationError,
+  BrokerUnavailableError,
+  DriverError,
+  LockLostError,
+  Scrubber,
+} from '@queuekit/core';
 import { describe, expect, it } from 'vitest';
-import { mapError } from '../src/errors.js';
+import { classifyError } from '../src/errors.js';
 
-describe('mapError: network failures are BrokerUnavailableError', () => {
+const context = {
+  scrubber: new Scrubber(['Endpoint=sb://x/;SharedAccessKeyName=k;SharedAccessKey=S3CRETKEY']),
+  broker: 'sb://x',
+};
+
+describe('classifyError: network failures are BrokerUnavailableError', () => {
   // Seen in the fault suite: a send while the proxy refused connections failed with this (untyped before).
   it('a ServiceBusError GeneralError quoting ECONNRESET', () => {
-    const mapped = mapError(new ServiceBusError('ECONNRESET: read ECONNRESET', 'GeneralError'), 'send to q');
+    const mapped = classifyError(
+      new ServiceBusError('ECONNRESET: read ECONNRESET', 'GeneralError'),
+      'send to q',
+      context,
+    );
     expect(mapped).toBeInstanceOf(BrokerUnavailableError);
     expect(mapped.message).toContain('send to q');
   });
 
   it("rhea-promise's bare 'Failed to connect'", () => {
-    expect(mapError(new Error('Failed to connect'), 'receive from q')).toBeInstanceOf(BrokerUnavailableError);
+    expect(classifyError(new Error('Failed to connect'), 'receive from q', context)).toBeInstanceOf(
+      BrokerUnavailableError,
+    );
   });
 
-  it('a GeneralError that is not a network failure stays as it is', () => {
-    const error = new ServiceBusError('something else went wrong', 'GeneralError');
-    expect(mapError(error, 'send to q')).toBe(error);
+  it('a GeneralError that is not a network failure is a DriverError holding a scrubbed copy, not the SDK object', () => {
+    const error = new ServiceBusError('something else went wrong with S3CRETKEY', 'GeneralError');
+    const mapped = classifyError(error, 'send to q', context);
+    expect(mapped).toBeInstanceOf(DriverError);
+    expect(mapped.cause).not.toBe(error);
+    expect(mapped.cause).toMatchObject({ name: 'ServiceBusError', code: 'GeneralError' });
+    expect(`${mapped.message} ${(mapped.cause as Error).message}`).not.toContain('S3CRETKEY');
   });
+});
+
+it('a refused key is AuthenticationError naming the namespace; a lost lock is LockLostError', () => {
+  const refused = classifyError(
+    new ServiceBusError('401 unauthorized', 'UnauthorizedAccess'),
+    'send to q',
+    context,
+  );
+  expect(refused).toBeInstanceOf(AuthenticationError);
+  expect(refused.message).toContain('sb://x');
+  expect(
+    classifyError(new ServiceBusError('gone', 'MessageLockLost'), 'delivery.ack', context),
+  ).toBeInstanceOf(LockLostError);
 });

@@ -1,7 +1,7 @@
 /** The lock keeper on its own (no broker): renewals, and a failed renewal that was not a lost lock. */
 import { until } from '@queuekit/conformance';
 import { expect, it } from 'vitest';
-import { LockKeeper } from '../src/lock.js';
+import { LockKeeper } from '../src/receiver.js';
 
 const LOCK = 400;
 
@@ -19,7 +19,7 @@ it('a renewal that fails without losing the lock (a timeout) is tried again; the
   try {
     await until('renewed after the failure', 5 * LOCK, () => calls >= 3, 10);
     expect(keeper.failure).toBeUndefined();
-    expect(keeper.lockedUntil).toBeGreaterThan(Date.now());
+    expect(keeper.heldUntil).toBeGreaterThan(Date.now());
   } finally {
     keeper.stop();
   }
@@ -41,7 +41,7 @@ it('a lost lock is final: no more renewals, lockedUntil is the broker expiry', a
     const after = calls;
     await until('past the lock', 5 * LOCK, () => Date.now() > start + 2 * LOCK, 20);
     expect(calls).toBe(after);
-    expect(keeper.lockedUntil).toBe(start + LOCK);
+    expect(keeper.heldUntil).toBe(start + LOCK);
   } finally {
     keeper.stop();
   }
