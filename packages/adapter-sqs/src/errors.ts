@@ -1,113 +1,75 @@
 import {
   AuthenticationError,
   BrokerUnavailableError,
+  DriverError,
   errorMessage,
   LockLostError,
   QueuekitError,
 } from '@queuekit/core';
 
+type SdkError = { name?: unknown; Code?: unknown; code?: unknown; __type?: unknown; stack?: unknown } | null;
+
+/** The error's name and codes, as one string for the rules below. */
 function codeOf(error: unknown): string {
-  const e = error as { name?: string; Code?: string; code?: string; __type?: string };
-  return String(e?.name ?? e?.Code ?? e?.code ?? e?.__type ?? '');
+  const e = error as SdkError;
+  return [e?.name, e?.Code, e?.code, e?.__type].filter((code) => typeof code === 'string').join(' ');
 }
 
-/** The queue does not exist. */
-export function isQueueMissing(error: unknown): boolean {
-  return /QueueDoesNotExist|NonExistentQueue/i.test(codeOf(error));
-}
+export const isQueueMissing = (error: unknown) => /QueueDoesNotExist|NonExistentQueue/i.test(codeOf(error));
+export const isAbort = (error: unknown) => /AbortError/.test(codeOf(error));
 
-/** A receipt handle is stale: the message was deleted or its visibility expired. */
-export function isLockGone(error: unknown): boolean {
-  return /ReceiptHandleIsInvalid|MessageNotInflight|InvalidReceiptHandle/i.test(codeOf(error));
-}
+/** SQS (and STS/IAM) refusing who we are, or no credentials at all: retrying will not help. */
+const AUTH =
+  /\b(InvalidClientTokenId|SignatureDoesNotMatch|UnrecognizedClientException|AccessDenied(Exception)?|ExpiredToken(Exception)?|MissingAuthenticationToken|IncompleteSignature|InvalidSecurity|CredentialsProviderError)\b/;
+const LOCK_GONE = /ReceiptHandleIsInvalid|MessageNotInflight|InvalidReceiptHandle/i;
+const NETWORK =
+  /ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|TimeoutError|NetworkingError|socket hang up/i;
 
-/** An aborted request (our own signal). */
-export function isAbort(error: unknown): boolean {
-  return /AbortError/i.test(codeOf(error));
-}
-
-function isNetwork(error: unknown): boolean {
-  const code = codeOf(error);
-  return (
-    /ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|TimeoutError|NetworkingError/i.test(code) ||
-    /ECONNREFUSED|ECONNRESET|ENOTFOUND|socket hang up/i.test(errorMessage(error))
-  );
-}
-
-/** Request facts the SDK reports with an error (`$metadata`); none of them is a secret. */
-export interface SqsErrorMetadata {
-  readonly httpStatusCode?: number;
-  readonly requestId?: string;
-  readonly attempts?: number;
+/**
+ * A copy of an SDK error that is safe to hold as a `cause`: name, message, stack, `sqsCode`, `$fault` and
+ * `$metadata` (status, request id, attempts). The SDK's own error keeps the raw HTTP response, whose socket
+ * holds the signed request headers (session token, access key id): that object never leaves the driver.
+ */
+function safeCopy(error: unknown): Error {
+  const e = error as SdkError & { $fault?: unknown; $metadata?: Record<string, unknown> };
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const number = (value: unknown) => (typeof value === 'number' ? value : undefined);
+  const { httpStatusCode, requestId, attempts } = e?.$metadata ?? {};
+  const copy = Object.assign(new Error(errorMessage(error)), {
+    sqsCode: text(e?.Code) ?? text(e?.code),
+    $fault: text(e?.$fault),
+    $metadata: {
+      httpStatusCode: number(httpStatusCode),
+      requestId: text(requestId),
+      attempts: number(attempts),
+    },
+  });
+  copy.name = text(e?.name) ?? 'Error';
+  copy.stack = text(e?.stack) ?? copy.stack;
+  return copy;
 }
 
 /**
- * An error from SQS or the AWS SDK, as the driver passes it on: name, message, stack, the
- * service's error code and the request metadata. The SDK's own error keeps the raw HTTP response
- * (non-enumerable `$response`), whose socket holds the signed request headers: the session token
- * and the access key id. That object never leaves the driver.
+ * The queuekit error an SDK error met in `operation` stands for: itself when it is one, else
+ * AuthenticationError, LockLostError (a receipt no longer valid), BrokerUnavailableError, or a DriverError
+ * holding a safe copy. Never holds URLs, requests or credentials; never throws.
  */
-export class SqsError extends Error {
-  /** The service's or the SDK's error code, e.g. `AWS.SimpleQueueService.NonExistentQueue`, `ECONNREFUSED`. */
-  readonly sqsCode: string | undefined;
-  readonly $metadata: SqsErrorMetadata | undefined;
-  readonly $fault: 'client' | 'server' | undefined;
-
-  constructor(source: Error) {
-    super(source.message);
-    const e = source as { Code?: unknown; code?: unknown; $metadata?: unknown; $fault?: unknown };
-    this.name = source.name;
-    const code = e.Code ?? e.code;
-    this.sqsCode = typeof code === 'string' ? code : undefined;
-    const m = (e.$metadata ?? undefined) as Record<string, unknown> | undefined;
-    this.$metadata =
-      m === undefined
-        ? undefined
-        : {
-            ...(typeof m.httpStatusCode === 'number' ? { httpStatusCode: m.httpStatusCode } : {}),
-            ...(typeof m.requestId === 'string' ? { requestId: m.requestId } : {}),
-            ...(typeof m.attempts === 'number' ? { attempts: m.attempts } : {}),
-          };
-    this.$fault = e.$fault === 'client' || e.$fault === 'server' ? e.$fault : undefined;
-    if (source.stack) this.stack = source.stack;
+export function classifyError(error: unknown, operation: string): QueuekitError {
+  try {
+    if (QueuekitError.is(error)) return error;
+    const code = codeOf(error);
+    if (AUTH.test(code))
+      return new AuthenticationError(
+        'SQS',
+        `${operation}: SQS refused the credentials (${code}): ${errorMessage(error)}`,
+      );
+    if (LOCK_GONE.test(code))
+      return new LockLostError(`${operation}: the message's receipt handle is no longer valid (lock lost)`);
+    const cause = safeCopy(error);
+    if (NETWORK.test(`${code} ${cause.message}`))
+      return new BrokerUnavailableError(`${operation}: SQS could not be reached (${code})`, { cause });
+    return new DriverError('sqs', operation, cause.message, { cause });
+  } catch {
+    return new DriverError('sqs', operation, 'an error that could not be read');
   }
-}
-
-/** A copy of `error` that is safe to log, throw and chain as a `cause` (see {@link SqsError}). */
-export function safeError(error: unknown): Error {
-  if (error instanceof QueuekitError || error instanceof SqsError) return error;
-  if (error instanceof Error) return new SqsError(error);
-  return new Error(errorMessage(error));
-}
-
-/**
- * SQS (and AWS STS/IAM) refusing who we are, or the SDK finding no credentials at all: retrying will not
- * help. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html
- */
-const AUTH_CODES =
-  /^(InvalidClientTokenId|SignatureDoesNotMatch|UnrecognizedClientException|AccessDenied(Exception)?|ExpiredToken(Exception)?|MissingAuthenticationToken|IncompleteSignature|InvalidSecurity|CredentialsProviderError)$/;
-
-/** Whether SQS refused the request's credentials (or there were none). */
-export function isAuthFailure(error: unknown): boolean {
-  const e = error as { name?: unknown; Code?: unknown; code?: unknown; __type?: unknown } | null;
-  return [e?.name, e?.Code, e?.code, e?.__type].some(
-    (code) => typeof code === 'string' && AUTH_CODES.test(code.replace(/^.*#/, '')),
-  );
-}
-
-/** Map an SDK error to a queuekit error where one fits; never includes URLs, requests or credentials. */
-export function mapError(error: unknown, action: string): Error {
-  if (error instanceof QueuekitError) return error;
-  if (isAuthFailure(error))
-    return new AuthenticationError(
-      'SQS',
-      `${action}: SQS refused the credentials (${codeOf(error)}): ${errorMessage(error)}`,
-    );
-  if (isLockGone(error))
-    return new LockLostError(`${action}: the message's receipt handle is no longer valid (lock lost)`);
-  if (isNetwork(error))
-    return new BrokerUnavailableError(`${action}: SQS could not be reached (${codeOf(error)})`, {
-      cause: safeError(error),
-    });
-  return safeError(error);
 }

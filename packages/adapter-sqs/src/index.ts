@@ -15,16 +15,12 @@ export { SqsDriver, type SqsDriverConfig } from './driver.js';
 export { AWS_MAX_DELAY_MS, AWS_MAX_MESSAGE_BYTES, parseSqsUrl, type SqsDriverOptions } from './options.js';
 
 /**
- * Create an SQS driver from `sqs://QUEUE_NAME?region=..&endpoint=..`. Credentials come from the
- * AWS default chain, never from the URL. The queue in the URL is resolved (and created when
- * `createIfMissing`, the default) so that its `MaximumMessageSize` becomes the declared payload limit.
+ * Create an SQS driver from `sqs://QUEUE_NAME?region=..&endpoint=..` (credentials from the AWS default chain).
+ * The URL's queue is resolved (created when `createIfMissing`, the default) so that its `MaximumMessageSize`
+ * becomes the declared payload limit; best effort: the first real call reports a problem.
  */
 export async function createDriver(options: DriverFactoryOptions): Promise<SqsDriver> {
   const driver = new SqsDriver(parseSqsUrl(options.url));
-  try {
-    await driver.ready();
-  } catch {
-    // Reading the default queue is best effort: the first real call reports the problem.
-  }
+  await driver.ready().catch(() => undefined);
   return driver;
 }

@@ -1,7 +1,7 @@
 import type { Message, SendMessageBatchRequest } from '@aws-sdk/client-sqs';
 import { PartialSendError, utf8 } from '@queuekit/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fifoId, HASHED_ID_PREFIX } from '../src/message.js';
+import { fifoId, HASHED_ID_PREFIX } from '../src/wire.js';
 import { makeDriver, uniqueName } from './helpers.js';
 
 const admin = makeDriver();

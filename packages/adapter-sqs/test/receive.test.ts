@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { utf8 } from '@queuekit/core';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { cutForAttribute, MAX_DEAD_LETTER_ERROR_BYTES } from '../src/message.js';
+import { cutForAttribute, MAX_DEAD_LETTER_ERROR_BYTES } from '../src/wire.js';
 import { makeDriver, uniqueName } from './helpers.js';
 
 afterEach(() => {

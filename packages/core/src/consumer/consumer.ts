@@ -182,13 +182,20 @@ export class ConsumerLoop<T> {
   }
 
   private track(work: Promise<void>): void {
-    const tracked = work
-      .catch((error) => report(this.ctx, { type: 'error', error }))
-      .finally(() => {
-        this.inflight.delete(tracked);
-        this.wakeSlots();
-      });
+    // One reaction per job: the slot is freed whether the job settled or failed.
+    const tracked: Promise<void> = work.then(
+      () => this.untrack(tracked),
+      (error: unknown) => {
+        this.untrack(tracked);
+        report(this.ctx, { type: 'error', error });
+      },
+    );
     this.inflight.add(tracked);
+  }
+
+  private untrack(tracked: Promise<void>): void {
+    this.inflight.delete(tracked);
+    this.wakeSlots();
   }
 }
 

@@ -59,6 +59,11 @@ export function cappedDeadLetterInfo(info: DeadLetterInfo): DeadLetterInfo {
   };
 }
 
+/** Whether `delivery` is a chunk of a core-kept fan-out (its end is counted by {@link chunkFinished}). */
+export function isChunk(delivery: Delivery): boolean {
+  return delivery.headers[FANOUT_PARENT] !== undefined;
+}
+
 /** Fan-out bookkeeping for chunk jobs (before the chunk is settled, so a crash repeats it). */
 export async function chunkFinished<T>(
   scope: ConsumerScope<T>,

@@ -60,57 +60,20 @@ export class LockHeartbeat {
 
   /** Start holding `delivery` (from `queue`); renewed by the timer when `renews` (the driver's `lockRenewal`). */
   hold(delivery: Delivery, queue: string, receivedAt: number, renews: boolean): HeldDelivery {
-    let controller: AbortController | undefined;
-    let abortedWith: { reason: unknown } | undefined;
-    let estimate = receivedAt + this.lockMs;
-    const held: HeldDelivery = {
-      delivery,
-      queue,
-      get signal() {
-        if (!controller) {
-          controller = new AbortController();
-          if (abortedWith) controller.abort(abortedWith.reason);
-        }
-        return controller.signal;
-      },
-      get aborted() {
-        return abortedWith !== undefined;
-      },
-      abort(reason) {
-        if (abortedWith) return;
-        abortedWith = { reason };
-        controller?.abort(reason);
-      },
-      expiresAt: () => delivery.lockedUntil ?? estimate,
-      span: Math.max(1, (delivery.lockedUntil ?? estimate) - receivedAt),
-      renewing: false,
-      renewedAt: 0,
-      inHandler: false,
-      extend: async () => {
-        if (!delivery.extendLock) return;
-        const startedAt = Date.now();
-        held.renewing = true;
-        held.renewedAt = startedAt;
-        try {
-          await delivery.extendLock(this.lockMs);
-          estimate = startedAt + this.lockMs;
-          held.span = Math.max(1, held.expiresAt() - startedAt);
-          this.events.extended();
-        } catch (error) {
-          const lost = QueuekitError.is(error, 'ERR_LOCK_LOST')
-            ? error
-            : new LockLostError(errorMessage(error));
-          this.lost(held, lost);
-          throw lost;
-        } finally {
-          held.renewing = false;
-          this.arm();
-        }
-      },
-    };
+    const held = new Held(this, delivery, queue, receivedAt, this.lockMs);
     this.held.add(held);
     if (renews) this.armFor(held);
     return held;
+  }
+
+  /** A renewal went through. Internal to {@link Held}. */
+  renewed(): void {
+    this.events.extended();
+  }
+
+  /** A renewal ended either way: the next one is due at another time. Internal to {@link Held}. */
+  rearm(): void {
+    this.arm();
   }
 
   /** Stop holding `held` (it was settled, or abandoned). */
@@ -184,4 +147,73 @@ export class LockHeartbeat {
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
   }
+}
+
+/**
+ * One held delivery. A class, not a literal with getters and closures: one is made for every job. The
+ * job's AbortController is made only when something reads `signal`.
+ */
+class Held implements HeldDelivery {
+  #controller: AbortController | undefined;
+  #abortedWith: { reason: unknown } | undefined;
+  #estimate: number;
+  span: number;
+  renewing = false;
+  renewedAt = 0;
+  inHandler = false;
+
+  constructor(
+    private readonly heartbeat: LockHeartbeat,
+    readonly delivery: Delivery,
+    readonly queue: string,
+    receivedAt: number,
+    private readonly lockMs: number,
+  ) {
+    this.#estimate = receivedAt + lockMs;
+    this.span = Math.max(1, (delivery.lockedUntil ?? this.#estimate) - receivedAt);
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#abortedWith) this.#controller.abort(this.#abortedWith.reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#abortedWith !== undefined;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#abortedWith) return;
+    this.#abortedWith = { reason };
+    this.#controller?.abort(reason);
+  }
+
+  expiresAt(): number {
+    return this.delivery.lockedUntil ?? this.#estimate;
+  }
+
+  /** An arrow: handlers receive it detached (`ctx.extendLock`). */
+  readonly extend = async (): Promise<void> => {
+    const { delivery } = this;
+    if (!delivery.extendLock) return;
+    const startedAt = Date.now();
+    this.renewing = true;
+    this.renewedAt = startedAt;
+    try {
+      await delivery.extendLock(this.lockMs);
+      this.#estimate = startedAt + this.lockMs;
+      this.span = Math.max(1, this.expiresAt() - startedAt);
+      this.heartbeat.renewed();
+    } catch (error) {
+      const lost = QueuekitError.is(error, 'ERR_LOCK_LOST') ? error : new LockLostError(errorMessage(error));
+      this.heartbeat.lost(this, lost);
+      throw lost;
+    } finally {
+      this.renewing = false;
+      this.heartbeat.rearm();
+    }
+  };
 }

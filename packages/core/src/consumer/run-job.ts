@@ -1,18 +1,18 @@
-import type { Delivery } from '../driver.js';
-import { capErrorText } from '../error-text.js';
-import { ConfigError, errorMessage, JobTimeoutError } from '../errors.js';
-import { readMessage } from '../driver-kit/read-message.js';
+import type { Capabilities, Delivery } from '../driver.js';
+import { errorMessage, JobTimeoutError } from '../errors.js';
+import { type ReadMessageOptions, readMessage } from '../driver-kit/read-message.js';
 import { asError } from '../observability/report.js';
 import { validateWith } from '../schema.js';
 import { type AttemptInfo, attemptInfo } from '../semantics/attempts.js';
 import { admit } from '../semantics/outcome.js';
-import { withProcessSpan } from '../observability/telemetry.js';
+import { tracing, withProcessSpan } from '../observability/telemetry.js';
 import { type SafeTimer, safeTimeout } from '../timers.js';
-import type { BatchEntry, Handler, HandlerContext, Job } from '../types.js';
+import type { Handler, Job } from '../types.js';
 import { completeWithFollowUps } from '../workflows/chains.js';
-import { chunkFinished, deadLetter } from './dead-letter.js';
+import { chunkFinished, deadLetter, isChunk } from './dead-letter.js';
 import type { HeldDelivery } from './heartbeat.js';
-import { type ConsumerScope, recordJob, reportTo } from './scope.js';
+import { JobContext } from './job-context.js';
+import { type ConsumerScope, recordJob, recording, reportTo } from './scope.js';
 import { Settler } from './settle.js';
 
 /**
@@ -21,6 +21,9 @@ import { Settler } from './settle.js';
  */
 export class JobRunner<T> {
   private readonly settler: Settler<T>;
+  /** The driver's capabilities, read once (through the guard, every read is a trap). */
+  private readonly caps: Capabilities;
+  private readonly readOptions: ReadMessageOptions;
 
   constructor(
     private readonly scope: ConsumerScope<T>,
@@ -28,28 +31,30 @@ export class JobRunner<T> {
     private readonly timeoutMs: number | undefined,
   ) {
     this.settler = new Settler(scope);
+    this.caps = scope.driver.capabilities;
+    this.readOptions = { priority: this.caps.priority };
   }
 
   /** Hold `delivery`, received from `queue` (its lock renewed), from receipt until it is settled. */
   async handle(delivery: Delivery, queue: string, receivedAt: number): Promise<void> {
-    const { heartbeat, driver } = this.scope;
-    const held = heartbeat.hold(delivery, queue, receivedAt, driver.capabilities.lockRenewal);
+    const held = this.scope.heartbeat.hold(delivery, queue, receivedAt, this.caps.lockRenewal);
     try {
       await this.dispatch(held);
     } finally {
-      heartbeat.letGo(held);
+      this.scope.heartbeat.letGo(held);
     }
   }
 
   private async dispatch(held: HeldDelivery): Promise<void> {
     const { delivery } = held;
-    const { ctx, driver } = this.scope;
+    const { ctx } = this.scope;
+    const caps = this.caps;
     const info = attemptInfo(delivery, ctx.defaults.maxAttempts);
     const now = Date.now();
-    const view = readMessage(delivery, { priority: driver.capabilities.priority });
+    const view = readMessage(delivery, this.readOptions);
     const { name } = view;
-    const admission = admit(info, delivery.deliveryCount, driver.capabilities, now);
-    const flaggedRedelivery = driver.capabilities.deliveryCount === 'flag' && delivery.deliveryCount > 1;
+    const admission = admit(info, delivery.deliveryCount, caps, now);
+    const flaggedRedelivery = caps.deliveryCount === 'flag' && delivery.deliveryCount > 1;
     if (
       flaggedRedelivery &&
       (admission.kind === 'recount' ||
@@ -102,51 +107,35 @@ export class JobRunner<T> {
   private async run(held: HeldDelivery, job: Job<T>, info: AttemptInfo): Promise<void> {
     const { delivery } = held;
     const { ctx, driver, forced } = this.scope;
-    const followUps: BatchEntry<T>[] = [];
-    const handlerCtx: HandlerContext = {
-      get signal() {
-        return held.signal;
-      },
-      extendLock: held.extend,
-      progress: async (value) => {
-        reportTo(this.scope, { type: 'progress', job, value });
-        if (this.scope.nativeJobs) await delivery.progress?.(value);
-        else await recordJob(this.scope, job.id, { progress: value });
-      },
-      enqueue: (name, data, options) => {
-        followUps.push({ name, data: data as T, ...(options ? { options } : {}) });
-      },
-      log: async (message) => {
-        if (typeof message !== 'string') throw new ConfigError('message', 'expected a string');
-        await delivery.log?.(capErrorText(message));
-      },
-    };
-    void recordJob(this.scope, job.id, {
-      id: job.id,
-      queue: ctx.name,
-      name: job.name,
-      state: 'active',
-      attempts: job.attempt,
-      maxAttempts: job.maxAttempts,
-      startedAt: Date.now(),
-    });
+    const handlerCtx = new JobContext(this.scope, held, job);
+    if (recording(this.scope))
+      void recordJob(this.scope, job.id, {
+        id: job.id,
+        queue: ctx.name,
+        name: job.name,
+        state: 'active',
+        attempts: job.attempt,
+        maxAttempts: job.maxAttempts,
+        startedAt: Date.now(),
+      });
     if (delivery.deliveryCount > 1) reportTo(this.scope, { type: 'stalled' });
     reportTo(this.scope, { type: 'active', job });
     let result: unknown;
     const startedAt = performance.now();
     const deadline = this.timeoutMs === undefined ? undefined : jobDeadline(job, held, this.timeoutMs);
-    const rerun = (next: Job<T>) => this.run(held, next, info);
     held.inHandler = true;
     try {
-      result = await withProcessSpan(ctx.name, driver.provider, job, delivery.headers, async () => {
-        const running = Promise.resolve(this.handler(job, handlerCtx));
-        return deadline ? Promise.race([running, deadline.elapsed]) : running;
-      });
+      // Without OpenTelemetry loaded there is no span to open: the handler runs straight away.
+      result = tracing()
+        ? await withProcessSpan(ctx.name, driver.provider, job, delivery.headers, () =>
+            this.call(job, handlerCtx, deadline),
+          )
+        : await this.call(job, handlerCtx, deadline);
     } catch (thrown) {
       reportTo(this.scope, { type: 'handled', outcome: 'failed', durationMs: performance.now() - startedAt });
       // Aborted by a forced close: leave the job unsettled, the broker delivers it again.
       if (forced.aborted) return;
-      return this.settler.failed(held, job, info, asError(thrown), rerun);
+      return this.settler.failed(held, job, info, asError(thrown), (next) => this.run(held, next, info));
     } finally {
       held.inHandler = false;
       deadline?.timer.clear();
@@ -159,20 +148,31 @@ export class JobRunner<T> {
       durationMs: performance.now() - startedAt,
     });
     try {
-      await chunkFinished(this.scope, delivery, { ok: true, result });
+      if (isChunk(delivery)) await chunkFinished(this.scope, delivery, { ok: true, result });
     } catch (bookkeeping) {
       // The store failed after the handler ran: settle the delivery as a failed attempt rather than leave it
       // unsettled (a connection-bound broker would never hand it out again). The retry recounts the chunk.
       reportTo(this.scope, { type: 'handled', outcome: 'failed' });
       reportTo(this.scope, { type: 'error', error: bookkeeping });
-      return this.settler.failed(held, job, info, asError(bookkeeping), rerun);
+      return this.settler.failed(held, job, info, asError(bookkeeping), (next) => this.run(held, next, info));
     }
-    if (followUps.length > 0) await completeWithFollowUps(ctx, driver, delivery, job, followUps, result);
+    const { followUps } = handlerCtx;
+    if (followUps && followUps.length > 0)
+      await completeWithFollowUps(ctx, driver, delivery, job, followUps, result);
     else await delivery.ack(result);
-    await recordJob(this.scope, job.id, { state: 'completed', result, finishedAt: Date.now() });
+    if (recording(this.scope))
+      await recordJob(this.scope, job.id, { state: 'completed', result, finishedAt: Date.now() });
     reportTo(this.scope, { type: 'completed', job, result });
   }
+
+  /** The handler, bounded by the job's timeout when it has one. */
+  private call(job: Job<T>, handlerCtx: JobContext<T>, deadline: Deadline | undefined): Promise<unknown> {
+    const running = Promise.resolve(this.handler(job, handlerCtx));
+    return deadline ? Promise.race([running, deadline.elapsed]) : running;
+  }
 }
+
+type Deadline = ReturnType<typeof jobDeadline>;
 
 /**
  * The job's timeout: aborts its signal with a JobTimeoutError and rejects `elapsed`, so the attempt

@@ -27,10 +27,16 @@ export function reportTo<T>(scope: ConsumerScope<T>, event: Report<T>): void {
   report(scope.ctx, event);
 }
 
+const DONE = Promise.resolve();
+
+/** Whether the core writes job records for this consumer (a tracker, and a broker that keeps none itself). */
+export function recording<T>(scope: ConsumerScope<T>): boolean {
+  return !scope.nativeJobs && scope.ctx.tracker !== undefined;
+}
+
 /** Record a state change in the job records; a store failure is reported, never fatal to the job. */
 export function recordJob<T>(scope: ConsumerScope<T>, id: string, patch: RecordPatch): Promise<void> {
-  if (scope.nativeJobs) return Promise.resolve();
-  return (scope.ctx.tracker?.update(id, patch) ?? Promise.resolve()).catch((error) =>
-    report(scope.ctx, { type: 'error', error }),
-  );
+  const tracker = scope.ctx.tracker;
+  if (scope.nativeJobs || !tracker) return DONE;
+  return tracker.update(id, patch).catch((error) => report(scope.ctx, { type: 'error', error }));
 }

@@ -9,6 +9,7 @@ export type FollowUps = readonly { readonly queue: string; readonly messages: re
  * The broker operations behind one delivery. Each is called at most once for a settlement (the kit
  * refuses a second one), only while the lock is held as far as the kit can tell, and its errors go
  * through the driver's classifier. Throw `LockLostError` when the broker says the lock is gone.
+ * Each is called as a method of this object (`operations.ack(result)`), so a class may implement them.
  */
 export interface DeliveryOperations {
   ack(result?: unknown): Promise<void>;
@@ -56,82 +57,156 @@ type Settlement = 'ack' | 'ackWith' | 'deadLetter' | 'release' | 'defer';
  * may be retried; every error is a queuekit error (the driver's classifier, else `DriverError`).
  */
 export function createDelivery(options: CreateDeliveryOptions): Delivery {
-  const { operations: ops, message } = options;
-  const now = options.now ?? Date.now;
-  const context: ClassifyContext = {
-    provider: options.provider,
-    classify: options.classify,
-    scrub: options.scrub,
-  };
-  let lockedUntil = options.lockedUntil;
-  let settled: Settlement | undefined;
+  return new KitDelivery(options) as unknown as Delivery;
+}
 
-  const checkOpen = (operation: string) => {
+/**
+ * Whether `delivery` is one {@link createDelivery} made, with none of its calls replaced: each of them
+ * already rejects only with queuekit errors, so the core's guard need not wrap it. Internal.
+ */
+export function isKitDelivery(delivery: Delivery): boolean {
+  return KitDelivery.pristine(delivery);
+}
+
+type Call<A extends unknown[], R = void> = ((...args: A) => Promise<R>) | undefined;
+
+/**
+ * The delivery itself. Its calls are own properties (a driver may spread the delivery or destructure a
+ * call, as before), made once per delivery; its state sits in private fields, out of `inspect` and spreads.
+ * One object and a handful of small closures per delivery: this runs once for every message received.
+ */
+class KitDelivery {
+  readonly #options: CreateDeliveryOptions;
+  readonly #ops: DeliveryOperations;
+  #context: ClassifyContext | undefined;
+  #lockedUntil: number;
+  #settled: Settlement | undefined;
+  readonly #ack: Call<[unknown?]>;
+  readonly #deadLetter: Call<[DeadLetterInfo]>;
+  readonly #ackWith: Call<[FollowUps, unknown?]>;
+  readonly #release: Call<[number, ReleaseInfo?]>;
+  readonly #defer: Call<[number]>;
+  readonly #extendLock: Call<[number]>;
+  readonly #progress: Call<[unknown]>;
+  readonly #log: Call<[string]>;
+
+  constructor(options: CreateDeliveryOptions) {
+    Object.assign(this, options.message);
+    const self = this as unknown as Record<string, unknown>;
+    if (options.deliveryToken !== undefined) self.deliveryToken = options.deliveryToken;
+    this.#options = options;
+    const ops = options.operations;
+    this.#ops = ops;
+    this.#lockedUntil = options.lockedUntil;
+    const { ackWith, release, defer, extendLock, progress, log } = ops;
+    self.ack = this.#ack = (result?: unknown) => this.#settle('ack', result, undefined);
+    self.deadLetter = this.#deadLetter = (info: DeadLetterInfo) =>
+      this.#settle('deadLetter', info, undefined);
+    if (ackWith)
+      self.ackWith = this.#ackWith = (followUps: FollowUps, result?: unknown) =>
+        this.#settle('ackWith', followUps, result);
+    if (release)
+      self.release = this.#release = (delayMs: number, info?: ReleaseInfo) =>
+        this.#settle('release', delayMs, info);
+    if (defer) self.defer = this.#defer = (ms: number) => this.#settle('defer', ms, undefined);
+    if (extendLock) self.extendLock = this.#extendLock = (ms: number) => this.#extend(ms);
+    if (progress)
+      self.progress = this.#progress = (value: unknown) =>
+        this.#call('progress', () => ops.progress?.(value));
+    if (log) self.log = this.#log = (line: string) => this.#call('log', () => ops.log?.(line));
+  }
+
+  static pristine(delivery: object): boolean {
+    if (!(#ack in delivery)) return false;
+    const d = delivery as unknown as Record<string, unknown> & KitDelivery;
+    return (
+      d.ack === d.#ack &&
+      d.deadLetter === d.#deadLetter &&
+      d.ackWith === d.#ackWith &&
+      d.release === d.#release &&
+      d.defer === d.#defer &&
+      d.extendLock === d.#extendLock &&
+      d.progress === d.#progress &&
+      d.log === d.#log
+    );
+  }
+
+  get lockedUntil(): number {
+    return this.#lockedUntil;
+  }
+
+  #now(): number {
+    const now = this.#options.now;
+    return now ? now() : Date.now();
+  }
+
+  #checkOpen(operation: string): void {
+    const options = this.#options;
     if (options.isClosed?.())
       throw new QueueClosedError(`${operation}: the ${options.provider} driver is closed`);
-  };
-  const checkLock = (operation: string) => {
-    checkOpen(operation);
-    if (settled) throw new LockLostError(`${operation}: the delivery was already settled (${settled})`);
-    if (now() >= lockedUntil) throw new LockLostError(`${operation}: the lock ran out before it was settled`);
-  };
-  const failed = (error: unknown, operation: string): QueuekitError => {
-    const typed = classifyError(error, operation, context);
-    if (QueuekitError.is(typed, 'ERR_LOCK_LOST')) lockedUntil = Math.min(lockedUntil, now());
+  }
+
+  #checkLock(operation: string): void {
+    this.#checkOpen(operation);
+    if (this.#settled)
+      throw new LockLostError(`${operation}: the delivery was already settled (${this.#settled})`);
+    if (this.#now() >= this.#lockedUntil)
+      throw new LockLostError(`${operation}: the lock ran out before it was settled`);
+  }
+
+  #failed(error: unknown, operation: string): QueuekitError {
+    const options = this.#options;
+    this.#context ??= { provider: options.provider, classify: options.classify, scrub: options.scrub };
+    const typed = classifyError(error, operation, this.#context);
+    if (QueuekitError.is(typed, 'ERR_LOCK_LOST'))
+      this.#lockedUntil = Math.min(this.#lockedUntil, this.#now());
     return typed;
-  };
-  const settle = async (operation: Settlement, work: () => Promise<void>): Promise<void> => {
-    checkLock(operation);
-    settled = operation;
+  }
+
+  /** The broker call of a settlement, on the operations object: the arguments are those the caller passed. */
+  #invoke(operation: Settlement, a: unknown, b: unknown): Promise<void> {
+    const ops = this.#ops;
+    switch (operation) {
+      case 'ack':
+        return ops.ack(a);
+      case 'deadLetter':
+        return ops.deadLetter(a as DeadLetterInfo);
+      case 'ackWith':
+        return (ops.ackWith as NonNullable<DeliveryOperations['ackWith']>)(a as FollowUps, b);
+      case 'release':
+        return (ops.release as NonNullable<DeliveryOperations['release']>)(a as number, b as ReleaseInfo);
+      case 'defer':
+        return (ops.defer as NonNullable<DeliveryOperations['defer']>)(a as number);
+    }
+  }
+
+  async #settle(operation: Settlement, a: unknown, b: unknown): Promise<void> {
+    this.#checkLock(operation);
+    this.#settled = operation;
     try {
-      await work();
+      await this.#invoke(operation, a, b);
     } catch (error) {
-      const typed = failed(error, operation);
+      const typed = this.#failed(error, operation);
       // The broker kept the message under our lock: another settlement may still be tried.
-      if (!QueuekitError.is(typed, 'ERR_LOCK_LOST')) settled = undefined;
+      if (!QueuekitError.is(typed, 'ERR_LOCK_LOST')) this.#settled = undefined;
       throw typed;
     }
-  };
-  const call = async <T>(operation: string, work: () => Promise<T>): Promise<T> => {
-    checkOpen(operation);
+  }
+
+  async #call<T>(operation: string, work: () => Promise<T> | undefined): Promise<T | undefined> {
+    this.#checkOpen(operation);
     try {
       return await work();
     } catch (error) {
-      throw failed(error, operation);
+      throw this.#failed(error, operation);
     }
-  };
+  }
 
-  const { ackWith, release, defer, extendLock, progress, log } = ops;
-  return {
-    ...message,
-    ...(options.deliveryToken === undefined ? {} : { deliveryToken: options.deliveryToken }),
-    get lockedUntil() {
-      return lockedUntil;
-    },
-    ack: (result) => settle('ack', () => ops.ack(result)),
-    deadLetter: (info) => settle('deadLetter', () => ops.deadLetter(info)),
-    ...(ackWith
-      ? {
-          ackWith: (followUps: FollowUps, result?: unknown) =>
-            settle('ackWith', () => ackWith(followUps, result)),
-        }
-      : {}),
-    ...(release
-      ? { release: (delayMs: number, info?: ReleaseInfo) => settle('release', () => release(delayMs, info)) }
-      : {}),
-    ...(defer ? { defer: (ms: number) => settle('defer', () => defer(ms)) } : {}),
-    ...(extendLock
-      ? {
-          extendLock: async (ms: number) => {
-            checkLock('extendLock');
-            const startedAt = now();
-            const until = await call('extendLock', () => extendLock(ms));
-            // A settlement that won meanwhile ended the lock: do not bring it back.
-            if (!settled) lockedUntil = typeof until === 'number' ? until : startedAt + ms;
-          },
-        }
-      : {}),
-    ...(progress ? { progress: (value: unknown) => call('progress', () => progress(value)) } : {}),
-    ...(log ? { log: (line: string) => call('log', () => log(line)) } : {}),
-  };
+  async #extend(ms: number): Promise<void> {
+    this.#checkLock('extendLock');
+    const startedAt = this.#now();
+    const until = await this.#call('extendLock', () => this.#ops.extendLock?.(ms));
+    // A settlement that won meanwhile ended the lock: do not bring it back.
+    if (!this.#settled) this.#lockedUntil = typeof until === 'number' ? until : startedAt + ms;
+  }
 }

@@ -7,6 +7,7 @@ import {
 } from '../driver.js';
 import { UnsupportedFeatureError } from '../errors.js';
 import { type ClassifyContext, classifyError } from './classify.js';
+import { isKitDelivery } from './delivery.js';
 
 const GUARDED = Symbol.for('queuekit.guarded-driver');
 
@@ -65,21 +66,32 @@ export function guardDriver<D extends Driver>(driver: D, options: GuardDriverOpt
       : undefined,
     scrub: options.scrub,
   };
-  const guardDelivery = (delivery: Delivery) => guard(delivery, DELIVERY_CALLS, context, 'delivery.');
+  // A kit delivery already rejects only with queuekit errors: it needs no wrapper.
+  const guardDelivery = (delivery: Delivery) =>
+    isKitDelivery(delivery) ? delivery : guard(delivery, DELIVERY_CALLS, context, 'delivery.');
+  const guardAll = (deliveries: unknown) => (deliveries as Delivery[]).map(guardDelivery);
+  // One wrapper per call (re-made only if the property changes): reads on the hot path allocate nothing.
+  const wrappers = new Map<PropertyKey, { value: unknown; wrapper: unknown }>();
+  let guardedWorkflows: { value: unknown; wrapper: unknown } | undefined;
   return new Proxy(driver, {
     get(target, property) {
       if (property === GUARDED) return true;
       const value = Reflect.get(target, property, target);
-      if (property === 'receive' && typeof value === 'function') {
-        return (...args: unknown[]) =>
-          call(context, 'receive', () => value.apply(target, args)).then((deliveries) =>
-            (deliveries as Delivery[]).map(guardDelivery),
-          );
+      if (property === 'workflows' && value) {
+        if (guardedWorkflows?.value !== value)
+          guardedWorkflows = { value, wrapper: guardWorkflows(value as NativeWorkflows, context) };
+        return guardedWorkflows.wrapper;
       }
-      if (property === 'workflows' && value) return guardWorkflows(value as NativeWorkflows, context);
-      if (DRIVER_CALLS.has(property) && typeof value === 'function')
-        return (...args: unknown[]) => call(context, String(property), () => value.apply(target, args));
-      return value;
+      if (typeof value !== 'function' || !DRIVER_CALLS.has(property)) return value;
+      const cached = wrappers.get(property);
+      if (cached?.value === value) return cached.wrapper;
+      const operation = String(property);
+      const wrapper =
+        property === 'receive'
+          ? (...args: unknown[]) => call(context, operation, () => value.apply(target, args)).then(guardAll)
+          : (...args: unknown[]) => call(context, operation, () => value.apply(target, args));
+      wrappers.set(property, { value, wrapper });
+      return wrapper;
     },
   });
 }

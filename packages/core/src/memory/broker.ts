@@ -16,6 +16,9 @@ export class MemoryBroker {
   /** Lock tokens of deliveries a copy replaced (see `replace`): their ack resolves once. */
   private readonly replaced = new Set<string>();
   private seq = 0;
+  /** Lock tokens: a random prefix per broker and a counter (unguessable, without a UUID per delivery). */
+  private readonly tokenPrefix = `${randomUUID()}-`;
+  private tokens = 0;
 
   constructor(readonly dedupWindowMs = 5 * 60_000) {}
 
@@ -77,7 +80,7 @@ export class MemoryBroker {
     const state = this.state(queue);
     const out: { key: string; message: StoredMessage; token: string }[] = [];
     for (const { key, message } of state.index.take(max, now)) {
-      const token = randomUUID();
+      const token = `${this.tokenPrefix}${++this.tokens}`;
       message.lockToken = token;
       message.lockedUntil = now + lockMs;
       message.deliveryCount += 1;

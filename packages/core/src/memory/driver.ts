@@ -1,6 +1,7 @@
 import {
   type Capabilities,
   DRIVER_API_VERSION,
+  type DeadLetterInfo,
   type DeadLetteredMessage,
   type DeadLetterQueueHook,
   type Delivery,
@@ -12,7 +13,7 @@ import {
   type RedriveOptions,
 } from '../driver.js';
 import { type DeadLetterQueueOps, deadLetterQueueOps } from '../driver-kit/dead-letter-queue.js';
-import { createDelivery } from '../driver-kit/delivery.js';
+import { createDelivery, type DeliveryOperations, type FollowUps } from '../driver-kit/delivery.js';
 import { ConfigError, LockLostError, QueueClosedError, UnsupportedFeatureError } from '../errors.js';
 import { linkSignals } from '../timers.js';
 import type { MemoryBroker, StoredMessage } from './broker.js';
@@ -113,16 +114,22 @@ export class MemoryDriver implements Driver {
 
   async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
     this.open();
+    const take = () =>
+      this.broker
+        .take(queue, options.max, options.lockMs)
+        .map(({ key, message, token }) => this.delivery(queue, key, message, token));
+    // Most receives of a busy queue find messages at once: no signals to link, no wait.
+    const first = take();
+    if (first.length > 0 || options.waitMs <= 0 || options.signal?.aborted) return first;
     const deadline = Date.now() + options.waitMs;
     const { signal, dispose } = linkSignals(options.signal, this.closing.signal);
     try {
       for (;;) {
-        const taken = this.broker.take(queue, options.max, options.lockMs);
-        if (taken.length > 0)
-          return taken.map(({ key, message, token }) => this.delivery(queue, key, message, token));
         const left = deadline - Date.now();
         if (left <= 0 || signal.aborted) return [];
         await this.broker.waitFor(queue, left, signal);
+        const taken = take();
+        if (taken.length > 0) return taken;
       }
     } finally {
       dispose();
@@ -130,48 +137,25 @@ export class MemoryDriver implements Driver {
   }
 
   private delivery(queue: string, key: string, message: StoredMessage, token: string): Delivery {
-    const broker = this.broker;
-    const held = (ok: boolean) => {
-      if (!ok) throw new LockLostError();
-    };
     // `flag` pretends to be a broker that only says "delivered before" (RabbitMQ classic queues).
     const deliveryCount =
       this.capabilities.deliveryCount === 'flag' ? Math.min(2, message.deliveryCount) : message.deliveryCount;
+    const seen = received(message);
+    seen.deliveryCount = deliveryCount;
+    if (message.orderingKey !== undefined) seen.orderingKey = message.orderingKey;
     return createDelivery({
-      message: { ...received(message), deliveryCount, ...orderingKeyOf(message) },
+      message: seen,
       lockedUntil: message.lockedUntil,
       deliveryToken: token,
       provider: this.provider,
-      isClosed: () => this.closing.signal.aborted,
-      operations: {
-        ack: async () => held(broker.ack(queue, key, token)),
-        // One synchronous step: the follow-ups exist if and only if the parent is acknowledged.
-        ackWith: async (followUps) => {
-          held(broker.extend(queue, key, token, 1000));
-          for (const { queue: target, messages } of followUps)
-            for (const m of messages) broker.enqueue(target, m);
-          held(broker.ack(queue, key, token));
-        },
-        deadLetter: async (info) => {
-          const dlq = this.dlq;
-          if (!dlq) return held(broker.deadLetter(queue, key, token, info));
-          held(broker.extend(queue, key, token, 1000)); // still ours while the copy is sent
-          await dlq.send(queue, received(message), info);
-          held(broker.ack(queue, key, token));
-        },
-        release: async (delayMs) => held(broker.release(queue, key, token, delayMs)),
-        defer: async (ms) => held(broker.release(queue, key, token, ms, { countDelivery: false })),
-        ...(this.capabilities.lockRenewal
-          ? {
-              extendLock: async (ms: number) => {
-                held(broker.extend(queue, key, token, ms));
-                return message.lockedUntil;
-              },
-            }
-          : {}),
-      },
+      isClosed: this.isClosed,
+      operations: this.capabilities.lockRenewal
+        ? new RenewableOps(this.broker, this.dlq, queue, key, token, message)
+        : new MemoryOps(this.broker, this.dlq, queue, key, token, message),
     });
   }
+
+  private readonly isClosed = () => this.closing.signal.aborted;
 
   async stats(queue: string): Promise<DriverStats> {
     const counts = this.broker.counts(queue);
@@ -217,12 +201,60 @@ export class MemoryDriver implements Driver {
   }
 }
 
-function orderingKeyOf(message: StoredMessage): { orderingKey?: string } {
-  return message.orderingKey === undefined ? {} : { orderingKey: message.orderingKey };
+/** The broker operations of one memory delivery (see `DeliveryOperations`): one object, no closures. */
+class MemoryOps implements DeliveryOperations {
+  constructor(
+    protected readonly broker: MemoryBroker,
+    private readonly dlq: DeadLetterQueueOps | undefined,
+    protected readonly queue: string,
+    protected readonly key: string,
+    protected readonly token: string,
+    protected readonly message: StoredMessage,
+  ) {}
+
+  async ack(): Promise<void> {
+    held(this.broker.ack(this.queue, this.key, this.token));
+  }
+
+  /** One synchronous step: the follow-ups exist if and only if the parent is acknowledged. */
+  async ackWith(followUps: FollowUps): Promise<void> {
+    const { broker, queue, key, token } = this;
+    held(broker.extend(queue, key, token, 1000));
+    for (const { queue: target, messages } of followUps) for (const m of messages) broker.enqueue(target, m);
+    held(broker.ack(queue, key, token));
+  }
+
+  async deadLetter(info: DeadLetterInfo): Promise<void> {
+    const { broker, queue, key, token, dlq } = this;
+    if (!dlq) return held(broker.deadLetter(queue, key, token, info));
+    held(broker.extend(queue, key, token, 1000)); // still ours while the copy is sent
+    await dlq.send(queue, received(this.message), info);
+    held(broker.ack(queue, key, token));
+  }
+
+  async release(delayMs: number): Promise<void> {
+    held(this.broker.release(this.queue, this.key, this.token, delayMs));
+  }
+
+  async defer(ms: number): Promise<void> {
+    held(this.broker.release(this.queue, this.key, this.token, ms, { countDelivery: false }));
+  }
+}
+
+/** {@link MemoryOps} of a driver that declares lock renewal. */
+class RenewableOps extends MemoryOps {
+  async extendLock(ms: number): Promise<number> {
+    held(this.broker.extend(this.queue, this.key, this.token, ms));
+    return this.message.lockedUntil;
+  }
+}
+
+function held(ok: boolean): void {
+  if (!ok) throw new LockLostError();
 }
 
 /** A stored message as the driver contract shows it (headers copied, the stored object as `raw`). */
-function received(message: StoredMessage): ReceivedMessage {
+function received(message: StoredMessage): ReceivedMessage & { deliveryCount: number; orderingKey?: string } {
   return {
     id: message.id,
     name: message.name,

@@ -1,4 +1,5 @@
 import { Heap } from './heap.js';
+import { ReadyQueue } from './ready-queue.js';
 import type { StoredMessage } from './state.js';
 
 /** Stale entries tolerated beyond twice the queue's messages before a sweep. */
@@ -14,18 +15,14 @@ interface Entry {
 }
 
 /**
- * What a queue can hand out, without scanning it: a heap of the ready messages (best priority, then
- * oldest), a heap of the delayed ones by when they show, a heap of the locked ones by when their lock
+ * What a queue can hand out, without scanning it: the ready messages (best priority, then oldest: a
+ * {@link ReadyQueue}), a heap of the delayed ones by when they show, a heap of the locked ones by when their lock
  * runs out. Entries are never removed, only made stale (the message changed or left): each is checked
  * when it comes out. Messages sharing an ordering key go out one at a time in send order, so only the
  * oldest of a key (its head) is ever ready.
  */
 export class ReadyIndex {
-  readonly #ready = new Heap<Entry>(
-    (a, b) =>
-      b.message.priority < a.message.priority ||
-      (a.message.priority === b.message.priority && a.message.seq < b.message.seq),
-  );
+  readonly #ready = new ReadyQueue<Entry>();
   readonly #delayed = new Heap<Entry>((a, b) => a.at < b.at);
   readonly #locked = new Heap<Entry>((a, b) => a.at < b.at);
   /** Messages of each ordering key, oldest first. */

@@ -58,8 +58,9 @@ export class MetricsRecorder {
     this.sumMs += ms;
     this.minMs = this.minMs === undefined ? ms : Math.min(this.minMs, ms);
     this.maxMs = this.maxMs === undefined ? ms : Math.max(this.maxMs, ms);
-    const index = DURATION_BUCKETS_MS.findIndex((le) => ms <= le);
-    this.bucketCounts[index === -1 ? DURATION_BUCKETS_MS.length : index]! += 1;
+    let index = 0;
+    while (index < DURATION_BUCKETS_MS.length && !(ms <= (DURATION_BUCKETS_MS[index] as number))) index++;
+    this.bucketCounts[index]! += 1;
   }
 
   histogram(): DurationHistogram {

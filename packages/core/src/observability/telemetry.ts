@@ -79,6 +79,11 @@ export function loadOtel(): Promise<OtelApi | undefined> {
 
 const TRACER = 'queuekit';
 
+/** Whether `@opentelemetry/api` is loaded: without it, no span is opened and no context is carried. */
+export function tracing(): boolean {
+  return loaded !== undefined;
+}
+
 /** A PRODUCER span around a send; the trace context is injected into `headers`. */
 export function startSendSpan(
   queue: string,

@@ -160,5 +160,7 @@ export function admit(
       attempts: Math.min(info.attempt - 1, info.maxAttempts),
     };
   }
-  return { kind: 'run' };
+  return RUN;
 }
+
+const RUN: Admission = Object.freeze({ kind: 'run' });

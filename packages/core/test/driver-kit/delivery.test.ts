@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { ReceivedMessage } from '../../src/driver.js';
 import { createDelivery, type DeliveryOperations, Scrubber } from '../../src/driver-kit/index.js';
@@ -174,6 +175,20 @@ describe('createDelivery', () => {
     expect(delivery.extendLock).toBeUndefined();
     expect(delivery.defer).toBeUndefined();
     expect(delivery.ackWith).toBeUndefined();
+  });
+
+  it('keeps one settle-once state across a spread copy and a destructured call; inspect shows none of it', async () => {
+    const { delivery, calls } = setup();
+    const { ack } = delivery;
+    const copy = { ...delivery, lockedUntil: delivery.lockedUntil };
+    expect(copy).toMatchObject({ id: 'j1', name: 'job', deliveryCount: 1 });
+    await ack();
+    await expect(copy.deadLetter({ reason: 'x' })).rejects.toBeInstanceOf(LockLostError);
+    await expect(delivery.release?.(10)).rejects.toBeInstanceOf(LockLostError);
+    expect(calls).toEqual(['ack']);
+    const shown = inspect(delivery, { depth: 5 });
+    expect(shown).toContain("id: 'j1'");
+    expect(shown).not.toMatch(/operations|provider|settled/);
   });
 
   it('scrubs what it wraps with the scrub it is given', async () => {

@@ -1,3 +1,4 @@
+import util from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { Delivery, Driver } from '../../src/driver.js';
 import { guardDriver, Scrubber } from '../../src/driver-kit/index.js';
@@ -127,6 +128,24 @@ describe('guardDriver', () => {
     await delivery?.ack();
     await expect(delivery?.ack()).rejects.toBeInstanceOf(LockLostError);
     await memory.close();
+  });
+
+  it('passes a kit delivery through as it is, and guards one whose call the driver replaced', async () => {
+    const inner = createMemoryDriver({ broker: new MemoryBroker() });
+    const kit = guardDriver(inner);
+    await kit.send('q', [message, { ...message, id: 'm2' }]);
+    const [plain] = await kit.receive('q', receiveOptions());
+    expect(util.types.isProxy(plain)).toBe(false);
+    await plain?.ack();
+    const receive = inner.receive.bind(inner);
+    inner.receive = async (queue, options) =>
+      (await receive(queue, options)).map((d) =>
+        Object.assign(d, { ack: async () => Promise.reject(new TypeError('replaced')) }),
+      );
+    const [replaced] = await guardDriver(inner).receive('q', receiveOptions());
+    expect(util.types.isProxy(replaced)).toBe(true);
+    await expect(replaced?.ack()).rejects.toMatchObject({ code: 'ERR_DRIVER', operation: 'delivery.ack' });
+    await inner.close();
   });
 
   it('accepts contract versions 1 and 2 and refuses one it does not speak', () => {

@@ -1,0 +1,148 @@
+import * as sqs from '@aws-sdk/client-sqs';
+import { type Delivery, linkSignals, type ReceiveOptions } from '@queuekit/core';
+import { type Batcher, createDelivery, type DeadLetterQueueOps } from '@queuekit/core/driver-kit';
+import type { QueueAdmin, QueueInfo } from './admin.js';
+import { classifyError, isAbort, isQueueMissing } from './errors.js';
+import { cutForAttribute, deadLetterErrorRoom, fromWire, type ReadMessage } from './wire.js';
+
+const MAX_VISIBILITY_SECONDS = 43_200;
+const SYSTEM_ATTRIBUTES: sqs.MessageSystemAttributeName[] = [
+  'ApproximateReceiveCount',
+  'ApproximateFirstReceiveTimestamp',
+  'SentTimestamp',
+  'MessageGroupId',
+];
+
+/** `ms` as whole seconds, rounded up (never early), within `min`..`max`. */
+const seconds = (ms: number, min: number, max = MAX_VISIBILITY_SECONDS) =>
+  Math.min(max, Math.max(min, Math.ceil(ms / 1000)));
+
+/** What the receive path needs of its driver. */
+export interface ReceiverContext {
+  readonly client: sqs.SQSClient;
+  readonly admin: QueueAdmin;
+  /** Deletes coalesced into `DeleteMessageBatch` calls, by queue URL. */
+  readonly deletes: Batcher<string>;
+  /** Aborts when the driver closes. */
+  readonly closing: AbortSignal;
+  readonly scanWaitSeconds: number;
+  readonly deadLetters: Pick<DeadLetterQueueOps, 'send'>;
+}
+
+/**
+ * Up to `options.max` deliveries. The first call long-polls for up to 10; once a full batch came, more are
+ * probably waiting: the rest is asked for at once in parallel calls (one round trip, not one per 10). A FIFO
+ * queue keeps one call at a time so that its batches arrive in order.
+ */
+export async function receive(ctx: ReceiverContext, info: QueueInfo, options: ReceiveOptions) {
+  const { signal, dispose } = linkSignals(options.signal, ctx.closing);
+  // Receives from a dead-letter queue list, redrive or purge: on AWS a long poll sees every server.
+  const waitMs = Math.max(options.waitMs, info.deadLetters ? ctx.scanWaitSeconds * 1000 : 0);
+  const deadline = performance.now() + waitMs;
+  const lock = seconds(options.lockMs, 1);
+  const once = async (max: number, wait: number): Promise<sqs.Message[]> => {
+    const input = {
+      QueueUrl: info.url,
+      MaxNumberOfMessages: max,
+      WaitTimeSeconds: wait,
+      VisibilityTimeout: lock,
+    };
+    const all = { ...input, MessageAttributeNames: ['All'], MessageSystemAttributeNames: SYSTEM_ATTRIBUTES };
+    try {
+      return (
+        (await ctx.client.send(new sqs.ReceiveMessageCommand(all), { abortSignal: signal })).Messages ?? []
+      );
+    } catch (error) {
+      if (signal.aborted || isAbort(error)) return [];
+      if (isQueueMissing(error)) ctx.admin.forget(info.name);
+      throw classifyError(error, 'receive');
+    }
+  };
+  const out: Delivery[] = [];
+  try {
+    while (out.length < options.max && !signal.aborted) {
+      const left = options.max - out.length;
+      const wanted = Array.from({ length: out.length > 0 && !info.fifo ? Math.ceil(left / 10) : 1 }, (_, i) =>
+        Math.min(10, left - i * 10),
+      );
+      const wait = out.length > 0 ? 0 : seconds(deadline - performance.now(), 0, 20);
+      const sentAt = performance.now();
+      const results = await Promise.allSettled(wanted.map((max) => once(max, wait)));
+      for (const raw of results.flatMap((result) => (result.status === 'fulfilled' ? result.value : []))) {
+        const read = fromWire(raw, info.fifo, info.deadLetters);
+        // FIFO queues have no per-message delay: a message received before its due time is hidden until
+        // then (if that fails, the receive's own visibility timeout brings it back).
+        if (read.due !== undefined && read.due > Date.now())
+          await visible(ctx, info, raw, seconds(read.due - Date.now(), 1)).catch(() => undefined);
+        else out.push(delivery(ctx, info, raw, read, sentAt + lock * 1000));
+      }
+      // Deliveries in hand are returned (their messages are locked to us); a lasting error comes back next time.
+      const failure = results.find((result) => result.status === 'rejected');
+      if (failure && out.length === 0) throw failure.reason;
+      if (failure || signal.aborted) break;
+      // Every call came back full: maybe more are waiting, ask again without waiting.
+      const full = results.every(
+        (result, i) => result.status === 'fulfilled' && result.value.length === wanted[i],
+      );
+      if (!full && (out.length > 0 || performance.now() >= deadline)) break;
+    }
+    return out;
+  } finally {
+    dispose();
+  }
+}
+
+function visible(ctx: ReceiverContext, info: QueueInfo, raw: sqs.Message, inSeconds: number) {
+  const input = { QueueUrl: info.url, ReceiptHandle: raw.ReceiptHandle, VisibilityTimeout: inSeconds };
+  return ctx.client.send(new sqs.ChangeMessageVisibilityCommand(input));
+}
+
+/** A delivery through the kit (settle once, local lock expiry, lockedUntil across renewals). */
+function delivery(ctx: ReceiverContext, info: QueueInfo, raw: sqs.Message, read: ReadMessage, until: number) {
+  const ack = () => ctx.deletes.add(info.url, raw.ReceiptHandle ?? '');
+  // The lock and the kit's checks run on the monotonic clock of the receive, as epoch ms: a wall clock that
+  // jumps must not lose locks.
+  const epochOffset = Date.now() - performance.now();
+  const monotonicNow = () => performance.now() + epochOffset;
+  const message = { ...read.message, deliveryCount: heldCount(raw, read) };
+  const delivery = createDelivery({
+    message,
+    lockedUntil: until + epochOffset,
+    now: monotonicNow,
+    provider: 'sqs',
+    classify: classifyError,
+    isClosed: () => ctx.closing.aborted,
+    operations: {
+      ack,
+      release: async (delayMs) => void (await visible(ctx, info, raw, seconds(delayMs, 0))),
+      extendLock: async (ms) => {
+        const from = monotonicNow();
+        await visible(ctx, info, raw, seconds(ms, 1));
+        return from + seconds(ms, 1) * 1000;
+      },
+      deadLetter: async ({ error, ...dl }) => {
+        const room = deadLetterErrorRoom(raw, info.maxMessageBytes, dl.reason);
+        const cut = error !== undefined && room > 8 ? { error: cutForAttribute(error, room) } : {};
+        await ctx.deadLetters.send(info.name, message, { ...dl, ...cut });
+        await ack();
+      },
+    },
+  });
+  // Reported against the wall clock of the moment it is read, as the core's heartbeat reads it.
+  return {
+    ...delivery,
+    get lockedUntil() {
+      return Date.now() + ((delivery.lockedUntil ?? 0) - monotonicNow());
+    },
+  };
+}
+
+/**
+ * The receive count, less the receives of a FIFO message the driver held back for its due time: each hold
+ * lasted until then, so the holds are the 12-hour windows between its first receive and its due time.
+ */
+function heldCount(raw: sqs.Message, { due, receiveCount }: ReadMessage): number {
+  const first = Number(raw.Attributes?.ApproximateFirstReceiveTimestamp);
+  if (due === undefined || !(first > 0 && first < due)) return receiveCount;
+  return Math.max(1, receiveCount - Math.ceil((due - first) / (MAX_VISIBILITY_SECONDS * 1000)));
+}

@@ -1,0 +1,192 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Message, MessageAttributeValue, SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
+import type { OutgoingMessage, ReceivedMessage } from '@queuekit/core';
+import { DEAD_LETTER_HEADERS, readMessage } from '@queuekit/core/driver-kit';
+
+/**
+ * The driver's message attributes, a few only (SQS allows 10): the job id (SQS assigns its own MessageId),
+ * name, every header as one JSON object, `base64` when the body is not SQS-safe text, and on FIFO queues the
+ * due time (epoch ms) before which the driver keeps the message hidden and the ordering key as sent (the
+ * MessageGroupId may be its hash).
+ */
+const ATTR = {
+  id: 'qk-id',
+  name: 'qk-name',
+  headers: 'qk-headers',
+  encoding: 'qk-body-encoding',
+  due: 'qk-due',
+  key: 'qk-key',
+};
+
+const strict = new TextDecoder('utf-8', { fatal: true });
+/**
+ * Characters SQS takes in a body are #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF. Bodies
+ * beyond U+FFFF (emoji) go as base64 too: some emulators refuse them, and on FIFO queues an entry re-sent as
+ * base64 after the rest of its batch would break its group's order.
+ */
+const UNSAFE = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD]/u;
+
+const str = (value: string): MessageAttributeValue => ({ DataType: 'String', StringValue: value });
+
+/** Size of a message as SQS counts it against `MaximumMessageSize` (body, attribute names, types and values). */
+export function wireSize(body: string, attributes: Record<string, MessageAttributeValue>): number {
+  let size = Buffer.byteLength(body);
+  for (const [name, value] of Object.entries(attributes))
+    size += Buffer.byteLength(name + (value.DataType ?? '') + (value.StringValue ?? ''));
+  return size;
+}
+
+/** JSON with every non-ASCII character escaped, so attribute values never hit the service's character rules. */
+function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** Ids, names and keys go verbatim when printable ASCII, else as a JSON string (`"..."` escaped). */
+const asciiSafe = (value: string) =>
+  /^[\x20-\x7e]*$/.test(value) && !value.startsWith('"') ? value : asciiJson(value);
+
+function fromAsciiSafe(value: string | undefined): string | undefined {
+  const parsed = value?.startsWith('"') ? parseJson(value) : value;
+  return typeof parsed === 'string' ? parsed : value;
+}
+
+/** The SendMessageBatch entry `m<index>` of a message and its size; `due` (FIFO delays) adds `qk-due`. */
+export function toEntry(index: number, message: OutgoingMessage, fifo: boolean, due?: number) {
+  let body = '';
+  try {
+    body = message.body.byteLength > 0 ? strict.decode(message.body) : '';
+  } catch {
+    // not UTF-8: base64
+  }
+  const base64 = body === '' || UNSAFE.test(body);
+  // SQS refuses an empty body, and base64 of nothing is empty too: `-` stands for it.
+  if (base64) body = message.body.byteLength === 0 ? '-' : Buffer.from(message.body).toString('base64');
+  const attributes: Record<string, MessageAttributeValue> = {
+    [ATTR.id]: str(asciiSafe(message.id)),
+    [ATTR.name]: str(asciiSafe(message.name || 'default')),
+    [ATTR.headers]: str(asciiJson(message.headers)),
+    ...(base64 ? { [ATTR.encoding]: str('base64') } : {}),
+    ...(message.orderingKey === undefined ? {} : { [ATTR.key]: str(asciiSafe(message.orderingKey)) }),
+    ...(due === undefined ? {} : { [ATTR.due]: str(String(due)) }),
+  };
+  const entry: SendMessageBatchRequestEntry = {
+    Id: `m${index}`,
+    MessageBody: body,
+    MessageAttributes: attributes,
+  };
+  if (fifo) {
+    // No ordering key: a group of its own, so unrelated jobs never wait for each other.
+    entry.MessageGroupId = fifoId(message.orderingKey ?? message.id);
+    // Copies re-sent by the core carry the same job id without `dedup`: they must not be dropped.
+    entry.MessageDeduplicationId = message.dedup ? fifoId(message.id) : randomUUID();
+  } else if (message.delayMs && message.delayMs > 0)
+    entry.DelaySeconds = Math.min(900, Math.ceil(message.delayMs / 1000));
+  return { entry, size: wireSize(body, attributes) };
+}
+
+/** Prefix of FIFO ids that are a hash of the job id or ordering key. */
+export const HASHED_ID_PREFIX = 'qk-sha256-';
+
+/**
+ * A FIFO deduplication or message group id for `value`: SQS allows 1-128 characters of `[!-~]`. Such values
+ * go as they are; any other, and any that starts with the hash prefix (so the mapping stays one-to-one),
+ * becomes the prefix plus its SHA-256 in base64url.
+ */
+export function fifoId(value: string): string {
+  if (/^[!-~]{1,128}$/.test(value) && !value.startsWith(HASHED_ID_PREFIX)) return value;
+  return `${HASHED_ID_PREFIX}${createHash('sha256').update(value, 'utf8').digest('base64url')}`;
+}
+
+function parseJson(text: string | undefined): unknown {
+  try {
+    return text === undefined ? undefined : (JSON.parse(text) as unknown);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A received SQS message as the core reads it, with its FIFO due time (epoch ms) when it has one. */
+export interface ReadMessage {
+  readonly message: ReceivedMessage;
+  readonly receiveCount: number;
+  readonly due: number | undefined;
+}
+
+/**
+ * Read an SQS message. Headers come from `qk-headers` (strings only, no prototype); a message not sent by
+ * queuekit has its MessageId as id and its String attributes as headers. From a dead-letter queue, a message
+ * SQS moved itself (redrive policy) is a dead letter of reason `max-receive-count`.
+ */
+export function fromWire(raw: Message, fifo: boolean, deadLetters: boolean): ReadMessage {
+  const attr = (name: string) => raw.MessageAttributes?.[name]?.StringValue;
+  const ours = attr(ATTR.id) !== undefined;
+  const source = ours ? parseJson(attr(ATTR.headers)) : raw.MessageAttributes;
+  const headers: Record<string, string> = Object.create(null);
+  if (typeof source === 'object' && source !== null && !Array.isArray(source))
+    for (const [key, value] of Object.entries(source)) {
+      const text: unknown = ours ? value : (value as MessageAttributeValue).StringValue;
+      if (typeof text === 'string') headers[key] = text;
+    }
+  const id = fromAsciiSafe(attr(ATTR.id)) ?? raw.MessageId ?? '';
+  const name = fromAsciiSafe(attr(ATTR.name));
+  const sent = Number(raw.Attributes?.SentTimestamp);
+  const receiveCount = Math.max(1, Number(raw.Attributes?.ApproximateReceiveCount) || 1);
+  // Foreign messages, and ours sent before `qk-key` existed: the group is the key unless it is the job id.
+  const group = raw.Attributes?.MessageGroupId;
+  const orderingKey =
+    fromAsciiSafe(attr(ATTR.key)) ??
+    (group !== id && !group?.startsWith(HASHED_ID_PREFIX) ? group : undefined);
+  const body = raw.Body ?? '';
+  const message: ReceivedMessage = {
+    id,
+    ...(name === undefined ? {} : { name }),
+    body:
+      ours && attr(ATTR.encoding) === 'base64'
+        ? Buffer.from(body === '-' ? '' : body, 'base64')
+        : Buffer.from(body),
+    headers,
+    deliveryCount: receiveCount,
+    ...(sent > 0 ? { enqueuedAt: new Date(sent) } : {}),
+    ...(fifo && orderingKey !== undefined ? { orderingKey } : {}),
+    raw,
+  };
+  if (deadLetters) {
+    headers[DEAD_LETTER_HEADERS.reason] ??= 'max-receive-count';
+    // The attempts made: the receives before this one (a listing's own receive counts too).
+    headers[DEAD_LETTER_HEADERS.attempts] ??= String(
+      readMessage({ ...message, deliveryCount: receiveCount - 1 }).attempt,
+    );
+  }
+  // A due time more than 20 min ahead (the 15 min native maximum plus 5 min of clock skew) was not written
+  // by this driver: it is ignored, so a forged attribute cannot park a message for years.
+  const due = ours && fifo ? Number(attr(ATTR.due)) : Number.NaN;
+  return { message, receiveCount, due: due > 0 && due <= Date.now() + 20 * 60_000 ? due : undefined };
+}
+
+/** Longest error text kept in a dead letter, in bytes as sent (JSON, non-ASCII escaped). */
+export const MAX_DEAD_LETTER_ERROR_BYTES = 4096;
+
+/** `text` cut so that its JSON form (non-ASCII escaped) is at most `maxBytes`, code point by code point. */
+export function cutForAttribute(text: string, maxBytes: number): string {
+  if (asciiJson(text).length <= maxBytes) return text;
+  let out = '';
+  let used = 2 + '...'.length;
+  for (const char of text) {
+    used += asciiJson(char).length - 2;
+    if (used > maxBytes) break;
+    out += char;
+  }
+  return `${out}...`;
+}
+
+/**
+ * Room for the error text of the dead-letter copy of `raw`: 4 KiB, or less when the copy (with the other
+ * dead-letter headers) would not fit the queue's `MaximumMessageSize` otherwise (attributes count against it).
+ */
+export function deadLetterErrorRoom(raw: Message, maxBytes: number, reason: string): number {
+  const size = wireSize(raw.Body ?? '', raw.MessageAttributes ?? {}) + 160 + asciiJson(reason).length;
+  return Math.min(MAX_DEAD_LETTER_ERROR_BYTES, maxBytes - size);
+}
