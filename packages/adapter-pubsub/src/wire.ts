@@ -8,7 +8,7 @@ import {
   PayloadTooLargeError,
   type ReceivedMessage,
 } from '@queuekit/core';
-import { chunk } from '@queuekit/core/driver-kit';
+import { Batcher, chunk } from '@queuekit/core/driver-kit';
 import { call } from './errors.js';
 import { CALL } from './options.js';
 
@@ -326,8 +326,8 @@ export class Requests {
   readonly #inflight = new Set<Promise<unknown>>();
   /** Per topic, the last publish carrying ordering keys. */
   readonly #ordered = new Map<string, Promise<void>>();
-  /** Settle requests of this tick, per deadline (or ack) and subscription. */
-  readonly #settles = new Map<string, { readonly ackIds: string[]; readonly done: Promise<void> }>();
+  /** Acknowledge and modifyAckDeadline calls of this tick, per deadline (or ack) and subscription. */
+  readonly #settles = new Batcher<string>(MAX_ACK_IDS, (key, ackIds) => this.#settle(key, ackIds));
 
   constructor(
     private readonly publisher: v1.PublisherClient,
@@ -369,38 +369,24 @@ export class Requests {
 
   /** Acknowledge one message. */
   ack(subscription: string, ackId: string): Promise<void> {
-    return this.#settle(subscription, undefined, [ackId]);
+    return this.#settles.add(`ack ${subscription}`, ackId);
   }
 
   /** Set the ack deadline of messages to `seconds` from now (0 = nack). */
-  modAck(subscription: string, ackIds: readonly string[], seconds: number): Promise<void> {
-    return ackIds.length === 0 ? Promise.resolve() : this.#settle(subscription, seconds, ackIds);
+  async modAck(subscription: string, ackIds: readonly string[], seconds: number): Promise<void> {
+    await Promise.all(ackIds.map((ackId) => this.#settles.add(`${seconds} ${subscription}`, ackId)));
   }
 
-  /** `seconds` undefined: acknowledge; else modifyAckDeadline. */
-  #settle(subscription: string, seconds: number | undefined, ackIds: readonly string[]): Promise<void> {
-    const key = `${seconds ?? 'ack'} ${subscription}`;
-    const pending = this.#settles.get(key);
-    if (pending) {
-      pending.ackIds.push(...ackIds);
-      return pending.done;
+  /** One acknowledge (`key` is `ack SUBSCRIPTION`) or modifyAckDeadline (`SECONDS SUBSCRIPTION`) request. */
+  async #settle(key: string, ackIds: string[]): Promise<undefined> {
+    const [kind, subscription = ''] = key.split(' ');
+    if (kind === 'ack')
+      await call('acknowledge', () => this.subscriber.acknowledge({ subscription, ackIds }, CALL));
+    else {
+      const request = { subscription, ackIds, ackDeadlineSeconds: Number(kind) };
+      await call('modifyAckDeadline', () => this.subscriber.modifyAckDeadline(request, CALL));
     }
-    const all = [...ackIds];
-    const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      this.#settles.delete(key);
-      return call(seconds === undefined ? 'acknowledge' : 'modifyAckDeadline', async () => {
-        for (const ids of chunk(all, { maxCount: MAX_ACK_IDS })) {
-          if (seconds === undefined) await this.subscriber.acknowledge({ subscription, ackIds: ids }, CALL);
-          else
-            await this.subscriber.modifyAckDeadline(
-              { subscription, ackIds: ids, ackDeadlineSeconds: seconds },
-              CALL,
-            );
-        }
-      });
-    });
-    this.#settles.set(key, { ackIds: all, done });
-    return this.#track(done);
+    return undefined;
   }
 
   #track<T>(request: Promise<T>): Promise<T> {
@@ -412,6 +398,8 @@ export class Requests {
 
   /** Wait for every request in flight, and those they started. */
   async drain(): Promise<void> {
+    await this.#settles.drain();
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+    await this.#settles.drain();
   }
 }

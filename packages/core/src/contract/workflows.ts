@@ -19,21 +19,31 @@ export interface NativeScheduleInfo extends NativeScheduleSpec {
   readonly template?: ReceivedMessage;
 }
 
-/** A job record kept by the broker. */
-export interface NativeJobStatus {
+/**
+ * The fields of a job record, whoever keeps it: the broker ({@link NativeJobStatus}) or the core's store
+ * (`JobStatus`, which adds `id`, `queue` and `updatedAt`). The one definition of the record's shape.
+ */
+export interface JobRecordFields<R = unknown, P = unknown> {
   readonly name: string;
   readonly state: JobState;
-  readonly progress?: unknown;
-  readonly result?: unknown;
+  /** Last value given to `ctx.progress()`. */
+  readonly progress?: P;
+  /** The handler's resolved value (completed jobs). */
+  readonly result?: R;
+  /** Last error message (failed attempts and dead-lettered jobs). */
   readonly error?: string;
-  /** Dead-letter reason for failed jobs. */
+  /** Dead-letter reason (`max-attempts`, `unrecoverable`, ...), for failed jobs. */
   readonly reason?: string;
+  /** Attempts started so far. */
   readonly attempts: number;
   readonly maxAttempts?: number;
   readonly createdAt?: Date;
   readonly startedAt?: Date;
   readonly finishedAt?: Date;
 }
+
+/** A job record kept by the broker. */
+export type NativeJobStatus = JobRecordFields;
 
 /**
  * Optional workflow features a broker provides natively. The core uses each one that is present and

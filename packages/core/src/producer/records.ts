@@ -10,13 +10,13 @@ export async function recordSent<T>(
   driver: Driver,
   prepared: readonly PreparedMessage[],
 ): Promise<void> {
-  if (!ctx.tracker || driver.workflows?.jobs) return;
+  const tracker = ctx.tracker;
+  if (!tracker || driver.workflows?.jobs) return;
   const createdAt = Date.now();
-  await Promise.all(
-    prepared.map(async ({ message }) => {
-      // A deduplicated id may already have a record (even a finished one): keep it.
-      if (message.dedup && (await ctx.tracker?.get(message.id))) return;
-      await ctx.tracker?.update(message.id, {
+  const writes: Promise<void>[] = [];
+  for (const { message } of prepared) {
+    const record = () =>
+      tracker.update(message.id, {
         id: message.id,
         queue: ctx.name,
         name: message.name,
@@ -25,8 +25,14 @@ export async function recordSent<T>(
         maxAttempts: Number(message.headers[H.maxAttempts]),
         createdAt,
       });
-    }),
-  );
+    // A deduplicated id may already have a record (even a finished one): keep it.
+    if (message.dedup)
+      writes.push(tracker.get(message.id).then((existing) => (existing ? undefined : record())));
+    else writes.push(record());
+  }
+  // Written now, as one batch, rather than at the end of the turn: the send waits for it.
+  tracker.flush();
+  await Promise.all(writes);
 }
 
 /** Records written for messages that were then not sent say nothing true: drop them (never a deduplicated id's). */

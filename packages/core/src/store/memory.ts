@@ -1,6 +1,8 @@
 import { ConfigError } from '../errors.js';
 import { ExpiryHeap } from './expiry-heap.js';
-import type { Store, StoreSetOptions, StoreTtlOptions } from './types.js';
+import type { Store, StoreMerge, StoreSetOptions, StoreTtlOptions } from './types.js';
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** A detached copy; flat records of primitives (the common case) skip the costly structuredClone. */
 function copyOf(patch: Readonly<Record<string, unknown>>): Record<string, unknown> {
@@ -24,14 +26,20 @@ interface Entry {
  */
 const INDEX_SEGMENTS = 4;
 
+/** The last bucket `bucketOf` found: consecutive keys of one queue's records share it (no new string). */
+let lastBucket = '';
+
 /** The index bucket of `key` (its text up to the INDEX_SEGMENTS-th `:`, inclusive), or undefined when shorter. */
 function bucketOf(key: string): string | undefined {
+  // lastBucket holds exactly INDEX_SEGMENTS colons and ends with one: a key starting with it has that bucket.
+  if (lastBucket !== '' && key.startsWith(lastBucket)) return lastBucket;
   let at = -1;
   for (let i = 0; i < INDEX_SEGMENTS; i++) {
     at = key.indexOf(':', at + 1);
     if (at < 0) return undefined;
   }
-  return key.slice(0, at + 1);
+  lastBucket = key.slice(0, at + 1);
+  return lastBucket;
 }
 
 /** Finished job records a MemoryStore keeps at most by default (about 20 MB of typical records). */
@@ -51,8 +59,9 @@ export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
   /** Keys marked evictable (finished job records): the number of their latest mark. */
   private readonly evictable = new Map<string, number>();
-  /** Marks in order (oldest first from `evictHead`); an item whose key was marked again since is skipped. */
-  private evictOrder: { key: string; mark: number }[] = [];
+  /** Marked keys in order (oldest first from `evictHead`), with their mark in `evictMarks`; an item whose key was marked again since is skipped. */
+  private evictOrder: string[] = [];
+  private evictMarks: number[] = [];
   private evictHead = 0;
   private marks = 0;
   private readonly maxEvictable: number;
@@ -78,8 +87,14 @@ export class MemoryStore implements Store {
     return this.entries.size;
   }
 
-  private write(key: string, value: unknown, expiresAt: number): void {
-    const previous = this.entries.get(key);
+  /** `previous`: the live entry of `key` when the caller has looked it up already (saves a lookup). */
+  private write(
+    key: string,
+    value: unknown,
+    expiresAt: number,
+    now = Date.now(),
+    previous = this.entries.get(key),
+  ): void {
     const entry: Entry = previous ?? { value, expiresAt, scheduledAt: 0 };
     entry.value = value;
     entry.expiresAt = expiresAt;
@@ -88,7 +103,7 @@ export class MemoryStore implements Store {
       this.indexed(key, true);
     }
     this.schedule(key, entry);
-    this.sweep();
+    this.sweep(now);
   }
 
   /**
@@ -145,16 +160,26 @@ export class MemoryStore implements Store {
     }
     const mark = ++this.marks;
     this.evictable.set(key, mark);
-    this.evictOrder.push({ key, mark });
-    while (this.evictable.size > this.maxEvictable && this.evictHead < this.evictOrder.length) {
-      const oldest = this.evictOrder[this.evictHead++] as { key: string; mark: number };
-      if (this.evictable.get(oldest.key) === oldest.mark) this.remove(oldest.key);
+    const order = this.evictOrder;
+    const marks = this.evictMarks;
+    order.push(key);
+    marks.push(mark);
+    while (this.evictable.size > this.maxEvictable && this.evictHead < order.length) {
+      const at = this.evictHead++;
+      const oldest = order[at] as string;
+      if (this.evictable.get(oldest) === marks[at]) this.remove(oldest);
     }
     // Compact once skipped or stale items dominate (keys marked again and again stay one live item each).
-    if (this.evictOrder.length - this.evictHead > 2 * this.evictable.size + 1024 || this.evictHead > 1024) {
-      this.evictOrder = this.evictOrder
-        .slice(this.evictHead)
-        .filter((item) => this.evictable.get(item.key) === item.mark);
+    if (order.length - this.evictHead > 2 * this.evictable.size + 1024 || this.evictHead > 1024) {
+      let kept = 0;
+      for (let i = this.evictHead; i < order.length; i++) {
+        const item = order[i] as string;
+        if (this.evictable.get(item) !== marks[i]) continue;
+        order[kept] = item;
+        marks[kept++] = marks[i] as number;
+      }
+      order.length = kept;
+      marks.length = kept;
       this.evictHead = 0;
     }
   }
@@ -175,8 +200,8 @@ export class MemoryStore implements Store {
     }
   }
 
-  private static expiry(ttlMs: number | undefined): number {
-    return ttlMs && ttlMs > 0 ? Date.now() + ttlMs : 0;
+  private static expiry(ttlMs: number | undefined, now = Date.now()): number {
+    return ttlMs && ttlMs > 0 ? now + ttlMs : 0;
   }
 
   async get<V = unknown>(key: string): Promise<V | undefined> {
@@ -191,19 +216,45 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  async merge(
+  merge(key: string, patch: Readonly<Record<string, unknown>>, options: StoreTtlOptions = {}): Promise<void> {
+    try {
+      this.mergeAt(key, patch, options, Date.now());
+      return RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Every merge in order, applied at once (one clock read). */
+  mergeMany(writes: readonly StoreMerge[]): Promise<void> {
+    const now = Date.now();
+    try {
+      for (const { key, patch, options } of writes) this.mergeAt(key, patch, options ?? {}, now);
+      return RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private mergeAt(
     key: string,
     patch: Readonly<Record<string, unknown>>,
-    options: StoreTtlOptions = {},
-  ): Promise<void> {
-    const entry = this.live(key);
-    const expiresAt = options.ttlMs ? MemoryStore.expiry(options.ttlMs) : (entry?.expiresAt ?? 0);
-    // The stored object is the store's own (values go in and out as copies): merged in place.
-    const value =
-      entry && typeof entry.value === 'object' && entry.value !== null && !Array.isArray(entry.value)
-        ? Object.assign(entry.value, copyOf(patch))
-        : copyOf(patch);
-    this.write(key, value, expiresAt);
+    options: StoreTtlOptions,
+    now: number,
+  ): void {
+    const entry = this.live(key, now);
+    const expiresAt = options.ttlMs ? MemoryStore.expiry(options.ttlMs, now) : (entry?.expiresAt ?? 0);
+    const current = entry?.value;
+    let value: Record<string, unknown>;
+    if (typeof current === 'object' && current !== null && !Array.isArray(current)) {
+      // The stored object is the store's own (values go in and out as copies): merged in place.
+      value = current as Record<string, unknown>;
+      for (const field of Object.keys(patch)) {
+        const given = patch[field];
+        value[field] = given !== null && typeof given === 'object' ? structuredClone(given) : given;
+      }
+    } else value = copyOf(patch);
+    this.write(key, value, expiresAt, now, entry);
     this.mark(key, options.evictable);
   }
 

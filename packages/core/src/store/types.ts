@@ -23,6 +23,12 @@ export interface Store {
    */
   merge(key: string, patch: Readonly<Record<string, unknown>>, options?: StoreTtlOptions): Promise<void>;
   /**
+   * Optional: apply several `merge`s, in order, in one call (one round trip where the store can). Resolves
+   * when every one is applied; rejects when any failed (the others may or may not be applied). The core
+   * writes buffered job records through it when present, else through `merge`.
+   */
+  mergeMany?(writes: readonly StoreMerge[]): Promise<void>;
+  /**
    * Add `by` (default 1) to the integer at `key` (0 when absent) atomically and return the new value.
    * `ttlMs` applies only when the key is created (fixed windows).
    */
@@ -33,6 +39,13 @@ export interface Store {
   keys(prefix: string): Promise<string[]>;
   /** Release connections. */
   close(): Promise<void>;
+}
+
+/** One write of `Store.mergeMany`: the arguments of one `merge`. */
+export interface StoreMerge {
+  readonly key: string;
+  readonly patch: Readonly<Record<string, unknown>>;
+  readonly options?: StoreTtlOptions;
 }
 
 /** Options of `Store.merge` and `Store.increment`. */

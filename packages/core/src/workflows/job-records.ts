@@ -1,102 +1,211 @@
-import { capErrorText } from '../error-text.js';
+import type { JobRecordFields } from '../contract/workflows.js';
 import type { JobState } from '../driver.js';
-import type { Store } from '../store/types.js';
+import { capErrorText } from '../error-text.js';
+import type { Store, StoreMerge, StoreTtlOptions } from '../store/types.js';
 
 export type { JobState };
 
 /** What `queue.getJob(id)` answers: the status endpoint of the 202 Accepted pattern. */
-export interface JobStatus<R = unknown> {
+export interface JobStatus<R = unknown> extends JobRecordFields<R, number | Record<string, unknown>> {
   readonly id: string;
   readonly queue: string;
-  readonly name: string;
-  readonly state: JobState;
-  /** Last value given to `ctx.progress()`. */
-  readonly progress?: number | Record<string, unknown>;
-  /** The handler's resolved value (completed jobs). */
-  readonly result?: R;
-  /** Last error message (failed attempts and dead-lettered jobs). */
-  readonly error?: string;
-  /** Dead-letter reason (`max-attempts`, `unrecoverable`, ...), for failed jobs. */
-  readonly reason?: string;
-  /** Attempts started so far. */
-  readonly attempts: number;
-  readonly maxAttempts?: number;
-  readonly createdAt?: Date;
-  readonly startedAt?: Date;
-  readonly finishedAt?: Date;
   readonly updatedAt: Date;
 }
 
-interface StoredStatus {
-  id: string;
-  queue: string;
-  name: string;
-  state: JobState;
-  progress?: number | Record<string, unknown>;
-  result?: unknown;
-  error?: string;
-  reason?: string;
-  attempts?: number;
-  maxAttempts?: number;
-  createdAt?: number;
-  startedAt?: number;
-  finishedAt?: number;
-  updatedAt: number;
-}
+/** A record as the store keeps it: every field optional, dates as epoch ms. */
+type Stored<T> = { -readonly [K in keyof T]?: NonNullable<T[K]> extends Date ? number : T[K] };
+type StoredStatus = Stored<JobStatus>;
+
+/** A change to a job record, as the consumer and producer give it. */
+export type RecordPatch = Omit<StoredStatus, 'updatedAt'>;
+
+/** Store keys of live jobs a tracker keeps at most (see `JobTracker.key`). */
+const MAX_CACHED_KEYS = 100_000;
 
 /** States after which a record only answers `getJob`. */
 const FINISHED: ReadonlySet<JobState> = new Set<JobState>(['completed', 'failed']);
 
 const date = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
 
+/** The changes buffered for one job since the last flush, merged in call order. */
+interface Pending {
+  readonly patch: Record<string, unknown>;
+  /** From the last patch that set a state: a finished record may be dropped early by a bounded store. */
+  evictable: boolean | undefined;
+}
+
+/** One flush: every update buffered before it resolves when it is written. */
+interface Round {
+  readonly done: Promise<void>;
+  resolve(): void;
+  /** Jobs whose write failed, with the error (their callers reject with it). */
+  failures: Map<string, unknown> | undefined;
+}
+
+/** `run()`'s promise; a synchronous throw becomes a rejection. */
+function attempt(run: () => Promise<unknown> | undefined): Promise<unknown> {
+  try {
+    return Promise.resolve(run());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function newRound(): Round {
+  let resolve!: () => void;
+  const done = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { done, resolve, failures: undefined };
+}
+
 /**
- * Records job states, progress and results in a {@link Store}. Writes for one job are applied in
- * order (each waits for the previous), so a slow write can never bring back an older state.
+ * Records job states, progress and results in a {@link Store}. Updates are buffered and coalesced per job
+ * for one event-loop turn, then written as one merge per job (a job that goes active and completes in
+ * one turn costs one write); each update's promise resolves once its change is written. Writes for one
+ * job are applied in order: an unordered store gets one flush at a time, so a slow write can never bring
+ * back an older state. Reads (`get`) write what is buffered first, so they see every earlier update.
  */
 export class JobTracker {
-  private readonly chains = new Map<string, Promise<void>>();
+  private pending = new Map<string, Pending>();
+  private round: Round | undefined;
+  /** The flush being written (unordered stores: the next one starts after it). */
+  private writing: Promise<void> | undefined;
+  private readonly keys = new Map<string, string>();
+  private readonly options: {
+    readonly live: StoreTtlOptions;
+    readonly done: StoreTtlOptions;
+    readonly none: StoreTtlOptions;
+  };
 
   constructor(
     readonly store: Store,
     private readonly queue: string,
-    private readonly ttlMs: number,
-  ) {}
+    ttlMs: number,
+  ) {
+    this.options = {
+      live: { ttlMs, evictable: false },
+      done: { ttlMs, evictable: true },
+      none: { ttlMs },
+    };
+  }
 
+  /**
+   * The store key of `id`. Kept while the job is live, so that its every write hands the store the same
+   * string (whose hash is computed once) instead of a new one to hash; dropped once finished.
+   */
   private key(id: string): string {
-    return `qk:job:${this.queue}:${id}`;
+    let key = this.keys.get(id);
+    if (key === undefined) {
+      key = `qk:job:${this.queue}:${id}`;
+      // Jobs sent here but finished elsewhere are never dropped one by one: bounded by clearing.
+      if (this.keys.size >= MAX_CACHED_KEYS) this.keys.clear();
+      this.keys.set(id, key);
+    }
+    return key;
   }
 
   /** Apply `patch` after every earlier write for `id`; resolves when written. */
-  update(id: string, patch: Partial<StoredStatus>): Promise<void> {
-    const capped = typeof patch.error === 'string' ? { ...patch, error: capErrorText(patch.error) } : patch;
-    // A finished record may be dropped early by a bounded store; any other state is live again.
-    const evictable = patch.state === undefined ? {} : { evictable: FINISHED.has(patch.state) };
-    const write = () =>
-      this.store.merge(
-        this.key(id),
-        { ...capped, updatedAt: Date.now() },
-        { ttlMs: this.ttlMs, ...evictable },
-      );
-    if (this.store.ordered) return write();
-    const previous = this.chains.get(id);
-    const next = previous ? previous.catch(() => undefined).then(write) : write();
-    this.chains.set(id, next);
-    const forget = () => {
-      if (this.chains.get(id) === next) this.chains.delete(id);
+  update(id: string, patch: Readonly<RecordPatch>): Promise<void> {
+    // Objects are copied now: a result or progress the caller changes before the flush is recorded as given.
+    // One that cannot be copied fails this update alone (a rejection, never a throw), and none of its fields.
+    let copies: Record<string, unknown> | undefined;
+    try {
+      for (const field in patch) {
+        const value = (patch as Record<string, unknown>)[field];
+        if (value === null || typeof value !== 'object') continue;
+        copies ??= {};
+        copies[field] = structuredClone(value);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    let pending = this.pending.get(id);
+    if (pending === undefined) {
+      pending = { patch: {}, evictable: undefined };
+      this.pending.set(id, pending);
+    }
+    const target = pending.patch;
+    for (const field in patch) {
+      const value = (patch as Record<string, unknown>)[field];
+      if (copies !== undefined && field in copies) target[field] = copies[field];
+      else target[field] = field === 'error' && typeof value === 'string' ? capErrorText(value) : value;
+    }
+    target.updatedAt = Date.now();
+    if (patch.state !== undefined) pending.evictable = FINISHED.has(patch.state);
+    let round = this.round;
+    if (round === undefined) {
+      round = newRound();
+      this.round = round;
+      setImmediate(() => this.flush());
+    }
+    const written = round;
+    return written.done.then(() => {
+      if (written.failures?.has(id)) throw written.failures.get(id);
+    });
+  }
+
+  /** Start writing what is buffered now instead of at the end of the turn. */
+  flush(): void {
+    const round = this.round;
+    if (round === undefined) return;
+    this.round = undefined;
+    const batch = this.pending;
+    this.pending = new Map();
+    const previous = this.store.ordered ? undefined : this.writing;
+    const writing = previous ? previous.then(() => this.write(batch, round)) : this.write(batch, round);
+    this.writing = writing;
+    writing.then(() => {
+      if (this.writing === writing) this.writing = undefined;
+    });
+  }
+
+  /** Merge every buffered job's change; never rejects (failures go to the round). */
+  private write(batch: Map<string, Pending>, round: Round): Promise<void> {
+    const writes: StoreMerge[] = [];
+    for (const [id, { patch, evictable }] of batch) {
+      const options =
+        evictable === undefined ? this.options.none : evictable ? this.options.done : this.options.live;
+      writes.push({ key: this.key(id), patch, options });
+      if (evictable) this.keys.delete(id);
+    }
+    const failed = (ids: Iterable<string>) => (error: unknown) => {
+      round.failures ??= new Map();
+      for (const id of ids) round.failures.set(id, error);
     };
-    next.then(forget, forget);
-    return next;
+    const { store } = this;
+    let written: Promise<unknown>;
+    if (store.mergeMany) {
+      // One call for the batch: when it fails, every job of the batch hears of it.
+      written = attempt(() => store.mergeMany?.(writes)).catch(failed(batch.keys()));
+    } else {
+      const ids = [...batch.keys()];
+      written = Promise.all(
+        writes.map(({ key, patch, options }, i) =>
+          attempt(() => store.merge(key, patch, options)).catch(failed([ids[i] as string])),
+        ),
+      );
+    }
+    return written.then(() => round.resolve());
+  }
+
+  /** Everything updated so far, written (failures ignored: their callers hear of them). */
+  private async settled(): Promise<void> {
+    this.flush();
+    await this.writing;
   }
 
   /** Drop the record of `id` (a job recorded as sent whose send failed), after every earlier write for it. */
   async forget(id: string): Promise<void> {
-    await this.chains.get(id)?.catch(() => undefined);
+    await this.settled();
     await this.store.delete(this.key(id));
   }
 
   /** The status of job `id`, or undefined when unknown or expired. */
   async get<R>(id: string): Promise<JobStatus<R> | undefined> {
-    await this.chains.get(id)?.catch(() => undefined);
+    // An ordered store applies the merges flush() issues before this read; others are awaited.
+    if (this.store.ordered) this.flush();
+    else await this.settled();
     const stored = await this.store.get<StoredStatus>(this.key(id));
     if (!stored?.state) return undefined;
     const status: JobStatus<R> = {
@@ -105,7 +214,7 @@ export class JobTracker {
       name: stored.name ?? 'default',
       state: stored.state,
       attempts: stored.attempts ?? 0,
-      updatedAt: new Date(stored.updatedAt),
+      updatedAt: new Date(stored.updatedAt ?? 0),
       ...(stored.progress === undefined ? {} : { progress: stored.progress }),
       ...(stored.result === undefined ? {} : { result: stored.result as R }),
       ...(stored.error === undefined ? {} : { error: stored.error }),
