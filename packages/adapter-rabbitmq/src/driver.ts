@@ -287,36 +287,42 @@ class Publisher {
     return count > 0;
   }
 
+  /** Publish each message once on `channel`; resolves with the outcome of each when all are settled. */
   private async publishOn(channel: ConfirmChannel, publications: readonly Publication[]): Promise<Outcome[]> {
-    const confirmations: Promise<Outcome>[] = [];
-    for (const publication of publications) {
+    const outcomes: Outcome[] = [];
+    let left = publications.length;
+    let resolve: (outcomes: Outcome[]) => void = () => undefined;
+    const all = new Promise<Outcome[]>((done) => {
+      resolve = done;
+    });
+    const settle = (i: number, outcome: Outcome) => {
+      outcomes[i] = outcome;
+      if (--left === 0) resolve(outcomes);
+    };
+    for (let i = 0; i < publications.length; i++) {
+      const { queue, content, options } = publications[i] as Publication;
       if (this.drained) await this.drained;
       if (!this.slot.holds(channel)) {
-        confirmations.push(Promise.resolve('retry'));
+        settle(i, 'retry');
         continue;
       }
-      const { queue, content, options } = publication;
-      const key = returnKey(queue, options.messageId);
+      // The return of a message comes before its confirm: with none pending, there is nothing to claim.
+      const confirmed = (error: unknown) => {
+        const returned = this.returned.size > 0 && this.claimReturn(returnKey(queue, options.messageId));
+        if (error) settle(i, this.slot.holds(channel) ? 'nacked' : 'retry');
+        else settle(i, returned ? 'returned' : 'confirmed');
+      };
+      options.mandatory = true; // a publication's options are its own: no copy per message
       let writable = true;
-      confirmations.push(
-        new Promise<Outcome>((resolve) => {
-          const confirmed = (error: unknown) => {
-            const returned = this.claimReturn(key);
-            resolve(
-              error ? (this.slot.holds(channel) ? 'nacked' : 'retry') : returned ? 'returned' : 'confirmed',
-            );
-          };
-          try {
-            writable = channel.publish('', queue, content, { ...options, mandatory: true }, confirmed);
-          } catch (error) {
-            if (error instanceof RangeError) throw error;
-            resolve('retry');
-          }
-        }),
-      );
+      try {
+        writable = channel.publish('', queue, content, options, confirmed);
+      } catch (error) {
+        if (error instanceof RangeError) throw error;
+        settle(i, 'retry');
+      }
       if (!writable) await this.waitForDrain(channel);
     }
-    return Promise.all(confirmations);
+    return left === 0 ? outcomes : all;
   }
 
   /** Resolve when the channel can take more writes, or when it closes. */

@@ -8,7 +8,7 @@ import {
   type QueuekitError,
   type ReceiveOptions,
 } from '@queuekit/core';
-import { createDelivery, type FollowUps, Wakeup } from '@queuekit/core/driver-kit';
+import { createDelivery, type DeliveryOperations, type FollowUps, Wakeup } from '@queuekit/core/driver-kit';
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import { type ConnectionManager, deadLetterQueueName } from './admin.js';
 import type { ResolvedOptions } from './options.js';
@@ -113,6 +113,8 @@ export class QueueConsumer {
   private buffer: Message[] = [];
   private unsettled = 0;
   private readonly arrivals = new Wakeup();
+  private readonly classify = (error: unknown, operation: string) =>
+    this.host.classifyError(error, operation);
   private starting: Promise<void> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private lastTakeAt = 0;
@@ -216,7 +218,7 @@ export class QueueConsumer {
   private arrived(channel: Channel, message: ConsumeMessage): void {
     if (this.channel !== channel) return;
     this.buffer.push(message);
-    this.arrivals.wake();
+    if (this.arrivals.waiting > 0) this.arrivals.wake();
     this.armIdleTimer();
   }
 
@@ -307,22 +309,24 @@ export class QueueConsumer {
         ch.ack(message);
       }, true);
     };
+    const operations: DeliveryOperations = {
+      ack,
+      deadLetter: async (info: DeadLetterInfo) => {
+        if (this.channel !== channel) throw lockLost();
+        const copy = deadLettered(deadLetterQueueName(queue), message, info, fields.deliveryCount);
+        await host.publish([copy], queue);
+        await ack();
+      },
+    };
+    if (host.options.atomicFollowUps) operations.ackWith = ackWith;
+    // No lock runs out: a delivery is held until it is settled or its channel closes.
+    const lockedUntil = Number.POSITIVE_INFINITY;
     return createDelivery({
       message: fields,
-      // No lock runs out: a delivery is held until it is settled or its channel closes.
-      lockedUntil: Number.POSITIVE_INFINITY,
+      lockedUntil,
       provider: 'rabbitmq',
-      classify: (error, operation) => host.classifyError(error, operation),
-      operations: {
-        ack,
-        ...(host.options.atomicFollowUps ? { ackWith } : {}),
-        deadLetter: async (info: DeadLetterInfo) => {
-          if (this.channel !== channel) throw lockLost();
-          const copy = deadLettered(deadLetterQueueName(queue), message, info, fields.deliveryCount);
-          await host.publish([copy], queue);
-          await ack();
-        },
-      },
+      classify: this.classify,
+      operations,
     });
   }
 
