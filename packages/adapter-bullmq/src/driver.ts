@@ -26,6 +26,7 @@ import { type BullmqDriverOptions, parseRedisUrl, resolveOptions } from './optio
 import { type HeldDelivery, QueueReceiver } from './receiver.js';
 import {
   fromBullJob,
+  hasFanOutMeta,
   INDEX_SLACK_MS,
   indexKey,
   type JobPlacement,
@@ -305,32 +306,49 @@ export class BullmqDriver implements Driver {
     const receiver = this.#receiver(queue, options.lockMs);
     let jobs = await this.#call('receive', () => receiver.take(options));
     if (jobs.some((job) => job.repeatJobKey)) jobs = await this.#scheduledRuns(queue, receiver, jobs);
-    const deliveries = await Promise.all(
-      jobs.map(async (job) => {
-        let reduced: Awaited<ReturnType<FanOutFlows['reduceBody']>>;
-        try {
-          reduced = await this.#fanOuts.reduceBody(queue, job);
-        } catch (error) {
-          // Redis failed while the reduce body was read: the job goes back unseen, to be read again.
-          this.#onError(classifyError(error, 'fan-out') ?? (error as Error));
-          await receiver.handBack(job);
-          return undefined;
-        }
-        const view = fromBullJob(job);
-        const message = reduced instanceof Uint8Array ? { ...view, body: reduced } : view;
-        const delivery: HeldDelivery = receiver.deliver(job, message, () =>
-          this.#byToken.delete(delivery.deliveryToken),
-        );
-        this.#byToken.set(delivery.deliveryToken, delivery);
-        if (reduced === undefined || reduced instanceof Uint8Array) return delivery;
-        // Fan-out meta that cannot be trusted (another producer's): dead-lettered instead of delivered. If
-        // that fails, the lock runs out and the job comes back to be refused again.
-        const info = { reason: 'invalid-fan-out', error: reduced.invalid, attempts: delivery.deliveryCount };
-        await delivery.deadLetter(info).catch((error: unknown) => this.#onError(error as Error));
-        return undefined;
-      }),
+    const deliveries: Delivery[] = [];
+    const reduces: Job[] = [];
+    for (const job of jobs) {
+      if (hasFanOutMeta(job.opts)) reduces.push(job);
+      else deliveries.push(this.#deliver(receiver, job, fromBullJob(job)));
+    }
+    if (reduces.length === 0) return deliveries;
+    for (const delivery of await Promise.all(reduces.map((job) => this.#reduce(queue, receiver, job))))
+      if (delivery) deliveries.push(delivery);
+    return deliveries;
+  }
+
+  #deliver(receiver: QueueReceiver, job: Job, message: ReceivedMessage): HeldDelivery {
+    const delivery: HeldDelivery = receiver.deliver(job, message, () =>
+      this.#byToken.delete(delivery.deliveryToken),
     );
-    return deliveries.filter((delivery): delivery is HeldDelivery => delivery !== undefined);
+    this.#byToken.set(delivery.deliveryToken, delivery);
+    return delivery;
+  }
+
+  /** A fan-out's reduce job, its body replaced by the chunks' results; `undefined` when not delivered. */
+  async #reduce(queue: string, receiver: QueueReceiver, job: Job): Promise<HeldDelivery | undefined> {
+    let reduced: Awaited<ReturnType<FanOutFlows['reduceBody']>>;
+    try {
+      reduced = await this.#fanOuts.reduceBody(queue, job);
+    } catch (error) {
+      // Redis failed while the reduce body was read: the job goes back unseen, to be read again.
+      this.#onError(classifyError(error, 'fan-out') ?? (error as Error));
+      await receiver.handBack(job);
+      return undefined;
+    }
+    const view = fromBullJob(job);
+    const delivery = this.#deliver(
+      receiver,
+      job,
+      reduced instanceof Uint8Array ? { ...view, body: reduced } : view,
+    );
+    if (reduced === undefined || reduced instanceof Uint8Array) return delivery;
+    // Fan-out meta that cannot be trusted (another producer's): dead-lettered instead of delivered. If that
+    // fails, the lock runs out and the job comes back to be refused again.
+    const info = { reason: 'invalid-fan-out', error: reduced.invalid, attempts: delivery.deliveryCount };
+    await delivery.deadLetter(info).catch((error: unknown) => this.#onError(error as Error));
+    return undefined;
   }
 
   /** Complete stale scheduler runs without delivering them; note the ticks of the others (`lastRunAt`). */
@@ -404,30 +422,38 @@ export class BullmqDriver implements Driver {
     this.#receivers.clear();
     this.#queues.clear();
     this.#byToken.clear();
-    await Promise.allSettled(receivers.map((receiver) => receiver.close()));
+    // Bounded: a buffered job not handed back during an outage comes back when its lock expires.
+    await Promise.all(receivers.map((receiver) => within(1000, receiver.close())));
     await Promise.allSettled(queues.map((queue) => queue.close()));
     await this.#fanOuts.close().catch(() => undefined);
     await Promise.allSettled([quit(this.#producer), quit(this.#consumer)]);
   }
 }
 
-/** QUIT politely, but never wait more than a second for it (Redis may be unreachable). */
-async function quit(connection: Redis): Promise<void> {
-  if (connection.status === 'end' || connection.status === 'wait' || connection.status === 'reconnecting') {
-    connection.disconnect();
-    return;
-  }
+/** Once `work` has settled: `undefined` (resolved) or `'failed'`; `'timeout'` after `ms` (Redis may be unreachable). */
+async function within(ms: number, work: Promise<unknown>): Promise<'timeout' | 'failed' | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), 1000);
+    timer = setTimeout(() => resolve('timeout'), ms);
   });
   try {
-    if ((await Promise.race([connection.quit(), timeout])) === 'timeout') connection.disconnect();
-  } catch {
-    connection.disconnect();
+    return await Promise.race([
+      work.then(
+        () => undefined,
+        () => 'failed' as const,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** QUIT politely, but never wait more than a second for it. */
+async function quit(connection: Redis): Promise<void> {
+  const idle =
+    connection.status === 'end' || connection.status === 'wait' || connection.status === 'reconnecting';
+  if (idle || (await within(1000, connection.quit())) !== undefined) connection.disconnect();
 }
 
 /** Configurable and writable: BullMQ wraps connections in a Proxy, which must be free to return its own. */

@@ -65,22 +65,14 @@ export function connect(pubsub: PubSub): Promise<Clients> {
   });
 }
 
-/** Whether `work` created something (false: it existed). */
-async function created(work: Promise<unknown>): Promise<boolean> {
+/** Whether `work` succeeded: false when it failed with `status` (it existed already, or was gone already). */
+async function unless(status: number, work: Promise<unknown>): Promise<boolean> {
   try {
     await work;
     return true;
   } catch (error) {
-    if (statusOf(error) === Status.ALREADY_EXISTS) return false;
+    if (statusOf(error) === status) return false;
     throw error;
-  }
-}
-
-async function ignoreMissing(work: Promise<unknown>): Promise<void> {
-  try {
-    await work;
-  } catch (error) {
-    if (statusOf(error) !== Status.NOT_FOUND) throw error;
   }
 }
 
@@ -97,7 +89,7 @@ async function ensureSubscription(
   if (settings.createIfMissing) {
     const deadLetterPolicy = { deadLetterTopic: resources.deadLetterTopic, maxDeliveryAttempts };
     const request = { name, topic, ackDeadlineSeconds, enableMessageOrdering: ordered, deadLetterPolicy };
-    if (await created(subscriber.createSubscription(request)))
+    if (await unless(Status.ALREADY_EXISTS, subscriber.createSubscription(request)))
       return { name, ackDeadlineSeconds, maxDeliveryAttempts };
   }
   const [subscription] = await subscriber.getSubscription({ subscription: name });
@@ -132,9 +124,14 @@ export function ensureQueue(
       if (settings.createIfMissing) {
         const topics = [resources.topic, resources.deadLetterTopic];
         if (settings.messageOrdering) topics.push(resources.orderedTopic);
-        await Promise.all(topics.map((name) => created(publisher.createTopic({ name }))));
+        await Promise.all(
+          topics.map((name) => unless(Status.ALREADY_EXISTS, publisher.createTopic({ name }))),
+        );
         const { deadLetterSubscription: name, deadLetterTopic: topic } = resources;
-        await created(subscriber.createSubscription({ name, topic, ackDeadlineSeconds: 60 }));
+        await unless(
+          Status.ALREADY_EXISTS,
+          subscriber.createSubscription({ name, topic, ackDeadlineSeconds: 60 }),
+        );
       }
       const [main, ordered] = await Promise.all([
         ensureSubscription(subscriber, resources, settings, false),
@@ -159,12 +156,12 @@ export function deleteQueueResources(
   return call('queue deletion', async () => {
     await Promise.all(
       [resources.subscription, resources.orderedSubscription, resources.deadLetterSubscription].map(
-        (subscription) => ignoreMissing(subscriber.deleteSubscription({ subscription })),
+        (subscription) => unless(Status.NOT_FOUND, subscriber.deleteSubscription({ subscription })),
       ),
     );
     await Promise.all(
       [resources.topic, resources.orderedTopic, resources.deadLetterTopic].map((topic) =>
-        ignoreMissing(publisher.deleteTopic({ topic })),
+        unless(Status.NOT_FOUND, publisher.deleteTopic({ topic })),
       ),
     );
   });

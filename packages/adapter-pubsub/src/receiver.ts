@@ -75,7 +75,8 @@ export class QueueReceiver {
       const followers: Lease[] = [];
       let pulledCount = 0;
       for (const source of this.#sources()) {
-        const room = max - out.length - this.#heldCount();
+        const held = [...this.#held.values()].reduce((count, list) => count + list.length, 0);
+        const room = max - out.length - held;
         if (room <= 0 || signal.aborted) break;
         const pulledAt = Date.now();
         const pulled = await this.#pull(source, room);
@@ -175,12 +176,6 @@ export class QueueReceiver {
     if (same >= 0) list[same] = lease;
     else list.push(lease);
     this.#held.set(key, list);
-  }
-
-  #heldCount(): number {
-    let count = 0;
-    for (const list of this.#held.values()) count += list.length;
-    return count;
   }
 
   /** Followers whose key is free again, oldest first, one per key. */

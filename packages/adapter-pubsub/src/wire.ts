@@ -107,46 +107,64 @@ function truncateUtf8(value: string, maxBytes: number): string {
   return `${out}...`;
 }
 
-function checkAttributes(attributes: Readonly<Attributes>): void {
-  const keys = Object.keys(attributes);
-  if (keys.length > MAX_SENT_ATTRIBUTES)
+/** Bytes Pub/Sub counts for a message made by {@link toPubsubMessage}, at most (strings as 3 bytes a unit). */
+const SIZES = new WeakMap<PubsubMessage, number>();
+
+/** Refuse an attribute Pub/Sub would refuse; exact byte counts only for strings that could be too long. */
+function checkAttribute(key: string, value: string, lower = key.toLowerCase()): void {
+  if (
+    key === '' ||
+    lower.startsWith('goog') ||
+    (key.length > 85 && Buffer.byteLength(key) > MAX_ATTRIBUTE_KEY_BYTES)
+  )
+    throw new ConfigError(
+      `headers.${key}`,
+      'Pub/Sub attribute keys are 1-256 bytes and must not start with "goog"',
+    );
+  if (value.length > 341 && Buffer.byteLength(value) > MAX_ATTRIBUTE_VALUE_BYTES)
+    throw new ConfigError(`headers.${key}`, 'Pub/Sub attribute values are limited to 1024 bytes');
+}
+
+/**
+ * Map a core message to a Pub/Sub message; checks every limit before any network call. The job name
+ * travels in `qkd-name` only when the core's `qk-name` header does not already say it.
+ */
+export function toPubsubMessage(message: OutgoingMessage, now = Date.now()): PubsubMessage {
+  const { id, name, body, headers, orderingKey } = message;
+  const attributes: Attributes = {};
+  let count = 0;
+  let bound = body.byteLength + (orderingKey === undefined ? 0 : orderingKey.length * 3);
+  const add = (key: string, value: string) => {
+    attributes[key] = value;
+    count++;
+    bound += (key.length + value.length) * 3;
+  };
+  for (const key in headers) {
+    const value = headers[key] as string;
+    const lower = key.toLowerCase();
+    if (RESERVED_LOWER.has(lower))
+      throw new ConfigError(`headers.${key}`, 'this attribute name is reserved by the Pub/Sub driver');
+    checkAttribute(key, value, lower);
+    add(key, value);
+  }
+  // The driver's own attributes come last (the core refuses them in headers).
+  checkAttribute(A.id, id);
+  add(A.id, id);
+  if (headers[CORE_HEADERS.name] !== name) {
+    checkAttribute(A.name, name);
+    add(A.name, name);
+  }
+  if (message.delayMs !== undefined && message.delayMs > 0) add(A.deliverAt, String(now + message.delayMs));
+  if (count > MAX_SENT_ATTRIBUTES)
     throw new ConfigError(
       'headers',
       `Pub/Sub carries at most ${MAX_ATTRIBUTES} attributes per message; queuekit keeps 4 for dead letters, so ${MAX_SENT_ATTRIBUTES} with the job id and name`,
     );
-  for (const key of keys) {
-    if (
-      key === '' ||
-      Buffer.byteLength(key) > MAX_ATTRIBUTE_KEY_BYTES ||
-      key.toLowerCase().startsWith('goog')
-    )
-      throw new ConfigError(
-        `headers.${key}`,
-        'Pub/Sub attribute keys are 1-256 bytes and must not start with "goog"',
-      );
-    if (Buffer.byteLength(attributes[key] ?? '') > MAX_ATTRIBUTE_VALUE_BYTES)
-      throw new ConfigError(`headers.${key}`, 'Pub/Sub attribute values are limited to 1024 bytes');
-  }
-}
-
-/** Map a core message to a Pub/Sub message; checks every limit before any network call. */
-export function toPubsubMessage(message: OutgoingMessage, now = Date.now()): PubsubMessage {
-  for (const key of Object.keys(message.headers)) {
-    if (RESERVED_LOWER.has(key.toLowerCase()))
-      throw new ConfigError(`headers.${key}`, 'this attribute name is reserved by the Pub/Sub driver');
-  }
-  // The driver's own attributes are written after the headers, so they always win.
-  const attributes: Attributes = { ...message.headers, [A.id]: message.id, [A.name]: message.name };
-  if (message.delayMs !== undefined && message.delayMs > 0)
-    attributes[A.deliverAt] = String(now + message.delayMs);
-  checkAttributes(attributes);
-  const out: PubsubMessage = {
-    data: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
-    attributes,
-    ...(message.orderingKey === undefined ? {} : { orderingKey: message.orderingKey }),
-  };
-  const size = pubsubSize(out);
+  const data = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const out: PubsubMessage = { data, attributes, ...(orderingKey === undefined ? {} : { orderingKey }) };
+  const size = bound > MAX_MESSAGE_BYTES ? pubsubSize(out) : bound;
   if (size > MAX_MESSAGE_BYTES) throw new PayloadTooLargeError(size, MAX_MESSAGE_BYTES, 'pubsub');
+  SIZES.set(out, size);
   return out;
 }
 
@@ -337,7 +355,8 @@ export class Requests {
   /** Publish `messages` to `topic`; resolves with the ones Pub/Sub did not take (requests fail apart). */
   async publish(topic: string, messages: readonly PubsubMessage[]): Promise<PublishOutcome> {
     const outcome: PublishOutcome = { failed: [] };
-    const sizeOf = (message: PubsubMessage) => Math.min(MAX_PUBLISH_BYTES, pubsubSize(message) + 64);
+    const sizeOf = (message: PubsubMessage) =>
+      Math.min(MAX_PUBLISH_BYTES, (SIZES.get(message) ?? pubsubSize(message)) + 64);
     const batches = chunk(messages, { maxCount: MAX_PUBLISH_MESSAGES, maxBytes: MAX_PUBLISH_BYTES, sizeOf });
     let offset = 0;
     const requests = batches.map((batch) => {

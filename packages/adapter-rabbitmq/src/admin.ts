@@ -1,7 +1,4 @@
-/**
- * The connection (reconnecting with backoff) and its long-lived channels, the queues behind a logical queue
- * (work, dead-letter and TTL wait queues: declared once, counted, deleted) and the dead-letter queue API.
- */
+/** The connection and its channels, the queues behind a logical queue, and the dead-letter queue API. */
 import { EventEmitter } from 'node:events';
 import {
   AuthenticationError,
@@ -19,11 +16,7 @@ import { classifyError, describe, type ErrorContext } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { asDeadLetter, type Publication, received, redriven } from './wire.js';
 
-/**
- * How long `close()` waits for the broker's answers (basic.cancel-ok, channel.close-ok, connection.close-ok).
- * A black-holed broker never answers: past this, the socket is destroyed and the broker redelivers what
- * was not acknowledged.
- */
+/** How long `close()` waits for the broker's answers (a black-holed broker never answers). */
 export const CLOSE_TIMEOUT_MS = 2_000;
 
 export const closedError = () => new QueueClosedError('The RabbitMQ driver is closed');
@@ -44,7 +37,7 @@ export interface ConnectionEvents {
  */
 export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   private model: ChannelModel | undefined;
-  private generationCount = 0;
+  #generation = 0;
   private closed = false;
   private loop: Promise<void> | undefined;
   private readonly changed = new Wakeup();
@@ -59,21 +52,20 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     this.#options = options;
   }
 
-  /** What `console.log` shows: the broker and the state, never the URL or TLS material. */
+  /** What `console.log` and `JSON.stringify` show: the broker and the state, never the URL or TLS material. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return `ConnectionManager(${this.#options.broker}, ${this.model ? 'open' : 'closed'}, generation ${this.generationCount})`;
+    return `ConnectionManager(${this.#options.broker}, ${this.model ? 'open' : 'closed'}, generation ${this.#generation})`;
   }
 
   toJSON(): { broker: string; open: boolean; generation: number } {
-    return { broker: this.#options.broker, open: this.model !== undefined, generation: this.generationCount };
+    return { broker: this.#options.broker, open: this.model !== undefined, generation: this.#generation };
   }
 
   /** Number of connections opened so far; changes on every reconnect. */
   get generation(): number {
-    return this.generationCount;
+    return this.#generation;
   }
 
-  /** Start connecting in the background (no-op when open or already connecting). */
   private start(): void {
     if (this.closed || this.model || this.loop) return;
     this.loop = this.connectLoop().finally(() => {
@@ -120,8 +112,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     });
     this.model = model;
     this.refused = undefined;
-    this.generationCount++;
-    this.emit('connected', this.generationCount);
+    this.emit('connected', ++this.#generation);
     this.changed.wake();
   }
 
@@ -150,7 +141,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     }
   }
 
-  /** Open a channel (plain or confirm) on the current connection, with an error listener attached. */
+  /** A new channel (plain or confirm) on the current connection. */
   async channel(confirm: false, timeoutMs: number): Promise<Channel>;
   async channel(confirm: true, timeoutMs: number): Promise<ConfirmChannel>;
   async channel(confirm: boolean, timeoutMs: number): Promise<Channel> {
@@ -182,10 +173,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     }
   }
 
-  /**
-   * Stop reconnecting and close the connection (and with it every channel), by `deadline` (epoch ms):
-   * a broker that does not answer connection.close in time gets its socket destroyed.
-   */
+  /** Stop reconnecting and close the connection by `deadline` (epoch ms), else destroy its socket. */
   async close(deadline = Date.now() + CLOSE_TIMEOUT_MS): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -226,23 +214,20 @@ export class ChannelSlot<C extends Channel> {
     return this.opening;
   }
 
-  /** Whether `channel` is still this slot's open channel. */
   holds(channel: Channel): boolean {
     return this.channel === channel;
   }
 }
 
-/** Name of the dead-letter queue of `queue`. */
 export function deadLetterQueueName(queue: string): string {
   return `${queue}.dead-letter`;
 }
 
-/** Name of the TTL wait queue of `queue` for delays up to `bucketMs`. */
+/** The TTL wait queue of `queue` for delays up to `bucketMs`. */
 export function waitQueueName(queue: string, bucketMs: number): string {
   return `${queue}.wait-${bucketMs}ms`;
 }
 
-/** A queue and the arguments it is declared with. */
 type Declaration = [name: string, args: Record<string, unknown>];
 
 const REDRIVE_BATCH = 100;
@@ -297,38 +282,25 @@ export class Admin {
     return buckets.find((bucket) => delayMs <= bucket) ?? (buckets[buckets.length - 1] as number);
   }
 
-  /** Declare the work queue and its dead-letter queue (once). */
-  ensureQueue(queue: string): Promise<void> {
-    return this.once(queue, async () => {
-      const [work, dlq] = this.queues(queue) as [Declaration, Declaration];
-      await this.declare(...dlq);
-      await this.declare(...work);
-    });
-  }
-
-  /** Declare the wait queue of `bucketMs` for `queue` (once). */
-  ensureWaitQueue(queue: string, bucketMs: number): Promise<void> {
-    const name = waitQueueName(queue, bucketMs);
-    return this.once(name, async () => {
-      await this.declare(
-        ...((this.queues(queue).find(([each]) => each === name) ?? [name, {}]) as Declaration),
-      );
-    });
-  }
-
-  /** Forget what was declared for `queue` (after a delete, or a message returned as unroutable). */
-  forget(queue: string): void {
-    for (const [name] of this.queues(queue)) this.declared.delete(name);
-  }
-
-  private once(key: string, declare: () => Promise<void>): Promise<void> {
+  /** Declare (once per driver) the work queue and its dead-letter queue, or with `bucketMs` that wait queue. */
+  ensure(queue: string, bucketMs?: number): Promise<void> {
+    const key = bucketMs === undefined ? queue : waitQueueName(queue, bucketMs);
     let pending = this.declared.get(key);
     if (!pending) {
-      pending = declare();
+      const [work, dlq, ...waits] = this.queues(queue) as [Declaration, Declaration, ...Declaration[]];
+      const wanted = bucketMs === undefined ? [dlq, work] : waits.filter(([name]) => name === key);
+      pending = (async () => {
+        for (const [name, args] of wanted) await this.declare(name, args);
+      })();
       this.declared.set(key, pending);
       pending.catch(() => this.declared.delete(key));
     }
     return pending;
+  }
+
+  /** After a delete, or a message returned as unroutable. */
+  forget(queue: string): void {
+    for (const [name] of this.queues(queue)) this.declared.delete(name);
   }
 
   /**
@@ -354,30 +326,23 @@ export class Admin {
 
   /** Counts from declaring every queue of `queue`: waiting, delayed (all wait queues), dead-lettered. */
   async stats(queue: string): Promise<DriverStats> {
-    await this.ensureQueue(queue);
-    const [waiting = 0, deadLettered = 0, ...waits] = await this.sequentially(queue, (name, args) =>
-      this.declare(name, args),
-    );
+    await this.ensure(queue);
+    const counts: number[] = [];
+    for (const [name, args] of this.queues(queue)) counts.push(await this.declare(name, args));
+    const [waiting = 0, deadLettered = 0, ...waits] = counts;
     return { waiting, delayed: waits.reduce((sum, n) => sum + n, 0), deadLettered };
   }
 
-  private async sequentially(queue: string, each: (...declaration: Declaration) => Promise<number>) {
-    const out: number[] = [];
-    for (const [name, args] of this.queues(queue)) out.push(await each(name, args));
-    return out;
-  }
-
-  /** Delete the work queue, its dead-letter queue and its wait queues. */
   async deleteQueue(queue: string): Promise<void> {
     this.forget(queue);
-    await this.connection.withChannel(this.options.unavailableTimeoutMs, (channel) =>
-      this.sequentially(queue, async (name) => (await channel.deleteQueue(name)).messageCount),
-    );
+    await this.connection.withChannel(this.options.unavailableTimeoutMs, async (channel) => {
+      for (const [name] of this.queues(queue)) await channel.deleteQueue(name);
+    });
   }
 
   /** Oldest first, at most `limit`, without consuming. */
   async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
-    await this.ensureQueue(queue);
+    await this.ensure(queue);
     return this.connection.withChannel(this.options.unavailableTimeoutMs, async (channel) => {
       const out: DeadLetteredMessage[] = [];
       while (out.length < limit) {
@@ -391,7 +356,7 @@ export class Admin {
 
   /** Re-publish (confirmed) the chosen dead letters to `queue` with `options.headers` applied, then ack them. */
   async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
-    await this.ensureQueue(queue);
+    await this.ensure(queue);
     const wanted = options.ids ? new Set(options.ids) : undefined;
     const dlq = deadLetterQueueName(queue);
     return this.connection.withChannel(this.options.unavailableTimeoutMs, async (channel) => {
@@ -429,9 +394,8 @@ export class Admin {
     });
   }
 
-  /** Delete every dead letter of `queue`. */
   async purgeDeadLetters(queue: string): Promise<number> {
-    await this.ensureQueue(queue);
+    await this.ensure(queue);
     return this.connection.withChannel(
       this.options.unavailableTimeoutMs,
       async (channel) => (await channel.purgeQueue(deadLetterQueueName(queue))).messageCount,

@@ -49,7 +49,6 @@ export class RabbitMqDriver implements Driver {
   readonly workflows: NativeWorkflows;
   /** Connection events (`connected`, `disconnected`, `connect-failed`) for logging and tests. */
   readonly connection: ConnectionManager;
-  /** URL, TLS material and the scrubbing of errors: never shown. */
   readonly #options: ResolvedOptions;
   readonly #errors: ClassifyContext;
   private readonly publisher: Publisher;
@@ -62,10 +61,8 @@ export class RabbitMqDriver implements Driver {
   constructor(options: RabbitMqDriverOptions) {
     const resolved = resolveOptions(options);
     this.#options = resolved;
-    this.#errors = {
-      provider: this.provider,
-      classify: (error, operation) => this.classifyError(error, operation),
-    };
+    const classify = (error: unknown, operation: string) => this.classifyError(error, operation);
+    this.#errors = { provider: this.provider, classify };
     this.workflows = resolved.atomicFollowUps ? { atomicFollowUps: true } : {};
     this.connection = new ConnectionManager(resolved);
     this.publisher = new Publisher(this.connection, resolved.unavailableTimeoutMs);
@@ -76,10 +73,10 @@ export class RabbitMqDriver implements Driver {
       connection: this.connection,
       options: settings,
       closed: this.closing.signal,
-      ensureQueue: (queue) => this.admin.ensureQueue(queue),
+      ensureQueue: (queue) => this.admin.ensure(queue),
       plan: (queue, messages) => this.plan(queue, messages),
       publish: (publications, redeclare) => this.publish(publications, redeclare),
-      classifyError: (error, operation) => this.classifyError(error, operation),
+      classifyError: classify,
     };
     const quorum = resolved.queueType === 'quorum';
     this.capabilities = {
@@ -97,12 +94,11 @@ export class RabbitMqDriver implements Driver {
     };
   }
 
-  /** What `console.log(driver)` shows: provider, broker and queue type, never the URL or TLS material. */
+  /** What `console.log(driver)` and `JSON.stringify` show: never the URL or TLS material. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return `RabbitMqDriver(${this.#options.broker}, ${this.#options.queueType} queues)`;
   }
 
-  /** What `JSON.stringify` writes: the same safe description. */
   toJSON(): { provider: string; broker: string; queueType: string } {
     return { provider: this.provider, broker: this.#options.broker, queueType: this.#options.queueType };
   }
@@ -115,7 +111,7 @@ export class RabbitMqDriver implements Driver {
     if (this.closing.signal.aborted) throw closedError();
   }
 
-  /** `work` once the driver is known open, rejecting only with scrubbed queuekit errors. */
+  /** `work` once the driver is known open, rejecting only with queuekit errors (scrubbed). */
   private call<R>(operation: string, work: () => Promise<R>): Promise<R> {
     return classified(operation, this.#errors, () => {
       this.assertOpen();
@@ -139,9 +135,9 @@ export class RabbitMqDriver implements Driver {
     });
   }
 
-  /** What `send` publishes for `messages`, queues declared: delayed ones go to a TTL wait queue, with the delay as expiration. */
+  /** What `send` publishes, queues declared: a delayed message goes to a TTL wait queue, expiring after its delay. */
   private async plan(queue: string, messages: readonly OutgoingMessage[]): Promise<Publication[]> {
-    await this.admin.ensureQueue(queue);
+    await this.admin.ensure(queue);
     const publications: Publication[] = [];
     for (const message of messages) {
       const delayMs = message.delayMs ?? 0;
@@ -149,7 +145,7 @@ export class RabbitMqDriver implements Driver {
       const content = toBuffer(message.body);
       if (delayMs > 0) {
         const bucket = this.admin.bucketFor(delayMs);
-        await this.admin.ensureWaitQueue(queue, bucket);
+        await this.admin.ensure(queue, bucket);
         options.expiration = String(Math.ceil(delayMs));
         publications.push({ queue: waitQueueName(queue, bucket), content, options });
       } else {
@@ -159,7 +155,7 @@ export class RabbitMqDriver implements Driver {
     return publications;
   }
 
-  /** Publish; messages returned as unroutable (their queue was deleted meanwhile) are published again once `redeclare`'s queues are declared anew. */
+  /** Publish; those returned as unroutable (queue deleted meanwhile) again once `redeclare`'s queues are redeclared. */
   private async publish(publications: readonly Publication[], redeclare?: string): Promise<void> {
     const returned = await this.publisher.publish(publications);
     if (returned.length === 0) return;
@@ -167,11 +163,11 @@ export class RabbitMqDriver implements Driver {
       new Error(`RabbitMQ returned ${n} message(s) as unroutable: their queue is gone`);
     if (redeclare === undefined) throw unroutable(returned.length);
     this.admin.forget(redeclare);
-    await this.admin.ensureQueue(redeclare);
-    for (const bucket of this.#options.delayBucketsMs) {
-      if (returned.some((p) => p.queue === waitQueueName(redeclare, bucket)))
-        await this.admin.ensureWaitQueue(redeclare, bucket);
-    }
+    const queues = new Set(returned.map((publication) => publication.queue));
+    const buckets = this.#options.delayBucketsMs.filter((bucket) =>
+      queues.has(waitQueueName(redeclare, bucket)),
+    );
+    for (const bucket of [undefined, ...buckets]) await this.admin.ensure(redeclare, bucket);
     const again = await this.publisher.publish(returned);
     if (again.length > 0) throw unroutable(again.length);
   }
@@ -203,7 +199,6 @@ export class RabbitMqDriver implements Driver {
     return this.call('purgeDeadLetters', () => this.admin.purgeDeadLetters(queue));
   }
 
-  /** Delete the work queue, its dead-letter queue and its wait queues. */
   deleteQueue(queue: string): Promise<void> {
     return this.call('deleteQueue', async () => {
       const consumer = this.consumers.get(queue);
@@ -286,47 +281,48 @@ class Publisher {
   }
 
   private claimReturn(key: string): boolean {
-    const count = this.returned.get(key);
-    if (count === undefined) return false;
-    if (count <= 1) this.returned.delete(key);
-    else this.returned.set(key, count - 1);
-    return true;
+    const count = this.returned.get(key) ?? 0;
+    if (count > 1) this.returned.set(key, count - 1);
+    else this.returned.delete(key);
+    return count > 0;
   }
 
+  /** Publish each message once on `channel`; resolves with the outcome of each when all are settled. */
   private async publishOn(channel: ConfirmChannel, publications: readonly Publication[]): Promise<Outcome[]> {
-    const confirmations: Promise<Outcome>[] = [];
-    for (const publication of publications) {
+    const outcomes: Outcome[] = [];
+    let left = publications.length;
+    let resolve: (outcomes: Outcome[]) => void = () => undefined;
+    const all = new Promise<Outcome[]>((done) => {
+      resolve = done;
+    });
+    const settle = (i: number, outcome: Outcome) => {
+      outcomes[i] = outcome;
+      if (--left === 0) resolve(outcomes);
+    };
+    for (let i = 0; i < publications.length; i++) {
+      const { queue, content, options } = publications[i] as Publication;
       if (this.drained) await this.drained;
       if (!this.slot.holds(channel)) {
-        confirmations.push(Promise.resolve('retry'));
+        settle(i, 'retry');
         continue;
       }
-      const key = returnKey(publication.queue, publication.options.messageId);
-      const options = { ...publication.options, mandatory: true };
+      // The return of a message comes before its confirm: with none pending, there is nothing to claim.
+      const confirmed = (error: unknown) => {
+        const returned = this.returned.size > 0 && this.claimReturn(returnKey(queue, options.messageId));
+        if (error) settle(i, this.slot.holds(channel) ? 'nacked' : 'retry');
+        else settle(i, returned ? 'returned' : 'confirmed');
+      };
+      options.mandatory = true; // a publication's options are its own: no copy per message
       let writable = true;
-      confirmations.push(
-        new Promise<Outcome>((resolve) => {
-          try {
-            writable = channel.publish(
-              '',
-              publication.queue,
-              publication.content,
-              options,
-              (error: unknown) => {
-                const returned = this.claimReturn(key);
-                if (!error) resolve(returned ? 'returned' : 'confirmed');
-                else resolve(this.slot.holds(channel) ? 'nacked' : 'retry');
-              },
-            );
-          } catch (error) {
-            if (error instanceof RangeError) throw error;
-            resolve('retry');
-          }
-        }),
-      );
+      try {
+        writable = channel.publish('', queue, content, options, confirmed);
+      } catch (error) {
+        if (error instanceof RangeError) throw error;
+        settle(i, 'retry');
+      }
       if (!writable) await this.waitForDrain(channel);
     }
-    return Promise.all(confirmations);
+    return left === 0 ? outcomes : all;
   }
 
   /** Resolve when the channel can take more writes, or when it closes. */

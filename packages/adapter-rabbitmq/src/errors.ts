@@ -20,11 +20,9 @@ const REFUSED_HANDSHAKE =
   /^ERR_SSL_.*ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|ACCESS_DENIED|HANDSHAKE_FAILURE|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE)$/;
 
 /** `error`'s field, or undefined when reading it throws (a hostile getter). */
-function read(error: unknown, field: 'code' | 'message' | 'name' | 'stack' | 'cause'): unknown {
+function read(error: unknown, field: string): unknown {
   try {
-    return typeof error === 'object' && error !== null
-      ? (error as Record<string, unknown>)[field]
-      : undefined;
+    return (error as Record<string, unknown> | null | undefined)?.[field];
   } catch {
     return undefined;
   }
@@ -33,68 +31,53 @@ function read(error: unknown, field: 'code' | 'message' | 'name' | 'stack' | 'ca
 /** A readable, secret-free description of what was thrown. */
 export function describe(error: unknown, context: ErrorContext): string {
   const message = read(error, 'message');
-  if (typeof message === 'string') return context.scrub(message);
   try {
-    return context.scrub(String(error));
+    return context.scrub(typeof message === 'string' ? message : String(error));
   } catch {
     return Object.prototype.toString.call(error);
   }
 }
 
-/** A plain Error carrying only the name, message, stack and primitive `code` of `error`, scrubbed, through its causes. */
+/** A plain Error with only the name, message, stack and primitive `code` of `error`, scrubbed, through its causes. */
 function safeCopy(error: unknown, context: ErrorContext, depth = 0): Error {
-  if (depth > 8) return new Error('(cause chain truncated)');
-  const copy = new Error(describe(error, context));
-  const [name, stack, code, cause] = (['name', 'stack', 'code', 'cause'] as const).map((f) => read(error, f));
+  const [name, stack, code, cause] = ['name', 'stack', 'code', 'cause'].map((field) => read(error, field));
+  const chained = cause !== undefined && depth < 8 ? { cause: safeCopy(cause, context, depth + 1) } : {};
+  const copy = new Error(describe(error, context), chained);
   if (typeof name === 'string') copy.name = name;
   copy.stack = typeof stack === 'string' ? context.scrub(stack) : `${copy.name}: ${copy.message}`;
-  if (typeof code === 'number' || typeof code === 'string')
-    Object.defineProperty(copy, 'code', {
-      value: typeof code === 'string' ? context.scrub(code) : code,
-      enumerable: true,
-    });
-  if (cause !== undefined)
-    Object.defineProperty(copy, 'cause', {
-      value: safeCopy(cause, context, depth + 1),
-      configurable: true,
-      writable: true,
-    });
+  if (typeof code === 'number') Object.assign(copy, { code });
+  if (typeof code === 'string') Object.assign(copy, { code: context.scrub(code) });
   return copy;
+}
+
+/** Why the broker refused us when retrying cannot help (credentials, vhost, certificates), else undefined. */
+function refusal(code: unknown, text: string, broker: string): string | undefined {
+  const at = `RabbitMQ at ${broker}`;
+  if (typeof code === 'string' && UNTRUSTED.test(code))
+    return `The TLS certificate of ${at} does not verify (${text}); check tls.ca / cacertfile and the host name`;
+  if (typeof code === 'string' && REFUSED_HANDSHAKE.test(code))
+    return `${at} refused the TLS handshake (${text}); check tls.cert / tls.key (certfile / keyfile)`;
+  if (/\b403 \(ACCESS-REFUSED\)/.test(text))
+    return `${at} refused the login: wrong user name or password (${text})`;
+  // amqplib reports a refused `connection.open` without RabbitMQ's reason: the vhost does not exist or the
+  // user has no permissions on it.
+  if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(text))
+    return `${at} refused to open the vhost: it does not exist or the user has no permissions on it`;
+  return undefined;
 }
 
 /**
  * The queuekit error for what a driver call (`operation`) threw: itself when it is one; AuthenticationError for
- * a refused login, vhost or TLS handshake (retrying cannot help); ConfigError for a queue declared with other
- * arguments; else a DriverError holding a scrubbed copy. Never throws.
+ * a refusal; ConfigError for a queue declared with other arguments (`operation` is `declare <queue>`); else a
+ * DriverError holding a scrubbed copy. Never throws.
  */
 export function classifyError(error: unknown, operation: string, context: ErrorContext): QueuekitError {
   try {
     if (QueuekitError.is(error)) return error;
     const code = read(error, 'code');
     const text = describe(error, context);
-    const { broker } = context;
-    if (typeof code === 'string' && UNTRUSTED.test(code))
-      return new AuthenticationError(
-        broker,
-        `The TLS certificate of RabbitMQ at ${broker} does not verify (${text}); check tls.ca / cacertfile and the host name`,
-      );
-    if (typeof code === 'string' && REFUSED_HANDSHAKE.test(code))
-      return new AuthenticationError(
-        broker,
-        `RabbitMQ at ${broker} refused the TLS handshake (${text}); check tls.cert / tls.key (certfile / keyfile)`,
-      );
-    if (/\b403 \(ACCESS-REFUSED\)/.test(text))
-      return new AuthenticationError(
-        broker,
-        `RabbitMQ at ${broker} refused the login: wrong user name or password (${text})`,
-      );
-    // amqplib reports a refused `connection.open` without RabbitMQ's reason: the vhost does not exist or the
-    // user has no permissions on it (both need an operator, not a retry).
-    if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(text))
-      return new AuthenticationError(
-        broker,
-        `RabbitMQ at ${broker} refused to open the vhost: it does not exist or the user has no permissions on it`,
-      );
+    const refused = refusal(code, text, context.broker);
+    if (refused) return new AuthenticationError(context.broker, refused);
     if (operation.startsWith('declare ') && code === 406)
       return new ConfigError(
         'queueType',

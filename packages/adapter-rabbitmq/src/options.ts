@@ -74,36 +74,8 @@ export interface RabbitMqDriverOptions {
   readonly atomicFollowUps?: boolean;
 }
 
-/** What `tls.connect` gets: PEM bytes read, nothing left as a path. */
-export interface ResolvedTls {
-  readonly ca?: Buffer[];
-  readonly cert?: Buffer;
-  readonly key?: Buffer;
-  readonly passphrase?: string;
-  readonly servername?: string;
-  readonly rejectUnauthorized?: boolean;
-}
-
-/** Options after defaults and validation. */
-export interface ResolvedOptions {
-  /** The URL given to amqplib (the driver's own parameters taken out). Secret: password inside. */
-  readonly url: string;
-  /** `scheme://host:port` of the broker, for messages (no credentials). */
-  readonly broker: string;
-  /** TLS socket options (key and passphrase are secrets), when any were given. */
-  readonly tls: ResolvedTls | undefined;
-  /** Text with every secret of the driver (URL, password spellings, TLS key and passphrase) masked. */
-  readonly scrub: (text: string) => string;
-  readonly queueType: RabbitMqQueueType;
-  readonly deliveryLimit: number;
-  readonly delayBucketsMs: readonly number[];
-  readonly unavailableTimeoutMs: number;
-  readonly reconnectInitialMs: number;
-  readonly reconnectMaxMs: number;
-  readonly maxPayloadBytes: number;
-  readonly connectionName: string;
-  readonly atomicFollowUps: boolean;
-}
+/** Options after defaults and validation (the URL and TLS material inside are secrets). */
+export type ResolvedOptions = ReturnType<typeof resolveOptions>;
 
 /** Default delay buckets, ms. */
 export const DEFAULT_DELAY_BUCKETS_MS: readonly number[] = [
@@ -149,7 +121,7 @@ const AMQPLIB_PARAMS = {
 };
 
 /** Validate options and fill in defaults. Errors name the field and never include the URL. */
-export function resolveOptions(options: RabbitMqDriverOptions): ResolvedOptions {
+export function resolveOptions(options: RabbitMqDriverOptions) {
   if (typeof options?.url !== 'string' || !/^amqps?:\/\//i.test(options.url))
     throw new ConfigError('url', USAGE);
   let parsed: URL;
@@ -198,7 +170,8 @@ export function resolveOptions(options: RabbitMqDriverOptions): ResolvedOptions 
     url: own.length === 0 ? options.url : parsed.toString(),
     broker: `${secure ? 'amqps' : 'amqp'}://${parsed.hostname}:${parsed.port || (secure ? 5671 : 5672)}`,
     tls,
-    scrub: (text) => others.reduce((out, secret) => out.split(secret).join('***'), scrubber.scrub(text)),
+    scrub: (text: string) =>
+      others.reduce((out, secret) => out.split(secret).join('***'), scrubber.scrub(text)),
     ...settings,
     delayBucketsMs: [...buckets],
     ...limits,
@@ -234,7 +207,7 @@ function resolveTls(
     readonly [K in 'cacertfile' | 'certfile' | 'keyfile' | 'verify' | 'server_name_indication']?: string;
   },
   options: RabbitMqTlsOptions | undefined,
-): ResolvedTls | undefined {
+) {
   if (options !== undefined && (typeof options !== 'object' || options === null))
     throw new ConfigError('tls', 'expected an object');
   const { cacertfile, certfile, keyfile, verify, server_name_indication } = query;
@@ -251,15 +224,22 @@ function resolveTls(
       cert === undefined ? 'tls.cert' : 'tls.key',
       'a client certificate needs both cert and key',
     );
-  if (options?.passphrase !== undefined && typeof options.passphrase !== 'string')
-    throw new ConfigError('tls.passphrase', 'expected a string');
-  if (options?.rejectUnauthorized !== undefined && typeof options.rejectUnauthorized !== 'boolean')
-    throw new ConfigError('tls.rejectUnauthorized', 'expected a boolean');
-  const servername = options?.servername ?? server_name_indication;
-  if (servername !== undefined && (typeof servername !== 'string' || servername === ''))
-    throw new ConfigError('tls.servername', 'expected a host name');
+  const checked = parseParams(
+    {
+      passphrase: options?.passphrase,
+      servername: options?.servername,
+      rejectUnauthorized: options?.rejectUnauthorized,
+    },
+    {
+      passphrase: param.string(),
+      servername: param.string({ pattern: /./ }),
+      rejectUnauthorized: param.bool(),
+    },
+    { fieldPrefix: 'tls.' },
+  );
+  const servername = checked.servername ?? server_name_indication;
   const rejectUnauthorized =
-    options?.rejectUnauthorized ?? (verify === undefined ? undefined : verify === 'verify_peer');
+    checked.rejectUnauthorized ?? (verify === undefined ? undefined : verify === 'verify_peer');
   const field = (name: 'ca' | 'cert' | 'key') =>
     options?.[name] === undefined ? `url.${URL_NAMES[name]}` : `tls.${name}`;
   const cas = ca === undefined ? undefined : Array.isArray(ca) ? ca : [ca];
@@ -267,7 +247,7 @@ function resolveTls(
     ...(cas && { ca: cas.map((one, i) => pem(Array.isArray(ca) ? `tls.ca[${i}]` : field('ca'), one)) }),
     ...(cert !== undefined && { cert: pem(field('cert'), cert) }),
     ...(key !== undefined && { key: pem(field('key'), key, true) }),
-    ...(options?.passphrase !== undefined && { passphrase: options.passphrase }),
+    ...(checked.passphrase !== undefined && { passphrase: checked.passphrase }),
     ...(servername !== undefined && { servername }),
     ...(rejectUnauthorized !== undefined && { rejectUnauthorized }),
   };

@@ -1,7 +1,4 @@
-/**
- * The receive path: one AMQP consumer per queue, bridged from push to pull, its deliveries (settled once through
- * the kit's `createDelivery`) and the transaction mode that makes `ackWith` atomic.
- */
+/** The receive path: a consumer per queue bridged from push to pull, its deliveries, and atomic `ackWith`. */
 import { randomUUID } from 'node:crypto';
 import {
   type DeadLetterInfo,
@@ -11,7 +8,7 @@ import {
   type QueuekitError,
   type ReceiveOptions,
 } from '@queuekit/core';
-import { createDelivery, type FollowUps, Wakeup } from '@queuekit/core/driver-kit';
+import { createDelivery, type DeliveryOperations, type FollowUps, Wakeup } from '@queuekit/core/driver-kit';
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import { type ConnectionManager, deadLetterQueueName } from './admin.js';
 import type { ResolvedOptions } from './options.js';
@@ -21,12 +18,9 @@ import { deadLettered, givenBack, type Publication, received } from './wire.js';
 export interface ReceiverHost {
   readonly connection: ConnectionManager;
   readonly options: Pick<ResolvedOptions, 'queueType' | 'unavailableTimeoutMs' | 'atomicFollowUps'>;
-  /** Aborted when the driver closes. */
   readonly closed: AbortSignal;
   ensureQueue(queue: string): Promise<void>;
-  /** What `send` would publish for `messages` (queues declared, delays routed to wait queues). */
   plan(queue: string, messages: readonly OutgoingMessage[]): Promise<Publication[]>;
-  /** Publish, confirmed; with `redeclare`, that queue's queues are declared again if the broker returned them. */
   publish(publications: readonly Publication[], redeclare?: string): Promise<void>;
   classifyError(error: unknown, operation: string): QueuekitError;
 }
@@ -50,7 +44,6 @@ export class ChannelTransaction {
 
   constructor(private readonly channel: Channel) {}
 
-  /** Whether the channel is (or is being put) in transaction mode. */
   get active(): boolean {
     return this.selecting !== undefined;
   }
@@ -120,6 +113,8 @@ export class QueueConsumer {
   private buffer: Message[] = [];
   private unsettled = 0;
   private readonly arrivals = new Wakeup();
+  private readonly classify = (error: unknown, operation: string) =>
+    this.host.classifyError(error, operation);
   private starting: Promise<void> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private lastTakeAt = 0;
@@ -167,7 +162,6 @@ export class QueueConsumer {
     }
   }
 
-  /** The consumer's channel, opened (and the queue declared) when needed. */
   private async openChannel(timeoutMs: number): Promise<Channel> {
     let channel = this.channel;
     if (!channel) {
@@ -180,7 +174,6 @@ export class QueueConsumer {
     return channel;
   }
 
-  /** Take up to `max` messages right now with `basic.get` (no consumer, nothing buffered). */
   private async getNow(max: number, timeoutMs: number): Promise<Taken | undefined> {
     const channel = await this.openChannel(timeoutMs);
     const messages: Message[] = [];
@@ -192,8 +185,8 @@ export class QueueConsumer {
         this.unsettled++;
       }
     } catch (error) {
-      // The channel (or its connection) closed under the get: what it fetched is back in the queue
-      // already, and the next receive opens a new channel. Only an error on a live channel is news.
+      // Closed under the get (what it fetched is back in the queue, the next receive opens a new channel):
+      // only an error on a live channel is news.
       if (this.channel === channel) throw error;
       return undefined;
     }
@@ -225,7 +218,7 @@ export class QueueConsumer {
   private arrived(channel: Channel, message: ConsumeMessage): void {
     if (this.channel !== channel) return;
     this.buffer.push(message);
-    this.arrivals.wake();
+    if (this.arrivals.waiting > 0) this.arrivals.wake();
     this.armIdleTimer();
   }
 
@@ -257,7 +250,6 @@ export class QueueConsumer {
     this.arrivals.wake();
   }
 
-  /** Hand up to `max` buffered messages out; each must then be settled. */
   private take(max: number): Taken | undefined {
     if (!this.channel || this.buffer.length === 0) return undefined;
     const messages = this.buffer.splice(0, max);
@@ -267,37 +259,28 @@ export class QueueConsumer {
   }
 
   /**
-   * Write settle frames (`action`, synchronous: ack / nack, and with it the publishes of the same unit) on
-   * `channel`: directly, or through its transaction once it is in transaction mode (resolving once committed).
-   * Resolves false when that channel is gone (the broker has requeued the message) or the commit failed: the
-   * channel is then closed, so the broker rolls back what was not committed and requeues unacked messages.
+   * Write settle frames (`action`, synchronous) on `channel`: directly, or in its transaction once it has one
+   * (resolving once committed); `transactional` puts it in transaction mode first. False when the channel is
+   * gone (the broker requeued the message) or the commit failed.
    */
-  private async settle(channel: Channel, action: (channel: Channel) => void, count = 1): Promise<boolean> {
+  private async settle(
+    channel: Channel,
+    action: (channel: Channel) => void,
+    count = 1,
+    transactional = false,
+  ) {
     if (this.channel !== channel) return false;
     try {
+      if (transactional) this.transaction ??= new ChannelTransaction(channel);
+      if (transactional) await this.transaction?.select();
+      if (this.channel !== channel) return false;
       if (this.transaction?.active) await this.transaction.run(() => action(channel));
       else action(channel);
     } catch {
-      this.lost(channel);
-      await channel.close().catch(() => undefined);
-      return false;
+      return this.drop(channel);
     }
     if (this.channel === channel) this.unsettled = Math.max(0, this.unsettled - count);
     return true;
-  }
-
-  /** Put `channel` (the current consumer channel) in transaction mode; false when that channel is gone. */
-  private async transactional(channel: Channel): Promise<boolean> {
-    if (this.channel !== channel) return false;
-    this.transaction ??= new ChannelTransaction(channel);
-    try {
-      await this.transaction.select();
-    } catch {
-      this.lost(channel);
-      await channel.close().catch(() => undefined);
-      return false;
-    }
-    return this.channel === channel;
   }
 
   private deliveries(taken: Taken | undefined): Delivery[] {
@@ -309,8 +292,8 @@ export class QueueConsumer {
     const fields = received(message, host.options.queueType, () => `rabbitmq-${randomUUID()}`);
     const lockLost = () =>
       new LockLostError('The channel of this delivery closed, or it was settled: RabbitMQ redelivers it');
-    const settle = async (action: (ch: Channel) => void) => {
-      if (!(await this.settle(channel, action))) throw lockLost();
+    const settle = async (action: (ch: Channel) => void, transactional = false) => {
+      if (!(await this.settle(channel, action, 1, transactional))) throw lockLost();
     };
     const ack = () => settle((ch) => ch.ack(message));
     const ackWith = async (followUps: FollowUps) => {
@@ -318,31 +301,32 @@ export class QueueConsumer {
       for (const { queue: target, messages } of followUps)
         publications.push(...(await host.plan(target, messages)));
       if (publications.length === 0) return ack();
-      if (!(await this.transactional(channel))) throw lockLost();
       // Every frame of this unit is written in one synchronous block, so no commit of another delivery can
       // split it: the follow-ups and the ack are committed together or not at all.
       await settle((ch) => {
         for (const { queue: target, content, options } of publications)
           ch.publish('', target, content, options);
         ch.ack(message);
-      });
+      }, true);
     };
+    const operations: DeliveryOperations = {
+      ack,
+      deadLetter: async (info: DeadLetterInfo) => {
+        if (this.channel !== channel) throw lockLost();
+        const copy = deadLettered(deadLetterQueueName(queue), message, info, fields.deliveryCount);
+        await host.publish([copy], queue);
+        await ack();
+      },
+    };
+    if (host.options.atomicFollowUps) operations.ackWith = ackWith;
+    // No lock runs out: a delivery is held until it is settled or its channel closes.
+    const lockedUntil = Number.POSITIVE_INFINITY;
     return createDelivery({
       message: fields,
-      // No lock runs out: a delivery is held until it is settled or its channel closes.
-      lockedUntil: Number.POSITIVE_INFINITY,
+      lockedUntil,
       provider: 'rabbitmq',
-      classify: (error, operation) => host.classifyError(error, operation),
-      operations: {
-        ack,
-        ...(host.options.atomicFollowUps ? { ackWith } : {}),
-        deadLetter: async (info: DeadLetterInfo) => {
-          if (this.channel !== channel) throw lockLost();
-          const copy = deadLettered(deadLetterQueueName(queue), message, info, fields.deliveryCount);
-          await host.publish([copy], queue);
-          await ack();
-        },
-      },
+      classify: this.classify,
+      operations,
     });
   }
 
@@ -377,9 +361,13 @@ export class QueueConsumer {
   async close(): Promise<void> {
     clearTimeout(this.idleTimer);
     await this.pause().catch(() => undefined);
-    const { channel } = this;
-    if (!channel) return;
+    if (this.channel) await this.drop(this.channel);
+  }
+
+  /** Forget `channel` and close it: the broker rolls back what was not committed and requeues unacked messages. */
+  private async drop(channel: Channel): Promise<false> {
     this.lost(channel);
     await channel.close().catch(() => undefined);
+    return false;
   }
 }

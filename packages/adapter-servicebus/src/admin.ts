@@ -12,6 +12,7 @@ import type {
 import type { DeadLetteredMessage, DriverStats, RedriveOptions } from '@queuekit/core';
 import Long from 'long';
 import type { ServiceBusQueueDefaults } from './options.js';
+import { withoutBatchWait } from './receiver.js';
 import { DEAD_LETTERED_AT, toDeadLettered, toReceivedMessage, toServiceBusMessage } from './wire.js';
 
 /** Peek and receive page size. */
@@ -138,11 +139,13 @@ async function drainDeadLetters(
   queue: string,
   visit: (receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage) => Promise<boolean>,
 ): Promise<number> {
-  const receiver = client.createReceiver(queue, {
-    subQueueType: 'deadLetter',
-    maxAutoLockRenewalDurationInMs: 0,
-    skipParsingBodyAsJson: true,
-  });
+  const receiver = withoutBatchWait(
+    client.createReceiver(queue, {
+      subQueueType: 'deadLetter',
+      maxAutoLockRenewalDurationInMs: 0,
+      skipParsingBodyAsJson: true,
+    }),
+  );
   const kept: ServiceBusReceivedMessage[] = [];
   let settled = 0;
   try {

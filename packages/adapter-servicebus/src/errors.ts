@@ -16,9 +16,11 @@ export interface ErrorContext {
   readonly broker: string;
 }
 
-const UNAVAILABLE = new Set(['ServiceCommunicationProblem', 'ServiceBusy', 'ServiceTimeout']);
-/** core-amqp's MessagingError codes of a broker that cannot be reached. */
-const UNREACHABLE = new Set([
+/** ServiceBusError and core-amqp MessagingError codes of a broker that is busy or cannot be reached. */
+const UNAVAILABLE = new Set([
+  'ServiceCommunicationProblem',
+  'ServiceBusy',
+  'ServiceTimeout',
   'ConnectionForcedError',
   'ServiceUnavailableError',
   'OperationTimeoutError',
@@ -72,17 +74,10 @@ export function classifyError(
       );
     if (isServiceBusError(error) && code === 'MessageLockLost')
       return new LockLostError(`Lock lost during ${operation}: ${cause.message}`);
-    if (isServiceBusError(error) && UNAVAILABLE.has(code))
-      return new BrokerUnavailableError(`Service Bus unavailable during ${operation}: ${cause.message}`, {
-        cause,
-      });
-    if (UNREACHABLE.has(code) || NETWORK.test(code) || NETWORK.test(cause.message))
-      return new BrokerUnavailableError(
-        `Service Bus unreachable during ${operation} (${code || 'network error'})`,
-        {
-          cause,
-        },
-      );
+    if (UNAVAILABLE.has(code) || NETWORK.test(code) || NETWORK.test(cause.message)) {
+      const reason = `${code || 'network error'}: ${cause.message}`;
+      return new BrokerUnavailableError(`Service Bus unavailable during ${operation} (${reason})`, { cause });
+    }
     if (/closed/i.test(cause.message) && name !== 'ServiceBusError')
       return new QueueClosedError(`The Service Bus client is closed (${operation})`);
     return new DriverError('servicebus', operation, cause.message, { cause });

@@ -13,6 +13,27 @@ import { deadLetterProperties, toReceivedMessage } from './wire.js';
 
 /** Buffered (prefetched) messages' locks are held this long at most, renewed meanwhile. */
 const BUFFERED_HOLD_MS = 10 * 60_000;
+/**
+ * `receiveMessages` (7.9.5) waits up to 1 s after the first message for the batch to fill, with no option to change
+ * it: a consumer asking for its free slots got a trickle of jobs late (p50 ~50 ms at 500 jobs/s). Here it does not
+ * wait; the SDK still drains the link, so what the broker holds comes in the same call. SDK internals: another
+ * SDK version keeps its own wait.
+ */
+export function withoutBatchWait(receiver: ServiceBusReceiver): ServiceBusReceiver {
+  type Batching = {
+    receive(max: number, wait: number, afterFirst: number, options: unknown): Promise<unknown>;
+  };
+  const sdk = receiver as unknown as { _createBatchingReceiver?: (...args: unknown[]) => Batching };
+  const create = sdk._createBatchingReceiver;
+  if (typeof create !== 'function') return receiver;
+  sdk._createBatchingReceiver = (...args) => {
+    const batching = create.apply(receiver, args);
+    const receive = batching.receive.bind(batching);
+    batching.receive = (max, wait, _afterFirst, options) => receive(max, wait, 0, options);
+    return batching;
+  };
+  return receiver;
+}
 
 /**
  * Keeps a peek-lock as long as the core asked (`lockMs`, then `extendLock(ms)`), renewing it before the queue's
@@ -235,7 +256,7 @@ export class Receiver {
       }
       const idle = this.#idle.get(queue) ?? [];
       this.#idle.set(queue, idle);
-      const receiver = idle.pop() ?? this.#newReceiver(queue);
+      const receiver = idle.pop() ?? withoutBatchWait(this.#newReceiver(queue));
       try {
         const messages = await receiver.receiveMessages(Math.max(1, options.max), {
           maxWaitTimeInMs: Math.max(0, options.waitMs),

@@ -102,20 +102,16 @@ export class QueueAdmin {
 
   async #create(name: string, attributes: Record<string, string>): Promise<string> {
     const all = name.endsWith('.fifo') ? { ...attributes, FifoQueue: 'true' } : attributes;
-    const url = (await this.client.send(new sqs.CreateQueueCommand({ QueueName: name, Attributes: all })))
-      .QueueUrl;
-    if (!url) throw new Error(`CreateQueue returned no URL for \`${name}\``);
-    this.#urls.set(name, url);
-    return url;
+    const { QueueUrl } = await this.client.send(
+      new sqs.CreateQueueCommand({ QueueName: name, Attributes: all }),
+    );
+    if (!QueueUrl) throw new Error(`CreateQueue returned no URL for \`${name}\``);
+    this.#urls.set(name, QueueUrl);
+    return QueueUrl;
   }
 
-  async #attributes(
-    url: string,
-    names: readonly sqs.QueueAttributeName[],
-  ): Promise<Partial<Record<string, string>>> {
-    const out = await this.client.send(
-      new sqs.GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: [...names] }),
-    );
+  async #attributes(QueueUrl: string, AttributeNames: sqs.QueueAttributeName[]) {
+    const out = await this.client.send(new sqs.GetQueueAttributesCommand({ QueueUrl, AttributeNames }));
     return out.Attributes ?? {};
   }
 
@@ -123,8 +119,8 @@ export class QueueAdmin {
   async stats(queue: string): Promise<DriverStats> {
     const info = await this.info(queue);
     const deadUrl = await this.urlOf(info.deadLetterName);
-    const main = await this.#attributes(info.url, COUNTS);
-    const dead = deadUrl ? await this.#attributes(deadUrl, COUNTS) : {};
+    const main = await this.#attributes(info.url, [...COUNTS]);
+    const dead = deadUrl ? await this.#attributes(deadUrl, [...COUNTS]) : {};
     const [waiting, delayed, active] = COUNTS.map((name) => Number(main[name] ?? 0));
     return {
       // FIFO queues carry delays as held messages: their counts cannot tell waiting from delayed from held.

@@ -1,14 +1,10 @@
 import * as sqs from '@aws-sdk/client-sqs';
+import type { Capabilities, Driver, OutgoingMessage, ReceiveOptions, RedriveOptions } from '@queuekit/core';
 import {
-  type Capabilities,
   DRIVER_API_VERSION,
-  type Driver,
-  type OutgoingMessage,
   PartialSendError,
   PayloadTooLargeError,
   QueueClosedError,
-  type ReceiveOptions,
-  type RedriveOptions,
   redactUrl,
 } from '@queuekit/core';
 import { Batcher, chunk, classified, deadLetterQueueOps } from '@queuekit/core/driver-kit';
@@ -28,10 +24,8 @@ export type SqsDriverConfig = SqsDriverOptions & {
 type Unsent = { readonly ids: (string | undefined)[]; readonly reason?: Error };
 
 /**
- * The Amazon SQS driver. Visibility timeout is the lock (extended with ChangeMessageVisibility),
- * `ApproximateReceiveCount` the delivery count, `DelaySeconds` carries delays up to 15 min, and each queue
- * has a dead-letter queue with a native redrive policy: an ordinary queue, so listing, redrive and purge are
- * the kit's. FIFO queues (`.fifo`) map job ids to deduplication ids and ordering keys to message group ids.
+ * The Amazon SQS driver: the visibility timeout is the lock, `ApproximateReceiveCount` the delivery count; each
+ * queue's dead-letter queue (native redrive policy) is an ordinary queue, so its list, redrive, purge are the kit's.
  */
 export class SqsDriver implements Driver {
   readonly apiVersion = DRIVER_API_VERSION;
@@ -39,36 +33,35 @@ export class SqsDriver implements Driver {
   readonly capabilities: Capabilities;
   /** Headers travel in one JSON attribute, apart from the driver's own attributes: none is reserved. */
   readonly reservedHeaders: readonly string[] = [];
-  readonly deadLetterQueue = { queueOf: (queue: string) => this.#admin.deadLetterNameOf(queue) };
+  readonly deadLetterQueue = { queueOf: (queue: string) => this.#ctx.admin.deadLetterNameOf(queue) };
   // Private fields (not TypeScript `private`): util.inspect and JSON.stringify never see the client,
   // whose configuration and request objects can hold credentials.
-  readonly #client: sqs.SQSClient;
+  readonly #ctx: ReceiverContext;
   readonly #options: ResolvedSqsOptions;
-  readonly #admin: QueueAdmin;
   readonly #ownsClient: boolean;
   readonly #closing = new AbortController();
   readonly #deadLetters = deadLetterQueueOps(this, this.deadLetterQueue, { batch: 10 });
-  readonly #deletes = new Batcher<string>(10, async (QueueUrl, receipts) => {
-    const Entries = receipts.map((receipt, i) => ({ Id: String(i), ReceiptHandle: receipt }));
-    const out = await this.#client.send(new sqs.DeleteMessageBatchCommand({ QueueUrl, Entries }));
-    const refused = (code = '') =>
-      Object.assign(new Error(`SQS refused the delete (${code})`), { name: code });
-    return Entries.map(({ Id }) => out.Failed?.find((f) => f.Id === Id)).map((f) => f && refused(f.Code));
-  });
-  readonly #receiver: ReceiverContext;
   #payloadLimit: number;
 
-  constructor({ client, ...options }: SqsDriverConfig = {}) {
+  constructor({ client: given, ...options }: SqsDriverConfig = {}) {
     this.#options = resolveOptions(options);
     const { region, endpoint, fifo, maxDelayMs, maxPayloadBytes, deadLetterScanWaitSeconds } = this.#options;
-    this.#ownsClient = client === undefined;
-    this.#client = client ?? new sqs.SQSClient({ region, ...(endpoint === undefined ? {} : { endpoint }) });
-    this.#admin = new QueueAdmin(this.#client, this.#options);
-    this.#receiver = {
-      client: this.#client,
-      admin: this.#admin,
-      deletes: this.#deletes,
-      closing: this.#closing.signal,
+    this.#ownsClient = !given;
+    const client = given ?? new sqs.SQSClient({ region, ...(endpoint === undefined ? {} : { endpoint }) });
+    const refused = (code = '') =>
+      Object.assign(new Error(`SQS refused the delete (${code})`), { name: code });
+    const deletes = new Batcher<string>(10, async (QueueUrl, receipts) => {
+      const Entries = receipts.map((receipt, i) => ({ Id: String(i), ReceiptHandle: receipt }));
+      const { Failed } = await client.send(new sqs.DeleteMessageBatchCommand({ QueueUrl, Entries }));
+      return Entries.map(({ Id }) => Failed?.find((f) => f.Id === Id)).map((f) => f && refused(f.Code));
+    });
+    const admin = new QueueAdmin(client, this.#options);
+    const { signal: closing } = this.#closing;
+    this.#ctx = {
+      client,
+      admin,
+      deletes,
+      closing,
       scanWaitSeconds: deadLetterScanWaitSeconds,
       deadLetters: this.#deadLetters,
     };
@@ -93,7 +86,7 @@ export class SqsDriver implements Driver {
 
   /** The underlying client (escape hatch for admin calls). */
   get client(): sqs.SQSClient {
-    return this.#client;
+    return this.#ctx.client;
   }
 
   /** What the driver shows of itself: provider and settings, never the client or credentials. */
@@ -101,10 +94,6 @@ export class SqsDriver implements Driver {
     const { region, endpoint, defaultQueue, fifo } = this.#options;
     const closed = this.#closing.signal.aborted;
     return { provider: 'sqs', region, endpoint: endpoint && redactUrl(endpoint), defaultQueue, fifo, closed };
-  }
-
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return `SqsDriver ${JSON.stringify(this.toJSON())}`;
   }
 
   /** Resolve the default queue (created when allowed); its `MaximumMessageSize` becomes the payload limit. */
@@ -127,7 +116,7 @@ export class SqsDriver implements Driver {
   }
 
   #info(queue: string): Promise<QueueInfo> {
-    return this.#call('resolve queue', () => this.#admin.info(queue));
+    return this.#call('resolve queue', () => this.#ctx.admin.info(queue));
   }
 
   /** Name used when emulating priority band `band` of `queue`; keeps a `.fifo` suffix last. */
@@ -149,15 +138,10 @@ export class SqsDriver implements Driver {
     const unsent = new Set<string | undefined>();
     let reason: Error | undefined;
     const run = async (part: typeof entries) => {
+      const batch = part.map((e) => e.entry);
       // On FIFO queues nothing goes after a refusal.
-      const ids = part.map((e) => e.entry.Id);
       const result =
-        reason && info.fifo
-          ? { ids }
-          : await this.#sendChunk(
-              info,
-              part.map((e) => e.entry),
-            );
+        reason && info.fifo ? { ids: batch.map((e) => e.Id) } : await this.#sendChunk(info, batch);
       for (const id of result.ids) unsent.add(id);
       reason ??= result.reason;
     };
@@ -179,9 +163,9 @@ export class SqsDriver implements Driver {
       let failed: sqs.BatchResultErrorEntry[];
       try {
         const input = { QueueUrl: info.url, Entries: entries };
-        failed = (await this.#client.send(new sqs.SendMessageBatchCommand(input))).Failed ?? [];
+        failed = (await this.#ctx.client.send(new sqs.SendMessageBatchCommand(input))).Failed ?? [];
       } catch (error) {
-        if (isQueueMissing(error)) this.#admin.forget(info.name);
+        if (isQueueMissing(error)) this.#ctx.admin.forget(info.name);
         return { ids: entries.map((e) => e.Id), reason: classifyError(error, 'send') };
       }
       entries = entries.filter((entry) => failed.some((f) => f.Id === entry.Id));
@@ -194,11 +178,11 @@ export class SqsDriver implements Driver {
   }
 
   async receive(queue: string, options: ReceiveOptions) {
-    return receive(this.#receiver, await this.#info(queue), options);
+    return receive(this.#ctx, await this.#info(queue), options);
   }
 
   stats(queue: string) {
-    return this.#call('stats', () => this.#admin.stats(queue));
+    return this.#call('stats', () => this.#ctx.admin.stats(queue));
   }
 
   listDeadLetters(queue: string, limit: number) {
@@ -215,7 +199,7 @@ export class SqsDriver implements Driver {
 
   /** Delete the queue and its dead-letter queue if they exist (never creates them). */
   deleteQueue(queue: string) {
-    return this.#call('deleteQueue', () => this.#admin.deleteQueue(queue));
+    return this.#call('deleteQueue', () => this.#ctx.admin.deleteQueue(queue));
   }
 
   classifyError(error: unknown, operation: string) {
@@ -228,7 +212,7 @@ export class SqsDriver implements Driver {
     this.#closing.abort();
     // Acks already issued complete before the client goes away (the job is done: it must not come back).
     await new Promise((resolve) => setImmediate(resolve));
-    await this.#deletes.drain();
-    if (this.#ownsClient) this.#client.destroy();
+    await this.#ctx.deletes.drain();
+    if (this.#ownsClient) this.#ctx.client.destroy();
   }
 }

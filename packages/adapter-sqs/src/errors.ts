@@ -16,7 +16,6 @@ function codeOf(error: unknown): string {
 }
 
 export const isQueueMissing = (error: unknown) => /QueueDoesNotExist|NonExistentQueue/i.test(codeOf(error));
-export const isAbort = (error: unknown) => /AbortError/.test(codeOf(error));
 
 /** SQS (and STS/IAM) refusing who we are, or no credentials at all: retrying will not help. */
 const AUTH =
@@ -26,8 +25,7 @@ const NETWORK =
   /ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|TimeoutError|NetworkingError|socket hang up/i;
 
 /**
- * A copy of an SDK error that is safe to hold as a `cause`: name, message, stack, `sqsCode`, `$fault` and
- * `$metadata` (status, request id, attempts). The SDK's own error keeps the raw HTTP response, whose socket
+ * A copy of an SDK error safe to hold as a `cause`. The SDK's own error keeps the raw HTTP response, whose socket
  * holds the signed request headers (session token, access key id): that object never leaves the driver.
  */
 function safeCopy(error: unknown): Error {

@@ -40,10 +40,7 @@ export type ResolvedSqsOptions = ParsedParams<typeof PARAMS> & { defaultQueue?: 
 /** Check a physical SQS queue name (letters, digits, `-`, `_`, optional `.fifo`; at most 80 characters). */
 export function checkQueueName(name: string, field = 'queue'): void {
   if (!/^[A-Za-z0-9_-]{1,80}(\.fifo)?$/.test(name) || name.length > 80)
-    throw new ConfigError(
-      field,
-      `\`${name}\` is not a valid SQS queue name (letters, digits, - and _, .fifo)`,
-    );
+    throw new ConfigError(field, `\`${name}\` is not an SQS queue name (letters, digits, -, _; .fifo)`);
 }
 
 function checkEndpoint(endpoint: string, allowInsecure: boolean): void {
@@ -55,10 +52,7 @@ function checkEndpoint(endpoint: string, allowInsecure: boolean): void {
   // Loopback (`localhost`, `*.localhost`, 127.0.0.0/8, ::1) never leaves the machine.
   const loopback = /^(localhost|.+\.localhost|\[::1\]|127(\.\d{1,3}){3})$/i.test(url.hostname);
   if (url.protocol === 'http:' && !loopback && !allowInsecure)
-    throw new ConfigError(
-      'endpoint',
-      'plaintext http:// is for loopback hosts: use https://, or allowInsecure',
-    );
+    throw new ConfigError('endpoint', 'plaintext http:// only to loopback: use https://, or allowInsecure');
 }
 
 /** Validate options and fill in defaults. Errors name the field and never echo secrets. */
@@ -79,9 +73,7 @@ const NO_CREDENTIALS = 'credentials do not go in the URL: use the AWS default cr
  * `url.FIELD`. Credentials in the URL are refused (never repeated).
  */
 export function parseSqsUrl(url: string): SqsDriverOptions {
-  const http = url
-    .replace(/^sqs:/i, 'http:')
-    .replace(/^http:\/\/(?=[?/#]|$)/, 'http://default-queue.invalid');
+  const http = url.replace(/^sqs:/i, 'http:').replace(/^http:\/\/(?=[?/#]|$)/, 'http://q.invalid');
   if (!/^sqs:/i.test(url) || !URL.canParse(http))
     throw new ConfigError('url', 'expected sqs://QUEUE_NAME?region=..&endpoint=..');
   const parsed = new URL(http);
@@ -90,7 +82,7 @@ export function parseSqsUrl(url: string): SqsDriverOptions {
   for (const key of query.keys())
     if (CREDENTIAL_PARAM.test(key)) throw new ConfigError(`url.${key}`, NO_CREDENTIALS);
   const given = parseParams(query, PARAMS, { fieldPrefix: 'url.' });
-  const host = parsed.hostname === 'default-queue.invalid' ? '' : url.match(/^sqs:\/\/([^/?#]*)/i)?.[1];
+  const host = parsed.hostname === 'q.invalid' ? '' : url.match(/^sqs:\/\/([^/?#]*)/i)?.[1];
   const queue = decodeURIComponent(host ?? '') || parsed.pathname.replace(/^\/+|\/+$/g, '');
   // What the URL says only: the driver fills in the defaults.
   const said = Object.entries(given).filter(([key]) => query.has(key));

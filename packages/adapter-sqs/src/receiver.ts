@@ -2,11 +2,10 @@ import * as sqs from '@aws-sdk/client-sqs';
 import { type Delivery, linkSignals, type ReceiveOptions } from '@queuekit/core';
 import { type Batcher, createDelivery, type DeadLetterQueueOps } from '@queuekit/core/driver-kit';
 import type { QueueAdmin, QueueInfo } from './admin.js';
-import { classifyError, isAbort, isQueueMissing } from './errors.js';
-import { cutForAttribute, deadLetterErrorRoom, fromWire, type ReadMessage } from './wire.js';
+import { classifyError, isQueueMissing } from './errors.js';
+import { fitDeadLetter, fromWire, type ReadMessage } from './wire.js';
 
-const MAX_VISIBILITY_SECONDS = 43_200;
-const SYSTEM_ATTRIBUTES: sqs.MessageSystemAttributeName[] = [
+const SYSTEM: sqs.MessageSystemAttributeName[] = [
   'ApproximateReceiveCount',
   'ApproximateFirstReceiveTimestamp',
   'SentTimestamp',
@@ -14,16 +13,13 @@ const SYSTEM_ATTRIBUTES: sqs.MessageSystemAttributeName[] = [
 ];
 
 /** `ms` as whole seconds, rounded up (never early), within `min`..`max`. */
-const seconds = (ms: number, min: number, max = MAX_VISIBILITY_SECONDS) =>
-  Math.min(max, Math.max(min, Math.ceil(ms / 1000)));
+const seconds = (ms: number, min: number, max = 43_200) => Math.min(max, Math.max(min, Math.ceil(ms / 1000)));
 
-/** What the receive path needs of its driver. */
+/** The driver's parts the receive path uses (`deletes`: receipt handles by queue URL; `closing`: on close). */
 export interface ReceiverContext {
   readonly client: sqs.SQSClient;
   readonly admin: QueueAdmin;
-  /** Deletes coalesced into `DeleteMessageBatch` calls, by queue URL. */
   readonly deletes: Batcher<string>;
-  /** Aborts when the driver closes. */
   readonly closing: AbortSignal;
   readonly scanWaitSeconds: number;
   readonly deadLetters: Pick<DeadLetterQueueOps, 'send'>;
@@ -40,20 +36,19 @@ export async function receive(ctx: ReceiverContext, info: QueueInfo, options: Re
   const waitMs = Math.max(options.waitMs, info.deadLetters ? ctx.scanWaitSeconds * 1000 : 0);
   const deadline = performance.now() + waitMs;
   const lock = seconds(options.lockMs, 1);
+  const base = { QueueUrl: info.url, VisibilityTimeout: lock, MessageAttributeNames: ['All'] };
   const once = async (max: number, wait: number): Promise<sqs.Message[]> => {
     const input = {
-      QueueUrl: info.url,
+      ...base,
       MaxNumberOfMessages: max,
       WaitTimeSeconds: wait,
-      VisibilityTimeout: lock,
+      MessageSystemAttributeNames: SYSTEM,
     };
-    const all = { ...input, MessageAttributeNames: ['All'], MessageSystemAttributeNames: SYSTEM_ATTRIBUTES };
     try {
-      return (
-        (await ctx.client.send(new sqs.ReceiveMessageCommand(all), { abortSignal: signal })).Messages ?? []
-      );
+      const out = await ctx.client.send(new sqs.ReceiveMessageCommand(input), { abortSignal: signal });
+      return out.Messages ?? [];
     } catch (error) {
-      if (signal.aborted || isAbort(error)) return [];
+      if (signal.aborted) return [];
       if (isQueueMissing(error)) ctx.admin.forget(info.name);
       throw classifyError(error, 'receive');
     }
@@ -81,9 +76,7 @@ export async function receive(ctx: ReceiverContext, info: QueueInfo, options: Re
       if (failure && out.length === 0) throw failure.reason;
       if (failure || signal.aborted) break;
       // Every call came back full: maybe more are waiting, ask again without waiting.
-      const full = results.every(
-        (result, i) => result.status === 'fulfilled' && result.value.length === wanted[i],
-      );
+      const full = results.every((r, i) => r.status === 'fulfilled' && r.value.length === wanted[i]);
       if (!full && (out.length > 0 || performance.now() >= deadline)) break;
     }
     return out;
@@ -120,10 +113,8 @@ function delivery(ctx: ReceiverContext, info: QueueInfo, raw: sqs.Message, read:
         await visible(ctx, info, raw, seconds(ms, 1));
         return from + seconds(ms, 1) * 1000;
       },
-      deadLetter: async ({ error, ...dl }) => {
-        const room = deadLetterErrorRoom(raw, info.maxMessageBytes, dl.reason);
-        const cut = error !== undefined && room > 8 ? { error: cutForAttribute(error, room) } : {};
-        await ctx.deadLetters.send(info.name, message, { ...dl, ...cut });
+      deadLetter: async (dl) => {
+        await ctx.deadLetters.send(info.name, message, fitDeadLetter(raw, dl, info.maxMessageBytes));
         await ack();
       },
     },
@@ -138,11 +129,10 @@ function delivery(ctx: ReceiverContext, info: QueueInfo, raw: sqs.Message, read:
 }
 
 /**
- * The receive count, less the receives of a FIFO message the driver held back for its due time: each hold
- * lasted until then, so the holds are the 12-hour windows between its first receive and its due time.
+ * The receive count, less the receives of a FIFO message the driver held back for its due time (one, as a
+ * due time is at most 20 min ahead and a hold lasts until then).
  */
 function heldCount(raw: sqs.Message, { due, receiveCount }: ReadMessage): number {
   const first = Number(raw.Attributes?.ApproximateFirstReceiveTimestamp);
-  if (due === undefined || !(first > 0 && first < due)) return receiveCount;
-  return Math.max(1, receiveCount - Math.ceil((due - first) / (MAX_VISIBILITY_SECONDS * 1000)));
+  return due !== undefined && first > 0 && first < due ? Math.max(1, receiveCount - 1) : receiveCount;
 }

@@ -1,13 +1,13 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Message, MessageAttributeValue, SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
-import type { OutgoingMessage, ReceivedMessage } from '@queuekit/core';
+import type { DeadLetterInfo, OutgoingMessage, ReceivedMessage } from '@queuekit/core';
 import { DEAD_LETTER_HEADERS, readMessage } from '@queuekit/core/driver-kit';
 
 /**
- * The driver's message attributes, a few only (SQS allows 10): the job id (SQS assigns its own MessageId),
- * name, every header as one JSON object, `base64` when the body is not SQS-safe text, and on FIFO queues the
- * due time (epoch ms) before which the driver keeps the message hidden and the ordering key as sent (the
- * MessageGroupId may be its hash).
+ * The driver's attributes (SQS allows 10): job id (SQS assigns its own MessageId), name, headers as one JSON
+ * object, body encoding; on FIFO queues the due time (epoch ms) and the ordering key as sent (the group id may be
+ * its hash).
  */
 const ATTR = {
   id: 'qk-id',
@@ -17,53 +17,45 @@ const ATTR = {
   due: 'qk-due',
   key: 'qk-key',
 };
-
-const strict = new TextDecoder('utf-8', { fatal: true });
-/**
- * Characters SQS takes in a body are #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF. Bodies
- * beyond U+FFFF (emoji) go as base64 too: some emulators refuse them, and on FIFO queues an entry re-sent as
- * base64 after the rest of its batch would break its group's order.
- */
+// SQS takes #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF in a body; bodies beyond U+FFFF
+// (emoji) go as base64 too: some emulators refuse them.
 const UNSAFE = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD]/u;
-
 const str = (value: string): MessageAttributeValue => ({ DataType: 'String', StringValue: value });
-
-/** Size of a message as SQS counts it against `MaximumMessageSize` (body, attribute names, types and values). */
-export function wireSize(body: string, attributes: Record<string, MessageAttributeValue>): number {
-  let size = Buffer.byteLength(body);
-  for (const [name, value] of Object.entries(attributes))
-    size += Buffer.byteLength(name + (value.DataType ?? '') + (value.StringValue ?? ''));
-  return size;
-}
-
+const escapeUnit = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 /** JSON with every non-ASCII character escaped, so attribute values never hit the service's character rules. */
-function asciiJson(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[\u007f-\uffff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
-
+const asciiJson = (value: unknown) => JSON.stringify(value).replace(/[\u007f-\uffff]/g, escapeUnit);
 /** Ids, names and keys go verbatim when printable ASCII, else as a JSON string (`"..."` escaped). */
 const asciiSafe = (value: string) =>
-  /^[\x20-\x7e]*$/.test(value) && !value.startsWith('"') ? value : asciiJson(value);
+  /^[\x20-\x7e]*$/.test(value) && value[0] !== '"' ? value : asciiJson(value);
+
+function parseJson(text: string | undefined): unknown {
+  try {
+    return text === undefined ? undefined : (JSON.parse(text) as unknown);
+  } catch {
+    return undefined;
+  }
+}
 
 function fromAsciiSafe(value: string | undefined): string | undefined {
   const parsed = value?.startsWith('"') ? parseJson(value) : value;
   return typeof parsed === 'string' ? parsed : value;
 }
 
+/** Size of a message as SQS counts it against `MaximumMessageSize` (body, attribute names, types, values). */
+export function wireSize(body: string, attributes: Record<string, MessageAttributeValue>): number {
+  const parts = Object.entries(attributes).map(
+    ([name, value]) => name + (value.DataType ?? '') + (value.StringValue ?? ''),
+  );
+  return Buffer.byteLength(body + parts.join(''));
+}
+
 /** The SendMessageBatch entry `m<index>` of a message and its size; `due` (FIFO delays) adds `qk-due`. */
 export function toEntry(index: number, message: OutgoingMessage, fifo: boolean, due?: number) {
-  let body = '';
-  try {
-    body = message.body.byteLength > 0 ? strict.decode(message.body) : '';
-  } catch {
-    // not UTF-8: base64
-  }
-  const base64 = body === '' || UNSAFE.test(body);
+  const bytes = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+  const text = isUtf8(bytes) ? bytes.toString() : '';
+  const base64 = text === '' || UNSAFE.test(text);
   // SQS refuses an empty body, and base64 of nothing is empty too: `-` stands for it.
-  if (base64) body = message.body.byteLength === 0 ? '-' : Buffer.from(message.body).toString('base64');
+  const body = !base64 ? text : bytes.byteLength ? bytes.toString('base64') : '-';
   const attributes: Record<string, MessageAttributeValue> = {
     [ATTR.id]: str(asciiSafe(message.id)),
     [ATTR.name]: str(asciiSafe(message.name || 'default')),
@@ -91,34 +83,20 @@ export function toEntry(index: number, message: OutgoingMessage, fifo: boolean, 
 export const HASHED_ID_PREFIX = 'qk-sha256-';
 
 /**
- * A FIFO deduplication or message group id for `value`: SQS allows 1-128 characters of `[!-~]`. Such values
- * go as they are; any other, and any that starts with the hash prefix (so the mapping stays one-to-one),
- * becomes the prefix plus its SHA-256 in base64url.
+ * A FIFO deduplication or group id: 1-128 characters of `[!-~]` go as they are; any other value, and any starting
+ * with the hash prefix (so that the mapping stays one-to-one), becomes the prefix plus its SHA-256.
  */
 export function fifoId(value: string): string {
   if (/^[!-~]{1,128}$/.test(value) && !value.startsWith(HASHED_ID_PREFIX)) return value;
   return `${HASHED_ID_PREFIX}${createHash('sha256').update(value, 'utf8').digest('base64url')}`;
 }
 
-function parseJson(text: string | undefined): unknown {
-  try {
-    return text === undefined ? undefined : (JSON.parse(text) as unknown);
-  } catch {
-    return undefined;
-  }
-}
-
-/** A received SQS message as the core reads it, with its FIFO due time (epoch ms) when it has one. */
-export interface ReadMessage {
-  readonly message: ReceivedMessage;
-  readonly receiveCount: number;
-  readonly due: number | undefined;
-}
+/** A received SQS message as the core reads it, its receive count, and its FIFO due time (epoch ms) if any. */
+export type ReadMessage = { message: ReceivedMessage; receiveCount: number; due: number | undefined };
 
 /**
- * Read an SQS message. Headers come from `qk-headers` (strings only, no prototype); a message not sent by
- * queuekit has its MessageId as id and its String attributes as headers. From a dead-letter queue, a message
- * SQS moved itself (redrive policy) is a dead letter of reason `max-receive-count`.
+ * Read an SQS message: headers from `qk-headers` (strings only, no prototype), or for a foreign message its
+ * String attributes (its id: the MessageId). In a dead-letter queue, one SQS moved itself is `max-receive-count`.
  */
 export function fromWire(raw: Message, fifo: boolean, deadLetters: boolean): ReadMessage {
   const attr = (name: string) => raw.MessageAttributes?.[name]?.StringValue;
@@ -136,29 +114,26 @@ export function fromWire(raw: Message, fifo: boolean, deadLetters: boolean): Rea
   const receiveCount = Math.max(1, Number(raw.Attributes?.ApproximateReceiveCount) || 1);
   // Foreign messages, and ours sent before `qk-key` existed: the group is the key unless it is the job id.
   const group = raw.Attributes?.MessageGroupId;
-  const orderingKey =
+  const key =
     fromAsciiSafe(attr(ATTR.key)) ??
-    (group !== id && !group?.startsWith(HASHED_ID_PREFIX) ? group : undefined);
-  const body = raw.Body ?? '';
+    (group?.startsWith(HASHED_ID_PREFIX) || group === id ? undefined : group);
+  const base64 = ours && attr(ATTR.encoding) === 'base64';
+  const body = raw.Body === '-' && base64 ? '' : (raw.Body ?? '');
   const message: ReceivedMessage = {
     id,
     ...(name === undefined ? {} : { name }),
-    body:
-      ours && attr(ATTR.encoding) === 'base64'
-        ? Buffer.from(body === '-' ? '' : body, 'base64')
-        : Buffer.from(body),
+    body: new Uint8Array(Buffer.from(body, base64 ? 'base64' : 'utf8')),
     headers,
     deliveryCount: receiveCount,
     ...(sent > 0 ? { enqueuedAt: new Date(sent) } : {}),
-    ...(fifo && orderingKey !== undefined ? { orderingKey } : {}),
+    ...(fifo && key !== undefined ? { orderingKey: key } : {}),
     raw,
   };
   if (deadLetters) {
     headers[DEAD_LETTER_HEADERS.reason] ??= 'max-receive-count';
     // The attempts made: the receives before this one (a listing's own receive counts too).
-    headers[DEAD_LETTER_HEADERS.attempts] ??= String(
-      readMessage({ ...message, deliveryCount: receiveCount - 1 }).attempt,
-    );
+    const before = readMessage({ ...message, deliveryCount: receiveCount - 1 });
+    headers[DEAD_LETTER_HEADERS.attempts] ??= String(before.attempt);
   }
   // A due time more than 20 min ahead (the 15 min native maximum plus 5 min of clock skew) was not written
   // by this driver: it is ignored, so a forged attribute cannot park a message for years.
@@ -183,10 +158,11 @@ export function cutForAttribute(text: string, maxBytes: number): string {
 }
 
 /**
- * Room for the error text of the dead-letter copy of `raw`: 4 KiB, or less when the copy (with the other
- * dead-letter headers) would not fit the queue's `MaximumMessageSize` otherwise (attributes count against it).
+ * `info` with its error text cut to 4 KiB as sent, and to the room left when the dead-letter copy of `raw`
+ * (with the other dead-letter headers) would not fit the queue's `MaximumMessageSize` otherwise.
  */
-export function deadLetterErrorRoom(raw: Message, maxBytes: number, reason: string): number {
-  const size = wireSize(raw.Body ?? '', raw.MessageAttributes ?? {}) + 160 + asciiJson(reason).length;
-  return Math.min(MAX_DEAD_LETTER_ERROR_BYTES, maxBytes - size);
+export function fitDeadLetter(raw: Message, { error, ...info }: DeadLetterInfo, maxBytes: number) {
+  const size = wireSize(raw.Body ?? '', raw.MessageAttributes ?? {}) + 160 + asciiJson(info.reason).length;
+  const room = Math.min(MAX_DEAD_LETTER_ERROR_BYTES, maxBytes - size);
+  return error !== undefined && room > 8 ? { ...info, error: cutForAttribute(error, room) } : info;
 }

@@ -43,7 +43,7 @@ export function describeError(error: unknown, urls: ShownUrls = {}): ErrorReport
   const shownUrl = fromStore ? urls.store : urls.queue;
   const where = shownUrl ? ` ${shownUrl}` : '';
   const peer = fromStore ? 'the store' : 'the broker';
-  if (error instanceof QueuekitError) {
+  if (QueuekitError.is(error)) {
     const message = oneLine(error.message);
     switch (error.code) {
       case 'ERR_UNKNOWN_SCHEME':

@@ -1,5 +1,5 @@
 import {
-  ConfigError,
+  QueuekitError,
   createQueue,
   type Driver,
   driverFromUrl,
@@ -97,7 +97,7 @@ export class Session {
   driver(): Promise<Driver> {
     this.driverPromise ??= bounded(
       driverFromUrl(this.options.url).catch((error: unknown) => {
-        if (error instanceof ConfigError) urlErrors.add(error);
+        if (QueuekitError.is(error, 'ERR_CONFIG')) urlErrors.add(error);
         throw error;
       }),
       this.options.timeoutMs,

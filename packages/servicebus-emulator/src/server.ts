@@ -127,6 +127,17 @@ interface Outstanding {
  */
 const FORGET_AFTER_MS = 60_000;
 
+/** Make the next flow of `sender` carry `drain` (rhea's own check wants credit left), and have one written. */
+function answerDrain(sender: unknown): void {
+  const link = sender as { _get_drain(): boolean; issue_flow: boolean };
+  const getDrain = link._get_drain;
+  link._get_drain = () => {
+    link._get_drain = getDrain;
+    return true;
+  };
+  link.issue_flow = true;
+}
+
 /** The subset of the rhea sender API the consumer adapter needs. */
 interface SenderLink {
   credit: number;
@@ -450,14 +461,22 @@ export class ServiceBusEmulator {
   }
 
   private onFlow(ctx: rhea.EventContext): void {
-    const sender = ctx.sender as rhea.Sender & { _draining?: boolean; set_drained(drained: boolean): void };
+    const sender = ctx.sender as rhea.Sender & {
+      _draining?: boolean;
+      credit: number;
+      set_drained(drained: boolean): void;
+    };
     const consumer = this.consumers.get(sender as Link);
     if (!consumer) return;
     const before = consumer.sent;
     consumer.entity.pump();
     // Drain: send what is available, then give back the rest of the credit (AMQP 1.0 §2.6.7).
-    if (sender._draining) sender.set_drained(true);
-    else if (consumer.sent === before) {
+    if (sender._draining) {
+      sender.set_drained(true);
+      // rhea marks a flow `drain` only while credit is left to give back: a drain that found the credit used up
+      // by transfers in flight was answered without it, and the SDK waited 200 ms, then closed its link.
+      if (sender.credit === 0) answerDrain(sender);
+    } else if (consumer.sent === before) {
       // Nothing to send: answer with our link state anyway. Without a frame back, the client's
       // next small frame (typically its drain) waits ~40 ms for Nagle + delayed ACK on loopback.
       (sender as unknown as { issue_flow: boolean }).issue_flow = true;

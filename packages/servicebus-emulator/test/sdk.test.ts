@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type ServiceBusReceivedMessage, ServiceBusClient } from '@azure/service-bus';
+import rhea from 'rhea';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ServiceBusEmulator, startEmulator } from '../src/index.js';
 
@@ -23,6 +24,15 @@ afterAll(async () => {
   await client.close();
   await emulator.stop();
 });
+
+/** Resolves once `condition` holds (polled every 10 ms, at most 5 s). */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 function queue(properties: Parameters<ServiceBusEmulator['createQueue']>[1] = {}): string {
   const name = `q-${randomUUID().slice(0, 8)}`;
@@ -218,6 +228,27 @@ describe('service-bus-amqp-protocol-guide', () => {
     expect(got.map((m) => m.body)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
     const seqs = got.map((m) => Number(m.sequenceNumber));
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+  });
+
+  it('flow control (AMQP 1.0 §2.6.7): a drain that finds the credit used up by transfers in flight is answered with drain', async () => {
+    const name = queue();
+    await sender(name).sendMessages([{ body: 'a' }, { body: 'b' }]);
+    const [, host, port] = /Endpoint=sb:\/\/([^:;/]+):(\d+)/.exec(emulator.connectionString) ?? [];
+    const connection = rhea.create_container().connect({ host, port: Number(port) });
+    closers.push(async () => connection.close());
+    const link = connection.open_receiver({ source: { address: name }, credit_window: 0, autoaccept: false });
+    let received = 0;
+    link.on('message', () => received++);
+    link.once('receiver_open', () => link.add_credit(2));
+    await until(() => received === 2);
+    // The client drains with no credit left in its view; the SDK does this when its batch wait ends as the last
+    // transfers arrive, and closes its link when the answer does not come within 200 ms.
+    const drained = new Promise<boolean>((resolve) => {
+      link.once('receiver_drained', () => resolve(true));
+      setTimeout(() => resolve(false), 2000);
+    });
+    link.drain_credit();
+    expect(await drained).toBe(true);
   });
 
   it('service-bus-quotas: a message over 256 KB (Standard) is refused with MessageSizeExceeded', async () => {

@@ -31,9 +31,10 @@ const AUTH_FAILURE = /\bWRONGPASS\b|\bNOAUTH\b|invalid password/;
  * {@link BrokerUnavailableError}, naming `where` (`host:port`, never the password); other errors
  * pass through. Every error is first scrubbed of AUTH arguments and the `scrubber`'s secrets, through its causes.
  */
-export function translateError(error: unknown, where: string, scrubber?: Scrubber): never {
-  redactCredentialCommands(error);
-  scrubber?.error(error);
+export function translateError(given: unknown, where: string, scrubber?: Scrubber): never {
+  // Scrubbed copies: the caller's error (the client's own object) is never rewritten.
+  const masked = redactCredentialCommands(given);
+  const error = scrubber ? scrubber.error(masked) : masked;
   const message = errorMessage(error);
   // No cause: ioredis's error carries the AUTH command and its arguments.
   if (AUTH_FAILURE.test(message)) {

@@ -4,11 +4,11 @@ import { Scrubber } from '@queuekit/core';
 const credentials = new Scrubber([], { credentialCommands: true });
 
 /**
- * Replace the arguments of credential commands that ioredis attaches to its errors as `command.args`,
- * in the error and everything it links to (`cause`, `errors`, ioredis's `previousErrors` /
- * `lastNodeError`), in place: the core's `Scrubber` with `credentialCommands`, which needs no knowledge
- * of the password. The store also passes errors through a `Scrubber` of its URL, which removes the
- * known secrets from every string. Returns the same error.
+ * A copy of `error` with the arguments of credential commands that ioredis attaches to its errors as
+ * `command.args` masked, in the error and everything it links to (`cause`, `errors`, ioredis's
+ * `previousErrors` / `lastNodeError`): the core's `Scrubber` with `credentialCommands`, which needs no
+ * knowledge of the password. The store also passes errors through a `Scrubber` of its URL, which removes
+ * the known secrets from every string. The caller's error is not changed; use the returned one.
  */
 export function redactCredentialCommands<E>(error: E): E {
   return credentials.error(error);

@@ -21,17 +21,18 @@ export class BandReceiver {
 
   /** Deliveries of one band, and the physical queue they came from. */
   async receive(max: number, waitMs: number): Promise<{ queue: string; deliveries: Delivery[] }> {
-    const now = Date.now();
     const { queues } = this.bands;
+    const options = { max, waitMs, lockMs: this.lockMs, signal: this.signal };
+    // One band (no priority emulation): a plain long-poll receive.
+    if (queues.length === 1) {
+      const queue = queues[0] as string;
+      return { queue, deliveries: await this.driver.receive(queue, options) };
+    }
+    const now = Date.now();
     for (const [index, queue] of queues.entries()) {
       const last = index === queues.length - 1;
       if (!last && (this.emptyUntil.get(queue) ?? 0) > now) continue;
-      const got = await this.driver.receive(queue, {
-        max,
-        waitMs: last ? waitMs : 0,
-        lockMs: this.lockMs,
-        signal: this.signal,
-      });
+      const got = await this.driver.receive(queue, last ? options : { ...options, waitMs: 0 });
       if (got.length > 0 || last) return { queue, deliveries: got };
       this.emptyUntil.set(queue, now + BAND_RECHECK_MS);
     }

@@ -28,6 +28,8 @@ export class ReadyIndex {
   /** Messages of each ordering key, oldest first. */
   readonly #keys = new Map<string, { key: string; message: StoredMessage }[]>();
   #stamp = 0;
+  /** Messages whose latest change was a lock: the live entries of the locked heap are at most this many. */
+  #lockedCount = 0;
 
   constructor(private readonly messages: ReadonlyMap<string, StoredMessage>) {}
 
@@ -43,6 +45,7 @@ export class ReadyIndex {
 
   /** A message visible again (or later, at `visibleAt`) and not locked. */
   unlocked(key: string, message: StoredMessage, now: number): void {
+    this.uncount(message);
     const stamp = this.touch(message);
     if (message.visibleAt > now) {
       this.#delayed.push({ key, message, stamp, at: message.visibleAt });
@@ -52,8 +55,15 @@ export class ReadyIndex {
 
   /** A message just locked, or its lock renewed. */
   locked(key: string, message: StoredMessage): void {
+    if (!message.counted) {
+      message.counted = true;
+      this.#lockedCount++;
+    }
     this.#locked.push({ key, message, stamp: this.touch(message), at: message.lockedUntil });
-    this.sweep(this.#locked);
+    // Acked messages leave their lock entries behind: bounded by the live locks, not by the queue's size,
+    // so a big backlog does not keep every acked message alive until its lock end.
+    if (this.#locked.size > 2 * this.#lockedCount + SWEEP_SLACK)
+      this.#locked.retain((entry) => this.current(entry));
   }
 
   /** Entries held, stale ones included (tests: they stay bounded by the messages the queue holds). */
@@ -63,6 +73,7 @@ export class ReadyIndex {
 
   /** A message that left the queue (acked, dead-lettered, replaced). */
   removed(message: StoredMessage, now: number): void {
+    this.uncount(message);
     this.touch(message);
     if (message.orderingKey === undefined) return;
     const group = this.#keys.get(message.orderingKey);
@@ -97,6 +108,7 @@ export class ReadyIndex {
   }
 
   clear(): void {
+    this.#lockedCount = 0;
     this.#ready.clear();
     this.#delayed.clear();
     this.#locked.clear();
@@ -125,13 +137,20 @@ export class ReadyIndex {
     if (heap.size > 2 * this.messages.size + SWEEP_SLACK) heap.retain((entry) => this.current(entry));
   }
 
+  private uncount(message: StoredMessage): void {
+    if (!message.counted) return;
+    message.counted = false;
+    this.#lockedCount--;
+  }
+
   private touch(message: StoredMessage): number {
     message.stamp = ++this.#stamp;
     return message.stamp;
   }
 
+  /** Every change of a message, its leaving included (`removed`, `clear`), bumps its stamp: no map lookup. */
   private current(entry: Entry): boolean {
-    return entry.message.stamp === entry.stamp && this.messages.get(entry.key) === entry.message;
+    return entry.message.stamp === entry.stamp;
   }
 
   private isFree(message: StoredMessage, now: number): boolean {

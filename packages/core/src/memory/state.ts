@@ -20,6 +20,8 @@ export interface StoredMessage {
   lockedUntil: number;
   /** Bumped on every change, so the ready index can tell its stale entries (see `ReadyIndex`). */
   stamp: number;
+  /** The ready index counts it among the locked (see `ReadyIndex`). Optional: false when absent. */
+  counted?: boolean;
 }
 
 /** A dead-lettered message held by the in-memory broker. */

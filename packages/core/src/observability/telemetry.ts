@@ -194,14 +194,25 @@ export function otelInstruments(queue: string, provider: () => string): OtelInst
     };
     return made;
   };
-  const attributes = (extra: Record<string, string>) => ({
-    'messaging.system': provider(),
-    'messaging.destination.name': queue,
-    ...extra,
-  });
+  // One attribute set per event or outcome (made again only if the provider's name changes): recorded per job.
+  type Sets = Map<string, { system: string; attributes: Record<string, string> }>;
+  const events: Sets = new Map();
+  const outcomes: Sets = new Map();
+  const attributes = (sets: Sets, key: string, value: string) => {
+    const system = provider();
+    const known = sets.get(value);
+    if (known?.system === system) return known.attributes;
+    const made = Object.freeze({
+      'messaging.system': system,
+      'messaging.destination.name': queue,
+      [key]: value,
+    });
+    sets.set(value, { system, attributes: made });
+    return made;
+  };
   return {
-    count: (event) => get()?.counter.add(1, attributes({ 'queuekit.event': event })),
+    count: (event) => get()?.counter.add(1, attributes(events, 'queuekit.event', event)),
     duration: (ms, outcome) =>
-      get()?.histogram.record(ms / 1000, attributes({ 'queuekit.outcome': outcome })),
+      get()?.histogram.record(ms / 1000, attributes(outcomes, 'queuekit.outcome', outcome)),
   };
 }

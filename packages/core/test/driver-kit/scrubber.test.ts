@@ -37,7 +37,17 @@ describe('Scrubber credential commands', () => {
     const error = Object.assign(new Error('failed for redis://:known-pw-3@h'), {
       command: { name: 'auth', args: ['known-pw-3'] },
     });
-    new Scrubber(['redis://:known-pw-3@h'], { credentialCommands: true }).error(error);
-    expect(JSON.stringify({ message: error.message, command: error.command })).not.toContain('known-pw-3');
+    const clean = new Scrubber(['redis://:known-pw-3@h'], { credentialCommands: true }).error(error);
+    expect(JSON.stringify({ message: clean.message, command: clean.command })).not.toContain('known-pw-3');
+  });
+
+  it("masks a copy: the arguments of the caller's error stay as they were", () => {
+    const original = ioredisLikeError();
+    const clean = new Scrubber([], { credentialCommands: true }).error(original);
+    expect(clean).not.toBe(original);
+    expect((original.cause as { command: { args: string[] } }).command.args).toEqual(['app', 'unknown-pw-1']);
+    expect(original.previousErrors[0]?.command.args).toContain('unknown-pw-2');
+    // The command without credentials is shared, not copied.
+    expect(clean.previousErrors[1]).toBe(original.previousErrors[1]);
   });
 });
