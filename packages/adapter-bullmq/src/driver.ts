@@ -51,7 +51,7 @@ export interface DriverHost {
   /** The BullMQ `Queue` of a queue name (created on first use). */
   queue(name: string): Queue;
   /** Run `work` on an open driver, rejecting only with typed, scrubbed errors. */
-  call<T>(operation: string, work: () => Promise<T>): Promise<T>;
+  run<T>(operation: string, work: () => Promise<T>): Promise<T>;
   /** Add messages as new BullMQ jobs (`copies`: every one a copy); their BullMQ ids. */
   addMessages(
     queue: string,
@@ -141,7 +141,7 @@ export class BullmqDriver implements Driver {
       prefix: this.prefix,
       jobSettings: this.#options,
       queue: (name) => this.#queue(name),
-      call: (operation, work) => this.#call(operation, work),
+      run: (operation, work) => this.#run(operation, work),
       addMessages: (queue, messages, copies) => this.#addMessages(queue, messages, copies),
       indexNumbered: (queue, messages, placements, ids) =>
         this.#indexNumbered(queue, messages, placements, ids),
@@ -188,7 +188,7 @@ export class BullmqDriver implements Driver {
   }
 
   /** `work` on an open driver, rejecting only with typed, scrubbed errors. */
-  #call<T>(operation: string, work: () => Promise<T>): Promise<T> {
+  #run<T>(operation: string, work: () => Promise<T>): Promise<T> {
     return classified(operation, this.#context, () => {
       this.assertOpen();
       return work();
@@ -227,7 +227,7 @@ export class BullmqDriver implements Driver {
   }
 
   send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
-    return this.#call('send', async () => {
+    return this.#run('send', async () => {
       const rest: OutgoingMessage[] = [];
       for (const message of messages) {
         // A copy of a delivery held here (the core's retry-after, re-park or delay hop, sent before it acks
@@ -304,7 +304,7 @@ export class BullmqDriver implements Driver {
     this.assertOpen();
     if (options.signal.aborted || options.max <= 0) return [];
     const receiver = this.#receiver(queue, options.lockMs);
-    let jobs = await this.#call('receive', () => receiver.take(options));
+    let jobs = await this.#run('receive', () => receiver.take(options));
     if (jobs.some((job) => job.repeatJobKey)) jobs = await this.#scheduledRuns(queue, receiver, jobs);
     const deliveries: Delivery[] = [];
     const reduces: Job[] = [];
@@ -368,32 +368,32 @@ export class BullmqDriver implements Driver {
   }
 
   stats(queue: string): Promise<DriverStats> {
-    return this.#call('stats', () => admin.queueStats(this.#queue(queue)));
+    return this.#run('stats', () => admin.queueStats(this.#queue(queue)));
   }
 
   peek(queue: string, limit: number): Promise<ReceivedMessage[]> {
-    return this.#call('peek', async () => (limit <= 0 ? [] : admin.peekJobs(this.#queue(queue), limit)));
+    return this.#run('peek', async () => (limit <= 0 ? [] : admin.peekJobs(this.#queue(queue), limit)));
   }
 
   listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
-    return this.#call('list-dead-letters', async () =>
+    return this.#run('list-dead-letters', async () =>
       limit <= 0 ? [] : admin.listDeadLetters(this.#host, queue, limit),
     );
   }
 
   redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
-    return this.#call('redrive-dead-letters', () => admin.redriveDeadLetters(this.#host, queue, options));
+    return this.#run('redrive-dead-letters', () => admin.redriveDeadLetters(this.#host, queue, options));
   }
 
   purgeDeadLetters(queue: string): Promise<number> {
-    return this.#call(
+    return this.#run(
       'purge-dead-letters',
       async () => (await this.#queue(queue).clean(-60_000, 0, 'failed')).length,
     );
   }
 
   deleteQueue(queue: string): Promise<void> {
-    return this.#call('delete-queue', async () => {
+    return this.#run('delete-queue', async () => {
       const receiver = this.#receivers.get(queue);
       this.#receivers.delete(queue);
       await receiver?.close();

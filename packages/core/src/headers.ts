@@ -30,11 +30,21 @@ export const HEADER_BOUNDS = {
 const CORE_PREFIX = 'qk-';
 const DECIMAL_INTEGER = /^-?\d{1,16}$/;
 
+/** `qk-*` or `content-type`, in any letter case, read without making a lower-case copy of every key. */
+function isCoreHeader(key: string): boolean {
+  const first = key.charCodeAt(0) | 0x20;
+  if (first === 0x71 /* q */)
+    return (
+      key.length >= CORE_PREFIX.length && (key.charCodeAt(1) | 0x20) === 0x6b && key.charCodeAt(2) === 0x2d
+    );
+  return first === 0x63 /* c */ && key.length === H.contentType.length && key.toLowerCase() === H.contentType;
+}
+
 /** User-visible headers: everything but the core's own, in an object without prototype (`__proto__` is a plain key). */
 export function userHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
   const out = Object.create(null) as Record<string, string>;
-  for (const [key, value] of Object.entries(headers)) {
-    if (!key.toLowerCase().startsWith(CORE_PREFIX) && key.toLowerCase() !== H.contentType) out[key] = value;
+  for (const key of Object.keys(headers)) {
+    if (!isCoreHeader(key)) out[key] = headers[key] as string;
   }
   return out;
 }

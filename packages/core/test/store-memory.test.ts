@@ -64,4 +64,15 @@ describe('MemoryStore', () => {
     expect(await sorted('')).toHaveLength(8);
     expect(await sorted('a:b:c:d:e:f:')).toEqual([]);
   });
+
+  it('keys() finds job records (kept out of the prefix index) and indexes only the other keys', async () => {
+    const store = new MemoryStore();
+    for (const key of ['qk:job:q:1', 'qk:job:q:2', 'qk:job:r:1', 'qk:sched:q:def:x'])
+      await store.merge(key, { state: 'waiting' }, { ttlMs: 60_000 });
+    expect((await store.keys('qk:job:q:')).sort()).toEqual(['qk:job:q:1', 'qk:job:q:2']);
+    expect((await store.keys('qk:job:')).sort()).toEqual(['qk:job:q:1', 'qk:job:q:2', 'qk:job:r:1']);
+    expect(await store.keys('qk:sched:q:def:')).toEqual(['qk:sched:q:def:x']);
+    const buckets = (store as unknown as { buckets: Map<string, Set<string>> }).buckets;
+    expect([...buckets.keys()]).toEqual(['qk:sched:q:def:']);
+  });
 });

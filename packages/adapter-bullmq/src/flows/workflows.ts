@@ -80,11 +80,11 @@ export class BullmqWorkflows implements NativeWorkflows {
     chunks: readonly OutgoingMessage[],
     reduce: { readonly queue: string; readonly message: OutgoingMessage },
   ): Promise<void> {
-    return this.host.call('fan-out', () => this.fanOuts.fanOut(queue, chunks, reduce));
+    return this.host.run('fan-out', () => this.fanOuts.fanOut(queue, chunks, reduce));
   }
 
   setRateLimit(queue: string, limit: { readonly max: number; readonly duration: number }): Promise<void> {
-    return this.host.call('set-rate-limit', async () => {
+    return this.host.run('set-rate-limit', async () => {
       for (const field of ['max', 'duration'] as const)
         if (!Number.isInteger(limit[field]) || limit[field] < 1)
           throw new ConfigError(`rateLimit.${field}`, 'must be an integer ≥ 1');
@@ -93,7 +93,7 @@ export class BullmqWorkflows implements NativeWorkflows {
   }
 
   private upsertSchedule(queue: string, name: string, spec: NativeScheduleSpec, template: OutgoingMessage) {
-    return this.host.call('schedule', async () => {
+    return this.host.run('schedule', async () => {
       const job = toBullJob(template, this.host.jobSettings, { jobId: undefined });
       const { jobId: _jobId, delay: _delay, ...opts } = job.opts;
       // Every run gets its own id (`repeat:<name>:<tick>`), which is also its queuekit id.
@@ -116,7 +116,7 @@ export class BullmqWorkflows implements NativeWorkflows {
   }
 
   private removeSchedule(queue: string, name: string): Promise<boolean> {
-    return this.host.call('remove-schedule', async () => {
+    return this.host.run('remove-schedule', async () => {
       const target = this.host.queue(queue);
       const removed = await target.removeJobScheduler(schedulerId(name));
       await this.host.connection.hdel(target.toKey(LAST_RUN_KEY), schedulerId(name));
@@ -125,7 +125,7 @@ export class BullmqWorkflows implements NativeWorkflows {
   }
 
   private listSchedules(queue: string): Promise<NativeScheduleInfo[]> {
-    return this.host.call('list-schedules', async () => {
+    return this.host.run('list-schedules', async () => {
       const target = this.host.queue(queue);
       const [schedulers, lastRuns] = await Promise.all([
         target.getJobSchedulers(0, -1, true),
@@ -207,7 +207,7 @@ export class BullmqWorkflows implements NativeWorkflows {
    * job whose BullMQ id is the queuekit id (escaped when BullMQ refuses it as is).
    */
   private getJob(queue: string, id: string): Promise<NativeJobStatus | undefined> {
-    return this.host.call('get-job', async () => {
+    return this.host.run('get-job', async () => {
       const target = this.host.queue(queue);
       const connection = this.host.connection;
       const indexed = await connection.get(indexKey(target.toKey(''), id));

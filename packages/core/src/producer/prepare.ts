@@ -26,17 +26,37 @@ export async function prepareMessage<T>(
   driver: Driver,
   name: string,
   data: T,
-  options: SendOptions = {},
+  options?: SendOptions,
   field = 'options',
-  internalHeaders: Readonly<Record<string, string>> = {},
+  internalHeaders?: Readonly<Record<string, string>>,
 ): Promise<PreparedMessage> {
+  checkEntry(driver, name, options, field);
+  const value = ctx.schema ? await validateWith(ctx.schema, data) : data;
+  return buildMessage(ctx, driver, name, value, options ?? NO_OPTIONS, internalHeaders);
+}
+
+const NO_OPTIONS: SendOptions = Object.freeze({});
+
+/** The checks that need neither the payload nor the clock (options validated only when given). */
+function checkEntry(driver: Driver, name: string, options: SendOptions | undefined, field: string): void {
   if (typeof name !== 'string' || name === '')
     throw new ConfigError('name', 'job name must be a non-empty string');
+  if (options === undefined) return;
   validateSendOptions(options, field);
   if (driver.reservedHeaders?.length)
     validateHeaders(options.headers, `${field}.headers`, driver.reservedHeaders);
+}
+
+/** Encode and check one job whose entry passed {@link checkEntry} and whose payload passed the schema. */
+function buildMessage<T>(
+  ctx: QueueContext<T>,
+  driver: Driver,
+  name: string,
+  value: T,
+  options: SendOptions,
+  internalHeaders: Readonly<Record<string, string>> | undefined,
+): PreparedMessage {
   const caps = driver.capabilities;
-  const value = ctx.schema ? await validateWith(ctx.schema, data) : data;
   const body = encodeWith(ctx.codec, value);
   const now = Date.now();
 
@@ -64,31 +84,32 @@ export async function prepareMessage<T>(
   }
 
   const delayMs = options.runAt ? Math.max(0, options.runAt.getTime() - now) : (options.delay ?? 0);
-  const headers: Record<string, string> = {
-    ...options.headers,
-    [H.contentType]: ctx.codec.contentType,
-    [H.name]: name,
-    [H.attempt]: '1',
-    [H.maxAttempts]: String(options.maxAttempts ?? ctx.defaults.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
-    [H.enqueuedAt]: String(now),
-    ...internalHeaders,
-  };
+  const maxAttempts = options.maxAttempts ?? ctx.defaults.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  // The user's headers, then the core's (which win over a user header of the same name), then the
+  // core-only internal ones.
+  const headers: Record<string, string> = options.headers ? { ...options.headers } : {};
+  headers[H.contentType] = ctx.codec.contentType;
+  headers[H.name] = name;
+  headers[H.attempt] = '1';
+  headers[H.maxAttempts] = String(maxAttempts);
+  headers[H.enqueuedAt] = String(now);
+  if (internalHeaders) Object.assign(headers, internalHeaders);
   const backoff = options.backoff ?? ctx.defaults.backoff;
   if (backoff) headers[H.backoff] = JSON.stringify(backoff);
   if (priority !== undefined) headers[H.priority] = String(priority);
   if (delayMs > 0) headers[H.notBefore] = String(now + delayMs);
   const span = startSendSpan(ctx.name, driver.provider, headers);
 
-  const message: OutgoingMessage = {
+  const message: { -readonly [K in keyof OutgoingMessage]: OutgoingMessage[K] } = {
     id: options.jobId ?? randomUUID(),
     name,
     body,
     headers,
-    ...(delayMs > 0 ? { delayMs: Math.min(delayMs, hopLimit(caps, ctx.maxDelayHop), MAX_DURATION_MS) } : {}),
-    ...(priority !== undefined && caps.priority === 'native' ? { priority } : {}),
-    ...(options.orderingKey === undefined ? {} : { orderingKey: options.orderingKey }),
-    ...(options.jobId === undefined ? {} : { dedup: true }),
   };
+  if (delayMs > 0) message.delayMs = Math.min(delayMs, hopLimit(caps, ctx.maxDelayHop), MAX_DURATION_MS);
+  if (priority !== undefined && caps.priority === 'native') message.priority = priority;
+  if (options.orderingKey !== undefined) message.orderingKey = options.orderingKey;
+  if (options.jobId !== undefined) message.dedup = true;
   const size = messageSize(message);
   if (size > caps.maxPayloadBytes) {
     span?.end();
@@ -109,19 +130,14 @@ export async function prepareEntries<T>(
   entries: readonly InternalEntry<T>[],
   field: (index: number) => string = (index) => `entries[${index}].options`,
 ): Promise<PreparedMessage[]> {
-  const prepared: PreparedMessage[] = [];
-  for (const [index, entry] of entries.entries()) {
-    prepared.push(
-      await prepareMessage(
-        ctx,
-        driver,
-        entry.name,
-        entry.data,
-        entry.options,
-        field(index),
-        entry.internalHeaders,
-      ),
-    );
+  const prepared: PreparedMessage[] = new Array(entries.length);
+  for (let index = 0; index < entries.length; index++) {
+    const entry = entries[index] as InternalEntry<T>;
+    const { name, options } = entry;
+    checkEntry(driver, name, options, options === undefined ? 'options' : field(index));
+    // Without a schema, no await per entry.
+    const value = ctx.schema ? await validateWith(ctx.schema, entry.data) : entry.data;
+    prepared[index] = buildMessage(ctx, driver, name, value, options ?? NO_OPTIONS, entry.internalHeaders);
   }
   await recordSent(ctx, driver, prepared);
   return prepared;
@@ -129,8 +145,15 @@ export async function prepareEntries<T>(
 
 /** Encoded size of a message as the limit counts it: body plus header keys and values. */
 export function messageSize(message: OutgoingMessage): number {
-  let size = message.body.byteLength + Buffer.byteLength(message.name);
-  for (const [key, value] of Object.entries(message.headers))
-    size += Buffer.byteLength(key) + Buffer.byteLength(value);
+  let size = message.body.byteLength + utf8Length(message.name);
+  const { headers } = message;
+  for (const key of Object.keys(headers)) size += utf8Length(key) + utf8Length(headers[key] as string);
   return size;
+}
+
+/** UTF-8 byte length; short ASCII text (every core header) is counted without a call into the runtime. */
+function utf8Length(text: string): number {
+  if (text.length > 64) return Buffer.byteLength(text);
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return Buffer.byteLength(text);
+  return text.length;
 }

@@ -26,6 +26,12 @@ interface Entry {
  */
 const INDEX_SEGMENTS = 4;
 
+/**
+ * Job records (most of the keys, and nothing lists them) are not indexed: `keys()` of a prefix under
+ * this one reads every entry.
+ */
+const UNINDEXED = 'qk:job:';
+
 /** The last bucket `bucketOf` found: consecutive keys of one queue's records share it (no new string). */
 let lastBucket = '';
 
@@ -185,6 +191,7 @@ export class MemoryStore implements Store {
   }
 
   private indexed(key: string, present: boolean): void {
+    if (key.startsWith(UNINDEXED)) return;
     const bucket = bucketOf(key);
     if (bucket === undefined) return;
     let keys = this.buckets.get(bucket);
@@ -272,7 +279,10 @@ export class MemoryStore implements Store {
   async keys(prefix: string): Promise<string[]> {
     const now = Date.now();
     const bucket = bucketOf(prefix);
-    const candidates = bucket === undefined ? this.entries.keys() : (this.buckets.get(bucket) ?? []);
+    const candidates =
+      bucket === undefined || bucket.startsWith(UNINDEXED)
+        ? this.entries.keys()
+        : (this.buckets.get(bucket) ?? []);
     return [...candidates].filter((key) => key.startsWith(prefix) && this.live(key, now));
   }
 

@@ -61,8 +61,9 @@ function newRound(): Round {
 
 /**
  * Records job states, progress and results in a {@link Store}. Updates are buffered and coalesced per job
- * for one event-loop turn, then written as one merge per job (a job that goes active and completes in
- * one turn costs one write); each update's promise resolves once its change is written. Writes for one
+ * until the current run of promise callbacks settles (a `process.nextTick` after them, no wait for the
+ * next event-loop phase), then written as one merge per job (a job that goes active and completes in
+ * that time costs one write); each update's promise resolves once its change is written. Writes for one
  * job are applied in order: an unordered store gets one flush at a time, so a slow write can never bring
  * back an older state. Reads (`get`) write what is buffered first, so they see every earlier update.
  */
@@ -137,7 +138,8 @@ export class JobTracker {
     if (round === undefined) {
       round = newRound();
       this.round = round;
-      setImmediate(() => this.flush());
+      // A tick queued from a promise callback runs once every queued promise callback has run.
+      process.nextTick(() => this.flush());
     }
     const written = round;
     return written.done.then(() => {
