@@ -1,14 +1,47 @@
-import type { DeadLetteredMessage, DriverStats, ReceivedMessage, RedriveOptions } from '@queuekit/core';
+import type {
+  DeadLetteredMessage,
+  DriverStats,
+  OutgoingMessage,
+  ReceivedMessage,
+  RedriveOptions,
+} from '@queuekit/core';
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { DriverHost } from './driver.js';
 import {
   DEAD_LETTER_FIELD,
   type DeadLetterRecord,
   fromBullJob,
+  type JobPlacement,
+  type JobSettings,
   parseDeadLetterRecord,
   redriveMessage,
 } from './wire.js';
+
+/** What the admin, fan-out and workflow pieces use of the driver. */
+export interface DriverHost {
+  readonly connection: Redis;
+  readonly prefix: string;
+  readonly jobSettings: JobSettings;
+  /** The BullMQ `Queue` of a queue name (created on first use). */
+  queue(name: string): Queue;
+  /** Run `work` on an open driver, rejecting only with typed, scrubbed errors. */
+  run<T>(operation: string, work: () => Promise<T>): Promise<T>;
+  /** Add messages as new BullMQ jobs (`copies`: every one a copy); their BullMQ ids. */
+  addMessages(
+    queue: string,
+    messages: readonly OutgoingMessage[],
+    copies?: boolean,
+  ): Promise<(string | undefined)[]>;
+  /** Index entries pointing the queuekit ids of numbered jobs at their BullMQ ids, for `getJob`. */
+  indexNumbered(
+    queue: string,
+    messages: readonly OutgoingMessage[],
+    placements: readonly JobPlacement[],
+    ids: readonly (string | undefined)[],
+  ): Promise<void>;
+  /** Apply a rate limit to the consumers of `queue` in this process (now and when they start). */
+  applyRateLimit(queue: string, limit: { readonly max: number; readonly duration: number }): void;
+}
 
 const PAGE = 500;
 

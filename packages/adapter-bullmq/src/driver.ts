@@ -19,6 +19,7 @@ import { type ClassifyContext, classified } from '@queuekit/core/driver-kit';
 import type { Job, Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import * as admin from './admin.js';
+import type { DriverHost } from './admin.js';
 import { classifyError, isAuthFailure } from './errors.js';
 import { FanOutFlows } from './flows/fan-out.js';
 import { BullmqWorkflows } from './flows/workflows.js';
@@ -30,7 +31,6 @@ import {
   INDEX_SLACK_MS,
   indexKey,
   type JobPlacement,
-  type JobSettings,
   placeMessages,
   SendQueue,
   toBullJob,
@@ -42,32 +42,6 @@ const MAX_BATCH = 1000;
 const DEFAULT_LOCK_MS = 30_000;
 
 type RateLimit = { readonly max: number; readonly duration: number };
-
-/** What the admin, fan-out and workflow pieces use of the driver. */
-export interface DriverHost {
-  readonly connection: Redis;
-  readonly prefix: string;
-  readonly jobSettings: JobSettings;
-  /** The BullMQ `Queue` of a queue name (created on first use). */
-  queue(name: string): Queue;
-  /** Run `work` on an open driver, rejecting only with typed, scrubbed errors. */
-  run<T>(operation: string, work: () => Promise<T>): Promise<T>;
-  /** Add messages as new BullMQ jobs (`copies`: every one a copy); their BullMQ ids. */
-  addMessages(
-    queue: string,
-    messages: readonly OutgoingMessage[],
-    copies?: boolean,
-  ): Promise<(string | undefined)[]>;
-  /** Index entries pointing the queuekit ids of numbered jobs at their BullMQ ids, for `getJob`. */
-  indexNumbered(
-    queue: string,
-    messages: readonly OutgoingMessage[],
-    placements: readonly JobPlacement[],
-    ids: readonly (string | undefined)[],
-  ): Promise<void>;
-  /** Apply a rate limit to the consumers of `queue` in this process (now and when they start). */
-  applyRateLimit(queue: string, limit: RateLimit): void;
-}
 
 /**
  * queuekit driver for BullMQ on Redis: `Queue.add` / `addBulk` to send; BullMQ's manual processing to

@@ -3,7 +3,8 @@
  *
  * @packageDocumentation
  */
-export { BullmqDriver, createDriver, type DriverHost as WorkflowHost } from './driver.js';
+export type { DriverHost as WorkflowHost } from './admin.js';
+export { BullmqDriver, createDriver } from './driver.js';
 export { BullmqWorkflows, schedulerId } from './flows/workflows.js';
 export type { BullmqDriverOptions } from './options.js';
 export {

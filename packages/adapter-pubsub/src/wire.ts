@@ -139,7 +139,7 @@ export function toPubsubMessage(message: OutgoingMessage, now = Date.now()): Pub
     count++;
     bound += (key.length + value.length) * 3;
   };
-  for (const key in headers) {
+  for (const key of Object.keys(headers)) {
     const value = headers[key] as string;
     const lower = key.toLowerCase();
     if (RESERVED_LOWER.has(lower))

@@ -43,10 +43,10 @@ function fromAsciiSafe(value: string | undefined): string | undefined {
 
 /** Size of a message as SQS counts it against `MaximumMessageSize` (body, attribute names, types, values). */
 export function wireSize(body: string, attributes: Record<string, MessageAttributeValue>): number {
-  const parts = Object.entries(attributes).map(
-    ([name, value]) => name + (value.DataType ?? '') + (value.StringValue ?? ''),
-  );
-  return Buffer.byteLength(body + parts.join(''));
+  let size = Buffer.byteLength(body);
+  for (const [name, { DataType = '', StringValue = '' }] of Object.entries(attributes))
+    size += Buffer.byteLength(name) + Buffer.byteLength(DataType) + Buffer.byteLength(StringValue);
+  return size;
 }
 
 /** The SendMessageBatch entry `m<index>` of a message and its size; `due` (FIFO delays) adds `qk-due`. */
@@ -56,9 +56,11 @@ export function toEntry(index: number, message: OutgoingMessage, fifo: boolean, 
   const base64 = text === '' || UNSAFE.test(text);
   // SQS refuses an empty body, and base64 of nothing is empty too: `-` stands for it.
   const body = !base64 ? text : bytes.byteLength ? bytes.toString('base64') : '-';
+  const name = message.name || 'default';
   const attributes: Record<string, MessageAttributeValue> = {
     [ATTR.id]: str(asciiSafe(message.id)),
-    [ATTR.name]: str(asciiSafe(message.name || 'default')),
+    // The core's messages carry their name in the `qk-name` header already: one attribute less to hash.
+    ...(message.headers[ATTR.name] === name ? {} : { [ATTR.name]: str(asciiSafe(name)) }),
     [ATTR.headers]: str(asciiJson(message.headers)),
     ...(base64 ? { [ATTR.encoding]: str('base64') } : {}),
     ...(message.orderingKey === undefined ? {} : { [ATTR.key]: str(asciiSafe(message.orderingKey)) }),
@@ -109,7 +111,7 @@ export function fromWire(raw: Message, fifo: boolean, deadLetters: boolean): Rea
       if (typeof text === 'string') headers[key] = text;
     }
   const id = fromAsciiSafe(attr(ATTR.id)) ?? raw.MessageId ?? '';
-  const name = fromAsciiSafe(attr(ATTR.name));
+  const name = fromAsciiSafe(attr(ATTR.name)) ?? (ours ? headers[ATTR.name] : undefined);
   const sent = Number(raw.Attributes?.SentTimestamp);
   const receiveCount = Math.max(1, Number(raw.Attributes?.ApproximateReceiveCount) || 1);
   // Foreign messages, and ours sent before `qk-key` existed: the group is the key unless it is the job id.

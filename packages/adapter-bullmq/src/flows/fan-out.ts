@@ -1,7 +1,7 @@
 import type { OutgoingMessage } from '@queuekit/core';
 import { FlowProducer, type Job, type JobsOptions } from 'bullmq';
 import { deadLetterRecords } from '../admin.js';
-import type { DriverHost } from '../driver.js';
+import type { DriverHost } from '../admin.js';
 import {
   bullJobId,
   INDEX_SLACK_MS,

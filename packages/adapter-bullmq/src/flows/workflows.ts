@@ -26,7 +26,7 @@ import {
   schedulerTick,
   toBullJob,
 } from '../wire.js';
-import type { DriverHost } from '../driver.js';
+import type { DriverHost } from '../admin.js';
 import type { FanOutFlows } from './fan-out.js';
 
 /** Hash (per queue) of the last tick run by each job scheduler: field = scheduler id, value = epoch ms. */

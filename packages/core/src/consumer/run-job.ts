@@ -1,8 +1,8 @@
 import type { Capabilities, Delivery } from '../driver.js';
 import { errorMessage, JobTimeoutError } from '../errors.js';
-import { type ReadMessageOptions, readMessage } from '../driver-kit/read-message.js';
+import { type MessageView, type ReadMessageOptions, readMessage } from '../driver-kit/read-message.js';
 import { asError } from '../observability/report.js';
-import { validateWith } from '../schema.js';
+import { type StandardSchemaV1, validateWith } from '../schema.js';
 import { type AttemptInfo, attemptInfo } from '../semantics/attempts.js';
 import { admit } from '../semantics/outcome.js';
 import { tracing, withProcessSpan } from '../observability/telemetry.js';
@@ -45,7 +45,8 @@ export class JobRunner<T> {
     }
   }
 
-  private async dispatch(held: HeldDelivery): Promise<void> {
+  /** Not async: the common path hands back `run`'s promise without a frame of its own (it runs once per job). */
+  private dispatch(held: HeldDelivery): Promise<void> {
     const { delivery } = held;
     const { ctx } = this.scope;
     const caps = this.caps;
@@ -75,33 +76,40 @@ export class JobRunner<T> {
         });
       }
     }
-    const dead = (reason: string, error: unknown) =>
-      deadLetter(this.scope, delivery, name, { reason, error: errorMessage(error), attempts: info.attempt });
     let data: T;
     try {
       data = ctx.codec.decode(delivery.body);
     } catch (error) {
-      return dead('undecodable', error);
+      return this.dead(held, view, info, 'undecodable', error);
     }
-    if (ctx.schema) {
-      try {
-        data = await validateWith(ctx.schema, data);
-      } catch (error) {
-        return dead('invalid-payload', error);
-      }
+    if (ctx.schema) return this.validateThenRun(held, view, info, ctx.schema, data, now);
+    return this.run(held, jobOf(delivery, view, info, data, now), info);
+  }
+
+  private async validateThenRun(
+    held: HeldDelivery,
+    view: MessageView,
+    info: AttemptInfo,
+    schema: StandardSchemaV1<unknown, T>,
+    decoded: T,
+    now: number,
+  ): Promise<void> {
+    let data: T;
+    try {
+      data = await validateWith(schema, decoded);
+    } catch (error) {
+      return this.dead(held, view, info, 'invalid-payload', error);
     }
-    const job: Job<T> = {
-      id: delivery.id,
-      name,
-      data,
-      attempt: info.attempt,
-      maxAttempts: info.maxAttempts,
-      priority: view.priority,
-      headers: view.headers,
-      enqueuedAt: view.enqueuedAt ?? new Date(now),
-      raw: delivery.raw,
-    };
-    await this.run(held, job, info);
+    return this.run(held, jobOf(held.delivery, view, info, data, now), info);
+  }
+
+  /** Dead-letter a delivery whose payload cannot be run (undecodable, or refused by the schema). */
+  private dead(held: HeldDelivery, view: MessageView, info: AttemptInfo, reason: string, error: unknown) {
+    return deadLetter(this.scope, held.delivery, view.name, {
+      reason,
+      error: errorMessage(error),
+      attempts: info.attempt,
+    });
   }
 
   private async run(held: HeldDelivery, job: Job<T>, info: AttemptInfo): Promise<void> {
@@ -173,6 +181,21 @@ export class JobRunner<T> {
 }
 
 type Deadline = ReturnType<typeof jobDeadline>;
+
+/** The job a handler sees. */
+function jobOf<T>(delivery: Delivery, view: MessageView, info: AttemptInfo, data: T, now: number): Job<T> {
+  return {
+    id: delivery.id,
+    name: view.name,
+    data,
+    attempt: info.attempt,
+    maxAttempts: info.maxAttempts,
+    priority: view.priority,
+    headers: view.headers,
+    enqueuedAt: view.enqueuedAt ?? new Date(now),
+    raw: delivery.raw,
+  };
+}
 
 /**
  * The job's timeout: aborts its signal with a JobTimeoutError and rejects `elapsed`, so the attempt

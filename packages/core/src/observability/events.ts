@@ -30,9 +30,10 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
 
   /** Listener errors are isolated: a throwing listener never breaks job processing. */
   protected emit<K extends keyof Events & string>(event: K, ...args: Events[K]): void {
-    if (event === 'error' && this.emitter.listenerCount('error') === 0) {
-      // Without a listener an EventEmitter would throw; a worker must not die of a transient error.
-      process.emitWarning(args[0] as Error);
+    // Most events of a busy queue have no listener: nothing to call (this runs several times per job).
+    if (this.emitter.listenerCount(event) === 0) {
+      // Without a listener an EventEmitter would throw on `error`; a worker must not die of a transient error.
+      if (event === 'error') process.emitWarning(args[0] as Error);
       return;
     }
     try {
