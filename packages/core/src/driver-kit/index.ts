@@ -20,6 +20,7 @@ export {
   type DeliveryOperations,
   type FollowUps,
 } from './delivery.js';
+export { foreignError, foreignMessage } from './foreign-error.js';
 export { type GuardDriverOptions, guardDriver } from './guard.js';
 export {
   param,
