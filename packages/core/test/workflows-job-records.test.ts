@@ -115,6 +115,17 @@ describe('JobTracker', () => {
       },
     };
     const tracker = new JobTracker(flaky, 'q', DAY);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    // A failing batch whose update nobody awaits: no unhandled rejection.
+    void tracker.update('y', { id: 'y', state: 'waiting', attempts: 0 });
+    tracker.flush();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    process.off('unhandledRejection', onUnhandled);
+    expect(unhandled).toEqual([]);
+    expect(fail).toBe(false);
+    fail = true;
     await expect(tracker.update('x', { id: 'x', state: 'waiting', attempts: 0 })).rejects.toThrow(
       'connection reset',
     );

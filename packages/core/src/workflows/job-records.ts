@@ -36,9 +36,11 @@ interface Pending {
 
 /** One flush: every update buffered before it resolves when it is written. */
 interface Round {
+  /** Resolves once written; rejects when a `mergeMany` of the batch failed (every job of it failed). */
   readonly done: Promise<void>;
   resolve(): void;
-  /** Jobs whose write failed, with the error (their callers reject with it). */
+  reject(error: unknown): void;
+  /** Stores without `mergeMany`: jobs whose own write failed, with the error (their callers reject with it). */
   failures: Map<string, unknown> | undefined;
 }
 
@@ -53,10 +55,14 @@ function attempt(run: () => Promise<unknown> | undefined): Promise<unknown> {
 
 function newRound(): Round {
   let resolve!: () => void;
-  const done = new Promise<void>((r) => {
-    resolve = r;
+  let reject!: (error: unknown) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
   });
-  return { done, resolve, failures: undefined };
+  // Its callers hear of a failure; an update nobody awaits is no unhandled rejection.
+  done.catch(() => undefined);
+  return { done, resolve, reject, failures: undefined };
 }
 
 /**
@@ -141,6 +147,8 @@ export class JobTracker {
       // A tick queued from a promise callback runs once every queued promise callback has run.
       process.nextTick(() => this.flush());
     }
+    // One promise for the whole batch where the store writes it at once (no allocation per update).
+    if (this.store.mergeMany) return round.done;
     const written = round;
     return written.done.then(() => {
       if (written.failures?.has(id)) throw written.failures.get(id);
@@ -171,24 +179,23 @@ export class JobTracker {
       writes.push({ key: this.key(id), patch, options });
       if (evictable) this.keys.delete(id);
     }
-    const failed = (ids: Iterable<string>) => (error: unknown) => {
-      round.failures ??= new Map();
-      for (const id of ids) round.failures.set(id, error);
-    };
     const { store } = this;
-    let written: Promise<unknown>;
     if (store.mergeMany) {
-      // One call for the batch: when it fails, every job of the batch hears of it.
-      written = attempt(() => store.mergeMany?.(writes)).catch(failed(batch.keys()));
-    } else {
-      const ids = [...batch.keys()];
-      written = Promise.all(
-        writes.map(({ key, patch, options }, i) =>
-          attempt(() => store.merge(key, patch, options)).catch(failed([ids[i] as string])),
-        ),
+      return attempt(() => store.mergeMany?.(writes)).then(
+        () => round.resolve(),
+        (error: unknown) => round.reject(error),
       );
     }
-    return written.then(() => round.resolve());
+    const ids = [...batch.keys()];
+    const failed = (id: string) => (error: unknown) => {
+      round.failures ??= new Map();
+      round.failures.set(id, error);
+    };
+    return Promise.all(
+      writes.map(({ key, patch, options }, i) =>
+        attempt(() => store.merge(key, patch, options)).catch(failed(ids[i] as string)),
+      ),
+    ).then(() => round.resolve());
   }
 
   /** Everything updated so far, written (failures ignored: their callers hear of them). */
