@@ -280,6 +280,13 @@ export class BullmqDriver implements Driver {
     const receiver = this.#receiver(queue, options.lockMs);
     let jobs = await this.#run('receive', () => receiver.take(options));
     if (jobs.some((job) => job.repeatJobKey)) jobs = await this.#scheduledRuns(queue, receiver, jobs);
+    // The kit refuses a settle whose lock ran out without calling the broker, so such deliveries never leave
+    // the map on their own: drop them once it grows past what a consumer holds.
+    if (this.#byToken.size > 1000) {
+      const now = Date.now();
+      for (const [token, held] of this.#byToken)
+        if ((held.lockedUntil ?? 0) < now) this.#byToken.delete(token);
+    }
     const deliveries: Delivery[] = [];
     const reduces: Job[] = [];
     for (const job of jobs) {

@@ -8,7 +8,7 @@ import {
 } from '@queuekit/core';
 import { ErrorCode } from 'bullmq';
 
-/** Masks the arguments of `AUTH` / `HELLO` that ioredis attaches to its errors (`command.args`), in place. */
+/** Masks the arguments of `AUTH` / `HELLO` that ioredis attaches to its errors (`command.args`), in a copy. */
 const credentials = new Scrubber([], { credentialCommands: true });
 
 /** BullMQ's answers to a settle call of a consumer that no longer holds the job's lock. */

@@ -32,14 +32,8 @@ export interface BullmqDriverOptions {
   readonly onError?: (error: Error) => void;
 }
 
-/** Connection settings read from a `redis://` / `rediss://` URL. */
-export interface ParsedRedisUrl {
-  readonly redis: RedisOptions;
-  readonly prefix: string | undefined;
-}
-
 /** Parse a queue URL without ever echoing it (it may carry a password). */
-export function parseRedisUrl(url: string): ParsedRedisUrl {
+export function parseRedisUrl(url: string): { redis: RedisOptions; prefix: string | undefined } {
   let parsed: URL;
   try {
     parsed = new URL(url);

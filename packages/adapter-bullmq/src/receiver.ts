@@ -6,6 +6,7 @@ import {
   type Delivery,
   LockLostError,
   type ReceivedMessage,
+  type ReceiveOptions,
 } from '@queuekit/core';
 import { createDelivery, type ErrorClassifier, type WakeReason, Wakeup } from '@queuekit/core/driver-kit';
 import { type Job, type JobJson, type JobsOptions, Worker, type WorkerOptions } from 'bullmq';
@@ -34,7 +35,7 @@ export class FetchWorker extends Worker {
    * When each fetched job's lock runs out (epoch ms), counted from just before the call that took it: a
    * job can wait in the receiver's buffer, so its lock is older than its delivery.
    */
-  private readonly lockExpiry = new WeakMap<Job, number>();
+  readonly lockExpiry = new WeakMap<Job, number>();
 
   protected override getBlockTimeout(blockUntil: number): number {
     const timeout = super.getBlockTimeout(blockUntil);
@@ -72,14 +73,6 @@ export class FetchWorker extends Worker {
     return job;
   }
 
-  noteLock(job: Job, lockedUntil: number): void {
-    this.lockExpiry.set(job, lockedUntil);
-  }
-
-  lockedUntil(job: Job): number | undefined {
-    return this.lockExpiry.get(job);
-  }
-
   /** The job BullMQ locked while completing another (`fetchNext`); `calledAt`: when that call started. */
   async nextFromCompletion(next: unknown, token: string, calledAt: number): Promise<Job | undefined> {
     if (!Array.isArray(next) || !next[0]) return undefined;
@@ -101,14 +94,6 @@ export interface ReceiverSettings {
   /** The driver's error mapping and scrubbing, for its deliveries. */
   readonly classify: ErrorClassifier;
   readonly scrub: <E>(error: E) => E;
-}
-
-/** What a take asks for. */
-export interface TakeOptions {
-  readonly max: number;
-  readonly waitMs: number;
-  readonly lockMs: number;
-  readonly signal: AbortSignal;
 }
 
 /** A delivery of this driver: a settle-once kit delivery plus the in-place replacement `send` uses. */
@@ -187,7 +172,7 @@ export class QueueReceiver {
   }
 
   /** Take up to `max` jobs, waiting up to `waitMs` for the first one. */
-  async take(options: TakeOptions): Promise<Job[]> {
+  async take(options: ReceiveOptions): Promise<Job[]> {
     this.consumerStopped = false;
     this.lastSignal = options.signal;
     this.lockMs = options.lockMs;
@@ -236,11 +221,11 @@ export class QueueReceiver {
   }
 
   private async withFreshLock(job: Job): Promise<Job | undefined> {
-    if ((this.worker.lockedUntil(job) ?? 0) - Date.now() > (this.lockMs * 2) / 3) return job;
+    if ((this.worker.lockExpiry.get(job) ?? 0) - Date.now() > (this.lockMs * 2) / 3) return job;
     const calledAt = Date.now();
     try {
       if (!(await job.extendLock(job.token ?? '', this.lockMs))) return undefined;
-      this.worker.noteLock(job, calledAt + this.lockMs);
+      this.worker.lockExpiry.set(job, calledAt + this.lockMs);
       return job;
     } catch (error) {
       this.settings.onError(asError(error));
@@ -249,7 +234,7 @@ export class QueueReceiver {
   }
 
   /** The first job: one non-blocking try when `waitMs` is 0, else a long poll until the deadline. */
-  private async first(options: TakeOptions): Promise<Job | undefined> {
+  private async first(options: ReceiveOptions): Promise<Job | undefined> {
     if (options.waitMs <= 0) return this.fetchNow();
     const deadline = Date.now() + options.waitMs;
     let quickMisses = 0;
@@ -433,7 +418,7 @@ export class QueueReceiver {
     };
     const delivery: Delivery = createDelivery({
       message: held,
-      lockedUntil: this.worker.lockedUntil(job) ?? Date.now() + this.lockMs,
+      lockedUntil: this.worker.lockExpiry.get(job) ?? Date.now() + this.lockMs,
       deliveryToken: token,
       provider: 'bullmq',
       classify: this.settings.classify,

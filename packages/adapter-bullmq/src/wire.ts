@@ -73,13 +73,6 @@ export interface JobPlacement {
   readonly copy?: boolean;
 }
 
-/** A job ready for `Queue.add` / `Queue.addBulk`. */
-export interface BullJobSpec {
-  readonly name: string;
-  readonly data: unknown;
-  readonly opts: JobsOptions;
-}
-
 const JSON_TYPE = 'application/json';
 const encoder = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -258,7 +251,7 @@ export function toBullJob(
   message: OutgoingMessage,
   settings: JobSettings,
   placement: JobPlacement = { jobId: message.dedup ? bullJobId(message.id) : undefined },
-): BullJobSpec {
+): { readonly name: string; readonly data: unknown; readonly opts: JobsOptions } {
   const { data, e } = bodyToData(message.body, message.headers[H.contentType]);
   const { jobId } = placement;
   const attempts = positiveInt(message.headers[H.maxAttempts]);

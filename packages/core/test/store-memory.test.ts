@@ -65,6 +65,20 @@ describe('MemoryStore', () => {
     expect(await sorted('a:b:c:d:e:f:')).toEqual([]);
   });
 
+  it('merge keeps a __proto__ field as plain data, on a new key and on an existing one', async () => {
+    const store = new MemoryStore();
+    const patch = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}') as Record<string, unknown>;
+    await store.merge('new', patch);
+    await store.merge('old', { b: 2 });
+    await store.merge('old', patch);
+    for (const key of ['new', 'old']) {
+      const value = (await store.get<Record<string, unknown>>(key)) as Record<string, unknown>;
+      expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+      expect((value as { polluted?: unknown }).polluted).toBeUndefined();
+      expect(Object.getOwnPropertyDescriptor(value, '__proto__')?.value).toEqual({ polluted: true });
+    }
+  });
+
   it('keys() finds job records (kept out of the prefix index) and indexes only the other keys', async () => {
     const store = new MemoryStore();
     for (const key of ['qk:job:q:1', 'qk:job:q:2', 'qk:job:r:1', 'qk:sched:q:def:x'])

@@ -4,13 +4,20 @@ import type { Store, StoreMerge, StoreSetOptions, StoreTtlOptions } from './type
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
-/** A detached copy; flat records of primitives (the common case) skip the costly structuredClone. */
-function copyOf(patch: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  for (const key in patch) {
-    const value = patch[key];
-    if (value !== null && typeof value === 'object') return structuredClone(patch) as Record<string, unknown>;
+/**
+ * Copy `patch`'s fields into `target`, objects as detached copies; `__proto__` stays a plain field.
+ * Records are built field by field: V8 makes objects created by a spread slow to add fields to later
+ * (about 3 us per merge instead of 0.4 us, measured on Node 20).
+ */
+function assignCopies(target: Record<string, unknown>, patch: Readonly<Record<string, unknown>>) {
+  for (const field of Object.keys(patch)) {
+    const given = patch[field];
+    const value = given !== null && typeof given === 'object' ? structuredClone(given) : given;
+    if (field === '__proto__')
+      Object.defineProperty(target, field, { value, writable: true, enumerable: true, configurable: true });
+    else target[field] = value;
   }
-  return { ...patch };
+  return target;
 }
 
 interface Entry {
@@ -252,15 +259,11 @@ export class MemoryStore implements Store {
     const entry = this.live(key, now);
     const expiresAt = options.ttlMs ? MemoryStore.expiry(options.ttlMs, now) : (entry?.expiresAt ?? 0);
     const current = entry?.value;
-    let value: Record<string, unknown>;
-    if (typeof current === 'object' && current !== null && !Array.isArray(current)) {
-      // The stored object is the store's own (values go in and out as copies): merged in place.
-      value = current as Record<string, unknown>;
-      for (const field of Object.keys(patch)) {
-        const given = patch[field];
-        value[field] = given !== null && typeof given === 'object' ? structuredClone(given) : given;
-      }
-    } else value = copyOf(patch);
+    // The stored object is the store's own (values go in and out as copies): merged in place.
+    const value =
+      typeof current === 'object' && current !== null && !Array.isArray(current)
+        ? assignCopies(current as Record<string, unknown>, patch)
+        : assignCopies({}, patch);
     this.write(key, value, expiresAt, now, entry);
     this.mark(key, options.evictable);
   }
