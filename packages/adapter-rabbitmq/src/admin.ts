@@ -10,11 +10,11 @@ import {
   type RedriveOptions,
   settlesWithin,
 } from '@queuekit/core';
-import { Wakeup } from '@queuekit/core/driver-kit';
+import { foreignMessage, Wakeup } from '@queuekit/core/driver-kit';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type GetMessage } from 'amqplib';
-import { classifyError, describe, type ErrorContext } from './errors.js';
+import { classifyError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import { asDeadLetter, type Publication, received, redriven } from './wire.js';
+import { asDeadLetter, type Publication, redriven } from './wire.js';
 
 /** How long `close()` waits for the broker's answers (a black-holed broker never answers). */
 export const CLOSE_TIMEOUT_MS = 2_000;
@@ -66,6 +66,10 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     return this.#generation;
   }
 
+  private failed(error: unknown): void {
+    this.lastError = foreignMessage(error, this.#options.scrub);
+  }
+
   private start(): void {
     if (this.closed || this.model || this.loop) return;
     this.loop = this.connectLoop().finally(() => {
@@ -77,21 +81,17 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     const { url, tls, connectionName, reconnectInitialMs, reconnectMaxMs } = this.#options;
     for (let attempt = 0; !this.closed && !this.model; attempt++) {
       try {
-        const model = await amqp.connect(url, {
-          ...tls,
-          clientProperties: { connection_name: connectionName },
-          timeout: 10_000,
-        });
+        const clientProperties = { connection_name: connectionName };
+        const model = await amqp.connect(url, { ...tls, clientProperties, timeout: 10_000 });
         if (this.closed) return void (await model.close().catch(() => undefined));
         return this.adopt(model);
       } catch (error) {
-        this.lastError = describe(error, this.#options);
+        this.failed(error);
         const typed = classifyError(error, 'connect', this.#options);
         this.refused = typed instanceof AuthenticationError ? typed : undefined;
         if (this.refused) this.changed.wake();
-        const delayMs = Math.round(
-          Math.min(reconnectMaxMs, reconnectInitialMs * 2 ** attempt) * (0.8 + Math.random() * 0.2),
-        );
+        const backoff = Math.min(reconnectMaxMs, reconnectInitialMs * 2 ** attempt);
+        const delayMs = Math.round(backoff * (0.8 + Math.random() * 0.2));
         this.emit('connect-failed', this.lastError, delayMs);
         await abortableDelay(delayMs, this.stopRetry.signal);
       }
@@ -99,13 +99,11 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
   }
 
   private adopt(model: ChannelModel): void {
-    model.on('error', (error: unknown) => {
-      this.lastError = describe(error, this.#options);
-    });
+    model.on('error', (error: unknown) => this.failed(error));
     model.on('close', (error?: unknown) => {
       if (this.model !== model) return;
       this.model = undefined;
-      if (error) this.lastError = describe(error, this.#options);
+      if (error) this.failed(error);
       if (this.closed) return;
       this.emit('disconnected', this.lastError);
       this.start();
@@ -130,11 +128,8 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
       if (signal?.aborted) return undefined;
       if (this.refused) throw this.refused;
       this.start();
-      if (
-        (await this.changed.wait(deadline - Date.now(), signal)) === 'timeout' &&
-        !this.model &&
-        !this.closed
-      )
+      const woke = await this.changed.wait(deadline - Date.now(), signal);
+      if (woke === 'timeout' && !this.model && !this.closed)
         throw new BrokerUnavailableError(
           `RabbitMQ unavailable for ${timeoutMs} ms (${this.lastError}); nothing was done`,
         );
@@ -154,7 +149,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
         channel.on('error', () => undefined);
         return channel;
       } catch (error) {
-        this.lastError = describe(error, this.#options);
+        this.failed(error);
         if (this.closed) throw closedError();
         if (Date.now() >= deadline)
           throw new BrokerUnavailableError(`Could not open a RabbitMQ channel (${this.lastError})`);
@@ -181,11 +176,10 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     this.changed.wake();
     const model = this.model;
     this.model = undefined;
-    if (model && !(await settlesWithin(model.close(), deadline - Date.now()))) {
+    if (model && !(await settlesWithin(model.close(), deadline - Date.now())))
       (
         model as unknown as { connection?: { stream?: { destroy?: () => void } } }
       ).connection?.stream?.destroy?.();
-    }
     // A connect attempt in flight (a black hole answers no handshake) ends on its own timeout; don't wait for it.
     if (this.loop) await settlesWithin(this.loop, deadline - Date.now());
   }
@@ -217,6 +211,17 @@ export class ChannelSlot<C extends Channel> {
   holds(channel: Channel): boolean {
     return this.channel === channel;
   }
+}
+
+/** Up to `max` messages of `queue` by `basic.get`, unacked (they belong to `channel`). */
+export async function getUpTo(channel: Channel, queue: string, max: number): Promise<GetMessage[]> {
+  const messages: GetMessage[] = [];
+  while (messages.length < max) {
+    const message = await channel.get(queue, { noAck: false });
+    if (!message) break;
+    messages.push(message);
+  }
+  return messages;
 }
 
 export function deadLetterQueueName(queue: string): string {
@@ -256,30 +261,26 @@ export class Admin {
   }
 
   /** Every physical queue of `queue` with its arguments: work, dead-letter, then the wait queues. */
-  private queues(queue: string): Declaration[] {
+  private queues(queue: string): [Declaration, Declaration, ...Declaration[]] {
     const quorum = this.options.queueType === 'quorum';
     const dlx = { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': deadLetterQueueName(queue) };
+    const kind = quorum
+      ? { 'x-queue-type': 'quorum', 'x-delivery-limit': this.options.deliveryLimit }
+      : { 'x-max-priority': 10 };
     return [
-      [
-        queue,
-        quorum
-          ? { ...dlx, 'x-queue-type': 'quorum', 'x-delivery-limit': this.options.deliveryLimit }
-          : { ...dlx, 'x-max-priority': 10 },
-      ],
+      [queue, { ...dlx, ...kind }],
       [deadLetterQueueName(queue), quorum ? { 'x-queue-type': 'quorum' } : {}],
-      ...this.options.delayBucketsMs.map(
-        (bucket): Declaration => [
-          waitQueueName(queue, bucket),
-          { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue, 'x-message-ttl': bucket },
-        ],
-      ),
+      ...this.options.delayBucketsMs.map((bucket): Declaration => {
+        const back = { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue };
+        return [waitQueueName(queue, bucket), { ...back, 'x-message-ttl': bucket }];
+      }),
     ];
   }
 
   /** The smallest bucket that holds `delayMs` (the largest when none does; the core never asks for more). */
   bucketFor(delayMs: number): number {
     const buckets = this.options.delayBucketsMs;
-    return buckets.find((bucket) => delayMs <= bucket) ?? (buckets[buckets.length - 1] as number);
+    return buckets.find((bucket) => delayMs <= bucket) ?? buckets[buckets.length - 1]!;
   }
 
   /** Declare (once per driver) the work queue and its dead-letter queue, or with `bucketMs` that wait queue. */
@@ -287,7 +288,7 @@ export class Admin {
     const key = bucketMs === undefined ? queue : waitQueueName(queue, bucketMs);
     let pending = this.declared.get(key);
     if (!pending) {
-      const [work, dlq, ...waits] = this.queues(queue) as [Declaration, Declaration, ...Declaration[]];
+      const [work, dlq, ...waits] = this.queues(queue);
       const wanted = bucketMs === undefined ? [dlq, work] : waits.filter(([name]) => name === key);
       pending = (async () => {
         for (const [name, args] of wanted) await this.declare(name, args);
@@ -340,26 +341,24 @@ export class Admin {
     });
   }
 
-  /** Oldest first, at most `limit`, without consuming. */
-  async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
+  /** `work` on a channel of its own for the dead-letter queue of `queue` (declared first). */
+  private async onDeadLetters<R>(queue: string, work: (channel: Channel, dlq: string) => Promise<R>) {
     await this.ensure(queue);
-    return this.connection.withChannel(this.options.unavailableTimeoutMs, async (channel) => {
-      const out: DeadLetteredMessage[] = [];
-      while (out.length < limit) {
-        const message = await channel.get(deadLetterQueueName(queue), { noAck: false });
-        if (!message) break;
-        out.push(asDeadLetter(message));
-      }
-      return out;
-    });
+    const dlq = deadLetterQueueName(queue);
+    return this.connection.withChannel(this.options.unavailableTimeoutMs, (channel) => work(channel, dlq));
+  }
+
+  /** Oldest first, at most `limit`, without consuming. */
+  listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
+    return this.onDeadLetters(queue, async (channel, dlq) =>
+      (await getUpTo(channel, dlq, limit)).map(asDeadLetter),
+    );
   }
 
   /** Re-publish (confirmed) the chosen dead letters to `queue` with `options.headers` applied, then ack them. */
-  async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
-    await this.ensure(queue);
-    const wanted = options.ids ? new Set(options.ids) : undefined;
-    const dlq = deadLetterQueueName(queue);
-    return this.connection.withChannel(this.options.unavailableTimeoutMs, async (channel) => {
+  redriveDeadLetters(queue: string, { ids, headers }: RedriveOptions): Promise<number> {
+    const wanted = ids ? new Set(ids) : undefined;
+    return this.onDeadLetters(queue, async (channel, dlq) => {
       const { messageCount } = await channel.checkQueue(dlq);
       // A quorum queue puts back the messages a listing held (its channel closed) asynchronously, so right
       // after a list they may be missing from `messageCount` and from `basic.get` for a moment: ids asked for
@@ -367,38 +366,35 @@ export class Admin {
       const deadline = Date.now() + ID_SETTLE_MS;
       const found = new Set<string>();
       const stillLooking = () => wanted !== undefined && found.size < wanted.size && Date.now() < deadline;
+      const batch: GetMessage[] = [];
       let moved = 0;
-      let seen = 0;
-      while (seen < messageCount || stillLooking()) {
-        const batch: GetMessage[] = [];
-        while (batch.length < REDRIVE_BATCH && (seen < messageCount || stillLooking())) {
-          const message = await channel.get(dlq, { noAck: false });
-          if (!message) {
-            seen = Math.max(seen, messageCount);
-            if (batch.length > 0 || !stillLooking()) break;
-            await abortableDelay(20); // polling, bounded by the deadline
-            continue;
-          }
-          seen++;
-          const { id } = received(message, 'classic', () => '');
-          if (wanted && !wanted.has(id)) continue;
-          batch.push(message);
-          found.add(id);
-        }
-        if (batch.length === 0) continue;
-        await this.publish(batch.map((message) => redriven(queue, message, options.headers)));
+      const flush = async () => {
+        if (batch.length === 0) return;
+        await this.publish(batch.map((message) => redriven(queue, message, headers)));
         for (const message of batch) channel.ack(message);
-        moved += batch.length;
+        moved += batch.splice(0).length;
+      };
+      for (let seen = 0; seen < messageCount || stillLooking(); ) {
+        const message = await channel.get(dlq, { noAck: false });
+        if (!message) {
+          seen = Math.max(seen, messageCount);
+          await flush();
+          if (stillLooking()) await abortableDelay(20); // polling, bounded by the deadline
+          continue;
+        }
+        seen++;
+        const id = message.properties.messageId as unknown;
+        if (wanted && !(typeof id === 'string' && wanted.has(id))) continue;
+        batch.push(message);
+        found.add(typeof id === 'string' ? id : '');
+        if (batch.length >= REDRIVE_BATCH) await flush();
       }
+      await flush();
       return moved;
     });
   }
 
-  async purgeDeadLetters(queue: string): Promise<number> {
-    await this.ensure(queue);
-    return this.connection.withChannel(
-      this.options.unavailableTimeoutMs,
-      async (channel) => (await channel.purgeQueue(deadLetterQueueName(queue))).messageCount,
-    );
+  purgeDeadLetters(queue: string): Promise<number> {
+    return this.onDeadLetters(queue, async (channel, dlq) => (await channel.purgeQueue(dlq)).messageCount);
   }
 }

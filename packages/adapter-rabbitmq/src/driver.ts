@@ -80,7 +80,7 @@ export class RabbitMqDriver implements Driver {
     };
     const quorum = resolved.queueType === 'quorum';
     this.capabilities = {
-      maxDelayMs: resolved.delayBucketsMs[resolved.delayBucketsMs.length - 1] as number,
+      maxDelayMs: resolved.delayBucketsMs[resolved.delayBucketsMs.length - 1]!,
       priority: quorum ? 'emulated' : 'native',
       dedup: false,
       ordering: false,
@@ -174,11 +174,8 @@ export class RabbitMqDriver implements Driver {
 
   receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
     return this.call('receive', () => {
-      let consumer = this.consumers.get(queue);
-      if (!consumer) {
-        consumer = new QueueConsumer(queue, this.host);
-        this.consumers.set(queue, consumer);
-      }
+      const consumer = this.consumers.get(queue) ?? new QueueConsumer(queue, this.host);
+      this.consumers.set(queue, consumer);
       return consumer.receive(options);
     });
   }
@@ -228,11 +225,6 @@ export class RabbitMqDriver implements Driver {
   }
 }
 
-/** Key that correlates a `basic.return` with its publication (RabbitMQ sends the return before the confirm). */
-function returnKey(queue: string, messageId: unknown): string {
-  return `${queue}\u0000${typeof messageId === 'string' ? messageId : ''}`;
-}
-
 type Outcome = 'confirmed' | 'retry' | 'returned' | 'nacked';
 
 /**
@@ -242,7 +234,7 @@ type Outcome = 'confirmed' | 'retry' | 'returned' | 'nacked';
  */
 class Publisher {
   private readonly slot: ChannelSlot<ConfirmChannel>;
-  /** Returned, not yet confirmed messages per return key. */
+  /** Returned, not yet confirmed messages per `queue\0messageId` (RabbitMQ sends a return before its confirm). */
   private readonly returned = new Map<string, number>();
   /** Set while the channel's write buffer is full: every concurrent send waits for it. */
   private drained: Promise<void> | undefined;
@@ -253,8 +245,8 @@ class Publisher {
   ) {
     this.slot = new ChannelSlot(async (timeoutMs) => {
       const channel = await connection.channel(true, timeoutMs);
-      channel.on('return', (message: Message) => {
-        const key = returnKey(message.fields.routingKey, message.properties.messageId);
+      channel.on('return', ({ fields, properties }: Message) => {
+        const key = `${fields.routingKey}\u0000${properties.messageId ?? ''}`;
         this.returned.set(key, (this.returned.get(key) ?? 0) + 1);
       });
       return channel;
@@ -264,8 +256,7 @@ class Publisher {
   async publish(publications: readonly Publication[]): Promise<Publication[]> {
     const deadline = Date.now() + this.timeoutMs;
     const returned: Publication[] = [];
-    let pending = publications;
-    for (;;) {
+    for (let pending = publications; pending.length > 0; ) {
       const left = deadline - Date.now();
       if (left <= 0)
         throw new BrokerUnavailableError(
@@ -276,11 +267,13 @@ class Publisher {
       if (nacked > 0) throw new BrokerUnavailableError(`RabbitMQ refused ${nacked} message(s) (basic.nack)`);
       returned.push(...pending.filter((_, i) => outcomes[i] === 'returned'));
       pending = pending.filter((_, i) => outcomes[i] === 'retry');
-      if (pending.length === 0) return returned;
     }
+    return returned;
   }
 
-  private claimReturn(key: string): boolean {
+  /** Whether the message to `queue` with `messageId` was returned (a return comes before its confirm). */
+  private claimReturn(queue: string, messageId: string | undefined): boolean {
+    const key = `${queue}\u0000${messageId ?? ''}`;
     const count = this.returned.get(key) ?? 0;
     if (count > 1) this.returned.set(key, count - 1);
     else this.returned.delete(key);
@@ -300,15 +293,14 @@ class Publisher {
       if (--left === 0) resolve(outcomes);
     };
     for (let i = 0; i < publications.length; i++) {
-      const { queue, content, options } = publications[i] as Publication;
+      const { queue, content, options } = publications[i]!;
       if (this.drained) await this.drained;
       if (!this.slot.holds(channel)) {
         settle(i, 'retry');
         continue;
       }
-      // The return of a message comes before its confirm: with none pending, there is nothing to claim.
       const confirmed = (error: unknown) => {
-        const returned = this.returned.size > 0 && this.claimReturn(returnKey(queue, options.messageId));
+        const returned = this.returned.size > 0 && this.claimReturn(queue, options.messageId);
         if (error) settle(i, this.slot.holds(channel) ? 'nacked' : 'retry');
         else settle(i, returned ? 'returned' : 'confirmed');
       };
@@ -329,13 +321,11 @@ class Publisher {
   private waitForDrain(channel: ConfirmChannel): Promise<void> {
     this.drained ??= new Promise<void>((resolve) => {
       const done = () => {
-        channel.off('drain', done);
-        channel.off('close', done);
+        channel.off('drain', done).off('close', done);
         this.drained = undefined;
         resolve();
       };
-      channel.on('drain', done);
-      channel.on('close', done);
+      channel.on('drain', done).on('close', done);
     });
     return this.drained;
   }

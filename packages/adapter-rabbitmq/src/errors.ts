@@ -3,6 +3,7 @@
  * amqplib's own error objects (they can reach the connection, and through it the URL).
  */
 import { AuthenticationError, ConfigError, DriverError, QueuekitError } from '@queuekit/core';
+import { foreignError } from '@queuekit/core/driver-kit';
 
 /** What {@link classifyError} needs from its driver. */
 export interface ErrorContext {
@@ -18,37 +19,6 @@ const UNTRUSTED =
 /** The broker's TLS alerts: no client certificate, or one it does not accept. */
 const REFUSED_HANDSHAKE =
   /^ERR_SSL_.*ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|ACCESS_DENIED|HANDSHAKE_FAILURE|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE)$/;
-
-/** `error`'s field, or undefined when reading it throws (a hostile getter). */
-function read(error: unknown, field: string): unknown {
-  try {
-    return (error as Record<string, unknown> | null | undefined)?.[field];
-  } catch {
-    return undefined;
-  }
-}
-
-/** A readable, secret-free description of what was thrown. */
-export function describe(error: unknown, context: ErrorContext): string {
-  const message = read(error, 'message');
-  try {
-    return context.scrub(typeof message === 'string' ? message : String(error));
-  } catch {
-    return Object.prototype.toString.call(error);
-  }
-}
-
-/** A plain Error with only the name, message, stack and primitive `code` of `error`, scrubbed, through its causes. */
-function safeCopy(error: unknown, context: ErrorContext, depth = 0): Error {
-  const [name, stack, code, cause] = ['name', 'stack', 'code', 'cause'].map((field) => read(error, field));
-  const chained = cause !== undefined && depth < 8 ? { cause: safeCopy(cause, context, depth + 1) } : {};
-  const copy = new Error(describe(error, context), chained);
-  if (typeof name === 'string') copy.name = name;
-  copy.stack = typeof stack === 'string' ? context.scrub(stack) : `${copy.name}: ${copy.message}`;
-  if (typeof code === 'number') Object.assign(copy, { code });
-  if (typeof code === 'string') Object.assign(copy, { code: context.scrub(code) });
-  return copy;
-}
 
 /** Why the broker refused us when retrying cannot help (credentials, vhost, certificates), else undefined. */
 function refusal(code: unknown, text: string, broker: string): string | undefined {
@@ -74,16 +44,15 @@ function refusal(code: unknown, text: string, broker: string): string | undefine
 export function classifyError(error: unknown, operation: string, context: ErrorContext): QueuekitError {
   try {
     if (QueuekitError.is(error)) return error;
-    const code = read(error, 'code');
-    const text = describe(error, context);
-    const refused = refusal(code, text, context.broker);
+    const cause = foreignError(error, context.scrub);
+    const { code } = cause as { code?: unknown };
+    const refused = refusal(code, cause.message, context.broker);
     if (refused) return new AuthenticationError(context.broker, refused);
     if (operation.startsWith('declare ') && code === 406)
       return new ConfigError(
         'queueType',
-        `queue \`${operation.slice(8)}\` already exists with other arguments (${text}); delete it or match its type`,
+        `queue \`${operation.slice(8)}\` already exists with other arguments (${cause.message}); delete it or match its type`,
       );
-    const cause = safeCopy(error, context);
     return new DriverError('rabbitmq', operation, cause.message, { cause });
   } catch {
     return new DriverError('rabbitmq', operation, 'an error that could not be read');

@@ -19,10 +19,8 @@ export {
 } from './options.js';
 
 /**
- * Entry point of the URL registry (`createQueue({ url: 'amqp://...' })`); the URL's query carries the other
- * options (see `RabbitMqDriverOptions.url`). The driver connects in the background, not before it is handed
- * over: a queue closed while the broker is unreachable would otherwise wait for this connect (up to
- * `unavailableTimeoutMs`) before it could close it. Each call waits for the connection itself, and fails typed.
+ * Entry point of the URL registry (`createQueue({ url: 'amqp://...' })`). It connects in the background: a queue
+ * closed while the broker is unreachable must not first wait for this connect. Each call waits for it, typed.
  */
 export async function createDriver(options: DriverFactoryOptions): Promise<RabbitMqDriver> {
   const driver = new RabbitMqDriver({ url: options.url });

@@ -83,7 +83,6 @@ export const DEFAULT_DELAY_BUCKETS_MS: readonly number[] = [
 ];
 
 const USAGE = 'expected amqp://user:pass@host:5672/vhost or amqps://...';
-const positive = param.int({ min: 1 });
 
 /** The driver's options that a URL may carry, with their defaults. */
 const SETTINGS = {
@@ -91,18 +90,21 @@ const SETTINGS = {
   deliveryLimit: param.int({ min: 1, default: 50 }),
   atomicFollowUps: param.bool({ default: true }),
 } as const;
-
-/** Query parameters taken out of the URL before amqplib sees it: the driver's and RabbitMQ's TLS names. */
-const OWN_PARAMS = {
-  queueType: param.enum(['classic', 'quorum']),
-  deliveryLimit: positive,
-  atomicFollowUps: param.bool(),
+/** RabbitMQ's TLS names, taken out of the URL (with the driver's own) before amqplib sees it. */
+const TLS_PARAMS = {
   cacertfile: param.string(),
   certfile: param.string(),
   keyfile: param.string(),
   verify: param.enum(['verify_peer', 'verify_none']),
   server_name_indication: param.string(),
 } as const;
+/** amqplib's own query parameters: checked, and left in the URL for it. */
+const AMQPLIB_PARAMS = {
+  heartbeat: param.int({ min: 0 }),
+  frameMax: param.int({ min: 1 }),
+  channelMax: param.int({ min: 1 }),
+  locale: param.string(),
+};
 const LIMITS = {
   unavailableTimeoutMs: param.int({ min: 1, default: 15_000 }),
   maxPayloadBytes: param.int({ min: 1, default: 16 * 1024 * 1024 }),
@@ -111,13 +113,6 @@ const LIMITS = {
 const RECONNECT = {
   initialDelayMs: param.int({ min: 1, default: 100 }),
   maxDelayMs: param.int({ min: 1, default: 5_000 }),
-};
-/** amqplib's own query parameters: checked, and left in the URL for it. */
-const AMQPLIB_PARAMS = {
-  heartbeat: param.int({ min: 0 }),
-  frameMax: positive,
-  channelMax: positive,
-  locale: param.string(),
 };
 
 /** Validate options and fill in defaults. Errors name the field and never include the URL. */
@@ -132,13 +127,16 @@ export function resolveOptions(options: RabbitMqDriverOptions) {
   }
   const query = parseParams(
     parsed.searchParams,
-    { ...OWN_PARAMS, ...AMQPLIB_PARAMS },
+    { ...SETTINGS, ...TLS_PARAMS, ...AMQPLIB_PARAMS },
     { fieldPrefix: 'url.' },
   );
-  const own = Object.keys(OWN_PARAMS).filter((name) => parsed.searchParams.has(name));
+  const own = [...Object.keys(SETTINGS), ...Object.keys(TLS_PARAMS)].filter((name) =>
+    parsed.searchParams.has(name),
+  );
   for (const name of own) parsed.searchParams.delete(name);
   const secure = parsed.protocol.toLowerCase() === 'amqps:';
   const tls = resolveTls(secure, query, options.tls);
+  // Options given in code win over the URL's (which holds the defaults).
   const settings = parseParams(
     {
       queueType: options.queueType ?? query.queueType,
@@ -180,6 +178,11 @@ export function resolveOptions(options: RabbitMqDriverOptions) {
   };
 }
 
+const TLS_CHECKS = {
+  passphrase: param.string(),
+  servername: param.string({ pattern: /./ }),
+  rejectUnauthorized: param.bool(),
+} as const;
 const URL_NAMES = { ca: 'cacertfile', cert: 'certfile', key: 'keyfile' } as const;
 
 /** PEM bytes of `source`; a key's source is never echoed (a mistyped PEM would be read as a path). */
@@ -193,26 +196,21 @@ function pem(field: string, source: PemSource, secret = false): Buffer {
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     const why = typeof code === 'string' ? ` (${code})` : '';
-    throw new ConfigError(
-      field,
-      secret ? `cannot read the key file${why}` : `cannot read the file \`${source}\`${why}`,
-    );
+    throw new ConfigError(field, `cannot read the ${secret ? 'key file' : `file \`${source}\``}${why}`);
   }
 }
 
 /** The explicit `tls` options over the URL's TLS parameters (RabbitMQ's names); undefined when neither gives any. */
 function resolveTls(
   secure: boolean,
-  query: {
-    readonly [K in 'cacertfile' | 'certfile' | 'keyfile' | 'verify' | 'server_name_indication']?: string;
-  },
+  query: { readonly [K in keyof typeof TLS_PARAMS]?: string },
   options: RabbitMqTlsOptions | undefined,
 ) {
   if (options !== undefined && (typeof options !== 'object' || options === null))
     throw new ConfigError('tls', 'expected an object');
   const { cacertfile, certfile, keyfile, verify, server_name_indication } = query;
-  const fromUrl = [cacertfile, certfile, keyfile, verify, server_name_indication].some(
-    (v) => v !== undefined,
+  const fromUrl = Object.keys(TLS_PARAMS).some(
+    (name) => query[name as keyof typeof TLS_PARAMS] !== undefined,
   );
   if (!fromUrl && options === undefined) return undefined;
   if (!secure) throw new ConfigError('tls', 'TLS options need an amqps:// URL (amqp:// is plaintext)');
@@ -221,22 +219,10 @@ function resolveTls(
   const key = options?.key ?? keyfile;
   if ((cert === undefined) !== (key === undefined))
     throw new ConfigError(
-      cert === undefined ? 'tls.cert' : 'tls.key',
+      `tls.${cert === undefined ? 'cert' : 'key'}`,
       'a client certificate needs both cert and key',
     );
-  const checked = parseParams(
-    {
-      passphrase: options?.passphrase,
-      servername: options?.servername,
-      rejectUnauthorized: options?.rejectUnauthorized,
-    },
-    {
-      passphrase: param.string(),
-      servername: param.string({ pattern: /./ }),
-      rejectUnauthorized: param.bool(),
-    },
-    { fieldPrefix: 'tls.' },
-  );
+  const checked = parseParams({ ...options }, TLS_CHECKS, { unknown: 'ignore', fieldPrefix: 'tls.' });
   const servername = checked.servername ?? server_name_indication;
   const rejectUnauthorized =
     checked.rejectUnauthorized ?? (verify === undefined ? undefined : verify === 'verify_peer');

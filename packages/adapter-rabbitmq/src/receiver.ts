@@ -10,7 +10,7 @@ import {
 } from '@queuekit/core';
 import { createDelivery, type DeliveryOperations, type FollowUps, Wakeup } from '@queuekit/core/driver-kit';
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
-import { type ConnectionManager, deadLetterQueueName } from './admin.js';
+import { type ConnectionManager, deadLetterQueueName, getUpTo } from './admin.js';
 import type { ResolvedOptions } from './options.js';
 import { deadLettered, givenBack, type Publication, received } from './wire.js';
 
@@ -96,6 +96,7 @@ export class ChannelTransaction {
 }
 
 type Taken = { channel: Channel; messages: Message[] };
+const LOST = 'The channel of this delivery closed, or it was settled: RabbitMQ redelivers it';
 
 /**
  * The push-to-pull bridge for one queue: an AMQP consumer (manual ack) on a channel of its own, whose prefetch
@@ -113,8 +114,6 @@ export class QueueConsumer {
   private buffer: Message[] = [];
   private unsettled = 0;
   private readonly arrivals = new Wakeup();
-  private readonly classify = (error: unknown, operation: string) =>
-    this.host.classifyError(error, operation);
   private starting: Promise<void> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private lastTakeAt = 0;
@@ -133,33 +132,28 @@ export class QueueConsumer {
     const max = Math.max(0, Math.floor(asked));
     const deadline = Date.now() + waitMs;
     const timeoutMs = this.host.options.unavailableTimeoutMs;
-    while (max > 0) {
+    while (max > 0 && !this.host.closed.aborted) {
       if (signal.aborted) {
         await this.pause();
         return [];
       }
-      if (this.host.closed.aborted) return [];
       if (waitMs <= 0) return this.deliveries(this.take(max) ?? (await this.getNow(max, timeoutMs)));
       const taken = this.take(max);
       if (taken) return this.deliveries(taken);
       if (!(await this.host.connection.open(timeoutMs, signal))) continue;
-      await this.ensure(max, timeoutMs);
+      // Register (or widen) a consumer with room for `max` more deliveries.
+      while (!(this.channel && this.consumerTag !== undefined && this.prefetch >= this.unsettled + max)) {
+        this.starting ??= this.start(this.unsettled + max, timeoutMs).finally(() => {
+          this.starting = undefined;
+        });
+        await this.starting;
+      }
       const again = this.take(max);
       if (again) return this.deliveries(again);
       if (deadline <= Date.now()) return [];
       await this.arrivals.wait(deadline - Date.now(), signal);
     }
     return [];
-  }
-
-  /** Make sure a consumer with room for `max` more deliveries is registered (waits for the broker). */
-  private async ensure(max: number, timeoutMs: number): Promise<void> {
-    while (!(this.channel && this.consumerTag !== undefined && this.prefetch >= this.unsettled + max)) {
-      this.starting ??= this.start(this.unsettled + max, timeoutMs).finally(() => {
-        this.starting = undefined;
-      });
-      await this.starting;
-    }
   }
 
   private async openChannel(timeoutMs: number): Promise<Channel> {
@@ -174,43 +168,40 @@ export class QueueConsumer {
     return channel;
   }
 
-  private async getNow(max: number, timeoutMs: number): Promise<Taken | undefined> {
-    const channel = await this.openChannel(timeoutMs);
-    const messages: Message[] = [];
+  /**
+   * `work` on `channel`; undefined when the channel closed under it (what it fetched is back in the queue, the
+   * next receive opens a new channel): only an error on a live channel is news.
+   */
+  private async unlessLost<R>(channel: Channel, work: () => Promise<R>): Promise<R | undefined> {
     try {
-      while (messages.length < max && this.channel === channel) {
-        const message = await channel.get(this.queue, { noAck: false });
-        if (!message) break;
-        messages.push(message);
-        this.unsettled++;
-      }
+      return await work();
     } catch (error) {
-      // Closed under the get (what it fetched is back in the queue, the next receive opens a new channel):
-      // only an error on a live channel is news.
       if (this.channel === channel) throw error;
       return undefined;
     }
-    return messages.length > 0 ? { channel, messages } : undefined;
+  }
+
+  private async getNow(max: number, timeoutMs: number): Promise<Taken | undefined> {
+    const channel = await this.openChannel(timeoutMs);
+    const messages = await this.unlessLost(channel, () => getUpTo(channel, this.queue, max));
+    if (!messages?.length || this.channel !== channel) return undefined;
+    this.unsettled += messages.length;
+    return { channel, messages };
   }
 
   private async start(prefetch: number, timeoutMs: number): Promise<void> {
     const channel = await this.openChannel(timeoutMs);
     const previous = this.consumerTag;
-    let consumerTag: string;
-    try {
+    const consumer = await this.unlessLost(channel, async () => {
       await channel.prefetch(prefetch, false);
-      ({ consumerTag } = await channel.consume(
+      return channel.consume(
         this.queue,
         (message) => (message ? this.arrived(channel, message) : this.cancelledByBroker(channel)),
         { noAck: false },
-      ));
-    } catch (error) {
-      // Closed under us (see getNow): `ensure` starts again on a new channel.
-      if (this.channel === channel) throw error;
-      return;
-    }
-    if (this.channel !== channel) return;
-    this.consumerTag = consumerTag;
+      );
+    });
+    if (!consumer || this.channel !== channel) return;
+    this.consumerTag = consumer.consumerTag;
     this.prefetch = prefetch;
     if (previous !== undefined) await channel.cancel(previous).catch(() => undefined);
   }
@@ -289,45 +280,38 @@ export class QueueConsumer {
 
   private delivery(channel: Channel, message: Message): Delivery {
     const { host, queue } = this;
+    const classify = host.classifyError;
     const fields = received(message, host.options.queueType, () => `rabbitmq-${randomUUID()}`);
-    const lockLost = () =>
-      new LockLostError('The channel of this delivery closed, or it was settled: RabbitMQ redelivers it');
     const settle = async (action: (ch: Channel) => void, transactional = false) => {
-      if (!(await this.settle(channel, action, 1, transactional))) throw lockLost();
+      if (!(await this.settle(channel, action, 1, transactional))) throw new LockLostError(LOST);
     };
     const ack = () => settle((ch) => ch.ack(message));
-    const ackWith = async (followUps: FollowUps) => {
-      const publications: Publication[] = [];
-      for (const { queue: target, messages } of followUps)
-        publications.push(...(await host.plan(target, messages)));
-      if (publications.length === 0) return ack();
-      // Every frame of this unit is written in one synchronous block, so no commit of another delivery can
-      // split it: the follow-ups and the ack are committed together or not at all.
-      await settle((ch) => {
-        for (const { queue: target, content, options } of publications)
-          ch.publish('', target, content, options);
-        ch.ack(message);
-      }, true);
-    };
     const operations: DeliveryOperations = {
       ack,
       deadLetter: async (info: DeadLetterInfo) => {
-        if (this.channel !== channel) throw lockLost();
+        if (this.channel !== channel) return ack(); // LockLostError, nothing published
         const copy = deadLettered(deadLetterQueueName(queue), message, info, fields.deliveryCount);
         await host.publish([copy], queue);
         await ack();
       },
     };
-    if (host.options.atomicFollowUps) operations.ackWith = ackWith;
+    if (host.options.atomicFollowUps)
+      operations.ackWith = async (followUps: FollowUps) => {
+        const publications: Publication[] = [];
+        for (const { queue: target, messages } of followUps)
+          publications.push(...(await host.plan(target, messages)));
+        if (publications.length === 0) return ack();
+        // Every frame of this unit is written in one synchronous block, so no commit of another delivery can
+        // split it: the follow-ups and the ack are committed together or not at all.
+        await settle((ch) => {
+          for (const { queue: target, content, options } of publications)
+            ch.publish('', target, content, options);
+          ch.ack(message);
+        }, true);
+      };
     // No lock runs out: a delivery is held until it is settled or its channel closes.
     const lockedUntil = Number.POSITIVE_INFINITY;
-    return createDelivery({
-      message: fields,
-      lockedUntil,
-      provider: 'rabbitmq',
-      classify: this.classify,
-      operations,
-    });
+    return createDelivery({ message: fields, lockedUntil, provider: 'rabbitmq', classify, operations });
   }
 
   /**

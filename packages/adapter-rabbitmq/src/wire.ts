@@ -26,28 +26,21 @@ const DELIVERY_COUNT = 'x-qk-delivery-count';
 /** Longest error text kept in a header (AMQP header tables are small). */
 const MAX_ERROR_CHARS = 4_000;
 const { deadLetterReason: REASON, deadLetterError: ERROR, contentType: CONTENT_TYPE } = CORE_HEADERS;
-
-/** Headers RabbitMQ adds itself (delivery count, death records); they are not part of the job. */
-const BROKER_HEADERS = [
-  'x-death',
-  'x-delivery-count',
-  ...['exchange', 'queue', 'reason'].flatMap((field) => [`x-first-death-${field}`, `x-last-death-${field}`]),
-];
 /** The broker's bookkeeping (`x-death`, `x-*-death-*`, `x-delivery-count`) and the driver's own (`x-qk-*`). */
 const BOOKKEEPING = /^x-(qk-|death|first-death|last-death|delivery-count$)/;
+const DEATH_FIELDS = ['exchange', 'queue', 'reason'];
 
 /**
- * Header names the driver or RabbitMQ interprets, plus `CC` / `BCC` (sender-selected distribution would
- * route copies of the job to other queues). The core refuses them in user headers; the driver drops them
- * (and any `x-qk-*`) from what it publishes, so nothing user-set is read as bookkeeping.
+ * Header names RabbitMQ (delivery count, death records) or the driver interprets, plus `CC` / `BCC`
+ * (sender-selected distribution would route copies of the job to other queues). The core refuses them in user
+ * headers; the driver drops them (and any `x-qk-*`) from what it publishes, so nothing user-set is read as
+ * bookkeeping.
  */
 export const RESERVED_HEADERS: readonly string[] = [
-  ...BROKER_HEADERS,
-  ATTEMPTS,
-  DEAD_LETTERED_AT,
-  DELIVERY_COUNT,
-  'cc',
-  'bcc',
+  'x-death',
+  'x-delivery-count',
+  ...DEATH_FIELDS.flatMap((field) => [`x-first-death-${field}`, `x-last-death-${field}`]),
+  ...[ATTEMPTS, DEAD_LETTERED_AT, DELIVERY_COUNT, 'cc', 'bcc'],
 ];
 const RESERVED = new Set(RESERVED_HEADERS);
 
@@ -63,12 +56,13 @@ function isReserved(name: string): boolean {
 export function publishOptions(message: OutgoingMessage): Options.Publish {
   const given = message.headers;
   const headers: Record<string, string> = {};
-  for (const key in given) if (key !== CONTENT_TYPE && !isReserved(key)) headers[key] = given[key] as string;
+  for (const key in given) if (key !== CONTENT_TYPE && !isReserved(key)) headers[key] = given[key]!;
+  const timestamp = Math.floor(Date.now() / 1000);
   const options: Options.Publish = {
     persistent: true,
     messageId: message.id,
     type: message.name,
-    timestamp: Math.floor(Date.now() / 1000),
+    timestamp,
     headers,
   };
   // `content-type` travels as the AMQP property only (read back into the headers on receive).
@@ -87,9 +81,10 @@ function headersOf(message: Message): Record<string, unknown> {
   return (message.properties.headers ?? {}) as Record<string, unknown>;
 }
 
-/** A header value as a string (foreign publishers may send numbers, booleans, bytes or tables). */
-function headerString(value: unknown): string {
-  if (typeof value === 'string') return value;
+/** A header as a string, if present (foreign publishers may send numbers, booleans, bytes or tables). */
+function header(headers: Record<string, unknown>, key: string): string | undefined {
+  const value = headers[key];
+  if (value === undefined || value === null || typeof value === 'string') return value ?? undefined;
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
     return String(value);
@@ -100,21 +95,14 @@ function headerString(value: unknown): string {
   }
 }
 
-/** A header as a string, if present. */
-function header(message: Message, key: string): string | undefined {
-  const value = headersOf(message)[key];
-  return value === undefined || value === null ? undefined : headerString(value);
-}
-
 /** The message's headers as the core sees them: string values, bookkeeping and dead-letter headers removed. */
 function coreHeaders(message: Message): Record<string, string> {
   const out: Record<string, string> = {};
   const headers = headersOf(message);
   for (const key in headers) {
-    const value = headers[key];
-    if (value === undefined || value === null || BOOKKEEPING.test(key) || key === REASON || key === ERROR)
-      continue;
-    out[key] = headerString(value);
+    if (BOOKKEEPING.test(key) || key === REASON || key === ERROR) continue;
+    const value = header(headers, key);
+    if (value !== undefined) out[key] = value;
   }
   const contentType = message.properties.contentType as unknown;
   if (out[CONTENT_TYPE] === undefined && typeof contentType === 'string') out[CONTENT_TYPE] = contentType;
@@ -135,11 +123,7 @@ function deliveryCountOf(message: Message, queueType: RabbitMqQueueType): number
 }
 
 /** The ReceivedMessage of an AMQP message; `fallbackId` names one a foreign publisher sent without `messageId`. */
-export function received(
-  message: Message,
-  queueType: RabbitMqQueueType,
-  fallbackId: () => string,
-): ReceivedMessage {
+export function received(message: Message, queueType: RabbitMqQueueType, fallbackId: () => string) {
   const props = message.properties;
   const timestamp = Number(props.timestamp);
   const priority = Number(props.priority);
@@ -166,22 +150,23 @@ const COPIED = [
   'contentEncoding',
   'priority',
   'correlationId',
-] as const;
+];
 
 /** A persistent copy of `message` to `queue`: same properties, the headers `keep` accepts, then `extra`. */
 function copy(
   queue: string,
   message: Message,
   keep: (key: string) => boolean,
-  extra: Readonly<Record<string, unknown>> = {},
+  extra: object = {},
 ): Publication {
   const headers: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(headersOf(message))) if (keep(key)) headers[key] = value;
-  const options: Options.Publish & Partial<MessageProperties> = {
+  const options: Options.Publish & Record<string, unknown> = {
     persistent: true,
     headers: { ...headers, ...extra },
   };
-  for (const key of COPIED) if (message.properties[key] !== undefined) options[key] = message.properties[key];
+  const props = message.properties as MessageProperties & Record<string, unknown>;
+  for (const key of COPIED) if (props[key] !== undefined) options[key] = props[key];
   return { queue, content: message.content, options };
 }
 
@@ -202,34 +187,25 @@ export function deadLettered(queue: string, message: Message, info: DeadLetterIn
 }
 
 /** A dead letter sent back to `queue` with `headers` applied and no bookkeeping left (a fresh delivery count). */
-export function redriven(
-  queue: string,
-  message: Message,
-  headers: Readonly<Record<string, string>>,
-): Publication {
+export function redriven(queue: string, message: Message, headers: Readonly<Record<string, string>>) {
   return copy(queue, message, (key) => !BOOKKEEPING.test(key) && key !== REASON && key !== ERROR, headers);
-}
-
-/** Why a message sits in the dead-letter queue: ours, or RabbitMQ's own `x-death` reason (`delivery-limit`...). */
-function deadLetterReason(message: Message): string {
-  const ours = header(message, REASON);
-  if (ours !== undefined) return ours;
-  const death = headersOf(message)['x-death'];
-  const first = Array.isArray(death) ? (death[0] as { reason?: unknown } | undefined) : undefined;
-  const reason = first?.reason ?? headersOf(message)['x-first-death-reason'];
-  return reason === undefined ? 'unknown' : headerString(reason).replace(/_/g, '-');
 }
 
 /** A message of a dead-letter queue as the core lists it (its delivery count as recorded when dead-lettered). */
 export function asDeadLetter(message: Message): DeadLetteredMessage {
-  const attempts = Number(header(message, ATTEMPTS));
-  const deliveryCount = Number(header(message, DELIVERY_COUNT));
-  const at = Number(header(message, DEAD_LETTERED_AT));
-  const error = header(message, ERROR);
+  const headers = headersOf(message);
+  const [attempts, deliveryCount, at] = [ATTEMPTS, DELIVERY_COUNT, DEAD_LETTERED_AT].map((key) =>
+    Number(header(headers, key)),
+  ) as [number, number, number];
+  const error = header(headers, ERROR);
+  // Ours, or RabbitMQ's own `x-death` reason (`delivery-limit`...).
+  const death = headers['x-death'];
+  const first = Array.isArray(death) ? (death[0] as Record<string, unknown> | undefined) : undefined;
+  const theirs = header({ reason: first?.reason ?? headers['x-first-death-reason'] }, 'reason');
   return {
     ...received(message, 'classic', () => `rabbitmq-dlq-${message.fields.deliveryTag}`),
     deliveryCount: Number.isInteger(deliveryCount) && deliveryCount > 0 ? deliveryCount : 1,
-    reason: deadLetterReason(message),
+    reason: header(headers, REASON) ?? theirs?.replace(/_/g, '-') ?? 'unknown',
     ...(error === undefined ? {} : { error }),
     ...(Number.isInteger(attempts) && attempts > 0 ? { attempts } : {}),
     ...(Number.isFinite(at) && at > 0 ? { deadLetteredAt: new Date(at) } : {}),

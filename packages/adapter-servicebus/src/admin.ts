@@ -19,7 +19,7 @@ import { DEAD_LETTERED_AT, toDeadLettered, toReceivedMessage, toServiceBusMessag
 const PAGE = 250;
 /** Stats stop counting past this many messages (the field is then left out). */
 const STATS_PEEK_CAP = 5000;
-/** Wait for the next dead letter during redrive and purge before calling the subqueue empty. */
+/** Wait for the first dead letter of a receive during redrive and purge. */
 const DLQ_DRAIN_WAIT_MS = 1000;
 
 /** Create `queue` through the administration API unless it exists. */
@@ -154,10 +154,11 @@ async function drainDeadLetters(
     if ((await receiver.peekMessages(1, { fromSequenceNumber: Long.ZERO })).length === 0) return 0;
     for (;;) {
       const batch = await receiver.receiveMessages(PAGE, { maxWaitTimeInMs: DLQ_DRAIN_WAIT_MS });
-      if (batch.length === 0) return settled;
       for (const message of batch)
         if (await visit(receiver, message)) settled++;
         else kept.push(message);
+      // The SDK drains the link before it answers: fewer than asked is all the subqueue had.
+      if (batch.length < PAGE) return settled;
     }
   } finally {
     for (const message of kept) await receiver.abandonMessage(message).catch(() => undefined);

@@ -1,6 +1,5 @@
 /**
- * Azure Service Bus adapter for queuekit: `createQueue({ url: 'servicebus://my-namespace/emails', name: 'emails' })`
- * (Microsoft Entra ID), or a connection string in the URL or in `SERVICEBUS_CONNECTION_STRING`.
+ * Azure Service Bus adapter for queuekit (`servicebus://NAMESPACE/QUEUE`, or a connection string). See the README.
  *
  * @packageDocumentation
  */
@@ -18,11 +17,7 @@ export {
   type ServiceBusQueueDefaults,
 } from './options.js';
 
-/**
- * The driver for a queue URL: `servicebus://NAMESPACE[/QUEUE][?duplicateDetection=true&maxMessageBytes=N&...]`,
- * `servicebus://` (`SERVICEBUS_CONNECTION_STRING`), or a connection string `Endpoint=sb://...`. The queue in the
- * URL is informational: queues are named by `createQueue({ name })`.
- */
+/** The driver for a queue URL (see `optionsFromUrl`); the queue in the URL is informational. */
 export function createDriver(
   options: DriverFactoryOptions & Partial<ServiceBusDriverOptions>,
 ): ServiceBusDriver {

@@ -226,10 +226,10 @@ class MessageStream {
 /** Receives for the driver (SDK receivers allow one receive call at a time: pooled per queue). */
 export class Receiver {
   readonly #idle = new Map<string, ServiceBusReceiver[]>();
-  readonly #all = new Set<ServiceBusReceiver>();
+  /** Every SDK receiver opened, with the lane of its settlements. */
+  readonly #receivers = new Map<ServiceBusReceiver, SettlementLane>();
   readonly #keepers = new Set<LockKeeper>();
   readonly #streams = new Map<string, MessageStream>();
-  readonly #lanes = new WeakMap<ServiceBusReceiver, SettlementLane>();
 
   constructor(
     private readonly client: ServiceBusClient,
@@ -256,7 +256,7 @@ export class Receiver {
       }
       const idle = this.#idle.get(queue) ?? [];
       this.#idle.set(queue, idle);
-      const receiver = idle.pop() ?? withoutBatchWait(this.#newReceiver(queue));
+      const receiver = idle.pop() ?? this.#newReceiver(queue);
       try {
         const messages = await receiver.receiveMessages(Math.max(1, options.max), {
           maxWaitTimeInMs: Math.max(0, options.waitMs),
@@ -282,12 +282,9 @@ export class Receiver {
 
   /** A peek-lock receiver without the SDK's lock renewal (the core drives renewals). */
   #newReceiver(queue: string): ServiceBusReceiver {
-    const receiver = this.client.createReceiver(queue, {
-      maxAutoLockRenewalDurationInMs: 0,
-      skipParsingBodyAsJson: true,
-    });
-    this.#all.add(receiver);
-    this.#lanes.set(receiver, new SettlementLane());
+    const options = { maxAutoLockRenewalDurationInMs: 0, skipParsingBodyAsJson: true };
+    const receiver = withoutBatchWait(this.client.createReceiver(queue, options));
+    this.#receivers.set(receiver, new SettlementLane());
     return receiver;
   }
 
@@ -309,7 +306,7 @@ export class Receiver {
       this.#keepers.delete(keeper);
       prefetched?.release();
     };
-    const lane = this.#lanes.get(receiver) as SettlementLane;
+    const lane = this.#receivers.get(receiver) as SettlementLane;
     // The lock stays renewed while the settlement waits for its turn.
     const settle = (kind: 'shared' | 'exclusive', operation: () => Promise<void>) =>
       lane
@@ -350,9 +347,9 @@ export class Receiver {
     for (const keeper of this.#keepers) keeper.stop();
     this.#keepers.clear();
     await Promise.allSettled([...this.#streams.values()].map((stream) => stream.close()));
-    await Promise.allSettled([...this.#all].map((receiver) => receiver.close()));
+    await Promise.allSettled([...this.#receivers.keys()].map((receiver) => receiver.close()));
     this.#streams.clear();
-    this.#all.clear();
+    this.#receivers.clear();
     this.#idle.clear();
   }
 }

@@ -69,33 +69,19 @@ function bodyBytes(body: unknown): Uint8Array {
   return Buffer.from(JSON.stringify(body), 'utf8');
 }
 
-const VIEW = [
-  'messageId',
-  'subject',
-  'contentType',
-  'correlationId',
-  'deliveryCount',
-  'enqueuedTimeUtc',
-  'lockedUntilUtc',
-  'expiresAtUtc',
-  'state',
-  'deadLetterReason',
-  'deadLetterErrorDescription',
-  'deadLetterSource',
-  'applicationProperties',
-] as const;
-
 /**
- * What a received SDK message shows under `util.inspect` and `JSON.stringify`: its Service Bus fields, not its
- * rhea delivery (which links back to the connection and is circular). The object stays the SDK's own, so
- * `job.raw` keeps working with the SDK's settle and renew calls.
+ * What a received SDK message shows under `util.inspect` and `JSON.stringify`: its Service Bus fields, not its rhea
+ * delivery (which links back to the connection and is circular), its body or its AMQP form. The object stays the
+ * SDK's own, so `job.raw` keeps working with the SDK's settle and renew calls.
  */
 function guard(message: ServiceBusReceivedMessage): void {
   if (Object.hasOwn(message, 'toJSON')) return;
   const view = () => {
-    const fields: Record<string, unknown> = { sequenceNumber: message.sequenceNumber?.toString() };
-    for (const key of VIEW) fields[key] = message[key];
-    return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+    const { delivery, _rawAmqpMessage, body, sequenceNumber, ...fields } =
+      message as ServiceBusReceivedMessage & {
+        delivery?: unknown;
+      };
+    return { ...fields, sequenceNumber: sequenceNumber?.toString() };
   };
   Object.defineProperty(message, 'toJSON', { value: view, configurable: true });
   Object.defineProperty(message, Symbol.for('nodejs.util.inspect.custom'), {

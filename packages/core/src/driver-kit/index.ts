@@ -7,6 +7,7 @@
  */
 export { type BatchFlush, Batcher } from './batcher.js';
 export { chunk, type ChunkLimits } from './chunk.js';
+export { cutText } from './cut-text.js';
 export {
   DEAD_LETTER_HEADERS,
   type DeadLetterQueueOps,

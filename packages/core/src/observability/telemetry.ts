@@ -39,6 +39,8 @@ interface OtelApi {
       ): Span;
     };
     setSpan(ctx: Context, span: Span): Context;
+    /** The global provider: the API's proxy, whose `getDelegateTracer` is undefined until an SDK registers one. */
+    getTracerProvider(): { getDelegateTracer?(name: string): unknown };
   };
   metrics: {
     getMeter(name: string): {
@@ -119,7 +121,7 @@ export async function withProcessSpan<R>(
   fn: () => Promise<R>,
 ): Promise<R> {
   const api = loaded;
-  if (!api) return fn();
+  if (!api || untraced(api)) return fn();
   const propagating = api.propagation.fields().length > 0;
   const parent = propagating
     ? api.propagation.extract(api.context.active(), { ...headers })
@@ -156,6 +158,19 @@ export async function withProcessSpan<R>(
   } finally {
     span.end();
   }
+}
+
+/**
+ * The API is installed but nothing is registered (no tracer provider behind its proxy, no propagator): the
+ * span would be a non-recording one and there is no context to carry, so `fn` runs as it would then.
+ */
+function untraced(api: OtelApi): boolean {
+  const provider = api.trace.getTracerProvider();
+  return (
+    typeof provider.getDelegateTracer === 'function' &&
+    provider.getDelegateTracer(TRACER) === undefined &&
+    api.propagation.fields().length === 0
+  );
 }
 
 /** OpenTelemetry instruments of one queue, or no-ops. */
