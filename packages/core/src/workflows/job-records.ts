@@ -25,8 +25,6 @@ const MAX_CACHED_KEYS = 100_000;
 /** States after which a record only answers `getJob`. */
 const FINISHED: ReadonlySet<JobState> = new Set<JobState>(['completed', 'failed']);
 
-const date = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
-
 /** The changes buffered for one job since the last flush, merged in call order. */
 interface Pending {
   readonly patch: Record<string, unknown>;
@@ -217,22 +215,23 @@ export class JobTracker {
     else await this.settled();
     const stored = await this.store.get<StoredStatus>(this.key(id));
     if (!stored?.state) return undefined;
-    const status: JobStatus<R> = {
+    // Built by assignment: a literal with conditional spreads after its fields takes V8's slow path.
+    const status: { -readonly [K in keyof JobStatus<R>]: JobStatus<R>[K] } = {
       id: stored.id ?? id,
       queue: stored.queue ?? this.queue,
       name: stored.name ?? 'default',
       state: stored.state,
       attempts: stored.attempts ?? 0,
       updatedAt: new Date(stored.updatedAt ?? 0),
-      ...(stored.progress === undefined ? {} : { progress: stored.progress }),
-      ...(stored.result === undefined ? {} : { result: stored.result as R }),
-      ...(stored.error === undefined ? {} : { error: stored.error }),
-      ...(stored.reason === undefined ? {} : { reason: stored.reason }),
-      ...(stored.maxAttempts === undefined ? {} : { maxAttempts: stored.maxAttempts }),
-      ...(stored.createdAt === undefined ? {} : { createdAt: date(stored.createdAt) }),
-      ...(stored.startedAt === undefined ? {} : { startedAt: date(stored.startedAt) }),
-      ...(stored.finishedAt === undefined ? {} : { finishedAt: date(stored.finishedAt) }),
     };
+    if (stored.progress !== undefined) status.progress = stored.progress;
+    if (stored.result !== undefined) status.result = stored.result as R;
+    if (stored.error !== undefined) status.error = stored.error;
+    if (stored.reason !== undefined) status.reason = stored.reason;
+    if (stored.maxAttempts !== undefined) status.maxAttempts = stored.maxAttempts;
+    if (stored.createdAt !== undefined) status.createdAt = new Date(stored.createdAt);
+    if (stored.startedAt !== undefined) status.startedAt = new Date(stored.startedAt);
+    if (stored.finishedAt !== undefined) status.finishedAt = new Date(stored.finishedAt);
     return status;
   }
 }
