@@ -8,7 +8,7 @@ import {
   PayloadTooLargeError,
   type ReceivedMessage,
 } from '@queuekit/core';
-import { Batcher, chunk } from '@queuekit/core/driver-kit';
+import { Batcher, chunk, cutText } from '@queuekit/core/driver-kit';
 import { call } from './errors.js';
 import { CALL } from './options.js';
 
@@ -93,20 +93,6 @@ export function pubsubSize(message: PubsubMessage): number {
   return size;
 }
 
-/** Cut `value` to at most `maxBytes` UTF-8 bytes without splitting a character. */
-function truncateUtf8(value: string, maxBytes: number): string {
-  if (Buffer.byteLength(value) <= maxBytes) return value;
-  let out = '';
-  let size = 0;
-  for (const char of value) {
-    const bytes = Buffer.byteLength(char);
-    if (size + bytes > maxBytes - 3) break;
-    out += char;
-    size += bytes;
-  }
-  return `${out}...`;
-}
-
 /** Bytes Pub/Sub counts for a message made by {@link toPubsubMessage}, at most (strings as 3 bytes a unit). */
 const SIZES = new WeakMap<PubsubMessage, number>();
 
@@ -188,12 +174,12 @@ export function copyOf(message: PubsubMessage, headers: Readonly<Attributes> = {
 export function deadLetterCopy(message: PubsubMessage, info: DeadLetterInfo): PubsubMessage {
   const copy = copyOf(message);
   const attributes = copy.attributes as Attributes;
-  attributes[A.reason] = truncateUtf8(info.reason, 256);
+  attributes[A.reason] = cutText(info.reason, 256);
   if (info.attempts !== undefined) attributes[A.attempts] = String(info.attempts);
   attributes[A.deadLetteredAt] = String(Date.now());
   if (info.error !== undefined) {
     const room = MAX_MESSAGE_BYTES - pubsubSize(copy) - Buffer.byteLength(A.error);
-    if (room >= 16) attributes[A.error] = truncateUtf8(info.error, Math.min(MAX_ATTRIBUTE_VALUE_BYTES, room));
+    if (room >= 16) attributes[A.error] = cutText(info.error, Math.min(MAX_ATTRIBUTE_VALUE_BYTES, room));
   }
   return copy;
 }

@@ -1,12 +1,13 @@
 /** The connection and its channels, the queues behind a logical queue, and the dead-letter queue API. */
 import { EventEmitter } from 'node:events';
 import {
-  AuthenticationError,
+  type AuthenticationError,
   abortableDelay,
   BrokerUnavailableError,
   type DeadLetteredMessage,
   type DriverStats,
   QueueClosedError,
+  QueuekitError,
   type RedriveOptions,
   settlesWithin,
 } from '@queuekit/core';
@@ -88,7 +89,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
       } catch (error) {
         this.failed(error);
         const typed = classifyError(error, 'connect', this.#options);
-        this.refused = typed instanceof AuthenticationError ? typed : undefined;
+        this.refused = QueuekitError.is(typed, 'ERR_AUTH') ? typed : undefined;
         if (this.refused) this.changed.wake();
         const backoff = Math.min(reconnectMaxMs, reconnectInitialMs * 2 ** attempt);
         const delayMs = Math.round(backoff * (0.8 + Math.random() * 0.2));

@@ -9,7 +9,6 @@ export interface QueueInfo {
   readonly url: string;
   readonly fifo: boolean;
   readonly maxMessageBytes: number;
-  readonly deadLetterName: string;
   /** It is the dead-letter queue of another queue. */
   readonly deadLetters: boolean;
 }
@@ -28,8 +27,8 @@ export class QueueAdmin {
   readonly #deadLetterNames = new Set<string>();
 
   constructor(
-    private readonly client: sqs.SQSClient,
-    private readonly options: ResolvedSqsOptions,
+    readonly client: sqs.SQSClient,
+    readonly options: ResolvedSqsOptions,
   ) {}
 
   /** Physical name of a logical queue (the default queue for `''`): `.fifo` appended in FIFO mode. */
@@ -91,7 +90,7 @@ export class QueueAdmin {
     }
     const max = Number((await this.#attributes(url, ['MaximumMessageSize'])).MaximumMessageSize);
     const maxMessageBytes = max > 0 ? max : this.options.maxPayloadBytes;
-    return { name, url, fifo: name.endsWith('.fifo'), maxMessageBytes, deadLetterName, deadLetters };
+    return { name, url, fifo: name.endsWith('.fifo'), maxMessageBytes, deadLetters };
   }
 
   async #redrivePolicy(deadLetterName: string): Promise<string | undefined> {
@@ -118,7 +117,7 @@ export class QueueAdmin {
   /** Counts of `queue` and its dead-letter queue (which is not created for this). */
   async stats(queue: string): Promise<DriverStats> {
     const info = await this.info(queue);
-    const deadUrl = await this.urlOf(info.deadLetterName);
+    const deadUrl = await this.urlOf(this.deadLetterNameOf(info.name));
     const main = await this.#attributes(info.url, [...COUNTS]);
     const dead = deadUrl ? await this.#attributes(deadUrl, [...COUNTS]) : {};
     const [waiting, delayed, active] = COUNTS.map((name) => Number(main[name] ?? 0));

@@ -20,9 +20,6 @@ export type SqsDriverConfig = SqsDriverOptions & {
   readonly client?: sqs.SQSClient;
 };
 
-/** Entry ids of a send that SQS did not take, and why. */
-type Unsent = { readonly ids: (string | undefined)[]; readonly reason?: Error };
-
 /**
  * The Amazon SQS driver: the visibility timeout is the lock, `ApproximateReceiveCount` the delivery count; each
  * queue's dead-letter queue (native redrive policy) is an ordinary queue, so its list, redrive, purge are the kit's.
@@ -45,7 +42,7 @@ export class SqsDriver implements Driver {
 
   constructor({ client: given, ...options }: SqsDriverConfig = {}) {
     this.#options = resolveOptions(options);
-    const { region, endpoint, fifo, maxDelayMs, maxPayloadBytes, deadLetterScanWaitSeconds } = this.#options;
+    const { region, endpoint, fifo, maxDelayMs, maxPayloadBytes } = this.#options;
     this.#ownsClient = !given;
     const client = given ?? new sqs.SQSClient({ region, ...(endpoint === undefined ? {} : { endpoint }) });
     const refused = (code = '') =>
@@ -56,15 +53,7 @@ export class SqsDriver implements Driver {
       return Entries.map(({ Id }) => Failed?.find((f) => f.Id === Id)).map((f) => f && refused(f.Code));
     });
     const admin = new QueueAdmin(client, this.#options);
-    const { signal: closing } = this.#closing;
-    this.#ctx = {
-      client,
-      admin,
-      deletes,
-      closing,
-      scanWaitSeconds: deadLetterScanWaitSeconds,
-      deadLetters: this.#deadLetters,
-    };
+    this.#ctx = { admin, deletes, closing: this.#closing.signal, deadLetters: this.#deadLetters };
     this.#payloadLimit = maxPayloadBytes;
     const driver = this;
     this.capabilities = {
@@ -86,7 +75,7 @@ export class SqsDriver implements Driver {
 
   /** The underlying client (escape hatch for admin calls). */
   get client(): sqs.SQSClient {
-    return this.#ctx.client;
+    return this.#ctx.admin.client;
   }
 
   /** What the driver shows of itself: provider and settings, never the client or credentials. */
@@ -107,7 +96,6 @@ export class SqsDriver implements Driver {
     if (this.#closing.signal.aborted) throw new QueueClosedError('The SQS driver is closed');
   }
 
-  /** `work` once the driver is known open, its errors classified. */
   #call<T>(operation: string, work: () => Promise<T>): Promise<T> {
     return classified(operation, { provider: 'sqs', classify: classifyError }, () => {
       this.assertOpen();
@@ -137,13 +125,29 @@ export class SqsDriver implements Driver {
     });
     const unsent = new Set<string | undefined>();
     let reason: Error | undefined;
+    const refuse = (batch: sqs.SendMessageBatchRequestEntry[], why: Error) => {
+      for (const { Id } of batch) unsent.add(Id);
+      reason ??= why;
+    };
+    // One SendMessageBatch per chunk: what SQS refused with a retryable error is sent again, twice at most.
     const run = async (part: typeof entries) => {
-      const batch = part.map((e) => e.entry);
+      let batch = part.map((e) => e.entry);
       // On FIFO queues nothing goes after a refusal.
-      const result =
-        reason && info.fifo ? { ids: batch.map((e) => e.Id) } : await this.#sendChunk(info, batch);
-      for (const id of result.ids) unsent.add(id);
-      reason ??= result.reason;
+      if (reason && info.fifo) return refuse(batch, reason);
+      for (let retries = 2; batch.length > 0; retries--) {
+        let failed: sqs.BatchResultErrorEntry[];
+        try {
+          const input = { QueueUrl: info.url, Entries: batch };
+          failed = (await this.#ctx.admin.client.send(new sqs.SendMessageBatchCommand(input))).Failed ?? [];
+        } catch (error) {
+          if (isQueueMissing(error)) this.#ctx.admin.forget(info.name);
+          return refuse(batch, classifyError(error, 'send'));
+        }
+        batch = batch.filter((entry) => failed.some((f) => f.Id === entry.Id));
+        const codes = [...new Set(failed.map((f) => f.Code))].join(', ');
+        if (batch.length > 0 && (retries === 0 || failed.some((f) => f.SenderFault)))
+          return refuse(batch, new Error(`send: SQS refused messages (${codes})`));
+      }
     };
     const chunks = chunk(entries, { maxCount: 10, maxBytes: info.maxMessageBytes, sizeOf: (e) => e.size });
     // FIFO order across chunks matters; standard queues send chunks in parallel.
@@ -155,26 +159,6 @@ export class SqsDriver implements Driver {
     if (jobIds(true).length === 0) throw reason;
     // Say which jobs SQS took, so that only the others are sent again.
     throw new PartialSendError(jobIds(true), jobIds(false), { cause: reason });
-  }
-
-  /** One SendMessageBatch: what SQS refused with a retryable error is sent again, twice at most. */
-  async #sendChunk(info: QueueInfo, entries: sqs.SendMessageBatchRequestEntry[]): Promise<Unsent> {
-    for (let retries = 2; ; retries--) {
-      let failed: sqs.BatchResultErrorEntry[];
-      try {
-        const input = { QueueUrl: info.url, Entries: entries };
-        failed = (await this.#ctx.client.send(new sqs.SendMessageBatchCommand(input))).Failed ?? [];
-      } catch (error) {
-        if (isQueueMissing(error)) this.#ctx.admin.forget(info.name);
-        return { ids: entries.map((e) => e.Id), reason: classifyError(error, 'send') };
-      }
-      entries = entries.filter((entry) => failed.some((f) => f.Id === entry.Id));
-      if (entries.length === 0) return { ids: [] };
-      if (retries === 0 || failed.some((f) => f.SenderFault)) {
-        const codes = [...new Set(failed.map((f) => f.Code))].join(', ');
-        return { ids: entries.map((e) => e.Id), reason: new Error(`send: SQS refused messages (${codes})`) };
-      }
-    }
   }
 
   async receive(queue: string, options: ReceiveOptions) {
@@ -197,7 +181,6 @@ export class SqsDriver implements Driver {
     return this.#call('purgeDeadLetters', () => this.#deadLetters.purge(queue));
   }
 
-  /** Delete the queue and its dead-letter queue if they exist (never creates them). */
   deleteQueue(queue: string) {
     return this.#call('deleteQueue', () => this.#ctx.admin.deleteQueue(queue));
   }
@@ -213,6 +196,6 @@ export class SqsDriver implements Driver {
     // Acks already issued complete before the client goes away (the job is done: it must not come back).
     await new Promise((resolve) => setImmediate(resolve));
     await this.#ctx.deletes.drain();
-    if (this.#ownsClient) this.#ctx.client.destroy();
+    if (this.#ownsClient) this.#ctx.admin.client.destroy();
   }
 }

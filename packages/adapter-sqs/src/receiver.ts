@@ -17,11 +17,9 @@ const seconds = (ms: number, min: number, max = 43_200) => Math.min(max, Math.ma
 
 /** The driver's parts the receive path uses (`deletes`: receipt handles by queue URL; `closing`: on close). */
 export interface ReceiverContext {
-  readonly client: sqs.SQSClient;
   readonly admin: QueueAdmin;
   readonly deletes: Batcher<string>;
   readonly closing: AbortSignal;
-  readonly scanWaitSeconds: number;
   readonly deadLetters: Pick<DeadLetterQueueOps, 'send'>;
 }
 
@@ -33,8 +31,8 @@ export interface ReceiverContext {
 export async function receive(ctx: ReceiverContext, info: QueueInfo, options: ReceiveOptions) {
   const { signal, dispose } = linkSignals(options.signal, ctx.closing);
   // Receives from a dead-letter queue list, redrive or purge: on AWS a long poll sees every server.
-  const waitMs = Math.max(options.waitMs, info.deadLetters ? ctx.scanWaitSeconds * 1000 : 0);
-  const deadline = performance.now() + waitMs;
+  const scanMs = info.deadLetters ? ctx.admin.options.deadLetterScanWaitSeconds * 1000 : 0;
+  const deadline = performance.now() + Math.max(options.waitMs, scanMs);
   const lock = seconds(options.lockMs, 1);
   const base = { QueueUrl: info.url, VisibilityTimeout: lock, MessageAttributeNames: ['All'] };
   const once = async (max: number, wait: number): Promise<sqs.Message[]> => {
@@ -45,7 +43,7 @@ export async function receive(ctx: ReceiverContext, info: QueueInfo, options: Re
       MessageSystemAttributeNames: SYSTEM,
     };
     try {
-      const out = await ctx.client.send(new sqs.ReceiveMessageCommand(input), { abortSignal: signal });
+      const out = await ctx.admin.client.send(new sqs.ReceiveMessageCommand(input), { abortSignal: signal });
       return out.Messages ?? [];
     } catch (error) {
       if (signal.aborted) return [];
@@ -87,7 +85,7 @@ export async function receive(ctx: ReceiverContext, info: QueueInfo, options: Re
 
 function visible(ctx: ReceiverContext, info: QueueInfo, raw: sqs.Message, inSeconds: number) {
   const input = { QueueUrl: info.url, ReceiptHandle: raw.ReceiptHandle, VisibilityTimeout: inSeconds };
-  return ctx.client.send(new sqs.ChangeMessageVisibilityCommand(input));
+  return ctx.admin.client.send(new sqs.ChangeMessageVisibilityCommand(input));
 }
 
 /** A delivery through the kit (settle once, local lock expiry, lockedUntil across renewals). */

@@ -2,12 +2,11 @@ import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Message, MessageAttributeValue, SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 import type { DeadLetterInfo, OutgoingMessage, ReceivedMessage } from '@queuekit/core';
-import { DEAD_LETTER_HEADERS, readMessage } from '@queuekit/core/driver-kit';
+import { cutText, DEAD_LETTER_HEADERS, readMessage } from '@queuekit/core/driver-kit';
 
 /**
- * The driver's attributes (SQS allows 10): job id (SQS assigns its own MessageId), name, headers as one JSON
- * object, body encoding; on FIFO queues the due time (epoch ms) and the ordering key as sent (the group id may be
- * its hash).
+ * The driver's attributes (SQS allows 10): `qk-id` (SQS assigns its own MessageId), headers as one JSON object; on
+ * FIFO queues `qk-due` (epoch ms) and `qk-key`, the ordering key as sent (the group id may be its hash).
  */
 const ATTR = {
   id: 'qk-id',
@@ -148,15 +147,7 @@ export const MAX_DEAD_LETTER_ERROR_BYTES = 4096;
 
 /** `text` cut so that its JSON form (non-ASCII escaped) is at most `maxBytes`, code point by code point. */
 export function cutForAttribute(text: string, maxBytes: number): string {
-  if (asciiJson(text).length <= maxBytes) return text;
-  let out = '';
-  let used = 2 + '...'.length;
-  for (const char of text) {
-    used += asciiJson(char).length - 2;
-    if (used > maxBytes) break;
-    out += char;
-  }
-  return `${out}...`;
+  return cutText(text, maxBytes - 2, (char) => asciiJson(char).length - 2);
 }
 
 /**
