@@ -5,9 +5,8 @@ import type { Store, StoreMerge, StoreSetOptions, StoreTtlOptions } from './type
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
- * Copy `patch`'s fields into `target`, objects as detached copies; `__proto__` stays a plain field.
- * Records are built field by field: V8 makes objects created by a spread slow to add fields to later
- * (about 3 us per merge instead of 0.4 us, measured on Node 20).
+ * Copy `patch`'s fields into `target`, objects as detached copies; `__proto__` stays a plain field. Field by
+ * field, not by spread: V8 makes spread-made objects slow to add fields to (3 us a merge, not 0.4, Node 20).
  */
 function assignCopies(target: Record<string, unknown>, patch: Readonly<Record<string, unknown>>) {
   for (const field of Object.keys(patch)) {
@@ -33,10 +32,7 @@ interface Entry {
  */
 const INDEX_SEGMENTS = 4;
 
-/**
- * Job records (most of the keys, and nothing lists them) are not indexed: `keys()` of a prefix under
- * this one reads every entry.
- */
+/** Job records (most keys; nothing lists them) are not indexed: `keys()` of a prefix under it reads every entry. */
 const UNINDEXED = 'qk:job:';
 
 /** The last bucket `bucketOf` found: consecutive keys of one queue's records share it (no new string). */
@@ -107,7 +103,7 @@ export class MemoryStore implements Store {
     expiresAt: number,
     now = Date.now(),
     previous = this.entries.get(key),
-  ): void {
+  ) {
     const entry: Entry = previous ?? { value, expiresAt, scheduledAt: 0 };
     entry.value = value;
     entry.expiresAt = expiresAt;
@@ -230,13 +226,8 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  merge(key: string, patch: Readonly<Record<string, unknown>>, options: StoreTtlOptions = {}): Promise<void> {
-    try {
-      this.mergeAt(key, patch, options, Date.now());
-      return RESOLVED;
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  merge(key: string, patch: Readonly<Record<string, unknown>>, options?: StoreTtlOptions): Promise<void> {
+    return this.mergeMany([{ key, patch, ...(options === undefined ? {} : { options }) }]);
   }
 
   /** Every merge in order, applied at once (one clock read). */
