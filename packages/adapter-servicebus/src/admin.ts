@@ -1,7 +1,4 @@
-/**
- * Queue management and inspection: creating queues, counting by peeking, and the `$DeadLetterQueue` subqueue
- * (list, redrive, purge). SDK errors are left to the driver to map.
- */
+/** Queue creation, counts by peeking, the `$DeadLetterQueue` subqueue. SDK errors are left to the driver to map. */
 import type {
   ServiceBusAdministrationClient,
   ServiceBusClient,

@@ -9,6 +9,7 @@ import {
   QueuekitError,
   type Scrubber,
 } from '@queuekit/core';
+import { foreignError } from '@queuekit/core/driver-kit';
 
 /** What the mapping needs of the driver: its secrets, and the namespace as errors name it (`sb://HOST`). */
 export interface ErrorContext {
@@ -40,21 +41,9 @@ const CREDENTIAL_ERRORS = new Set([
 const NETWORK = /\b(ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH)\b|^Failed to connect$/;
 
 /**
- * A plain copy of an SDK error (name, code, message, stack), scrubbed: the SDK's error objects reach its
- * connection context, which holds the connection string, through their fields.
- */
-function safeCopy(error: unknown, scrubber: Scrubber): Error {
-  const source = error as { name?: string; code?: unknown; message?: string; stack?: string } | null;
-  const copy = new Error(scrubber.scrub(String(source?.message ?? error)));
-  copy.name = source?.name ?? 'Error';
-  if (source?.stack) copy.stack = scrubber.scrub(source.stack);
-  if (typeof source?.code === 'string') Object.assign(copy, { code: source.code });
-  return copy;
-}
-
-/**
- * The queuekit error an SDK failure during `operation` stands for: itself when already typed, a
- * `DriverError` holding a scrubbed copy when no rule knows it. Never throws (the driver's `classifyError`).
+ * The queuekit error an SDK failure during `operation` stands for: itself when already typed, a `DriverError`
+ * when no rule knows it. A cause is the kit's plain scrubbed copy: the SDK's error objects reach its connection
+ * context, which holds the connection string, through their fields. Never throws (the driver's `classifyError`).
  */
 export function classifyError(
   error: unknown,
@@ -63,7 +52,7 @@ export function classifyError(
 ): QueuekitError {
   if (QueuekitError.is(error)) return error;
   try {
-    const cause = safeCopy(error, scrubber);
+    const cause = foreignError(error, (text) => scrubber.scrub(text));
     const code = String((error as { code?: unknown } | null)?.code ?? '');
     const name = (error as { name?: unknown } | null)?.name;
     // A key the namespace refuses (CBS put-token answered 401), or an Entra ID credential without a token.

@@ -3,14 +3,11 @@ import type { TokenCredential } from '@azure/identity';
 import { ConfigError } from '@queuekit/core';
 import { param, parseParams } from '@queuekit/core/driver-kit';
 
-/** Largest message on Standard, headers included (learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas) */
+/** Largest message on Standard, headers included (the Service Bus quotas page). */
 export const STANDARD_MAX_MESSAGE_BYTES = 256 * 1024;
 /** Largest message on Premium (configurable per entity up to 100 MB). */
 export const PREMIUM_MAX_MESSAGE_BYTES = 100 * 1024 * 1024;
-/**
- * Bytes kept aside from `maxMessageBytes` for what the core's size check does not count: AMQP framing,
- * system properties (message id, subject, content type) and the driver's own property.
- */
+/** Kept aside from `maxMessageBytes` for what the core's size check does not count (framing, system properties). */
 export const AMQP_OVERHEAD_BYTES = 1024;
 /**
  * Per-attempt timeout of an SDK operation: a send cut by a connection reset waits this long before the SDK retries it

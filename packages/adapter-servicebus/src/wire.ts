@@ -1,9 +1,6 @@
 /**
- * queuekit messages <-> Service Bus messages. The body is an AMQP data section (a Buffer in the SDK); the job
- * name is `subject`; headers are application properties (string values), `content-type` also as the message's
- * `contentType`; the job id is the application property `x-queuekit-id`. `messageId` is the job id only when
- * the send asks for deduplication, else a fresh UUID, so copies re-sent by the core (retries, hops) are not
- * dropped by duplicate detection.
+ * queuekit messages <-> Service Bus messages (README, "How it maps"). `messageId` is the job id only when the send
+ * asks for deduplication, else a fresh UUID: copies re-sent by the core must not be dropped as duplicates.
  */
 import { randomUUID } from 'node:crypto';
 import type { DeadLetterOptions, ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
