@@ -117,13 +117,13 @@ function delivery(ctx: ReceiverContext, info: QueueInfo, raw: sqs.Message, read:
       },
     },
   });
-  // Reported against the wall clock of the moment it is read, as the core's heartbeat reads it.
-  return {
-    ...delivery,
-    get lockedUntil() {
-      return Date.now() + ((delivery.lockedUntil ?? 0) - monotonicNow());
-    },
-  };
+  // Reported against the wall clock of the moment it is read, as the core's heartbeat reads it: an own getter over
+  // the kit's (no copy of the delivery, which then stays one the core's guard passes through unwrapped).
+  const kitLockedUntil = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(delivery), 'lockedUntil')?.get;
+  return Object.defineProperty(delivery, 'lockedUntil', {
+    enumerable: true,
+    get: () => Date.now() + (Number(kitLockedUntil?.call(delivery) ?? 0) - monotonicNow()),
+  });
 }
 
 /**
