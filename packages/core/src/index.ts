@@ -26,7 +26,7 @@ export { abortableDelay } from './timers.js';
 export type { StandardResult, StandardSchemaV1 } from './schema.js';
 export type * from './types.js';
 export { MemoryStore } from './store/memory.js';
-export type { Store, StoreSetOptions, StoreTtlOptions } from './store/types.js';
+export type { Store, StoreMerge, StoreSetOptions, StoreTtlOptions } from './store/types.js';
 export type { FanOutOptions, FanOutResult, ReduceData } from './workflows/fanout/model.js';
 export type { RateLimit } from './workflows/rate-limit.js';
 export type { ScheduleInfo, ScheduleSpec } from './workflows/schedules.js';
