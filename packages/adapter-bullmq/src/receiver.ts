@@ -135,6 +135,8 @@ export class QueueReceiver {
   private readonly givingBack = new Set<Promise<void>>();
   private closed = false;
   private lastSignal: AbortSignal | undefined;
+  /** The last `first` found the queue empty before its job came. */
+  private foundIdle = false;
 
   constructor(
     queue: string,
@@ -179,11 +181,15 @@ export class QueueReceiver {
     this.worker.opts.lockDuration = options.lockMs;
     this.worker.opts.stalledInterval = this.stalledInterval(options.lockMs);
     const out = await this.drainBuffer(options.max);
+    // A job that ended a wait on an empty queue is handed out at once: counting the waiting jobs first would
+    // add a Redis round trip to every job of an idle consumer, and the next take finds any that came since.
+    let idle = false;
     if (out.length === 0) {
       const first = await this.first(options);
       if (first) out.push(first);
+      idle = this.foundIdle;
     }
-    if (out.length > 0 && out.length < options.max && !options.signal.aborted && !this.closed) {
+    if (!idle && out.length > 0 && out.length < options.max && !options.signal.aborted && !this.closed) {
       // The jobs already taken are handed out all the same; an error is reported, not thrown.
       const more = await this.fetchMore(options.max - out.length).catch((error: unknown) => {
         this.settings.onError(asError(error));
@@ -235,10 +241,18 @@ export class QueueReceiver {
 
   /** The first job: one non-blocking try when `waitMs` is 0, else a long poll until the deadline. */
   private async first(options: ReceiveOptions): Promise<Job | undefined> {
+    this.foundIdle = false;
     if (options.waitMs <= 0) return this.fetchNow();
     const deadline = Date.now() + options.waitMs;
     let quickMisses = 0;
     while (!options.signal.aborted && !this.closed) {
+      // A completion's `fetchNext` may have locked a job while this take waited: hand it out now, not after
+      // the blocking fetch times out.
+      if (this.buffer.length > 0) {
+        const [buffered] = await this.drainBuffer(1);
+        if (buffered) return buffered;
+        continue;
+      }
       const remaining = deadline - Date.now();
       if (remaining <= 0) return undefined;
       const started = Date.now();
@@ -246,6 +260,8 @@ export class QueueReceiver {
       if (typeof outcome === 'string') return undefined;
       if ('error' in outcome) throw outcome.error;
       if (outcome.job) return outcome.job;
+      this.foundIdle = true;
+      if (this.buffer.length > 0) continue;
       // BullMQ answers at once, without blocking, once after a fetch (until it sees the queue drained) and
       // after a stale wake-up marker; repeatedly only while rate limited. Pace repeated quick answers (5,
       // 10, 20, 40, 50 ms...), never the first two.
@@ -323,6 +339,8 @@ export class QueueReceiver {
     }
     const keepMs = Math.max(50, Math.floor(this.lockMs / 2));
     this.buffer.push({ job, until: Date.now() + keepMs });
+    // A take waiting on the shared fetch looks at the buffer when woken.
+    if (this.arrived.waiting > 0) this.arrived.wake();
     if (!this.sweeper) {
       this.sweeper = setTimeout(() => this.sweep(), keepMs);
       this.sweeper.unref();
