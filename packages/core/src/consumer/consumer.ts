@@ -160,7 +160,9 @@ export class ConsumerLoop<T> {
         const waitMs = Math.max(0, Math.min(this.pollMs, windowEndsAt - Date.now()));
         receivedAt = Date.now();
         const startedAt = performance.now();
-        ({ queue: from, deliveries } = await receiver.receive(permit.allowed, waitMs));
+        const got = await receiver.receive(permit.allowed, waitMs);
+        ({ queue: from, deliveries } = got);
+        if (got.lockedAt !== undefined) receivedAt = got.lockedAt;
         // An empty answer includes the long poll's wait: only answers with messages measure the cost.
         if (deliveries.length > 0) linger.observe(performance.now() - startedAt);
         if (deliveries.length < permit.allowed)

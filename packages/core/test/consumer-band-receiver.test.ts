@@ -1,0 +1,96 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createMemoryDriver,
+  createQueue,
+  type Delivery,
+  type Queue,
+  type ReceiveOptions,
+} from '../src/index.js';
+import { until } from './helpers.js';
+
+/** One driver.receive call: its band queue, its wait, and whether it started before the send under test. */
+interface Call {
+  readonly queue: string;
+  readonly waitMs: number;
+  readonly beforeSend: boolean;
+  open: boolean;
+  got: string[];
+}
+
+/** A memory driver that pretends to lack native priority (the core emulates it with band queues), its receives recorded. */
+function banded() {
+  const driver = createMemoryDriver({ limitCapabilities: { priority: 'emulated' } });
+  const calls: Call[] = [];
+  let sent = false;
+  const receive = driver.receive.bind(driver);
+  driver.receive = async (queue: string, options: ReceiveOptions): Promise<Delivery[]> => {
+    const call: Call = { queue, waitMs: options.waitMs, beforeSend: !sent, open: true, got: [] };
+    calls.push(call);
+    try {
+      const deliveries = await receive(queue, options);
+      call.got = deliveries.map((delivery) => delivery.id);
+      return deliveries;
+    } finally {
+      call.open = false;
+    }
+  };
+  return { driver, calls, markSent: () => (sent = true) };
+}
+
+const queues: Queue<unknown>[] = [];
+afterEach(async () => {
+  for (const queue of queues.splice(0)) await queue.close();
+});
+
+describe('receiving across priority bands', () => {
+  it('hands an idle consumer a job on any band from the poll already waiting (no fixed wait for the lowest band)', async () => {
+    const { driver, calls, markSent } = banded();
+    const name = `bands-idle-${Date.now()}`;
+    const queue = createQueue<{ p: number }>({ name, driver, ownsDriver: true, results: false });
+    queues.push(queue as Queue<unknown>);
+    const seen: number[] = [];
+    // A poll that ran its whole length would hold the job for a minute: the test would time out.
+    queue.process(async (job) => void seen.push(job.data.p), { pollInterval: 60_000 });
+    await until(() => calls.some((call) => call.open && call.waitMs > 0), 'a long poll');
+    markSent();
+    const id = await queue.send('high', { p: 5 }, { priority: 5 });
+    await until(() => seen.length === 1, 'the band-5 job');
+    const from = calls.find((call) => call.got.includes(id));
+    expect(from).toMatchObject({ queue: `${name}-p5`, beforeSend: true });
+    expect(from?.waitMs).toBeGreaterThan(0);
+    // The other bands' polls were ended by the answer, not left to run their minute.
+    await until(
+      () => calls.filter((call) => call.beforeSend).every((call) => !call.open),
+      'the other polls ended',
+    );
+  });
+
+  it('keeps priority order and the concurrency bound when several bands answer an idle consumer at once', async () => {
+    const { driver, calls } = banded();
+    const name = `bands-burst-${Date.now()}`;
+    const queue = createQueue<{ p: number }>({ name, driver, ownsDriver: true, results: false });
+    queues.push(queue as Queue<unknown>);
+    const order: number[] = [];
+    let running = 0;
+    let most = 0;
+    queue.process(
+      async (job) => {
+        most = Math.max(most, ++running);
+        order.push(job.data.p);
+        await new Promise((resolve) => setImmediate(resolve));
+        running--;
+      },
+      { concurrency: 1, pollInterval: 60_000 },
+    );
+    await until(() => calls.some((call) => call.open && call.waitMs > 0), 'a long poll');
+    // One batch to every band: their polls answer in the same few ticks.
+    await queue.sendBatch(
+      [3, 7, 0, 9, 5].map((p) => ({ name: 'burst', data: { p }, options: { priority: p } })),
+    );
+    await until(() => order.length === 5, 'the five jobs');
+    expect(most).toBe(1);
+    // The first answer may be any band's; every job after it is the best one left.
+    expect(order.slice(1)).toEqual([...order.slice(1)].sort((a, b) => b - a));
+    expect([...order].sort()).toEqual([0, 3, 5, 7, 9]);
+  });
+});
