@@ -58,11 +58,11 @@ describe('receiving across priority bands', () => {
     const from = calls.find((call) => call.got.includes(id));
     expect(from).toMatchObject({ queue: `${name}-p5`, beforeSend: true });
     expect(from?.waitMs).toBeGreaterThan(0);
-    // The other bands' polls were ended by the answer, not left to run their minute.
-    await until(
-      () => calls.filter((call) => call.beforeSend).every((call) => !call.open),
-      'the other polls ended',
-    );
+    // The next idle turn polls band 5 again and leaves the other bands' polls running: one new poll, not ten.
+    const polls = (band: string) => calls.filter((call) => call.queue === band && call.waitMs > 0);
+    await until(() => polls(`${name}-p5`).length === 2, 'band 5 polled again');
+    expect(polls(`${name}-p9`)).toHaveLength(1);
+    expect(polls(name)).toHaveLength(1);
   });
 
   it('keeps priority order and the concurrency bound when several bands answer an idle consumer at once', async () => {
@@ -92,5 +92,42 @@ describe('receiving across priority bands', () => {
     // The first answer may be any band's; every job after it is the best one left.
     expect(order.slice(1)).toEqual([...order.slice(1)].sort((a, b) => b - a));
     expect([...order].sort()).toEqual([0, 3, 5, 7, 9]);
+  });
+
+  it('runs a job a band poll brought while the consumer was full, within the bound, also when it closes', async () => {
+    const { driver, calls } = banded();
+    const name = `bands-full-${Date.now()}`;
+    const queue = createQueue<{ p: number }>({ name, driver, ownsDriver: true, results: false });
+    const order: number[] = [];
+    let running = 0;
+    let most = 0;
+    let release: (() => void) | undefined;
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    queue.process(
+      async (job) => {
+        most = Math.max(most, ++running);
+        order.push(job.data.p);
+        if (job.data.p === 3) await blocked;
+        running--;
+      },
+      { concurrency: 1, pollInterval: 60_000 },
+    );
+    await until(() => calls.some((call) => call.open && call.waitMs > 0), 'a long poll');
+    await queue.send('first', { p: 3 }, { priority: 3 });
+    await until(() => order.length === 1, 'the first job');
+    // Band 7's poll is still out while the only slot is busy: its job is kept, not started.
+    await queue.send('kept', { p: 7 }, { priority: 7 });
+    await until(
+      () => calls.some((call) => call.queue === `${name}-p7` && call.got.length === 1),
+      'the kept job',
+    );
+    expect(order).toEqual([3]);
+    const closed = queue.close({ timeout: 5_000 });
+    release?.();
+    await closed;
+    expect(order).toEqual([3, 7]);
+    expect(most).toBe(1);
   });
 });

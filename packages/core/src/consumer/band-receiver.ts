@@ -1,6 +1,6 @@
-import type { Delivery, Driver, ReceiveOptions } from '../driver.js';
+import type { Delivery, Driver } from '../driver.js';
 import type { PriorityBands } from '../semantics/priority.js';
-import { linkSignals } from '../timers.js';
+import { safeTimeout } from '../timers.js';
 
 /** A band found empty by a receive that did not wait is not asked again without waiting for this long. */
 const BAND_RECHECK_MS = 200;
@@ -10,11 +10,11 @@ export interface BandDeliveries {
   /** The physical queue the deliveries came from. */
   readonly queue: string;
   readonly deliveries: Delivery[];
-  /** When their locks were taken, when earlier than the receive call (they were kept from an earlier one). */
+  /** When their locks were taken, when earlier than the receive call (a long poll that began before it). */
   readonly lockedAt?: number;
 }
 
-/** Deliveries received beyond what the consumer asked for, kept for its next receive. */
+/** Deliveries a band's long poll brought, not handed out yet. */
 interface Kept {
   readonly band: number;
   readonly queue: string;
@@ -23,16 +23,23 @@ interface Kept {
 }
 
 /**
- * Receives across priority bands (index 0 is the highest). While a band has jobs: highest band first,
+ * Receives across priority bands (index 0 is the highest). While bands have jobs: highest band first,
  * without waiting; a band found empty is skipped for BAND_RECHECK_MS (nine empty round trips per turn
- * would dominate fast handlers). Once every band is empty, all of them are long-polled at once and the
- * first answer ends the others' polls, so a job on any band reaches an idle consumer without a fixed wait.
- * Jobs that two bands hand over in the same instant beyond what was asked are kept here and handed out
- * next, after a look at the bands above theirs: a higher band's visible job still goes first.
+ * would dominate fast handlers). Once every band is empty, each band gets one long poll, and the consumer
+ * waits for the first to end: a job on any band reaches an idle consumer without a fixed wait. A poll runs
+ * on across receives until it ends (so an idle turn starts one new poll, not ten); what it brings is kept
+ * and handed out after a look at the bands above it, so a higher band's visible job still goes first.
  */
 export class BandReceiver {
   private readonly emptyUntil: number[];
+  /** Each band's outstanding long poll, if any: when it ends at the latest (0 for none). */
+  private readonly polling: number[];
+  private readonly polls = new Set<Promise<void>>();
+  /** What long polls brought, best band first. */
   private readonly kept: Kept[] = [];
+  private failure: { error: unknown } | undefined;
+  /** Wakes the receive waiting for a poll to end. */
+  private ended: (() => void) | undefined;
 
   constructor(
     private readonly driver: Driver,
@@ -41,6 +48,7 @@ export class BandReceiver {
     private readonly signal: AbortSignal,
   ) {
     this.emptyUntil = bands.queues.map(() => 0);
+    this.polling = bands.queues.map(() => 0);
   }
 
   /** Deliveries of one band (at most `max`), and the physical queue they came from. */
@@ -52,64 +60,85 @@ export class BandReceiver {
       const options = { max, waitMs, lockMs: this.lockMs, signal: this.signal };
       return { queue, deliveries: await this.driver.receive(queue, options) };
     }
-    const now = Date.now();
+    const swept = await this.sweep(max);
+    if (swept) return swept;
+    if (waitMs <= 0 || this.signal.aborted) return { queue: this.bands.queue, deliveries: [] };
+    const ended = new Promise<void>((resolve) => {
+      this.ended = resolve;
+    });
+    const until = Date.now() + waitMs;
+    let latest = 0;
+    for (let band = 0; band < queues.length; band++) {
+      if (!this.polling[band]) this.poll(band, max, waitMs);
+      latest = Math.max(latest, this.polling[band] as number);
+    }
+    // A poll begun by an earlier receive may run past this one's wait (a shorter rate-limit window).
+    const timer = latest > until ? safeTimeout(() => this.wake(), waitMs) : undefined;
+    await ended;
+    timer?.clear();
+    return (await this.sweep(max)) ?? { queue: this.bands.queue, deliveries: [] };
+  }
+
+  /** Once the polls have ended (the consumer stopped: they end at once), what they brought and was not handed out. */
+  async leftovers(): Promise<BandDeliveries[]> {
+    while (this.polls.size > 0) await Promise.allSettled([...this.polls]);
+    return this.kept.splice(0);
+  }
+
+  /** Bands above the best kept one without waiting (those not watched by a poll), else the kept deliveries. */
+  private async sweep(max: number): Promise<BandDeliveries | undefined> {
+    const { queues } = this.bands;
+    const failure = this.failure;
+    this.failure = undefined;
     const kept = this.kept[0];
-    const above = kept ? kept.band : queues.length;
+    const now = Date.now();
     const options = { max, waitMs: 0, lockMs: this.lockMs, signal: this.signal };
-    for (let band = 0; band < above; band++) {
-      if ((this.emptyUntil[band] as number) > now) continue;
+    for (let band = 0; band < (kept ? kept.band : queues.length); band++) {
+      // A band with a poll outstanding is watched: the poll ends as soon as a job arrives there.
+      if (this.polling[band] || (this.emptyUntil[band] as number) > now) continue;
       const queue = queues[band] as string;
       const deliveries = await this.driver.receive(queue, options);
       if (deliveries.length > 0) return { queue, deliveries };
       this.emptyUntil[band] = now + BAND_RECHECK_MS;
     }
-    if (kept) return this.takeKept(kept, max);
-    if (waitMs <= 0 || this.signal.aborted) return { queue: this.bands.queue, deliveries: [] };
-    return this.pollAll(max, waitMs);
-  }
-
-  /** Up to `max` of the best kept deliveries (the rest stay kept). */
-  private takeKept(kept: Kept, max: number): BandDeliveries {
-    const deliveries = kept.deliveries.splice(0, max);
-    if (kept.deliveries.length === 0) this.kept.shift();
-    return { queue: kept.queue, deliveries, lockedAt: kept.lockedAt };
-  }
-
-  /**
-   * Long-poll every band at once; the first band to answer with jobs ends the other polls. Answers that
-   * came in the same instant are kept, best band first. A failed poll is thrown only when no band answered.
-   */
-  private async pollAll(max: number, waitMs: number): Promise<BandDeliveries> {
-    const { queues } = this.bands;
-    const lockedAt = Date.now();
-    const answered = new AbortController();
-    const linked = linkSignals(this.signal, answered.signal);
-    const options: ReceiveOptions = { max, waitMs, lockMs: this.lockMs, signal: linked.signal };
-    const endOthers = (deliveries: Delivery[]) => {
-      if (deliveries.length > 0) answered.abort();
-      return deliveries;
-    };
-    let results: PromiseSettledResult<Delivery[]>[];
-    try {
-      results = await Promise.allSettled(
-        queues.map((queue) => this.driver.receive(queue, options).then(endOthers)),
-      );
-    } finally {
-      linked.dispose();
+    if (kept) {
+      const deliveries = kept.deliveries.splice(0, max);
+      if (kept.deliveries.length === 0) this.kept.shift();
+      return { queue: kept.queue, deliveries, lockedAt: kept.lockedAt };
     }
-    const now = Date.now();
-    let failure: PromiseRejectedResult | undefined;
-    results.forEach((result, band) => {
-      if (result.status === 'rejected') failure ??= result;
-      else if (result.value.length > 0)
-        this.kept.push({ band, queue: queues[band] as string, deliveries: result.value, lockedAt });
-      // Polled until now and empty: no need to ask it again without waiting at once.
-      else this.emptyUntil[band] = now + BAND_RECHECK_MS;
-    });
-    const best = this.kept[0];
-    // Deliveries in hand go first (their locks are ours); a lasting failure comes back on the next poll.
-    if (best) return this.takeKept(best, max);
-    if (failure) throw failure.reason;
-    return { queue: this.bands.queue, deliveries: [] };
+    // Deliveries in hand go first (their locks are ours); a poll's failure is thrown once nothing is left.
+    if (failure) throw failure.error;
+    return undefined;
+  }
+
+  /** Long-poll `band`; its deliveries are kept (best band first) and the waiting receive is woken. */
+  private poll(band: number, max: number, waitMs: number): void {
+    const queue = this.bands.queues[band] as string;
+    const lockedAt = Date.now();
+    this.polling[band] = lockedAt + waitMs;
+    const polled = this.driver.receive(queue, { max, waitMs, lockMs: this.lockMs, signal: this.signal }).then(
+      (deliveries) => {
+        this.polling[band] = 0;
+        if (deliveries.length > 0) {
+          let at = this.kept.findIndex((kept) => kept.band > band);
+          if (at < 0) at = this.kept.length;
+          this.kept.splice(at, 0, { band, queue, deliveries, lockedAt });
+        } else this.emptyUntil[band] = Date.now() + BAND_RECHECK_MS;
+        this.wake();
+      },
+      (error: unknown) => {
+        this.polling[band] = 0;
+        this.failure ??= { error };
+        this.wake();
+      },
+    );
+    this.polls.add(polled);
+    void polled.then(() => this.polls.delete(polled));
+  }
+
+  private wake(): void {
+    const ended = this.ended;
+    this.ended = undefined;
+    ended?.();
   }
 }

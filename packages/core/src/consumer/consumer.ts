@@ -26,7 +26,9 @@ export class ConsumerLoop<T> {
   private readonly timeoutMs: number | undefined;
   private readonly stopping = new AbortController();
   private readonly forced = new AbortController();
-  private readonly inflight = new Set<Promise<void>>();
+  /** Jobs being handled, and who waits for none to be. */
+  private running = 0;
+  private drainWaiters: (() => void)[] = [];
   private slotWaiters: (() => void)[] = [];
   private loop: Promise<void> | undefined;
   private readonly heartbeat: LockHeartbeat;
@@ -52,7 +54,7 @@ export class ConsumerLoop<T> {
 
   /** Jobs currently being handled by this consumer. */
   get active(): number {
-    return this.inflight.size;
+    return this.running;
   }
 
   start(): void {
@@ -67,8 +69,8 @@ export class ConsumerLoop<T> {
     // A receive the broker never answers (a black-holed connection) must not hold close() past its
     // timeout: the driver's own close then ends it.
     const loopEnded = await settlesWithin(this.loop, timeoutMs);
-    if (loopEnded && this.inflight.size === 0) return;
-    const drained = await settlesWithin(Promise.allSettled([...this.inflight]), deadline - Date.now());
+    if (loopEnded && this.running === 0) return;
+    const drained = await settlesWithin(this.drained(), deadline - Date.now());
     if (!drained) {
       const reason = new QueueClosedError('Queue closed before the job finished');
       this.forced.abort(reason);
@@ -77,9 +79,17 @@ export class ConsumerLoop<T> {
   }
 
   private wakeSlots(): void {
+    // Called once per finished job: nothing to allocate while the loop is not waiting for a slot.
+    if (this.slotWaiters.length === 0) return;
     const waiters = this.slotWaiters;
     this.slotWaiters = [];
     for (const wake of waiters) wake();
+  }
+
+  /** Resolves once no job is being handled. */
+  private drained(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.drainWaiters.push(resolve));
   }
 
   private freeSlot(): Promise<void> {
@@ -138,14 +148,14 @@ export class ConsumerLoop<T> {
     let failures = 0;
     const linger = new Linger(this.concurrency, driver.capabilities.maxBatchSize);
     while (!this.stopping.signal.aborted) {
-      let free = this.concurrency - this.inflight.size;
+      let free = this.concurrency - this.running;
       if (free <= 0) {
         await this.freeSlot();
         continue;
       }
-      if (linger.wanted(free, this.inflight.size)) {
+      if (linger.wanted(free, this.running)) {
         await Promise.race([this.freeSlot(), abortableDelay(LINGER_MS)]);
-        free = this.concurrency - this.inflight.size;
+        free = this.concurrency - this.running;
       }
       let deliveries: Delivery[];
       let from = bands.queue;
@@ -153,20 +163,24 @@ export class ConsumerLoop<T> {
       // Locks are taken during the receive call: counting from its start errs on the safe side.
       let receivedAt = Date.now();
       try {
-        const permit = await gate.permits(free);
-        if (permit.allowed === 0) continue;
-        windowEndsAt = permit.windowEndsAt;
+        let allowed = free;
+        // Without a store-based limit there is nothing to wait for: no promise per receive.
+        if (gate.limited) {
+          const permit = await gate.permits(free);
+          if (permit.allowed === 0) continue;
+          allowed = permit.allowed;
+          windowEndsAt = permit.windowEndsAt;
+        }
         // Never long-poll past the rate-limit window the permits were counted in.
         const waitMs = Math.max(0, Math.min(this.pollMs, windowEndsAt - Date.now()));
         receivedAt = Date.now();
         const startedAt = performance.now();
-        const got = await receiver.receive(permit.allowed, waitMs);
+        const got = await receiver.receive(allowed, waitMs);
         ({ queue: from, deliveries } = got);
         if (got.lockedAt !== undefined) receivedAt = got.lockedAt;
         // An empty answer includes the long poll's wait: only answers with messages measure the cost.
         if (deliveries.length > 0) linger.observe(performance.now() - startedAt);
-        if (deliveries.length < permit.allowed)
-          gate.giveBack(permit.allowed - deliveries.length, windowEndsAt);
+        if (deliveries.length < allowed) gate.giveBack(allowed - deliveries.length, windowEndsAt);
         failures = 0;
       } catch (error) {
         if (this.stopping.signal.aborted) break;
@@ -174,31 +188,42 @@ export class ConsumerLoop<T> {
         await abortableDelay(retryDelayMs(++failures), this.stopping.signal);
         continue;
       }
-      const queue = from;
-      const start = (delivery: Delivery, lockedAt: number) =>
-        this.track(runner.handle(delivery, queue, lockedAt));
-      if (Date.now() >= windowEndsAt && deliveries.length > 0)
-        await gate.admitLate(deliveries, receivedAt, start);
-      else for (const delivery of deliveries) start(delivery, receivedAt);
+      if (Date.now() >= windowEndsAt && deliveries.length > 0) {
+        const queue = from;
+        await gate.admitLate(deliveries, receivedAt, (delivery, lockedAt) =>
+          this.track(runner.handle(delivery, queue, lockedAt)),
+        );
+      } else for (const delivery of deliveries) this.track(runner.handle(delivery, from, receivedAt));
     }
+    // Jobs a band's poll brought but the loop did not hand out: already held, so run (as slots free, within
+    // close's timeout) rather than left to a redelivery that counts as an attempt.
+    for (const left of await receiver.leftovers())
+      for (const delivery of left.deliveries) {
+        while (this.running >= this.concurrency) await this.freeSlot();
+        this.track(runner.handle(delivery, left.queue, left.lockedAt ?? Date.now()));
+      }
   }
 
+  /** Count a job in until it settles. Two reactions shared by every job: no closures, no set per job. */
   private track(work: Promise<void>): void {
-    // One reaction per job: the slot is freed whether the job settled or failed.
-    const tracked: Promise<void> = work.then(
-      () => this.untrack(tracked),
-      (error: unknown) => {
-        this.untrack(tracked);
-        report(this.ctx, { type: 'error', error });
-      },
-    );
-    this.inflight.add(tracked);
+    this.running++;
+    work.then(this.settled, this.failed);
   }
 
-  private untrack(tracked: Promise<void>): void {
-    this.inflight.delete(tracked);
+  /** A job settled (or failed): its slot is free. */
+  private readonly settled = (): void => {
+    this.running--;
     this.wakeSlots();
-  }
+    if (this.running > 0 || this.drainWaiters.length === 0) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
+  };
+
+  private readonly failed = (error: unknown): void => {
+    this.settled();
+    report(this.ctx, { type: 'error', error });
+  };
 }
 
 /** Wait before the next try after `failures` transport failures in a row: 200 ms doubling to 5 s. */

@@ -22,6 +22,11 @@ export class RateGate {
     private readonly onError: (error: unknown) => void,
   ) {}
 
+  /** Whether permits are counted here (a limiter the broker does not enforce itself). */
+  get limited(): boolean {
+    return this.active !== undefined;
+  }
+
   private get active(): RateLimiter | undefined {
     return this.native ? undefined : this.limiter;
   }

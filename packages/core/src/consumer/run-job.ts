@@ -21,8 +21,9 @@ import { Settler } from './settle.js';
  */
 export class JobRunner<T> {
   private readonly settler: Settler<T>;
-  /** The driver's capabilities, read once (through the guard, every read is a trap). */
+  /** The driver's capabilities and name, read once (through the guard, every read is a trap). */
   private readonly caps: Capabilities;
+  private readonly provider: string;
   private readonly readOptions: ReadMessageOptions;
 
   constructor(
@@ -32,6 +33,7 @@ export class JobRunner<T> {
   ) {
     this.settler = new Settler(scope);
     this.caps = scope.driver.capabilities;
+    this.provider = scope.driver.provider;
     this.readOptions = { priority: this.caps.priority };
   }
 
@@ -135,7 +137,7 @@ export class JobRunner<T> {
     try {
       // Without OpenTelemetry loaded there is no span to open: the handler runs straight away.
       result = tracing()
-        ? await withProcessSpan(ctx.name, driver.provider, job, delivery.headers, () =>
+        ? await withProcessSpan(ctx.name, this.provider, job, delivery.headers, () =>
             this.call(job, handlerCtx, deadline),
           )
         : await this.call(job, handlerCtx, deadline);
