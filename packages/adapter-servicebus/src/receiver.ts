@@ -16,20 +16,22 @@ const BUFFERED_HOLD_MS = 10 * 60_000;
 /**
  * `receiveMessages` (7.9.5) waits up to 1 s after the first message for the batch to fill, with no option to change
  * it: a consumer asking for its free slots got a trickle of jobs late (p50 ~50 ms at 500 jobs/s). Here it does not
- * wait; the SDK still drains the link, so what the broker holds comes in the same call. SDK internals: another
- * SDK version keeps its own wait.
+ * wait; the SDK still drains the link, so what the broker holds comes in the same call. SDK internals (the same in
+ * 7.9.0 to 7.10.0-beta.2): used only where they have the shape seen there, a `_createBatchingReceiver` method whose
+ * receiver has `receive(max, wait, afterFirst, options)`; otherwise the receiver is left as the SDK made it (the
+ * public `receiveMessages`, with its wait).
  */
 export function withoutBatchWait(receiver: ServiceBusReceiver): ServiceBusReceiver {
-  type Batching = {
-    receive(max: number, wait: number, afterFirst: number, options: unknown): Promise<unknown>;
-  };
-  const sdk = receiver as unknown as { _createBatchingReceiver?: (...args: unknown[]) => Batching };
+  type Receive = (max: number, wait: number, afterFirst: unknown, options: unknown) => Promise<unknown>;
+  const sdk = receiver as unknown as { _createBatchingReceiver?: (...args: unknown[]) => unknown };
   const create = sdk._createBatchingReceiver;
   if (typeof create !== 'function') return receiver;
   sdk._createBatchingReceiver = (...args) => {
-    const batching = create.apply(receiver, args);
-    const receive = batching.receive.bind(batching);
-    batching.receive = (max, wait, _afterFirst, options) => receive(max, wait, 0, options);
+    const batching = create.apply(receiver, args) as { receive?: Receive } | undefined;
+    const receive = batching?.receive;
+    if (!batching || typeof receive !== 'function' || receive.length !== 4) return batching;
+    batching.receive = (max, wait, afterFirst, options) =>
+      receive.call(batching, max, wait, typeof afterFirst === 'number' ? 0 : afterFirst, options);
     return batching;
   };
   return receiver;
