@@ -5,6 +5,7 @@ import {
   type DeadLetterInfo,
   type Delivery,
   LockLostError,
+  type RateLimit,
   type ReceivedMessage,
   type ReceiveOptions,
 } from '@queuekit/core';
@@ -86,7 +87,7 @@ export class FetchWorker extends Worker {
 export interface ReceiverSettings {
   readonly prefix: string;
   readonly connection: Redis;
-  readonly limiter: { readonly max: number; readonly duration: number } | undefined;
+  readonly limiter: RateLimit | undefined;
   readonly stalledIntervalMs: number | undefined;
   readonly workerName: string | undefined;
   readonly metrics: { readonly maxDataPoints: number } | undefined;
@@ -201,7 +202,7 @@ export class QueueReceiver {
   }
 
   /** BullMQ's limiter: one counter per queue in Redis, shared by every consumer of the queue. */
-  setLimiter(limit: { readonly max: number; readonly duration: number }): void {
+  setLimiter(limit: RateLimit): void {
     this.worker.opts.limiter = { max: limit.max, duration: limit.duration };
   }
 
