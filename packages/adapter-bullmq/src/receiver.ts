@@ -435,7 +435,7 @@ export class QueueReceiver {
       // Its own properties before the message's: a literal then a spread stays on V8's fast path.
       ...message,
     };
-    const delivery: Delivery = createDelivery({
+    return createDelivery({
       message: held,
       lockedUntil: this.worker.lockExpiry.get(job) ?? Date.now() + this.lockMs,
       deliveryToken: token,
@@ -461,24 +461,21 @@ export class QueueReceiver {
         // Not counted: `attemptsStarted` set back by the one this delivery added.
         defer: (delayMs) =>
           settle(() => moveToDelayed(delayMs, false, { ats: Math.max(0, job.attemptsStarted - 1) })),
+        // A renewal meeting a kit settlement is the kit's; one meeting the in-place replacement (which the kit
+        // does not see) resolves as the replacement does, without a broker call once it started.
         extendLock: async (ms) => {
           const duration = Math.max(1, Math.ceil(ms));
           const calledAt = Date.now();
-          if (!(await job.extendLock(token, duration)))
-            throw new LockLostError(`Lock lost on extend-lock of job ${id}`);
+          const renewed = replaced ?? (await job.extendLock(token, duration));
+          if (replaced) return replaced;
+          if (!renewed) throw new LockLostError(`Lock lost on extend-lock of job ${id}`);
           return calledAt + duration;
         },
         progress: (value) => job.updateProgress(value as Parameters<Job['updateProgress']>[0]),
         // BullMQ keeps the job's `keepLogs` newest lines when it sets it, else all (Bull Board's logs tab).
         log: (line) => job.log(capErrorText(line)).then(() => undefined),
       },
-    });
-    const extend = delivery.extendLock as (ms: number) => Promise<void>;
-    // A renewal meeting a settlement in progress (BullMQ is releasing the lock) resolves as it does. One
-    // property set: adding several to the kit's delivery object costs microseconds each (V8's slow path).
-    delivery.extendLock = (ms: number) =>
-      busy ?? extend(ms).catch((error) => (busy ? busy : Promise.reject(error)));
-    return delivery as HeldDelivery;
+    }) as HeldDelivery;
   }
 
   /**
