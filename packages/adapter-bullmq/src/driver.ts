@@ -25,7 +25,7 @@ import type { DriverHost } from './admin.js';
 import { classifyError, isAuthFailure } from './errors.js';
 import { FanOutFlows } from './flows/fan-out.js';
 import { BullmqWorkflows } from './flows/workflows.js';
-import { type BullmqDriverOptions, parseRedisUrl, resolveOptions } from './options.js';
+import { type BullmqDriverOptions, parseRedisUrl, type ResolvedOptions, resolveOptions } from './options.js';
 import { type HeldDelivery, QueueReceiver } from './receiver.js';
 import {
   fromBullJob,
@@ -63,7 +63,7 @@ export class BullmqDriver implements Driver {
   readonly workflows: BullmqWorkflows;
   // ES private fields: never shown by util.inspect nor JSON (the options carry the URL, the connections
   // the password and TLS keys).
-  readonly #options: ReturnType<typeof resolveOptions>;
+  readonly #options: ResolvedOptions;
   readonly #producer: Redis;
   readonly #consumer: Redis;
   readonly #queues = new Map<string, Queue>();
@@ -182,19 +182,13 @@ export class BullmqDriver implements Driver {
   #receiver(name: string, lockMs = DEFAULT_LOCK_MS): QueueReceiver {
     let receiver = this.#receivers.get(name);
     if (!receiver) {
-      const { limiter, stalledIntervalMs, workerName, metrics } = this.#options;
-      const settings = {
-        prefix: this.prefix,
-        connection: this.#consumer,
-        limiter: this.#rateLimits.get(name) ?? limiter,
-        stalledIntervalMs,
-        workerName,
-        metrics,
-        onError: this.#onError,
-        classify: this.#context.classify as NonNullable<ClassifyContext['classify']>,
-        scrub: this.#context.scrub as <E>(error: E) => E,
-      };
-      receiver = new QueueReceiver(name, settings, lockMs);
+      const limiter = this.#rateLimits.get(name) ?? this.#options.limiter;
+      const own = { prefix: this.prefix, connection: this.#consumer, onError: this.#onError };
+      receiver = new QueueReceiver(
+        name,
+        { ...this.#options, ...own, limiter, context: this.#context },
+        lockMs,
+      );
       this.#receivers.set(name, receiver);
     }
     return receiver;

@@ -87,6 +87,8 @@ const OPTION_PARAMS = {
   prefix: param.string({ pattern: /^[^{]+$/ }),
 } as const;
 
+export type ResolvedOptions = ReturnType<typeof resolveOptions>;
+
 /** The options checked (a `ConfigError` names the field) with their defaults. */
 export function resolveOptions(options: BullmqDriverOptions) {
   const { url: _url, redis: _redis, limiter, metrics, onError: _onError, ...rest } = options;

@@ -9,9 +9,10 @@ import {
   type ReceivedMessage,
   type ReceiveOptions,
 } from '@queuekit/core';
-import { createDelivery, type ErrorClassifier, type WakeReason, Wakeup } from '@queuekit/core/driver-kit';
+import { type ClassifyContext, createDelivery, type WakeReason, Wakeup } from '@queuekit/core/driver-kit';
 import { type Job, type JobJson, type JobsOptions, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { ResolvedOptions } from './options.js';
 import {
   DEAD_LETTER_FIELD,
   type DeadLetterRecord,
@@ -83,18 +84,15 @@ export class FetchWorker extends Worker {
   }
 }
 
-/** Settings of one {@link QueueReceiver}. */
-export interface ReceiverSettings {
+/** Settings of one {@link QueueReceiver}: the driver's options, its consumer connection and error handling. */
+export interface ReceiverSettings
+  extends Pick<ResolvedOptions, 'stalledIntervalMs' | 'workerName' | 'metrics'> {
   readonly prefix: string;
   readonly connection: Redis;
   readonly limiter: RateLimit | undefined;
-  readonly stalledIntervalMs: number | undefined;
-  readonly workerName: string | undefined;
-  readonly metrics: { readonly maxDataPoints: number } | undefined;
   readonly onError: (error: Error) => void;
   /** The driver's error mapping and scrubbing, for its deliveries. */
-  readonly classify: ErrorClassifier;
-  readonly scrub: <E>(error: E) => E;
+  readonly context: ClassifyContext;
 }
 
 /** A delivery of this driver: a settle-once kit delivery plus the in-place replacement `send` uses. */
@@ -440,8 +438,8 @@ export class QueueReceiver {
       lockedUntil: this.worker.lockExpiry.get(job) ?? Date.now() + this.lockMs,
       deliveryToken: token,
       provider: 'bullmq',
-      classify: this.settings.classify,
-      scrub: this.settings.scrub,
+      classify: this.settings.context.classify,
+      scrub: this.settings.context.scrub,
       isClosed: () => this.closed,
       operations: {
         // Replaced in place by the core's copy: that was its settlement.
