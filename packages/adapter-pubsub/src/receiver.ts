@@ -43,6 +43,11 @@ function deadlineSeconds(ms: number, min = 1): number {
   return Math.min(MAX_ACK_DEADLINE_SECONDS, Math.max(min, Math.ceil(ms / 1000)));
 }
 
+/**
+ * Pause after the first empty pull, in ms; it doubles with each empty pull in a row, up to `pollIntervalMs`.
+ * A consumer that just had messages looks again soon; an idle one settles at one pull per `pollIntervalMs`.
+ */
+const FIRST_PAUSE_MS = 5;
 const MAX_COMPENSATIONS = 10_000;
 /** Ordering keys tracked before those whose lock ran out are dropped. */
 const MAX_ACTIVE_KEYS = 1000;
@@ -64,6 +69,8 @@ export class QueueReceiver {
    */
   readonly #compensation = new Map<string, number>();
   #turn = false;
+  /** Pause after the next empty pull (see {@link FIRST_PAUSE_MS}). */
+  #pauseMs = FIRST_PAUSE_MS;
 
   constructor(private readonly ctx: ReceiverContext) {}
 
@@ -109,11 +116,16 @@ export class QueueReceiver {
         }
       }
       await this.#lock([...relock, ...followers], lockSeconds);
+      if (pulledCount > 0) this.#pauseMs = FIRST_PAUSE_MS;
       if (out.length > 0) return out.map((lease) => this.#delivery(lease));
       const left = deadline - Date.now();
       if (signal.aborted || left <= 0) return [];
       // A full pull of delayed messages: pull again at once; an empty one: wait a little.
-      if (pulledCount === 0) await this.#wakeup.wait(Math.min(this.ctx.pollIntervalMs, left), signal, since);
+      if (pulledCount === 0) {
+        const pause = Math.min(this.#pauseMs, this.ctx.pollIntervalMs, left);
+        this.#pauseMs = Math.min(this.#pauseMs * 2, this.ctx.pollIntervalMs);
+        await this.#wakeup.wait(pause, signal, since);
+      }
     }
   }
 
