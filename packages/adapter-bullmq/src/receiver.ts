@@ -5,12 +5,14 @@ import {
   type DeadLetterInfo,
   type Delivery,
   LockLostError,
+  type RateLimit,
   type ReceivedMessage,
   type ReceiveOptions,
 } from '@queuekit/core';
-import { createDelivery, type ErrorClassifier, type WakeReason, Wakeup } from '@queuekit/core/driver-kit';
+import { type ClassifyContext, createDelivery, type WakeReason, Wakeup } from '@queuekit/core/driver-kit';
 import { type Job, type JobJson, type JobsOptions, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { ResolvedOptions } from './options.js';
 import {
   DEAD_LETTER_FIELD,
   type DeadLetterRecord,
@@ -82,18 +84,15 @@ export class FetchWorker extends Worker {
   }
 }
 
-/** Settings of one {@link QueueReceiver}. */
-export interface ReceiverSettings {
+/** Settings of one {@link QueueReceiver}: the driver's options, its consumer connection and error handling. */
+export interface ReceiverSettings
+  extends Pick<ResolvedOptions, 'stalledIntervalMs' | 'workerName' | 'metrics'> {
   readonly prefix: string;
   readonly connection: Redis;
-  readonly limiter: { readonly max: number; readonly duration: number } | undefined;
-  readonly stalledIntervalMs: number | undefined;
-  readonly workerName: string | undefined;
-  readonly metrics: { readonly maxDataPoints: number } | undefined;
+  readonly limiter: RateLimit | undefined;
   readonly onError: (error: Error) => void;
   /** The driver's error mapping and scrubbing, for its deliveries. */
-  readonly classify: ErrorClassifier;
-  readonly scrub: <E>(error: E) => E;
+  readonly context: ClassifyContext;
 }
 
 /** A delivery of this driver: a settle-once kit delivery plus the in-place replacement `send` uses. */
@@ -201,7 +200,7 @@ export class QueueReceiver {
   }
 
   /** BullMQ's limiter: one counter per queue in Redis, shared by every consumer of the queue. */
-  setLimiter(limit: { readonly max: number; readonly duration: number }): void {
+  setLimiter(limit: RateLimit): void {
     this.worker.opts.limiter = { max: limit.max, duration: limit.duration };
   }
 
@@ -434,13 +433,13 @@ export class QueueReceiver {
       // Its own properties before the message's: a literal then a spread stays on V8's fast path.
       ...message,
     };
-    const delivery: Delivery = createDelivery({
+    return createDelivery({
       message: held,
       lockedUntil: this.worker.lockExpiry.get(job) ?? Date.now() + this.lockMs,
       deliveryToken: token,
       provider: 'bullmq',
-      classify: this.settings.classify,
-      scrub: this.settings.scrub,
+      classify: this.settings.context.classify,
+      scrub: this.settings.context.scrub,
       isClosed: () => this.closed,
       operations: {
         // Replaced in place by the core's copy: that was its settlement.
@@ -460,24 +459,21 @@ export class QueueReceiver {
         // Not counted: `attemptsStarted` set back by the one this delivery added.
         defer: (delayMs) =>
           settle(() => moveToDelayed(delayMs, false, { ats: Math.max(0, job.attemptsStarted - 1) })),
+        // A renewal meeting a kit settlement is the kit's; one meeting the in-place replacement (which the kit
+        // does not see) resolves as the replacement does, without a broker call once it started.
         extendLock: async (ms) => {
           const duration = Math.max(1, Math.ceil(ms));
           const calledAt = Date.now();
-          if (!(await job.extendLock(token, duration)))
-            throw new LockLostError(`Lock lost on extend-lock of job ${id}`);
+          const renewed = replaced ?? (await job.extendLock(token, duration));
+          if (replaced) return replaced;
+          if (!renewed) throw new LockLostError(`Lock lost on extend-lock of job ${id}`);
           return calledAt + duration;
         },
         progress: (value) => job.updateProgress(value as Parameters<Job['updateProgress']>[0]),
         // BullMQ keeps the job's `keepLogs` newest lines when it sets it, else all (Bull Board's logs tab).
         log: (line) => job.log(capErrorText(line)).then(() => undefined),
       },
-    });
-    const extend = delivery.extendLock as (ms: number) => Promise<void>;
-    // A renewal meeting a settlement in progress (BullMQ is releasing the lock) resolves as it does. One
-    // property set: adding several to the kit's delivery object costs microseconds each (V8's slow path).
-    delivery.extendLock = (ms: number) =>
-      busy ?? extend(ms).catch((error) => (busy ? busy : Promise.reject(error)));
-    return delivery as HeldDelivery;
+    }) as HeldDelivery;
   }
 
   /**

@@ -107,6 +107,28 @@ describe('BullMQ locks and counts', () => {
     await expect(after?.extendLock?.(4000)).rejects.toBeInstanceOf(LockLostError);
   });
 
+  it('a renewal that meets an in-place replacement (a copy sent with copyOf) resolves as the replacement does', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    await d.send(queue, [message('p-1')]);
+    const signal = new AbortController().signal;
+    const [held] = await d.receive(queue, { max: 1, waitMs: 5000, lockMs: 4000, signal });
+    const copy = { ...message('p-1'), copyOf: { queue, id: 'p-1', deliveryToken: held?.deliveryToken } };
+    const replacing = d.send(queue, [{ ...copy, headers: { 'qk-attempt': '2' }, delayMs: 60_000 }]);
+    const during = held?.extendLock?.(4000);
+    await replacing;
+    await expect(during).resolves.toBeUndefined();
+    // The job now waits in the delayed set without a lock: a later renewal resolves too, and so does the ack.
+    await expect(held?.extendLock?.(4000)).resolves.toBeUndefined();
+    await expect(held?.ack()).resolves.toBeUndefined();
+    const admin = adminRedis();
+    try {
+      expect(await admin.zcard(`${prefix}:${queue}:delayed`)).toBe(1);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it('receives leave no abort listener behind on a long-lived signal', async () => {
     const d = driver();
     const queue = uniqueQueue();
