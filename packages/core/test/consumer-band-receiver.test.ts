@@ -130,4 +130,30 @@ describe('receiving across priority bands', () => {
     expect(order).toEqual([3, 7]);
     expect(most).toBe(1);
   });
+
+  it('reports a failed band poll and polls that band again', async () => {
+    const { driver, calls } = banded();
+    const name = `bands-fail-${Date.now()}`;
+    const receive = driver.receive.bind(driver);
+    let failed = false;
+    driver.receive = async (queue, options) => {
+      if (!failed && queue === `${name}-p7` && options.waitMs > 0) {
+        failed = true;
+        throw new Error('band 7 poll failed');
+      }
+      return receive(queue, options);
+    };
+    const queue = createQueue<{ p: number }>({ name, driver, ownsDriver: true, results: false });
+    queues.push(queue as Queue<unknown>);
+    const errors: Error[] = [];
+    queue.on('error', (error) => errors.push(error));
+    const seen: number[] = [];
+    queue.process(async (job) => void seen.push(job.data.p), { pollInterval: 60_000 });
+    await until(() => errors.length > 0, 'the poll failure reported');
+    expect(errors[0]?.message).toContain('band 7 poll failed');
+    await until(() => calls.some((call) => call.open && call.queue === `${name}-p7`), 'band 7 polled again');
+    await queue.send('after', { p: 7 }, { priority: 7 });
+    await until(() => seen.length === 1, 'the band-7 job');
+    expect(seen).toEqual([7]);
+  });
 });

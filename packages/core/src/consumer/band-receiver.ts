@@ -88,8 +88,6 @@ export class BandReceiver {
   /** Bands above the best kept one without waiting (those not watched by a poll), else the kept deliveries. */
   private async sweep(max: number): Promise<BandDeliveries | undefined> {
     const { queues } = this.bands;
-    const failure = this.failure;
-    this.failure = undefined;
     const kept = this.kept[0];
     const now = Date.now();
     const options = { max, waitMs: 0, lockMs: this.lockMs, signal: this.signal };
@@ -107,6 +105,8 @@ export class BandReceiver {
       return { queue: kept.queue, deliveries, lockedAt: kept.lockedAt };
     }
     // Deliveries in hand go first (their locks are ours); a poll's failure is thrown once nothing is left.
+    const failure = this.failure;
+    this.failure = undefined;
     if (failure) throw failure.error;
     return undefined;
   }
