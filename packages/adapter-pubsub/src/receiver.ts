@@ -98,7 +98,9 @@ export class QueueReceiver {
       for (const source of this.#sources()) {
         const held = [...this.#held.values()].reduce((count, list) => count + list.length, 0);
         const room = max - out.length - held;
-        if (room <= 0 || signal.aborted) break;
+        // With messages in hand, the other subscription waits for the next receive (where it goes first):
+        // pulling it now would hold them back one more round trip, mostly for nothing.
+        if (room <= 0 || signal.aborted || out.length > 0) break;
         const pulledAt = Date.now();
         const pulled = await this.#pull(source, room);
         pulledCount += pulled.length;
