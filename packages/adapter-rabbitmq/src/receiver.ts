@@ -137,9 +137,8 @@ export class QueueConsumer {
         await this.pause();
         return [];
       }
-      if (waitMs <= 0) return this.deliveries(this.take(max) ?? (await this.getNow(max, timeoutMs)));
       const taken = this.take(max);
-      if (taken) return this.deliveries(taken);
+      if (taken || waitMs <= 0) return this.deliveries(taken ?? (await this.getNow(max, timeoutMs)));
       if (!(await this.host.connection.open(timeoutMs, signal))) continue;
       // Register (or widen) a consumer with room for `max` more deliveries.
       while (!(this.channel && this.consumerTag !== undefined && this.prefetch >= this.unsettled + max)) {
@@ -262,8 +261,7 @@ export class QueueConsumer {
   ) {
     if (this.channel !== channel) return false;
     try {
-      if (transactional) this.transaction ??= new ChannelTransaction(channel);
-      if (transactional) await this.transaction?.select();
+      if (transactional) await (this.transaction ??= new ChannelTransaction(channel)).select();
       if (this.channel !== channel) return false;
       if (this.transaction?.active) await this.transaction.run(() => action(channel));
       else action(channel);
@@ -275,7 +273,7 @@ export class QueueConsumer {
   }
 
   private deliveries(taken: Taken | undefined): Delivery[] {
-    return taken ? taken.messages.map((message) => this.delivery(taken.channel, message)) : [];
+    return taken?.messages.map((message) => this.delivery(taken.channel, message)) ?? [];
   }
 
   private delivery(channel: Channel, message: Message): Delivery {
