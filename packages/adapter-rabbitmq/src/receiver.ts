@@ -58,11 +58,11 @@ export class ChannelTransaction {
   run(write: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ write, resolve, reject });
-      if (!this.committing) this.flush();
+      if (!this.committing) void this.flush();
     });
   }
 
-  private flush(): void {
+  private async flush(): Promise<void> {
     const written = this.pending.splice(0).filter((item) => {
       try {
         item.write();
@@ -74,19 +74,13 @@ export class ChannelTransaction {
     });
     if (written.length === 0) return;
     this.committing = true;
-    this.commit()
-      .then(
-        () => {
-          for (const item of written) item.resolve();
-        },
-        (error: unknown) => {
-          for (const item of written) item.reject(error);
-        },
-      )
-      .finally(() => {
-        this.committing = false;
-        this.flush();
-      });
+    const failure = await this.commit().then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
+    for (const item of written) failure ? item.reject(failure.error) : item.resolve();
+    this.committing = false;
+    void this.flush(); // not awaited: no promise chain grows while commits follow one another
   }
 
   /** One `tx.commit` round trip: commits every frame written on the channel before it. */
@@ -261,7 +255,8 @@ export class QueueConsumer {
   ) {
     if (this.channel !== channel) return false;
     try {
-      if (transactional) await (this.transaction ??= new ChannelTransaction(channel)).select();
+      if (transactional) this.transaction ??= new ChannelTransaction(channel);
+      if (transactional) await this.transaction?.select();
       if (this.channel !== channel) return false;
       if (this.transaction?.active) await this.transaction.run(() => action(channel));
       else action(channel);
