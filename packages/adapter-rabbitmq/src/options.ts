@@ -82,8 +82,6 @@ export const DEFAULT_DELAY_BUCKETS_MS: readonly number[] = [
   250, 1_000, 4_000, 15_000, 60_000, 240_000, 900_000, 3_600_000, 14_400_000,
 ];
 
-const USAGE = 'expected amqp://user:pass@host:5672/vhost or amqps://...';
-
 /** The driver's options that a URL may carry, with their defaults. */
 const SETTINGS = {
   queueType: param.enum(['classic', 'quorum'], { default: 'classic' }),
@@ -120,7 +118,7 @@ const RECONNECT = {
 /** Validate options and fill in defaults. Errors name the field and never include the URL. */
 export function resolveOptions(options: RabbitMqDriverOptions) {
   if (typeof options?.url !== 'string' || !/^amqps?:\/\//i.test(options.url))
-    throw new ConfigError('url', USAGE);
+    throw new ConfigError('url', 'expected amqp://user:pass@host:5672/vhost or amqps://...');
   let parsed: URL;
   try {
     parsed = new URL(options.url);
