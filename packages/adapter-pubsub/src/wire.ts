@@ -293,15 +293,6 @@ export function queueResources(
   };
 }
 
-/** The topic a message (or its copy) is published to: keyed messages go through the ordered sibling. */
-export function topicFor(
-  resources: QueueResources,
-  key: string | null | undefined,
-  ordered: boolean,
-): string {
-  return key && ordered ? resources.orderedTopic : resources.topic;
-}
-
 /** Most ack ids per acknowledge / modifyAckDeadline request. */
 const MAX_ACK_IDS = 2500;
 /** Most messages, and bytes, per publish request. */
