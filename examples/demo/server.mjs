@@ -28,16 +28,33 @@ const reportRequest = {
         issues.push({ message: 'required string', path: ['customer'] });
       if (!Number.isInteger(v.months) || v.months < 1 || v.months > 24)
         issues.push({ message: 'integer 1-24', path: ['months'] });
-      return issues.length ? { issues } : { value: { customer: v.customer, months: v.months } };
+      if (v.fail !== undefined && (!Number.isInteger(v.fail) || v.fail < 0 || v.fail > 10))
+        issues.push({ message: 'integer 0-10 (attempts that throw)', path: ['fail'] });
+      if (issues.length) return { issues };
+      const report = { customer: v.customer, months: v.months };
+      return { value: v.fail ? { ...report, fail: v.fail } : report };
     },
   },
 };
 
-const queue = createQueue({ name: 'demo-reports', url, schema: reportRequest });
+const queue = createQueue({
+  name: 'demo-reports',
+  url,
+  schema: reportRequest,
+  // 3 attempts, 1 s apart, so a retry and a dead letter show up within seconds.
+  defaults: { maxAttempts: 3, backoff: { type: 'fixed', delay: 1_000 } },
+});
 queue.on('error', (error) => console.error(`[queue] ${error.message}`));
+queue.on('completed', (job) => console.log(`[job] ${job.id} completed (attempt ${job.attempt})`));
+queue.on('retrying', (job, error, delayMs) =>
+  console.log(`[job] ${job.id} attempt ${job.attempt} failed (${error.message}); retry in ${delayMs} ms`),
+);
+queue.on('dead-lettered', (info) => console.log(`[job] ${info.id} dead-lettered: ${info.reason}`));
 
 queue.process(
   async (job, ctx) => {
+    // `"fail": n` in the request makes the first n attempts throw: 1 or 2 shows a retry, 3 a dead letter.
+    if (job.attempt <= (job.data.fail ?? 0)) throw new Error(`simulated failure on attempt ${job.attempt}`);
     const rows = [];
     for (let month = 1; month <= job.data.months; month++) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -145,12 +162,15 @@ function readBody(req) {
 const server = http.createServer(async (req, res) => {
   try {
     checkHost(req);
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const { pathname: path, searchParams } = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'POST' && path === '/reports') {
       checkSameSite(req);
       checkJsonContentType(req);
       const body = await readJson(req);
-      const id = await queue.send('report', body);
+      const delay = Number(searchParams.get('delay') ?? 0); // ?delay=ms: a delayed job
+      if (!Number.isInteger(delay) || delay < 0)
+        throw new HttpError(400, 'delay must be a whole number of ms');
+      const id = await queue.send('report', body, delay ? { delay } : {});
       return reply(res, 202, { id, status: `/reports/${id}` }, { location: `/reports/${id}` });
     }
     const match = /^\/reports\/([^/]+)$/.exec(path);
@@ -159,9 +179,18 @@ const server = http.createServer(async (req, res) => {
       const status = await queue.getJob(match[1]);
       return status ? reply(res, 200, status) : reply(res, 404, { error: 'unknown job id' });
     }
+    if (req.method === 'GET' && path === '/dead-letters') {
+      const records = await queue.deadLetters.list({ limit: 20 });
+      return reply(
+        res,
+        200,
+        records.map(({ id, reason, error, attempts, data }) => ({ id, reason, error, attempts, data })),
+      );
+    }
     if (req.method === 'GET' && path === '/') {
       return reply(res, 200, {
         usage: 'POST /reports {"customer":"acme","months":6} then GET the status URL',
+        try: 'POST /reports?delay=5000 for a delayed job, {"fail":1} for a retry, {"fail":3} then GET /dead-letters',
         queue: redactUrl(url),
       });
     }

@@ -43,6 +43,44 @@ describe('demo server', () => {
     expect(state).toMatchObject({ state: 'completed', progress: 100, result: { customer: 'acme', rows: 3 } });
   });
 
+  it('retries a failing attempt, dead-letters a job that fails every attempt, and holds a delayed job', async () => {
+    const post = async (body: unknown, query = '') => {
+      const res = await fetch(`${base}/reports${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const state = async (id: string) =>
+      (await (await fetch(`${base}/reports/${id}`)).json()) as { state?: string; attempts?: number };
+    const retried = await post({ customer: 'retry', months: 1, fail: 1 });
+    const dead = await post({ customer: 'dead', months: 1, fail: 3 });
+    const sentAt = Date.now();
+    const delayed = await post({ customer: 'later', months: 1 }, '?delay=1500');
+    type Listed = { id: string; reason: string; attempts: number }[];
+    const deadline = Date.now() + 20_000;
+    let listed: Listed = [];
+    let delayedState = await state(delayed);
+    while (Date.now() < deadline) {
+      listed = (await (await fetch(`${base}/dead-letters`)).json()) as Listed;
+      delayedState = await state(delayed);
+      if (delayedState.state === 'completed') expect(Date.now() - sentAt).toBeGreaterThanOrEqual(1500);
+      if (listed.some((r) => r.id === dead) && delayedState.state === 'completed') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(listed.find((r) => r.id === dead)).toMatchObject({ reason: 'max-attempts', attempts: 3 });
+    expect(await state(retried)).toMatchObject({ state: 'completed', attempts: 2 });
+    expect(delayedState).toMatchObject({ state: 'completed', attempts: 1 });
+    const badDelay = await fetch(`${base}/reports?delay=soon`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ customer: 'acme', months: 1 }),
+    });
+    expect(badDelay.status).toBe(400);
+  });
+
   it('rejects invalid input with 400 naming the field, and unknown ids with 404', async () => {
     const bad = await fetch(`${base}/reports`, {
       method: 'POST',

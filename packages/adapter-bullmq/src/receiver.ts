@@ -34,8 +34,9 @@ export class FetchWorker extends Worker {
   /** For a scheduler's run: the scheduler's latest tick just before this fetch (BullMQ moves it on). */
   private readonly latestTicks = new Map<string, number>();
   /**
-   * When each fetched job's lock runs out (epoch ms), counted from just before the call that took it: a
-   * job can wait in the receiver's buffer, so its lock is older than its delivery.
+   * When each fetched job's lock runs out, counted from just before the call that took it: a job can wait in
+   * the receiver's buffer, so its lock is older than its delivery. On `performance.now()`, as every duration
+   * the receiver keeps: a wall clock that jumps neither ages nor renews a lock.
    */
   readonly lockExpiry = new WeakMap<Job, number>();
 
@@ -69,7 +70,7 @@ export class FetchWorker extends Worker {
   }
 
   protected override async moveToActive(token: string, name?: string): Promise<Job> {
-    const lockedUntil = Date.now() + (this.opts.lockDuration ?? 0);
+    const lockedUntil = performance.now() + (this.opts.lockDuration ?? 0);
     const job = await super.moveToActive(token, name);
     if (job) this.lockExpiry.set(job, lockedUntil);
     return job;
@@ -226,8 +227,8 @@ export class QueueReceiver {
   }
 
   private async withFreshLock(job: Job): Promise<Job | undefined> {
-    if ((this.worker.lockExpiry.get(job) ?? 0) - Date.now() > (this.lockMs * 2) / 3) return job;
-    const calledAt = Date.now();
+    if ((this.worker.lockExpiry.get(job) ?? 0) - performance.now() > (this.lockMs * 2) / 3) return job;
+    const calledAt = performance.now();
     try {
       if (!(await job.extendLock(job.token ?? '', this.lockMs))) return undefined;
       this.worker.lockExpiry.set(job, calledAt + this.lockMs);
@@ -242,7 +243,7 @@ export class QueueReceiver {
   private async first(options: ReceiveOptions): Promise<Job | undefined> {
     this.foundIdle = false;
     if (options.waitMs <= 0) return this.fetchNow();
-    const deadline = Date.now() + options.waitMs;
+    const deadline = performance.now() + options.waitMs;
     let quickMisses = 0;
     while (!options.signal.aborted && !this.closed) {
       // A completion's `fetchNext` may have locked a job while this take waited: hand it out now, not after
@@ -252,9 +253,9 @@ export class QueueReceiver {
         if (buffered) return buffered;
         continue;
       }
-      const remaining = deadline - Date.now();
+      const remaining = deadline - performance.now();
       if (remaining <= 0) return undefined;
-      const started = Date.now();
+      const started = performance.now();
       const outcome = await this.awaitFetch(remaining, options.signal);
       if (typeof outcome === 'string') return undefined;
       if ('error' in outcome) throw outcome.error;
@@ -264,7 +265,7 @@ export class QueueReceiver {
       // BullMQ answers at once, without blocking, once after a fetch (until it sees the queue drained) and
       // after a stale wake-up marker; repeatedly only while rate limited. Pace repeated quick answers (5,
       // 10, 20, 40, 50 ms...), never the first two.
-      if (Date.now() - started >= 5) quickMisses = 0;
+      if (performance.now() - started >= 5) quickMisses = 0;
       else if (++quickMisses >= 3) {
         const pause = Math.min(
           QUICK_MISS_PAUSE_MAX_MS,
@@ -337,7 +338,7 @@ export class QueueReceiver {
       return;
     }
     const keepMs = Math.max(50, Math.floor(this.lockMs / 2));
-    this.buffer.push({ job, until: Date.now() + keepMs });
+    this.buffer.push({ job, until: performance.now() + keepMs });
     // A take waiting on the shared fetch looks at the buffer when woken.
     if (this.arrived.waiting > 0) this.arrived.wake();
     if (!this.sweeper) {
@@ -349,7 +350,7 @@ export class QueueReceiver {
   /** Hand back buffered jobs nobody took in time; one timer for the whole buffer. */
   private sweep(): void {
     this.sweeper = undefined;
-    const now = Date.now();
+    const now = performance.now();
     while ((this.buffer[0]?.until ?? Number.POSITIVE_INFINITY) <= now)
       this.trackGiveBack((this.buffer.shift() as { job: Job }).job);
     const next = this.buffer[0];
@@ -402,6 +403,7 @@ export class QueueReceiver {
   deliver(job: Job, message: ReceivedMessage, onSettled: () => void): HeldDelivery {
     const token = job.token ?? '';
     const id = String(job.id);
+    const expiry = this.worker.lockExpiry.get(job);
     const backend = this.worker.backend;
     let busy: Promise<void> | undefined;
     let replaced: Promise<void> | undefined;
@@ -435,7 +437,8 @@ export class QueueReceiver {
     };
     return createDelivery({
       message: held,
-      lockedUntil: this.worker.lockExpiry.get(job) ?? Date.now() + this.lockMs,
+      // Epoch ms for the kit, which keeps it on its own monotonic clock.
+      lockedUntil: Date.now() + (expiry === undefined ? this.lockMs : expiry - performance.now()),
       deliveryToken: token,
       provider: 'bullmq',
       classify: this.settings.context.classify,
@@ -483,7 +486,7 @@ export class QueueReceiver {
    */
   private async complete(job: Job, token: string, result: unknown): Promise<void> {
     const fetchNext = this.wantsNext;
-    const calledAt = Date.now();
+    const calledAt = performance.now();
     const fields = job.opts.removeOnComplete === true ? undefined : restartFields(job, restartOf(job));
     const backend = this.worker.backend as unknown as {
       moveToFinishedArgs(...args: unknown[]): (string | number | boolean | Buffer)[];

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { type Delivery, LockLostError, utf8 } from '@queuekit/core';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { BullmqDriver } from '../src/index.js';
 import { adminRedis, deletePrefix, testDriver, uniquePrefix, uniqueQueue } from './helpers.js';
 
@@ -91,6 +91,33 @@ describe('BullMQ locks and counts', () => {
     expect((second?.lockedUntil ?? 0) - Date.now()).toBeGreaterThan((lockMs * 2) / 3 - 50);
     await expectAccurate(queue, second);
     await second?.ack();
+  });
+
+  it('a buffered job ages its lock on a monotonic clock: a wall clock set back does not make it look fresh', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    const lockMs = 900;
+    await d.send(queue, [message('w-1'), message('w-2')]);
+    const signal = new AbortController().signal;
+    const [first] = await d.receive(queue, { max: 1, waitMs: 5000, lockMs, signal });
+    await first?.ack(); // fetches w-2 under lock into the buffer
+    const realNow = Date.now.bind(Date);
+    // The wall clock is set back ten minutes while w-2 waits in the buffer past a third of its lock.
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 600_000);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, lockMs / 3 + 50));
+      const [second] = await d.receive(queue, { max: 1, waitMs: 0, lockMs, signal });
+      expect(second?.id).toBe('w-2');
+      // Renewed before it was handed out (it had aged), and reported against the wall clock as it reads now.
+      const left = (second?.lockedUntil ?? 0) - Date.now();
+      expect(left).toBeGreaterThan((lockMs * 2) / 3 - 50);
+      expect(left).toBeLessThanOrEqual(lockMs + 5);
+      clock.mockRestore();
+      await expectAccurate(queue, second);
+      await second?.ack();
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it('a renewal that meets the settlement in progress resolves with it; one after the settlement is LockLostError', async () => {

@@ -144,9 +144,10 @@ export const CALL: CallOptions = {
 };
 
 /**
- * Call options of one publish: {@link CALL} without google-gax's request bundling. The generated client bundles
- * publishes by default: it holds each request up to 10 ms for others to the same topic and encodes every message
- * once more to count its bytes. The driver already sends whole batches (and the core coalesces single sends), so
- * that cost the full encoding twice and 10 ms on every single send.
+ * Call options of a publish of at least {@link BUNDLE_THRESHOLD} messages: {@link CALL} without google-gax's
+ * request bundling, which would send it at once anyway, after encoding every message once more to count its
+ * bytes. Smaller publishes keep bundling (held up to 10 ms and merged, as the native client batches them).
  */
-export const PUBLISH_CALL: CallOptions = { ...CALL, isBundling: false };
+export const LARGE_PUBLISH_CALL: CallOptions = { ...CALL, isBundling: false };
+/** `element_count_threshold` of Publish in the client's `publisher_client_config.json`. */
+export const BUNDLE_THRESHOLD = 100;

@@ -11,7 +11,6 @@ import {
   type PulledMessage,
   received,
   receivedDeadLetter,
-  topicFor,
 } from './wire.js';
 
 /** What a {@link QueueReceiver} shares with its driver. */
@@ -48,6 +47,8 @@ function deadlineSeconds(ms: number, min = 1): number {
  * A consumer that just had messages looks again soon; an idle one settles at one pull per `pollIntervalMs`.
  */
 const FIRST_PAUSE_MS = 5;
+/** Most pulls one receive makes at once on the unordered subscription (see `#pull`). */
+const PARALLEL_PULLS = 4;
 const MAX_COMPENSATIONS = 10_000;
 /** Ordering keys tracked before those whose lock ran out are dropped. */
 const MAX_ACTIVE_KEYS = 1000;
@@ -98,7 +99,9 @@ export class QueueReceiver {
       for (const source of this.#sources()) {
         const held = [...this.#held.values()].reduce((count, list) => count + list.length, 0);
         const room = max - out.length - held;
-        if (room <= 0 || signal.aborted) break;
+        // With messages in hand, the other subscription waits for the next receive (where it goes first):
+        // pulling it now would hold them back one more round trip, mostly for nothing.
+        if (room <= 0 || signal.aborted || out.length > 0) break;
         const pulledAt = Date.now();
         const pulled = await this.#pull(source, room);
         pulledCount += pulled.length;
@@ -137,10 +140,35 @@ export class QueueReceiver {
     return this.#turn ? [ordered, main] : [main, ordered];
   }
 
+  /**
+   * Pull up to `max` messages of `source`. On the unordered subscription a large `max` is split over up to
+   * {@link PARALLEL_PULLS} pulls at once (together never more than `max`): a `returnImmediately` pull often
+   * brings far fewer than it asks (on the emulator ~5 of 45 with hundreds waiting). The ordered subscription
+   * keeps one pull, so a key's messages come back together and in order.
+   */
   async #pull(source: Subscription, max: number): Promise<PulledMessage[]> {
-    const request = { subscription: source.name, maxMessages: Math.min(max, 1000), returnImmediately: true };
-    const [response] = await call('pull', () => this.ctx.clients.subscriber.pull(request, CALL));
-    return response.receivedMessages ?? [];
+    const parts =
+      source === this.ctx.subscriptions.ordered ? 1 : Math.min(PARALLEL_PULLS, Math.ceil(max / 8));
+    const sizes = Array.from(
+      { length: parts },
+      (_, i) => Math.floor(max / parts) + (i < max % parts ? 1 : 0),
+    );
+    const answers = await Promise.allSettled(
+      sizes.map(async (size) => {
+        const request = {
+          subscription: source.name,
+          maxMessages: Math.min(size, 1000),
+          returnImmediately: true,
+        };
+        const [response] = await call('pull', () => this.ctx.clients.subscriber.pull(request, CALL));
+        return response.receivedMessages ?? [];
+      }),
+    );
+    // What the other pulls brought is leased already: handed over even when one of them failed.
+    const pulled = answers.flatMap((answer) => (answer.status === 'fulfilled' ? answer.value : []));
+    const failed = answers.find((answer) => answer.status === 'rejected');
+    if (pulled.length === 0 && failed) throw failed.reason;
+    return pulled;
   }
 
   /** A pulled message as a lease, or undefined when it is early (parked) or due after a delay (normalised). */
@@ -172,11 +200,9 @@ export class QueueReceiver {
     const ackId = message.ackId ?? '';
     // Malformed or too far ahead (not written by this driver): due now, never parked for years.
     const wait = (deliverAtOf(original.attributes ?? {}, now) ?? now) - now;
-    const topic = topicFor(
-      this.ctx.resources,
-      original.orderingKey,
-      this.ctx.subscriptions.ordered !== undefined,
-    );
+    // Keyed messages go through the ordered sibling topic (see `send`).
+    const { resources, subscriptions } = this.ctx;
+    const topic = original.orderingKey && subscriptions.ordered ? resources.orderedTopic : resources.topic;
     const work =
       wait > 0
         ? requests.modAck(source.name, [ackId], deadlineSeconds(wait))

@@ -9,7 +9,7 @@ import {
 } from '@queuekit/core';
 import { Batcher, chunk, cutText, DEAD_LETTER_HEADERS } from '@queuekit/core/driver-kit';
 import { call } from './errors.js';
-import { CALL, PUBLISH_CALL } from './options.js';
+import { BUNDLE_THRESHOLD, CALL, LARGE_PUBLISH_CALL } from './options.js';
 
 /** A Pub/Sub message as published. */
 export type PubsubMessage = protos.google.pubsub.v1.IPubsubMessage;
@@ -293,15 +293,6 @@ export function queueResources(
   };
 }
 
-/** The topic a message (or its copy) is published to: keyed messages go through the ordered sibling. */
-export function topicFor(
-  resources: QueueResources,
-  key: string | null | undefined,
-  ordered: boolean,
-): string {
-  return key && ordered ? resources.orderedTopic : resources.topic;
-}
-
 /** Most ack ids per acknowledge / modifyAckDeadline request. */
 const MAX_ACK_IDS = 2500;
 /** Most messages, and bytes, per publish request. */
@@ -344,7 +335,12 @@ export class Requests {
       const first = offset;
       offset += batch.length;
       const send = () =>
-        call('publish', () => this.publisher.publish({ topic, messages: batch }, PUBLISH_CALL)).then(
+        call('publish', () =>
+          this.publisher.publish(
+            { topic, messages: batch },
+            batch.length >= BUNDLE_THRESHOLD ? LARGE_PUBLISH_CALL : CALL,
+          ),
+        ).then(
           () => undefined,
           (error: unknown) => {
             for (let i = first; i < first + batch.length; i++) outcome.failed.push(i);

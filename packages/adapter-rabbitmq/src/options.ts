@@ -82,8 +82,6 @@ export const DEFAULT_DELAY_BUCKETS_MS: readonly number[] = [
   250, 1_000, 4_000, 15_000, 60_000, 240_000, 900_000, 3_600_000, 14_400_000,
 ];
 
-const USAGE = 'expected amqp://user:pass@host:5672/vhost or amqps://...';
-
 /** The driver's options that a URL may carry, with their defaults. */
 const SETTINGS = {
   queueType: param.enum(['classic', 'quorum'], { default: 'classic' }),
@@ -105,7 +103,9 @@ const AMQPLIB_PARAMS = {
   channelMax: param.int({ min: 1 }),
   locale: param.string(),
 };
-const LIMITS = {
+/** Every option of the driver that `parseParams` checks. */
+const OPTIONS = {
+  ...SETTINGS,
   unavailableTimeoutMs: param.int({ min: 1, default: 15_000 }),
   maxPayloadBytes: param.int({ min: 1, default: 16 * 1024 * 1024 }),
   connectionName: param.string({ default: 'queuekit' }),
@@ -118,7 +118,7 @@ const RECONNECT = {
 /** Validate options and fill in defaults. Errors name the field and never include the URL. */
 export function resolveOptions(options: RabbitMqDriverOptions) {
   if (typeof options?.url !== 'string' || !/^amqps?:\/\//i.test(options.url))
-    throw new ConfigError('url', USAGE);
+    throw new ConfigError('url', 'expected amqp://user:pass@host:5672/vhost or amqps://...');
   let parsed: URL;
   try {
     parsed = new URL(options.url);
@@ -137,14 +137,8 @@ export function resolveOptions(options: RabbitMqDriverOptions) {
   const secure = parsed.protocol.toLowerCase() === 'amqps:';
   const tls = resolveTls(secure, query, options.tls);
   // Options given in code win over the URL's (which holds the defaults).
-  const settings = parseParams(
-    {
-      queueType: options.queueType ?? query.queueType,
-      deliveryLimit: options.deliveryLimit ?? query.deliveryLimit,
-      atomicFollowUps: options.atomicFollowUps ?? query.atomicFollowUps,
-    },
-    SETTINGS,
-  );
+  const given = Object.entries(options).filter(([, value]) => value !== undefined);
+  const settings = parseParams({ ...query, ...Object.fromEntries(given) }, OPTIONS, { unknown: 'ignore' });
   const buckets = options.delayBucketsMs ?? DEFAULT_DELAY_BUCKETS_MS;
   if (!Array.isArray(buckets) || buckets.length === 0)
     throw new ConfigError('delayBucketsMs', 'expected a non-empty array of positive integers');
@@ -154,7 +148,6 @@ export function resolveOptions(options: RabbitMqDriverOptions) {
     if (i > 0 && ms <= (buckets[i - 1] as number))
       throw new ConfigError(`delayBucketsMs[${i}]`, 'buckets must be strictly ascending');
   });
-  const limits = parseParams({ ...options }, LIMITS, { unknown: 'ignore' });
   const reconnect = parseParams({ ...options.reconnect }, RECONNECT, {
     unknown: 'ignore',
     fieldPrefix: 'reconnect.',
@@ -172,7 +165,6 @@ export function resolveOptions(options: RabbitMqDriverOptions) {
       others.reduce((out, secret) => out.split(secret).join('***'), scrubber.scrub(text)),
     ...settings,
     delayBucketsMs: [...buckets],
-    ...limits,
     reconnectInitialMs: reconnect.initialDelayMs,
     reconnectMaxMs: reconnect.maxDelayMs,
   };
@@ -209,8 +201,8 @@ function resolveTls(
   if (options !== undefined && (typeof options !== 'object' || options === null))
     throw new ConfigError('tls', 'expected an object');
   const { cacertfile, certfile, keyfile, verify, server_name_indication } = query;
-  const fromUrl = Object.keys(TLS_PARAMS).some(
-    (name) => query[name as keyof typeof TLS_PARAMS] !== undefined,
+  const fromUrl = [cacertfile, certfile, keyfile, verify, server_name_indication].some(
+    (v) => v !== undefined,
   );
   if (!fromUrl && options === undefined) return undefined;
   if (!secure) throw new ConfigError('tls', 'TLS options need an amqps:// URL (amqp:// is plaintext)');

@@ -82,7 +82,7 @@ export class LockKeeper {
       if (this.#brokerUntil < Date.now() + ms) await this.#renewNow();
       this.#schedule();
     } catch (error) {
-      this.#schedule(isLost(error));
+      this.#schedule(this.#final(error));
       throw error;
     }
   }
@@ -108,6 +108,14 @@ export class LockKeeper {
     }
   }
 
+  /**
+   * Whether a failed renewal ends the lock: a renewal that timed out (a busy broker or event loop) is tried again
+   * while the lock may still be held; a lost lock is final.
+   */
+  #final(error: unknown): boolean {
+    return (error as { code?: string } | null)?.code === 'MessageLockLost' || Date.now() >= this.#brokerUntil;
+  }
+
   /** The next renewal while the broker's lock ends before the hold (and was not `lost`), else the expiry. */
   #schedule(lost = false): void {
     clearTimeout(this.#timer);
@@ -118,9 +126,7 @@ export class LockKeeper {
         () =>
           this.#renewNow().then(
             () => this.#schedule(),
-            // A renewal that timed out (a busy broker or event loop) is tried again while the lock may still
-            // be held; a lost lock is final.
-            (error: unknown) => this.#schedule(isLost(error) || Date.now() >= this.#brokerUntil),
+            (error: unknown) => this.#schedule(this.#final(error)),
           ),
         // Renewed with half the time left: an event loop stalled for a third of a short lock must not lose it.
         Math.max(50, left - Math.max(left / 2, 200)),
@@ -133,8 +139,6 @@ export class LockKeeper {
     this.#timer?.unref();
   }
 }
-
-const isLost = (error: unknown) => (error as { code?: string } | null)?.code === 'MessageLockLost';
 
 /**
  * Orders the settlements of one receiver: rhea 3.0.5 writes pending dispositions as ranges without comparing

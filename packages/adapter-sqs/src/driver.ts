@@ -152,6 +152,7 @@ export class SqsDriver implements Driver {
           // Typed here: it may be the cause of a PartialSendError (the SDK's error holds the signed request).
           return refuse(batch, classifyError(error, 'send'));
         }
+        if (failed.length === 0) return;
         batch = batch.filter((entry) => failed.some((f) => f.Id === entry.Id));
         const codes = [...new Set(failed.map((f) => f.Code))].join(', ');
         if (batch.length > 0 && (retries === 0 || failed.some((f) => f.SenderFault)))

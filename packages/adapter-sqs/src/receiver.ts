@@ -1,9 +1,9 @@
 import * as sqs from '@aws-sdk/client-sqs';
-import { type Delivery, linkSignals, type ReceiveOptions } from '@queuekit/core';
+import { type Delivery, linkSignals, type ReceivedMessage, type ReceiveOptions } from '@queuekit/core';
 import { type Batcher, createDelivery, type DeadLetterQueueOps } from '@queuekit/core/driver-kit';
 import type { QueueAdmin, QueueInfo } from './admin.js';
 import { classifyError, isQueueMissing } from './errors.js';
-import { fitDeadLetter, fromWire, type ReadMessage } from './wire.js';
+import { fitDeadLetter, fromWire } from './wire.js';
 
 const SYSTEM: sqs.MessageSystemAttributeName[] = [
   'ApproximateReceiveCount',
@@ -69,7 +69,7 @@ export async function receive(ctx: ReceiverContext, info: QueueInfo, options: Re
         // then (if that fails, the receive's own visibility timeout brings it back).
         if (read.due !== undefined && read.due > Date.now())
           await visible(ctx, info, raw, seconds(read.due - Date.now(), 1)).catch(() => undefined);
-        else out.push(delivery(ctx, info, raw, read, until));
+        else out.push(delivery(ctx, info, raw, read.message, until));
       }
       // Deliveries in hand are returned (their messages are locked to us); a lasting error comes back next time.
       const failure = results.find((result) => result.status === 'rejected');
@@ -94,9 +94,14 @@ function visible(ctx: ReceiverContext, info: QueueInfo, raw: sqs.Message, inSeco
  * A delivery through the kit (settle once, local lock expiry on the monotonic clock, lockedUntil across renewals);
  * `until`: when the lock taken by the receive runs out, epoch ms.
  */
-function delivery(ctx: ReceiverContext, info: QueueInfo, raw: sqs.Message, read: ReadMessage, until: number) {
+function delivery(
+  ctx: ReceiverContext,
+  info: QueueInfo,
+  raw: sqs.Message,
+  message: ReceivedMessage,
+  until: number,
+) {
   const ack = () => ctx.deletes.add(info.url, raw.ReceiptHandle ?? '');
-  const message = { ...read.message, deliveryCount: heldCount(raw, read) };
   return createDelivery({
     message,
     lockedUntil: until,
@@ -117,13 +122,4 @@ function delivery(ctx: ReceiverContext, info: QueueInfo, raw: sqs.Message, read:
       },
     },
   });
-}
-
-/**
- * The receive count, less the receives of a FIFO message the driver held back for its due time (one, as a
- * due time is at most 20 min ahead and a hold lasts until then).
- */
-function heldCount(raw: sqs.Message, { due, receiveCount }: ReadMessage): number {
-  const first = Number(raw.Attributes?.ApproximateFirstReceiveTimestamp);
-  return due !== undefined && first > 0 && first < due ? Math.max(1, receiveCount - 1) : receiveCount;
 }
