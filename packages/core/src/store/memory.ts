@@ -24,6 +24,7 @@ function assign(target: Record<string, unknown>, patch: Readonly<Record<string, 
 }
 
 interface Entry {
+  readonly key: string;
   value: unknown;
   expiresAt: number;
   /** The expiry this entry has in the heap (0 for none): a later `expiresAt` is re-queued when this one pops. */
@@ -74,7 +75,7 @@ export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
   /** Entries marked evictable (finished job records), and their keys oldest mark first. */
   private evictable = 0;
-  private readonly evictOrder = new EvictionQueue();
+  private readonly evictOrder = new EvictionQueue<Entry>();
   private readonly maxEvictable: number;
   private readonly expiries = new ExpiryHeap();
   private readonly buckets = new Map<string, Set<string>>();
@@ -106,7 +107,7 @@ export class MemoryStore implements Store {
     now = Date.now(),
     previous = this.entries.get(key),
   ): Entry {
-    const entry: Entry = previous ?? { value, expiresAt, scheduledAt: 0, mark: 0 };
+    const entry: Entry = previous ?? { key, value, expiresAt, scheduledAt: 0, mark: 0 };
     entry.value = value;
     entry.expiresAt = expiresAt;
     if (!previous) {
@@ -171,21 +172,20 @@ export class MemoryStore implements Store {
     this.evictable--;
   }
 
-  /** The mark of `key` now (0: none), and dropping `key` when `mark` is still its mark. */
-  private readonly markOf = (key: string) => this.entries.get(key)?.mark ?? 0;
-  private readonly evictMarked = (key: string, mark: number) => {
-    const entry = this.entries.get(key);
-    if (entry?.mark !== mark) return false;
-    this.remove(key, entry);
+  /** The mark of an entry now (0: none, removed ones too), and dropping it when `mark` is still its mark. */
+  private readonly markOf = (entry: Entry) => entry.mark;
+  private readonly evictMarked = (entry: Entry, mark: number) => {
+    if (entry.mark !== mark) return false;
+    this.remove(entry.key, entry);
     return true;
   };
 
-  /** Mark or unmark the entry of `key` as evictable; past the bound, drop the oldest marked. */
-  private mark(key: string, entry: Entry, evictable: boolean | undefined): void {
+  /** Mark or unmark `entry` as evictable; past the bound, drop the oldest marked. */
+  private mark(entry: Entry, evictable: boolean | undefined): void {
     if (evictable === undefined) return;
     this.unmark(entry);
     if (!evictable) return;
-    entry.mark = this.evictOrder.push(key);
+    entry.mark = this.evictOrder.push(entry);
     this.evictable++;
     if (this.evictable > this.maxEvictable)
       this.evictOrder.evict(this.evictable - this.maxEvictable, this.evictMarked);
@@ -255,7 +255,7 @@ export class MemoryStore implements Store {
     if (typeof current === 'object' && current !== null && !Array.isArray(current))
       value = assign(current as Record<string, unknown>, patch, owned);
     else value = owned && Object.getPrototypeOf(patch) === Object.prototype ? patch : assign({}, patch);
-    this.mark(key, this.write(key, value, expiresAt, now, entry), options.evictable);
+    this.mark(this.write(key, value, expiresAt, now, entry), options.evictable);
   }
 
   async increment(key: string, by = 1, options: StoreTtlOptions = {}): Promise<number> {

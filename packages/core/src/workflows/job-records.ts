@@ -69,6 +69,11 @@ function newRound(): Round {
 
 const ignore = () => undefined;
 
+/** The store key of job `id`'s record. */
+function recordKey(queue: string, id: string): string {
+  return `qk:job:${queue}:${id}`;
+}
+
 /** Record that the write of `job` failed (before the round resolves, so its updates reject with `error`). */
 function failed(round: Round, job: Pending, error: unknown): void {
   round.failures ??= new Map();
@@ -126,7 +131,7 @@ export class JobTracker {
   private slot(id: string): Slot {
     let slot = this.slots.get(id);
     if (slot === undefined) {
-      slot = { key: this.keyOf(id), pending: undefined };
+      slot = { key: recordKey(this.queue, id), pending: undefined };
       // Jobs sent here but finished elsewhere are never dropped one by one: bounded by clearing.
       if (this.slots.size >= MAX_CACHED_KEYS) this.slots.clear();
       this.slots.set(id, slot);
@@ -136,7 +141,7 @@ export class JobTracker {
 
   /** The store key of `id`, not kept (reads and deletes of jobs that may be finished). */
   private keyOf(id: string): string {
-    return this.slots.get(id)?.key ?? `qk:job:${this.queue}:${id}`;
+    return this.slots.get(id)?.key ?? recordKey(this.queue, id);
   }
 
   /**
