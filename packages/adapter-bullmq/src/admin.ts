@@ -2,6 +2,7 @@ import type {
   DeadLetteredMessage,
   DriverStats,
   OutgoingMessage,
+  RateLimit,
   ReceivedMessage,
   RedriveOptions,
 } from '@queuekit/core';
@@ -40,28 +41,23 @@ export interface DriverHost {
     ids: readonly (string | undefined)[],
   ): Promise<void>;
   /** Apply a rate limit to the consumers of `queue` in this process (now and when they start). */
-  applyRateLimit(queue: string, limit: { readonly max: number; readonly duration: number }): void;
+  applyRateLimit(queue: string, limit: RateLimit): void;
 }
 
 const PAGE = 500;
 
 const present = (jobs: (Job | undefined)[]): Job[] => jobs.filter((job): job is Job => !!job);
 
-/** The dead-letter records of the jobs whose hash keys are given, in one round trip. */
+/** The dead-letter records of the jobs whose hash keys are given, read concurrently. */
 export async function deadLetterRecords(
   connection: Redis,
   keys: readonly (string | undefined)[],
 ): Promise<(DeadLetterRecord | undefined)[]> {
-  if (!keys.some((key) => key !== undefined)) return keys.map(() => undefined);
-  const pipeline = connection.pipeline();
-  for (const key of keys) if (key !== undefined) pipeline.hget(key, DEAD_LETTER_FIELD);
-  const replies = (await pipeline.exec()) ?? [];
-  let next = 0;
-  return keys.map((key) => {
-    if (key === undefined) return undefined;
-    const [error, value] = replies[next++] ?? [null, null];
-    return error ? undefined : parseDeadLetterRecord(typeof value === 'string' ? value : undefined);
-  });
+  // Issued together on the one connection: none waits for the reply of another. An unreadable one is absent.
+  const values = await Promise.all(
+    keys.map((key) => (key === undefined ? null : connection.hget(key, DEAD_LETTER_FIELD).catch(() => null))),
+  );
+  return values.map(parseDeadLetterRecord);
 }
 
 export async function queueStats(target: Queue): Promise<DriverStats> {

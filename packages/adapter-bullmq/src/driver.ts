@@ -10,10 +10,12 @@ import {
   type OutgoingMessage,
   QueueClosedError,
   type QueuekitError,
+  type RateLimit,
   type ReceivedMessage,
   type ReceiveOptions,
   type RedriveOptions,
   Scrubber,
+  settlesWithin,
 } from '@queuekit/core';
 import { type ClassifyContext, classified } from '@queuekit/core/driver-kit';
 import type { Job, Queue } from 'bullmq';
@@ -23,7 +25,7 @@ import type { DriverHost } from './admin.js';
 import { classifyError, isAuthFailure } from './errors.js';
 import { FanOutFlows } from './flows/fan-out.js';
 import { BullmqWorkflows } from './flows/workflows.js';
-import { type BullmqDriverOptions, parseRedisUrl, resolveOptions } from './options.js';
+import { type BullmqDriverOptions, parseRedisUrl, type ResolvedOptions, resolveOptions } from './options.js';
 import { type HeldDelivery, QueueReceiver } from './receiver.js';
 import {
   fromBullJob,
@@ -40,8 +42,6 @@ import {
 const MAX_DELAY_MS = 365 * 24 * 60 * 60 * 1000;
 const MAX_BATCH = 1000;
 const DEFAULT_LOCK_MS = 30_000;
-
-type RateLimit = { readonly max: number; readonly duration: number };
 
 /**
  * queuekit driver for BullMQ on Redis: `Queue.add` / `addBulk` to send; BullMQ's manual processing to
@@ -63,7 +63,7 @@ export class BullmqDriver implements Driver {
   readonly workflows: BullmqWorkflows;
   // ES private fields: never shown by util.inspect nor JSON (the options carry the URL, the connections
   // the password and TLS keys).
-  readonly #options: ReturnType<typeof resolveOptions>;
+  readonly #options: ResolvedOptions;
   readonly #producer: Redis;
   readonly #consumer: Redis;
   readonly #queues = new Map<string, Queue>();
@@ -182,19 +182,13 @@ export class BullmqDriver implements Driver {
   #receiver(name: string, lockMs = DEFAULT_LOCK_MS): QueueReceiver {
     let receiver = this.#receivers.get(name);
     if (!receiver) {
-      const { limiter, stalledIntervalMs, workerName, metrics } = this.#options;
-      const settings = {
-        prefix: this.prefix,
-        connection: this.#consumer,
-        limiter: this.#rateLimits.get(name) ?? limiter,
-        stalledIntervalMs,
-        workerName,
-        metrics,
-        onError: this.#onError,
-        classify: this.#context.classify as NonNullable<ClassifyContext['classify']>,
-        scrub: this.#context.scrub as <E>(error: E) => E,
-      };
-      receiver = new QueueReceiver(name, settings, lockMs);
+      const limiter = this.#rateLimits.get(name) ?? this.#options.limiter;
+      const own = { prefix: this.prefix, connection: this.#consumer, onError: this.#onError };
+      receiver = new QueueReceiver(
+        name,
+        { ...this.#options, ...own, limiter, context: this.#context },
+        lockMs,
+      );
       this.#receivers.set(name, receiver);
     }
     return receiver;
@@ -404,37 +398,20 @@ export class BullmqDriver implements Driver {
     this.#queues.clear();
     this.#byToken.clear();
     // Bounded: a buffered job not handed back during an outage comes back when its lock expires.
-    await Promise.all(receivers.map((receiver) => within(1000, receiver.close())));
+    await Promise.all(receivers.map((receiver) => settlesWithin(receiver.close(), 1000)));
     await Promise.allSettled(queues.map((queue) => queue.close()));
     await this.#fanOuts.close().catch(() => undefined);
     await Promise.allSettled([quit(this.#producer), quit(this.#consumer)]);
   }
 }
 
-/** Once `work` has settled: `undefined` (resolved) or `'failed'`; `'timeout'` after `ms` (Redis may be unreachable). */
-async function within(ms: number, work: Promise<unknown>): Promise<'timeout' | 'failed' | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  try {
-    return await Promise.race([
-      work.then(
-        () => undefined,
-        () => 'failed' as const,
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** QUIT politely, but never wait more than a second for it. */
+/** QUIT politely, but disconnect when it fails or takes more than a second. */
 async function quit(connection: Redis): Promise<void> {
   const idle =
     connection.status === 'end' || connection.status === 'wait' || connection.status === 'reconnecting';
-  if (idle || (await within(1000, connection.quit())) !== undefined) connection.disconnect();
+  if (idle) return connection.disconnect();
+  const quitted = connection.quit().catch(() => undefined);
+  if (!(await settlesWithin(quitted, 1000)) || (await quitted) === undefined) connection.disconnect();
 }
 
 /** Configurable and writable: BullMQ wraps connections in a Proxy, which must be free to return its own. */

@@ -1,4 +1,4 @@
-import { ConfigError, MAX_DURATION_MS } from '@queuekit/core';
+import { ConfigError, MAX_DURATION_MS, type RateLimit } from '@queuekit/core';
 import { param, parseParams } from '@queuekit/core/driver-kit';
 import type { RedisOptions } from 'ioredis';
 
@@ -66,7 +66,7 @@ export function parseRedisUrl(url: string): { redis: RedisOptions; prefix: strin
 }
 
 /** Percent-decode, keeping a lone `%` (a password that was never encoded) as it is. */
-function decodeLenient(text: string): string {
+export function decodeLenient(text: string): string {
   try {
     return decodeURIComponent(text);
   } catch {
@@ -87,6 +87,8 @@ const OPTION_PARAMS = {
   prefix: param.string({ pattern: /^[^{]+$/ }),
 } as const;
 
+export type ResolvedOptions = ReturnType<typeof resolveOptions>;
+
 /** The options checked (a `ConfigError` names the field) with their defaults. */
 export function resolveOptions(options: BullmqDriverOptions) {
   const { url: _url, redis: _redis, limiter, metrics, onError: _onError, ...rest } = options;
@@ -103,7 +105,7 @@ export function resolveOptions(options: BullmqDriverOptions) {
         : undefined;
   return {
     ...parsed,
-    limiter: limit as { max: number; duration: number } | undefined,
+    limiter: limit as RateLimit | undefined,
     metrics: points === undefined ? undefined : { maxDataPoints: points },
   };
 }

@@ -5,12 +5,14 @@ import {
   type DeadLetterInfo,
   type Delivery,
   LockLostError,
+  type RateLimit,
   type ReceivedMessage,
   type ReceiveOptions,
 } from '@queuekit/core';
-import { createDelivery, type ErrorClassifier, type WakeReason, Wakeup } from '@queuekit/core/driver-kit';
+import { type ClassifyContext, createDelivery, type WakeReason, Wakeup } from '@queuekit/core/driver-kit';
 import { type Job, type JobJson, type JobsOptions, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { ResolvedOptions } from './options.js';
 import {
   DEAD_LETTER_FIELD,
   type DeadLetterRecord,
@@ -32,8 +34,9 @@ export class FetchWorker extends Worker {
   /** For a scheduler's run: the scheduler's latest tick just before this fetch (BullMQ moves it on). */
   private readonly latestTicks = new Map<string, number>();
   /**
-   * When each fetched job's lock runs out (epoch ms), counted from just before the call that took it: a
-   * job can wait in the receiver's buffer, so its lock is older than its delivery.
+   * When each fetched job's lock runs out, counted from just before the call that took it: a job can wait in
+   * the receiver's buffer, so its lock is older than its delivery. On `performance.now()`, as every duration
+   * the receiver keeps: a wall clock that jumps neither ages nor renews a lock.
    */
   readonly lockExpiry = new WeakMap<Job, number>();
 
@@ -67,7 +70,7 @@ export class FetchWorker extends Worker {
   }
 
   protected override async moveToActive(token: string, name?: string): Promise<Job> {
-    const lockedUntil = Date.now() + (this.opts.lockDuration ?? 0);
+    const lockedUntil = performance.now() + (this.opts.lockDuration ?? 0);
     const job = await super.moveToActive(token, name);
     if (job) this.lockExpiry.set(job, lockedUntil);
     return job;
@@ -82,18 +85,15 @@ export class FetchWorker extends Worker {
   }
 }
 
-/** Settings of one {@link QueueReceiver}. */
-export interface ReceiverSettings {
+/** Settings of one {@link QueueReceiver}: the driver's options, its consumer connection and error handling. */
+export interface ReceiverSettings
+  extends Pick<ResolvedOptions, 'stalledIntervalMs' | 'workerName' | 'metrics'> {
   readonly prefix: string;
   readonly connection: Redis;
-  readonly limiter: { readonly max: number; readonly duration: number } | undefined;
-  readonly stalledIntervalMs: number | undefined;
-  readonly workerName: string | undefined;
-  readonly metrics: { readonly maxDataPoints: number } | undefined;
+  readonly limiter: RateLimit | undefined;
   readonly onError: (error: Error) => void;
   /** The driver's error mapping and scrubbing, for its deliveries. */
-  readonly classify: ErrorClassifier;
-  readonly scrub: <E>(error: E) => E;
+  readonly context: ClassifyContext;
 }
 
 /** A delivery of this driver: a settle-once kit delivery plus the in-place replacement `send` uses. */
@@ -201,7 +201,7 @@ export class QueueReceiver {
   }
 
   /** BullMQ's limiter: one counter per queue in Redis, shared by every consumer of the queue. */
-  setLimiter(limit: { readonly max: number; readonly duration: number }): void {
+  setLimiter(limit: RateLimit): void {
     this.worker.opts.limiter = { max: limit.max, duration: limit.duration };
   }
 
@@ -227,8 +227,8 @@ export class QueueReceiver {
   }
 
   private async withFreshLock(job: Job): Promise<Job | undefined> {
-    if ((this.worker.lockExpiry.get(job) ?? 0) - Date.now() > (this.lockMs * 2) / 3) return job;
-    const calledAt = Date.now();
+    if ((this.worker.lockExpiry.get(job) ?? 0) - performance.now() > (this.lockMs * 2) / 3) return job;
+    const calledAt = performance.now();
     try {
       if (!(await job.extendLock(job.token ?? '', this.lockMs))) return undefined;
       this.worker.lockExpiry.set(job, calledAt + this.lockMs);
@@ -243,7 +243,7 @@ export class QueueReceiver {
   private async first(options: ReceiveOptions): Promise<Job | undefined> {
     this.foundIdle = false;
     if (options.waitMs <= 0) return this.fetchNow();
-    const deadline = Date.now() + options.waitMs;
+    const deadline = performance.now() + options.waitMs;
     let quickMisses = 0;
     while (!options.signal.aborted && !this.closed) {
       // A completion's `fetchNext` may have locked a job while this take waited: hand it out now, not after
@@ -253,9 +253,9 @@ export class QueueReceiver {
         if (buffered) return buffered;
         continue;
       }
-      const remaining = deadline - Date.now();
+      const remaining = deadline - performance.now();
       if (remaining <= 0) return undefined;
-      const started = Date.now();
+      const started = performance.now();
       const outcome = await this.awaitFetch(remaining, options.signal);
       if (typeof outcome === 'string') return undefined;
       if ('error' in outcome) throw outcome.error;
@@ -265,7 +265,7 @@ export class QueueReceiver {
       // BullMQ answers at once, without blocking, once after a fetch (until it sees the queue drained) and
       // after a stale wake-up marker; repeatedly only while rate limited. Pace repeated quick answers (5,
       // 10, 20, 40, 50 ms...), never the first two.
-      if (Date.now() - started >= 5) quickMisses = 0;
+      if (performance.now() - started >= 5) quickMisses = 0;
       else if (++quickMisses >= 3) {
         const pause = Math.min(
           QUICK_MISS_PAUSE_MAX_MS,
@@ -338,7 +338,7 @@ export class QueueReceiver {
       return;
     }
     const keepMs = Math.max(50, Math.floor(this.lockMs / 2));
-    this.buffer.push({ job, until: Date.now() + keepMs });
+    this.buffer.push({ job, until: performance.now() + keepMs });
     // A take waiting on the shared fetch looks at the buffer when woken.
     if (this.arrived.waiting > 0) this.arrived.wake();
     if (!this.sweeper) {
@@ -350,7 +350,7 @@ export class QueueReceiver {
   /** Hand back buffered jobs nobody took in time; one timer for the whole buffer. */
   private sweep(): void {
     this.sweeper = undefined;
-    const now = Date.now();
+    const now = performance.now();
     while ((this.buffer[0]?.until ?? Number.POSITIVE_INFINITY) <= now)
       this.trackGiveBack((this.buffer.shift() as { job: Job }).job);
     const next = this.buffer[0];
@@ -403,6 +403,7 @@ export class QueueReceiver {
   deliver(job: Job, message: ReceivedMessage, onSettled: () => void): HeldDelivery {
     const token = job.token ?? '';
     const id = String(job.id);
+    const expiry = this.worker.lockExpiry.get(job);
     const backend = this.worker.backend;
     let busy: Promise<void> | undefined;
     let replaced: Promise<void> | undefined;
@@ -434,13 +435,14 @@ export class QueueReceiver {
       // Its own properties before the message's: a literal then a spread stays on V8's fast path.
       ...message,
     };
-    const delivery: Delivery = createDelivery({
+    return createDelivery({
       message: held,
-      lockedUntil: this.worker.lockExpiry.get(job) ?? Date.now() + this.lockMs,
+      // Epoch ms for the kit, which keeps it on its own monotonic clock.
+      lockedUntil: Date.now() + (expiry === undefined ? this.lockMs : expiry - performance.now()),
       deliveryToken: token,
       provider: 'bullmq',
-      classify: this.settings.classify,
-      scrub: this.settings.scrub,
+      classify: this.settings.context.classify,
+      scrub: this.settings.context.scrub,
       isClosed: () => this.closed,
       operations: {
         // Replaced in place by the core's copy: that was its settlement.
@@ -460,24 +462,21 @@ export class QueueReceiver {
         // Not counted: `attemptsStarted` set back by the one this delivery added.
         defer: (delayMs) =>
           settle(() => moveToDelayed(delayMs, false, { ats: Math.max(0, job.attemptsStarted - 1) })),
+        // A renewal meeting a kit settlement is the kit's; one meeting the in-place replacement (which the kit
+        // does not see) resolves as the replacement does, without a broker call once it started.
         extendLock: async (ms) => {
           const duration = Math.max(1, Math.ceil(ms));
           const calledAt = Date.now();
-          if (!(await job.extendLock(token, duration)))
-            throw new LockLostError(`Lock lost on extend-lock of job ${id}`);
+          const renewed = replaced ?? (await job.extendLock(token, duration));
+          if (replaced) return replaced;
+          if (!renewed) throw new LockLostError(`Lock lost on extend-lock of job ${id}`);
           return calledAt + duration;
         },
         progress: (value) => job.updateProgress(value as Parameters<Job['updateProgress']>[0]),
         // BullMQ keeps the job's `keepLogs` newest lines when it sets it, else all (Bull Board's logs tab).
         log: (line) => job.log(capErrorText(line)).then(() => undefined),
       },
-    });
-    const extend = delivery.extendLock as (ms: number) => Promise<void>;
-    // A renewal meeting a settlement in progress (BullMQ is releasing the lock) resolves as it does. One
-    // property set: adding several to the kit's delivery object costs microseconds each (V8's slow path).
-    delivery.extendLock = (ms: number) =>
-      busy ?? extend(ms).catch((error) => (busy ? busy : Promise.reject(error)));
-    return delivery as HeldDelivery;
+    }) as HeldDelivery;
   }
 
   /**
@@ -487,7 +486,7 @@ export class QueueReceiver {
    */
   private async complete(job: Job, token: string, result: unknown): Promise<void> {
     const fetchNext = this.wantsNext;
-    const calledAt = Date.now();
+    const calledAt = performance.now();
     const fields = job.opts.removeOnComplete === true ? undefined : restartFields(job, restartOf(job));
     const backend = this.worker.backend as unknown as {
       moveToFinishedArgs(...args: unknown[]): (string | number | boolean | Buffer)[];

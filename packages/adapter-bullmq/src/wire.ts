@@ -7,6 +7,7 @@ import {
   type ReceivedMessage,
 } from '@queuekit/core';
 import { Job, type JobJson, type JobsOptions, optsEncodeMap, Queue } from 'bullmq';
+import type { ResolvedOptions } from './options.js';
 
 /**
  * How a queuekit message is stored as a BullMQ job, so that plain BullMQ workers see ordinary jobs: a
@@ -62,10 +63,7 @@ export interface DeadLetterRecord extends DeadLetterInfo {
 }
 
 /** Job-level settings from the driver's options. */
-export interface JobSettings {
-  readonly keepCompleted: number;
-  readonly keepCompletedMs: number;
-}
+export type JobSettings = Pick<ResolvedOptions, 'keepCompleted' | 'keepCompletedMs'>;
 
 /** Where a message goes: its BullMQ id (BullMQ numbers it when absent) and whether it is a copy. */
 export interface JobPlacement {
@@ -250,7 +248,7 @@ function bullBackoff(raw: string | undefined): JobsOptions['backoff'] {
 export function toBullJob(
   message: OutgoingMessage,
   settings: JobSettings,
-  placement: JobPlacement = { jobId: message.dedup ? bullJobId(message.id) : undefined },
+  placement: JobPlacement,
 ): { readonly name: string; readonly data: unknown; readonly opts: JobsOptions } {
   const { data, e } = bodyToData(message.body, message.headers[H.contentType]);
   const { jobId } = placement;

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { type Delivery, LockLostError, utf8 } from '@queuekit/core';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { BullmqDriver } from '../src/index.js';
 import { adminRedis, deletePrefix, testDriver, uniquePrefix, uniqueQueue } from './helpers.js';
 
@@ -93,6 +93,33 @@ describe('BullMQ locks and counts', () => {
     await second?.ack();
   });
 
+  it('a buffered job ages its lock on a monotonic clock: a wall clock set back does not make it look fresh', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    const lockMs = 900;
+    await d.send(queue, [message('w-1'), message('w-2')]);
+    const signal = new AbortController().signal;
+    const [first] = await d.receive(queue, { max: 1, waitMs: 5000, lockMs, signal });
+    await first?.ack(); // fetches w-2 under lock into the buffer
+    const realNow = Date.now.bind(Date);
+    // The wall clock is set back ten minutes while w-2 waits in the buffer past a third of its lock.
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 600_000);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, lockMs / 3 + 50));
+      const [second] = await d.receive(queue, { max: 1, waitMs: 0, lockMs, signal });
+      expect(second?.id).toBe('w-2');
+      // Renewed before it was handed out (it had aged), and reported against the wall clock as it reads now.
+      const left = (second?.lockedUntil ?? 0) - Date.now();
+      expect(left).toBeGreaterThan((lockMs * 2) / 3 - 50);
+      expect(left).toBeLessThanOrEqual(lockMs + 5);
+      clock.mockRestore();
+      await expectAccurate(queue, second);
+      await second?.ack();
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
   it('a renewal that meets the settlement in progress resolves with it; one after the settlement is LockLostError', async () => {
     const d = driver();
     const queue = uniqueQueue();
@@ -105,6 +132,28 @@ describe('BullMQ locks and counts', () => {
     await expect(renewing).resolves.toBeUndefined();
     await after?.ack();
     await expect(after?.extendLock?.(4000)).rejects.toBeInstanceOf(LockLostError);
+  });
+
+  it('a renewal that meets an in-place replacement (a copy sent with copyOf) resolves as the replacement does', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    await d.send(queue, [message('p-1')]);
+    const signal = new AbortController().signal;
+    const [held] = await d.receive(queue, { max: 1, waitMs: 5000, lockMs: 4000, signal });
+    const copy = { ...message('p-1'), copyOf: { queue, id: 'p-1', deliveryToken: held?.deliveryToken } };
+    const replacing = d.send(queue, [{ ...copy, headers: { 'qk-attempt': '2' }, delayMs: 60_000 }]);
+    const during = held?.extendLock?.(4000);
+    await replacing;
+    await expect(during).resolves.toBeUndefined();
+    // The job now waits in the delayed set without a lock: a later renewal resolves too, and so does the ack.
+    await expect(held?.extendLock?.(4000)).resolves.toBeUndefined();
+    await expect(held?.ack()).resolves.toBeUndefined();
+    const admin = adminRedis();
+    try {
+      expect(await admin.zcard(`${prefix}:${queue}:delayed`)).toBe(1);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   it('receives leave no abort listener behind on a long-lived signal', async () => {

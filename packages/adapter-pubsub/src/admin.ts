@@ -1,17 +1,8 @@
 import { type PubSub, v1 } from '@google-cloud/pubsub';
-import { ConfigError, type DeadLetteredMessage, type RedriveOptions } from '@queuekit/core';
+import { ConfigError } from '@queuekit/core';
 import { call, Status, statusOf } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import {
-  A,
-  copyOf,
-  type PubsubMessage,
-  type PulledMessage,
-  type QueueResources,
-  Requests,
-  toDeadLettered,
-  topicFor,
-} from './wire.js';
+import { type QueueResources, Requests } from './wire.js';
 
 /** The driver's gRPC clients and the requests made with them. */
 export interface Clients {
@@ -168,73 +159,16 @@ export function deleteQueueResources(
 }
 
 /**
- * Pull everything currently in the dead-letter subscription (up to `limit`), holding each message
- * under lease so a later pull of the same sweep returns others. Distinct by message id.
+ * The dead-letter subscription of a queue as a queue of its own (`deadLetterQueue.queueOf`): the
+ * dead-letter topic and subscription in the place of the queue's, without an ordered pair. Its ack
+ * deadline is taken as unknown (0), so each receive sets the lock it asks for.
  */
-async function sweep(clients: Clients, subscription: string, limit: number): Promise<PulledMessage[]> {
-  const seen = new Map<string, PulledMessage>();
-  while (seen.size < limit) {
-    const request = { subscription, maxMessages: Math.min(1000, limit - seen.size), returnImmediately: true };
-    const [response] = await call('dead-letter pull', () =>
-      clients.subscriber.pull(request, { timeout: 30_000 }),
-    );
-    const before = seen.size;
-    for (const message of response.receivedMessages ?? [])
-      seen.set(message.message?.messageId ?? message.ackId ?? '', message);
-    if (seen.size === before) break;
-  }
-  return [...seen.values()];
-}
-
-/** Hand `messages` back to the dead-letter subscription (best effort: their lease runs out anyway). */
-async function releaseAll(clients: Clients, subscription: string, messages: readonly PulledMessage[]) {
-  const ackIds = messages.map((message) => message.ackId ?? '');
-  await clients.requests.modAck(subscription, ackIds, 0).catch(() => undefined);
-}
-
-/** List up to `limit` dead letters without consuming them (they are nacked right after). */
-export async function listDeadLetters(queue: QueueHandle, limit: number): Promise<DeadLetteredMessage[]> {
-  const { clients, resources, subscriptions } = queue;
-  const pulled = await sweep(clients, resources.deadLetterSubscription, limit);
-  await releaseAll(clients, resources.deadLetterSubscription, pulled);
-  return pulled.map((message) => toDeadLettered(message, subscriptions.main.maxDeliveryAttempts));
-}
-
-/** Publish dead letters back to the queue's topic (headers laid over), then ack them in the dead-letter subscription. */
-export async function redriveDeadLetters(queue: QueueHandle, options: RedriveOptions): Promise<number> {
-  const { clients, resources, subscriptions } = queue;
-  const subscription = resources.deadLetterSubscription;
-  const pulled = await sweep(clients, subscription, Number.POSITIVE_INFINITY);
-  const wanted = options.ids ? new Set(options.ids) : undefined;
-  const move: PulledMessage[] = [];
-  const keep: PulledMessage[] = [];
-  for (const message of pulled) {
-    const id = message.message?.attributes?.[A.id] ?? message.message?.messageId ?? '';
-    (wanted && !wanted.has(id) ? keep : move).push(message);
-  }
-  try {
-    const byTopic = new Map<string, PubsubMessage[]>();
-    for (const pulled of move) {
-      const message = pulled.message ?? {};
-      const topic = topicFor(resources, message.orderingKey, subscriptions.ordered !== undefined);
-      byTopic.set(topic, [...(byTopic.get(topic) ?? []), copyOf(message, options.headers)]);
-    }
-    await Promise.all([...byTopic].map(([topic, copies]) => clients.requests.publishAll(topic, copies)));
-    await Promise.all(move.map((message) => clients.requests.ack(subscription, message.ackId ?? '')));
-  } finally {
-    await releaseAll(clients, subscription, keep);
-  }
-  return move.length;
-}
-
-/** Acknowledge (delete) every dead letter of the queue; resolves with the count. */
-export async function purgeDeadLetters({ clients, resources }: QueueHandle): Promise<number> {
-  const subscription = resources.deadLetterSubscription;
-  let purged = 0;
-  for (;;) {
-    const pulled = await sweep(clients, subscription, 10_000);
-    if (pulled.length === 0) return purged;
-    await Promise.all(pulled.map((message) => clients.requests.ack(subscription, message.ackId ?? '')));
-    purged += pulled.length;
-  }
+export function deadLetterHandle({ clients, resources, subscriptions }: QueueHandle): QueueHandle {
+  const { deadLetterTopic: topic, deadLetterSubscription: name } = resources;
+  const { maxDeliveryAttempts } = subscriptions.main;
+  return {
+    clients,
+    resources: { ...resources, topic, subscription: name },
+    subscriptions: { main: { name, ackDeadlineSeconds: 0, maxDeliveryAttempts }, ordered: undefined },
+  };
 }

@@ -15,6 +15,7 @@ import {
   type RedriveOptions,
   settlesWithin,
 } from '@queuekit/core';
+import { type DeadLetterQueueOps, deadLetterQueueOps } from '@queuekit/core/driver-kit';
 import * as admin from './admin.js';
 import { classifyError } from './errors.js';
 import { optionsFromUrl, type PubSubDriverOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -32,6 +33,12 @@ interface QueueState extends admin.QueueHandle {
   readonly receiver: QueueReceiver;
 }
 
+/**
+ * What `deadLetterQueue.queueOf` appends to a queue name: the dead letters are read and redriven as a queue of
+ * that name. `#` is not allowed in queue names, so no real queue is named so.
+ */
+const DEAD_LETTERS = '#dead-letters';
+
 /** How long `close()` waits for pending publishes and acks, then for the clients to close. */
 const CLOSE_FLUSH_MS = 2000;
 
@@ -47,6 +54,8 @@ export class PubSubDriver implements Driver {
   readonly capabilities: Capabilities;
   /** Attribute names the driver interprets itself (`qkd-*`, the dead-letter policy's): refused in user headers. */
   readonly reservedHeaders: readonly string[] = RESERVED_HEADERS;
+  /** The dead-letter subscription, read as a queue: list, redrive and purge are the kit's. */
+  readonly deadLetterQueue = { queueOf: (queue: string) => `${queue}${DEAD_LETTERS}` };
   // Private fields (not TypeScript `private`): util.inspect and JSON.stringify never see the options
   // and clients, which hold `clientConfig.credentials`.
   readonly #options: ResolvedOptions;
@@ -56,6 +65,7 @@ export class PubSubDriver implements Driver {
   readonly #closing = new AbortController();
   readonly #background = new Set<Promise<unknown>>();
   #closed: Promise<void> | undefined;
+  readonly #deadLetters: DeadLetterQueueOps;
 
   constructor(options: PubSubDriverOptions = {}) {
     this.#options = resolveOptions(options);
@@ -74,6 +84,7 @@ export class PubSubDriver implements Driver {
       deadLetter: 'native',
       maxPayloadBytes: MAX_MESSAGE_BYTES,
     };
+    this.#deadLetters = deadLetterQueueOps(this, this.deadLetterQueue);
   }
 
   /** What the driver shows of itself: provider and names, never the client configuration or credentials. */
@@ -113,12 +124,14 @@ export class PubSubDriver implements Driver {
     if (!state) {
       state = (async () => {
         const clients = await this.#connect();
-        const resources = this.#resources(clients, name);
+        const deadLetters = name.endsWith(DEAD_LETTERS);
+        const resources = this.#resources(clients, deadLetters ? name.slice(0, -DEAD_LETTERS.length) : name);
         const subscriptions = await admin.ensureQueue(clients, resources, this.#options);
+        const queue = { clients, resources, subscriptions };
+        const handle = deadLetters ? admin.deadLetterHandle(queue) : queue;
         const receiver = new QueueReceiver({
-          clients,
-          resources,
-          subscriptions,
+          ...handle,
+          deadLetters,
           pollIntervalMs: this.#options.pollIntervalMs,
           closed: this.#closing.signal,
           track: (work) => {
@@ -126,7 +139,7 @@ export class PubSubDriver implements Driver {
             this.#background.add(tracked);
           },
         });
-        return { clients, resources, subscriptions, receiver };
+        return { ...handle, receiver };
       })();
       state.catch(() => this.#queues.delete(name));
       this.#queues.set(name, state);
@@ -179,17 +192,17 @@ export class PubSubDriver implements Driver {
 
   async listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
     this.assertOpen();
-    return admin.listDeadLetters(await this.#queue(queue), limit);
+    return this.#deadLetters.list(queue, limit);
   }
 
   async redriveDeadLetters(queue: string, options: RedriveOptions): Promise<number> {
     this.assertOpen();
-    return admin.redriveDeadLetters(await this.#queue(queue), options);
+    return this.#deadLetters.redrive(queue, options);
   }
 
   async purgeDeadLetters(queue: string): Promise<number> {
     this.assertOpen();
-    return admin.purgeDeadLetters(await this.#queue(queue));
+    return this.#deadLetters.purge(queue);
   }
 
   /** Delete the queue's topic, subscription and dead-letter pair (tests and tooling). */

@@ -42,7 +42,10 @@ export interface PubSubDriverOptions {
    * core. Default 600,000 (the longest ack deadline Pub/Sub accepts).
    */
   readonly maxDelayMs?: number;
-  /** Pause between two empty pulls while a receive waits, in ms. Default 100. */
+  /**
+   * Longest pause between two empty pulls while a receive waits, in ms. Pauses start at 5 ms after a pull
+   * that brought messages and double with each empty one. Default 100.
+   */
   readonly pollIntervalMs?: number;
   /** Passed to the `PubSub` client (credentials, `apiEndpoint`, gRPC options). Never logged. */
   readonly clientConfig?: ClientConfig;
@@ -139,3 +142,15 @@ export const CALL: CallOptions = {
     },
   },
 };
+
+/**
+ * Call options of a publish of at least {@link BUNDLE_THRESHOLD} messages: {@link CALL} without google-gax's
+ * request bundling. The generated client bundles publishes by default: it holds a request up to 10 ms for others
+ * to the same topic, unless it reaches 100 messages, and encodes every message once more to count its bytes. A
+ * request that large would go at once anyway, so for it bundling is only the second encoding. Smaller ones (single
+ * sends) keep it: it merges them as the native client's batching does, and without it every single send was one
+ * request (at 500 jobs/s on a loaded emulator, p99 latency 0.6-0.8 s instead of 0.06-0.37 s).
+ */
+export const LARGE_PUBLISH_CALL: CallOptions = { ...CALL, isBundling: false };
+/** `element_count_threshold` of Publish in the client's `publisher_client_config.json`. */
+export const BUNDLE_THRESHOLD = 100;

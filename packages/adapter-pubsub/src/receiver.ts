@@ -3,11 +3,25 @@ import { createDelivery, Wakeup } from '@queuekit/core/driver-kit';
 import type { QueueHandle, Subscription } from './admin.js';
 import { call, classifyError } from './errors.js';
 import { CALL, MAX_ACK_DEADLINE_SECONDS } from './options.js';
-import { A, copyOf, deadLetterCopy, deliverAtOf, type PulledMessage, received, topicFor } from './wire.js';
+import {
+  A,
+  copyOf,
+  deadLetterCopy,
+  deliverAtOf,
+  type PulledMessage,
+  received,
+  receivedDeadLetter,
+  topicFor,
+} from './wire.js';
 
 /** What a {@link QueueReceiver} shares with its driver. */
 export interface ReceiverContext extends QueueHandle {
   readonly pollIntervalMs: number;
+  /**
+   * The queue is a dead-letter subscription (`deadLetterQueue.queueOf`): no delays to honour, messages
+   * read as dead letters, and, as Pub/Sub does not count its deliveries, let go with `defer`.
+   */
+  readonly deadLetters: boolean;
   /** Fires when the driver closes. */
   readonly closed: AbortSignal;
   /** Keep a background promise (normalising a delayed message) so `close()` can wait for it. */
@@ -29,6 +43,11 @@ function deadlineSeconds(ms: number, min = 1): number {
   return Math.min(MAX_ACK_DEADLINE_SECONDS, Math.max(min, Math.ceil(ms / 1000)));
 }
 
+/**
+ * Pause after the first empty pull, in ms; it doubles with each empty pull in a row, up to `pollIntervalMs`.
+ * A consumer that just had messages looks again soon; an idle one settles at one pull per `pollIntervalMs`.
+ */
+const FIRST_PAUSE_MS = 5;
 const MAX_COMPENSATIONS = 10_000;
 /** Ordering keys tracked before those whose lock ran out are dropped. */
 const MAX_ACTIVE_KEYS = 1000;
@@ -50,6 +69,8 @@ export class QueueReceiver {
    */
   readonly #compensation = new Map<string, number>();
   #turn = false;
+  /** Pause after the next empty pull (see {@link FIRST_PAUSE_MS}). */
+  #pauseMs = FIRST_PAUSE_MS;
 
   constructor(private readonly ctx: ReceiverContext) {}
 
@@ -77,7 +98,9 @@ export class QueueReceiver {
       for (const source of this.#sources()) {
         const held = [...this.#held.values()].reduce((count, list) => count + list.length, 0);
         const room = max - out.length - held;
-        if (room <= 0 || signal.aborted) break;
+        // With messages in hand, the other subscription waits for the next receive (where it goes first):
+        // pulling it now would hold them back one more round trip, mostly for nothing.
+        if (room <= 0 || signal.aborted || out.length > 0) break;
         const pulledAt = Date.now();
         const pulled = await this.#pull(source, room);
         pulledCount += pulled.length;
@@ -95,11 +118,16 @@ export class QueueReceiver {
         }
       }
       await this.#lock([...relock, ...followers], lockSeconds);
+      if (pulledCount > 0) this.#pauseMs = FIRST_PAUSE_MS;
       if (out.length > 0) return out.map((lease) => this.#delivery(lease));
       const left = deadline - Date.now();
       if (signal.aborted || left <= 0) return [];
       // A full pull of delayed messages: pull again at once; an empty one: wait a little.
-      if (pulledCount === 0) await this.#wakeup.wait(Math.min(this.ctx.pollIntervalMs, left), signal, since);
+      if (pulledCount === 0) {
+        const pause = Math.min(this.#pauseMs, this.ctx.pollIntervalMs, left);
+        this.#pauseMs = Math.min(this.#pauseMs * 2, this.ctx.pollIntervalMs);
+        await this.#wakeup.wait(pause, signal, since);
+      }
     }
   }
 
@@ -119,7 +147,7 @@ export class QueueReceiver {
 
   /** A pulled message as a lease, or undefined when it is early (parked) or due after a delay (normalised). */
   #sort(source: Subscription, message: PulledMessage, now: number): Lease | undefined {
-    if (message.message?.attributes?.[A.deliverAt] !== undefined) {
+    if (!this.ctx.deadLetters && message.message?.attributes?.[A.deliverAt] !== undefined) {
       this.#delayed(source, message, now);
       return undefined;
     }
@@ -128,7 +156,9 @@ export class QueueReceiver {
       pulled: message,
       ackId: message.ackId ?? '',
       messageId: message.message?.messageId ?? '',
-      orderingKey: message.message?.orderingKey || undefined,
+      // Only the ordered subscription's keys take turns.
+      orderingKey:
+        source === this.ctx.subscriptions.ordered ? message.message?.orderingKey || undefined : undefined,
       lockedUntil: now + source.ackDeadlineSeconds * 1000,
     };
   }
@@ -248,7 +278,9 @@ export class QueueReceiver {
       this.#compensation.delete(messageId);
     };
     const delivery = createDelivery({
-      message: { ...received(lease.pulled), deliveryCount: this.#deliveryCount(lease) },
+      message: this.ctx.deadLetters
+        ? receivedDeadLetter(lease.pulled, source.maxDeliveryAttempts)
+        : { ...received(lease.pulled), deliveryCount: this.#deliveryCount(lease) },
       lockedUntil: lease.lockedUntil,
       provider: 'pubsub',
       classify: classifyError,
@@ -278,7 +310,11 @@ export class QueueReceiver {
                   await requests.modAck(source.name, ackIds, deadlineSeconds(delayMs, 0));
                 }),
             }
-          : {}),
+          : {
+              // Not counted, so handing it back does not count a delivery either.
+              defer: (delayMs: number) =>
+                settling(() => requests.modAck(source.name, [ackId], deadlineSeconds(delayMs, 0))),
+            }),
       },
     });
     if (key !== undefined) this.#active.set(key, delivery);

@@ -2,15 +2,14 @@ import type { protos, v1 } from '@google-cloud/pubsub';
 import {
   CORE_HEADERS,
   ConfigError,
-  type DeadLetteredMessage,
   type DeadLetterInfo,
   type OutgoingMessage,
   PayloadTooLargeError,
   type ReceivedMessage,
 } from '@queuekit/core';
-import { Batcher, chunk, cutText } from '@queuekit/core/driver-kit';
+import { Batcher, chunk, cutText, DEAD_LETTER_HEADERS } from '@queuekit/core/driver-kit';
 import { call } from './errors.js';
-import { CALL } from './options.js';
+import { BUNDLE_THRESHOLD, CALL, LARGE_PUBLISH_CALL } from './options.js';
 
 /** A Pub/Sub message as published. */
 export type PubsubMessage = protos.google.pubsub.v1.IPubsubMessage;
@@ -154,10 +153,10 @@ export function toPubsubMessage(message: OutgoingMessage, now = Date.now()): Pub
   return out;
 }
 
-/** A copy of a received message for re-publishing: driver attributes dropped but id and name, `headers` laid over. */
-export function copyOf(message: PubsubMessage, headers: Readonly<Attributes> = {}): PubsubMessage {
+/** A copy of a received message for re-publishing: driver attributes dropped but id and name. */
+export function copyOf(message: PubsubMessage): PubsubMessage {
   const source = message.attributes ?? {};
-  const attributes: Attributes = { ...headersOf(source), ...headers };
+  const attributes: Attributes = headersOf(source);
   for (const key of [A.id, A.name]) if (source[key] !== undefined) attributes[key] = source[key];
   return {
     data: message.data ?? Buffer.alloc(0),
@@ -206,31 +205,27 @@ export function received(pulled: PulledMessage): Omit<ReceivedMessage, 'delivery
 }
 
 /**
- * A message of the dead-letter subscription: dead-lettered by the core (its reason, error and attempts), or
- * forwarded by the native policy (`max-delivery-attempts`, with the policy's count).
+ * A message of the dead-letter subscription as the kit's dead-letter list reads it: reason, error, attempts
+ * and time under the kit's header names. One forwarded by the native policy gets the reason
+ * `max-delivery-attempts`, the policy's delivery count, and its publish time as its dead-letter time.
  */
-export function toDeadLettered(pulled: PulledMessage, maxDeliveryAttempts: number): DeadLetteredMessage {
+export function receivedDeadLetter(pulled: PulledMessage, maxDeliveryAttempts: number): ReceivedMessage {
   const attributes = pulled.message?.attributes ?? {};
-  const { enqueuedAt: publishedAt, ...message } = received(pulled);
+  const message = received(pulled);
   const byCore = attributes[A.reason] !== undefined;
-  const sourceCount = Number(attributes[SOURCE_DELIVERY_COUNT] ?? 0);
-  const nativeCount =
-    Number.isSafeInteger(sourceCount) && sourceCount > 0 ? sourceCount : maxDeliveryAttempts;
-  // Bounded: another producer may have written these attributes.
-  const attempts = Number(attributes[A.attempts] ?? Number.NaN);
-  const at = Number(attributes[A.deadLetteredAt] ?? Number.NaN);
-  const deadLetteredAt = Number.isFinite(at) && at > 0 && at < 8.64e15 ? new Date(at) : publishedAt;
-  const error = byCore
-    ? attributes[A.error]
-    : `Pub/Sub dead-letter policy: delivered ${nativeCount} times without acknowledgement`;
-  return {
-    ...message,
-    deliveryCount: byCore ? 1 : nativeCount,
-    reason: byCore ? (attributes[A.reason] ?? 'unknown') : 'max-delivery-attempts',
-    ...(error === undefined ? {} : { error }),
-    ...(Number.isSafeInteger(attempts) && attempts >= 1 ? { attempts } : {}),
-    ...(deadLetteredAt ? { deadLetteredAt } : {}),
+  const count = Number(attributes[SOURCE_DELIVERY_COUNT] ?? 0);
+  const policyCount = Number.isSafeInteger(count) && count > 0 ? count : maxDeliveryAttempts;
+  const own = {
+    [DEAD_LETTER_HEADERS.reason]: byCore ? attributes[A.reason] : 'max-delivery-attempts',
+    [DEAD_LETTER_HEADERS.error]: byCore
+      ? attributes[A.error]
+      : `Pub/Sub dead-letter policy: delivered ${policyCount} times without acknowledgement`,
+    [DEAD_LETTER_HEADERS.attempts]: attributes[A.attempts],
+    [DEAD_LETTER_HEADERS.at]: attributes[A.deadLetteredAt] ?? message.enqueuedAt?.getTime(),
   };
+  const headers = message.headers as Attributes;
+  for (const [key, value] of Object.entries(own)) if (value !== undefined) headers[key] = String(value);
+  return { ...message, deliveryCount: byCore ? 1 : policyCount };
 }
 
 /** The Pub/Sub resources behind one queue name (full resource paths). */
@@ -349,7 +344,12 @@ export class Requests {
       const first = offset;
       offset += batch.length;
       const send = () =>
-        call('publish', () => this.publisher.publish({ topic, messages: batch }, CALL)).then(
+        call('publish', () =>
+          this.publisher.publish(
+            { topic, messages: batch },
+            batch.length >= BUNDLE_THRESHOLD ? LARGE_PUBLISH_CALL : CALL,
+          ),
+        ).then(
           () => undefined,
           (error: unknown) => {
             for (let i = first; i < first + batch.length; i++) outcome.failed.push(i);

@@ -1,15 +1,10 @@
 import { inspect } from 'node:util';
 import { PubSub } from '@google-cloud/pubsub';
 import { ConfigError } from '@queuekit/core';
+import { until } from '@queuekit/conformance';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PubSubDriver, queueResources } from '../src/index.js';
-import {
-  deadLetterCopy,
-  MAX_ATTRIBUTE_VALUE_BYTES,
-  MAX_MESSAGE_BYTES,
-  pubsubSize,
-  toDeadLettered,
-} from '../src/wire.js';
+import { deadLetterCopy, MAX_ATTRIBUTE_VALUE_BYTES, MAX_MESSAGE_BYTES, pubsubSize } from '../src/wire.js';
 import { makeDriver, pubsubEnv, uniqueName } from './helpers.js';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
@@ -138,35 +133,46 @@ describe('attributes the driver interprets (issue 13)', () => {
     }
   });
 
-  it('a listed dead letter takes forged qkd-attempts / qkd-dead-lettered-at only when they make sense', () => {
-    for (const [attempts, at] of [
+  it('a listed dead letter takes forged qkd-attempts / qkd-dead-lettered-at only when they make sense', async () => {
+    const { projectId } = pubsubEnv();
+    const driver = makeDriver({ messageOrdering: false });
+    const queue = uniqueName('qk-forged-dl');
+    made.push({ driver, queue });
+    await driver.stats(queue); // creates the topics and subscriptions
+    const pubsub = new PubSub({ projectId });
+    const forged = [
       ['-5', '9e99'],
       ['abc', '-1'],
       ['1e400', 'soon'],
       ['2.5', '0'],
-    ] as const) {
-      const listed = toDeadLettered(
-        {
-          ackId: 'a',
-          message: {
-            messageId: 'm',
-            data: Buffer.from('{}'),
-            attributes: {
-              'qkd-id': 'x',
-              'qk-dead-letter-reason': 'max-attempts',
-              'qkd-attempts': attempts,
-              'qkd-dead-lettered-at': at,
-            },
+    ] as const;
+    try {
+      const topic = pubsub.topic(queueResources(projectId, '{queue}', '{topic}.qk', queue).deadLetterTopic);
+      for (const [i, [attempts, at]] of forged.entries())
+        await topic.publishMessage({
+          data: Buffer.from('{}'),
+          attributes: {
+            'qkd-id': `x${i}`,
+            'qk-dead-letter-reason': 'max-attempts',
+            'qkd-attempts': attempts,
+            'qkd-dead-lettered-at': at,
           },
-        },
-        5,
-      );
-      expect(
-        listed.attempts === undefined || (Number.isSafeInteger(listed.attempts) && listed.attempts >= 1),
-      ).toBe(true);
-      expect(listed.deadLetteredAt === undefined || Number.isFinite(listed.deadLetteredAt.getTime())).toBe(
-        true,
-      );
+        });
+      const listed = await until('the forged dead letters', 20_000, async () => {
+        const list = await driver.listDeadLetters(queue, 10);
+        return list.length === forged.length ? list : undefined;
+      });
+      for (const message of listed) {
+        expect(message.reason).toBe('max-attempts');
+        expect(
+          message.attempts === undefined || (Number.isSafeInteger(message.attempts) && message.attempts >= 1),
+        ).toBe(true);
+        expect(
+          message.deadLetteredAt === undefined || Number.isFinite(message.deadLetteredAt.getTime()),
+        ).toBe(true);
+      }
+    } finally {
+      await pubsub.close();
     }
   });
 

@@ -264,17 +264,16 @@ export class Admin {
   /** Every physical queue of `queue` with its arguments: work, dead-letter, then the wait queues. */
   private queues(queue: string): [Declaration, Declaration, ...Declaration[]] {
     const quorum = this.options.queueType === 'quorum';
-    const dlx = { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': deadLetterQueueName(queue) };
+    const dlx = (to: string) => ({ 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': to });
     const kind = quorum
       ? { 'x-queue-type': 'quorum', 'x-delivery-limit': this.options.deliveryLimit }
       : { 'x-max-priority': 10 };
     return [
-      [queue, { ...dlx, ...kind }],
+      [queue, { ...dlx(deadLetterQueueName(queue)), ...kind }],
       [deadLetterQueueName(queue), quorum ? { 'x-queue-type': 'quorum' } : {}],
-      ...this.options.delayBucketsMs.map((bucket): Declaration => {
-        const back = { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue };
-        return [waitQueueName(queue, bucket), { ...back, 'x-message-ttl': bucket }];
-      }),
+      ...this.options.delayBucketsMs.map(
+        (bucket): Declaration => [waitQueueName(queue, bucket), { ...dlx(queue), 'x-message-ttl': bucket }],
+      ),
     ];
   }
 

@@ -142,15 +142,14 @@ export class RabbitMqDriver implements Driver {
     for (const message of messages) {
       const delayMs = message.delayMs ?? 0;
       const options = publishOptions(message);
-      const content = toBuffer(message.body);
+      let target = queue;
       if (delayMs > 0) {
         const bucket = this.admin.bucketFor(delayMs);
         await this.admin.ensure(queue, bucket);
         options.expiration = String(Math.ceil(delayMs));
-        publications.push({ queue: waitQueueName(queue, bucket), content, options });
-      } else {
-        publications.push({ queue, content, options });
+        target = waitQueueName(queue, bucket);
       }
+      publications.push({ queue: target, content: toBuffer(message.body), options });
     }
     return publications;
   }
@@ -271,15 +270,6 @@ class Publisher {
     return returned;
   }
 
-  /** Whether the message to `queue` with `messageId` was returned (a return comes before its confirm). */
-  private claimReturn(queue: string, messageId: string | undefined): boolean {
-    const key = `${queue}\u0000${messageId ?? ''}`;
-    const count = this.returned.get(key) ?? 0;
-    if (count > 1) this.returned.set(key, count - 1);
-    else this.returned.delete(key);
-    return count > 0;
-  }
-
   /** Publish each message once on `channel`; resolves with the outcome of each when all are settled. */
   private async publishOn(channel: ConfirmChannel, publications: readonly Publication[]): Promise<Outcome[]> {
     const outcomes: Outcome[] = [];
@@ -300,9 +290,13 @@ class Publisher {
         continue;
       }
       const confirmed = (error: unknown) => {
-        const returned = this.returned.size > 0 && this.claimReturn(queue, options.messageId);
+        // Whether this message was returned (a return comes before its confirm): claim one return of its key.
+        const key = this.returned.size > 0 ? `${queue}\u0000${options.messageId ?? ''}` : '';
+        const returns = this.returned.get(key) ?? 0;
+        if (returns > 0) this.returned.set(key, returns - 1);
+        if (returns === 1) this.returned.delete(key);
         if (error) settle(i, this.slot.holds(channel) ? 'nacked' : 'retry');
-        else settle(i, returned ? 'returned' : 'confirmed');
+        else settle(i, returns > 0 ? 'returned' : 'confirmed');
       };
       options.mandatory = true; // a publication's options are its own: no copy per message
       let writable = true;

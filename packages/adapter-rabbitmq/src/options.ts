@@ -105,7 +105,9 @@ const AMQPLIB_PARAMS = {
   channelMax: param.int({ min: 1 }),
   locale: param.string(),
 };
-const LIMITS = {
+/** Every option of the driver that `parseParams` checks. */
+const OPTIONS = {
+  ...SETTINGS,
   unavailableTimeoutMs: param.int({ min: 1, default: 15_000 }),
   maxPayloadBytes: param.int({ min: 1, default: 16 * 1024 * 1024 }),
   connectionName: param.string({ default: 'queuekit' }),
@@ -137,14 +139,8 @@ export function resolveOptions(options: RabbitMqDriverOptions) {
   const secure = parsed.protocol.toLowerCase() === 'amqps:';
   const tls = resolveTls(secure, query, options.tls);
   // Options given in code win over the URL's (which holds the defaults).
-  const settings = parseParams(
-    {
-      queueType: options.queueType ?? query.queueType,
-      deliveryLimit: options.deliveryLimit ?? query.deliveryLimit,
-      atomicFollowUps: options.atomicFollowUps ?? query.atomicFollowUps,
-    },
-    SETTINGS,
-  );
+  const given = Object.entries(options).filter(([, value]) => value !== undefined);
+  const settings = parseParams({ ...query, ...Object.fromEntries(given) }, OPTIONS, { unknown: 'ignore' });
   const buckets = options.delayBucketsMs ?? DEFAULT_DELAY_BUCKETS_MS;
   if (!Array.isArray(buckets) || buckets.length === 0)
     throw new ConfigError('delayBucketsMs', 'expected a non-empty array of positive integers');
@@ -154,7 +150,6 @@ export function resolveOptions(options: RabbitMqDriverOptions) {
     if (i > 0 && ms <= (buckets[i - 1] as number))
       throw new ConfigError(`delayBucketsMs[${i}]`, 'buckets must be strictly ascending');
   });
-  const limits = parseParams({ ...options }, LIMITS, { unknown: 'ignore' });
   const reconnect = parseParams({ ...options.reconnect }, RECONNECT, {
     unknown: 'ignore',
     fieldPrefix: 'reconnect.',
@@ -172,7 +167,6 @@ export function resolveOptions(options: RabbitMqDriverOptions) {
       others.reduce((out, secret) => out.split(secret).join('***'), scrubber.scrub(text)),
     ...settings,
     delayBucketsMs: [...buckets],
-    ...limits,
     reconnectInitialMs: reconnect.initialDelayMs,
     reconnectMaxMs: reconnect.maxDelayMs,
   };
@@ -209,8 +203,8 @@ function resolveTls(
   if (options !== undefined && (typeof options !== 'object' || options === null))
     throw new ConfigError('tls', 'expected an object');
   const { cacertfile, certfile, keyfile, verify, server_name_indication } = query;
-  const fromUrl = Object.keys(TLS_PARAMS).some(
-    (name) => query[name as keyof typeof TLS_PARAMS] !== undefined,
+  const fromUrl = [cacertfile, certfile, keyfile, verify, server_name_indication].some(
+    (v) => v !== undefined,
   );
   if (!fromUrl && options === undefined) return undefined;
   if (!secure) throw new ConfigError('tls', 'TLS options need an amqps:// URL (amqp:// is plaintext)');

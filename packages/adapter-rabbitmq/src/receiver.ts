@@ -58,11 +58,11 @@ export class ChannelTransaction {
   run(write: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ write, resolve, reject });
-      if (!this.committing) this.flush();
+      if (!this.committing) void this.flush();
     });
   }
 
-  private flush(): void {
+  private async flush(): Promise<void> {
     const written = this.pending.splice(0).filter((item) => {
       try {
         item.write();
@@ -74,19 +74,13 @@ export class ChannelTransaction {
     });
     if (written.length === 0) return;
     this.committing = true;
-    this.commit()
-      .then(
-        () => {
-          for (const item of written) item.resolve();
-        },
-        (error: unknown) => {
-          for (const item of written) item.reject(error);
-        },
-      )
-      .finally(() => {
-        this.committing = false;
-        this.flush();
-      });
+    const failure = await this.commit().then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
+    for (const item of written) failure ? item.reject(failure.error) : item.resolve();
+    this.committing = false;
+    void this.flush(); // not awaited: no promise chain grows while commits follow one another
   }
 
   /** One `tx.commit` round trip: commits every frame written on the channel before it. */
@@ -137,9 +131,8 @@ export class QueueConsumer {
         await this.pause();
         return [];
       }
-      if (waitMs <= 0) return this.deliveries(this.take(max) ?? (await this.getNow(max, timeoutMs)));
       const taken = this.take(max);
-      if (taken) return this.deliveries(taken);
+      if (taken || waitMs <= 0) return this.deliveries(taken ?? (await this.getNow(max, timeoutMs)));
       if (!(await this.host.connection.open(timeoutMs, signal))) continue;
       // Register (or widen) a consumer with room for `max` more deliveries.
       while (!(this.channel && this.consumerTag !== undefined && this.prefetch >= this.unsettled + max)) {
@@ -275,7 +268,7 @@ export class QueueConsumer {
   }
 
   private deliveries(taken: Taken | undefined): Delivery[] {
-    return taken ? taken.messages.map((message) => this.delivery(taken.channel, message)) : [];
+    return taken?.messages.map((message) => this.delivery(taken.channel, message)) ?? [];
   }
 
   private delivery(channel: Channel, message: Message): Delivery {

@@ -3,12 +3,11 @@ import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusReceiver } 
 import {
   type Delivery,
   type DeadLetterInfo,
-  LockLostError,
   linkSignals,
   type QueuekitError,
   type ReceiveOptions,
 } from '@queuekit/core';
-import { createDelivery, Wakeup } from '@queuekit/core/driver-kit';
+import { createDelivery, type DeliveryOperations, Wakeup } from '@queuekit/core/driver-kit';
 import { deadLetterProperties, toReceivedMessage } from './wire.js';
 
 /** Buffered (prefetched) messages' locks are held this long at most, renewed meanwhile. */
@@ -16,20 +15,22 @@ const BUFFERED_HOLD_MS = 10 * 60_000;
 /**
  * `receiveMessages` (7.9.5) waits up to 1 s after the first message for the batch to fill, with no option to change
  * it: a consumer asking for its free slots got a trickle of jobs late (p50 ~50 ms at 500 jobs/s). Here it does not
- * wait; the SDK still drains the link, so what the broker holds comes in the same call. SDK internals: another
- * SDK version keeps its own wait.
+ * wait; the SDK still drains the link, so what the broker holds comes in the same call. SDK internals (the same in
+ * 7.9.0 to 7.10.0-beta.2): used only where they have the shape seen there, a `_createBatchingReceiver` method whose
+ * receiver has `receive(max, wait, afterFirst, options)`; otherwise the receiver is left as the SDK made it (the
+ * public `receiveMessages`, with its wait).
  */
 export function withoutBatchWait(receiver: ServiceBusReceiver): ServiceBusReceiver {
-  type Batching = {
-    receive(max: number, wait: number, afterFirst: number, options: unknown): Promise<unknown>;
-  };
-  const sdk = receiver as unknown as { _createBatchingReceiver?: (...args: unknown[]) => Batching };
+  type Receive = (max: number, wait: number, afterFirst: unknown, options: unknown) => Promise<unknown>;
+  const sdk = receiver as unknown as { _createBatchingReceiver?: (...args: unknown[]) => unknown };
   const create = sdk._createBatchingReceiver;
   if (typeof create !== 'function') return receiver;
   sdk._createBatchingReceiver = (...args) => {
-    const batching = create.apply(receiver, args);
-    const receive = batching.receive.bind(batching);
-    batching.receive = (max, wait, _afterFirst, options) => receive(max, wait, 0, options);
+    const batching = create.apply(receiver, args) as { receive?: Receive } | undefined;
+    const receive = batching?.receive;
+    if (!batching || typeof receive !== 'function' || receive.length !== 4) return batching;
+    batching.receive = (max, wait, afterFirst, options) =>
+      receive.call(batching, max, wait, typeof afterFirst === 'number' ? 0 : afterFirst, options);
     return batching;
   };
   return receiver;
@@ -47,11 +48,18 @@ export class LockKeeper {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   failure: unknown;
+  /**
+   * Called once when the lock ran out unsettled (the hold passed, or the lock was lost): the kit refuses the
+   * delivery's settlements from then on without calling the driver, so this is where its credit goes back.
+   */
+  expired: (() => void) | undefined;
 
   constructor(
     private readonly renew: () => Promise<Date>,
     brokerUntil: number,
     holdMs: number,
+    /** The driver's: no renewal once it closed. */
+    private readonly closing?: AbortSignal,
   ) {
     this.#brokerUntil = this.#firstUntil = brokerUntil;
     this.#holdUntil = Date.now() + holdMs;
@@ -68,8 +76,15 @@ export class LockKeeper {
   async hold(ms: number): Promise<void> {
     if (this.#stopped) return;
     this.#holdUntil = Math.max(this.#holdUntil, Date.now() + ms);
-    if (this.#brokerUntil < Date.now() + ms) await this.#renewNow();
-    this.#schedule();
+    // No expiry (nor a second renewal) while this one is out.
+    clearTimeout(this.#timer);
+    try {
+      if (this.#brokerUntil < Date.now() + ms) await this.#renewNow();
+      this.#schedule();
+    } catch (error) {
+      this.#schedule(isLost(error));
+      throw error;
+    }
   }
 
   /** Keep the lock exactly `ms` more from now (it may stop renewing sooner than before). */
@@ -93,27 +108,33 @@ export class LockKeeper {
     }
   }
 
-  #schedule(): void {
+  /** The next renewal while the broker's lock ends before the hold (and was not `lost`), else the expiry. */
+  #schedule(lost = false): void {
     clearTimeout(this.#timer);
-    if (this.#stopped || this.#brokerUntil >= this.#holdUntil) return;
+    if (this.#stopped || this.closing?.aborted) return;
     const left = this.#brokerUntil - Date.now();
-    this.#timer = setTimeout(
-      () =>
-        this.#renewNow().then(
-          () => this.#schedule(),
-          (error: unknown) => {
+    if (!lost && this.#brokerUntil < this.#holdUntil)
+      this.#timer = setTimeout(
+        () =>
+          this.#renewNow().then(
+            () => this.#schedule(),
             // A renewal that timed out (a busy broker or event loop) is tried again while the lock may still
             // be held; a lost lock is final.
-            const lost = (error as { code?: string } | null)?.code === 'MessageLockLost';
-            if (!lost && Date.now() < this.#brokerUntil) this.#schedule();
-          },
-        ),
-      // Renewed with half the time left: an event loop stalled for a third of a short lock must not lose it.
-      Math.max(50, left - Math.max(left / 2, 200)),
-    );
-    this.#timer.unref();
+            (error: unknown) => this.#schedule(isLost(error) || Date.now() >= this.#brokerUntil),
+          ),
+        // Renewed with half the time left: an event loop stalled for a third of a short lock must not lose it.
+        Math.max(50, left - Math.max(left / 2, 200)),
+      );
+    else if (this.expired)
+      this.#timer = setTimeout(() => {
+        this.stop();
+        this.expired?.();
+      }, this.heldUntil - Date.now());
+    this.#timer?.unref();
   }
 }
+
+const isLost = (error: unknown) => (error as { code?: string } | null)?.code === 'MessageLockLost';
 
 /**
  * Orders the settlements of one receiver: rhea 3.0.5 writes pending dispositions as ranges without comparing
@@ -165,15 +186,13 @@ class MessageStream {
   constructor(
     readonly receiver: ServiceBusReceiver,
     credit: number,
+    closing: AbortSignal,
   ) {
     const processMessage = (message: ServiceBusReceivedMessage) =>
       new Promise<void>((resolve) => {
         const renew = () => receiver.renewMessageLock(message);
-        const keeper = new LockKeeper(
-          renew,
-          message.lockedUntilUtc?.getTime() ?? Date.now(),
-          BUFFERED_HOLD_MS,
-        );
+        const until = message.lockedUntilUtc?.getTime() ?? Date.now();
+        const keeper = new LockKeeper(renew, until, BUFFERED_HOLD_MS, closing);
         const entry: Prefetched = {
           message,
           keeper,
@@ -182,6 +201,7 @@ class MessageStream {
             if (this.#outstanding.delete(entry)) resolve();
           },
         };
+        keeper.expired = entry.release;
         this.#outstanding.add(entry);
         if (this.#closed) return entry.release();
         this.#buffer.push(entry);
@@ -223,13 +243,54 @@ class MessageStream {
   }
 }
 
+/** One delivery's broker calls (the kit's `operations`): settlements in the receiver's lane, renewals by its keeper. */
+class Settlement implements DeliveryOperations {
+  constructor(
+    private readonly receiver: ServiceBusReceiver,
+    private readonly lane: SettlementLane,
+    private readonly message: ServiceBusReceivedMessage,
+    private readonly keeper: LockKeeper,
+    private readonly prefetched: Prefetched | undefined,
+  ) {}
+
+  ack(): Promise<void> {
+    return this.#settle('shared', () => this.receiver.completeMessage(this.message));
+  }
+
+  deadLetter(info: DeadLetterInfo): Promise<void> {
+    return this.#settle('exclusive', () =>
+      this.receiver.deadLetterMessage(this.message, deadLetterProperties(info)),
+    );
+  }
+
+  async extendLock(ms: number): Promise<number> {
+    await this.keeper.hold(ms);
+    return this.keeper.heldUntil;
+  }
+
+  /**
+   * The lock stays renewed while the settlement waits for its turn. Settled (or lost under the broker call): no
+   * more renewals, credit given back. A settlement the kit refuses without calling here (the lock ran out) is
+   * the keeper's `expired`.
+   */
+  #settle(kind: 'shared' | 'exclusive', operation: () => Promise<void>): Promise<void> {
+    const { keeper, prefetched } = this;
+    return this.lane
+      .run(kind, () => {
+        keeper.stop();
+        return operation();
+      })
+      .finally(() => (prefetched ? prefetched.release() : keeper.stop()));
+  }
+}
+
 /** Receives for the driver (SDK receivers allow one receive call at a time: pooled per queue). */
 export class Receiver {
   readonly #idle = new Map<string, ServiceBusReceiver[]>();
   /** Every SDK receiver opened, with the lane of its settlements. */
   readonly #receivers = new Map<ServiceBusReceiver, SettlementLane>();
-  readonly #keepers = new Set<LockKeeper>();
   readonly #streams = new Map<string, MessageStream>();
+  readonly #isClosed = () => this.closing.aborted;
 
   constructor(
     private readonly client: ServiceBusClient,
@@ -246,7 +307,7 @@ export class Receiver {
     let stream = this.#streams.get(queue);
     try {
       if (!stream && options.waitMs > 0 && this.prefetch) {
-        stream = new MessageStream(this.#newReceiver(queue), options.max);
+        stream = new MessageStream(this.#newReceiver(queue), options.max, closing);
         this.#streams.set(queue, stream);
       }
       if (stream) {
@@ -297,55 +358,24 @@ export class Receiver {
     const { closing } = this;
     const brokerUntil = message.lockedUntilUtc?.getTime() ?? Date.now() + lockMs;
     const keeper =
-      prefetched?.keeper ?? new LockKeeper(() => receiver.renewMessageLock(message), brokerUntil, lockMs);
+      prefetched?.keeper ??
+      new LockKeeper(() => receiver.renewMessageLock(message), brokerUntil, lockMs, closing);
     prefetched?.keeper.reset(lockMs);
-    this.#keepers.add(keeper);
-    // Settled, or refused by the kit (lock run out): no more renewals, credit given back.
-    const done = () => {
-      keeper.stop();
-      this.#keepers.delete(keeper);
-      prefetched?.release();
-    };
     const lane = this.#receivers.get(receiver) as SettlementLane;
-    // The lock stays renewed while the settlement waits for its turn.
-    const settle = (kind: 'shared' | 'exclusive', operation: () => Promise<void>) =>
-      lane
-        .run(kind, () => {
-          keeper.stop();
-          return operation();
-        })
-        .finally(done);
-    const delivery = createDelivery({
+    // The kit's own delivery, its calls untouched: the core's guard passes it through without a wrapper.
+    return createDelivery({
       message: toReceivedMessage(message),
       lockedUntil: keeper.heldUntil,
       ...(message.lockToken ? { deliveryToken: message.lockToken } : {}),
       provider: 'servicebus',
       classify: this.classify,
-      isClosed: () => closing.aborted,
-      operations: {
-        ack: () => settle('shared', () => receiver.completeMessage(message)),
-        deadLetter: (info: DeadLetterInfo) =>
-          settle('exclusive', () => receiver.deadLetterMessage(message, deadLetterProperties(info))),
-        extendLock: async (ms: number) => {
-          await keeper.hold(ms);
-          return keeper.heldUntil;
-        },
-      },
-    });
-    const refused = (error: unknown) => {
-      if (LockLostError.is(error)) done();
-      throw error;
-    };
-    const { ack, deadLetter } = delivery;
-    return Object.assign(delivery, {
-      ack: (result?: unknown) => ack(result).catch(refused),
-      deadLetter: (info: DeadLetterInfo) => deadLetter(info).catch(refused),
+      isClosed: this.#isClosed,
+      operations: new Settlement(receiver, lane, message, keeper, prefetched),
     });
   }
 
+  /** Every stream's messages let go; renewals stop as their timers see the driver closed. */
   async close(): Promise<void> {
-    for (const keeper of this.#keepers) keeper.stop();
-    this.#keepers.clear();
     await Promise.allSettled([...this.#streams.values()].map((stream) => stream.close()));
     await Promise.allSettled([...this.#receivers.keys()].map((receiver) => receiver.close()));
     this.#streams.clear();

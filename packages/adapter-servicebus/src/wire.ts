@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DeadLetterOptions, ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { DeadLetteredMessage, DeadLetterInfo, OutgoingMessage, ReceivedMessage } from '@queuekit/core';
+import { cutText } from '@queuekit/core/driver-kit';
 
 const ID = 'x-queuekit-id';
 /** The attempts counted by the core, and the time (epoch ms) of dead-lettering, on a dead letter. */
@@ -20,15 +21,8 @@ const OWN = new Set([ID, ATTEMPTS, DEAD_LETTERED_AT, 'DeadLetterReason', 'DeadLe
  */
 export const RESERVED_HEADERS: readonly string[] = Object.freeze([...OWN, 'Diagnostic-Id']);
 
-/** `text` cut to at most `max` UTF-16 units, ending with a marker, never inside a surrogate pair. */
-function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const marker = '…[truncated]';
-  let end = max - marker.length;
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--;
-  return `${text.slice(0, end)}${marker}`;
-}
+/** Service Bus counts these limits in characters (UTF-16 units); the kit cuts at whole code points. */
+const units = (char: string) => char.length;
 
 /**
  * The properties of a dead-lettering: Service Bus caps `DeadLetterErrorDescription` at 4,096 characters; the
@@ -38,21 +32,29 @@ export function deadLetterProperties(
   info: DeadLetterInfo,
 ): DeadLetterOptions & Record<string, string | number> {
   return {
-    deadLetterReason: truncate(info.reason, 1024),
-    deadLetterErrorDescription: truncate(info.error ?? '', 4096),
+    deadLetterReason: cutText(info.reason, 1024, units),
+    deadLetterErrorDescription: cutText(info.error ?? '', 4096, units),
     [DEAD_LETTERED_AT]: Date.now(),
     ...(info.attempts === undefined ? {} : { [ATTEMPTS]: info.attempts }),
   };
 }
 
+/**
+ * `content-type` travels as the message's `contentType` only (read back as that header): once more in the
+ * application properties it cost every message its bytes in each encoding and decoding on the way.
+ */
 export function toServiceBusMessage(message: OutgoingMessage): ServiceBusMessage {
-  const contentType = message.headers['content-type'];
+  const { headers } = message;
+  const applicationProperties: Record<string, string> = {};
+  for (const key in headers) if (key !== 'content-type') applicationProperties[key] = headers[key] as string;
+  applicationProperties[ID] = message.id;
+  const contentType = headers['content-type'];
   return {
     body: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
     messageId: message.dedup ? message.id : randomUUID(),
     subject: message.name,
     ...(contentType === undefined ? {} : { contentType }),
-    applicationProperties: { ...message.headers, [ID]: message.id },
+    applicationProperties,
   };
 }
 
@@ -66,39 +68,46 @@ function bodyBytes(body: unknown): Uint8Array {
   return Buffer.from(JSON.stringify(body), 'utf8');
 }
 
-/**
- * What a received SDK message shows under `util.inspect` and `JSON.stringify`: its Service Bus fields, not its rhea
- * delivery (which links back to the connection and is circular), its body or its AMQP form. The object stays the
- * SDK's own, so `job.raw` keeps working with the SDK's settle and renew calls.
- */
-function guard(message: ServiceBusReceivedMessage): void {
-  if (Object.hasOwn(message, 'toJSON')) return;
-  const view = () => {
-    const { delivery, _rawAmqpMessage, body, sequenceNumber, ...fields } =
-      message as ServiceBusReceivedMessage & {
-        delivery?: unknown;
-      };
-    return { ...fields, sequenceNumber: sequenceNumber?.toString() };
+/** A received message's Service Bus fields, without its rhea delivery, body and AMQP form (`this`: the message). */
+function view(this: ServiceBusReceivedMessage) {
+  const { delivery, _rawAmqpMessage, body, sequenceNumber, ...fields } = this as ServiceBusReceivedMessage & {
+    delivery?: unknown;
   };
-  Object.defineProperty(message, 'toJSON', { value: view, configurable: true });
-  Object.defineProperty(message, Symbol.for('nodejs.util.inspect.custom'), {
-    value: (_depth: number, options: object, inspect: (value: unknown, options: object) => string) =>
-      `ServiceBusReceivedMessage ${inspect(view(), options)}`,
-    configurable: true,
-  });
+  return { ...fields, sequenceNumber: sequenceNumber?.toString() };
 }
+
+/**
+ * What a received SDK message shows under `util.inspect` and `JSON.stringify`: its {@link view}, not its rhea
+ * delivery (which links back to the connection and is circular). The object stays the SDK's own, so `job.raw`
+ * keeps working with the SDK's settle and renew calls. One set of descriptors for every message (no closures).
+ */
+const SAFE_VIEW: PropertyDescriptorMap = {
+  toJSON: { value: view, configurable: true },
+  [Symbol.for('nodejs.util.inspect.custom')]: {
+    value(
+      this: ServiceBusReceivedMessage,
+      _depth: number,
+      options: object,
+      inspect: (value: unknown, options: object) => string,
+    ) {
+      return `ServiceBusReceivedMessage ${inspect(view.call(this), options)}`;
+    },
+    configurable: true,
+  },
+};
 
 /** The queuekit view of a received message. */
 export function toReceivedMessage(message: ServiceBusReceivedMessage): ReceivedMessage {
   const props = message.applicationProperties ?? {};
   const headers: Record<string, string> = {};
-  for (const [key, value] of Object.entries(props)) {
+  for (const key in props) {
+    const value = props[key];
     if (OWN.has(key) || value === undefined || value === null) continue;
     headers[key] = value instanceof Date ? value.toISOString() : String(value);
   }
   if (headers['content-type'] === undefined && message.contentType)
     headers['content-type'] = message.contentType;
-  guard(message);
+  if (!Object.hasOwn(message, 'toJSON')) Object.defineProperties(message, SAFE_VIEW);
   return {
     id: typeof props[ID] === 'string' ? props[ID] : String(message.messageId ?? message.sequenceNumber ?? ''),
     ...(message.subject ? { name: message.subject } : {}),

@@ -8,11 +8,13 @@ import {
   redactUrl,
 } from '@queuekit/core';
 import { Batcher, chunk, classified, deadLetterQueueOps } from '@queuekit/core/driver-kit';
-import { QueueAdmin, type QueueInfo } from './admin.js';
+import { QueueAdmin } from './admin.js';
 import { classifyError, isQueueMissing } from './errors.js';
 import { type ResolvedSqsOptions, resolveOptions, type SqsDriverOptions } from './options.js';
 import { type ReceiverContext, receive } from './receiver.js';
 import { toEntry } from './wire.js';
+
+const ERRORS = { provider: 'sqs', classify: classifyError };
 
 /** Options of {@link SqsDriver}: the URL options plus an optional client of your own. */
 export type SqsDriverConfig = SqsDriverOptions & {
@@ -87,8 +89,10 @@ export class SqsDriver implements Driver {
 
   /** Resolve the default queue (created when allowed); its `MaximumMessageSize` becomes the payload limit. */
   async ready(): Promise<this> {
-    const limit = this.#options.defaultQueue ? (await this.#info('')).maxMessageBytes : this.#payloadLimit;
-    this.#payloadLimit = Math.min(this.#payloadLimit, limit);
+    if (this.#options.defaultQueue) {
+      const { maxMessageBytes } = await this.#call('resolve queue', () => this.#ctx.admin.info(''));
+      this.#payloadLimit = Math.min(this.#payloadLimit, maxMessageBytes);
+    }
     return this;
   }
 
@@ -96,15 +100,15 @@ export class SqsDriver implements Driver {
     if (this.#closing.signal.aborted) throw new QueueClosedError('The SQS driver is closed');
   }
 
+  /**
+   * `work` on an open driver, its errors classified once, here (the core's guard passes them through): an SDK
+   * error holds the signed request, so even a driver used without the core never rejects with one.
+   */
   #call<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    return classified(operation, { provider: 'sqs', classify: classifyError }, () => {
+    return classified(operation, ERRORS, () => {
       this.assertOpen();
       return work();
     });
-  }
-
-  #info(queue: string): Promise<QueueInfo> {
-    return this.#call('resolve queue', () => this.#ctx.admin.info(queue));
   }
 
   /** Name used when emulating priority band `band` of `queue`; keeps a `.fifo` suffix last. */
@@ -112,9 +116,13 @@ export class SqsDriver implements Driver {
     return queue.replace(/(\.fifo)?$/, `-p${band}$1`);
   }
 
-  async send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    const info = await this.#info(queue);
+  send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    return this.#call('send', () => this.#send(queue, messages));
+  }
+
+  async #send(queue: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    const info = await this.#ctx.admin.info(queue);
     const now = Date.now();
     const entries = messages.map((message, i) => {
       const due = info.fifo && message.delayMs && message.delayMs > 0 ? now + message.delayMs : undefined;
@@ -141,8 +149,10 @@ export class SqsDriver implements Driver {
           failed = (await this.#ctx.admin.client.send(new sqs.SendMessageBatchCommand(input))).Failed ?? [];
         } catch (error) {
           if (isQueueMissing(error)) this.#ctx.admin.forget(info.name);
+          // Typed here: it may be the cause of a PartialSendError (the SDK's error holds the signed request).
           return refuse(batch, classifyError(error, 'send'));
         }
+        if (failed.length === 0) return;
         batch = batch.filter((entry) => failed.some((f) => f.Id === entry.Id));
         const codes = [...new Set(failed.map((f) => f.Code))].join(', ');
         if (batch.length > 0 && (retries === 0 || failed.some((f) => f.SenderFault)))
@@ -161,8 +171,8 @@ export class SqsDriver implements Driver {
     throw new PartialSendError(jobIds(true), jobIds(false), { cause: reason });
   }
 
-  async receive(queue: string, options: ReceiveOptions) {
-    return receive(this.#ctx, await this.#info(queue), options);
+  receive(queue: string, options: ReceiveOptions) {
+    return this.#call('receive', async () => receive(this.#ctx, await this.#ctx.admin.info(queue), options));
   }
 
   stats(queue: string) {

@@ -1,9 +1,9 @@
 import * as sqs from '@aws-sdk/client-sqs';
-import { type Delivery, linkSignals, type ReceiveOptions } from '@queuekit/core';
+import { type Delivery, linkSignals, type ReceivedMessage, type ReceiveOptions } from '@queuekit/core';
 import { type Batcher, createDelivery, type DeadLetterQueueOps } from '@queuekit/core/driver-kit';
 import type { QueueAdmin, QueueInfo } from './admin.js';
 import { classifyError, isQueueMissing } from './errors.js';
-import { fitDeadLetter, fromWire, type ReadMessage } from './wire.js';
+import { fitDeadLetter, fromWire } from './wire.js';
 
 const SYSTEM: sqs.MessageSystemAttributeName[] = [
   'ApproximateReceiveCount',
@@ -48,7 +48,7 @@ export async function receive(ctx: ReceiverContext, info: QueueInfo, options: Re
     } catch (error) {
       if (signal.aborted) return [];
       if (isQueueMissing(error)) ctx.admin.forget(info.name);
-      throw classifyError(error, 'receive');
+      throw error;
     }
   };
   const out: Delivery[] = [];
@@ -61,13 +61,15 @@ export async function receive(ctx: ReceiverContext, info: QueueInfo, options: Re
       const wait = out.length > 0 ? 0 : seconds(deadline - performance.now(), 0, 20);
       const sentAt = performance.now();
       const results = await Promise.allSettled(wanted.map((max) => once(max, wait)));
+      // The lock counts from the call, not from its answer (as epoch ms: the kit keeps it on a monotonic clock).
+      const until = Date.now() + (sentAt + lock * 1000 - performance.now());
       for (const raw of results.flatMap((result) => (result.status === 'fulfilled' ? result.value : []))) {
         const read = fromWire(raw, info.fifo, info.deadLetters);
         // FIFO queues have no per-message delay: a message received before its due time is hidden until
         // then (if that fails, the receive's own visibility timeout brings it back).
         if (read.due !== undefined && read.due > Date.now())
           await visible(ctx, info, raw, seconds(read.due - Date.now(), 1)).catch(() => undefined);
-        else out.push(delivery(ctx, info, raw, read, sentAt + lock * 1000));
+        else out.push(delivery(ctx, info, raw, read.message, until));
       }
       // Deliveries in hand are returned (their messages are locked to us); a lasting error comes back next time.
       const failure = results.find((result) => result.status === 'rejected');
@@ -88,18 +90,21 @@ function visible(ctx: ReceiverContext, info: QueueInfo, raw: sqs.Message, inSeco
   return ctx.admin.client.send(new sqs.ChangeMessageVisibilityCommand(input));
 }
 
-/** A delivery through the kit (settle once, local lock expiry, lockedUntil across renewals). */
-function delivery(ctx: ReceiverContext, info: QueueInfo, raw: sqs.Message, read: ReadMessage, until: number) {
+/**
+ * A delivery through the kit (settle once, local lock expiry on the monotonic clock, lockedUntil across renewals);
+ * `until`: when the lock taken by the receive runs out, epoch ms.
+ */
+function delivery(
+  ctx: ReceiverContext,
+  info: QueueInfo,
+  raw: sqs.Message,
+  message: ReceivedMessage,
+  until: number,
+) {
   const ack = () => ctx.deletes.add(info.url, raw.ReceiptHandle ?? '');
-  // The lock and the kit's checks run on the monotonic clock of the receive, as epoch ms: a wall clock that
-  // jumps must not lose locks.
-  const epochOffset = Date.now() - performance.now();
-  const monotonicNow = () => performance.now() + epochOffset;
-  const message = { ...read.message, deliveryCount: heldCount(raw, read) };
-  const delivery = createDelivery({
+  return createDelivery({
     message,
-    lockedUntil: until + epochOffset,
-    now: monotonicNow,
+    lockedUntil: until,
     provider: 'sqs',
     classify: classifyError,
     isClosed: () => ctx.closing.aborted,
@@ -107,7 +112,7 @@ function delivery(ctx: ReceiverContext, info: QueueInfo, raw: sqs.Message, read:
       ack,
       release: async (delayMs) => void (await visible(ctx, info, raw, seconds(delayMs, 0))),
       extendLock: async (ms) => {
-        const from = monotonicNow();
+        const from = Date.now();
         await visible(ctx, info, raw, seconds(ms, 1));
         return from + seconds(ms, 1) * 1000;
       },
@@ -117,20 +122,4 @@ function delivery(ctx: ReceiverContext, info: QueueInfo, raw: sqs.Message, read:
       },
     },
   });
-  // Reported against the wall clock of the moment it is read, as the core's heartbeat reads it: an own getter over
-  // the kit's (no copy of the delivery, which then stays one the core's guard passes through unwrapped).
-  const kitLockedUntil = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(delivery), 'lockedUntil')?.get;
-  return Object.defineProperty(delivery, 'lockedUntil', {
-    enumerable: true,
-    get: () => Date.now() + (Number(kitLockedUntil?.call(delivery) ?? 0) - monotonicNow()),
-  });
-}
-
-/**
- * The receive count, less the receives of a FIFO message the driver held back for its due time (one, as a
- * due time is at most 20 min ahead and a hold lasts until then).
- */
-function heldCount(raw: sqs.Message, { due, receiveCount }: ReadMessage): number {
-  const first = Number(raw.Attributes?.ApproximateFirstReceiveTimestamp);
-  return due !== undefined && first > 0 && first < due ? Math.max(1, receiveCount - 1) : receiveCount;
 }

@@ -19,7 +19,6 @@ const ATTR = {
 // SQS takes #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF in a body; bodies beyond U+FFFF
 // (emoji) go as base64 too: some emulators refuse them.
 const UNSAFE = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD]/u;
-const str = (value: string): MessageAttributeValue => ({ DataType: 'String', StringValue: value });
 const escapeUnit = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 /** JSON with every non-ASCII character escaped, so attribute values never hit the service's character rules. */
 const asciiJson = (value: unknown) => JSON.stringify(value).replace(/[\u007f-\uffff]/g, escapeUnit);
@@ -56,15 +55,20 @@ export function toEntry(index: number, message: OutgoingMessage, fifo: boolean, 
   // SQS refuses an empty body, and base64 of nothing is empty too: `-` stands for it.
   const body = !base64 ? text : bytes.byteLength ? bytes.toString('base64') : '-';
   const name = message.name || 'default';
-  const attributes: Record<string, MessageAttributeValue> = {
-    [ATTR.id]: str(asciiSafe(message.id)),
-    // The core's messages carry their name in the `qk-name` header already: one attribute less to hash.
-    ...(message.headers[ATTR.name] === name ? {} : { [ATTR.name]: str(asciiSafe(name)) }),
-    [ATTR.headers]: str(asciiJson(message.headers)),
-    ...(base64 ? { [ATTR.encoding]: str('base64') } : {}),
-    ...(message.orderingKey === undefined ? {} : { [ATTR.key]: str(asciiSafe(message.orderingKey)) }),
-    ...(due === undefined ? {} : { [ATTR.due]: str(String(due)) }),
+  const attributes: Record<string, MessageAttributeValue> = {};
+  // Every value is ASCII (escaped, or base64), so its length is its size: summed as SQS counts it (wireSize).
+  let size = base64 ? body.length : bytes.byteLength;
+  const add = (key: string, value: string) => {
+    attributes[key] = { DataType: 'String', StringValue: value };
+    size += key.length + 6 + value.length;
   };
+  add(ATTR.id, asciiSafe(message.id));
+  // The core's messages carry their name in the `qk-name` header already: one attribute less to hash.
+  if (message.headers[ATTR.name] !== name) add(ATTR.name, asciiSafe(name));
+  add(ATTR.headers, asciiJson(message.headers));
+  if (base64) add(ATTR.encoding, 'base64');
+  if (message.orderingKey !== undefined) add(ATTR.key, asciiSafe(message.orderingKey));
+  if (due !== undefined) add(ATTR.due, String(due));
   const entry: SendMessageBatchRequestEntry = {
     Id: `m${index}`,
     MessageBody: body,
@@ -77,7 +81,7 @@ export function toEntry(index: number, message: OutgoingMessage, fifo: boolean, 
     entry.MessageDeduplicationId = message.dedup ? fifoId(message.id) : randomUUID();
   } else if (message.delayMs && message.delayMs > 0)
     entry.DelaySeconds = Math.min(900, Math.ceil(message.delayMs / 1000));
-  return { entry, size: wireSize(body, attributes) };
+  return { entry, size };
 }
 
 /** Prefix of FIFO ids that are a hash of the job id or ordering key. */
@@ -92,8 +96,8 @@ export function fifoId(value: string): string {
   return `${HASHED_ID_PREFIX}${createHash('sha256').update(value, 'utf8').digest('base64url')}`;
 }
 
-/** A received SQS message as the core reads it, its receive count, and its FIFO due time (epoch ms) if any. */
-export type ReadMessage = { message: ReceivedMessage; receiveCount: number; due: number | undefined };
+/** A received SQS message as the core reads it, and its FIFO due time (epoch ms) if any. */
+export type ReadMessage = { message: ReceivedMessage; due: number | undefined };
 
 /**
  * Read an SQS message: headers from `qk-headers` (strings only, no prototype), or for a foreign message its
@@ -120,12 +124,20 @@ export function fromWire(raw: Message, fifo: boolean, deadLetters: boolean): Rea
     (group?.startsWith(HASHED_ID_PREFIX) || group === id ? undefined : group);
   const base64 = ours && attr(ATTR.encoding) === 'base64';
   const body = raw.Body === '-' && base64 ? '' : (raw.Body ?? '');
+  // A due time more than 20 min ahead (the 15 min native maximum plus 5 min of clock skew) was not written
+  // by this driver: it is ignored, so a forged attribute cannot park a message for years.
+  const dueAt = ours && fifo ? Number(attr(ATTR.due)) : Number.NaN;
+  const due = dueAt > 0 && dueAt <= Date.now() + 20 * 60_000 ? dueAt : undefined;
+  // Less the receive of a FIFO message the driver held back for its due time (one: a due time is at most
+  // 20 min ahead and a hold lasts until then).
+  const first = Number(raw.Attributes?.ApproximateFirstReceiveTimestamp);
+  const held = due !== undefined && first > 0 && first < due;
   const message: ReceivedMessage = {
     id,
     ...(name === undefined ? {} : { name }),
     body: new Uint8Array(Buffer.from(body, base64 ? 'base64' : 'utf8')),
     headers,
-    deliveryCount: receiveCount,
+    deliveryCount: held ? Math.max(1, receiveCount - 1) : receiveCount,
     ...(sent > 0 ? { enqueuedAt: new Date(sent) } : {}),
     ...(fifo && key !== undefined ? { orderingKey: key } : {}),
     raw,
@@ -136,10 +148,7 @@ export function fromWire(raw: Message, fifo: boolean, deadLetters: boolean): Rea
     const before = readMessage({ ...message, deliveryCount: receiveCount - 1 });
     headers[DEAD_LETTER_HEADERS.attempts] ??= String(before.attempt);
   }
-  // A due time more than 20 min ahead (the 15 min native maximum plus 5 min of clock skew) was not written
-  // by this driver: it is ignored, so a forged attribute cannot park a message for years.
-  const due = ours && fifo ? Number(attr(ATTR.due)) : Number.NaN;
-  return { message, receiveCount, due: due > 0 && due <= Date.now() + 20 * 60_000 ? due : undefined };
+  return { message, due };
 }
 
 /** Longest error text kept in a dead letter, in bytes as sent (JSON, non-ASCII escaped). */

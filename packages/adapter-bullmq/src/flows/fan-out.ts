@@ -197,15 +197,9 @@ export class FanOutFlows {
     for (const [position, { index, key }] of missing.entries()) {
       const record = stored[position];
       const failedReason = key ? failures[key] : undefined;
-      body.failed.push({
-        index,
-        reason: record?.reason ?? (failedReason === undefined ? 'missing' : 'failed'),
-        ...(record?.error !== undefined
-          ? { error: record.error }
-          : failedReason !== undefined
-            ? { error: failedReason }
-            : {}),
-      });
+      const error = record?.error ?? failedReason;
+      const reason = record?.reason ?? (failedReason === undefined ? 'missing' : 'failed');
+      body.failed.push({ index, reason, ...(error === undefined ? {} : { error }) });
     }
     return encoder.encode(JSON.stringify(body));
   }

@@ -8,6 +8,7 @@ import {
   type NativeScheduleSpec,
   type NativeWorkflows,
   type OutgoingMessage,
+  type RateLimit,
 } from '@queuekit/core';
 import { classifyError } from '../errors.js';
 import { Job, type RepeatOptions } from 'bullmq';
@@ -27,6 +28,7 @@ import {
   toBullJob,
 } from '../wire.js';
 import type { DriverHost } from '../admin.js';
+import { decodeLenient } from '../options.js';
 import type { FanOutFlows } from './fan-out.js';
 
 /** Hash (per queue) of the last tick run by each job scheduler: field = scheduler id, value = epoch ms. */
@@ -43,14 +45,6 @@ return 1`;
 /** BullMQ job scheduler id of a schedule name (`:` is escaped: BullMQ reads colons in run ids). */
 export function schedulerId(name: string): string {
   return encodeURIComponent(name);
-}
-
-function scheduleName(id: string): string {
-  try {
-    return decodeURIComponent(id);
-  } catch {
-    return id;
-  }
 }
 
 /**
@@ -83,7 +77,7 @@ export class BullmqWorkflows implements NativeWorkflows {
     return this.host.run('fan-out', () => this.fanOuts.fanOut(queue, chunks, reduce));
   }
 
-  setRateLimit(queue: string, limit: { readonly max: number; readonly duration: number }): Promise<void> {
+  setRateLimit(queue: string, limit: RateLimit): Promise<void> {
     return this.host.run('set-rate-limit', async () => {
       for (const field of ['max', 'duration'] as const)
         if (!Number.isInteger(limit[field]) || limit[field] < 1)
@@ -147,7 +141,7 @@ export class BullmqWorkflows implements NativeWorkflows {
             })
           : undefined;
         return {
-          name: scheduleName(scheduler.key),
+          name: decodeLenient(scheduler.key),
           ...(scheduler.pattern ? { cron: scheduler.pattern } : {}),
           ...(scheduler.every ? { every: Number(scheduler.every) } : {}),
           ...(scheduler.pattern && scheduler.tz ? { tz: scheduler.tz } : {}),

@@ -10,6 +10,14 @@ export type FollowUps = readonly { readonly queue: string; readonly messages: re
  * refuses a second one), only while the lock is held as far as the kit can tell, and its errors go
  * through the driver's classifier. Throw `LockLostError` when the broker says the lock is gone.
  * Each is called as a method of this object (`operations.ack(result)`), so a class may implement them.
+ *
+ * A renewal meeting a settlement (the kit decides, the driver does nothing): `extendLock` called while a
+ * settlement's broker call is in flight waits for it and never reaches the broker if it succeeded; it then
+ * resolves (the lock is no longer needed). One whose broker call was in flight when a settlement started
+ * (the settlement giving the lock back may be why it failed) resolves the same way once the settlement
+ * succeeded. When the settlement failed without losing the lock, the renewal goes on as if there had been
+ * none (the message is still ours, and the handler may settle again); when it lost the lock, the renewal
+ * rejects with `LockLostError`.
  */
 export interface DeliveryOperations {
   ack(result?: unknown): Promise<void>;
@@ -31,7 +39,11 @@ export interface DeliveryOperations {
 export interface CreateDeliveryOptions {
   /** The message as received (spread into the delivery: id, name, body, headers, deliveryCount, raw...). */
   readonly message: ReceivedMessage;
-  /** When the lock taken by `receive` runs out, in epoch ms. */
+  /**
+   * When the lock taken by `receive` runs out, in epoch ms. The kit keeps it as time left on a monotonic clock
+   * (`performance.now`), so a wall clock that jumps neither loses nor extends the lock; `Delivery.lockedUntil`
+   * reports it against the wall clock of the moment it is read.
+   */
   readonly lockedUntil: number;
   /** The driver's handle of this delivery (`Delivery.deliveryToken`, echoed in `copyOf`). */
   readonly deliveryToken?: string;
@@ -43,7 +55,7 @@ export interface CreateDeliveryOptions {
   readonly scrub?: <E>(error: E) => E;
   /** Whether the driver is closed: every operation then rejects with `QueueClosedError`. */
   readonly isClosed?: () => boolean;
-  /** Clock, epoch ms (tests). Default `Date.now`. */
+  /** Clock, epoch ms (tests): used as both the wall and the monotonic clock. Default `Date.now` and `performance.now`. */
   readonly now?: () => number;
 }
 
@@ -52,9 +64,11 @@ type Settlement = 'ack' | 'ackWith' | 'deadLetter' | 'release' | 'defer';
 /**
  * A {@link Delivery} that keeps the contract's invariants for the driver: exactly one settlement wins
  * (a second one, or one racing the first, rejects with `LockLostError`); nothing is settled once the
- * lock has run out locally (`LockLostError`, without calling the broker); `lockedUntil` follows every
- * renewal and drops to now once the lock is known lost; a failed settlement that did not lose the lock
- * may be retried; every error is a queuekit error (the driver's classifier, else `DriverError`).
+ * lock has run out locally (`LockLostError`, without calling the broker), on a monotonic clock;
+ * `lockedUntil` (epoch ms) follows every renewal and drops to now once the lock is known lost; a failed
+ * settlement that did not lose the lock may be retried; a renewal meeting a settlement resolves as it
+ * does (see {@link DeliveryOperations}); every error is a queuekit error (the driver's classifier, else
+ * `DriverError`).
  */
 export function createDelivery(options: CreateDeliveryOptions): Delivery {
   return new KitDelivery(options) as unknown as Delivery;
@@ -79,8 +93,14 @@ class KitDelivery {
   readonly #options: CreateDeliveryOptions;
   readonly #ops: DeliveryOperations;
   #context: ClassifyContext | undefined;
-  #lockedUntil: number;
+  /** When the lock runs out, on the monotonic clock ({@link KitDelivery.#clock}). */
+  #deadline: number;
   #settled: Settlement | undefined;
+  /** A settlement's broker call is running; `#won`: one succeeded. */
+  #settling = false;
+  #won = false;
+  /** Renewals waiting for the settlement in flight. */
+  #waiting: (() => void)[] | undefined;
   readonly #ack: Call<[unknown?]>;
   readonly #deadLetter: Call<[DeadLetterInfo]>;
   readonly #ackWith: Call<[FollowUps, unknown?]>;
@@ -97,7 +117,7 @@ class KitDelivery {
     this.#options = options;
     const ops = options.operations;
     this.#ops = ops;
-    this.#lockedUntil = options.lockedUntil;
+    this.#deadline = this.#fromEpoch(options.lockedUntil);
     const { ackWith, release, defer, extendLock, progress, log } = ops;
     self.ack = this.#ack = (result?: unknown) => this.#settle('ack', result, undefined);
     self.deadLetter = this.#deadLetter = (info: DeadLetterInfo) =>
@@ -132,12 +152,19 @@ class KitDelivery {
   }
 
   get lockedUntil(): number {
-    return this.#lockedUntil;
+    const now = this.#options.now;
+    return now ? this.#deadline : Date.now() + (this.#deadline - performance.now());
   }
 
-  #now(): number {
+  /** The monotonic clock the lock is kept on (the injected clock in tests). */
+  #clock(): number {
     const now = this.#options.now;
-    return now ? now() : Date.now();
+    return now ? now() : performance.now();
+  }
+
+  /** An epoch-ms instant on the monotonic clock. */
+  #fromEpoch(epochMs: number): number {
+    return this.#options.now ? epochMs : epochMs - Date.now() + performance.now();
   }
 
   #checkOpen(operation: string): void {
@@ -150,7 +177,7 @@ class KitDelivery {
     this.#checkOpen(operation);
     if (this.#settled)
       throw new LockLostError(`${operation}: the delivery was already settled (${this.#settled})`);
-    if (this.#now() >= this.#lockedUntil)
+    if (this.#clock() >= this.#deadline)
       throw new LockLostError(`${operation}: the lock ran out before it was settled`);
   }
 
@@ -158,8 +185,7 @@ class KitDelivery {
     const options = this.#options;
     this.#context ??= { provider: options.provider, classify: options.classify, scrub: options.scrub };
     const typed = classifyError(error, operation, this.#context);
-    if (QueuekitError.is(typed, 'ERR_LOCK_LOST'))
-      this.#lockedUntil = Math.min(this.#lockedUntil, this.#now());
+    if (QueuekitError.is(typed, 'ERR_LOCK_LOST')) this.#deadline = Math.min(this.#deadline, this.#clock());
     return typed;
   }
 
@@ -183,14 +209,31 @@ class KitDelivery {
   async #settle(operation: Settlement, a: unknown, b: unknown): Promise<void> {
     this.#checkLock(operation);
     this.#settled = operation;
+    this.#settling = true;
     try {
       await this.#invoke(operation, a, b);
+      this.#won = true;
     } catch (error) {
       const typed = this.#failed(error, operation);
       // The broker kept the message under our lock: another settlement may still be tried.
       if (!QueuekitError.is(typed, 'ERR_LOCK_LOST')) this.#settled = undefined;
       throw typed;
+    } finally {
+      this.#settling = false;
+      const waiting = this.#waiting;
+      this.#waiting = undefined;
+      if (waiting) for (const resume of waiting) resume();
     }
+  }
+
+  /** Once no settlement's broker call is in flight: whether a settlement won. */
+  async #settlement(): Promise<boolean> {
+    if (this.#settling) {
+      this.#waiting ??= [];
+      const waiting = this.#waiting;
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+    return this.#won;
   }
 
   async #call<T>(operation: string, work: () => Promise<T> | undefined): Promise<T | undefined> {
@@ -203,10 +246,24 @@ class KitDelivery {
   }
 
   async #extend(ms: number): Promise<void> {
+    this.#checkOpen('extendLock');
+    // Meeting a settlement in flight: resolve as it does (see DeliveryOperations).
+    if (this.#settling && (await this.#settlement())) return;
     this.#checkLock('extendLock');
-    const startedAt = this.#now();
-    const until = await this.#call('extendLock', () => this.#ops.extendLock?.(ms));
+    const startedAt = this.#clock();
+    let until: unknown;
+    try {
+      until = await this.#ops.extendLock?.(ms);
+    } catch (error) {
+      const typed = this.#failed(error, 'extendLock');
+      // A settlement started meanwhile: giving the lock back may be why the renewal failed.
+      if (this.#settled && (await this.#settlement())) return;
+      throw typed;
+    }
     // A settlement that won meanwhile ended the lock: do not bring it back.
-    if (!this.#settled) this.#lockedUntil = typeof until === 'number' ? until : startedAt + ms;
+    if (this.#settled && (await this.#settlement())) return;
+    if (this.#settled)
+      throw new LockLostError(`extendLock: the lock was lost by the settlement (${this.#settled}) meanwhile`);
+    this.#deadline = typeof until === 'number' ? this.#fromEpoch(until) : startedAt + ms;
   }
 }

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ReceivedMessage } from '../../src/driver.js';
 import { createDelivery, type DeliveryOperations, Scrubber } from '../../src/driver-kit/index.js';
 import {
@@ -66,7 +66,46 @@ function setup(
   };
 }
 
+/** A promise settled by hand. */
+function deferred() {
+  let resolve = () => {};
+  let reject: (error: unknown) => void = () => {};
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** `promise`, once `name` is counted in `calls` (as `setup` counts its broker calls). */
+function called<T>(calls: string[], name: string, promise: Promise<T>): Promise<T> {
+  calls.push(name);
+  return promise;
+}
+
+/** A delivery on the real clocks (no `now`), locked for a minute. */
+function wallClock(overrides: Partial<DeliveryOperations> = {}) {
+  const calls: string[] = [];
+  const delivery = createDelivery({
+    message,
+    lockedUntil: Date.now() + 60_000,
+    provider: 'test',
+    operations: {
+      ack: async () => {
+        calls.push('ack');
+      },
+      deadLetter: async () => {},
+      ...overrides,
+    },
+  });
+  return { delivery, calls };
+}
+
 describe('createDelivery', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
   it('carries the received message through', () => {
     const { delivery } = setup();
     expect(delivery).toMatchObject({ id: 'j1', name: 'job', deliveryCount: 1, raw: { vendor: true } });
@@ -119,6 +158,97 @@ describe('createDelivery', () => {
     expect(delivery.lockedUntil).toBe(9_999);
     advance(4_000); // past the first lock end, within the renewed one
     await delivery.ack();
+  });
+
+  it('keeps the lock on the monotonic clock: a wall clock jumping forward neither expires it nor moves it', async () => {
+    const { delivery, calls } = wallClock();
+    const wall = Date.now();
+    vi.spyOn(Date, 'now').mockReturnValue(wall + 3_600_000);
+    // Reported against the wall clock of the moment it is read: still about a minute left.
+    expect(Number(delivery.lockedUntil) - (wall + 3_600_000)).toBeGreaterThan(59_000);
+    expect(Number(delivery.lockedUntil) - (wall + 3_600_000)).toBeLessThanOrEqual(60_000);
+    await delivery.ack();
+    expect(calls).toEqual(['ack']);
+  });
+
+  it('a wall clock jumping back does not extend the lock: it runs out on the monotonic clock', async () => {
+    const { delivery, calls } = wallClock();
+    const wall = Date.now();
+    const mono = performance.now();
+    vi.spyOn(Date, 'now').mockReturnValue(wall - 3_600_000);
+    vi.spyOn(performance, 'now').mockReturnValue(mono + 61_000);
+    expect(delivery.lockedUntil).toBeLessThanOrEqual(wall - 3_600_000);
+    const error = await delivery.ack().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockLostError);
+    expect((error as Error).message).toMatch(/lock ran out/);
+    expect(calls).toEqual([]);
+  });
+
+  it('takes the lock end a renewal reports as epoch ms, kept on the monotonic clock', async () => {
+    const { delivery } = wallClock({ extendLock: async () => Date.now() + 120_000 });
+    await delivery.extendLock?.(120_000);
+    const wall = Date.now();
+    expect(Number(delivery.lockedUntil) - wall).toBeGreaterThan(119_000);
+    expect(Number(delivery.lockedUntil) - wall).toBeLessThanOrEqual(120_000);
+    const mono = performance.now();
+    vi.spyOn(Date, 'now').mockReturnValue(wall + 3_600_000);
+    vi.spyOn(performance, 'now').mockReturnValue(mono + 90_000); // past the first lock, within the renewed one
+    await delivery.ack();
+  });
+
+  it('a renewal meeting a settlement in flight waits for it and resolves once it succeeded', async () => {
+    const ack = deferred();
+    const { delivery, calls } = setup({ ack: () => called(calls, 'ack', ack.promise) });
+    const settled = delivery.ack();
+    let renewed = false;
+    const renewal = delivery.extendLock?.(1_000).then(() => {
+      renewed = true;
+    });
+    await Promise.resolve();
+    expect(renewed).toBe(false);
+    ack.resolve();
+    await settled;
+    await renewal;
+    expect(renewed).toBe(true);
+    expect(calls).toEqual(['ack']);
+    // Once settled, a renewal is refused as before.
+    await expect(delivery.extendLock?.(1_000)).rejects.toBeInstanceOf(LockLostError);
+  });
+
+  it('a renewal meeting a settlement that fails without losing the lock goes on to the broker', async () => {
+    const ack = deferred();
+    const { delivery, calls } = setup({ ack: () => called(calls, 'ack', ack.promise) });
+    const settled = delivery.ack().catch((e: unknown) => e);
+    const renewal = delivery.extendLock?.(3_000);
+    ack.reject(new BrokerUnavailableError('blip'));
+    expect(await settled).toBeInstanceOf(BrokerUnavailableError);
+    await renewal;
+    expect(calls).toEqual(['ack', 'extendLock']);
+    expect(delivery.lockedUntil).toBe(1_000 + 3_000);
+  });
+
+  it('a renewal meeting a settlement that lost the lock rejects with LockLostError', async () => {
+    const ack = deferred();
+    const { delivery, calls } = setup({ ack: () => called(calls, 'ack', ack.promise) });
+    const settled = delivery.ack().catch((e: unknown) => e);
+    const renewal = delivery.extendLock?.(3_000);
+    ack.reject(new LockLostError('gone'));
+    expect(await settled).toBeInstanceOf(LockLostError);
+    await expect(renewal).rejects.toBeInstanceOf(LockLostError);
+    expect(calls).toEqual(['ack']);
+  });
+
+  it('a renewal whose broker call a settlement overtook resolves as the settlement does', async () => {
+    const extend = deferred();
+    const { delivery, calls } = setup({ extendLock: () => called(calls, 'extendLock', extend.promise) });
+    const renewal = delivery.extendLock?.(3_000);
+    await delivery.ack();
+    extend.reject(new LockLostError('released by the ack'));
+    await renewal;
+    expect(calls).toEqual(['extendLock', 'ack']);
+    // Without a settlement meanwhile, the renewal's own error stands.
+    const lone = setup({ extendLock: async () => Promise.reject(new BrokerUnavailableError('down')) });
+    await expect(lone.delivery.extendLock?.(3_000)).rejects.toBeInstanceOf(BrokerUnavailableError);
   });
 
   it('maps every thrown driver error through the classifier, and wraps what it does not know', async () => {
