@@ -51,6 +51,17 @@ queue.on('retrying', (job, error, delayMs) =>
 );
 queue.on('dead-lettered', (info) => console.log(`[job] ${info.id} dead-lettered: ${info.reason}`));
 
+// Connect before starting the worker and the server, so a wrong QUEUE_URL stops the demo at once with the
+// typed error (a ConfigError names the field; no password is ever in the message) instead of a server
+// that answers 500 to every POST.
+try {
+  await queue.driver();
+} catch (error) {
+  console.error(`queuekit demo: ${error?.name ?? 'Error'} ${error?.code ?? ''}: ${error?.message ?? error}`);
+  await queue.close({ timeout: 1_000 }).catch(() => {});
+  process.exit(1);
+}
+
 queue.process(
   async (job, ctx) => {
     // `"fail": n` in the request makes the first n attempts throw: 1 or 2 shows a retry, 3 a dead letter.

@@ -98,3 +98,19 @@ describe('demo server', () => {
     expect((await fetch(`${base}/reports/nope`)).status).toBe(404);
   });
 });
+
+describe('demo start-up', () => {
+  it('stops with the typed error naming the field, without the password, when QUEUE_URL is malformed', async () => {
+    const bad = spawn(process.execPath, [server], {
+      env: { ...process.env, PORT: '0', QUEUE_URL: 'redis://:s3cret-pw@127.0.0.1:notaport' },
+    });
+    let output = '';
+    bad.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    bad.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const [code] = (await once(bad, 'exit')) as [number];
+    expect(code).toBe(1);
+    expect(output).toContain('ConfigError ERR_CONFIG: Invalid option `url`');
+    expect(output).not.toContain('s3cret-pw');
+    expect(output).not.toContain('queuekit demo on');
+  });
+});

@@ -47,8 +47,6 @@ function deadlineSeconds(ms: number, min = 1): number {
  * A consumer that just had messages looks again soon; an idle one settles at one pull per `pollIntervalMs`.
  */
 const FIRST_PAUSE_MS = 5;
-/** Most pulls one receive makes at once on the unordered subscription (see `#pull`). */
-const PARALLEL_PULLS = 4;
 const MAX_COMPENSATIONS = 10_000;
 /** Ordering keys tracked before those whose lock ran out are dropped. */
 const MAX_ACTIVE_KEYS = 1000;
@@ -140,35 +138,10 @@ export class QueueReceiver {
     return this.#turn ? [ordered, main] : [main, ordered];
   }
 
-  /**
-   * Pull up to `max` messages of `source`. On the unordered subscription a large `max` is split over up to
-   * {@link PARALLEL_PULLS} pulls at once (together never more than `max`): a `returnImmediately` pull often
-   * brings far fewer than it asks (on the emulator ~5 of 45 with hundreds waiting). The ordered subscription
-   * keeps one pull, so a key's messages come back together and in order.
-   */
   async #pull(source: Subscription, max: number): Promise<PulledMessage[]> {
-    const parts =
-      source === this.ctx.subscriptions.ordered ? 1 : Math.min(PARALLEL_PULLS, Math.ceil(max / 8));
-    const sizes = Array.from(
-      { length: parts },
-      (_, i) => Math.floor(max / parts) + (i < max % parts ? 1 : 0),
-    );
-    const answers = await Promise.allSettled(
-      sizes.map(async (size) => {
-        const request = {
-          subscription: source.name,
-          maxMessages: Math.min(size, 1000),
-          returnImmediately: true,
-        };
-        const [response] = await call('pull', () => this.ctx.clients.subscriber.pull(request, CALL));
-        return response.receivedMessages ?? [];
-      }),
-    );
-    // What the other pulls brought is leased already: handed over even when one of them failed.
-    const pulled = answers.flatMap((answer) => (answer.status === 'fulfilled' ? answer.value : []));
-    const failed = answers.find((answer) => answer.status === 'rejected');
-    if (pulled.length === 0 && failed) throw failed.reason;
-    return pulled;
+    const request = { subscription: source.name, maxMessages: Math.min(max, 1000), returnImmediately: true };
+    const [response] = await call('pull', () => this.ctx.clients.subscriber.pull(request, CALL));
+    return response.receivedMessages ?? [];
   }
 
   /** A pulled message as a lease, or undefined when it is early (parked) or due after a delay (normalised). */

@@ -83,7 +83,9 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     for (let attempt = 0; !this.closed && !this.model; attempt++) {
       try {
         const clientProperties = { connection_name: connectionName };
-        const model = await amqp.connect(url, { ...tls, clientProperties, timeout: 10_000 });
+        // No Nagle: publishes, acks and deliveries share this socket, and a small write held back for the
+        // previous segment's acknowledgement added 10-20 ms to a job's way to its consumer (see the README).
+        const model = await amqp.connect(url, { ...tls, clientProperties, noDelay: true, timeout: 10_000 });
         if (this.closed) return void (await model.close().catch(() => undefined));
         return this.adopt(model);
       } catch (error) {

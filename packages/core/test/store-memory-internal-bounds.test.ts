@@ -6,15 +6,15 @@ import { until } from './helpers.js';
 function internals(store: MemoryStore) {
   const s = store as unknown as {
     entries: Map<string, unknown>;
-    evictable: Map<string, number>;
-    evictOrder: unknown[];
+    evictable: number;
+    evictOrder: { size: number };
     expiries: { size: number };
     buckets: Map<string, Set<string>>;
   };
   return {
     entries: s.entries.size,
-    evictable: s.evictable.size,
-    evictOrder: s.evictOrder.length,
+    evictable: s.evictable,
+    evictOrder: s.evictOrder.size,
     expiries: s.expiries.size,
     buckets: s.buckets.size,
   };

@@ -133,6 +133,102 @@ describe('JobTracker', () => {
     expect((await tracker.get('x'))?.state).toBe('active');
   });
 
+  it('fails only the job whose write failed when a mergeMany batch fails (found by writing it one by one)', async () => {
+    const { store, counts } = countingStore();
+    // A store that refuses one key, as a record over a size limit would be: the whole batch fails.
+    const refuses = (key: string) => key.endsWith(':big');
+    const picky: Store = {
+      ...store,
+      merge: (key, patch, o) =>
+        refuses(key) ? Promise.reject(new Error(`value too large at ${key}`)) : store.merge(key, patch, o),
+      mergeMany: (writes) =>
+        writes.some((w) => refuses(w.key))
+          ? Promise.reject(new Error('batch refused'))
+          : (store.mergeMany?.(writes) ?? Promise.resolve()),
+    };
+    const tracker = new JobTracker(picky, 'q', DAY);
+    const ids = ['a', 'big', 'c'];
+    const writes = ids.map((id) => tracker.update(id, { id, state: 'waiting', attempts: 0 }));
+    const [a, big, c] = await Promise.allSettled(writes);
+    expect(a).toEqual({ status: 'fulfilled', value: undefined });
+    expect(c).toEqual({ status: 'fulfilled', value: undefined });
+    expect(big?.status).toBe('rejected');
+    expect((big as PromiseRejectedResult).reason.message).toBe('value too large at qk:job:q:big');
+    expect((await tracker.get('a'))?.state).toBe('waiting');
+    expect((await tracker.get('c'))?.state).toBe('waiting');
+    expect(await tracker.get('big')).toBeUndefined();
+    // One failed batch call, then one merge per job of it.
+    expect(counts).toEqual({ merges: 2, calls: 2 });
+  });
+
+  it('fails every job of a batch when the store is down', async () => {
+    const { store } = countingStore();
+    const down = new Error('connect ECONNREFUSED');
+    const outage: Store = {
+      ...store,
+      merge: () => Promise.reject(down),
+      mergeMany: () => Promise.reject(down),
+    };
+    const tracker = new JobTracker(outage, 'q', DAY);
+    const results = await Promise.allSettled(
+      ['a', 'b', 'c'].map((id) => tracker.update(id, { id, state: 'waiting', attempts: 0 })),
+    );
+    expect(results).toEqual([
+      { status: 'rejected', reason: down },
+      { status: 'rejected', reason: down },
+      { status: 'rejected', reason: down },
+    ]);
+  });
+
+  it('writes no later state of a job before its failed batch is written again (ordered store)', async () => {
+    const { store, inner } = countingStore();
+    let failBatch = true;
+    let releaseRetry!: () => void;
+    const retryHeld = new Promise<void>((resolve) => {
+      releaseRetry = resolve;
+    });
+    const order: string[] = [];
+    const held: Store = {
+      ...store,
+      // The retry of the failed batch is slow; anything written meanwhile would land first.
+      merge: async (key, patch, o) => {
+        await retryHeld;
+        order.push(`merge ${key} ${String(patch.state)}`);
+        return store.merge(key, patch, o);
+      },
+      mergeMany: (writes) => {
+        if (failBatch) {
+          failBatch = false;
+          // Applied in part before failing, as a store that fails midway may.
+          void inner.merge(writes[0]?.key ?? '', writes[0]?.patch ?? {});
+          return Promise.reject(new Error('connection reset'));
+        }
+        order.push(...writes.map((w) => `mergeMany ${w.key} ${String(w.patch.state)}`));
+        return store.mergeMany?.(writes) ?? Promise.resolve();
+      },
+    };
+    const tracker = new JobTracker(held, 'q', DAY);
+    const first = [
+      tracker.update('s', { id: 's', state: 'active', attempts: 1 }),
+      tracker.update('t', { id: 't', state: 'active', attempts: 1 }),
+    ];
+    tracker.flush();
+    const second = tracker.update('s', { state: 'completed' });
+    tracker.flush();
+    // The second flush waits for the first one's retry, which waits for this release.
+    await Promise.resolve();
+    expect(order).toEqual([]);
+    releaseRetry();
+    await Promise.all([...first, second]);
+    expect(order).toEqual([
+      'merge qk:job:q:s active',
+      'merge qk:job:q:t active',
+      'mergeMany qk:job:q:s completed',
+    ]);
+    expect((await tracker.get('s'))?.state).toBe('completed');
+    expect((await tracker.get('t'))?.state).toBe('active');
+  });
+
   it('on an unordered store, a slow batch is never overtaken by a later one', async () => {
     const { store } = countingStore({ ordered: false, mergeMany: false });
     let slow = true;
@@ -171,7 +267,7 @@ describe('JobTracker', () => {
 
   it('keeps the store keys of live jobs only, and a bounded number of them', async () => {
     const tracker = new JobTracker(new MemoryStore(), 'q', DAY);
-    const cached = () => (tracker as unknown as { keys: Map<string, string> }).keys.size;
+    const cached = () => (tracker as unknown as { slots: Map<string, unknown> }).slots.size;
     await Promise.all([
       tracker.update('done', { id: 'done', state: 'active', attempts: 1 }),
       tracker.update('live', { id: 'live', state: 'active', attempts: 1 }),
@@ -214,6 +310,23 @@ describe('MemoryStore.mergeMany', () => {
     expect(await store.get('k1')).toEqual({ a: 1, b: { c: 2 } });
     expect(await store.get('k2')).toBeUndefined();
     expect(await store.get('k3')).toEqual({ done: true });
+  });
+
+  it('keeps an owned patch as it is and copies one that is not', async () => {
+    const store = new MemoryStore();
+    const owned = { state: 'waiting', nested: { n: 1 } };
+    const lent = { state: 'waiting', nested: { n: 1 } };
+    await store.mergeMany([
+      { key: 'o', patch: owned, owned: true },
+      { key: 'l', patch: lent },
+    ]);
+    lent.nested.n = 2;
+    expect(await store.get('l')).toEqual({ state: 'waiting', nested: { n: 1 } });
+    expect(await store.get('o')).toEqual({ state: 'waiting', nested: { n: 1 } });
+    // What get() answers is a copy either way.
+    const read = await store.get<typeof owned>('o');
+    if (read) read.nested.n = 3;
+    expect(await store.get('o')).toEqual({ state: 'waiting', nested: { n: 1 } });
   });
 
   it('rejects (never throws) on a value it cannot copy', async () => {

@@ -7,6 +7,7 @@ export interface Statements {
   readonly set: string;
   readonly claim: string;
   readonly merge: string;
+  readonly mergeMany: string;
   readonly increment: string;
   readonly delete: string;
   readonly keys: string;
@@ -34,9 +35,11 @@ const quote = (identifier: string) => `"${identifier}"`;
 /** A row is live when it has no expiry or expires in the future (the database's clock). */
 const live = (alias: string) => `(${alias}.expires_at IS NULL OR ${alias}.expires_at > now())`;
 
-/** `expires_at` for a TTL in ms held by parameter `$n` (NULL when it is not positive). */
-const expiry = (n: number) =>
-  `CASE WHEN $${n}::double precision > 0 THEN now() + $${n}::double precision * interval '1 millisecond' END`;
+/** `expires_at` for a TTL in ms given by the SQL expression `ttl` (NULL when it is not positive). */
+const expiryOf = (ttl: string) => `CASE WHEN ${ttl} > 0 THEN now() + ${ttl} * interval '1 millisecond' END`;
+
+/** `expires_at` for a TTL in ms held by parameter `$n`. */
+const expiry = (n: number) => expiryOf(`$${n}::double precision`);
 
 /** Every statement for `table`. */
 export function statementsFor(table: string): Statements {
@@ -62,6 +65,16 @@ export function statementsFor(table: string): Statements {
         value = CASE WHEN ${live('t')} AND jsonb_typeof(t.value) = 'object' THEN t.value || excluded.value
                      ELSE excluded.value END,
         expires_at = CASE WHEN $3::double precision > 0 THEN excluded.expires_at
+                          WHEN ${live('t')} THEN t.expires_at END`,
+    // Several merges in one statement: $1 is a JSON array of {k: key, v: patch, t: ttlMs}, keys distinct
+    // (one statement cannot update a row twice). A row's expiry is NULL exactly when its TTL is not positive.
+    mergeMany: `${upsert}
+      SELECT w->>'k', w->'v', ${expiryOf("(w->>'t')::double precision")}
+      FROM jsonb_array_elements($1::jsonb) AS w
+      ON CONFLICT (key) DO UPDATE SET
+        value = CASE WHEN ${live('t')} AND jsonb_typeof(t.value) = 'object' THEN t.value || excluded.value
+                     ELSE excluded.value END,
+        expires_at = CASE WHEN excluded.expires_at IS NOT NULL THEN excluded.expires_at
                           WHEN ${live('t')} THEN t.expires_at END`,
     increment: `${upsert} VALUES ($1, to_jsonb($2::numeric), ${expiry(3)})
       ON CONFLICT (key) DO UPDATE SET

@@ -4,6 +4,7 @@ import {
   QueueClosedError,
   Scrubber,
   type Store,
+  type StoreMerge,
   type StoreSetOptions,
   type StoreTtlOptions,
 } from '@queuekit/core';
@@ -187,6 +188,22 @@ export class PostgresStore implements Store {
     options: StoreTtlOptions = {},
   ): Promise<void> {
     await this.query(this.sql.merge, [key, toJson(patch), ttlOf(options)]);
+    this.maybePrune();
+  }
+
+  /**
+   * Every merge in one statement (one round trip, one transaction: all applied or none). Writes that touch
+   * one key twice, which one statement cannot, are applied one `merge` after the other instead.
+   */
+  async mergeMany(writes: readonly StoreMerge[]): Promise<void> {
+    const keys = new Set(writes.map((w) => w.key));
+    if (keys.size < writes.length) {
+      for (const { key, patch, options } of writes) await this.merge(key, patch, options);
+      return;
+    }
+    if (writes.length === 0) return;
+    const batch = writes.map(({ key, patch, options }) => ({ k: key, v: patch, t: ttlOf(options ?? {}) }));
+    await this.query(this.sql.mergeMany, [toJson(batch)]);
     this.maybePrune();
   }
 

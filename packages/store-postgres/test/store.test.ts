@@ -103,6 +103,44 @@ describe('PostgresStore table and semantics', () => {
     expect(await secondsLeft(table, 'old')).toBeNull();
   });
 
+  it('mergeMany applies every merge in one statement, as merges one after the other would', async () => {
+    await store.set('mm:list', [1]);
+    await store.merge('mm:kept', { a: 1 }, { ttlMs: 60_000 });
+    await store.mergeMany([
+      { key: 'mm:new', patch: { state: 'waiting', n: 1 }, options: { ttlMs: 600_000 } },
+      { key: 'mm:kept', patch: { b: 'it\'s "quoted"' } },
+      { key: 'mm:list', patch: { replaced: true } },
+    ]);
+    expect(await store.get('mm:new')).toEqual({ state: 'waiting', n: 1 });
+    expect(await secondsLeft(table, 'mm:new')).toBeGreaterThan(60);
+    expect(await store.get('mm:kept')).toEqual({ a: 1, b: 'it\'s "quoted"' });
+    const kept = await secondsLeft(table, 'mm:kept');
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThanOrEqual(60);
+    expect(await store.get('mm:list')).toEqual({ replaced: true });
+    expect(await secondsLeft(table, 'mm:list')).toBeNull();
+    // The same key twice (one statement cannot update a row twice): applied in order.
+    await store.mergeMany([
+      { key: 'mm:twice', patch: { state: 'active', a: 1 } },
+      { key: 'mm:twice', patch: { state: 'completed' } },
+    ]);
+    expect(await store.get('mm:twice')).toEqual({ state: 'completed', a: 1 });
+    await store.mergeMany([]);
+  });
+
+  it('mergeMany is all or nothing: one value PostgreSQL refuses fails the batch and applies none of it', async () => {
+    // jsonb cannot hold U+0000: the error of one key.
+    const batch = store.mergeMany([
+      { key: 'mm:fine', patch: { state: 'waiting' } },
+      { key: 'mm:nul', patch: { text: 'a\u0000b' } },
+    ]);
+    await expect(batch).rejects.toThrow();
+    expect(await store.get('mm:fine')).toBeUndefined();
+    await expect(store.merge('mm:nul', { text: 'a\u0000b' })).rejects.toThrow();
+    await store.merge('mm:fine', { state: 'waiting' });
+    expect(await store.get('mm:fine')).toEqual({ state: 'waiting' });
+  });
+
   it('increment applies ttlMs only at creation, adds decimals exactly, and restarts non-numbers from 0', async () => {
     expect(await store.increment('win', 1, { ttlMs: 60_000 })).toBe(1);
     expect(await store.increment('win', 1, { ttlMs: 600_000 })).toBe(2);

@@ -38,25 +38,52 @@ return 1
 `;
 
 /**
- * \`merge\`. ARGV: ttlMs, then field/JSON pairs. A value that is not a (non-empty) object, or an
- * empty-object string, is replaced by the patch. Without a TTL the key keeps its current expiry.
+ * One merge into hash `key` of the field/JSON pairs ARGV[from..last] (none when last < from). A value
+ * that is not a (non-empty) object, or an empty-object string, is replaced by the patch. Without a TTL
+ * (ttl 0) the key keeps its current expiry.
  */
-const MERGE = `${HSET_ARGS}
-local ttl = tonumber(ARGV[1])
-local t = redis.call('TYPE', KEYS[1]).ok
-local keep = redis.call('PTTL', KEYS[1])
-if t ~= 'hash' then redis.call('DEL', KEYS[1]) end
-if #ARGV > 1 then
-  hset_args(2)
-elseif t ~= 'hash' then
-  redis.call('SET', KEYS[1], '{}')
+const MERGE_ONE = `
+local function merge_one(key, ttl, from, last)
+  local t = redis.call('TYPE', key).ok
+  local keep = redis.call('PTTL', key)
+  if t ~= 'hash' then redis.call('DEL', key) end
+  if last >= from then
+    local i = from
+    while i <= last do
+      local stop = math.min(i + 199, last)
+      redis.call('HSET', key, unpack(ARGV, i, stop))
+      i = stop + 1
+    end
+  elseif t ~= 'hash' then
+    redis.call('SET', key, '{}')
+  end
+  if ttl > 0 then
+    redis.call('PEXPIRE', key, ttl)
+  elseif t ~= 'hash' and keep > 0 then
+    redis.call('PEXPIRE', key, keep)
+  end
 end
-if ttl > 0 then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-elseif t ~= 'hash' and keep > 0 then
-  redis.call('PEXPIRE', KEYS[1], keep)
-end
+`;
+
+/** \`merge\`. ARGV: ttlMs, then field/JSON pairs. */
+const MERGE = `${MERGE_ONE}
+merge_one(KEYS[1], tonumber(ARGV[1]), 2, #ARGV)
 return 1
+`;
+
+/**
+ * \`mergeMany\`: one merge per key of KEYS, in order. ARGV holds, per key: ttlMs, the number n of
+ * field/JSON items that follow, then those n items. Not atomic: a merge that fails stops the script
+ * with the earlier ones applied.
+ */
+const MERGE_MANY = `${MERGE_ONE}
+local at = 1
+for k = 1, #KEYS do
+  local n = tonumber(ARGV[at + 1])
+  merge_one(KEYS[k], tonumber(ARGV[at]), at + 2, at + 1 + n)
+  at = at + 2 + n
+end
+return #KEYS
 `;
 
 /**
@@ -174,6 +201,7 @@ export const scripts = {
   get: new LuaScript(GET),
   setHash: new LuaScript(SET_HASH),
   merge: new LuaScript(MERGE),
+  mergeMany: new LuaScript(MERGE_MANY),
   increment: new LuaScript(INCREMENT),
   track: new LuaScript(TRACK),
   list: new LuaScript(LIST),

@@ -4,6 +4,7 @@ import {
   QueueClosedError,
   Scrubber,
   type Store,
+  type StoreMerge,
   type StoreSetOptions,
   type StoreTtlOptions,
 } from '@queuekit/core';
@@ -45,6 +46,9 @@ export const DEFAULT_REDIS_STORE_PREFIX = 'qk:store:';
 const SCAN_COUNT = 500;
 /** The one-time index backfill walks the whole database: bigger steps, fewer round trips. */
 const BACKFILL_SCAN_COUNT = 10_000;
+
+/** Merges per `mergeMany` script call at most: bounds how long one call holds the server. */
+const MERGES_PER_CALL = 200;
 /** Prefixes indexed by default: the core's schedule definitions and ticks. */
 const DEFAULT_INDEX_PREFIXES = ['qk:sched:'] as const;
 /** Names of the index keys after the store prefix. NUL keeps them apart from any key the core writes. */
@@ -204,6 +208,30 @@ export class RedisStore implements Store {
       return;
     }
     await this.call(() => scripts.merge.run(this.#client, full, [ttlOf(options), ...pairs]));
+  }
+
+  /**
+   * The merges in order, up to {@link MERGES_PER_CALL} per script call (one command where `merge` sends one
+   * each). Not atomic: on an error the earlier merges stay applied. Keys under `indexPrefixes` go through
+   * `merge` (each one is indexed in its own transaction).
+   */
+  async mergeMany(writes: readonly StoreMerge[]): Promise<void> {
+    if (writes.some((w) => this.#indexed(w.key))) {
+      await Promise.all(writes.map((w) => this.merge(w.key, w.patch, w.options)));
+      return;
+    }
+    const calls: Promise<unknown>[] = [];
+    for (let from = 0; from < writes.length; from += MERGES_PER_CALL) {
+      const keys: string[] = [];
+      const args: (string | number)[] = [];
+      for (const { key, patch, options } of writes.slice(from, from + MERGES_PER_CALL)) {
+        const pairs = toPairs(patch);
+        keys.push(this.#prefix + key);
+        args.push(ttlOf(options ?? {}), pairs.length, ...pairs);
+      }
+      calls.push(this.call(() => scripts.mergeMany.run(this.#client, keys, args)));
+    }
+    await Promise.all(calls);
   }
 
   async increment(key: string, by = 1, options: StoreTtlOptions = {}): Promise<number> {

@@ -93,6 +93,36 @@ describe('RedisStore layout and semantics', () => {
     expect(await store.get('fresh')).toEqual({});
   });
 
+  it('mergeMany applies the merges in order, as merges one after the other would, in few commands', async () => {
+    await store.set('mm:scalar', 42);
+    await store.set('mm:empty', {}, { ttlMs: 60_000 });
+    await store.merge('mm:kept', { a: 1 }, { ttlMs: 60_000 });
+    const writes = [
+      { key: 'mm:scalar', patch: { x: 1 } },
+      { key: 'mm:empty', patch: { y: 2 } },
+      { key: 'mm:kept', patch: { b: 'two', skipped: undefined } },
+      { key: 'mm:fresh', patch: {} },
+      { key: 'mm:ttl', patch: { n: 1 }, options: { ttlMs: 600_000 } },
+      { key: 'mm:ttl', patch: { n: 2, m: [1] } },
+      // More than one script call's worth.
+      ...Array.from({ length: 450 }, (_, i) => ({ key: `mm:bulk:${i}`, patch: { i, state: 'waiting' } })),
+    ];
+    await store.mergeMany(writes);
+    expect(await store.get('mm:scalar')).toEqual({ x: 1 });
+    expect(await store.get('mm:empty')).toEqual({ y: 2 });
+    expect(await raw.pttl(`${prefix}mm:empty`)).toBeGreaterThan(0);
+    expect(await store.get('mm:kept')).toEqual({ a: 1, b: 'two' });
+    const kept = await raw.pttl(`${prefix}mm:kept`);
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThanOrEqual(60_000);
+    expect(await store.get('mm:fresh')).toEqual({});
+    expect(await store.get('mm:ttl')).toEqual({ n: 2, m: [1] });
+    expect(await raw.pttl(`${prefix}mm:ttl`)).toBeGreaterThan(60_000);
+    expect(await store.get('mm:bulk:0')).toEqual({ i: 0, state: 'waiting' });
+    expect(await store.get('mm:bulk:449')).toEqual({ i: 449, state: 'waiting' });
+    await store.mergeMany([]);
+  });
+
   it('increment applies ttlMs only at creation, handles floats, and restarts non-numbers from 0', async () => {
     expect(await store.increment('win', 1, { ttlMs: 60_000 })).toBe(1);
     expect(await store.increment('win', 1, { ttlMs: 600_000 })).toBe(2);

@@ -18,6 +18,8 @@ export const DEAD_LETTER_HEADERS = {
   at: 'qk-dead-lettered-at',
 } as const;
 const OWN = new Set<string>(Object.values(DEAD_LETTER_HEADERS));
+/** The latest instant a `Date` holds (ECMAScript's limit): a forged dead-lettered-at beyond it is absent. */
+const MAX_DATE_MS = 8.64e15;
 
 /** Dead letters kept in an ordinary queue, written once over a driver's own `send` and `receive`. */
 export interface DeadLetterQueueOps {
@@ -156,6 +158,6 @@ function asDeadLetter(message: ReceivedMessage): DeadLetteredMessage {
     reason: headers[DEAD_LETTER_HEADERS.reason] ?? 'unknown',
     ...(error === undefined ? {} : { error }),
     ...(attempts > 0 ? { attempts } : {}),
-    ...(at > 0 ? { deadLetteredAt: new Date(at) } : {}),
+    ...(at > 0 && at <= MAX_DATE_MS ? { deadLetteredAt: new Date(at) } : {}),
   };
 }

@@ -153,7 +153,9 @@ class KitDelivery {
 
   get lockedUntil(): number {
     const now = this.#options.now;
-    return now ? this.#deadline : Date.now() + (this.#deadline - performance.now());
+    // Whole ms, rounded up: the two clocks' offset is fractional, and a lock end reported a fraction before the
+    // one a renewal asked for would read as a renewal short of its span.
+    return now ? this.#deadline : Math.ceil(Date.now() + (this.#deadline - performance.now()));
   }
 
   /** The monotonic clock the lock is kept on (the injected clock in tests). */

@@ -65,7 +65,7 @@ export class SendCoalescer<T> {
       for (const item of batch) item.reject(error);
       return;
     }
-    const prepared: (PreparedMessage & { item: PendingSend<T> })[] = [];
+    let prepared: (PreparedMessage & { item: PendingSend<T> })[] = [];
     for (const item of batch) {
       const { entry } = item;
       try {
@@ -83,11 +83,12 @@ export class SendCoalescer<T> {
         item.reject(error);
       }
     }
-    try {
-      await recordSent(this.ctx, driver, prepared);
-    } catch (error) {
-      for (const { item } of prepared) item.reject(error);
-      return;
+    // A send whose record could not be written fails alone; the others go out.
+    const failures = await recordSent(this.ctx, driver, prepared);
+    if (failures) {
+      for (const [{ item }, error] of failures) item.reject(error);
+      prepared = prepared.filter((p) => !failures.has(p));
+      if (prepared.length === 0) return;
     }
     if (lane) await lane.turn;
     const outcomes = await sendChunks(

@@ -11,7 +11,7 @@ import { hopLimit } from '../semantics/delay.js';
 import { PriorityBands } from '../semantics/priority.js';
 import { startSendSpan } from '../observability/telemetry.js';
 import type { BatchEntry, SendOptions } from '../types.js';
-import { recordSent } from './records.js';
+import { forgetRecords, recordSent } from './records.js';
 
 /** A message ready for the driver, the physical queue it goes to, and its send span (OpenTelemetry). */
 export interface PreparedMessage {
@@ -139,7 +139,16 @@ export async function prepareEntries<T>(
     const value = ctx.schema ? await validateWith(ctx.schema, entry.data) : entry.data;
     prepared[index] = buildMessage(ctx, driver, name, value, options ?? NO_OPTIONS, entry.internalHeaders);
   }
-  await recordSent(ctx, driver, prepared);
+  const failures = await recordSent(ctx, driver, prepared);
+  if (failures) {
+    // Nothing is sent: the records written for the others would say `waiting` for jobs that never were.
+    await forgetRecords(
+      ctx,
+      driver,
+      prepared.filter((p) => !failures.has(p)),
+    );
+    throw failures.values().next().value;
+  }
   return prepared;
 }
 

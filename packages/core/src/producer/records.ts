@@ -1,38 +1,66 @@
 import type { QueueContext } from '../context.js';
-import type { Driver } from '../driver.js';
+import type { Driver, OutgoingMessage } from '../driver.js';
 import { H } from '../headers.js';
+import type { JobTracker } from '../workflows/job-records.js';
 import type { ChunkOutcome } from './chunks.js';
 import type { PreparedMessage } from './prepare.js';
 
-/** Job records for messages about to be sent (before the send, so no consumer can overtake them). */
-export async function recordSent<T>(
+/**
+ * Job records for messages about to be sent (before the send, so no consumer can overtake them). Answers
+ * the messages whose record could not be written, with the error (undefined when every one was): the
+ * caller fails those and may send the others.
+ */
+export async function recordSent<T, P extends PreparedMessage>(
   ctx: QueueContext<T>,
   driver: Driver,
-  prepared: readonly PreparedMessage[],
-): Promise<void> {
+  prepared: readonly P[],
+): Promise<Map<P, unknown> | undefined> {
   const tracker = ctx.tracker;
-  if (!tracker || driver.workflows?.jobs) return;
+  if (!tracker || driver.workflows?.jobs) return undefined;
   const createdAt = Date.now();
   const writes: Promise<void>[] = [];
   for (const { message } of prepared) {
-    const record = () =>
-      tracker.update(message.id, {
-        id: message.id,
-        queue: ctx.name,
-        name: message.name,
-        state: message.headers[H.notBefore] ? 'delayed' : 'waiting',
-        attempts: 0,
-        maxAttempts: Number(message.headers[H.maxAttempts]),
-        createdAt,
-      });
     // A deduplicated id may already have a record (even a finished one): keep it.
     if (message.dedup)
-      writes.push(tracker.get(message.id).then((existing) => (existing ? undefined : record())));
-    else writes.push(record());
+      writes.push(
+        tracker
+          .get(message.id)
+          .then((existing) => (existing ? undefined : record(tracker, ctx.name, message, createdAt))),
+      );
+    else writes.push(record(tracker, ctx.name, message, createdAt));
   }
   // Written now, as one batch, rather than at the end of the turn: the send waits for it.
   tracker.flush();
-  await Promise.all(writes);
+  try {
+    await Promise.all(writes);
+    return undefined;
+  } catch {
+    // Some write failed (rare): which ones, each with its own error.
+    const failures = new Map<P, unknown>();
+    const settled = await Promise.allSettled(writes);
+    settled.forEach((outcome, i) => {
+      if (outcome.status === 'rejected') failures.set(prepared[i] as P, outcome.reason);
+    });
+    return failures;
+  }
+}
+
+/** The record of a message sent now. */
+function record(
+  tracker: JobTracker,
+  queue: string,
+  message: OutgoingMessage,
+  createdAt: number,
+): Promise<void> {
+  return tracker.update(message.id, {
+    id: message.id,
+    queue,
+    name: message.name,
+    state: message.headers[H.notBefore] ? 'delayed' : 'waiting',
+    attempts: 0,
+    maxAttempts: Number(message.headers[H.maxAttempts]),
+    createdAt,
+  });
 }
 
 /** Records written for messages that were then not sent say nothing true: drop them (never a deduplicated id's). */
@@ -42,10 +70,20 @@ export async function forgetUnsent<T>(
   outcomes: readonly ChunkOutcome<PreparedMessage>[],
   accepted: ReadonlySet<string>,
 ): Promise<void> {
-  const tracker = ctx.tracker;
-  if (!tracker || driver.workflows?.jobs) return;
   const unsent = outcomes
     .filter((o) => o.error)
-    .flatMap((o) => o.chunk.filter((p) => !p.message.dedup && !accepted.has(p.message.id)));
+    .flatMap((o) => o.chunk.filter((p) => !accepted.has(p.message.id)));
+  await forgetRecords(ctx, driver, unsent);
+}
+
+/** Drop the records written for `prepared`, which are not sent (a deduplicated id's record is kept: it may be older). */
+export async function forgetRecords<T>(
+  ctx: QueueContext<T>,
+  driver: Driver,
+  prepared: readonly PreparedMessage[],
+): Promise<void> {
+  const tracker = ctx.tracker;
+  if (!tracker || driver.workflows?.jobs) return;
+  const unsent = prepared.filter((p) => !p.message.dedup);
   await Promise.all(unsent.map((p) => tracker.forget(p.message.id).catch(() => undefined)));
 }

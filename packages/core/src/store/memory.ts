@@ -1,17 +1,21 @@
 import { ConfigError } from '../errors.js';
+import { EvictionQueue } from './eviction.js';
 import { ExpiryHeap } from './expiry-heap.js';
 import type { Store, StoreMerge, StoreSetOptions, StoreTtlOptions } from './types.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
- * Copy `patch`'s fields into `target`, objects as detached copies; `__proto__` stays a plain field. Field by
- * field, not by spread: V8 makes spread-made objects slow to add fields to (3 us a merge, not 0.4, Node 20).
+ * Copy `patch`'s fields into `target`, objects as detached copies unless `owned` (the caller gave them
+ * away); `__proto__` stays a plain field. Field by field, not by spread: V8 makes spread-made objects slow
+ * to add fields to (3 us a merge, not 0.4, Node 20).
  */
-function assignCopies(target: Record<string, unknown>, patch: Readonly<Record<string, unknown>>) {
-  for (const field of Object.keys(patch)) {
+function assign(target: Record<string, unknown>, patch: Readonly<Record<string, unknown>>, owned = false) {
+  // Own enumerable fields, as Object.keys gives them, without allocating its array.
+  for (const field in patch) {
+    if (!Object.hasOwn(patch, field)) continue;
     const given = patch[field];
-    const value = given !== null && typeof given === 'object' ? structuredClone(given) : given;
+    const value = !owned && given !== null && typeof given === 'object' ? structuredClone(given) : given;
     if (field === '__proto__')
       Object.defineProperty(target, field, { value, writable: true, enumerable: true, configurable: true });
     else target[field] = value;
@@ -20,10 +24,13 @@ function assignCopies(target: Record<string, unknown>, patch: Readonly<Record<st
 }
 
 interface Entry {
+  readonly key: string;
   value: unknown;
   expiresAt: number;
   /** The expiry this entry has in the heap (0 for none): a later `expiresAt` is re-queued when this one pops. */
   scheduledAt: number;
+  /** Its item in the eviction queue while marked evictable (a finished job record), else 0. */
+  mark: number;
 }
 
 /**
@@ -66,13 +73,9 @@ const SWEEP_PER_WRITE = 16;
  */
 export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
-  /** Keys marked evictable (finished job records): the number of their latest mark. */
-  private readonly evictable = new Map<string, number>();
-  /** Marked keys in order (oldest first from `evictHead`), with their mark in `evictMarks`; an item whose key was marked again since is skipped. */
-  private evictOrder: string[] = [];
-  private evictMarks: number[] = [];
-  private evictHead = 0;
-  private marks = 0;
+  /** Entries marked evictable (finished job records), and their keys oldest mark first. */
+  private evictable = 0;
+  private readonly evictOrder = new EvictionQueue<Entry>();
   private readonly maxEvictable: number;
   private readonly expiries = new ExpiryHeap();
   private readonly buckets = new Map<string, Set<string>>();
@@ -103,8 +106,8 @@ export class MemoryStore implements Store {
     expiresAt: number,
     now = Date.now(),
     previous = this.entries.get(key),
-  ) {
-    const entry: Entry = previous ?? { value, expiresAt, scheduledAt: 0 };
+  ): Entry {
+    const entry: Entry = previous ?? { key, value, expiresAt, scheduledAt: 0, mark: 0 };
     entry.value = value;
     entry.expiresAt = expiresAt;
     if (!previous) {
@@ -113,6 +116,7 @@ export class MemoryStore implements Store {
     }
     this.schedule(key, entry);
     this.sweep(now);
+    return entry;
   }
 
   /**
@@ -133,7 +137,7 @@ export class MemoryStore implements Store {
       const entry = this.entries.get(item.key);
       if (!entry || entry.scheduledAt !== item.expiresAt) continue; // a stale item
       entry.scheduledAt = 0;
-      if (entry.expiresAt > 0 && entry.expiresAt <= now) this.remove(item.key);
+      if (entry.expiresAt > 0 && entry.expiresAt <= now) this.remove(item.key, entry);
       else this.schedule(item.key, entry); // extended since: queued again for its new expiry
     }
     if (this.expiries.size > 2 * this.entries.size + 1024) {
@@ -149,48 +153,43 @@ export class MemoryStore implements Store {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt && entry.expiresAt <= now) {
-      this.remove(key);
+      this.remove(key, entry);
       return undefined;
     }
     return entry;
   }
 
-  private remove(key: string): void {
-    if (this.entries.delete(key)) this.indexed(key, false);
-    this.evictable.delete(key);
+  private remove(key: string, entry = this.entries.get(key)): void {
+    if (!entry) return;
+    this.entries.delete(key);
+    this.indexed(key, false);
+    this.unmark(entry);
   }
 
-  /** Mark or unmark `key` as evictable; past the bound, drop the oldest marked. */
-  private mark(key: string, evictable: boolean | undefined): void {
+  private unmark(entry: Entry): void {
+    if (entry.mark === 0) return;
+    entry.mark = 0;
+    this.evictable--;
+  }
+
+  /** The mark of an entry now (0: none, removed ones too), and dropping it when `mark` is still its mark. */
+  private readonly markOf = (entry: Entry) => entry.mark;
+  private readonly evictMarked = (entry: Entry, mark: number) => {
+    if (entry.mark !== mark) return false;
+    this.remove(entry.key, entry);
+    return true;
+  };
+
+  /** Mark or unmark `entry` as evictable; past the bound, drop the oldest marked. */
+  private mark(entry: Entry, evictable: boolean | undefined): void {
     if (evictable === undefined) return;
-    if (!evictable) {
-      this.evictable.delete(key);
-      return;
-    }
-    const mark = ++this.marks;
-    this.evictable.set(key, mark);
-    const order = this.evictOrder;
-    const marks = this.evictMarks;
-    order.push(key);
-    marks.push(mark);
-    while (this.evictable.size > this.maxEvictable && this.evictHead < order.length) {
-      const at = this.evictHead++;
-      const oldest = order[at] as string;
-      if (this.evictable.get(oldest) === marks[at]) this.remove(oldest);
-    }
-    // Compact once skipped or stale items dominate (keys marked again and again stay one live item each).
-    if (order.length - this.evictHead > 2 * this.evictable.size + 1024 || this.evictHead > 1024) {
-      let kept = 0;
-      for (let i = this.evictHead; i < order.length; i++) {
-        const item = order[i] as string;
-        if (this.evictable.get(item) !== marks[i]) continue;
-        order[kept] = item;
-        marks[kept++] = marks[i] as number;
-      }
-      order.length = kept;
-      marks.length = kept;
-      this.evictHead = 0;
-    }
+    this.unmark(entry);
+    if (!evictable) return;
+    entry.mark = this.evictOrder.push(entry);
+    this.evictable++;
+    if (this.evictable > this.maxEvictable)
+      this.evictOrder.evict(this.evictable - this.maxEvictable, this.evictMarked);
+    this.evictOrder.compact(this.evictable, this.markOf);
   }
 
   private indexed(key: string, present: boolean): void {
@@ -221,8 +220,7 @@ export class MemoryStore implements Store {
 
   async set(key: string, value: unknown, options: StoreSetOptions = {}): Promise<boolean> {
     if (options.ifAbsent && this.live(key)) return false;
-    this.write(key, structuredClone(value), MemoryStore.expiry(options.ttlMs));
-    this.evictable.delete(key);
+    this.unmark(this.write(key, structuredClone(value), MemoryStore.expiry(options.ttlMs)));
     return true;
   }
 
@@ -230,11 +228,12 @@ export class MemoryStore implements Store {
     return this.mergeMany([{ key, patch, ...(options === undefined ? {} : { options }) }]);
   }
 
-  /** Every merge in order, applied at once (one clock read). */
+  /** Every merge in order, applied at once (one clock read); an `owned` patch is kept as it is, not copied. */
   mergeMany(writes: readonly StoreMerge[]): Promise<void> {
     const now = Date.now();
     try {
-      for (const { key, patch, options } of writes) this.mergeAt(key, patch, options ?? {}, now);
+      for (const { key, patch, options, owned } of writes)
+        this.mergeAt(key, patch, options ?? {}, now, owned);
       return RESOLVED;
     } catch (error) {
       return Promise.reject(error);
@@ -246,17 +245,17 @@ export class MemoryStore implements Store {
     patch: Readonly<Record<string, unknown>>,
     options: StoreTtlOptions,
     now: number,
+    owned: boolean | undefined,
   ): void {
     const entry = this.live(key, now);
     const expiresAt = options.ttlMs ? MemoryStore.expiry(options.ttlMs, now) : (entry?.expiresAt ?? 0);
     const current = entry?.value;
     // The stored object is the store's own (values go in and out as copies): merged in place.
-    const value =
-      typeof current === 'object' && current !== null && !Array.isArray(current)
-        ? assignCopies(current as Record<string, unknown>, patch)
-        : assignCopies({}, patch);
-    this.write(key, value, expiresAt, now, entry);
-    this.mark(key, options.evictable);
+    let value: Record<string, unknown>;
+    if (typeof current === 'object' && current !== null && !Array.isArray(current))
+      value = assign(current as Record<string, unknown>, patch, owned);
+    else value = owned && Object.getPrototypeOf(patch) === Object.prototype ? patch : assign({}, patch);
+    this.mark(this.write(key, value, expiresAt, now, entry), options.evictable);
   }
 
   async increment(key: string, by = 1, options: StoreTtlOptions = {}): Promise<number> {

@@ -24,8 +24,12 @@ export interface Store {
   merge(key: string, patch: Readonly<Record<string, unknown>>, options?: StoreTtlOptions): Promise<void>;
   /**
    * Optional: apply several `merge`s, in order, in one call (one round trip where the store can). Resolves
-   * when every one is applied; rejects when any failed (the others may or may not be applied). The core
-   * writes buffered job records through it when present, else through `merge`.
+   * when every one is applied; rejects when any failed (the others may or may not be applied: a merge
+   * applied twice leaves the same value, so a caller may simply write them again). The core writes
+   * buffered job records through it when present, else through `merge`. When it rejects, the core writes
+   * that batch again one `merge` at a time and fails only the jobs whose own `merge` fails: one bad write
+   * (a record over a store limit, an error on one key) fails its job alone, a store outage fails them all.
+   * No later write of those jobs is issued before that retry is done, so none is overwritten by an older one.
    */
   mergeMany?(writes: readonly StoreMerge[]): Promise<void>;
   /**
@@ -46,6 +50,11 @@ export interface StoreMerge {
   readonly key: string;
   readonly patch: Readonly<Record<string, unknown>>;
   readonly options?: StoreTtlOptions;
+  /**
+   * The caller gives `patch` away: it never reads or changes it (or an object in it) again, so an
+   * in-process store may keep it as it is instead of a copy. Other stores ignore it.
+   */
+  readonly owned?: boolean;
 }
 
 /** Options of `Store.merge` and `Store.increment`. */

@@ -19,26 +19,34 @@ type StoredStatus = Stored<JobStatus>;
 /** A change to a job record, as the consumer and producer give it. */
 export type RecordPatch = Omit<StoredStatus, 'updatedAt'>;
 
-/** Store keys of live jobs a tracker keeps at most (see `JobTracker.key`). */
+/** Live jobs a tracker keeps a {@link Slot} for at most (see `JobTracker.slot`). */
 const MAX_CACHED_KEYS = 100_000;
 
-/** States after which a record only answers `getJob`. */
-const FINISHED: ReadonlySet<JobState> = new Set<JobState>(['completed', 'failed']);
-
-/** The changes buffered for one job since the last flush, merged in call order. */
-interface Pending {
+/** The changes buffered for one job since the last flush, merged in call order: the job's write in that flush. */
+interface Pending extends StoreMerge {
+  readonly id: string;
+  readonly slot: Slot;
   readonly patch: Record<string, unknown>;
   /** From the last patch that set a state: a finished record may be dropped early by a bounded store. */
-  evictable: boolean | undefined;
+  options: StoreTtlOptions;
+  /** What this job's updates of the flush answer (made by the first one, shared by the others). */
+  written: Promise<void> | undefined;
 }
 
-/** One flush: every update buffered before it resolves when it is written. */
+/** What the tracker keeps of a live job: its store key, and its write in the flush being buffered. */
+interface Slot {
+  readonly key: string;
+  pending: Pending | undefined;
+}
+
+/** One flush: every update buffered before it resolves when it is written, or rejects when its job's write failed. */
 interface Round {
-  /** Resolves once written; rejects when a `mergeMany` of the batch failed (every job of it failed). */
+  /** One per job, in the order of their first update. */
+  readonly writes: Pending[];
+  /** Resolves once the round is written, failed writes included (never rejects). */
   readonly done: Promise<void>;
   resolve(): void;
-  reject(error: unknown): void;
-  /** Stores without `mergeMany`: jobs whose own write failed, with the error (their callers reject with it). */
+  /** Jobs whose own write failed, with the error (their updates reject with it). */
   failures: Map<string, unknown> | undefined;
 }
 
@@ -53,30 +61,50 @@ function attempt(run: () => Promise<unknown> | undefined): Promise<unknown> {
 
 function newRound(): Round {
   let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const done = new Promise<void>((res, rej) => {
+  const done = new Promise<void>((res) => {
     resolve = res;
-    reject = rej;
   });
-  // Its callers hear of a failure; an update nobody awaits is no unhandled rejection.
-  done.catch(() => undefined);
-  return { done, resolve, reject, failures: undefined };
+  return { writes: [], done, resolve, failures: undefined };
+}
+
+const ignore = () => undefined;
+
+/** The store key of job `id`'s record. */
+function recordKey(queue: string, id: string): string {
+  return `qk:job:${queue}:${id}`;
+}
+
+/** Record that the write of `job` failed (before the round resolves, so its updates reject with `error`). */
+function failed(round: Round, job: Pending, error: unknown): void {
+  round.failures ??= new Map();
+  round.failures.set(job.id, error);
+  // Its callers hear of it; an update nobody awaits is no unhandled rejection.
+  job.written?.catch(ignore);
+}
+
+/** The promise of job `id`'s updates in `round`. */
+function outcome(round: Round, id: string): Promise<void> {
+  return round.done.then(() => {
+    if (round.failures?.has(id)) throw round.failures.get(id);
+  });
 }
 
 /**
  * Records job states, progress and results in a {@link Store}. Updates are buffered and coalesced per job
  * until the current run of promise callbacks settles (a `process.nextTick` after them, no wait for the
  * next event-loop phase), then written as one merge per job (a job that goes active and completes in
- * that time costs one write); each update's promise resolves once its change is written. Writes for one
- * job are applied in order: an unordered store gets one flush at a time, so a slow write can never bring
- * back an older state. Reads (`get`) write what is buffered first, so they see every earlier update.
+ * that time costs one write), through `Store.mergeMany` when the store has it; each update's promise
+ * resolves once its change is written. A write that fails fails its own job's updates only: when a
+ * `mergeMany` rejects, that batch is written again one `merge` at a time to find which. Writes for one
+ * job are applied in order: one flush is written at a time (the next waits for the one before, retries
+ * included), so a slow or retried write can never bring back an older state. Reads (`get`) write what is
+ * buffered first, so they see every earlier update.
  */
 export class JobTracker {
-  private pending = new Map<string, Pending>();
   private round: Round | undefined;
-  /** The flush being written (unordered stores: the next one starts after it). */
+  /** The flush being written (the next one starts after it). */
   private writing: Promise<void> | undefined;
-  private readonly keys = new Map<string, string>();
+  private readonly slots = new Map<string, Slot>();
   private readonly options: {
     readonly live: StoreTtlOptions;
     readonly done: StoreTtlOptions;
@@ -96,21 +124,31 @@ export class JobTracker {
   }
 
   /**
-   * The store key of `id`. Kept while the job is live, so that its every write hands the store the same
-   * string (whose hash is computed once) instead of a new one to hash; dropped once finished.
+   * The slot of live job `id`. Kept while the job is live, so that its every write hands the store the
+   * same key string (whose hash is computed once) instead of a new one to hash, and its updates of one
+   * flush find the write they merge into; dropped once finished.
    */
-  private key(id: string): string {
-    let key = this.keys.get(id);
-    if (key === undefined) {
-      key = `qk:job:${this.queue}:${id}`;
+  private slot(id: string): Slot {
+    let slot = this.slots.get(id);
+    if (slot === undefined) {
+      slot = { key: recordKey(this.queue, id), pending: undefined };
       // Jobs sent here but finished elsewhere are never dropped one by one: bounded by clearing.
-      if (this.keys.size >= MAX_CACHED_KEYS) this.keys.clear();
-      this.keys.set(id, key);
+      if (this.slots.size >= MAX_CACHED_KEYS) this.slots.clear();
+      this.slots.set(id, slot);
     }
-    return key;
+    return slot;
   }
 
-  /** Apply `patch` after every earlier write for `id`; resolves when written. */
+  /** The store key of `id`, not kept (reads and deletes of jobs that may be finished). */
+  private keyOf(id: string): string {
+    return this.slots.get(id)?.key ?? recordKey(this.queue, id);
+  }
+
+  /**
+   * Apply `patch` after every earlier write for `id`; resolves when written, rejects when that write
+   * failed. The tracker takes `patch` over (it may add to it and hand it to the store): give a new object
+   * each call, and leave it alone after.
+   */
   update(id: string, patch: Readonly<RecordPatch>): Promise<void> {
     // Objects are copied now: a result or progress the caller changes before the flush is recorded as given.
     // One that cannot be copied fails this update alone (a rejection, never a throw), and none of its fields.
@@ -125,19 +163,6 @@ export class JobTracker {
     } catch (error) {
       return Promise.reject(error);
     }
-    let pending = this.pending.get(id);
-    if (pending === undefined) {
-      pending = { patch: {}, evictable: undefined };
-      this.pending.set(id, pending);
-    }
-    const target = pending.patch;
-    for (const field in patch) {
-      const value = (patch as Record<string, unknown>)[field];
-      if (copies !== undefined && field in copies) target[field] = copies[field];
-      else target[field] = field === 'error' && typeof value === 'string' ? capErrorText(value) : value;
-    }
-    target.updatedAt = Date.now();
-    if (patch.state !== undefined) pending.evictable = FINISHED.has(patch.state);
     let round = this.round;
     if (round === undefined) {
       round = newRound();
@@ -145,23 +170,54 @@ export class JobTracker {
       // A tick queued from a promise callback runs once every queued promise callback has run.
       process.nextTick(() => this.flush());
     }
-    // One promise for the whole batch where the store writes it at once (no allocation per update).
-    if (this.store.mergeMany) return round.done;
-    const written = round;
-    return written.done.then(() => {
-      if (written.failures?.has(id)) throw written.failures.get(id);
-    });
+    const slot = this.slot(id);
+    let pending = slot.pending;
+    let target: Record<string, unknown>;
+    if (pending === undefined) {
+      // The job's first change of the flush is taken over as its patch (no copy): it is written as given,
+      // and never touched once written, so the store may keep it (`owned`).
+      target = patch as Record<string, unknown>;
+      if (copies !== undefined) for (const field in copies) target[field] = copies[field];
+      if (typeof target.error === 'string') target.error = capErrorText(target.error);
+      pending = {
+        id,
+        slot,
+        key: slot.key,
+        patch: target,
+        options: this.options.none,
+        owned: true,
+        written: undefined,
+      };
+      slot.pending = pending;
+      round.writes.push(pending);
+    } else {
+      target = pending.patch;
+      for (const field in patch) {
+        const value = (patch as Record<string, unknown>)[field];
+        if (copies !== undefined && field in copies) target[field] = copies[field];
+        else target[field] = field === 'error' && typeof value === 'string' ? capErrorText(value) : value;
+      }
+    }
+    target.updatedAt = Date.now();
+    const { state } = patch;
+    if (state !== undefined) {
+      const finished = state === 'completed' || state === 'failed';
+      pending.options = finished ? this.options.done : this.options.live;
+      if (finished) this.slots.delete(id);
+    }
+    pending.written ??= outcome(round, id);
+    return pending.written;
   }
 
-  /** Start writing what is buffered now instead of at the end of the turn. */
+  /** Start writing what is buffered now instead of at the end of the turn (after the flush being written). */
   flush(): void {
     const round = this.round;
     if (round === undefined) return;
     this.round = undefined;
-    const batch = this.pending;
-    this.pending = new Map();
-    const previous = this.store.ordered ? undefined : this.writing;
-    const writing = previous ? previous.then(() => this.write(batch, round)) : this.write(batch, round);
+    // Written from now on, never added to: the jobs' next updates start new writes (and hold nothing of these).
+    for (const job of round.writes) job.slot.pending = undefined;
+    const previous = this.writing;
+    const writing = previous ? previous.then(() => this.write(round)) : this.write(round);
     this.writing = writing;
     writing.then(() => {
       if (this.writing === writing) this.writing = undefined;
@@ -169,31 +225,28 @@ export class JobTracker {
   }
 
   /** Merge every buffered job's change; never rejects (failures go to the round). */
-  private write(batch: Map<string, Pending>, round: Round): Promise<void> {
-    const writes: StoreMerge[] = [];
-    for (const [id, { patch, evictable }] of batch) {
-      const options =
-        evictable === undefined ? this.options.none : evictable ? this.options.done : this.options.live;
-      writes.push({ key: this.key(id), patch, options });
-      if (evictable) this.keys.delete(id);
-    }
+  private write(round: Round): Promise<void> {
     const { store } = this;
-    if (store.mergeMany) {
-      return attempt(() => store.mergeMany?.(writes)).then(
-        () => round.resolve(),
-        (error: unknown) => round.reject(error),
-      );
-    }
-    const ids = [...batch.keys()];
-    const failed = (id: string) => (error: unknown) => {
-      round.failures ??= new Map();
-      round.failures.set(id, error);
-    };
+    const { writes } = round;
+    const written = store.mergeMany
+      ? attempt(() => store.mergeMany?.(writes)).catch((error: unknown) =>
+          // One write: its error is its own. More: find the failing ones (a merge applied twice is harmless).
+          writes.length === 1 ? failed(round, writes[0] as Pending, error) : this.oneByOne(round),
+        )
+      : this.oneByOne(round);
+    return written.then(() => round.resolve());
+  }
+
+  /** Each write of `round` as its own `merge`; a failure is that job's alone. */
+  private oneByOne(round: Round): Promise<unknown> {
+    const { store } = this;
     return Promise.all(
-      writes.map(({ key, patch, options }, i) =>
-        attempt(() => store.merge(key, patch, options)).catch(failed(ids[i] as string)),
+      round.writes.map((job) =>
+        attempt(() => store.merge(job.key, job.patch, job.options)).catch((error: unknown) =>
+          failed(round, job, error),
+        ),
       ),
-    ).then(() => round.resolve());
+    );
   }
 
   /** Everything updated so far, written (failures ignored: their callers hear of them). */
@@ -205,15 +258,15 @@ export class JobTracker {
   /** Drop the record of `id` (a job recorded as sent whose send failed), after every earlier write for it. */
   async forget(id: string): Promise<void> {
     await this.settled();
-    await this.store.delete(this.key(id));
+    await this.store.delete(this.keyOf(id));
   }
 
   /** The status of job `id`, or undefined when unknown or expired. */
   async get<R>(id: string): Promise<JobStatus<R> | undefined> {
-    // An ordered store applies the merges flush() issues before this read; others are awaited.
-    if (this.store.ordered) this.flush();
+    // An ordered store applies a flush issued at once (none in flight) before this read; else it is awaited.
+    if (this.store.ordered && this.writing === undefined) this.flush();
     else await this.settled();
-    const stored = await this.store.get<StoredStatus>(this.key(id));
+    const stored = await this.store.get<StoredStatus>(this.keyOf(id));
     if (!stored?.state) return undefined;
     // Built by assignment: a literal with conditional spreads after its fields takes V8's slow path.
     const status: { -readonly [K in keyof JobStatus<R>]: JobStatus<R>[K] } = {

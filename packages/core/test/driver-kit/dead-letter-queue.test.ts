@@ -53,6 +53,17 @@ describe('deadLetterQueueOps', () => {
     },
   );
 
+  it('lists a dead letter whose forged dead-lettered-at is past the last Date without an Invalid Date', async () => {
+    const memory = createMemoryDriver({ broker: new MemoryBroker() });
+    const ops = deadLetterQueueOps(memory, hook);
+    const forged = { ...message('x'), headers: { [DEAD_LETTER_HEADERS.at]: String(2 ** 53 - 1) } };
+    await memory.send('q-dlq', [forged]);
+    const [listed] = await ops.list('q', 10);
+    expect(listed?.id).toBe('x');
+    expect(listed?.deadLetteredAt).toBeUndefined();
+    await memory.close();
+  });
+
   it('redrives the chosen ids with the given headers and without the dead-letter headers', async () => {
     const { memory, ops } = await setup(true);
     expect(await ops.redrive('q', { ids: ['b'], headers: { 'qk-attempt': '1' } })).toBe(1);

@@ -196,6 +196,18 @@ describe('createDelivery', () => {
     await delivery.ack();
   });
 
+  it('reports lockedUntil in whole ms, never before the end a renewal asked for', async () => {
+    const { delivery } = wallClock({ extendLock: async () => undefined });
+    for (let i = 0; i < 20; i++) {
+      const calledAt = Date.now();
+      await delivery.extendLock?.(30_000);
+      const reported = Number(delivery.lockedUntil);
+      expect(Number.isInteger(reported)).toBe(true);
+      expect(reported).toBeGreaterThanOrEqual(calledAt + 30_000);
+    }
+    await delivery.ack();
+  });
+
   it('a renewal meeting a settlement in flight waits for it and resolves once it succeeded', async () => {
     const ack = deferred();
     const { delivery, calls } = setup({ ack: () => called(calls, 'ack', ack.promise) });
