@@ -62,6 +62,11 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     return { broker: this.#options.broker, open: this.model !== undefined, generation: this.#generation };
   }
 
+  /** Why the last attempt was refused (credentials, vhost, certificates), while it stands; else undefined. */
+  get refusal(): AuthenticationError | undefined {
+    return this.refused;
+  }
+
   /** Number of connections opened so far; changes on every reconnect. */
   get generation(): number {
     return this.#generation;

@@ -3,7 +3,8 @@
  *
  * @packageDocumentation
  */
-import type { DriverFactoryOptions } from '@queuekit/core';
+import type { AuthenticationError, DriverFactoryOptions } from '@queuekit/core';
+import type { ConnectionManager } from './admin.js';
 import { RabbitMqDriver } from './driver.js';
 
 export type { ConnectionEvents, ConnectionManager } from './admin.js';
@@ -18,12 +19,34 @@ export {
   type ReconnectOptions,
 } from './options.js';
 
+/** How long the URL factory waits for its first connection attempt, so that a refused login fails it. */
+const FIRST_ATTEMPT_WAIT_MS = 1_000;
+
 /**
  * Entry point of the URL registry (`createQueue({ url: 'amqp://...' })`). It connects in the background: a queue
  * closed while the broker is unreachable must not first wait for this connect. Each call waits for it, typed.
+ * Only a refusal that retrying cannot mend (wrong credentials, vhost, certificate) fails it, with
+ * AuthenticationError, when the first attempt tells so within a second.
  */
 export async function createDriver(options: DriverFactoryOptions): Promise<RabbitMqDriver> {
   const driver = new RabbitMqDriver({ url: options.url });
   driver.connect().catch(() => undefined);
+  const refused = await firstAttempt(driver.connection);
+  if (refused) {
+    await driver.close();
+    throw refused;
+  }
   return driver;
+}
+
+function firstAttempt(connection: ConnectionManager): Promise<AuthenticationError | undefined> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      connection.off('connected', done).off('connect-failed', done);
+      resolve(connection.refusal);
+    };
+    const timer = setTimeout(done, FIRST_ATTEMPT_WAIT_MS);
+    connection.on('connected', done).on('connect-failed', done);
+  });
 }

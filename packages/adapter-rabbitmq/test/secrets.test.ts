@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
-import { AuthenticationError, ConfigError, createQueue, DriverError, type Job } from '@queuekit/core';
+import {
+  AuthenticationError,
+  ConfigError,
+  createQueue,
+  DriverError,
+  type Job,
+  QueuekitError,
+} from '@queuekit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRabbitMqDriver, RabbitMqDriver } from '../src/index.js';
 import { classifyError } from '../src/errors.js';
@@ -91,6 +98,20 @@ describe.skipIf(vhost === '')('secrets', () => {
     expect(error).toMatchObject({ code: 'ERR_AUTH', broker: 'amqp://127.0.0.1:5672' });
     expect((error as Error).message).toMatch(/refused the login/);
     expectNoSecret(wrong, { error, reasons, driver });
+  });
+
+  it('a queue made from a URL with a wrong password fails its driver() with AuthenticationError, not a retry loop', async () => {
+    const wrong = `wr/ng%p#ss word-${randomUUID().slice(0, 6)}`;
+    const queue = createQueue({ name: `qk-auth-${randomUUID().slice(0, 6)}`, url: urlWith(wrong) });
+    const error = await queue.driver().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await queue.close({ timeout: 1000 });
+    // The registry loads the built package, whose core may be another copy: checked by code.
+    expect(QueuekitError.is(error, 'ERR_AUTH')).toBe(true);
+    expect(error).toMatchObject({ code: 'ERR_AUTH', broker: 'amqp://127.0.0.1:5672' });
+    expectNoSecret(wrong, { error, queue });
   });
 
   it('a user without permissions on the vhost fails at once with AuthenticationError', async () => {

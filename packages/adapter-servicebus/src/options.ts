@@ -113,7 +113,11 @@ export function parseEndpoint(
   if (!host) throw new ConfigError('connectionString', 'expected an Endpoint=sb://HOST/ part');
   const name = host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
   const loopback = /^(localhost|.*\.localhost|::1|127\.\d+\.\d+\.\d+)$/i.test(name);
-  if (/^true$/i.test(parts.get('UseDevelopmentEmulator') ?? '') && !loopback && !allowInsecure)
+  const emulator = parts.get('UseDevelopmentEmulator');
+  // The SDK reads anything but `true` as false and then tries TLS against the emulator, forever.
+  if (emulator !== undefined && !/^(true|false)$/i.test(emulator))
+    throw new ConfigError('connectionString', 'UseDevelopmentEmulator must be true or false');
+  if (/^true$/i.test(emulator ?? '') && !loopback && !allowInsecure)
     throw new ConfigError(
       'connectionString',
       `UseDevelopmentEmulator=true means plain TCP; ${host} is not a loopback host (set allowInsecure: true to allow it)`,

@@ -137,6 +137,22 @@ describe('secrets', () => {
     }
   });
 
+  it('UseDevelopmentEmulator other than true or false is a ConfigError, not a silent TLS connect loop', () => {
+    for (const value of ['maybe', '1', 'yes', '']) {
+      const connectionString = `Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=a;SharedAccessKey=S3NTk;UseDevelopmentEmulator=${value}`;
+      expect(() => new ServiceBusDriver({ connectionString })).toThrow(ConfigError);
+      expect(() => new ServiceBusDriver({ connectionString })).toThrow(
+        /UseDevelopmentEmulator must be true or false/,
+      );
+      expect(() => new ServiceBusDriver({ connectionString })).not.toThrow(/S3NTk/);
+    }
+    const lower = new ServiceBusDriver({
+      connectionString:
+        'Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=a;SharedAccessKey=k;usedevelopmentemulator=FALSE',
+    });
+    cleanups.push(() => lower.close());
+  });
+
   it('UseDevelopmentEmulator=true (plain TCP) is refused for a host that is not loopback, unless allowInsecure', () => {
     const remote =
       'Endpoint=sb://contoso.servicebus.windows.net/;SharedAccessKeyName=a;SharedAccessKey=S3NTk;UseDevelopmentEmulator=true';
