@@ -131,6 +131,48 @@ describe('receiving across priority bands', () => {
     expect(most).toBe(1);
   });
 
+  it('keeps the lock of a job a band poll brought while the consumer was full, however long it waits', async () => {
+    const { driver, calls } = banded();
+    const name = `bands-kept-lock-${Date.now()}`;
+    const queue = createQueue<{ p: number }>({ name, driver, ownsDriver: true, results: false });
+    queues.push(queue as Queue<unknown>);
+    const runs: { p: number; attempt: number }[] = [];
+    const lost: unknown[] = [];
+    queue.on('error', (error) => lost.push(error));
+    let release: (() => void) | undefined;
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const lockDuration = 300;
+    queue.process(
+      async (job, ctx) => {
+        runs.push({ p: job.data.p, attempt: job.attempt });
+        if (job.data.p === 3) await blocked;
+        expect(ctx.signal.aborted).toBe(false);
+      },
+      { concurrency: 1, pollInterval: 60_000, lockDuration },
+    );
+    await until(() => calls.some((call) => call.open && call.waitMs > 0), 'a long poll');
+    await queue.send('first', { p: 3 }, { priority: 3 });
+    await until(() => runs.length === 1, 'the first job');
+    await queue.send('kept', { p: 7 }, { priority: 7 });
+    await until(
+      () => calls.some((call) => call.queue === `${name}-p7` && call.got.length === 1),
+      'the kept job',
+    );
+    // The slot stays busy for several lock spans while the band-7 job is kept.
+    const keptAt = Date.now();
+    await until(() => Date.now() - keptAt > 4 * lockDuration, 'four lock spans', 5_000);
+    release?.();
+    await until(() => runs.length >= 2, 'the kept job to run');
+    await queue.close({ timeout: 5_000 });
+    expect(runs).toEqual([
+      { p: 3, attempt: 1 },
+      { p: 7, attempt: 1 },
+    ]);
+    expect(lost).toEqual([]);
+  });
+
   it('reports a failed band poll and polls that band again', async () => {
     const { driver, calls } = banded();
     const name = `bands-fail-${Date.now()}`;

@@ -1,6 +1,6 @@
 import type { Delivery, Driver } from '../driver.js';
 import type { PriorityBands } from '../semantics/priority.js';
-import { safeTimeout } from '../timers.js';
+import { type SafeTimer, safeTimeout } from '../timers.js';
 
 /** A band found empty by a receive that did not wait is not asked again without waiting for this long. */
 const BAND_RECHECK_MS = 200;
@@ -19,7 +19,8 @@ interface Kept {
   readonly band: number;
   readonly queue: string;
   readonly deliveries: Delivery[];
-  readonly lockedAt: number;
+  /** When their locks were taken or last renewed. */
+  lockedAt: number;
 }
 
 /**
@@ -40,6 +41,8 @@ export class BandReceiver {
   private failure: { error: unknown } | undefined;
   /** Wakes the receive waiting for a poll to end. */
   private ended: (() => void) | undefined;
+  /** Renews the locks of kept deliveries while the consumer is too busy to start them. */
+  private renewal: SafeTimer | undefined;
 
   constructor(
     private readonly driver: Driver,
@@ -82,6 +85,8 @@ export class BandReceiver {
   /** Once the polls have ended (the consumer stopped: they end at once), what they brought and was not handed out. */
   async leftovers(): Promise<BandDeliveries[]> {
     while (this.polls.size > 0) await Promise.allSettled([...this.polls]);
+    this.renewal?.clear();
+    this.renewal = undefined;
     return this.kept.splice(0);
   }
 
@@ -123,6 +128,7 @@ export class BandReceiver {
           let at = this.kept.findIndex((kept) => kept.band > band);
           if (at < 0) at = this.kept.length;
           this.kept.splice(at, 0, { band, queue, deliveries, lockedAt });
+          this.renewSoon();
         } else this.emptyUntil[band] = Date.now() + BAND_RECHECK_MS;
         this.wake();
       },
@@ -134,6 +140,29 @@ export class BandReceiver {
     );
     this.polls.add(polled);
     void polled.then(() => this.polls.delete(polled));
+  }
+
+  /**
+   * Kept deliveries wait for a free slot, which can take longer than their lock: renew them at a third of
+   * the lock, so that none reaches its handler lost (a redelivery would count as an attempt).
+   */
+  private renewSoon(): void {
+    if (this.renewal || this.kept.length === 0) return;
+    this.renewal = safeTimeout(() => {
+      this.renewal = undefined;
+      const renewedAt = Date.now();
+      for (const kept of this.kept) {
+        if (!kept.deliveries.every((delivery) => delivery.extendLock)) continue;
+        const renewals = kept.deliveries.map((delivery) => delivery.extendLock?.(this.lockMs));
+        Promise.all(renewals).then(
+          () => {
+            kept.lockedAt = Math.max(kept.lockedAt, renewedAt);
+          },
+          () => undefined,
+        );
+      }
+      this.renewSoon();
+    }, this.lockMs / 3);
   }
 
   private wake(): void {
