@@ -39,6 +39,9 @@ type Settings = Pick<
   'createIfMissing' | 'ackDeadlineSeconds' | 'maxDeliveryAttempts' | 'messageOrdering'
 >;
 
+/** Google's public universe, the one the emulator stands in for. */
+const DEFAULT_UNIVERSE = 'googleapis.com';
+
 /** Open the gRPC clients on the configuration `pubsub` resolved (project, emulator, credentials). */
 export function connect(pubsub: PubSub): Promise<Clients> {
   return call('connect', async () => {
@@ -49,7 +52,10 @@ export function connect(pubsub: PubSub): Promise<Clients> {
         'projectId',
         'no Google Cloud project: put it in the URL (pubsub://PROJECT) or set GOOGLE_CLOUD_PROJECT',
       );
-    const options = { ...config, port: config.port === undefined ? undefined : Number(config.port) };
+    const port = config.port === undefined ? undefined : Number(config.port);
+    // On the emulator there are no credentials to ask for the universe domain: without it named, the gRPC
+    // client looks for Google's default credentials and the metadata server, and warns on every start.
+    const options = { ...config, port, ...(pubsub.isEmulator ? { universeDomain: DEFAULT_UNIVERSE } : {}) };
     const publisher = new v1.PublisherClient(options);
     const subscriber = new v1.SubscriberClient(options);
     return { projectId, publisher, subscriber, requests: new Requests(publisher, subscriber) };
