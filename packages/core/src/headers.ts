@@ -31,7 +31,7 @@ const CORE_PREFIX = 'qk-';
 const DECIMAL_INTEGER = /^-?\d{1,16}$/;
 
 /** `qk-*` or `content-type`, in any letter case, read without making a lower-case copy of every key. */
-function isCoreHeader(key: string): boolean {
+export function isCoreHeader(key: string): boolean {
   const first = key.charCodeAt(0) | 0x20;
   if (first === 0x71 /* q */)
     return (

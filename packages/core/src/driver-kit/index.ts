@@ -23,6 +23,7 @@ export {
 } from './delivery.js';
 export { foreignError, foreignMessage } from './foreign-error.js';
 export { type GuardDriverOptions, guardDriver } from './guard.js';
+export { PACKED_HEADERS, packCoreHeaders, unpackCoreHeaders } from './packed-headers.js';
 export {
   param,
   type ParamSpec,
