@@ -60,15 +60,11 @@ export async function deadLetterRecords(
   return values.map(parseDeadLetterRecord);
 }
 
+/** The BullMQ states `stats` counts. */
+const COUNTED = ['wait', 'prioritized', 'waiting-children', 'delayed', 'active', 'failed'] as const;
+
 export async function queueStats(target: Queue): Promise<DriverStats> {
-  const counts = await target.getJobCounts(
-    'wait',
-    'prioritized',
-    'waiting-children',
-    'delayed',
-    'active',
-    'failed',
-  );
+  const counts = await target.getJobCounts(...COUNTED);
   const n = (key: string) => counts[key] ?? 0;
   return {
     waiting: n('wait') + n('prioritized') + n('waiting-children'),

@@ -224,7 +224,6 @@ export class BullmqDriver implements Driver {
   async #addMessages(queue: string, messages: readonly OutgoingMessage[], copies = false) {
     const target = this.#queue(queue);
     const placements = placeMessages(messages, copies);
-    const allIds: (string | undefined)[] = [];
     // A copy of a native fan-out's chunk joins the same flow (not on redrive: that flow is over).
     const parents = copies ? [] : await this.#fanOuts.copyParents(queue, messages, placements);
     const jobs = messages.map((message, index) => {
@@ -232,21 +231,16 @@ export class BullmqDriver implements Driver {
       const parent = parents[index];
       return parent ? { ...job, opts: { ...job.opts, ...parent } } : job;
     });
-    for (let i = 0; i < jobs.length; i += MAX_BATCH) {
-      const chunk = jobs.slice(i, i + MAX_BATCH);
-      const [only] = chunk;
-      const added =
-        chunk.length === 1 && only
-          ? [await target.add(only.name, only.data, only.opts)]
-          : await target.addBulk(chunk.map((job) => ({ ...job })));
-      const sent = messages.slice(i, i + MAX_BATCH);
-      const ids = added.map((job) => job.id);
-      allIds.push(...ids);
-      await this.#indexNumbered(queue, sent, placements.slice(i, i + MAX_BATCH), ids);
-      if (parents.length > 0)
-        await this.#fanOuts.noteCopies(queue, sent, parents.slice(i, i + MAX_BATCH), ids);
-    }
-    return allIds;
+    // One addBulk (one Redis pipeline): the core cuts its sends to `maxBatchSize`.
+    const [only] = jobs;
+    const added =
+      jobs.length === 1 && only
+        ? [await target.add(only.name, only.data, only.opts)]
+        : await target.addBulk(jobs.map((job) => ({ ...job })));
+    const ids = added.map((job) => job.id);
+    await this.#indexNumbered(queue, messages, placements, ids);
+    if (parents.length > 0) await this.#fanOuts.noteCopies(queue, messages, parents, ids);
+    return ids;
   }
 
   async #indexNumbered(
@@ -303,15 +297,13 @@ export class BullmqDriver implements Driver {
 
   /** A fan-out's reduce job, its body replaced by the chunks' results; `undefined` when not delivered. */
   async #reduce(queue: string, receiver: QueueReceiver, job: Job): Promise<HeldDelivery | undefined> {
-    let reduced: Awaited<ReturnType<FanOutFlows['reduceBody']>>;
-    try {
-      reduced = await this.#fanOuts.reduceBody(queue, job);
-    } catch (error) {
-      // Redis failed while the reduce body was read: the job goes back unseen, to be read again.
+    // Redis failed while the reduce body was read: the job goes back unseen, to be read again.
+    const reduced = await this.#fanOuts.reduceBody(queue, job).catch(async (error: unknown) => {
       this.#onError(classifyError(error, 'fan-out') ?? (error as Error));
       await receiver.handBack(job);
-      return undefined;
-    }
+      return null;
+    });
+    if (reduced === null) return undefined;
     const view = fromBullJob(job);
     const delivery = this.#deliver(
       receiver,
@@ -407,11 +399,12 @@ export class BullmqDriver implements Driver {
 
 /** QUIT politely, but disconnect when it fails or takes more than a second. */
 async function quit(connection: Redis): Promise<void> {
-  const idle =
-    connection.status === 'end' || connection.status === 'wait' || connection.status === 'reconnecting';
-  if (idle) return connection.disconnect();
-  const quitted = connection.quit().catch(() => undefined);
-  if (!(await settlesWithin(quitted, 1000)) || (await quitted) === undefined) connection.disconnect();
+  if (['end', 'wait', 'reconnecting'].includes(connection.status)) return connection.disconnect();
+  const quitted = connection.quit().then(
+    () => true,
+    () => false,
+  );
+  if (!((await settlesWithin(quitted, 1000)) && (await quitted))) connection.disconnect();
 }
 
 /** Configurable and writable: BullMQ wraps connections in a Proxy, which must be free to return its own. */
@@ -428,16 +421,11 @@ function safeRedis(options: RedisOptions): Redis {
 }
 
 function makeSafe(connection: Redis): Redis {
-  const summary = () => {
-    const { host, port, db } = connection.options;
-    return { host, port, db, status: connection.status };
-  };
+  const opts = connection.options;
+  const summary = () => ({ host: opts.host, port: opts.port, db: opts.db, status: connection.status });
+  const show = () => `Redis { ${opts.host}:${opts.port}/${opts.db ?? 0} ${connection.status} }`;
   const duplicate = connection.duplicate.bind(connection);
-  const show = () => {
-    const { host, port, db, status } = summary();
-    return `Redis { ${host}:${port}/${db ?? 0} ${status} }`;
-  };
-  Object.defineProperties(connection.options, {
+  Object.defineProperties(opts, {
     toJSON: { value: summary, ...HIDDEN },
     [inspect.custom]: { value: () => `RedisOptions { ${show()} }`, ...HIDDEN },
   });

@@ -32,6 +32,8 @@ export interface BullmqDriverOptions {
   readonly onError?: (error: Error) => void;
 }
 
+const URL_PARAMS = { prefix: param.string({ pattern: /^.+$/s }) };
+
 /** Parse a queue URL without ever echoing it (it may carry a password). */
 export function parseRedisUrl(url: string): { redis: RedisOptions; prefix: string | undefined } {
   let parsed: URL;
@@ -55,13 +57,7 @@ export function parseRedisUrl(url: string): { redis: RedisOptions; prefix: strin
     throw new ConfigError('url', 'the path must be a database number, e.g. /0');
   if (db !== '') redis.db = Number(db);
   if (scheme === 'rediss') redis.tls = { servername: host };
-  const { prefix } = parseParams(
-    parsed.searchParams,
-    { prefix: param.string({ pattern: /^.+$/s }) },
-    {
-      fieldPrefix: 'url.',
-    },
-  );
+  const { prefix } = parseParams(parsed.searchParams, URL_PARAMS, { fieldPrefix: 'url.' });
   return { redis, prefix };
 }
 
@@ -86,6 +82,7 @@ const OPTION_PARAMS = {
   workerName: param.string({ pattern: /^[\w.:@/-]{1,100}$/ }),
   prefix: param.string({ pattern: /^[^{]+$/ }),
 } as const;
+const METRICS_PARAMS = { maxDataPoints: param.int({ min: 1 }) };
 
 export type ResolvedOptions = ReturnType<typeof resolveOptions>;
 
@@ -98,14 +95,11 @@ export function resolveOptions(options: BullmqDriverOptions) {
     parseParams(limiter, { max: param.int({ min: 1 }), duration: timer }, { fieldPrefix: 'limiter.' });
   const points =
     typeof metrics === 'object'
-      ? parseParams(metrics, { maxDataPoints: param.int({ min: 1 }) }, { fieldPrefix: 'metrics.' })
-          .maxDataPoints
-      : metrics
-        ? WEEK_OF_MINUTES
-        : undefined;
+      ? parseParams(metrics, METRICS_PARAMS, { fieldPrefix: 'metrics.' }).maxDataPoints
+      : metrics && WEEK_OF_MINUTES;
   return {
     ...parsed,
     limiter: limit as RateLimit | undefined,
-    metrics: points === undefined ? undefined : { maxDataPoints: points },
+    metrics: points ? { maxDataPoints: points } : undefined,
   };
 }

@@ -108,8 +108,8 @@ export interface HeldDelivery extends Delivery {
 type FetchOutcome = { readonly job: Job | undefined } | { readonly error: unknown };
 
 /** First and longest pause between quick empty answers of BullMQ's fetch (see `first`). */
-const QUICK_MISS_PAUSE_MS = 5;
-const QUICK_MISS_PAUSE_MAX_MS = 50;
+const MISS_PAUSE_MS = 5;
+const MISS_PAUSE_MAX_MS = 50;
 /** Never reached: queuekit counts deliveries itself and dead-letters on its own policy. */
 const UNLIMITED_STALLS = 1_000_000_000;
 /** Stack traces kept on a job (BullMQ's `stacktrace`, shown by Bull Board), unless it sets `stackTraceLimit`. */
@@ -267,11 +267,7 @@ export class QueueReceiver {
       // 10, 20, 40, 50 ms...), never the first two.
       if (performance.now() - started >= 5) quickMisses = 0;
       else if (++quickMisses >= 3) {
-        const pause = Math.min(
-          QUICK_MISS_PAUSE_MAX_MS,
-          QUICK_MISS_PAUSE_MS * 2 ** (quickMisses - 3),
-          remaining,
-        );
+        const pause = Math.min(MISS_PAUSE_MAX_MS, MISS_PAUSE_MS * 2 ** (quickMisses - 3), remaining);
         await abortableDelay(pause, options.signal);
       }
     }
@@ -288,18 +284,13 @@ export class QueueReceiver {
    */
   private async fetchMore(count: number): Promise<Job[]> {
     const { keys } = this.worker;
-    const replies = await this.settings.connection
-      .pipeline()
-      .llen(keys.wait as string)
-      .zcard(keys.prioritized as string)
-      .exec();
-    let waiting = 0;
-    for (const [error, value] of replies ?? []) {
-      if (error) throw error;
-      waiting += Number(value) || 0;
-    }
+    const { connection } = this.settings;
+    const [wait, prioritized] = await Promise.all([
+      connection.llen(keys.wait as string),
+      connection.zcard(keys.prioritized as string),
+    ]);
     const results = await Promise.allSettled(
-      Array.from({ length: Math.min(count, waiting) }, () => this.fetchNow()),
+      Array.from({ length: Math.min(count, wait + prioritized) }, () => this.fetchNow()),
     );
     const failure = results.find((result) => result.status === 'rejected');
     if (failure) this.settings.onError(asError(failure.reason));
@@ -464,13 +455,11 @@ export class QueueReceiver {
           settle(() => moveToDelayed(delayMs, false, { ats: Math.max(0, job.attemptsStarted - 1) })),
         // A renewal meeting a kit settlement is the kit's; one meeting the in-place replacement (which the kit
         // does not see) resolves as the replacement does, without a broker call once it started.
+        // The new lock end is the kit's: the call's start plus `ms`.
         extendLock: async (ms) => {
-          const duration = Math.max(1, Math.ceil(ms));
-          const calledAt = Date.now();
-          const renewed = replaced ?? (await job.extendLock(token, duration));
+          const renewed = replaced ?? (await job.extendLock(token, Math.max(1, Math.ceil(ms))));
           if (replaced) return replaced;
           if (!renewed) throw new LockLostError(`Lock lost on extend-lock of job ${id}`);
-          return calledAt + duration;
         },
         progress: (value) => job.updateProgress(value as Parameters<Job['updateProgress']>[0]),
         // BullMQ keeps the job's `keepLogs` newest lines when it sets it, else all (Bull Board's logs tab).
@@ -586,12 +575,8 @@ function replacementFields(job: Job, opts: JobsOptions): Record<string, unknown>
       t: job.timestamp,
     };
   }
-  return {
-    opts: JSON.stringify(encodeOpts(merged)),
-    priority: merged.priority ?? 0,
-    [STARTED_BEFORE_FIELD]: job.attemptsStarted,
-    ats: 0,
-  };
+  const restart = { offset: 0, opts: JSON.stringify(encodeOpts(merged)) };
+  return { ...restartFields(job, restart), priority: merged.priority ?? 0 };
 }
 
 /** The job's stack traces (JSON) with `entry` (a stack, else the error text) appended, the oldest dropped. */

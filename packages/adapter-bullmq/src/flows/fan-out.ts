@@ -25,8 +25,8 @@ const encoder = new TextEncoder();
 /** Most chunks a fan-out record may declare: far above what a flow holds, low enough that a forged count cannot exhaust the heap. */
 export const MAX_FAN_OUT_CHUNKS = 100_000;
 
-/** Between the chunk queue's name and the fan-out id in a record key. */
-const RECORD_INFIX = ':qk:fan:';
+/** A record key after its prefix: `<chunk queue>:qk:fan:<parentId>`, the queue name without `:`. */
+const RECORD_KEY_TAIL = /^[^:]+:qk:fan:(.+)$/s;
 
 /**
  * Fan-out on BullMQ flows. The reduce job is the flow's parent (on the reduce queue, in state
@@ -205,15 +205,9 @@ export class FanOutFlows {
   }
 
   /** The fan-out id of a record key `<prefix>:<chunk queue>:qk:fan:<parentId>`, if `key` is one. */
-  private recordParentId(key: unknown): string | undefined {
-    if (typeof key !== 'string') return undefined;
-    const head = `${this.host.prefix}:`;
-    if (!key.startsWith(head)) return undefined;
-    const rest = key.slice(head.length);
-    const colon = rest.indexOf(':');
-    if (colon <= 0 || !rest.startsWith(RECORD_INFIX, colon)) return undefined;
-    const parentId = rest.slice(colon + RECORD_INFIX.length);
-    return parentId === '' ? undefined : parentId;
+  private recordParentId(key: string): string | undefined {
+    if (!key.startsWith(`${this.host.prefix}:`)) return undefined;
+    return RECORD_KEY_TAIL.exec(key.slice(this.host.prefix.length + 1))?.[1];
   }
 
   async close(): Promise<void> {
