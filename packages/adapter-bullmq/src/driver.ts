@@ -41,7 +41,6 @@ import {
 /** Longest native delay declared; longer ones are split into hops by the core. */
 const MAX_DELAY_MS = 365 * 24 * 60 * 60 * 1000;
 const MAX_BATCH = 1000;
-const DEFAULT_LOCK_MS = 30_000;
 
 /**
  * queuekit driver for BullMQ on Redis: `Queue.add` / `addBulk` to send; BullMQ's manual processing to
@@ -95,9 +94,8 @@ export class BullmqDriver implements Driver {
       classify: (error, operation) => this.classifyError(error, operation),
       scrub: (error) => this.#scrubber.error(error),
     };
-    const report = options.onError ?? (() => undefined);
     this.#onError = (error) =>
-      report(this.#scrubber.error(classifyError(error, 'a background task') ?? error));
+      options.onError?.(this.#scrubber.error(classifyError(error, 'a background task') ?? error));
     const label = base.connectionName ?? `queuekit:${this.prefix}`;
     this.#producer = safeRedis({ ...base, connectionName: `${label}:producer` });
     this.#consumer = safeRedis({ ...base, maxRetriesPerRequest: null, connectionName: `${label}:consumer` });
@@ -179,16 +177,12 @@ export class BullmqDriver implements Driver {
     return queue;
   }
 
-  #receiver(name: string, lockMs = DEFAULT_LOCK_MS): QueueReceiver {
+  #receiver(name: string, lockMs: number): QueueReceiver {
     let receiver = this.#receivers.get(name);
     if (!receiver) {
       const limiter = this.#rateLimits.get(name) ?? this.#options.limiter;
-      const own = { prefix: this.prefix, connection: this.#consumer, onError: this.#onError };
-      receiver = new QueueReceiver(
-        name,
-        { ...this.#options, ...own, limiter, context: this.#context },
-        lockMs,
-      );
+      const own = { prefix: this.prefix, connection: this.#consumer, onError: this.#onError, limiter };
+      receiver = new QueueReceiver(name, { ...this.#options, ...own, context: this.#context }, lockMs);
       this.#receivers.set(name, receiver);
     }
     return receiver;

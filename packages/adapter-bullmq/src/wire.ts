@@ -235,7 +235,7 @@ function bullBackoff(raw: string | undefined): JobsOptions['backoff'] {
   try {
     if (raw) parsed = { ...DEFAULT_BACKOFF, ...(JSON.parse(raw) as BackoffOptions) };
   } catch {
-    parsed = DEFAULT_BACKOFF;
+    // Not JSON: the defaults.
   }
   const jitter = parsed.jitter && parsed.jitter > 0 && parsed.jitter <= 1 ? { jitter: parsed.jitter } : {};
   return { type: parsed.type ?? 'exponential', delay: parsed.delay ?? DEFAULT_BACKOFF.delay, ...jitter };

@@ -15,7 +15,6 @@ import { Job, type RepeatOptions } from 'bullmq';
 import {
   bullJobId,
   DEAD_LETTER_FIELD,
-  type DeadLetterRecord,
   fromBullJob,
   indexKey,
   legacyBullJobId,
@@ -206,19 +205,14 @@ export class BullmqWorkflows implements NativeWorkflows {
       const connection = this.host.connection;
       const indexed = await connection.get(indexKey(target.toKey(''), id));
       for (const bullId of indexed ? [indexed] : new Set([bullJobId(id), legacyBullJobId(id), id])) {
-        const [job, state, [progress, deadLetter, startedBefore]] = await Promise.all([
+        const [job, state, fields] = await Promise.all([
           Job.fromId(target, bullId),
           target.getJobState(bullId),
           connection.hmget(target.toKey(bullId), 'progress', DEAD_LETTER_FIELD, STARTED_BEFORE_FIELD),
         ]);
         if (!job || fromBullJob(job).id !== id) continue;
         const jobState = toJobState(state, job);
-        if (!jobState) continue;
-        return toJobStatus(job, jobState, {
-          hasProgress: progress !== null && progress !== undefined,
-          deadLetter: parseDeadLetterRecord(deadLetter),
-          startedBefore: startedBefore ? Number(startedBefore) : undefined,
-        });
+        if (jobState) return toJobStatus(job, jobState, fields);
       }
       return undefined;
     });
@@ -241,22 +235,15 @@ function toJobState(state: string, job: Job): JobState | undefined {
 /**
  * The job record `getJob` answers from BullMQ's job data: the return value as `result`, `progress` once
  * reported, the attempts counted as the core counts them (`qk-attempt` + deliveries − 1), and queuekit's
- * dead-letter record for failed jobs.
+ * dead-letter record for failed jobs. `fields`: the job hash's `progress`, dead-letter record and count before.
  */
-function toJobStatus(
-  job: Job,
-  state: JobState,
-  fields: {
-    hasProgress: boolean;
-    deadLetter: DeadLetterRecord | undefined;
-    startedBefore: number | undefined;
-  },
-): NativeJobStatus {
+function toJobStatus(job: Job, state: JobState, fields: (string | null)[]): NativeJobStatus {
+  const [progress, deadLetter, startedBefore] = fields;
   const view = fromBullJob(job);
   const baseAttempt = Math.max(1, intOf(view.headers[H.attempt]) ?? 1);
   // A finished job's count was moved aside (see STARTED_BEFORE_FIELD) until BullMQ tools move it back.
   const finished = state === 'completed' || state === 'failed';
-  const before = fields.startedBefore;
+  const before = startedBefore ? Number(startedBefore) : undefined;
   const startedNow =
     finished && job.attemptsStarted === 0 && before !== undefined && before >= 0
       ? before
@@ -266,7 +253,7 @@ function toJobStatus(
   // A copy not started yet (retry-after) reports the attempt that made it; the core numbers its next run.
   const counted = started === 0 && meta?.c === 1 ? Math.max(1, baseAttempt - 1) : baseAttempt - 1 + started;
   const maxAttempts = intOf(view.headers[H.maxAttempts]);
-  const record = fields.deadLetter;
+  const record = parseDeadLetterRecord(deadLetter);
   const error = state === 'failed' ? (record?.error ?? (job.failedReason || undefined)) : undefined;
   const result = state === 'completed' && job.returnvalue !== null ? job.returnvalue : undefined;
   return {
@@ -274,7 +261,7 @@ function toJobStatus(
     state,
     attempts: state === 'failed' ? (record?.attempts ?? counted) : counted,
     ...(maxAttempts === undefined ? {} : { maxAttempts }),
-    ...(fields.hasProgress ? { progress: job.progress } : {}),
+    ...(progress !== null && progress !== undefined ? { progress: job.progress } : {}),
     ...(result === undefined ? {} : { result }),
     ...(error === undefined ? {} : { error }),
     ...(state === 'failed' ? { reason: record?.reason ?? 'failed' } : {}),
