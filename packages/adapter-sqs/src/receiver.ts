@@ -5,10 +5,11 @@ import type { QueueAdmin, QueueInfo } from './admin.js';
 import { classifyError, isQueueMissing } from './errors.js';
 import { fitDeadLetter, fromWire } from './wire.js';
 
-const SYSTEM: sqs.MessageSystemAttributeName[] = [
-  'ApproximateReceiveCount',
+/** The system attributes read (`fromWire`): the group and first receive only matter on FIFO queues. */
+const SYSTEM: sqs.MessageSystemAttributeName[] = ['ApproximateReceiveCount', 'SentTimestamp'];
+const FIFO_SYSTEM: sqs.MessageSystemAttributeName[] = [
+  ...SYSTEM,
   'ApproximateFirstReceiveTimestamp',
-  'SentTimestamp',
   'MessageGroupId',
 ];
 
@@ -40,7 +41,7 @@ export async function receive(ctx: ReceiverContext, info: QueueInfo, options: Re
       ...base,
       MaxNumberOfMessages: max,
       WaitTimeSeconds: wait,
-      MessageSystemAttributeNames: SYSTEM,
+      MessageSystemAttributeNames: info.fifo ? FIFO_SYSTEM : SYSTEM,
     };
     try {
       const out = await ctx.admin.client.send(new sqs.ReceiveMessageCommand(input), { abortSignal: signal });

@@ -5,9 +5,15 @@ import type { DeadLetterInfo, OutgoingMessage, ReceivedMessage } from '@queuekit
 import { cutText, DEAD_LETTER_HEADERS, readMessage } from '@queuekit/core/driver-kit';
 
 /**
- * The driver's attributes (SQS allows 10): `qk-id` (SQS assigns its own MessageId), headers as one JSON object; on
- * FIFO queues `qk-due` (epoch ms) and `qk-key`, the ordering key as sent (the group id may be its hash).
+ * What the driver writes: one String attribute, `qk-meta`, a JSON object (non-ASCII escaped) of the job id
+ * (`id`: SQS assigns its own MessageId), the headers (`headers`) and, when needed, `name` (when the `qk-name`
+ * header does not carry it), `encoding` (`base64`), the ordering key as sent (`key`, the group id may be its
+ * hash) and on FIFO queues the due time (`due`, epoch ms). One attribute for the SDK and the service to encode,
+ * parse and hash, not two to six. Messages written before it carry `qk-id`, `qk-headers` and the others as
+ * attributes of their own: they are read as before ({@link ATTR}).
  */
+const META = 'qk-meta';
+/** The attributes of the earlier layout, still read. */
 const ATTR = {
   id: 'qk-id',
   name: 'qk-name',
@@ -22,10 +28,6 @@ const UNSAFE = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD]/u;
 const escapeUnit = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 /** JSON with every non-ASCII character escaped, so attribute values never hit the service's character rules. */
 const asciiJson = (value: unknown) => JSON.stringify(value).replace(/[\u007f-\uffff]/g, escapeUnit);
-/** Ids, names and keys go verbatim when printable ASCII, else as a JSON string (`"..."` escaped). */
-const asciiSafe = (value: string) =>
-  /^[\x20-\x7e]*$/.test(value) && value[0] !== '"' ? value : asciiJson(value);
-
 function parseJson(text: string | undefined): unknown {
   try {
     return text === undefined ? undefined : (JSON.parse(text) as unknown);
@@ -47,7 +49,7 @@ export function wireSize(body: string, attributes: Record<string, MessageAttribu
   return size;
 }
 
-/** The SendMessageBatch entry `m<index>` of a message and its size; `due` (FIFO delays) adds `qk-due`. */
+/** The SendMessageBatch entry `m<index>` of a message and its size; `due`: a FIFO delay's due time (epoch ms). */
 export function toEntry(index: number, message: OutgoingMessage, fifo: boolean, due?: number) {
   const bytes = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
   const text = isUtf8(bytes) ? bytes.toString() : '';
@@ -55,20 +57,21 @@ export function toEntry(index: number, message: OutgoingMessage, fifo: boolean, 
   // SQS refuses an empty body, and base64 of nothing is empty too: `-` stands for it.
   const body = !base64 ? text : bytes.byteLength ? bytes.toString('base64') : '-';
   const name = message.name || 'default';
-  const attributes: Record<string, MessageAttributeValue> = {};
-  // Every value is ASCII (escaped, or base64), so its length is its size: summed as SQS counts it (wireSize).
-  let size = base64 ? body.length : bytes.byteLength;
-  const add = (key: string, value: string) => {
-    attributes[key] = { DataType: 'String', StringValue: value };
-    size += key.length + 6 + value.length;
+  // Fields left undefined are left out by JSON.stringify. The core's messages carry their name in the
+  // `qk-name` header already.
+  const meta = asciiJson({
+    id: message.id,
+    name: message.headers[ATTR.name] === name ? undefined : name,
+    encoding: base64 ? 'base64' : undefined,
+    key: message.orderingKey,
+    due,
+    headers: message.headers,
+  });
+  const attributes: Record<string, MessageAttributeValue> = {
+    [META]: { DataType: 'String', StringValue: meta },
   };
-  add(ATTR.id, asciiSafe(message.id));
-  // The core's messages carry their name in the `qk-name` header already: one attribute less to hash.
-  if (message.headers[ATTR.name] !== name) add(ATTR.name, asciiSafe(name));
-  add(ATTR.headers, asciiJson(message.headers));
-  if (base64) add(ATTR.encoding, 'base64');
-  if (message.orderingKey !== undefined) add(ATTR.key, asciiSafe(message.orderingKey));
-  if (due !== undefined) add(ATTR.due, String(due));
+  // Every value is ASCII (escaped, or base64), so its length is its size: summed as SQS counts it (wireSize).
+  const size = (base64 ? body.length : bytes.byteLength) + META.length + 6 + meta.length;
   const entry: SendMessageBatchRequestEntry = {
     Id: `m${index}`,
     MessageBody: body,
@@ -99,49 +102,94 @@ export function fifoId(value: string): string {
 /** A received SQS message as the core reads it, and its FIFO due time (epoch ms) if any. */
 export type ReadMessage = { message: ReceivedMessage; due: number | undefined };
 
-/**
- * Read an SQS message: headers from `qk-headers` (strings only, no prototype), or for a foreign message its
- * String attributes (its id: the MessageId). In a dead-letter queue, one SQS moved itself is `max-receive-count`.
- */
-export function fromWire(raw: Message, fifo: boolean, deadLetters: boolean): ReadMessage {
-  const attr = (name: string) => raw.MessageAttributes?.[name]?.StringValue;
-  const ours = attr(ATTR.id) !== undefined;
-  const source = ours ? parseJson(attr(ATTR.headers)) : raw.MessageAttributes;
-  const headers: Record<string, string> = Object.create(null);
+/** What either layout says of a message, before the parts common to both. */
+interface Parts {
+  readonly id: string;
+  readonly name: string | undefined;
+  readonly headers: Record<string, string>;
+  readonly base64: boolean;
+  readonly key: string | undefined;
+  /** The FIFO due time as written (epoch ms), NaN when none. */
+  readonly due: number;
+}
+
+const asString = (value: unknown) => (typeof value === 'string' ? value : undefined);
+
+/** The string values of `source` (through `pick`) in an object without prototype; nothing from a non-object. */
+function strings(source: unknown, pick: (value: unknown) => unknown): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
   if (typeof source === 'object' && source !== null && !Array.isArray(source))
     for (const [key, value] of Object.entries(source)) {
-      const text: unknown = ours ? value : (value as MessageAttributeValue).StringValue;
-      if (typeof text === 'string') headers[key] = text;
+      const string = pick(value);
+      if (typeof string === 'string') out[key] = string;
     }
-  const id = fromAsciiSafe(attr(ATTR.id)) ?? raw.MessageId ?? '';
-  const name = fromAsciiSafe(attr(ATTR.name)) ?? (ours ? headers[ATTR.name] : undefined);
-  const sent = Number(raw.Attributes?.SentTimestamp);
-  const receiveCount = Math.max(1, Number(raw.Attributes?.ApproximateReceiveCount) || 1);
+  return out;
+}
+
+function partsOf(raw: Message): Parts {
+  const attributes = raw.MessageAttributes;
+  const attr = (name: string) => attributes?.[name]?.StringValue;
+  const meta = parseJson(attr(META));
+  if (typeof meta === 'object' && meta !== null && !Array.isArray(meta)) {
+    const fields = meta as Record<string, unknown>;
+    const headers = strings(fields.headers, (value) => value);
+    return {
+      id: asString(fields.id) ?? raw.MessageId ?? '',
+      name: asString(fields.name) ?? headers[ATTR.name],
+      headers,
+      base64: fields.encoding === 'base64',
+      key: asString(fields.key),
+      due: typeof fields.due === 'number' ? fields.due : Number.NaN,
+    };
+  }
+  // The earlier layout (`qk-id` marks it), or a foreign message (a malformed `qk-meta` too): its String
+  // attributes are its headers, its id the MessageId.
+  const ours = attr(ATTR.id) !== undefined;
+  const headers = ours
+    ? strings(parseJson(attr(ATTR.headers)), (value) => value)
+    : strings(attributes, (value) => (value as MessageAttributeValue).StringValue);
+  return {
+    id: fromAsciiSafe(attr(ATTR.id)) ?? raw.MessageId ?? '',
+    name: fromAsciiSafe(attr(ATTR.name)) ?? (ours ? headers[ATTR.name] : undefined),
+    headers,
+    base64: ours && attr(ATTR.encoding) === 'base64',
+    key: fromAsciiSafe(attr(ATTR.key)),
+    due: ours ? Number(attr(ATTR.due)) : Number.NaN,
+  };
+}
+
+/**
+ * Read an SQS message: id and headers (strings only, no prototype) from `qk-meta`, from the earlier layout's
+ * `qk-id` and `qk-headers`, or for a foreign message its String attributes (its id: the MessageId). In a
+ * dead-letter queue, one SQS moved itself is `max-receive-count`.
+ */
+export function fromWire(raw: Message, fifo: boolean, deadLetters: boolean): ReadMessage {
+  const { id, name, headers, base64, key: written, due: dueAt } = partsOf(raw);
+  const system = raw.Attributes;
+  const sent = Number(system?.SentTimestamp);
+  const receiveCount = Math.max(1, Number(system?.ApproximateReceiveCount) || 1);
   // Foreign messages, and ours sent before `qk-key` existed: the group is the key unless it is the job id.
-  const group = raw.Attributes?.MessageGroupId;
-  const key =
-    fromAsciiSafe(attr(ATTR.key)) ??
-    (group?.startsWith(HASHED_ID_PREFIX) || group === id ? undefined : group);
-  const base64 = ours && attr(ATTR.encoding) === 'base64';
+  const group = system?.MessageGroupId;
+  const key = written ?? (group?.startsWith(HASHED_ID_PREFIX) || group === id ? undefined : group);
   const body = raw.Body === '-' && base64 ? '' : (raw.Body ?? '');
   // A due time more than 20 min ahead (the 15 min native maximum plus 5 min of clock skew) was not written
   // by this driver: it is ignored, so a forged attribute cannot park a message for years.
-  const dueAt = ours && fifo ? Number(attr(ATTR.due)) : Number.NaN;
-  const due = dueAt > 0 && dueAt <= Date.now() + 20 * 60_000 ? dueAt : undefined;
+  const due = fifo && dueAt > 0 && dueAt <= Date.now() + 20 * 60_000 ? dueAt : undefined;
   // Less the receive of a FIFO message the driver held back for its due time (one: a due time is at most
   // 20 min ahead and a hold lasts until then).
-  const first = Number(raw.Attributes?.ApproximateFirstReceiveTimestamp);
+  const first = Number(system?.ApproximateFirstReceiveTimestamp);
   const held = due !== undefined && first > 0 && first < due;
-  const message: ReceivedMessage = {
+  // Built in one shape, optional fields added after (no spreads: V8's fast path for the literal).
+  const message: { -readonly [K in keyof ReceivedMessage]: ReceivedMessage[K] } = {
     id,
-    ...(name === undefined ? {} : { name }),
     body: new Uint8Array(Buffer.from(body, base64 ? 'base64' : 'utf8')),
     headers,
     deliveryCount: held ? Math.max(1, receiveCount - 1) : receiveCount,
-    ...(sent > 0 ? { enqueuedAt: new Date(sent) } : {}),
-    ...(fifo && key !== undefined ? { orderingKey: key } : {}),
     raw,
   };
+  if (name !== undefined) message.name = name;
+  if (sent > 0) message.enqueuedAt = new Date(sent);
+  if (fifo && key !== undefined) message.orderingKey = key;
   if (deadLetters) {
     headers[DEAD_LETTER_HEADERS.reason] ??= 'max-receive-count';
     // The attempts made: the receives before this one (a listing's own receive counts too).

@@ -198,6 +198,61 @@ describe('attributes from other producers (issue 13)', () => {
     }
   });
 
+  it('a forged or malformed qk-meta is delivered once and acked like any message: no throw, no park, no prototype', async () => {
+    const standard = uniqueName('forgedmeta');
+    const fifo = `${uniqueName('forgedmeta')}.fifo`;
+    created.push(standard, fifo);
+    const driver = makeDriver();
+    try {
+      const forged = [
+        '{oops', // not JSON: read as a foreign message (its attributes as headers)
+        '[1,2]',
+        'null',
+        '"id"',
+        `{"id":5,"name":["n"],"key":{},"encoding":"hex","due":${Date.now() + 10 * 365 * 86_400_000},` +
+          '"headers":{"a":1,"b":"x","__proto__":{"polluted":"yes"},"qk-attempt":["9"]}}',
+        '{"id":"forged-due","due":"1e15","headers":[1]}',
+        `{"id":"deep","headers":${'['.repeat(50_000)}${']'.repeat(50_000)}}`, // nesting deeper than a stack
+      ];
+      for (const queue of [standard, fifo]) {
+        await driver.stats(queue);
+        const url = (await driver.client.send(new GetQueueUrlCommand({ QueueName: queue }))).QueueUrl;
+        for (const [i, value] of forged.entries())
+          await driver.client.send(
+            new SendMessageCommand({
+              QueueUrl: url,
+              MessageBody: `{"i":${i}}`,
+              MessageAttributes: { 'qk-meta': { DataType: 'String', StringValue: value } },
+              ...(queue === fifo ? { MessageGroupId: `g${i}`, MessageDeduplicationId: `d${i}` } : {}),
+            }),
+          );
+        const got = [];
+        for (let tries = 0; got.length < forged.length && tries < 20; tries++)
+          got.push(...(await driver.receive(queue, { max: 10, waitMs: 2000, lockMs: 10_000, signal })));
+        expect(got.map((d) => JSON.parse(Buffer.from(d.body).toString()).i).sort()).toEqual(
+          forged.map((_, i) => i),
+        );
+        for (const d of got) {
+          expect(d.deliveryCount).toBe(1);
+          expect(typeof d.id).toBe('string');
+          expect(d.id.length).toBeGreaterThan(0);
+          expect(Object.getPrototypeOf(d.headers)).toBe(null);
+          for (const value of Object.values(d.headers)) expect(typeof value).toBe('string');
+          expect(d.name === undefined || typeof d.name === 'string').toBe(true);
+          expect(d.orderingKey === undefined || typeof d.orderingKey === 'string').toBe(true);
+        }
+        const [wrongTypes] = got.filter((d) => JSON.parse(Buffer.from(d.body).toString()).i === 4);
+        expect({ ...wrongTypes?.headers }).toEqual({ b: 'x' });
+        expect(wrongTypes?.name).toBeUndefined();
+        expect(got.find((d) => d.id === 'forged-due')).toBeDefined();
+        for (const d of got) await d.ack();
+        expect(await driver.receive(queue, { max: 10, waitMs: 0, lockMs: 5000, signal })).toEqual([]);
+      }
+    } finally {
+      await driver.close();
+    }
+  });
+
   it('a dead letter with a forged qk-attempt or qk-dead-letter record is listed with a positive attempt count', async () => {
     const queue = uniqueName('forgeddl');
     created.push(queue);
