@@ -7,7 +7,15 @@ import {
   PayloadTooLargeError,
   type ReceivedMessage,
 } from '@queuekit/core';
-import { Batcher, chunk, cutText, DEAD_LETTER_HEADERS } from '@queuekit/core/driver-kit';
+import {
+  Batcher,
+  chunk,
+  cutText,
+  DEAD_LETTER_HEADERS,
+  PACKED_HEADERS,
+  packCoreHeaders,
+  unpackCoreHeaders,
+} from '@queuekit/core/driver-kit';
 import { call } from './errors.js';
 import { BUNDLE_THRESHOLD, CALL, LARGE_PUBLISH_CALL } from './options.js';
 
@@ -76,8 +84,9 @@ export function deliverAtOf(attributes: Readonly<Attributes>, now: number): numb
 /** Headers of a received message: its attributes without this driver's own, in an object without prototype. */
 function headersOf(attributes: Readonly<Attributes>): Record<string, string> {
   const out: Attributes = Object.create(null) as Attributes;
-  for (const [key, value] of Object.entries(attributes)) {
-    if (!OWN_KEYS.has(key) && !key.startsWith(NATIVE_DEAD_LETTER_PREFIX)) out[key] = value;
+  for (const key of Object.keys(attributes)) {
+    if (!OWN_KEYS.has(key) && !key.startsWith(NATIVE_DEAD_LETTER_PREFIX))
+      out[key] = attributes[key] as string;
   }
   return out;
 }
@@ -111,27 +120,35 @@ function checkAttribute(key: string, value: string, lower = key.toLowerCase()): 
 }
 
 /**
- * Map a core message to a Pub/Sub message; checks every limit before any network call. The job name
- * travels in `qkd-name` only when the core's `qk-name` header does not already say it.
+ * Map a core message to a Pub/Sub message; checks every limit before any network call. The core's headers
+ * (`qk-*`, `content-type`) travel packed in one `qk-packed` JSON attribute, which protobuf encodes and the
+ * broker stores as one map entry instead of five; when the packed value would pass Pub/Sub's 1024-byte limit
+ * (a long job name or backoff), they travel apart as before. The job name travels in `qkd-name` only when the
+ * core's `qk-name` header does not already say it.
  */
 export function toPubsubMessage(message: OutgoingMessage, now = Date.now()): PubsubMessage {
   const { id, name, body, headers, orderingKey } = message;
-  const attributes: Attributes = {};
+  for (const key of Object.keys(headers)) {
+    const lower = key.toLowerCase();
+    if (RESERVED_LOWER.has(lower))
+      throw new ConfigError(`headers.${key}`, 'this attribute name is reserved by the Pub/Sub driver');
+    checkAttribute(key, headers[key] as string, lower);
+  }
+  let attributes: Attributes = packCoreHeaders(headers);
+  const packed = attributes[PACKED_HEADERS];
+  if (packed === undefined || (packed.length > 341 && Buffer.byteLength(packed) > MAX_ATTRIBUTE_VALUE_BYTES))
+    attributes = { ...headers };
   let count = 0;
   let bound = body.byteLength + (orderingKey === undefined ? 0 : orderingKey.length * 3);
+  for (const key in attributes) {
+    count++;
+    bound += (key.length + (attributes[key] as string).length) * 3;
+  }
   const add = (key: string, value: string) => {
     attributes[key] = value;
     count++;
     bound += (key.length + value.length) * 3;
   };
-  for (const key of Object.keys(headers)) {
-    const value = headers[key] as string;
-    const lower = key.toLowerCase();
-    if (RESERVED_LOWER.has(lower))
-      throw new ConfigError(`headers.${key}`, 'this attribute name is reserved by the Pub/Sub driver');
-    checkAttribute(key, value, lower);
-    add(key, value);
-  }
   // The driver's own attributes come last (the core refuses them in headers).
   checkAttribute(A.id, id);
   add(A.id, id);
@@ -195,7 +212,8 @@ export function received(pulled: PulledMessage): Omit<ReceivedMessage, 'delivery
       data instanceof Uint8Array
         ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
         : Buffer.from(data ?? '', 'base64'),
-    headers: headersOf(attributes),
+    // Packed or apart (messages sent before packing, or by other producers), the headers read the same.
+    headers: headersOf(unpackCoreHeaders(attributes)),
     ...(time?.seconds
       ? { enqueuedAt: new Date(Number(time.seconds) * 1000 + Math.floor((time.nanos ?? 0) / 1e6)) }
       : {}),
