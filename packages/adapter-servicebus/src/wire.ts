@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DeadLetterOptions, ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { DeadLetteredMessage, DeadLetterInfo, OutgoingMessage, ReceivedMessage } from '@queuekit/core';
-import { cutText } from '@queuekit/core/driver-kit';
+import { cutText, PACKED_HEADERS, packCoreHeaders, unpackCoreHeaders } from '@queuekit/core/driver-kit';
 
 const ID = 'x-queuekit-id';
 /** The attempts counted by the core, and the time (epoch ms) of dead-lettering, on a dead letter. */
@@ -40,15 +40,14 @@ export function deadLetterProperties(
 }
 
 /**
- * `content-type` travels as the message's `contentType` only (read back as that header): once more in the
- * application properties it cost every message its bytes in each encoding and decoding on the way.
+ * `content-type` travels as the message's `contentType` only (read back as that header); the core's other headers
+ * (`qk-*`) as one JSON application property, `qk-packed` (README, "Wire layout"): rhea encodes, and the SDK and
+ * the broker parse, each application property apart, and the core writes four or more on every message.
  */
 export function toServiceBusMessage(message: OutgoingMessage): ServiceBusMessage {
-  const { headers } = message;
-  const applicationProperties: Record<string, string> = {};
-  for (const key in headers) if (key !== 'content-type') applicationProperties[key] = headers[key] as string;
+  const { 'content-type': contentType, ...rest } = message.headers;
+  const applicationProperties = packCoreHeaders(rest);
   applicationProperties[ID] = message.id;
-  const contentType = headers['content-type'];
   return {
     body: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
     messageId: message.dedup ? message.id : randomUUID(),
@@ -99,12 +98,15 @@ const SAFE_VIEW: PropertyDescriptorMap = {
 /** The queuekit view of a received message. */
 export function toReceivedMessage(message: ServiceBusReceivedMessage): ReceivedMessage {
   const props = message.applicationProperties ?? {};
-  const headers: Record<string, string> = {};
+  let headers: Record<string, string> = {};
   for (const key in props) {
     const value = props[key];
     if (OWN.has(key) || value === undefined || value === null) continue;
     headers[key] = value instanceof Date ? value.toISOString() : String(value);
   }
+  // Sent before the packed layout (or by another producer): no `qk-packed`, the headers as they are. A forged
+  // entry stays a `qk-packed` header, which the core ignores.
+  if (PACKED_HEADERS in headers) headers = unpackCoreHeaders(headers);
   if (headers['content-type'] === undefined && message.contentType)
     headers['content-type'] = message.contentType;
   if (!Object.hasOwn(message, 'toJSON')) Object.defineProperties(message, SAFE_VIEW);
