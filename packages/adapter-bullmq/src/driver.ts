@@ -195,13 +195,12 @@ export class BullmqDriver implements Driver {
         // A copy of a delivery held here (the core's retry-after, re-park or delay hop, sent before it acks
         // the original) replaces that job in place, once (see `HeldDelivery.replaceWith`).
         const held = message.dedup ? undefined : this.#copied(queue, message);
-        if (!held) {
-          rest.push(message);
-          continue;
+        if (!held) rest.push(message);
+        else {
+          this.#byToken.delete(held.deliveryToken);
+          const { opts } = toBullJob(message, this.#options, { jobId: held.raw.id, copy: true });
+          await held.replaceWith(opts, message.delayMs ?? 0);
         }
-        this.#byToken.delete(held.deliveryToken);
-        const { opts } = toBullJob(message, this.#options, { jobId: held.raw.id, copy: true });
-        await held.replaceWith(opts, message.delayMs ?? 0);
       }
       if (rest.length > 0) await this.#addMessages(queue, rest);
     });

@@ -87,10 +87,9 @@ export class FetchWorker extends Worker {
 
 /** Settings of one {@link QueueReceiver}: the driver's options, its consumer connection and error handling. */
 export interface ReceiverSettings
-  extends Pick<ResolvedOptions, 'stalledIntervalMs' | 'workerName' | 'metrics'> {
+  extends Pick<ResolvedOptions, 'stalledIntervalMs' | 'workerName' | 'metrics' | 'limiter'> {
   readonly prefix: string;
   readonly connection: Redis;
-  readonly limiter: RateLimit | undefined;
   readonly onError: (error: Error) => void;
   /** The driver's error mapping and scrubbing, for its deliveries. */
   readonly context: ClassifyContext;
@@ -210,8 +209,7 @@ export class QueueReceiver {
   }
 
   private nextToken(): string {
-    this.tokenSeq += 1;
-    return `${this.worker.id}:${this.tokenSeq}`;
+    return `${this.worker.id}:${++this.tokenSeq}`;
   }
 
   /**
@@ -410,7 +408,7 @@ export class QueueReceiver {
     const moveToDelayed = (delayMs: number, attempt: boolean, fieldsToUpdate?: Record<string, unknown>) =>
       backend.moveToDelayed(id, Date.now(), Math.max(0, Math.ceil(delayMs)), token, {
         skipAttempt: !attempt,
-        ...(fieldsToUpdate ? { fieldsToUpdate } : {}),
+        fieldsToUpdate,
       });
     const held = {
       busy: () => busy !== undefined,
