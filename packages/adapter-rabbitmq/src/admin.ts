@@ -67,6 +67,22 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     return this.refused;
   }
 
+  /**
+   * The refusal of the next connection attempt to end (see `refusal`), or undefined: once an attempt connects or
+   * fails, or after `waitMs` if none ends sooner.
+   */
+  firstAttempt(waitMs: number): Promise<AuthenticationError | undefined> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.off('connected', done).off('connect-failed', done);
+        resolve(this.refused);
+      };
+      const timer = setTimeout(done, waitMs);
+      this.on('connected', done).on('connect-failed', done);
+    });
+  }
+
   /** Number of connections opened so far; changes on every reconnect. */
   get generation(): number {
     return this.#generation;

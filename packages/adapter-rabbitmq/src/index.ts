@@ -3,8 +3,7 @@
  *
  * @packageDocumentation
  */
-import type { AuthenticationError, DriverFactoryOptions } from '@queuekit/core';
-import type { ConnectionManager } from './admin.js';
+import type { DriverFactoryOptions } from '@queuekit/core';
 import { RabbitMqDriver } from './driver.js';
 
 export type { ConnectionEvents, ConnectionManager } from './admin.js';
@@ -31,22 +30,10 @@ const FIRST_ATTEMPT_WAIT_MS = 1_000;
 export async function createDriver(options: DriverFactoryOptions): Promise<RabbitMqDriver> {
   const driver = new RabbitMqDriver({ url: options.url });
   driver.connect().catch(() => undefined);
-  const refused = await firstAttempt(driver.connection);
+  const refused = await driver.connection.firstAttempt(FIRST_ATTEMPT_WAIT_MS);
   if (refused) {
     await driver.close();
     throw refused;
   }
   return driver;
-}
-
-function firstAttempt(connection: ConnectionManager): Promise<AuthenticationError | undefined> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      connection.off('connected', done).off('connect-failed', done);
-      resolve(connection.refusal);
-    };
-    const timer = setTimeout(done, FIRST_ATTEMPT_WAIT_MS);
-    connection.on('connected', done).on('connect-failed', done);
-  });
 }
