@@ -25,7 +25,12 @@ const DEAD_LETTERED_AT = 'x-qk-dead-lettered-at';
 const DELIVERY_COUNT = 'x-qk-delivery-count';
 /** Longest error text kept in a header (AMQP header tables are small). */
 const MAX_ERROR_CHARS = 4_000;
-const { deadLetterReason: REASON, deadLetterError: ERROR, contentType: CONTENT_TYPE } = CORE_HEADERS;
+const {
+  deadLetterReason: REASON,
+  deadLetterError: ERROR,
+  contentType: CONTENT_TYPE,
+  name: NAME,
+} = CORE_HEADERS;
 /** The broker's bookkeeping (`x-death`, `x-*-death-*`, `x-delivery-count`) and the driver's own (`x-qk-*`). */
 const BOOKKEEPING = /^x-(qk-|death|first-death|last-death|delivery-count$)/;
 const DEATH_FIELDS = ['exchange', 'queue', 'reason'];
@@ -52,19 +57,34 @@ function isReserved(name: string): boolean {
   return RESERVED.has(lower) || lower.startsWith('x-qk-');
 }
 
-/** AMQP publish options of an outgoing message: persistent; id, name, priority and content type as properties. */
+/** The `app-id` of a message whose `qk-name` header was left out because it equals its `type` (the name). */
+const NAMED_BY_TYPE = 'queuekit';
+
+/**
+ * AMQP publish options of an outgoing message: persistent; id, name, priority and content type as properties.
+ * `qk-name` is left out of the headers table when it equals the name (`type`); `app-id` then says so, and reading
+ * puts it back. (RabbitMQ and amqplib encode, parse and store each table entry apart; properties cost less.)
+ */
 export function publishOptions(message: OutgoingMessage): Options.Publish {
   const given = message.headers;
+  const name = message.name;
   const headers: Record<string, string> = {};
-  for (const key in given) if (key !== CONTENT_TYPE && !isReserved(key)) headers[key] = given[key]!;
+  let inType = false;
+  for (const key in given) {
+    if (key === CONTENT_TYPE || isReserved(key)) continue;
+    const value = given[key]!;
+    if (key === NAME && value === name && name !== '') inType = true;
+    else headers[key] = value;
+  }
   const timestamp = Math.floor(Date.now() / 1000);
   const options: Options.Publish = {
     persistent: true,
     messageId: message.id,
-    type: message.name,
+    type: name,
     timestamp,
     headers,
   };
+  if (inType) options.appId = NAMED_BY_TYPE;
   // `content-type` travels as the AMQP property only (read back into the headers on receive).
   const contentType = given[CONTENT_TYPE];
   if (contentType !== undefined) options.contentType = contentType;
@@ -95,7 +115,10 @@ function header(headers: Record<string, unknown>, key: string): string | undefin
   }
 }
 
-/** The message's headers as the core sees them: string values, bookkeeping and dead-letter headers removed. */
+/**
+ * The message's headers as the core sees them: string values, bookkeeping and dead-letter headers removed, and
+ * `qk-name` back from `type` where the publisher left it out (`app-id` says so).
+ */
 function coreHeaders(message: Message): Record<string, string> {
   const out: Record<string, string> = {};
   const headers = headersOf(message);
@@ -104,8 +127,10 @@ function coreHeaders(message: Message): Record<string, string> {
     const value = header(headers, key);
     if (value !== undefined) out[key] = value;
   }
-  const contentType = message.properties.contentType as unknown;
+  const { contentType, type, appId } = message.properties as MessageProperties & Record<string, unknown>;
   if (out[CONTENT_TYPE] === undefined && typeof contentType === 'string') out[CONTENT_TYPE] = contentType;
+  if (appId === NAMED_BY_TYPE && out[NAME] === undefined && typeof type === 'string' && type !== '')
+    out[NAME] = type;
   return out;
 }
 
@@ -150,6 +175,7 @@ const COPIED = [
   'contentEncoding',
   'priority',
   'correlationId',
+  'appId',
 ];
 
 /** A persistent copy of `message` to `queue`: same properties, the headers `keep` accepts, then `extra`. */
