@@ -86,6 +86,11 @@ export function tracing(): boolean {
   return loaded !== undefined;
 }
 
+/** Whether a job's CONSUMER span would be more than a no-op: the API is loaded and something is registered. */
+export function traced(): boolean {
+  return loaded !== undefined && !untraced(loaded);
+}
+
 /** A PRODUCER span around a send; the trace context is injected into `headers`. */
 export function startSendSpan(
   queue: string,
