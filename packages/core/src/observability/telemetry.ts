@@ -98,7 +98,8 @@ export function startSendSpan(
   headers: Record<string, string>,
 ): Span | undefined {
   const api = loaded;
-  if (!api) return undefined;
+  // Nothing registered: the span would not record and there is nothing to inject (no span per message).
+  if (!api || untraced(api)) return undefined;
   const span = api.trace.getTracer(TRACER).startSpan(`send ${queue}`, {
     kind: api.SpanKind.PRODUCER,
     attributes: {
