@@ -43,8 +43,9 @@ export function isCoreHeader(key: string): boolean {
 /** User-visible headers: everything but the core's own, in an object without prototype (`__proto__` is a plain key). */
 export function userHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
   const out = Object.create(null) as Record<string, string>;
-  for (const key of Object.keys(headers)) {
-    if (!isCoreHeader(key)) out[key] = headers[key] as string;
+  // Own enumerable keys, as Object.keys gives them, without allocating its array (this runs once per job).
+  for (const key in headers) {
+    if (Object.hasOwn(headers, key) && !isCoreHeader(key)) out[key] = headers[key] as string;
   }
   return out;
 }

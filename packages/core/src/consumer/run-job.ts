@@ -5,7 +5,7 @@ import { asError } from '../observability/report.js';
 import { type StandardSchemaV1, validateWith } from '../schema.js';
 import { type AttemptInfo, attemptInfo } from '../semantics/attempts.js';
 import { admit } from '../semantics/outcome.js';
-import { tracing, withProcessSpan } from '../observability/telemetry.js';
+import { traced, withProcessSpan } from '../observability/telemetry.js';
 import { type SafeTimer, safeTimeout } from '../timers.js';
 import type { Handler, Job } from '../types.js';
 import { completeWithFollowUps } from '../workflows/chains.js';
@@ -135,8 +135,9 @@ export class JobRunner<T> {
     const deadline = this.timeoutMs === undefined ? undefined : jobDeadline(job, held, this.timeoutMs);
     held.inHandler = true;
     try {
-      // Without OpenTelemetry loaded there is no span to open: the handler runs straight away.
-      result = tracing()
+      // Without OpenTelemetry loaded, or with nothing registered behind it, there is no span to open: the
+      // handler runs straight away (no closure, no async wrapper per job).
+      result = traced()
         ? await withProcessSpan(ctx.name, this.provider, job, delivery.headers, () =>
             this.call(job, handlerCtx, deadline),
           )

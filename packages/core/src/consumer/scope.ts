@@ -34,9 +34,17 @@ export function recording<T>(scope: ConsumerScope<T>): boolean {
   return !scope.nativeJobs && scope.ctx.tracker !== undefined;
 }
 
-/** Record a state change in the job records; a store failure is reported, never fatal to the job. */
+/** A job record's write failed: reported as the queue's error. */
+function recordFailed<T>(ctx: ConsumerScope<T>['ctx'], error: unknown): void {
+  report(ctx, { type: 'error', error });
+}
+
+/**
+ * Record a state change in the job records; a store failure is reported, never fatal to the job. Resolves
+ * once written (or reported). Through `JobTracker.record`: no promise or closure of its own per update.
+ */
 export function recordJob<T>(scope: ConsumerScope<T>, id: string, patch: RecordPatch): Promise<void> {
   const tracker = scope.ctx.tracker;
   if (scope.nativeJobs || !tracker) return DONE;
-  return tracker.update(id, patch).catch((error) => report(scope.ctx, { type: 'error', error }));
+  return tracker.record(id, patch, recordFailed, scope.ctx);
 }

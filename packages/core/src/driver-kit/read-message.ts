@@ -45,15 +45,17 @@ export function readMessage(
   const runAt = validDate(intHeader(message.headers, H.notBefore, 0));
   const enqueuedAt =
     validDate(intHeader(message.headers, H.enqueuedAt, 0)) ?? validDate(message.enqueuedAt?.getTime());
-  return {
+  // Built by assignment: a literal with conditional spreads after its fields takes V8's slow path.
+  const view: { -readonly [K in keyof MessageView]: MessageView[K] } = {
     id: message.id,
     name: message.name ?? message.headers[H.name] ?? 'default',
     attempt,
     priority,
     headers: userHeaders(message.headers),
-    ...(runAt ? { runAt } : {}),
-    ...(enqueuedAt ? { enqueuedAt } : {}),
   };
+  if (runAt) view.runAt = runAt;
+  if (enqueuedAt) view.enqueuedAt = enqueuedAt;
+  return view;
 }
 
 function validDate(ms: number | undefined): Date | undefined {

@@ -106,7 +106,9 @@ export class MemoryDriver implements Driver {
         );
     }
     // A copy takes the place of the delivery it copies (one message, one id), as BullMQ's adapter does.
-    for (const { copyOf, ...message } of messages) {
+    // The broker reads a message's fields and keeps none of its objects: no copy without `copyOf`.
+    for (const message of messages) {
+      const { copyOf } = message;
       if (copyOf) this.broker.replace(queue, message, copyOf);
       else this.broker.enqueue(queue, message);
     }

@@ -86,6 +86,11 @@ export function tracing(): boolean {
   return loaded !== undefined;
 }
 
+/** Whether a job's CONSUMER span would be more than a no-op: the API is loaded and something is registered. */
+export function traced(): boolean {
+  return loaded !== undefined && !untraced(loaded);
+}
+
 /** A PRODUCER span around a send; the trace context is injected into `headers`. */
 export function startSendSpan(
   queue: string,
@@ -93,7 +98,8 @@ export function startSendSpan(
   headers: Record<string, string>,
 ): Span | undefined {
   const api = loaded;
-  if (!api) return undefined;
+  // Nothing registered: the span would not record and there is nothing to inject (no span per message).
+  if (!api || untraced(api)) return undefined;
   const span = api.trace.getTracer(TRACER).startSpan(`send ${queue}`, {
     kind: api.SpanKind.PRODUCER,
     attributes: {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { encodeWith } from '../codec.js';
 import { MAX_DURATION_MS, validateHeaders, validateSendOptions } from '../config.js';
 import type { QueueContext } from '../context.js';
@@ -11,6 +10,7 @@ import { hopLimit } from '../semantics/delay.js';
 import { PriorityBands } from '../semantics/priority.js';
 import { startSendSpan } from '../observability/telemetry.js';
 import type { BatchEntry, SendOptions } from '../types.js';
+import { newJobId } from './job-id.js';
 import { forgetRecords, recordSent } from './records.js';
 
 /** A message ready for the driver, the physical queue it goes to, and its send span (OpenTelemetry). */
@@ -101,7 +101,7 @@ function buildMessage<T>(
   const span = startSendSpan(ctx.name, driver.provider, headers);
 
   const message: { -readonly [K in keyof OutgoingMessage]: OutgoingMessage[K] } = {
-    id: options.jobId ?? randomUUID(),
+    id: options.jobId ?? newJobId(),
     name,
     body,
     headers,

@@ -18,49 +18,63 @@ export async function recordSent<T, P extends PreparedMessage>(
   const tracker = ctx.tracker;
   if (!tracker || driver.workflows?.jobs) return undefined;
   const createdAt = Date.now();
-  const writes: Promise<void>[] = [];
+  // Failed writes by job id. One promise per flush, not per job: the records of one call share a flush.
+  const failed = new Map<string, unknown>();
+  const writes: Promise<unknown>[] = [];
+  let last: Promise<unknown> | undefined;
   for (const { message } of prepared) {
     // A deduplicated id may already have a record (even a finished one): keep it.
     if (message.dedup)
       writes.push(
         tracker
           .get(message.id)
-          .then((existing) => (existing ? undefined : record(tracker, ctx.name, message, createdAt))),
+          .then((existing) => (existing ? undefined : record(tracker, ctx.name, message, createdAt, failed)))
+          .catch((error: unknown) => noteFailure(failed, error, message.id)),
       );
-    else writes.push(record(tracker, ctx.name, message, createdAt));
+    else {
+      const written = record(tracker, ctx.name, message, createdAt, failed);
+      if (written !== last) writes.push(written);
+      last = written;
+    }
   }
   // Written now, as one batch, rather than at the end of the turn: the send waits for it.
   tracker.flush();
-  try {
-    await Promise.all(writes);
-    return undefined;
-  } catch {
-    // Some write failed (rare): which ones, each with its own error.
-    const failures = new Map<P, unknown>();
-    const settled = await Promise.allSettled(writes);
-    settled.forEach((outcome, i) => {
-      if (outcome.status === 'rejected') failures.set(prepared[i] as P, outcome.reason);
-    });
-    return failures;
-  }
+  await Promise.all(writes);
+  if (failed.size === 0) return undefined;
+  // Some write failed (rare): which ones, each with its own error.
+  const failures = new Map<P, unknown>();
+  for (const p of prepared) if (failed.has(p.message.id)) failures.set(p, failed.get(p.message.id));
+  return failures;
 }
 
-/** The record of a message sent now. */
+/** The first failure of job `id`'s record. */
+function noteFailure(failed: Map<string, unknown>, error: unknown, id: string): void {
+  if (!failed.has(id)) failed.set(id, error);
+}
+
+/** The record of a message sent now; a failure goes to `failed` (the promise never rejects). */
 function record(
   tracker: JobTracker,
   queue: string,
   message: OutgoingMessage,
   createdAt: number,
+  failed: Map<string, unknown>,
 ): Promise<void> {
-  return tracker.update(message.id, {
-    id: message.id,
-    queue,
-    name: message.name,
-    state: message.headers[H.notBefore] ? 'delayed' : 'waiting',
-    attempts: 0,
-    maxAttempts: Number(message.headers[H.maxAttempts]),
-    createdAt,
-  });
+  const { id } = message;
+  return tracker.record(
+    id,
+    {
+      id,
+      queue,
+      name: message.name,
+      state: message.headers[H.notBefore] ? 'delayed' : 'waiting',
+      attempts: 0,
+      maxAttempts: Number(message.headers[H.maxAttempts]),
+      createdAt,
+    },
+    noteFailure,
+    failed,
+  );
 }
 
 /** Records written for messages that were then not sent say nothing true: drop them (never a deduplicated id's). */

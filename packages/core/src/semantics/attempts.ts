@@ -28,13 +28,14 @@ export function attemptInfo(delivery: Delivery, defaultMaxAttempts = DEFAULT_MAX
   const count = delivery.deliveryCount;
   const redeliveries = Number.isSafeInteger(count) && count > 1 ? count - 1 : 0;
   const notBefore = notBeforeHeader(delivery.headers);
-  return {
+  const info: { -readonly [K in keyof AttemptInfo]: AttemptInfo[K] } = {
     attempt: attemptHeader(delivery.headers) + redeliveries,
     maxAttempts: maxAttemptsHeader(delivery.headers, defaultMaxAttempts),
     notBefore: notBefore ?? 0,
     backoff: backoffHeader(delivery.headers),
-    ...(notBefore === undefined
-      ? { invalid: `${H.notBefore} lies more than ${HEADER_BOUNDS.maxDelayMs} ms ahead` }
-      : {}),
   };
+  // By assignment: a conditional spread after the fields takes V8's slow path (this runs once per job).
+  if (notBefore === undefined)
+    info.invalid = `${H.notBefore} lies more than ${HEADER_BOUNDS.maxDelayMs} ms ahead`;
+  return info;
 }

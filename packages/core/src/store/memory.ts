@@ -99,14 +99,18 @@ export class MemoryStore implements Store {
     return this.entries.size;
   }
 
-  /** `previous`: the live entry of `key` when the caller has looked it up already (saves a lookup). */
+  /**
+   * `previous`: the live entry of `key` when the caller has looked it up already (saves a lookup), `null`
+   * when it looked and found none (a new key: the lookup is not made twice).
+   */
   private write(
     key: string,
     value: unknown,
     expiresAt: number,
     now = Date.now(),
-    previous = this.entries.get(key),
+    looked: Entry | null | undefined = undefined,
   ): Entry {
+    const previous = looked === undefined ? this.entries.get(key) : (looked ?? undefined);
     const entry: Entry = previous ?? { key, value, expiresAt, scheduledAt: 0, mark: 0 };
     entry.value = value;
     entry.expiresAt = expiresAt;
@@ -255,7 +259,7 @@ export class MemoryStore implements Store {
     if (typeof current === 'object' && current !== null && !Array.isArray(current))
       value = assign(current as Record<string, unknown>, patch, owned);
     else value = owned && Object.getPrototypeOf(patch) === Object.prototype ? patch : assign({}, patch);
-    this.mark(this.write(key, value, expiresAt, now, entry), options.evictable);
+    this.mark(this.write(key, value, expiresAt, now, entry ?? null), options.evictable);
   }
 
   async increment(key: string, by = 1, options: StoreTtlOptions = {}): Promise<number> {

@@ -31,6 +31,16 @@ interface Pending extends StoreMerge {
   options: StoreTtlOptions;
   /** What this job's updates of the flush answer (made by the first one, shared by the others). */
   written: Promise<void> | undefined;
+  /** Told when this write fails: the first {@link JobTracker.record} of the flush, then a list of the others. */
+  onError: Listener['onError'] | undefined;
+  context: unknown;
+  others: Listener[] | undefined;
+}
+
+/** Who a {@link JobTracker.record} tells of its write's failure: `onError(context, error, id)`. */
+interface Listener {
+  readonly onError: (context: never, error: unknown, id: string) => void;
+  readonly context: unknown;
 }
 
 /** What the tracker keeps of a live job: its store key, and its write in the flush being buffered. */
@@ -80,6 +90,13 @@ function failed(round: Round, job: Pending, error: unknown): void {
   round.failures.set(job.id, error);
   // Its callers hear of it; an update nobody awaits is no unhandled rejection.
   job.written?.catch(ignore);
+  if (job.onError !== undefined) tell(job.onError, job.context, error, job.id);
+  if (job.others !== undefined)
+    for (const { onError, context } of job.others) tell(onError, context, error, job.id);
+}
+
+function tell(onError: Listener['onError'], context: unknown, error: unknown, id: string): void {
+  (onError as (context: unknown, error: unknown, id: string) => void)(context, error, id);
 }
 
 /** The promise of job `id`'s updates in `round`. */
@@ -150,6 +167,38 @@ export class JobTracker {
    * each call, and leave it alone after.
    */
   update(id: string, patch: Readonly<RecordPatch>): Promise<void> {
+    const pending = this.buffer(id, patch);
+    if (!('slot' in pending)) return Promise.reject(pending.error);
+    pending.written ??= outcome(this.round as Round, id);
+    return pending.written;
+  }
+
+  /**
+   * {@link update} for a caller that only needs to hear of a failure: `onError(context, error, id)` is called
+   * when this write fails (before the promise resolves), and the promise, one per flush rather than one
+   * per update, resolves once the write is done and never rejects. The consumer's updates take this path.
+   */
+  record<C>(
+    id: string,
+    patch: Readonly<RecordPatch>,
+    onError: (context: C, error: unknown, id: string) => void,
+    context: C,
+  ): Promise<void> {
+    const pending = this.buffer(id, patch);
+    if (!('slot' in pending))
+      return Promise.reject(pending.error).catch((error) => onError(context, error, id));
+    if (pending.onError === undefined) {
+      pending.onError = onError;
+      pending.context = context;
+    } else {
+      pending.others ??= [];
+      pending.others.push({ onError, context });
+    }
+    return (this.round as Round).done;
+  }
+
+  /** Buffer `patch` into the job's write of the flush (see {@link update}), or the error of copying it. */
+  private buffer(id: string, patch: Readonly<RecordPatch>): Pending | { error: unknown } {
     // Objects are copied now: a result or progress the caller changes before the flush is recorded as given.
     // One that cannot be copied fails this update alone (a rejection, never a throw), and none of its fields.
     let copies: Record<string, unknown> | undefined;
@@ -161,7 +210,7 @@ export class JobTracker {
         copies[field] = structuredClone(value);
       }
     } catch (error) {
-      return Promise.reject(error);
+      return { error };
     }
     let round = this.round;
     if (round === undefined) {
@@ -187,6 +236,9 @@ export class JobTracker {
         options: this.options.none,
         owned: true,
         written: undefined,
+        onError: undefined,
+        context: undefined,
+        others: undefined,
       };
       slot.pending = pending;
       round.writes.push(pending);
@@ -205,8 +257,7 @@ export class JobTracker {
       pending.options = finished ? this.options.done : this.options.live;
       if (finished) this.slots.delete(id);
     }
-    pending.written ??= outcome(round, id);
-    return pending.written;
+    return pending;
   }
 
   /** Start writing what is buffered now instead of at the end of the turn (after the flush being written). */
