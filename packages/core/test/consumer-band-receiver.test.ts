@@ -3,6 +3,7 @@ import {
   createMemoryDriver,
   createQueue,
   type Delivery,
+  LockLostError,
   type Queue,
   type ReceiveOptions,
 } from '../src/index.js';
@@ -171,6 +172,57 @@ describe('receiving across priority bands', () => {
       { p: 7, attempt: 1 },
     ]);
     expect(lost).toEqual([]);
+  });
+
+  it('never starts a kept job whose lock renewal failed: the broker redelivers it, as attempt 2', async () => {
+    const { driver, calls } = banded();
+    const name = `bands-kept-lost-${Date.now()}`;
+    const receive = driver.receive.bind(driver);
+    const refused: string[] = [];
+    // The band-7 job's first delivery loses its lock while kept: every renewal of it is refused.
+    driver.receive = async (queue, options) =>
+      (await receive(queue, options)).map((delivery) =>
+        queue === `${name}-p7` && delivery.deliveryCount === 1
+          ? new Proxy(delivery, {
+              get(target, key) {
+                if (key === 'extendLock')
+                  return async () => {
+                    refused.push(target.id);
+                    throw new LockLostError('taken by another consumer');
+                  };
+                const value: unknown = Reflect.get(target, key, target);
+                return typeof value === 'function' ? value.bind(target) : value;
+              },
+            })
+          : delivery,
+      );
+    const queue = createQueue<{ p: number }>({ name, driver, ownsDriver: true, results: false });
+    queues.push(queue as Queue<unknown>);
+    const runs: { p: number; attempt: number }[] = [];
+    let release: (() => void) | undefined;
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    queue.process(
+      async (job) => {
+        runs.push({ p: job.data.p, attempt: job.attempt });
+        if (job.data.p === 3) await blocked;
+      },
+      { concurrency: 1, pollInterval: 60_000, lockDuration: 300 },
+    );
+    await until(() => calls.some((call) => call.open && call.waitMs > 0), 'a long poll');
+    await queue.send('first', { p: 3 }, { priority: 3 });
+    await until(() => runs.length === 1, 'the first job');
+    await queue.send('kept', { p: 7 }, { priority: 7 });
+    await until(() => refused.length > 0, 'the kept job renewal refused');
+    release?.();
+    await until(() => runs.length >= 2, 'the band-7 job again');
+    expect(runs).toEqual([
+      { p: 3, attempt: 1 },
+      { p: 7, attempt: 2 },
+    ]);
+    // Given up once: no renewal of it after the first refusal.
+    expect(refused).toHaveLength(1);
   });
 
   it('reports a failed band poll and polls that band again', async () => {

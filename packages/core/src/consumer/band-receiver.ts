@@ -1,6 +1,8 @@
 import type { Delivery, Driver } from '../driver.js';
+import type { LockLostError } from '../errors.js';
 import type { PriorityBands } from '../semantics/priority.js';
-import { type SafeTimer, safeTimeout } from '../timers.js';
+import { safeTimeout } from '../timers.js';
+import { type UnstartedBatch, UnstartedHold } from './unstarted-hold.js';
 
 /** A band found empty by a receive that did not wait is not asked again without waiting for this long. */
 const BAND_RECHECK_MS = 200;
@@ -14,13 +16,11 @@ export interface BandDeliveries {
   readonly lockedAt?: number;
 }
 
-/** Deliveries a band's long poll brought, not handed out yet. */
+/** Deliveries a band's long poll brought, not handed out yet (their locks kept by the hold). */
 interface Kept {
   readonly band: number;
   readonly queue: string;
-  readonly deliveries: Delivery[];
-  /** When their locks were taken or last renewed. */
-  lockedAt: number;
+  readonly deliveries: UnstartedBatch;
 }
 
 /**
@@ -30,6 +30,7 @@ interface Kept {
  * waits for the first to end: a job on any band reaches an idle consumer without a fixed wait. A poll runs
  * on across receives until it ends (so an idle turn starts one new poll, not ten); what it brings is kept
  * and handed out after a look at the bands above it, so a higher band's visible job still goes first.
+ * Kept deliveries may wait for a free slot longer than their lock: the {@link UnstartedHold} keeps it.
  */
 export class BandReceiver {
   private readonly emptyUntil: number[];
@@ -41,17 +42,20 @@ export class BandReceiver {
   private failure: { error: unknown } | undefined;
   /** Wakes the receive waiting for a poll to end. */
   private ended: (() => void) | undefined;
-  /** Renews the locks of kept deliveries while the consumer is too busy to start them. */
-  private renewal: SafeTimer | undefined;
+  /** Keeps the locks of kept deliveries while the consumer is too busy to start them. */
+  private readonly hold: UnstartedHold;
 
   constructor(
     private readonly driver: Driver,
     private readonly bands: PriorityBands,
     private readonly lockMs: number,
     private readonly signal: AbortSignal,
+    /** A kept delivery's renewal failed: it was given up (see {@link UnstartedHold}). */
+    onLost?: (delivery: Delivery, error: LockLostError) => void,
   ) {
     this.emptyUntil = bands.queues.map(() => 0);
     this.polling = bands.queues.map(() => 0);
+    this.hold = new UnstartedHold(lockMs, onLost);
   }
 
   /** Deliveries of one band (at most `max`), and the physical queue they came from. */
@@ -85,14 +89,18 @@ export class BandReceiver {
   /** Once the polls have ended (the consumer stopped: they end at once), what they brought and was not handed out. */
   async leftovers(): Promise<BandDeliveries[]> {
     while (this.polls.size > 0) await Promise.allSettled([...this.polls]);
-    this.renewal?.clear();
-    this.renewal = undefined;
-    return this.kept.splice(0);
+    return this.kept.splice(0).flatMap(({ queue, deliveries: batch }) => {
+      const { lockedAt } = batch;
+      const deliveries = batch.take(batch.size);
+      return deliveries.length > 0 ? [{ queue, deliveries, lockedAt }] : [];
+    });
   }
 
   /** Bands above the best kept one without waiting (those not watched by a poll), else the kept deliveries. */
   private async sweep(max: number): Promise<BandDeliveries | undefined> {
     const { queues } = this.bands;
+    // A batch the hold gave up entirely (every renewal failed) is left out.
+    while (this.kept[0] && this.kept[0].deliveries.size === 0) this.kept.shift();
     const kept = this.kept[0];
     const now = Date.now();
     const options = { max, waitMs: 0, lockMs: this.lockMs, signal: this.signal };
@@ -105,9 +113,10 @@ export class BandReceiver {
       this.emptyUntil[band] = now + BAND_RECHECK_MS;
     }
     if (kept) {
-      const deliveries = kept.deliveries.splice(0, max);
-      if (kept.deliveries.length === 0) this.kept.shift();
-      return { queue: kept.queue, deliveries, lockedAt: kept.lockedAt };
+      const { lockedAt } = kept.deliveries;
+      const deliveries = kept.deliveries.take(max);
+      if (kept.deliveries.size === 0) this.kept.shift();
+      return { queue: kept.queue, deliveries, lockedAt };
     }
     // Deliveries in hand go first (their locks are ours); a poll's failure is thrown once nothing is left.
     const failure = this.failure;
@@ -127,8 +136,7 @@ export class BandReceiver {
         if (deliveries.length > 0) {
           let at = this.kept.findIndex((kept) => kept.band > band);
           if (at < 0) at = this.kept.length;
-          this.kept.splice(at, 0, { band, queue, deliveries, lockedAt });
-          this.renewSoon();
+          this.kept.splice(at, 0, { band, queue, deliveries: this.hold.keep(deliveries, lockedAt) });
         } else this.emptyUntil[band] = Date.now() + BAND_RECHECK_MS;
         this.wake();
       },
@@ -140,29 +148,6 @@ export class BandReceiver {
     );
     this.polls.add(polled);
     void polled.then(() => this.polls.delete(polled));
-  }
-
-  /**
-   * Kept deliveries wait for a free slot, which can take longer than their lock: renew them at a third of
-   * the lock, so that none reaches its handler lost (a redelivery would count as an attempt).
-   */
-  private renewSoon(): void {
-    if (this.renewal || this.kept.length === 0) return;
-    this.renewal = safeTimeout(() => {
-      this.renewal = undefined;
-      const renewedAt = Date.now();
-      for (const kept of this.kept) {
-        if (!kept.deliveries.every((delivery) => delivery.extendLock)) continue;
-        const renewals = kept.deliveries.map((delivery) => delivery.extendLock?.(this.lockMs));
-        Promise.all(renewals).then(
-          () => {
-            kept.lockedAt = Math.max(kept.lockedAt, renewedAt);
-          },
-          () => undefined,
-        );
-      }
-      this.renewSoon();
-    }, this.lockMs / 3);
   }
 
   private wake(): void {

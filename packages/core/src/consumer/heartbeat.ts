@@ -38,9 +38,13 @@ export interface HeartbeatEvents {
   error(error: Error): void;
 }
 
-/** The heartbeat renews a lock once this fraction of it has run (2/3 of it is then left). */
-const RENEW_AFTER = 1 / 3;
-const MIN_RENEW_GAP_MS = 20;
+/**
+ * A lock is renewed once this fraction of it has run (2/3 of it is then left): by the heartbeat for
+ * running jobs, and by `UnstartedHold` (unstarted-hold.ts) for deliveries not started yet.
+ */
+export const RENEW_AFTER = 1 / 3;
+/** Least time between two renewals of one lock. */
+export const MIN_RENEW_GAP_MS = 20;
 
 /**
  * Keeps the locks of held deliveries (like BullMQ's LockManager): one consumer-wide timer, set for the

@@ -1,6 +1,8 @@
 import type { Delivery } from '../driver.js';
+import type { LockLostError } from '../errors.js';
 import type { RateLimiter } from '../workflows/rate-limit.js';
 import { abortableDelay } from '../timers.js';
+import { UnstartedHold } from './unstarted-hold.js';
 
 /** Permits for a receive: how many jobs may start, and when the window they were counted in ends. */
 export interface Permit {
@@ -14,13 +16,19 @@ export interface Permit {
  * Without a limiter, or when the broker enforces the limit itself, every permit is granted.
  */
 export class RateGate {
+  private readonly hold: UnstartedHold;
+
   constructor(
     private readonly limiter: RateLimiter | undefined,
     private readonly native: boolean,
-    private readonly lockMs: number,
+    lockMs: number,
     private readonly stopping: AbortSignal,
     private readonly onError: (error: unknown) => void,
-  ) {}
+    /** A held delivery's renewal failed: it was given up (see {@link UnstartedHold}). */
+    onLost?: (delivery: Delivery, error: LockLostError) => void,
+  ) {
+    this.hold = new UnstartedHold(lockMs, onLost);
+  }
 
   /** Whether permits are counted here (a limiter the broker does not enforce itself). */
   get limited(): boolean {
@@ -49,45 +57,27 @@ export class RateGate {
 
   /**
    * Deliveries that arrived after their permits' window ended start only on permits of the window
-   * they start in; the others wait for later windows, their locks kept. On shutdown the rest are
-   * started anyway (they are already held: draining them beats redelivering them as a new attempt).
-   * `start(delivery, lockedAt)` hands one over to the consumer.
+   * they start in; the others wait for later windows in the {@link UnstartedHold}, their locks kept (a
+   * rate-limit window may be far longer than the lock; one whose renewal fails is given up, not
+   * started). On shutdown the rest are started anyway (they are already held: draining them beats
+   * redelivering them as a new attempt). `start(delivery, lockedAt)` hands one over to the consumer.
    */
   async admitLate(
     deliveries: readonly Delivery[],
     receivedAt: number,
     start: (delivery: Delivery, lockedAt: number) => void,
   ): Promise<void> {
-    const waiting = [...deliveries];
-    let lockedAt = receivedAt;
+    const waiting = this.hold.keep(deliveries, receivedAt);
     const limiter = this.limiter;
-    while (waiting.length > 0) {
+    while (waiting.size > 0) {
       if (this.stopping.aborted || !limiter) break;
-      const { granted, windowEndsAt } = await limiter.acquire(waiting.length);
-      for (const delivery of waiting.splice(0, granted)) start(delivery, lockedAt);
-      if (waiting.length === 0) return;
-      lockedAt = await this.holdUntil(waiting, windowEndsAt);
+      const { granted, windowEndsAt } = await limiter.acquire(waiting.size);
+      const lockedAt = waiting.lockedAt;
+      for (const delivery of waiting.take(granted)) start(delivery, lockedAt);
+      if (waiting.size === 0) return;
+      await abortableDelay(Math.max(1, windowEndsAt - Date.now()), this.stopping);
     }
-    for (const delivery of waiting) start(delivery, lockedAt);
-  }
-
-  /**
-   * Wait until `until` with `held` deliveries unstarted, renewing their locks every half lock so that
-   * none expires however long the window (a rate-limit window may be far longer than the lock).
-   * Resolves with when the locks were last renewed.
-   */
-  private async holdUntil(held: readonly Delivery[], until: number): Promise<number> {
-    let renewedAt = Date.now();
-    const renew = () => {
-      renewedAt = Date.now();
-      for (const delivery of held) delivery.extendLock?.(this.lockMs).catch(() => undefined);
-    };
-    renew();
-    for (;;) {
-      const left = until - Date.now();
-      if (left <= 0 || this.stopping.aborted) return renewedAt;
-      await abortableDelay(Math.max(1, Math.min(left, this.lockMs / 2)), this.stopping);
-      if (until - Date.now() > 0) renew();
-    }
+    const lockedAt = waiting.lockedAt;
+    for (const delivery of waiting.take(waiting.size)) start(delivery, lockedAt);
   }
 }
