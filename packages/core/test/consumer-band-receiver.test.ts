@@ -221,8 +221,9 @@ describe('receiving across priority bands', () => {
       { p: 3, attempt: 1 },
       { p: 7, attempt: 2 },
     ]);
-    // Given up once: no renewal of it after the first refusal.
+    // Given up once: no renewal of it after the first refusal, and counted as a lost lock.
     expect(refused).toHaveLength(1);
+    expect((await queue.metrics()).locksLost).toBe(1);
   });
 
   it('reports a failed band poll and polls that band again', async () => {

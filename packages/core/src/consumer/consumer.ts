@@ -141,9 +141,16 @@ export class ConsumerLoop<T> {
       },
     };
     const runner = new JobRunner(scope, this.handler, this.timeoutMs);
-    const receiver = new BandReceiver(driver, bands, this.lockMs, this.stopping.signal);
-    const gate = new RateGate(this.ctx.rateLimiter, nativeLimit, this.lockMs, this.stopping.signal, (error) =>
-      report(this.ctx, { type: 'error', error }),
+    // A taken delivery given up before it started (its renewal failed) counts as a lost lock, like a running one's.
+    const lost = () => report(this.ctx, { type: 'lock-lost' });
+    const receiver = new BandReceiver(driver, bands, this.lockMs, this.stopping.signal, lost);
+    const gate = new RateGate(
+      this.ctx.rateLimiter,
+      nativeLimit,
+      this.lockMs,
+      this.stopping.signal,
+      (error) => report(this.ctx, { type: 'error', error }),
+      lost,
     );
     let failures = 0;
     const linger = new Linger(this.concurrency, driver.capabilities.maxBatchSize);
