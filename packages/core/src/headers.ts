@@ -83,18 +83,26 @@ export function notBeforeHeader(
   return value > now + HEADER_BOUNDS.maxDelayMs ? undefined : value;
 }
 
-/** `qk-backoff`: a well-formed policy within the supported delays, else undefined. */
-export function backoffHeader(headers: Readonly<Record<string, string>>): BackoffOptions | undefined {
-  const raw = headers[H.backoff];
-  if (!raw || raw.length > 256) return undefined;
+/** A header holding a JSON object (not an array or null), else undefined. Never throws. */
+export function jsonObjectHeader(raw: string): Record<string, unknown> | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
     return undefined;
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-  const { type, delay, maxDelay, jitter } = parsed as Record<string, unknown>;
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : undefined;
+}
+
+/** `qk-backoff`: a well-formed policy within the supported delays, else undefined. */
+export function backoffHeader(headers: Readonly<Record<string, string>>): BackoffOptions | undefined {
+  const raw = headers[H.backoff];
+  if (!raw || raw.length > 256) return undefined;
+  const parsed = jsonObjectHeader(raw);
+  if (parsed === undefined) return undefined;
+  const { type, delay, maxDelay, jitter } = parsed;
   const duration = (value: unknown) =>
     typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= HEADER_BOUNDS.maxDelayMs;
   if (type !== undefined && type !== 'fixed' && type !== 'exponential') return undefined;

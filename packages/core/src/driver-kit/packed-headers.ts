@@ -1,4 +1,4 @@
-import { isCoreHeader } from '../headers.js';
+import { isCoreHeader, jsonObjectHeader } from '../headers.js';
 
 /** The one header that carries the core's headers (`qk-*`, `content-type`) packed, on brokers that store each header apart. */
 export const PACKED_HEADERS = 'qk-packed';
@@ -47,14 +47,8 @@ export function unpackCoreHeaders(headers: Readonly<Record<string, string>>): Re
 
 function parsePacked(raw: unknown): Record<string, string> | undefined {
   if (typeof raw !== 'string' || raw.charCodeAt(0) !== 0x7b /* { */) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-  const entries = parsed as Record<string, unknown>;
+  const entries = jsonObjectHeader(raw);
+  if (entries === undefined) return undefined;
   for (const key of Object.keys(entries)) {
     // Only core names, so `__proto__` and the like can never be copied onto a plain object.
     if (!isCoreHeader(key) || typeof entries[key] !== 'string') return undefined;
