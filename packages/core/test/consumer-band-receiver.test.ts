@@ -132,6 +132,49 @@ describe('receiving across priority bands', () => {
     expect(most).toBe(1);
   });
 
+  it('keeps renewing the lock of a job a band poll brought while close() waits for a slot for it', async () => {
+    const { driver, calls } = banded();
+    const name = `bands-close-kept-${Date.now()}`;
+    const queue = createQueue<{ p: number }>({ name, driver, ownsDriver: true, results: false });
+    queues.push(queue as Queue<unknown>);
+    const runs: { p: number; attempt: number }[] = [];
+    const completed: number[] = [];
+    queue.on('completed', (job) => completed.push((job.data as { p: number }).p));
+    let release: (() => void) | undefined;
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const lockDuration = 300;
+    queue.process(
+      async (job) => {
+        runs.push({ p: job.data.p, attempt: job.attempt });
+        if (job.data.p === 3) await blocked;
+      },
+      { concurrency: 1, pollInterval: 60_000, lockDuration },
+    );
+    await until(() => calls.some((call) => call.open && call.waitMs > 0), 'a long poll');
+    await queue.send('first', { p: 3 }, { priority: 3 });
+    await until(() => runs.length === 1, 'the first job');
+    await queue.send('kept', { p: 7 }, { priority: 7 });
+    await until(
+      () => calls.some((call) => call.queue === `${name}-p7` && call.got.length === 1),
+      'the kept job',
+    );
+    // close() stops the loop; the kept job waits for the busy slot for several lock spans.
+    const closed = queue.close({ timeout: 10_000 });
+    const closingAt = Date.now();
+    await until(() => Date.now() - closingAt > 4 * lockDuration, 'four lock spans', 5_000);
+    release?.();
+    await closed;
+    expect(runs).toEqual([
+      { p: 3, attempt: 1 },
+      { p: 7, attempt: 1 },
+    ]);
+    // Its lock was still held when it ran: it settled as completed, no lock was lost.
+    expect(completed.sort()).toEqual([3, 7]);
+    expect((await queue.metrics()).locksLost).toBe(0);
+  });
+
   it('keeps the lock of a job a band poll brought while the consumer was full, however long it waits', async () => {
     const { driver, calls } = banded();
     const name = `bands-kept-lock-${Date.now()}`;

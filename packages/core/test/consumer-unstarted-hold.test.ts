@@ -145,6 +145,18 @@ describe('the hold of unstarted deliveries', () => {
     expect(lost).toEqual([]);
   });
 
+  it('renews nothing once cleared (what it held is left to the broker)', async () => {
+    const hold = new UnstartedHold(LOCK_MS);
+    const a = delivery('a');
+    hold.keep([a.delivery], Date.now());
+    expect(vi.getTimerCount()).toBe(1);
+    hold.clear();
+    expect(hold.size).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(LOCK_MS * 2);
+    expect(a.renewals).toEqual([]);
+  });
+
   it('keeps deliveries whose driver cannot renew without a timer, their lock time as it was', async () => {
     const hold = new UnstartedHold(LOCK_MS);
     const { extendLock: _, ...plain } = delivery('a').delivery;

@@ -86,14 +86,18 @@ export class BandReceiver {
     return (await this.sweep(max)) ?? { queue: this.bands.queue, deliveries: [] };
   }
 
-  /** Once the polls have ended (the consumer stopped: they end at once), what they brought and was not handed out. */
-  async leftovers(): Promise<BandDeliveries[]> {
+  /**
+   * Once the polls have ended (the consumer stopped: they end at once), what they brought and was not
+   * handed out, best band first. Still held: their locks are renewed until the consumer takes them.
+   */
+  async leftovers(): Promise<{ readonly queue: string; readonly deliveries: UnstartedBatch }[]> {
     while (this.polls.size > 0) await Promise.allSettled([...this.polls]);
-    return this.kept.splice(0).flatMap(({ queue, deliveries: batch }) => {
-      const { lockedAt } = batch;
-      const deliveries = batch.take(batch.size);
-      return deliveries.length > 0 ? [{ queue, deliveries, lockedAt }] : [];
-    });
+    return this.kept.splice(0).filter(({ deliveries }) => deliveries.size > 0);
+  }
+
+  /** Stop keeping the locks of whatever is still held (the consumer will not start it). */
+  letGo(): void {
+    this.hold.clear();
   }
 
   /** Bands above the best kept one without waiting (those not watched by a poll), else the kept deliveries. */

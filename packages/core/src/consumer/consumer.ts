@@ -75,6 +75,7 @@ export class ConsumerLoop<T> {
       const reason = new QueueClosedError('Queue closed before the job finished');
       this.forced.abort(reason);
       this.heartbeat.abandon(reason);
+      this.wakeSlots();
     }
   }
 
@@ -204,11 +205,17 @@ export class ConsumerLoop<T> {
     }
     // Jobs a band's poll brought but the loop did not hand out: already held, so run (as slots free, within
     // close's timeout) rather than left to a redelivery that counts as an attempt.
-    for (const left of await receiver.leftovers())
-      for (const delivery of left.deliveries) {
-        while (this.running >= this.concurrency) await this.freeSlot();
-        this.track(runner.handle(delivery, left.queue, left.lockedAt ?? Date.now()));
+    // They stay in the hold (locks renewed) until a slot takes them; once close() gives up waiting, the
+    // rest are let go (their locks run out and the broker redelivers them).
+    leftovers: for (const { queue, deliveries: batch } of await receiver.leftovers())
+      while (batch.size > 0) {
+        while (this.running >= this.concurrency && !this.forced.signal.aborted) await this.freeSlot();
+        if (this.forced.signal.aborted) break leftovers;
+        const { lockedAt } = batch;
+        for (const delivery of batch.take(this.concurrency - this.running))
+          this.track(runner.handle(delivery, queue, lockedAt));
       }
+    receiver.letGo();
   }
 
   /** Count a job in until it settles. Two reactions shared by every job: no closures, no set per job. */

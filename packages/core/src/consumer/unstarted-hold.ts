@@ -48,6 +48,12 @@ export class UnstartedHold {
     return batch;
   }
 
+  /** Renew nothing more: every batch is forgotten (their deliveries are left to the broker's redelivery). */
+  clear(): void {
+    this.batches.clear();
+    this.arm();
+  }
+
   /** A batch was emptied: nothing of it to renew. Internal to {@link Batch}. */
   forget(batch: Batch): void {
     this.batches.delete(batch);
