@@ -297,12 +297,8 @@ export class BullmqDriver implements Driver {
       return null;
     });
     if (reduced === null) return undefined;
-    const view = fromBullJob(job);
-    const delivery = this.#deliver(
-      receiver,
-      job,
-      reduced instanceof Uint8Array ? { ...view, body: reduced } : view,
-    );
+    const body = reduced instanceof Uint8Array ? { body: reduced } : {};
+    const delivery = this.#deliver(receiver, job, { ...fromBullJob(job), ...body });
     if (reduced === undefined || reduced instanceof Uint8Array) return delivery;
     // Fan-out meta that cannot be trusted (another producer's): dead-lettered instead of delivered. If that
     // fails, the lock runs out and the job comes back to be refused again.

@@ -1,4 +1,4 @@
-import type { OutgoingMessage } from '@queuekit/core';
+import { errorMessage, type OutgoingMessage, type ReduceData } from '@queuekit/core';
 import { FlowProducer, type Job, type JobsOptions } from 'bullmq';
 import { deadLetterRecords } from '../admin.js';
 import type { DriverHost } from '../admin.js';
@@ -159,36 +159,25 @@ export class FanOutFlows {
     if (parentId === undefined) return { invalid: 'fan-out meta: not a fan-out record key of this driver' };
     if ((meta.id ?? String(job.id)) !== `${parentId}-reduce`)
       return { invalid: 'fan-out meta: the record belongs to another reduce job' };
-    const record = meta.f;
-    let entries: Record<string, string>;
-    try {
-      entries = await this.host.connection.hgetall(record);
-    } catch (error) {
-      if (/WRONGTYPE/.test(String((error as Error)?.message))) {
-        return { invalid: 'fan-out meta: the record is not a hash' };
-      }
+    const entries = await this.host.connection.hgetall(meta.f).catch((error: unknown) => {
+      if (/WRONGTYPE/.test(errorMessage(error))) return undefined;
       throw error;
-    }
+    });
+    if (!entries) return { invalid: 'fan-out meta: the record is not a hash' };
     if (entries.parent !== this.host.queue(queue).toKey(String(job.id)) || entries.id !== parentId)
       return { invalid: 'fan-out record: it names another parent (or has expired)' };
     const total = Number(entries.n);
     if (!Number.isInteger(total) || total < 0 || total > MAX_FAN_OUT_CHUNKS)
       return { invalid: `fan-out record: chunk count outside 0..${MAX_FAN_OUT_CHUNKS}` };
     const [values, failures] = await Promise.all([job.getChildrenValues(), job.getIgnoredChildrenFailures()]);
-    const body: {
-      parentId: string;
-      results: unknown[];
-      failed: { index: number; reason: string; error?: string }[];
-    } = { parentId, results: [], failed: [] };
+    const results: unknown[] = [];
+    const failed: ReduceData['failed'][number][] = [];
     const missing: { index: number; key: string | undefined }[] = [];
     for (let index = 0; index < total; index++) {
       const key = entries[`i:${index}`];
-      if (key !== undefined && Object.hasOwn(values, key)) {
-        body.results.push(values[key] ?? null);
-        continue;
-      }
-      body.results.push(null);
-      missing.push({ index, key });
+      const done = key !== undefined && Object.hasOwn(values, key);
+      results.push(done ? (values[key] ?? null) : null);
+      if (!done) missing.push({ index, key });
     }
     const stored = await deadLetterRecords(
       this.host.connection,
@@ -199,9 +188,9 @@ export class FanOutFlows {
       const failedReason = key ? failures[key] : undefined;
       const error = record?.error ?? failedReason;
       const reason = record?.reason ?? (failedReason === undefined ? 'missing' : 'failed');
-      body.failed.push({ index, reason, ...(error === undefined ? {} : { error }) });
+      failed.push({ index, reason, ...(error === undefined ? {} : { error }) });
     }
-    return encoder.encode(JSON.stringify(body));
+    return encoder.encode(JSON.stringify({ parentId, results, failed } satisfies ReduceData));
   }
 
   /** The fan-out id of a record key `<prefix>:<chunk queue>:qk:fan:<parentId>`, if `key` is one. */

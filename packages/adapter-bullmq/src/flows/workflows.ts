@@ -243,11 +243,9 @@ function toJobStatus(job: Job, state: JobState, fields: (string | null)[]): Nati
   const baseAttempt = Math.max(1, intOf(view.headers[H.attempt]) ?? 1);
   // A finished job's count was moved aside (see STARTED_BEFORE_FIELD) until BullMQ tools move it back.
   const finished = state === 'completed' || state === 'failed';
-  const before = startedBefore ? Number(startedBefore) : undefined;
-  const startedNow =
-    finished && job.attemptsStarted === 0 && before !== undefined && before >= 0
-      ? before
-      : job.attemptsStarted;
+  // Absent: NaN, so the job's own count stands (an empty field reads 0, which is that count too).
+  const before = Number(startedBefore ?? Number.NaN);
+  const startedNow = finished && job.attemptsStarted === 0 && before >= 0 ? before : job.attemptsStarted;
   const meta = readMeta(job.opts);
   const started = meta ? startedNow : Math.max(startedNow, job.attemptsMade);
   // A copy not started yet (retry-after) reports the attempt that made it; the core numbers its next run.
