@@ -34,6 +34,7 @@ const {
 /** The broker's bookkeeping (`x-death`, `x-*-death-*`, `x-delivery-count`) and the driver's own (`x-qk-*`). */
 const BOOKKEEPING = /^x-(qk-|death|first-death|last-death|delivery-count$)/;
 const DEATH_FIELDS = ['exchange', 'queue', 'reason'];
+const PROTO = '__proto__';
 
 /**
  * Header names RabbitMQ (delivery count, death records) or the driver interprets, plus `CC` / `BCC`
@@ -71,7 +72,9 @@ export function publishOptions(message: OutgoingMessage): Options.Publish {
   const headers: Record<string, string> = {};
   let inType = false;
   for (const key in given) {
-    if (key === CONTENT_TYPE || isReserved(key)) continue;
+    // `__proto__` never travels: the core refuses it in user headers, and amqplib could not read it back as a
+    // string (it would assign it as a prototype, which ignores strings); one read from a foreign table stops here.
+    if (key === CONTENT_TYPE || key === PROTO || !Object.hasOwn(given, key) || isReserved(key)) continue;
     const value = given[key]!;
     if (key === NAME && value === name && name !== '') inType = true;
     else headers[key] = value;
@@ -97,13 +100,30 @@ export function toBuffer(body: Uint8Array): Buffer {
   return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }
 
+const NO_HEADERS: Record<string, unknown> = Object.freeze(Object.create(null));
+
+/**
+ * The message's header table as it came over the wire, its entries as own properties. amqplib decodes a table
+ * by assignment (`fields[key] = value`), so a foreign header named `__proto__` whose value is a table (or an
+ * array, bytes...) became the prototype of the decoded object instead of an entry: read as it is, that table's
+ * keys would pass for headers (a forged `qk-attempt`) and the header itself would be lost. Such a message gets a
+ * prototype-less copy with `__proto__` as a plain entry again; any other message's object is used as it is
+ * (only its own keys are ever read).
+ */
 function headersOf(message: Message): Record<string, unknown> {
-  return (message.properties.headers ?? {}) as Record<string, unknown>;
+  const headers = message.properties.headers as Record<string, unknown> | undefined;
+  if (headers === undefined || headers === null) return NO_HEADERS;
+  const prototype = Object.getPrototypeOf(headers) as object | null;
+  if (prototype === Object.prototype || prototype === null) return headers;
+  const table = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(headers)) table[key] = headers[key];
+  table[PROTO] = prototype; // a plain entry: the object has no prototype, so no `__proto__` setter
+  return table;
 }
 
 /** A header as a string, if present (foreign publishers may send numbers, booleans, bytes or tables). */
 function header(headers: Record<string, unknown>, key: string): string | undefined {
-  const value = headers[key];
+  const value = Object.hasOwn(headers, key) ? headers[key] : undefined;
   if (value === undefined || value === null || typeof value === 'string') return value ?? undefined;
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
@@ -123,9 +143,13 @@ function coreHeaders(message: Message): Record<string, string> {
   const out: Record<string, string> = {};
   const headers = headersOf(message);
   for (const key in headers) {
-    if (BOOKKEEPING.test(key) || key === REASON || key === ERROR) continue;
+    if (!Object.hasOwn(headers, key) || BOOKKEEPING.test(key) || key === REASON || key === ERROR) continue;
     const value = header(headers, key);
-    if (value !== undefined) out[key] = value;
+    if (value === undefined) continue;
+    // `__proto__` as an own key (assigning it would set the prototype); other names assign (no setter to hit).
+    if (key === PROTO)
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    else out[key] = value;
   }
   const { contentType, type, appId } = message.properties as MessageProperties & Record<string, unknown>;
   if (out[CONTENT_TYPE] === undefined && typeof contentType === 'string') out[CONTENT_TYPE] = contentType;
@@ -143,7 +167,7 @@ function coreHeaders(message: Message): Record<string, string> {
 function deliveryCountOf(message: Message, queueType: RabbitMqQueueType): number {
   if (!message.fields.redelivered) return 1;
   if (queueType === 'classic') return 2;
-  const counted = Number(headersOf(message)['x-delivery-count']);
+  const counted = Number(header(headersOf(message), 'x-delivery-count'));
   return Number.isSafeInteger(counted) && counted > 0 ? counted + 1 : 2;
 }
 
@@ -185,12 +209,11 @@ function copy(
   keep: (key: string) => boolean,
   extra: object = {},
 ): Publication {
-  const headers: Record<string, unknown> = {};
+  // Prototype-less, so a `__proto__` entry is an entry (amqplib's encoder walks it with for...in, which lists it).
+  const headers = Object.create(null) as Record<string, unknown>;
   for (const [key, value] of Object.entries(headersOf(message))) if (keep(key)) headers[key] = value;
-  const options: Options.Publish & Record<string, unknown> = {
-    persistent: true,
-    headers: { ...headers, ...extra },
-  };
+  for (const [key, value] of Object.entries(extra)) headers[key] = value;
+  const options: Options.Publish & Record<string, unknown> = { persistent: true, headers };
   const props = message.properties as MessageProperties & Record<string, unknown>;
   for (const key of COPIED) if (props[key] !== undefined) options[key] = props[key];
   return { queue, content: message.content, options };
@@ -220,14 +243,15 @@ export function redriven(queue: string, message: Message, headers: Readonly<Reco
 /** A message of a dead-letter queue as the core lists it (its delivery count as recorded when dead-lettered). */
 export function asDeadLetter(message: Message): DeadLetteredMessage {
   const headers = headersOf(message);
+  const own = (key: string) => (Object.hasOwn(headers, key) ? headers[key] : undefined);
   const [attempts, deliveryCount, at] = [ATTEMPTS, DELIVERY_COUNT, DEAD_LETTERED_AT].map((key) =>
     Number(header(headers, key)),
   ) as [number, number, number];
   const error = header(headers, ERROR);
   // Ours, or RabbitMQ's own `x-death` reason (`delivery-limit`...).
-  const death = headers['x-death'];
+  const death = own('x-death');
   const first = Array.isArray(death) ? (death[0] as Record<string, unknown> | undefined) : undefined;
-  const theirs = header({ reason: first?.reason ?? headers['x-first-death-reason'] }, 'reason');
+  const theirs = header({ reason: first?.reason ?? own('x-first-death-reason') }, 'reason');
   return {
     ...received(message, 'classic', () => `rabbitmq-dlq-${message.fields.deliveryTag}`),
     deliveryCount: Number.isInteger(deliveryCount) && deliveryCount > 0 ? deliveryCount : 1,
