@@ -389,11 +389,8 @@ export class BullmqDriver implements Driver {
 /** QUIT politely, but disconnect when it fails or takes more than a second. */
 async function quit(connection: Redis): Promise<void> {
   if (['end', 'wait', 'reconnecting'].includes(connection.status)) return connection.disconnect();
-  const quitted = connection.quit().then(
-    () => true,
-    () => false,
-  );
-  if (!((await settlesWithin(quitted, 1000)) && (await quitted))) connection.disconnect();
+  const quitted = connection.quit().catch(() => 'failed');
+  if (!(await settlesWithin(quitted, 1000)) || (await quitted) === 'failed') connection.disconnect();
 }
 
 /** Configurable and writable: BullMQ wraps connections in a Proxy, which must be free to return its own. */

@@ -166,10 +166,8 @@ export function bodyToData(
   try {
     text = strictUtf8.decode(body);
   } catch {
-    return {
-      data: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'),
-      e: 'base64',
-    };
+    const data = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64');
+    return { data, e: 'base64' };
   }
   if (isJsonContentType(contentType)) {
     try {
@@ -255,7 +253,7 @@ export function toBullJob(
   const attempts = positiveInt(message.headers[H.maxAttempts]);
   const meta: QueuekitJobMeta = {
     v: 1,
-    h: compactHeaders(withoutNativeNotBefore(message), message.name, e === undefined, attempts),
+    h: compactHeaders(message, e === undefined, attempts),
     ...(jobId === message.id ? {} : { id: message.id }),
     ...(e ? { e } : {}),
     ...(message.headers[H.name] === undefined ? { n: false as const } : {}),
@@ -273,36 +271,30 @@ export function toBullJob(
 }
 
 /**
- * The headers without `qk-not-before` when the whole delay is native (not a hop): BullMQ's delayed set is
- * then the only clock, so a job a person promoted or re-delayed (Bull Board) runs when BullMQ hands it out
- * instead of being parked again by the core.
- */
-function withoutNativeNotBefore(message: OutgoingMessage): Readonly<Record<string, string>> {
-  const notBefore = Number(message.headers[H.notBefore]);
-  const delayMs = message.delayMs ?? 0;
-  // BullMQ counts the delay from its own Date.now(), taken after this one.
-  if (delayMs <= 0 || !Number.isFinite(notBefore) || notBefore > Date.now() + Math.ceil(delayMs))
-    return message.headers;
-  const { [H.notBefore]: _covered, ...rest } = message.headers;
-  return rest;
-}
-
-/**
  * Headers as stored, without what the job itself says: `qk-name` equal to the job name, `content-type`
  * exactly JSON for JSON data, `qk-max-attempts` equal to `attempts`. {@link fullHeaders} puts them back.
+ * Also without `qk-not-before` when the whole delay is native (not a hop): BullMQ's delayed set is then the
+ * only clock, so a job a person promoted or re-delayed (Bull Board) runs when BullMQ hands it out instead of
+ * being parked again by the core.
  */
 function compactHeaders(
-  headers: Readonly<Record<string, string>>,
-  name: string,
+  message: OutgoingMessage,
   jsonData: boolean,
   attempts: number | undefined,
 ): Record<string, string> {
+  const { headers, name } = message;
+  const notBefore = Number(headers[H.notBefore]);
+  const delayMs = message.delayMs ?? 0;
+  // BullMQ counts the delay from its own Date.now(), taken after this one.
+  const nativeDelay =
+    delayMs > 0 && Number.isFinite(notBefore) && notBefore <= Date.now() + Math.ceil(delayMs);
   const out: Record<string, string> = {};
   for (const key in headers) {
     const value = headers[key] as string;
     if (key === H.name && value === name) continue;
     if (key === H.contentType && jsonData && value === JSON_TYPE) continue;
     if (key === H.maxAttempts && attempts !== undefined && value === String(attempts)) continue;
+    if (key === H.notBefore && nativeDelay) continue;
     out[key] = value;
   }
   return out;

@@ -136,7 +136,6 @@ export class BullmqWorkflows implements NativeWorkflows {
               attemptsStarted: 0,
               attemptsMade: 0,
               timestamp: Date.now(),
-              repeatJobKey: undefined,
             })
           : undefined;
         return {
