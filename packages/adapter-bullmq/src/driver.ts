@@ -244,15 +244,13 @@ export class BullmqDriver implements Driver {
   ): Promise<void> {
     const prefix = this.#queue(queue).toKey('');
     const pipeline = this.#producer.pipeline();
-    let indexed = 0;
     for (const [offset, id] of ids.entries()) {
       const message = messages[offset] as OutgoingMessage;
       if (message.dedup || placements[offset]?.jobId !== undefined || id === undefined) continue;
       const ttl = (message.delayMs ?? 0) + this.#options.keepCompletedMs + INDEX_SLACK_MS;
       pipeline.set(indexKey(prefix, message.id), id, 'PX', Math.ceil(ttl));
-      indexed++;
     }
-    if (indexed > 0) await pipeline.exec();
+    if (pipeline.length > 0) await pipeline.exec();
   }
 
   async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {

@@ -131,16 +131,14 @@ export class FanOutFlows {
     ids: readonly (string | undefined)[],
   ): Promise<void> {
     const pipeline = this.host.connection.pipeline();
-    let noted = 0;
     for (const [i, message] of messages.entries()) {
       const id = ids[i];
       const parentId = message.headers[FANOUT_PARENT_HEADER];
       const index = message.headers[FANOUT_INDEX_HEADER];
       if (!parents[i] || id === undefined || parentId === undefined || index === undefined) continue;
       pipeline.hset(this.recordKey(queue, parentId), `i:${index}`, this.host.queue(queue).toKey(id));
-      noted++;
     }
-    if (noted > 0) await pipeline.exec();
+    if (pipeline.length > 0) await pipeline.exec();
   }
 
   /**
