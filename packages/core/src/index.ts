@@ -37,6 +37,7 @@ export { MAX_DURATION_MS } from './config.js';
 export { HEADER_BOUNDS } from './headers.js';
 export {
   type LinkedSignal,
+  lifetimeController,
   linkSignals,
   MAX_TIMER_MS,
   type SafeTimer,

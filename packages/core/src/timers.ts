@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 /** Longest delay one Node.js timer honours: 2^31-1 ms (about 24.8 days). A longer one fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
@@ -51,6 +52,17 @@ export function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> 
     const timer = safeTimeout(done, ms);
     signal?.addEventListener('abort', done, { once: true });
   });
+}
+
+/**
+ * The controller of a driver's (or consumer's) lifetime: aborted once, on close. Every call in flight
+ * links its own signal to it, so its abort listeners follow the calls outstanding (ten priority bands
+ * long-polling, several queues on one driver): no "possible memory leak" warning past Node's default 10.
+ */
+export function lifetimeController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
 
 /** A signal that aborts when any of its sources does, and `dispose()` to detach it from them. */

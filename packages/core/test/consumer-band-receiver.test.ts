@@ -269,6 +269,57 @@ describe('receiving across priority bands', () => {
     expect((await queue.metrics()).locksLost).toBe(1);
   });
 
+  it('gives no "possible memory leak" warning while every band long-polls with a driver that listens to the signal twice', async () => {
+    const { driver, calls } = banded();
+    const name = `bands-listeners-${Date.now()}`;
+    const receive = driver.receive.bind(driver);
+    // As an SDK call does on top of the driver's own link: one more abort listener per receive, removed after.
+    driver.receive = async (queue, options) => {
+      const onAbort = () => undefined;
+      options.signal?.addEventListener('abort', onAbort);
+      try {
+        return await receive(queue, options);
+      } finally {
+        options.signal?.removeEventListener('abort', onAbort);
+      }
+    };
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const queue = createQueue({ name, driver, ownsDriver: true, results: false });
+      queues.push(queue as Queue<unknown>);
+      queue.process(async () => undefined, { pollInterval: 60_000 });
+      await until(() => calls.filter((call) => call.open && call.waitMs > 0).length === 10, 'ten long polls');
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('gives no "possible memory leak" warning for twelve long polls on one driver', async () => {
+    const driver = createMemoryDriver();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    // Each caller its own signal: the driver's own close signal is the one all twelve listen to.
+    const stops = Array.from({ length: 12 }, () => new AbortController());
+    try {
+      const polls = stops.map(({ signal }, i) =>
+        driver.receive(`listeners-${i}`, { max: 1, waitMs: 60_000, lockMs: 1_000, signal }),
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const stop of stops) stop.abort();
+      expect(await Promise.all(polls)).toEqual(Array.from({ length: 12 }, () => []));
+      expect(warnings.filter((name) => name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await driver.close();
+    }
+  });
+
   it('reports a failed band poll and polls that band again', async () => {
     const { driver, calls } = banded();
     const name = `bands-fail-${Date.now()}`;

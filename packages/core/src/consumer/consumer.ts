@@ -3,7 +3,7 @@ import type { Delivery, Driver } from '../driver.js';
 import { ConfigError, QueueClosedError } from '../errors.js';
 import { report } from '../observability/report.js';
 import { PriorityBands } from '../semantics/priority.js';
-import { abortableDelay, MAX_TIMER_MS, settlesWithin } from '../timers.js';
+import { abortableDelay, lifetimeController, MAX_TIMER_MS, settlesWithin } from '../timers.js';
 import type { Handler, ProcessOptions } from '../types.js';
 import { BandReceiver } from './band-receiver.js';
 import { LockHeartbeat } from './heartbeat.js';
@@ -24,7 +24,7 @@ export class ConsumerLoop<T> {
   private readonly lockMs: number;
   private readonly pollMs: number;
   private readonly timeoutMs: number | undefined;
-  private readonly stopping = new AbortController();
+  private readonly stopping = lifetimeController();
   private readonly forced = new AbortController();
   /** Jobs being handled, and who waits for none to be. */
   private running = 0;

@@ -15,7 +15,7 @@ import {
 import { type DeadLetterQueueOps, deadLetterQueueOps } from '../driver-kit/dead-letter-queue.js';
 import { createDelivery, type DeliveryOperations, type FollowUps } from '../driver-kit/delivery.js';
 import { ConfigError, LockLostError, QueueClosedError, UnsupportedFeatureError } from '../errors.js';
-import { linkSignals } from '../timers.js';
+import { lifetimeController, linkSignals } from '../timers.js';
 import type { MemoryBroker, StoredMessage } from './broker.js';
 import { namedBroker } from './named.js';
 
@@ -56,7 +56,7 @@ export class MemoryDriver implements Driver {
   readonly deadLetterQueue?: DeadLetterQueueHook;
   private readonly dlq: DeadLetterQueueOps | undefined;
   private readonly broker: MemoryBroker;
-  private readonly closing = new AbortController();
+  private readonly closing = lifetimeController();
 
   constructor(options: MemoryDriverOptions = {}) {
     this.broker = options.broker ?? namedBroker(brokerName(options.url));
