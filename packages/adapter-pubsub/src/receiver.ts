@@ -37,6 +37,12 @@ interface Lease {
   lockedUntil: number;
 }
 
+/** What a receiver remembers of its last pull of a subscription. */
+interface PullState {
+  warm: boolean;
+  pulledAt: number;
+}
+
 /** Seconds for an ack deadline of at least `ms` (Pub/Sub counts whole seconds, at most 600). */
 function deadlineSeconds(ms: number, min = 1): number {
   return Math.min(MAX_ACK_DEADLINE_SECONDS, Math.max(min, Math.ceil(ms / 1000)));
@@ -68,6 +74,8 @@ export class QueueReceiver {
    */
   readonly #compensation = new Map<string, number>();
   #turn = false;
+  /** Per subscription: whether its last pull brought messages, and when it was made. */
+  readonly #pulls = new Map<Subscription, PullState>();
   /** Pause after the next empty pull (see {@link FIRST_PAUSE_MS}). */
   #pauseMs = FIRST_PAUSE_MS;
 
@@ -94,25 +102,24 @@ export class QueueReceiver {
       const relock = [...out];
       const followers: Lease[] = [];
       let pulledCount = 0;
-      for (const source of this.#sources()) {
-        const held = [...this.#held.values()].reduce((count, list) => count + list.length, 0);
-        const room = max - out.length - held;
-        // With messages in hand, the other subscription waits for the next receive (where it goes first):
-        // pulling it now would hold them back one more round trip, mostly for nothing.
-        if (room <= 0 || signal.aborted || out.length > 0) break;
+      const held = [...this.#held.values()].reduce((count, list) => count + list.length, 0);
+      const room = max - out.length - held;
+      // Held followers in hand go out first; a pull now would hold them back one round trip.
+      if (room > 0 && !signal.aborted && out.length === 0) {
         const pulledAt = Date.now();
-        const pulled = await this.#pull(source, room);
-        pulledCount += pulled.length;
-        for (const message of pulled) {
-          const lease = this.#sort(source, message, pulledAt);
-          if (lease === undefined) continue;
-          if (lease.orderingKey !== undefined && this.#busy(lease.orderingKey)) {
-            this.#hold(lease.orderingKey, lease);
-            followers.push(lease);
-          } else {
-            if (lease.orderingKey !== undefined) this.#active.set(lease.orderingKey, lease);
-            out.push(lease);
-            if (source.ackDeadlineSeconds !== lockSeconds) relock.push(lease);
+        for (const [source, pulled] of await this.#pullRoom(room)) {
+          pulledCount += pulled.length;
+          for (const message of pulled) {
+            const lease = this.#sort(source, message, pulledAt);
+            if (lease === undefined) continue;
+            if (lease.orderingKey !== undefined && this.#busy(lease.orderingKey)) {
+              this.#hold(lease.orderingKey, lease);
+              followers.push(lease);
+            } else {
+              if (lease.orderingKey !== undefined) this.#active.set(lease.orderingKey, lease);
+              out.push(lease);
+              if (source.ackDeadlineSeconds !== lockSeconds) relock.push(lease);
+            }
           }
         }
       }
@@ -130,18 +137,79 @@ export class QueueReceiver {
     }
   }
 
-  /** The subscriptions to pull, taking turns at going first so neither starves the other. */
-  #sources(): Subscription[] {
+  /**
+   * Pull at most `room` messages from the queue's subscriptions (the ordered one only with `messageOrdering`).
+   * One that brought messages at its last pull is warm. Both cold (an idle queue, an empty priority band):
+   * both are pulled at once, the unordered one for `room`, the ordered one for one message, so an empty
+   * queue costs one round trip, not two; should both bring messages (more than `room`), the ordered one is
+   * handed back at once (see {@link QueueReceiver.#giveBack}). Otherwise one at a time: a warm one first (both warm:
+   * they take turns), a cold one first once `pollIntervalMs` has passed since its last pull, so it is never
+   * starved by a backlog on the other; the second only when the first brought nothing.
+   */
+  async #pullRoom(room: number): Promise<[Subscription, PulledMessage[]][]> {
     const { main, ordered } = this.ctx.subscriptions;
-    if (!ordered) return [main];
-    this.#turn = !this.#turn;
-    return this.#turn ? [ordered, main] : [main, ordered];
+    if (!ordered) return [[main, await this.#pull(main, room)]];
+    const mainState = this.#state(main);
+    const orderedState = this.#state(ordered);
+    if (!mainState.warm && !orderedState.warm && room >= 2) {
+      const [fromMain, fromOrdered] = await Promise.allSettled([
+        this.#pull(main, room),
+        this.#pull(ordered, 1),
+      ]);
+      const got: [Subscription, PulledMessage[]][] = [];
+      if (fromMain.status === 'fulfilled') got.push([main, fromMain.value]);
+      if (fromOrdered.status === 'fulfilled') {
+        const extra =
+          fromMain.status === 'fulfilled' ? fromMain.value.length + fromOrdered.value.length - room : 0;
+        got.push([
+          ordered,
+          extra > 0 ? this.#giveBack(ordered, fromOrdered.value, extra) : fromOrdered.value,
+        ]);
+      }
+      // Messages of a pull that succeeded are ours (leased): handed over even when the other pull failed.
+      if (got.some(([, pulled]) => pulled.length > 0)) return got;
+      const failed = [fromMain, fromOrdered].find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
+      return got;
+    }
+    const now = Date.now();
+    const due = (state: PullState) => now - state.pulledAt >= this.ctx.pollIntervalMs;
+    if (mainState.warm === orderedState.warm) this.#turn = !this.#turn;
+    else this.#turn = mainState.warm ? due(orderedState) : !due(mainState);
+    const orderedFirst = this.#turn;
+    const [first, second] = orderedFirst ? [ordered, main] : [main, ordered];
+    const pulled = await this.#pull(first, room);
+    return pulled.length > 0 ? [[first, pulled]] : [[second, await this.#pull(second, room)]];
+  }
+
+  #state(source: Subscription): PullState {
+    const known = this.#pulls.get(source);
+    if (known) return known;
+    const state = { warm: false, pulledAt: 0 };
+    this.#pulls.set(source, state);
+    return state;
+  }
+
+  /**
+   * Hand the last `count` of `pulled` back to Pub/Sub at once (a nack) and return the rest. They never reached
+   * the core, so their next `deliveryAttempt` is compensated, as for held followers.
+   */
+  #giveBack(source: Subscription, pulled: PulledMessage[], count: number): PulledMessage[] {
+    const back = pulled.slice(pulled.length - count);
+    for (const message of back) this.#compensate(message.message?.messageId ?? '');
+    const ackIds = back.map((message) => message.ackId ?? '');
+    this.ctx.track(this.ctx.clients.requests.modAck(source.name, ackIds, 0).catch(() => undefined));
+    return pulled.slice(0, pulled.length - count);
   }
 
   async #pull(source: Subscription, max: number): Promise<PulledMessage[]> {
     const request = { subscription: source.name, maxMessages: Math.min(max, 1000), returnImmediately: true };
+    const state = this.#state(source);
+    state.pulledAt = Date.now();
     const [response] = await call('pull', () => this.ctx.clients.subscriber.pull(request, CALL));
-    return response.receivedMessages ?? [];
+    const pulled = response.receivedMessages ?? [];
+    state.warm = pulled.length > 0;
+    return pulled;
   }
 
   /** A pulled message as a lease, or undefined when it is early (parked) or due after a delay (normalised). */
@@ -242,14 +310,17 @@ export class QueueReceiver {
     if (key === undefined) return [];
     const followers = this.#held.get(key) ?? [];
     this.#held.delete(key);
-    for (const { messageId } of followers) {
-      if (!messageId) continue;
-      this.#compensation.set(messageId, (this.#compensation.get(messageId) ?? 0) + 1);
-      const oldest = this.#compensation.keys().next().value;
-      if (this.#compensation.size > MAX_COMPENSATIONS && oldest !== undefined)
-        this.#compensation.delete(oldest);
-    }
+    for (const { messageId } of followers) this.#compensate(messageId);
     return followers;
+  }
+
+  /** Count one delivery of `messageId` that the core never saw (subtracted from its next `deliveryAttempt`). */
+  #compensate(messageId: string): void {
+    if (!messageId) return;
+    this.#compensation.set(messageId, (this.#compensation.get(messageId) ?? 0) + 1);
+    const oldest = this.#compensation.keys().next().value;
+    if (this.#compensation.size > MAX_COMPENSATIONS && oldest !== undefined)
+      this.#compensation.delete(oldest);
   }
 
   #deliveryCount(lease: Lease): number {
