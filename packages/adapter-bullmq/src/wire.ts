@@ -1,11 +1,11 @@
 import {
-  type BackoffOptions,
   CORE_HEADERS as H,
   DEFAULT_BACKOFF,
   type DeadLetterInfo,
   type OutgoingMessage,
   type ReceivedMessage,
 } from '@queuekit/core';
+import { backoffHeader, maxAttemptsHeader, stringRecord } from '@queuekit/core/driver-kit';
 import { Job, type JobJson, type JobsOptions, optsEncodeMap, Queue } from 'bullmq';
 import type { ResolvedOptions } from './options.js';
 
@@ -198,7 +198,7 @@ export function readMeta(opts: unknown): QueuekitJobMeta | undefined {
   if (v !== 1 || typeof h !== 'object' || h === null || Array.isArray(h)) return undefined;
   return {
     v: 1,
-    h: stringEntries(h),
+    h: stringRecord(h),
     ...(typeof id === 'string' && id !== '' ? { id } : {}),
     ...(e === 'text' || e === 'base64' ? { e } : {}),
     ...(n === false ? { n } : {}),
@@ -215,28 +215,10 @@ export function hasFanOutMeta(opts: unknown): boolean {
   return typeof meta === 'object' && meta !== null && (meta as { f?: unknown }).f !== undefined;
 }
 
-/** The string values of an untrusted object, in an object without a prototype. */
-function stringEntries(value: object): Record<string, string> {
-  const out: Record<string, string> = Object.create(null);
-  for (const [key, entry] of Object.entries(value)) if (typeof entry === 'string') out[key] = entry;
-  return out;
-}
-
-function positiveInt(value: string | undefined): number | undefined {
-  const n = Number(value ?? Number.NaN);
-  return Number.isInteger(n) && n > 0 ? n : undefined;
-}
-
-/** BullMQ's native backoff, for plain BullMQ workers that process a queuekit job. */
-function bullBackoff(raw: string | undefined): JobsOptions['backoff'] {
-  let parsed: BackoffOptions = DEFAULT_BACKOFF;
-  try {
-    if (raw) parsed = { ...DEFAULT_BACKOFF, ...(JSON.parse(raw) as BackoffOptions) };
-  } catch {
-    // Not JSON: the defaults.
-  }
-  const jitter = parsed.jitter && parsed.jitter > 0 && parsed.jitter <= 1 ? { jitter: parsed.jitter } : {};
-  return { type: parsed.type ?? 'exponential', delay: parsed.delay ?? DEFAULT_BACKOFF.delay, ...jitter };
+/** BullMQ's native backoff (`qk-backoff` as the core reads it), for plain BullMQ workers that process a queuekit job. */
+function bullBackoff(headers: Readonly<Record<string, string>>): JobsOptions['backoff'] {
+  const { type, delay, jitter } = backoffHeader(headers) ?? DEFAULT_BACKOFF;
+  return { type, delay, ...(jitter > 0 ? { jitter } : {}) };
 }
 
 /**
@@ -250,7 +232,8 @@ export function toBullJob(
 ): { readonly name: string; readonly data: unknown; readonly opts: JobsOptions } {
   const { data, e } = bodyToData(message.body, message.headers[H.contentType]);
   const { jobId } = placement;
-  const attempts = positiveInt(message.headers[H.maxAttempts]);
+  // As the core reads it (1..1000), so that a plain BullMQ worker retries as often as a queuekit consumer.
+  const attempts = maxAttemptsHeader(message.headers, 0) || undefined;
   const meta: QueuekitJobMeta = {
     v: 1,
     h: compactHeaders(message, e === undefined, attempts),
@@ -265,7 +248,7 @@ export function toBullJob(
     [META_OPTION]: meta,
     ...(jobId === undefined ? {} : { jobId }),
     ...(message.delayMs !== undefined && message.delayMs > 0 ? { delay: Math.ceil(message.delayMs) } : {}),
-    ...(attempts === undefined ? {} : { attempts, backoff: bullBackoff(message.headers[H.backoff]) }),
+    ...(attempts === undefined ? {} : { attempts, backoff: bullBackoff(message.headers) }),
   };
   return { name: message.name, data, opts };
 }
@@ -372,7 +355,7 @@ export function parseDeadLetterRecord(raw: string | null | undefined): DeadLette
       at: typeof value.at === 'number' ? value.at : Date.now(),
       ...(typeof value.error === 'string' ? { error: value.error } : {}),
       ...(typeof value.attempts === 'number' ? { attempts: value.attempts } : {}),
-      ...(typeof value.h === 'object' && value.h !== null ? { h: stringEntries(value.h) } : {}),
+      ...(typeof value.h === 'object' && value.h !== null ? { h: stringRecord(value.h) } : {}),
     };
   } catch {
     return undefined;

@@ -162,6 +162,46 @@ describe('BullMQ driver', () => {
     }
   });
 
+  it('gives BullMQ the attempts and backoff the core reads from the headers, which stay verbatim', async () => {
+    const d = driver();
+    const queue = uniqueQueue();
+    const cases: Record<string, Record<string, string>> = {
+      ok: { 'qk-max-attempts': '4', 'qk-backoff': '{"type":"fixed","delay":250}' },
+      // Beyond the core's 1..1000: the core falls back to the queue's default, so BullMQ gets none.
+      many: { 'qk-max-attempts': '5000' },
+      // A policy the core refuses: BullMQ gets the default one, as the core uses.
+      forged: { 'qk-max-attempts': '2', 'qk-backoff': '{"type":"custom","delay":-5}' },
+    };
+    await d.send(
+      queue,
+      Object.entries(cases).map(([id, headers]) => ({
+        id,
+        name: 'job',
+        body: utf8('{}'),
+        headers,
+        dedup: true,
+      })),
+    );
+    const connection = adminRedis();
+    const target = new Queue(queue, { connection, prefix });
+    try {
+      const opts = async (id: string) => (await target.getJob(id))?.opts;
+      expect(await opts('ok')).toMatchObject({ attempts: 4, backoff: { type: 'fixed', delay: 250 } });
+      // BullMQ reads an absent `attempts` as 0.
+      expect((await opts('many'))?.attempts ?? 0).toBe(0);
+      expect((await opts('forged'))?.backoff).toEqual({ type: 'exponential', delay: 1000 });
+    } finally {
+      await target.close();
+      connection.disconnect();
+    }
+    const got = await d.receive(queue, { max: 10, waitMs: 2000, lockMs: 5000, signal });
+    expect(got).toHaveLength(3);
+    for (const delivery of got) {
+      expect(delivery.headers).toMatchObject(cases[delivery.id] ?? {});
+      await delivery.ack();
+    }
+  });
+
   it('serves higher priorities first (0-9 mapped onto BullMQ priorities)', async () => {
     const d = driver();
     const queue = uniqueQueue();

@@ -97,7 +97,9 @@ export function jsonObjectHeader(raw: string): Record<string, unknown> | undefin
 }
 
 /** `qk-backoff`: a well-formed policy within the supported delays, else undefined. */
-export function backoffHeader(headers: Readonly<Record<string, string>>): BackoffOptions | undefined {
+export function backoffHeader(
+  headers: Readonly<Record<string, string>>,
+): Required<BackoffOptions> | undefined {
   const raw = headers[H.backoff];
   if (!raw || raw.length > 256) return undefined;
   const parsed = jsonObjectHeader(raw);
