@@ -22,6 +22,44 @@ export function maxDuration(field: string, value: number | undefined): void {
     throw new ConfigError(field, `at most ${MAX_DURATION_MS} ms (about 24.8 days), got ${String(value)}`);
 }
 
+/** The keys each options object takes: any other is a typo or a misplaced option, refused rather than ignored. */
+const KNOWN = {
+  queue: new Set([
+    'name',
+    'url',
+    'driver',
+    'ownsDriver',
+    'schema',
+    'codec',
+    'defaults',
+    'strict',
+    'maxDelayHop',
+    'store',
+    'results',
+    'rateLimit',
+  ]),
+  defaults: new Set(['maxAttempts', 'backoff', 'priority']),
+  backoff: new Set(['type', 'delay', 'maxDelay', 'jitter']),
+  send: new Set(['delay', 'runAt', 'priority', 'maxAttempts', 'backoff', 'jobId', 'orderingKey', 'headers']),
+  process: new Set(['concurrency', 'lockDuration', 'pollInterval', 'trustMessageBackoff', 'timeout']),
+} as const;
+
+/**
+ * Refuse what is not an options object, and any key it does not take (`{ concurency: 10 }` would
+ * otherwise run one job at a time without a word). `field` is the object's own name ('' at the top).
+ */
+export function knownOptions(field: string, options: unknown, known: ReadonlySet<string>): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new ConfigError(field || 'options', 'expected an object');
+  for (const key in options) {
+    if (Object.hasOwn(options, key) && !known.has(key))
+      throw new ConfigError(
+        field ? `${field}.${key}` : key,
+        `unknown option (expected one of ${[...known].map((k) => `\`${k}\``).join(', ')})`,
+      );
+  }
+}
+
 function positiveInt(field: string, value: number | undefined, min = 1): void {
   if (value === undefined) return;
   if (!Number.isInteger(value) || value < min)
@@ -51,7 +89,7 @@ function priority(field: string, value: number | undefined): void {
 /** Validate a backoff policy; `field` prefixes the names in errors. */
 export function validateBackoff(field: string, backoff: BackoffOptions | undefined): void {
   if (backoff === undefined) return;
-  if (typeof backoff !== 'object' || backoff === null) throw new ConfigError(field, 'expected an object');
+  knownOptions(field, backoff, KNOWN.backoff);
   if (backoff.type !== undefined && backoff.type !== 'fixed' && backoff.type !== 'exponential') {
     throw new ConfigError(`${field}.type`, `expected 'fixed' or 'exponential', got ${String(backoff.type)}`);
   }
@@ -66,7 +104,8 @@ export function validateBackoff(field: string, backoff: BackoffOptions | undefin
 
 /** Validate `createQueue` options. */
 export function validateQueueOptions<T>(options: QueueOptions<T>): void {
-  if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'expected an object');
+  knownOptions('', options, KNOWN.queue);
+  if (options.defaults !== undefined) knownOptions('defaults', options.defaults, KNOWN.defaults);
   if (!isQueueName(options.name)) {
     throw new ConfigError(
       'name',
@@ -112,6 +151,7 @@ export function validateRateLimit(
 /** Validate the options of one send. */
 export function validateSendOptions(options: SendOptions | undefined, field = 'options'): void {
   if (options === undefined) return;
+  knownOptions(field, options, KNOWN.send);
   if (options.delay !== undefined && options.runAt !== undefined) {
     throw new ConfigError(`${field}.delay`, 'give either `delay` or `runAt`, not both');
   }
@@ -173,6 +213,7 @@ export function validateHeaders(
 
 /** Validate `process` options. */
 export function validateProcessOptions(options: ProcessOptions | undefined): void {
+  if (options !== undefined) knownOptions('', options, KNOWN.process);
   positiveInt('concurrency', options?.concurrency);
   positiveInt('lockDuration', options?.lockDuration, 100);
   maxDuration('lockDuration', options?.lockDuration);

@@ -137,3 +137,74 @@ describe('send refuses values a consumer would take for forged headers', () => {
     await queue.close();
   });
 });
+
+describe('options that are not options are refused by name, not ignored', () => {
+  const error = (run: () => unknown) => {
+    try {
+      const result = run();
+      return result instanceof Promise
+        ? result.then(
+            () => undefined,
+            (e: unknown) => e,
+          )
+        : undefined;
+    } catch (e) {
+      return e;
+    }
+  };
+
+  it('a misspelt or misplaced key in send, sendBatch, process, createQueue, defaults or backoff', async () => {
+    const queue = createQueue<unknown>({ name: 'unknown-keys', driver: fresh(), ownsDriver: true });
+    const cases: [() => unknown, string][] = [
+      [() => queue.send('x', {}, { delya: 5 } as never), 'options.delya'],
+      [() => queue.send('x', {}, { id: 'a' } as never), 'options.id'],
+      [() => queue.send('x', {}, { backoff: { type: 'fixed', dealy: 1 } } as never), 'options.backoff.dealy'],
+      [
+        () => queue.sendBatch([{ name: 'x', data: 1, options: { prio: 1 } as never }]),
+        'entries[0].options.prio',
+      ],
+      [() => queue.process(async () => undefined, { concurency: 10 } as never), 'concurency'],
+      [() => createQueue({ name: 'q', defualts: {} } as never), 'defualts'],
+      [() => createQueue({ name: 'q', defaults: { attempts: 5 } } as never), 'defaults.attempts'],
+    ];
+    for (const [run, field] of cases) {
+      const e = await error(run);
+      expect(e, field).toBeInstanceOf(ConfigError);
+      expect((e as ConfigError).message, field).toContain(`\`${field}\`: unknown option`);
+    }
+    expect((await queue.stats()).waiting).toBe(0);
+    await queue.close();
+  });
+
+  it('options that are not an object, and batch entries that are not { name, data }', async () => {
+    const queue = createQueue<unknown>({ name: 'entry-shapes', driver: fresh(), ownsDriver: true });
+    const cases: [() => unknown, string][] = [
+      [() => queue.send('x', {}, 5 as never), 'options'],
+      [() => queue.send('x', {}, 'fast' as never), 'options'],
+      [() => queue.sendBatch([null as never]), 'entries[0]'],
+      [() => queue.sendBatch([{ name: 'a', data: 1 }, 'b' as never]), 'entries[1]'],
+      [() => queue.sendBatch([{ data: 1 } as never]), 'entries[0].name'],
+      [() => queue.sendBatch([{ name: 'a', data: 1, options: 5 as never }]), 'entries[0].options'],
+    ];
+    for (const [run, field] of cases) {
+      const e = await error(run);
+      expect(QueuekitError.is(e, 'ERR_CONFIG'), field).toBe(true);
+      expect((e as ConfigError).message, field).toContain(`\`${field}\``);
+    }
+    // Every option it does take is still taken.
+    const id = await queue.send(
+      'x',
+      {},
+      {
+        delay: 0,
+        priority: 1,
+        maxAttempts: 2,
+        backoff: { type: 'fixed', delay: 1, maxDelay: 2, jitter: 0 },
+        headers: { a: 'b' },
+      },
+    );
+    expect(typeof id).toBe('string');
+    expect((await queue.stats()).waiting).toBe(1);
+    await queue.close();
+  });
+});

@@ -155,6 +155,7 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
     this.assertOpen();
     if (!Array.isArray(entries)) throw new ConfigError('entries', 'expected an array');
     if (entries.length === 0) return [];
+    for (let index = 0; index < entries.length; index++) checkBatchEntry(entries[index], index);
     return this.trackSend(sendEntries(this.context, entries));
   }
 
@@ -272,6 +273,15 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
  * await emails.send('welcome', { to: 'ada@example.com' });
  * emails.process(async (job) => sendMail(job.data.to), { concurrency: 5 });
  */
+/** A `sendBatch` entry is an object with a job name (its options and payload are checked with the rest). */
+function checkBatchEntry(entry: unknown, index: number): void {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+    throw new ConfigError(`entries[${index}]`, 'expected an object { name, data, options? }');
+  const { name } = entry as { name?: unknown };
+  if (typeof name !== 'string' || name === '')
+    throw new ConfigError(`entries[${index}].name`, 'job name must be a non-empty string');
+}
+
 export function createQueue<T = unknown>(options: QueueOptions<T>): Queue<T> {
   return new Queue<T>(options);
 }
