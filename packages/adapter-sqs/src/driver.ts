@@ -2,6 +2,7 @@ import * as sqs from '@aws-sdk/client-sqs';
 import type { Capabilities, Driver, OutgoingMessage, ReceiveOptions, RedriveOptions } from '@queuekit/core';
 import {
   DRIVER_API_VERSION,
+  lifetimeController,
   PartialSendError,
   PayloadTooLargeError,
   QueueClosedError,
@@ -38,7 +39,7 @@ export class SqsDriver implements Driver {
   readonly #ctx: ReceiverContext;
   readonly #options: ResolvedSqsOptions;
   readonly #ownsClient: boolean;
-  readonly #closing = new AbortController();
+  readonly #closing = lifetimeController();
   readonly #deadLetters = deadLetterQueueOps(this, this.deadLetterQueue, { batch: 10 });
   #payloadLimit: number;
 
