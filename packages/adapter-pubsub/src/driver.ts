@@ -7,6 +7,7 @@ import {
   type Driver,
   type DriverFactoryOptions,
   type DriverStats,
+  lifetimeController,
   type OutgoingMessage,
   PartialSendError,
   QueueClosedError,
@@ -62,7 +63,7 @@ export class PubSubDriver implements Driver {
   readonly #pubsub: PubSub;
   #clients: Promise<admin.Clients> | undefined;
   readonly #queues = new Map<string, Promise<QueueState>>();
-  readonly #closing = new AbortController();
+  readonly #closing = lifetimeController();
   readonly #background = new Set<Promise<unknown>>();
   #closed: Promise<void> | undefined;
   readonly #deadLetters: DeadLetterQueueOps;
