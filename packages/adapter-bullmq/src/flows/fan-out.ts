@@ -105,13 +105,16 @@ export class FanOutFlows {
 
   /**
    * Options that make copies of fan-out chunks children of their fan-out's reduce job. `undefined`
-   * entries: not a chunk copy, or a fan-out this driver has no record of (not native, or expired).
+   * entries: not a chunk copy, or a fan-out this driver has no record of (not native, or expired). None
+   * (and no promise per message) when the batch holds no chunk copy.
    */
   async copyParents(
     queue: string,
     messages: readonly OutgoingMessage[],
     placements: readonly JobPlacement[],
   ): Promise<(JobsOptions | undefined)[]> {
+    if (!messages.some((m, i) => m.headers[FANOUT_PARENT_HEADER] !== undefined && placements[i]?.copy))
+      return [];
     return Promise.all(
       messages.map(async (message, index) => {
         const parentId = message.headers[FANOUT_PARENT_HEADER];
