@@ -60,7 +60,9 @@ export class LockKeeper {
     holdMs: number,
     /** The driver's: no renewal once it closed. */
     private readonly closing?: AbortSignal,
+    expired?: () => void,
   ) {
+    this.expired = expired;
     this.#brokerUntil = this.#firstUntil = brokerUntil;
     this.#holdUntil = Date.now() + holdMs;
     this.#schedule();
@@ -249,13 +251,32 @@ class MessageStream {
 
 /** One delivery's broker calls (the kit's `operations`): settlements in the receiver's lane, renewals by its keeper. */
 class Settlement implements DeliveryOperations {
+  #settling = false;
+  #done: (() => void) | undefined;
+
   constructor(
     private readonly receiver: ServiceBusReceiver,
     private readonly lane: SettlementLane,
     private readonly message: ServiceBusReceivedMessage,
     private readonly keeper: LockKeeper,
     private readonly prefetched: Prefetched | undefined,
-  ) {}
+    /** Called once the delivery is settled, or its lock ran out unsettled (the receiver holds it no more). */
+    done?: () => void,
+  ) {
+    this.#done = done;
+  }
+
+  /** The lock ran out unsettled (the keeper's `expired`): the kit refuses its settlements from then on. */
+  expire(): void {
+    // A settlement accepted before and waiting for its turn ends it when answered.
+    if (!this.#settling) this.#finish();
+  }
+
+  #finish(): void {
+    const done = this.#done;
+    this.#done = undefined;
+    done?.();
+  }
 
   ack(): Promise<void> {
     return this.#settle('shared', () => this.receiver.completeMessage(this.message));
@@ -279,20 +300,64 @@ class Settlement implements DeliveryOperations {
    */
   #settle(kind: 'shared' | 'exclusive', operation: () => Promise<void>): Promise<void> {
     const { keeper, prefetched } = this;
+    this.#settling = true;
     return this.lane
       .run(kind, () => {
         keeper.stop();
         return operation();
       })
-      .finally(() => (prefetched ? prefetched.release() : keeper.stop()));
+      .finally(() => (prefetched ? prefetched.release() : keeper.stop()))
+      .then(
+        () => this.#finish(),
+        (error: unknown) => {
+          // Refused with the lock kept (a timeout...): the kit may try another settlement until the lock's end.
+          if ((error as { code?: string } | null)?.code === 'MessageLockLost') this.#finish();
+          else this.#finishAt(keeper.heldUntil);
+          throw error;
+        },
+      );
+  }
+
+  #finishAt(until: number): void {
+    this.#settling = false;
+    setTimeout(() => this.expire(), Math.max(0, until - Date.now())).unref();
   }
 }
 
-/** Receives for the driver (SDK receivers allow one receive call at a time: pooled per queue). */
+/** The AMQP link (rhea's) a message came on, as SDK 7.9.x keeps it (`delivery.link`); undefined in another shape. */
+interface Link {
+  is_open(): boolean;
+}
+function linkOf(message: ServiceBusReceivedMessage): Link | undefined {
+  const link = (message as unknown as { delivery?: { link?: { is_open?: unknown } } }).delivery?.link;
+  return typeof link?.is_open === 'function' ? (link as Link) : undefined;
+}
+
+/** An SDK receiver opened by the driver: its settlement lane, and its deliveries not settled yet. */
+interface Opened {
+  readonly lane: SettlementLane;
+  /** Deliveries handed out and not settled (nor run out) yet. */
+  held: number;
+  /** The link of the latest of them. */
+  link: Link | undefined;
+  /** Taken out of the pool: closed once `held` is 0. */
+  retired: boolean;
+}
+
+/**
+ * Receives for the driver (SDK receivers allow one receive call at a time: pooled per queue).
+ *
+ * A pooled SDK receiver whose link went away (the SDK closes it when a drain goes unanswered for 200 ms; Service
+ * Bus detaches idle links; a connection drops) while it holds unsettled deliveries leaves the pool: its next
+ * receive would reopen the link under the same name, and SDK 7.9.5 then settles the old deliveries on that name's
+ * open receiver, through a delivery of the closed link, unanswered (10 s timeouts, retried: ~45 s, every later
+ * dead-letter of the receiver waiting in its lane). Kept closed, its deliveries settle through `$management` by
+ * lock token, as the SDK does for a receiver whose link is not open. It is closed once they are all settled.
+ */
 export class Receiver {
   readonly #idle = new Map<string, ServiceBusReceiver[]>();
-  /** Every SDK receiver opened, with the lane of its settlements. */
-  readonly #receivers = new Map<ServiceBusReceiver, SettlementLane>();
+  /** Every SDK receiver opened, with the lane of its settlements and what it holds. */
+  readonly #receivers = new Map<ServiceBusReceiver, Opened>();
   readonly #streams = new Map<string, MessageStream>();
   readonly #isClosed = () => this.closing.aborted;
 
@@ -321,7 +386,12 @@ export class Receiver {
       }
       const idle = this.#idle.get(queue) ?? [];
       this.#idle.set(queue, idle);
-      const receiver = idle.pop() ?? this.#newReceiver(queue);
+      let pooled = idle.pop();
+      while (pooled && this.#linkGone(pooled)) {
+        this.#retire(pooled);
+        pooled = idle.pop();
+      }
+      const receiver = pooled ?? this.#newReceiver(queue);
       try {
         const messages = await receiver.receiveMessages(Math.max(1, options.max), {
           maxWaitTimeInMs: Math.max(0, options.waitMs),
@@ -329,7 +399,11 @@ export class Receiver {
         });
         return messages.map((message) => this.#delivery(receiver, message, options.lockMs));
       } finally {
-        if (!closing.aborted) idle.push(receiver);
+        // Its link may have gone during the receive (with the messages it brought): then it leaves the pool.
+        if (!closing.aborted) {
+          if (this.#linkGone(receiver)) this.#retire(receiver);
+          else idle.push(receiver);
+        }
       }
     } catch (error) {
       if ((error as { name?: string } | null)?.name === 'AbortError' || closing.aborted) return [];
@@ -349,8 +423,27 @@ export class Receiver {
   #newReceiver(queue: string): ServiceBusReceiver {
     const options = { maxAutoLockRenewalDurationInMs: 0, skipParsingBodyAsJson: true };
     const receiver = withoutBatchWait(this.client.createReceiver(queue, options));
-    this.#receivers.set(receiver, new SettlementLane());
+    this.#receivers.set(receiver, { lane: new SettlementLane(), held: 0, link: undefined, retired: false });
     return receiver;
+  }
+
+  /** Whether `receiver` holds unsettled deliveries of a link that is not open any more. */
+  #linkGone(receiver: ServiceBusReceiver): boolean {
+    const opened = this.#receivers.get(receiver);
+    return opened !== undefined && opened.held > 0 && opened.link !== undefined && !opened.link.is_open();
+  }
+
+  /** Out of the pool for good; closed once its deliveries are settled. */
+  #retire(receiver: ServiceBusReceiver): void {
+    const opened = this.#receivers.get(receiver);
+    if (!opened) return;
+    opened.retired = true;
+    if (opened.held === 0) this.#closeRetired(receiver);
+  }
+
+  #closeRetired(receiver: ServiceBusReceiver): void {
+    this.#receivers.delete(receiver);
+    void receiver.close().catch(() => undefined);
   }
 
   #delivery(
@@ -361,11 +454,29 @@ export class Receiver {
   ): Delivery {
     const { closing } = this;
     const brokerUntil = message.lockedUntilUtc?.getTime() ?? Date.now() + lockMs;
+    let settlement: Settlement | undefined;
     const keeper =
       prefetched?.keeper ??
-      new LockKeeper(() => receiver.renewMessageLock(message), brokerUntil, lockMs, closing);
+      new LockKeeper(
+        () => receiver.renewMessageLock(message),
+        brokerUntil,
+        lockMs,
+        closing,
+        () => settlement?.expire(),
+      );
     prefetched?.keeper.reset(lockMs);
-    const lane = this.#receivers.get(receiver) as SettlementLane;
+    const opened = this.#receivers.get(receiver) as Opened;
+    let done: (() => void) | undefined;
+    if (!prefetched) {
+      // Counted until settled or run out: a receiver whose link went away is closed once it holds none.
+      opened.held++;
+      opened.link = linkOf(message) ?? opened.link;
+      done = () => {
+        opened.held--;
+        if (opened.retired && opened.held === 0 && !closing.aborted) this.#closeRetired(receiver);
+      };
+    }
+    settlement = new Settlement(receiver, opened.lane, message, keeper, prefetched, done);
     // The kit's own delivery, its calls untouched: the core's guard passes it through without a wrapper.
     return createDelivery({
       message: toReceivedMessage(message),
@@ -374,7 +485,7 @@ export class Receiver {
       provider: 'servicebus',
       classify: this.classify,
       isClosed: this.#isClosed,
-      operations: new Settlement(receiver, lane, message, keeper, prefetched),
+      operations: settlement,
     });
   }
 

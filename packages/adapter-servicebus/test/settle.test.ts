@@ -127,6 +127,68 @@ describe('settling several deliveries of one link in the same tick', () => {
   });
 });
 
+/** What `promise` settled with within `ms`, or 'pending'. */
+async function within<T>(ms: number, promise: Promise<T>): Promise<'ok' | 'pending' | { error: unknown }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'pending'>((resolve) => {
+    timer = setTimeout(() => resolve('pending'), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => 'ok' as const,
+        (error: unknown) => ({ error }),
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+it('deliveries of a link that closed settle at once, also after the next receive of their queue', async () => {
+  // A link goes away under held deliveries: the SDK closes it when a drain goes unanswered for 200 ms, Service Bus
+  // detaches idle links, a connection drops. The SDK (7.9.5) settles such a delivery through $management, unless
+  // a receiver of the link's name is open again: the next receive on the same SDK receiver reopens the link under
+  // that name, and then the settlement went out on the old delivery, unanswered (10 s timeouts, retried: ~45 s),
+  // holding every later dead-letter of that receiver in its settlement lane.
+  const name = queueName();
+  const driver = makeDriver();
+  drivers.push(driver);
+  const [dead, done] = await receiveAll(driver, name, 2);
+  type Closable = { close(): void; once(event: string, listener: () => void): void };
+  if (!dead || !done) throw new Error('expected two deliveries');
+  const link = (dead.raw as { delivery?: { link?: Closable & { session: Closable } } }).delivery?.link;
+  if (!link) throw new Error('expected the SDK message to keep its link (SDK 7.9.x)');
+  // As the SDK closes a link (rhea-promise: the link, then its session).
+  await new Promise<void>((resolve) => {
+    link.session.once('session_close', resolve);
+    link.close();
+    link.session.close();
+  });
+  await driver.send(name, [{ id: 'job-next', name: 'work', body: enc(9), headers: {} }]);
+  const next = await until('the next delivery', 10_000, async () => {
+    const [delivery] = await driver.receive(name, {
+      max: 1,
+      waitMs: 1000,
+      lockMs: 4 * lockMs,
+      signal: new AbortController().signal,
+    });
+    return delivery;
+  });
+  expect(next.id).toBe('job-next');
+  expect(await within(3000, dead.deadLetter({ reason: 'poison', attempts: 1 }))).toBe('ok');
+  expect(await within(3000, done.ack())).toBe('ok');
+  expect(await within(3000, next.ack())).toBe('ok');
+  const listed = await until('dead letters', 10_000, async () => {
+    const list = await driver.listDeadLetters(name, 100);
+    return list.length >= 1 ? list : undefined;
+  });
+  expect(listed.map((letter) => letter.id)).toEqual([dead.id]);
+  if (target === 'test-server')
+    expect(await serverCounts(name)).toMatchObject({ active: 0, locked: 0, deadLettered: 1 });
+});
+
 it('through the queue: a batch of jobs, every other one unrecoverable, settled in one tick: the DLQ holds exactly those', async () => {
   const name = queueName();
   const queue = createQueue<{ n: number }>({ name, driver: makeDriver(), ownsDriver: true });

@@ -127,12 +127,25 @@ interface Outstanding {
  */
 const FORGET_AFTER_MS = 60_000;
 
-/** Make the next flow of `sender` carry `drain` (rhea's own check wants credit left), and have one written. */
+/**
+ * Answer a drain (AMQP 1.0 §2.6.7): the next flow of `sender`, written after the transfers queued so far, gives
+ * back the credit they left and carries `drain`. rhea's own answer (`set_drained`) marks the flow `drain` only while
+ * credit is left when it is written; transfers written in the same pass (those the drain itself brought) or in
+ * flight before it use it up, and the flow went out without `drain`: the SDK waited 200 ms, then closed its link.
+ */
 function answerDrain(sender: unknown): void {
-  const link = sender as { _get_drain(): boolean; issue_flow: boolean };
+  const link = sender as {
+    _get_drain(): boolean;
+    issue_flow: boolean;
+    credit: number;
+    delivery_count: number;
+  };
   const getDrain = link._get_drain;
   link._get_drain = () => {
     link._get_drain = getDrain;
+    // Written in the session's pass after its transfers: what they left is given back.
+    link.delivery_count += link.credit;
+    link.credit = 0;
     return true;
   };
   link.issue_flow = true;
@@ -464,19 +477,14 @@ export class ServiceBusEmulator {
     const sender = ctx.sender as rhea.Sender & {
       _draining?: boolean;
       credit: number;
-      set_drained(drained: boolean): void;
     };
     const consumer = this.consumers.get(sender as Link);
     if (!consumer) return;
     const before = consumer.sent;
     consumer.entity.pump();
     // Drain: send what is available, then give back the rest of the credit (AMQP 1.0 §2.6.7).
-    if (sender._draining) {
-      sender.set_drained(true);
-      // rhea marks a flow `drain` only while credit is left to give back: a drain that found the credit used up
-      // by transfers in flight was answered without it, and the SDK waited 200 ms, then closed its link.
-      if (sender.credit === 0) answerDrain(sender);
-    } else if (consumer.sent === before) {
+    if (sender._draining) answerDrain(sender);
+    else if (consumer.sent === before) {
       // Nothing to send: answer with our link state anyway. Without a frame back, the client's
       // next small frame (typically its drain) waits ~40 ms for Nagle + delayed ACK on loopback.
       (sender as unknown as { issue_flow: boolean }).issue_flow = true;

@@ -4,8 +4,13 @@ import type { PriorityBands } from '../semantics/priority.js';
 import { safeTimeout } from '../timers.js';
 import { type UnstartedBatch, UnstartedHold } from './unstarted-hold.js';
 
-/** A band found empty by a receive that did not wait is not asked again without waiting for this long. */
+/**
+ * A band found empty by a receive that did not wait is not asked again without waiting for this long; each
+ * time it is found empty again the wait doubles, up to BAND_RECHECK_MAX_MS, and a job found there resets it.
+ * While the consumer drains one band, the bands above it then cost about one request a second each, not five.
+ */
 const BAND_RECHECK_MS = 200;
+const BAND_RECHECK_MAX_MS = 1_000;
 
 /** What one receive across the bands hands the consumer. */
 export interface BandDeliveries {
@@ -25,8 +30,8 @@ interface Kept {
 
 /**
  * Receives across priority bands (index 0 is the highest). While bands have jobs: highest band first,
- * without waiting; a band found empty is skipped for BAND_RECHECK_MS (nine empty round trips per turn
- * would dominate fast handlers). Once every band is empty, each band gets one long poll, and the consumer
+ * without waiting; a band found empty is skipped for BAND_RECHECK_MS, doubling while it stays empty (nine
+ * empty round trips per turn would dominate fast handlers). Once every band is empty, each band gets one long poll, and the consumer
  * waits for the first to end: a job on any band reaches an idle consumer without a fixed wait. A poll runs
  * on across receives until it ends (so an idle turn starts one new poll, not ten); what it brings is kept
  * and handed out after a look at the bands above it, so a higher band's visible job still goes first.
@@ -34,6 +39,8 @@ interface Kept {
  */
 export class BandReceiver {
   private readonly emptyUntil: number[];
+  /** Each band's current recheck wait (0 until it is found empty). */
+  private readonly recheckMs: number[];
   /** Each band's outstanding long poll, if any: when it ends at the latest (0 for none). */
   private readonly polling: number[];
   private readonly polls = new Set<Promise<void>>();
@@ -54,6 +61,7 @@ export class BandReceiver {
     onLost?: (delivery: Delivery, error: LockLostError) => void,
   ) {
     this.emptyUntil = bands.queues.map(() => 0);
+    this.recheckMs = bands.queues.map(() => 0);
     this.polling = bands.queues.map(() => 0);
     this.hold = new UnstartedHold(lockMs, onLost);
   }
@@ -113,8 +121,11 @@ export class BandReceiver {
       if (this.polling[band] || (this.emptyUntil[band] as number) > now) continue;
       const queue = queues[band] as string;
       const deliveries = await this.driver.receive(queue, options);
-      if (deliveries.length > 0) return { queue, deliveries };
-      this.emptyUntil[band] = now + BAND_RECHECK_MS;
+      if (deliveries.length > 0) {
+        this.recheckMs[band] = 0;
+        return { queue, deliveries };
+      }
+      this.foundEmpty(band, now);
     }
     if (kept) {
       const { lockedAt } = kept.deliveries;
@@ -138,10 +149,11 @@ export class BandReceiver {
       (deliveries) => {
         this.polling[band] = 0;
         if (deliveries.length > 0) {
+          this.recheckMs[band] = 0;
           let at = this.kept.findIndex((kept) => kept.band > band);
           if (at < 0) at = this.kept.length;
           this.kept.splice(at, 0, { band, queue, deliveries: this.hold.keep(deliveries, lockedAt) });
-        } else this.emptyUntil[band] = Date.now() + BAND_RECHECK_MS;
+        } else this.foundEmpty(band, Date.now());
         this.wake();
       },
       (error: unknown) => {
@@ -152,6 +164,13 @@ export class BandReceiver {
     );
     this.polls.add(polled);
     void polled.then(() => this.polls.delete(polled));
+  }
+
+  private foundEmpty(band: number, now: number): void {
+    const previous = this.recheckMs[band] as number;
+    const wait = previous === 0 ? BAND_RECHECK_MS : Math.min(previous * 2, BAND_RECHECK_MAX_MS);
+    this.recheckMs[band] = wait;
+    this.emptyUntil[band] = now + wait;
   }
 
   private wake(): void {
