@@ -36,40 +36,6 @@ it('300 receives with one long-lived consumer signal leave no listener on it and
   }
 });
 
-it('twelve long polls on one driver (ten priority bands and more) give no "possible memory leak" warning', async () => {
-  const driver = makeDriver();
-  const queues = Array.from({ length: 12 }, (_, i) => uniqueName(`qk-polls-${i}`));
-  const warnings: string[] = [];
-  const onWarning = (warning: Error) => warnings.push(warning.name);
-  process.on('warning', onWarning);
-  const stops = queues.map(() => new AbortController());
-  try {
-    for (const queue of queues) await driver.stats(queue);
-    const polls = queues.map((queue, i) =>
-      driver.receive(queue, {
-        max: 1,
-        waitMs: 20_000,
-        lockMs: 10_000,
-        signal: (stops[i] as AbortController).signal,
-      }),
-    );
-    // Every poll listens to its caller's signal once it waits: then end them.
-    const deadline = Date.now() + 10_000;
-    while (stops.some((stop) => getEventListeners(stop.signal, 'abort').length === 0)) {
-      if (Date.now() > deadline) throw new Error('the twelve polls never started');
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    for (const stop of stops) stop.abort();
-    expect((await Promise.all(polls)).flat()).toEqual([]);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(warnings.filter((name) => name === 'MaxListenersExceededWarning')).toEqual([]);
-  } finally {
-    process.off('warning', onWarning);
-    for (const queue of queues) await driver.deleteQueue(queue).catch(() => undefined);
-    await driver.close();
-  }
-});
-
 it('declares deliveryCount exact; lockedUntil is the ack deadline and follows extendLock (issue 12)', async () => {
   const driver = makeDriver();
   const queue = uniqueName('qk-locked');

@@ -13,6 +13,7 @@ import {
   type Capabilities,
   ConfigError,
   DRIVER_API_VERSION,
+  lifetimeController,
   type Delivery,
   type Driver,
   type OutgoingMessage,
@@ -61,7 +62,7 @@ export class ServiceBusDriver implements Driver {
   readonly #senders = new Map<string, ServiceBusSender>();
   readonly #ensured = new Map<string, Promise<void>>();
   readonly #credentialsChecked = new Map<Use, Promise<void>>();
-  readonly #closing = new AbortController();
+  readonly #closing = lifetimeController();
   readonly #queueDefaults: ServiceBusDriverOptions['queueDefaults'];
   readonly #kit = {
     provider: this.provider,

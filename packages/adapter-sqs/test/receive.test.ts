@@ -60,40 +60,6 @@ describe('receive (issue 13: no AbortSignal.any per receive)', () => {
       await driver.close();
     }
   });
-
-  it('twelve long polls on one driver (ten priority bands and more) give no "possible memory leak" warning', async () => {
-    const queues = Array.from({ length: 12 }, (_, i) => uniqueName(`polls-${i}`));
-    created.push(...queues);
-    const driver = makeDriver();
-    const warnings: string[] = [];
-    const onWarning = (warning: Error) => warnings.push(warning.name);
-    process.on('warning', onWarning);
-    const stops = queues.map(() => new AbortController());
-    try {
-      for (const queue of queues) await driver.stats(queue);
-      const polls = queues.map((queue, i) =>
-        driver.receive(queue, {
-          max: 1,
-          waitMs: 20_000,
-          lockMs: 30_000,
-          signal: (stops[i] as AbortController).signal,
-        }),
-      );
-      // Every poll listens to its caller's signal once it is waiting on the broker: then end them.
-      const deadline = Date.now() + 10_000;
-      while (stops.some((stop) => getEventListeners(stop.signal, 'abort').length === 0)) {
-        if (Date.now() > deadline) throw new Error('the twelve polls never started');
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      for (const stop of stops) stop.abort();
-      expect((await Promise.all(polls)).flat()).toEqual([]);
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(warnings.filter((name) => name === 'MaxListenersExceededWarning')).toEqual([]);
-    } finally {
-      process.off('warning', onWarning);
-      await driver.close();
-    }
-  });
 });
 
 describe('delivery count and lock (issue 12)', () => {

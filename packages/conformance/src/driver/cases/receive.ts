@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import type { Delivery } from '@queuekit/core';
 import { expect } from 'vitest';
 import type { DriverHarness } from '../harness.js';
@@ -64,6 +65,40 @@ export function receiveCases(h: DriverHarness): void {
     const again = Date.now();
     expect(Array.isArray(await h.receive(driver, queue, { waitMs: longPollMs, signal: aborted }))).toBe(true);
     expect(Date.now() - again).toBeLessThan(longPollMs / 2);
+  });
+
+  it('twelve long polls on one driver (ten priority bands, and more) give no "possible memory leak" warning', async () => {
+    const driver = await h.driver();
+    const queues = Array.from({ length: 12 }, () => h.queueName());
+    // Each queue made to exist on the broker (one message sent and acked), by this one driver.
+    for (const queue of queues) {
+      const warmUp = h.message();
+      await driver.send(queue, [warmUp]);
+      await (await h.receiveIds(driver, queue, [warmUp.id])).byId.get(warmUp.id)?.ack();
+    }
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => {
+      if (warning.name === 'MaxListenersExceededWarning') warnings.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    const stops = queues.map(() => new AbortController());
+    try {
+      const polls = queues.map((queue, i) =>
+        h.receive(driver, queue, { waitMs: longPollMs, signal: (stops[i] as AbortController).signal }),
+      );
+      // A poll listens to its caller's signal once it waits on the broker: then end them all.
+      const deadline = Date.now() + h.timeout(10_000);
+      while (stops.some((stop) => getEventListeners(stop.signal, 'abort').length === 0)) {
+        if (Date.now() > deadline) break;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      for (const stop of stops) stop.abort();
+      for (const got of await Promise.all(polls)) for (const delivery of got) await delivery.ack();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('a long poll returns the message sent while it waits', async () => {
