@@ -93,6 +93,9 @@ export function resolveOptions(options: BullmqDriverOptions) {
   const limit =
     limiter &&
     parseParams(limiter, { max: param.int({ min: 1 }), duration: timer }, { fieldPrefix: 'limiter.' });
+  // Both are needed: BullMQ would take a limiter missing one unchecked.
+  for (const field of ['max', 'duration'] as const)
+    if (limit && limit[field] === undefined) throw new ConfigError(`limiter.${field}`, 'required');
   const points =
     typeof metrics === 'object'
       ? parseParams(metrics, METRICS_PARAMS, { fieldPrefix: 'metrics.' }).maxDataPoints

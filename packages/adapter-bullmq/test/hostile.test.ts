@@ -137,6 +137,15 @@ describe('bounds', () => {
   ])('%s past 2^31 - 1 ms (a timer that would fire at once) is a ConfigError naming it', (field, options) => {
     expect(() => testDriver(prefix, options)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', field }));
   });
+
+  it.each([
+    ['limiter.duration', { limiter: { max: 5 } }],
+    ['limiter.max', { limiter: { duration: 1000 } }],
+  ])('a limiter without %s is a ConfigError naming it', (field, options) => {
+    expect(() => testDriver(prefix, options as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG', field }),
+    );
+  });
 });
 
 describe('forged fan-out meta on a BullMQ job', () => {
