@@ -13,6 +13,26 @@ import { deadLetterProperties, toReceivedMessage } from './wire.js';
 /** Buffered (prefetched) messages' locks are held this long at most, renewed meanwhile. */
 const BUFFERED_HOLD_MS = 10 * 60_000;
 /**
+ * A stream whose link has not been open for this long is replaced (doubling while replacements stay unopened, up
+ * to STREAM_STALL_MAX_MS). SDK 7.9.5 attaches a subscription's link on the connection it had: a stream opened as
+ * the connection reset waited for the link's 60 s operation timeout without a message or an error, and the
+ * consumer with it (the fault suite's connection reset with priority bands, one stream per band).
+ */
+const STREAM_STALL_MS = 3_000;
+const STREAM_STALL_MAX_MS = 60_000;
+/** How often a waiting take looks at its link. */
+const STREAM_CHECK_MS = 500;
+
+/**
+ * Whether the SDK's streaming receiver has its link open (7.9.x internals: `_streamingReceiver.isOpen()`);
+ * undefined in another shape (then a stream is never taken for stalled).
+ */
+function streamLinkOpen(receiver: ServiceBusReceiver): boolean | undefined {
+  const streaming = (receiver as unknown as { _streamingReceiver?: { isOpen?: unknown } })._streamingReceiver;
+  const isOpen = streaming?.isOpen;
+  return typeof isOpen === 'function' ? Boolean((isOpen as () => unknown).call(streaming)) : undefined;
+}
+/**
  * `receiveMessages` (7.9.5) waits up to 1 s after the first message for the batch to fill, with no option to change
  * it: a consumer asking for its free slots got a trickle of jobs late (p50 ~50 ms at 500 jobs/s). Here it does not
  * wait; the SDK still drains the link, so what the broker holds comes in the same call. SDK internals (the same in
@@ -188,11 +208,17 @@ class MessageStream {
   readonly #subscription: { close(): Promise<void> };
   #error: unknown;
   #closed = false;
+  /** Since when its link has not been seen open (undefined while open). */
+  #downSince: number | undefined = Date.now();
+  /** Whether its link was ever seen open (or brought a message). */
+  opened = false;
 
   constructor(
     readonly receiver: ServiceBusReceiver,
     credit: number,
     closing: AbortSignal,
+    /** After how long without an open link it is {@link stalled}. */
+    private readonly stallMs = STREAM_STALL_MS,
   ) {
     const processMessage = (message: ServiceBusReceivedMessage) =>
       new Promise<void>((resolve) => {
@@ -209,6 +235,7 @@ class MessageStream {
         };
         keeper.expired = entry.release;
         this.#outstanding.add(entry);
+        this.opened = true;
         if (this.#closed) return entry.release();
         this.#buffer.push(entry);
         this.#wakeup.wake();
@@ -223,7 +250,24 @@ class MessageStream {
     );
   }
 
-  /** Up to `max` buffered messages, waiting up to `waitMs` for the first; [] when `signal` fires. */
+  /** Whether its link has not been open for `stallMs` (nothing will come): the receiver replaces it. */
+  get stalled(): boolean {
+    const open = streamLinkOpen(this.receiver);
+    if (open === undefined) return false;
+    const now = Date.now();
+    if (open) {
+      this.opened = true;
+      this.#downSince = undefined;
+      return false;
+    }
+    this.#downSince ??= now;
+    return now - this.#downSince >= this.stallMs;
+  }
+
+  /**
+   * Up to `max` buffered messages, waiting up to `waitMs` for the first; [] when `signal` fires, or as soon as
+   * it is {@link stalled}.
+   */
   async take(max: number, waitMs: number, signal: AbortSignal): Promise<Prefetched[]> {
     const deadline = Date.now() + waitMs;
     for (;;) {
@@ -232,8 +276,9 @@ class MessageStream {
       const error = this.#error;
       this.#error = undefined;
       if (error !== undefined) throw error;
-      if (this.#closed || Date.now() >= deadline) return [];
-      if ((await this.#wakeup.wait(deadline - Date.now(), signal, since)) === 'aborted') return [];
+      if (this.#closed || Date.now() >= deadline || this.stalled) return [];
+      const wait = Math.min(deadline - Date.now(), STREAM_CHECK_MS);
+      if ((await this.#wakeup.wait(wait, signal, since)) === 'aborted') return [];
     }
   }
 
@@ -359,6 +404,8 @@ export class Receiver {
   /** Every SDK receiver opened, with the lane of its settlements and what it holds. */
   readonly #receivers = new Map<ServiceBusReceiver, Opened>();
   readonly #streams = new Map<string, MessageStream>();
+  /** Per queue: how long its next stream may go without an open link (doubled by each stalled one). */
+  readonly #stallMs = new Map<string, number>();
   readonly #isClosed = () => this.closing.aborted;
 
   constructor(
@@ -374,9 +421,18 @@ export class Receiver {
     const { closing } = this;
     const linked = linkSignals(options.signal, closing);
     let stream = this.#streams.get(queue);
+    if (stream?.stalled) {
+      this.#dropStream(queue, stream);
+      this.#stallMs.set(
+        queue,
+        Math.min(STREAM_STALL_MAX_MS, 2 * (this.#stallMs.get(queue) ?? STREAM_STALL_MS)),
+      );
+      stream = undefined;
+    } else if (stream?.opened) this.#stallMs.delete(queue);
     try {
       if (!stream && options.waitMs > 0 && this.prefetch) {
-        stream = new MessageStream(this.#newReceiver(queue), options.max, closing);
+        const stallMs = this.#stallMs.get(queue) ?? STREAM_STALL_MS;
+        stream = new MessageStream(this.#newReceiver(queue), options.max, closing, stallMs);
         this.#streams.set(queue, stream);
       }
       if (stream) {
@@ -410,13 +466,23 @@ export class Receiver {
       if (stream) {
         // The stream's link or connection failed (after a reset the SDK's recovery sometimes left it without
         // messages for good): the next receive opens a fresh one.
-        if (this.#streams.get(queue) === stream) this.#streams.delete(queue);
-        void stream.close(true);
+        this.#dropStream(queue, stream);
       }
       throw this.classify(error, `receive from ${queue}`);
     } finally {
       linked.dispose();
     }
+  }
+
+  /**
+   * Out of use; the messages it handed out still settle on its receiver. A receiver whose link never opened
+   * handed out none: closed (its link's pending attach with it).
+   */
+  #dropStream(queue: string, stream: MessageStream): void {
+    if (this.#streams.get(queue) === stream) this.#streams.delete(queue);
+    const closed = stream.close(true);
+    if (!stream.opened && this.#receivers.delete(stream.receiver))
+      void closed.then(() => stream.receiver.close()).catch(() => undefined);
   }
 
   /** A peek-lock receiver without the SDK's lock renewal (the core drives renewals). */
