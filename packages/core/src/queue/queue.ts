@@ -265,14 +265,6 @@ export class Queue<T = unknown> extends TypedEmitter<QueueEvents<T>> implements 
   }
 }
 
-/**
- * Create a queue. The provider comes from `url` (default `memory://`) or an explicit `driver`.
- *
- * @example
- * const emails = createQueue<{ to: string }>({ name: 'emails', url: process.env.QUEUE_URL });
- * await emails.send('welcome', { to: 'ada@example.com' });
- * emails.process(async (job) => sendMail(job.data.to), { concurrency: 5 });
- */
 /** A `sendBatch` entry is an object with a job name (its options and payload are checked with the rest). */
 function checkBatchEntry(entry: unknown, index: number): void {
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
@@ -282,6 +274,14 @@ function checkBatchEntry(entry: unknown, index: number): void {
     throw new ConfigError(`entries[${index}].name`, 'job name must be a non-empty string');
 }
 
+/**
+ * Create a queue. The provider comes from `url` (default `memory://`) or an explicit `driver`.
+ *
+ * @example
+ * const emails = createQueue<{ to: string }>({ name: 'emails', url: process.env.QUEUE_URL });
+ * await emails.send('welcome', { to: 'ada@example.com' });
+ * emails.process(async (job) => sendMail(job.data.to), { concurrency: 5 });
+ */
 export function createQueue<T = unknown>(options: QueueOptions<T>): Queue<T> {
   return new Queue<T>(options);
 }
