@@ -272,7 +272,10 @@ export class BullmqDriver implements Driver {
     const reduces: Job[] = [];
     for (const job of jobs) {
       if (hasFanOutMeta(job.opts)) reduces.push(job);
-      else deliveries.push(this.#deliver(receiver, job, fromBullJob(job)));
+      else
+        deliveries.push(
+          this.#deliver(receiver, job, fromBullJob(job, job, receiver.worker.storedData.get(job))),
+        );
     }
     if (reduces.length === 0) return deliveries;
     for (const delivery of await Promise.all(reduces.map((job) => this.#reduce(queue, receiver, job))))

@@ -39,6 +39,8 @@ export class FetchWorker extends Worker {
    * the receiver keeps: a wall clock that jumps neither ages nor renews a lock.
    */
   readonly lockExpiry = new WeakMap<Job, number>();
+  /** Each fetched job's data as stored (JSON text), which its body is built from (see `fromBullJob`). */
+  readonly storedData = new WeakMap<Job, string>();
 
   protected override getBlockTimeout(blockUntil: number): number {
     const timeout = super.getBlockTimeout(blockUntil);
@@ -59,7 +61,9 @@ export class FetchWorker extends Worker {
         // Unknown: the run is then delivered (never skipped).
       }
     }
-    return super.nextJobFromJobData(jobData, jobId, token);
+    const job = await super.nextJobFromJobData(jobData, jobId, token);
+    if (job && typeof jobData?.data === 'string') this.storedData.set(job, jobData.data);
+    return job;
   }
 
   /** See {@link latestTicks}; forgets the entry. */

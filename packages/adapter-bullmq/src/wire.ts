@@ -74,6 +74,8 @@ export interface JobPlacement {
 const JSON_TYPE = 'application/json';
 const encoder = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+/** A JSON body's text by its parsed value, checked by {@link bodyToData}: {@link StoredJob} stores it as it is. */
+const verifiedJson = new WeakMap<object, string>();
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** BullMQ's id of a job scheduler's run: `repeat:<scheduler id>:<tick ms>`. */
 const SCHEDULER_RUN_ID = /^repeat:.+:(\d+)$/;
@@ -172,7 +174,9 @@ export function bodyToData(
   if (isJsonContentType(contentType)) {
     try {
       const value: unknown = JSON.parse(text);
-      if (JSON.stringify(value) === text) return { data: value };
+      if (JSON.stringify(value) !== text) return { data: text, e: 'text' };
+      if (typeof value === 'object' && value !== null) verifiedJson.set(value, text);
+      return { data: value };
     } catch {
       // Not JSON after all: kept as text, and the consumer's codec reports it.
     }
@@ -180,10 +184,11 @@ export function bodyToData(
   return { data: text, e: 'text' };
 }
 
-export function dataToBody(data: unknown, e: BodyEncoding | undefined): Uint8Array {
+/** `json`: the data as stored, when it is JSON that `JSON.stringify` wrote (a queuekit job's): encoded as it is. */
+export function dataToBody(data: unknown, e: BodyEncoding | undefined, json?: string): Uint8Array {
   if (e === 'base64' && typeof data === 'string') return new Uint8Array(Buffer.from(data, 'base64'));
   if (e === 'text' && typeof data === 'string') return encoder.encode(data);
-  return encoder.encode(JSON.stringify(data === undefined ? null : data));
+  return encoder.encode(json || JSON.stringify(data === undefined ? null : data));
 }
 
 /**
@@ -284,7 +289,8 @@ function compactHeaders(
 }
 
 function fullHeaders(meta: QueuekitJobMeta, job: JobLike): Record<string, string> {
-  const headers: Record<string, string> = { ...meta.h };
+  // `readMeta`'s own copy, without prototype: completed in place.
+  const headers = meta.h as Record<string, string>;
   if (meta.e === undefined && headers[H.contentType] === undefined) headers[H.contentType] = JSON_TYPE;
   if (meta.n !== false && headers[H.name] === undefined) headers[H.name] = job.name;
   if (headers[H.maxAttempts] === undefined && job.opts.attempts)
@@ -298,8 +304,11 @@ export type JobLike = Pick<
   'id' | 'name' | 'data' | 'opts' | 'attemptsStarted' | 'attemptsMade' | 'timestamp' | 'repeatJobKey'
 > & { readonly priority?: number };
 
-/** The queuekit view of any BullMQ job, sent by queuekit or by plain BullMQ. */
-export function fromBullJob(job: JobLike, raw: unknown = job): ReceivedMessage {
+/**
+ * The queuekit view of any BullMQ job, sent by queuekit or by plain BullMQ. `data`: the job's data as stored
+ * (JSON text), when known: the body of a queuekit job is then that text, not the parsed data stringified again.
+ */
+export function fromBullJob(job: JobLike, raw: unknown = job, data?: string): ReceivedMessage {
   const stored = readMeta(job.opts);
   // A copy another tool added with a queuekit job's options (Bull Board's Duplicate) is a new job: its
   // BullMQ id is its queuekit id, its attempts start at 1, it was enqueued when it was added.
@@ -324,7 +333,7 @@ export function fromBullJob(job: JobLike, raw: unknown = job): ReceivedMessage {
   return {
     id: meta?.id ?? String(job.id),
     name: job.name,
-    body: dataToBody(job.data, meta?.e),
+    body: dataToBody(job.data, meta?.e, meta ? data : undefined),
     headers,
     deliveryCount: Math.max(1, job.attemptsStarted || job.attemptsMade + 1),
     enqueuedAt: new Date(job.timestamp),
@@ -389,8 +398,14 @@ class StoredJob extends Job {
     const meta = (opts as Record<string, unknown>)[META_OPTION];
     if (typeof meta === 'object' && meta !== null)
       (opts as Record<string, unknown>)[META_OPTION] = Object.assign({}, meta, { t: this.timestamp });
+    // A JSON body's text, checked by bodyToData, is stored as it is instead of stringified again.
+    const data = this.data;
+    const text = verifiedJson.get(data);
+    if (text !== undefined) this.data = null;
     // Set, not spread: adding to a spread copy is V8's slow path, once per job sent.
     const json = super.asJSON();
+    this.data = data;
+    if (text !== undefined) json.data = text;
     json.opts = opts;
     return json;
   }
