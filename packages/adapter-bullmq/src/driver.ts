@@ -97,8 +97,9 @@ export class BullmqDriver implements Driver {
     this.#onError = (error) =>
       options.onError?.(this.#scrubber.error(classifyError(error, 'a background task') ?? error));
     const label = base.connectionName ?? `queuekit:${this.prefix}`;
-    this.#producer = safeRedis({ ...base, connectionName: `${label}:producer` });
-    this.#consumer = safeRedis({ ...base, maxRetriesPerRequest: null, connectionName: `${label}:consumer` });
+    this.#producer = safeRedis(new Redis({ ...base, connectionName: `${label}:producer` }));
+    const consumer = { ...base, maxRetriesPerRequest: null, connectionName: `${label}:consumer` };
+    this.#consumer = safeRedis(new Redis(consumer));
     for (const connection of [this.#producer, this.#consumer]) {
       connection.on('error', (error: Error) => {
         if (isAuthFailure(error)) this.#authRefused = true;
@@ -115,8 +116,7 @@ export class BullmqDriver implements Driver {
       queue: (name) => this.#queue(name),
       run: (operation, work) => this.#run(operation, work),
       addMessages: (queue, messages, copies) => this.#addMessages(queue, messages, copies),
-      indexNumbered: (queue, messages, placements, ids) =>
-        this.#indexNumbered(queue, messages, placements, ids),
+      indexNumbered: this.#indexNumbered.bind(this),
       applyRateLimit: (queue, limit) => {
         this.#rateLimits.set(queue, limit);
         this.#receivers.get(queue)?.setLimiter(limit);
@@ -272,10 +272,7 @@ export class BullmqDriver implements Driver {
     const reduces: Job[] = [];
     for (const job of jobs) {
       if (hasFanOutMeta(job.opts)) reduces.push(job);
-      else
-        deliveries.push(
-          this.#deliver(receiver, job, fromBullJob(job, job, receiver.worker.storedData.get(job))),
-        );
+      else deliveries.push(this.#deliver(receiver, job));
     }
     if (reduces.length === 0) return deliveries;
     for (const delivery of await Promise.all(reduces.map((job) => this.#reduce(queue, receiver, job))))
@@ -283,8 +280,10 @@ export class BullmqDriver implements Driver {
     return deliveries;
   }
 
-  #deliver(receiver: QueueReceiver, job: Job, message: ReceivedMessage): HeldDelivery {
-    const delivery: HeldDelivery = receiver.deliver(job, message, () =>
+  /** The delivery of a taken job, its body built from the data as fetched; `body` replaces it (a reduce job's). */
+  #deliver(receiver: QueueReceiver, job: Job, body?: Uint8Array): HeldDelivery {
+    const message = fromBullJob(job, job, receiver.worker.storedData.get(job));
+    const delivery: HeldDelivery = receiver.deliver(job, body ? { ...message, body } : message, () =>
       this.#byToken.delete(delivery.deliveryToken),
     );
     this.#byToken.set(delivery.deliveryToken, delivery);
@@ -300,8 +299,7 @@ export class BullmqDriver implements Driver {
       return null;
     });
     if (reduced === null) return undefined;
-    const body = reduced instanceof Uint8Array ? { body: reduced } : {};
-    const delivery = this.#deliver(receiver, job, { ...fromBullJob(job), ...body });
+    const delivery = this.#deliver(receiver, job, reduced instanceof Uint8Array ? reduced : undefined);
     if (reduced === undefined || reduced instanceof Uint8Array) return delivery;
     // Fan-out meta that cannot be trusted (another producer's): dead-lettered instead of delivered. If that
     // fails, the lock runs out and the job comes back to be refused again.
@@ -405,11 +403,7 @@ const HIDDEN = { enumerable: false, configurable: true, writable: true } as cons
  * connections) and the options object BullMQ keeps (`RedisConnection.opts`). Everything holding one (a
  * BullMQ `Queue`, `Worker`, `Job` reached through `job.raw`) prints without secrets.
  */
-function safeRedis(options: RedisOptions): Redis {
-  return makeSafe(new Redis(options));
-}
-
-function makeSafe(connection: Redis): Redis {
+function safeRedis(connection: Redis): Redis {
   const opts = connection.options;
   const summary = () => ({ host: opts.host, port: opts.port, db: opts.db, status: connection.status });
   const show = () => `Redis { ${opts.host}:${opts.port}/${opts.db ?? 0} ${connection.status} }`;
@@ -421,7 +415,7 @@ function makeSafe(connection: Redis): Redis {
   Object.defineProperties(connection, {
     toJSON: { value: summary, ...HIDDEN },
     [inspect.custom]: { value: show, ...HIDDEN },
-    duplicate: { value: (override?: Partial<RedisOptions>) => makeSafe(duplicate(override)), ...HIDDEN },
+    duplicate: { value: (override?: Partial<RedisOptions>) => safeRedis(duplicate(override)), ...HIDDEN },
   });
   return connection;
 }

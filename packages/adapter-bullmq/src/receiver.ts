@@ -54,12 +54,9 @@ export class FetchWorker extends Worker {
   ): Promise<Job> {
     const key = jobData?.repeatJobKey;
     if (key && jobId && this.redis) {
-      try {
-        const score = await this.redis.zscore(this.toKey('repeat'), key);
-        if (score !== null) this.latestTicks.set(jobId, Number(score));
-      } catch {
-        // Unknown: the run is then delivered (never skipped).
-      }
+      // Unknown on an error: the run is then delivered (never skipped).
+      const score = await this.redis.zscore(this.toKey('repeat'), key).catch(() => null);
+      if (score !== null) this.latestTicks.set(jobId, Number(score));
     }
     const job = await super.nextJobFromJobData(jobData, jobId, token);
     if (job && typeof jobData?.data === 'string') this.storedData.set(job, jobData.data);
@@ -334,10 +331,8 @@ export class QueueReceiver {
     this.buffer.push({ job, until: performance.now() + keepMs });
     // A take waiting on the shared fetch looks at the buffer when woken.
     if (this.arrived.waiting > 0) this.arrived.wake();
-    if (!this.sweeper) {
-      this.sweeper = setTimeout(() => this.sweep(), keepMs);
-      this.sweeper.unref();
-    }
+    // `unref` returns the timer itself.
+    if (!this.sweeper) this.sweeper = setTimeout(() => this.sweep(), keepMs).unref();
   }
 
   /** Hand back buffered jobs nobody took in time; one timer for the whole buffer. */
@@ -347,10 +342,8 @@ export class QueueReceiver {
     while ((this.buffer[0]?.until ?? Number.POSITIVE_INFINITY) <= now)
       this.trackGiveBack((this.buffer.shift() as { job: Job }).job);
     const next = this.buffer[0];
-    if (next && !this.closed) {
-      this.sweeper = setTimeout(() => this.sweep(), Math.max(1, next.until - now));
-      this.sweeper.unref();
-    }
+    if (next && !this.closed)
+      this.sweeper = setTimeout(() => this.sweep(), Math.max(1, next.until - now)).unref();
   }
 
   private trackGiveBack(job: Job): void {

@@ -289,11 +289,11 @@ function compactHeaders(
 }
 
 function fullHeaders(meta: QueuekitJobMeta, job: JobLike): Record<string, string> {
-  // `readMeta`'s own copy, without prototype: completed in place.
+  // `readMeta`'s own copy (without prototype), or a new object: completed in place.
   const headers = meta.h as Record<string, string>;
   if (meta.e === undefined && headers[H.contentType] === undefined) headers[H.contentType] = JSON_TYPE;
   if (meta.n !== false && headers[H.name] === undefined) headers[H.name] = job.name;
-  if (headers[H.maxAttempts] === undefined && job.opts.attempts)
+  if (headers[H.maxAttempts] === undefined && (job.opts.attempts ?? 0) > 0)
     headers[H.maxAttempts] = String(job.opts.attempts);
   return headers;
 }
@@ -310,20 +310,17 @@ export type JobLike = Pick<
  */
 export function fromBullJob(job: JobLike, raw: unknown = job, data?: string): ReceivedMessage {
   const stored = readMeta(job.opts);
+  // A plain BullMQ job reads as one sent without headers nor `qk-name`: JSON data, BullMQ's attempts.
+  let headers = fullHeaders(stored ?? { v: 1, h: {}, n: false }, job);
+  let meta = stored;
   // A copy another tool added with a queuekit job's options (Bull Board's Duplicate) is a new job: its
   // BullMQ id is its queuekit id, its attempts start at 1, it was enqueued when it was added.
-  const foreignCopy = stored?.t !== undefined && stored.t !== job.timestamp;
-  let headers: Record<string, string>;
-  let meta = stored;
-  if (!stored) {
-    headers = { [H.contentType]: JSON_TYPE };
-    if (job.opts.attempts && job.opts.attempts > 0) headers[H.maxAttempts] = String(job.opts.attempts);
-  } else if (foreignCopy) {
+  if (stored?.t !== undefined && stored.t !== job.timestamp) {
     const { id: _id, c: _c, ...rest } = stored;
     meta = rest;
-    const { [H.attempt]: _attempt, ...kept } = fullHeaders(rest, job);
+    const { [H.attempt]: _attempt, ...kept } = headers;
     headers = { ...kept, [H.enqueuedAt]: String(job.timestamp) };
-  } else headers = fullHeaders(stored, job);
+  }
   const tick = meta ? schedulerTick(job) : undefined;
   if (tick !== undefined) headers[TICK_HEADER] = new Date(tick).toISOString();
   // The priority the job holds now: Bull Board's "Change priority" updates only the hash's.

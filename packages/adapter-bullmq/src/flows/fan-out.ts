@@ -8,7 +8,6 @@ import {
   type JobPlacement,
   META_OPTION,
   placeMessages,
-  type QueuekitJobMeta,
   readMeta,
   toBullJob,
 } from '../wire.js';
@@ -67,7 +66,6 @@ export class FanOutFlows {
     const parentJob = toBullJob(reduce.message, this.host.jobSettings, {
       jobId: bullJobId(reduce.message.id),
     });
-    const parentMeta = { ...(readMeta(parentJob.opts) as QueuekitJobMeta), f: record };
     const parentKey = reduceQueue.toKey(parentJob.opts.jobId as string);
     const ttlMs = this.host.jobSettings.keepCompletedMs + INDEX_SLACK_MS;
     // The parent's key first: a copy of a chunk may be sent as soon as the chunk is delivered.
@@ -84,7 +82,7 @@ export class FanOutFlows {
       name: parentJob.name,
       queueName: reduce.queue,
       data: parentJob.data,
-      opts: { ...parentJob.opts, [META_OPTION]: parentMeta } as JobsOptions,
+      opts: { ...parentJob.opts, [META_OPTION]: { ...readMeta(parentJob.opts), f: record } } as JobsOptions,
       children: children.map((child) => ({
         name: child.name,
         queueName: queue,

@@ -10,8 +10,9 @@ import {
   type OutgoingMessage,
   type RateLimit,
 } from '@queuekit/core';
-import { classifyError } from '../errors.js';
+import { intHeader } from '@queuekit/core/driver-kit';
 import { Job, type RepeatOptions } from 'bullmq';
+import { classifyError } from '../errors.js';
 import {
   bullJobId,
   DEAD_LETTER_FIELD,
@@ -160,21 +161,18 @@ export class BullmqWorkflows implements NativeWorkflows {
    */
   staleRuns(jobs: readonly Job[], latestTickBefore: (job: Job) => number | undefined): Set<Job> {
     const now = Date.now();
-    const dueByScheduler = new Map<string, number>();
-    for (const job of jobs) {
+    const runs = jobs.flatMap((job) => {
       const tick = schedulerTick(job);
-      if (tick === undefined || !job.repeatJobKey || tick > now) continue;
-      dueByScheduler.set(job.repeatJobKey, Math.max(tick, dueByScheduler.get(job.repeatJobKey) ?? 0));
-    }
+      return tick === undefined || !job.repeatJobKey ? [] : [{ job, tick, key: job.repeatJobKey }];
+    });
+    // The latest due tick of each scheduler in the batch.
+    const due = new Map<string, number>();
+    for (const { tick, key } of runs) if (tick <= now) due.set(key, Math.max(tick, due.get(key) ?? 0));
     const stale = new Set<Job>();
-    for (const job of jobs) {
-      const tick = schedulerTick(job);
-      if (tick === undefined || !job.repeatJobKey || job.attemptsStarted > 1 || !readMeta(job.opts)) continue;
+    for (const { job, tick, key } of runs) {
+      if (job.attemptsStarted > 1 || !readMeta(job.opts)) continue;
       const before = latestTickBefore(job);
-      if (
-        (before !== undefined && before > tick && before <= now) ||
-        (dueByScheduler.get(job.repeatJobKey) ?? 0) > tick
-      )
+      if ((before !== undefined && before > tick && before <= now) || (due.get(key) ?? 0) > tick)
         stale.add(job);
     }
     return stale;
@@ -218,11 +216,6 @@ export class BullmqWorkflows implements NativeWorkflows {
   }
 }
 
-function intOf(value: string | undefined): number | undefined {
-  const n = Number(value ?? Number.NaN);
-  return Number.isFinite(n) ? n : undefined;
-}
-
 /** A delayed job is `retrying` when it started once (a core retry released it) or is a core copy (retry-after). */
 function toJobState(state: string, job: Job): JobState | undefined {
   if (state === 'waiting' || state === 'prioritized' || state === 'waiting-children') return 'waiting';
@@ -239,7 +232,7 @@ function toJobState(state: string, job: Job): JobState | undefined {
 function toJobStatus(job: Job, state: JobState, fields: (string | null)[]): NativeJobStatus {
   const [progress, deadLetter, startedBefore] = fields;
   const view = fromBullJob(job);
-  const baseAttempt = Math.max(1, intOf(view.headers[H.attempt]) ?? 1);
+  const baseAttempt = Math.max(1, intHeader(view.headers, H.attempt, 1));
   // A finished job's count was moved aside (see STARTED_BEFORE_FIELD) until BullMQ tools move it back.
   const finished = state === 'completed' || state === 'failed';
   // Absent: NaN, so the job's own count stands (an empty field reads 0, which is that count too).
@@ -249,7 +242,7 @@ function toJobStatus(job: Job, state: JobState, fields: (string | null)[]): Nati
   const started = meta ? startedNow : Math.max(startedNow, job.attemptsMade);
   // A copy not started yet (retry-after) reports the attempt that made it; the core numbers its next run.
   const counted = started === 0 && meta?.c === 1 ? Math.max(1, baseAttempt - 1) : baseAttempt - 1 + started;
-  const maxAttempts = intOf(view.headers[H.maxAttempts]);
+  const maxAttempts = intHeader(view.headers, H.maxAttempts, -1);
   const record = parseDeadLetterRecord(deadLetter);
   const error = state === 'failed' ? (record?.error ?? (job.failedReason || undefined)) : undefined;
   const result = state === 'completed' && job.returnvalue !== null ? job.returnvalue : undefined;
@@ -257,12 +250,12 @@ function toJobStatus(job: Job, state: JobState, fields: (string | null)[]): Nati
     name: job.name,
     state,
     attempts: state === 'failed' ? (record?.attempts ?? counted) : counted,
-    ...(maxAttempts === undefined ? {} : { maxAttempts }),
+    ...(maxAttempts < 0 ? {} : { maxAttempts }),
     ...(progress !== null && progress !== undefined ? { progress: job.progress } : {}),
     ...(result === undefined ? {} : { result }),
     ...(error === undefined ? {} : { error }),
     ...(state === 'failed' ? { reason: record?.reason ?? 'failed' } : {}),
-    createdAt: new Date(intOf(view.headers[H.enqueuedAt]) ?? job.timestamp),
+    createdAt: new Date(intHeader(view.headers, H.enqueuedAt, job.timestamp)),
     ...(job.processedOn ? { startedAt: new Date(job.processedOn) } : {}),
     ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn) } : {}),
   };
