@@ -372,8 +372,8 @@ export class QueueReceiver {
     if (this.closed) return;
     this.closed = true;
     const buffered = this.buffer.splice(0, this.buffer.length);
+    // No sweep is scheduled once closed (`adopt` hands jobs back then).
     clearTimeout(this.sweeper);
-    this.sweeper = undefined;
     await Promise.all(buffered.map((entry) => this.handBack(entry.job)));
     this.outcome = { job: undefined };
     this.arrived.wake();

@@ -216,8 +216,8 @@ export function readMeta(opts: unknown): QueuekitJobMeta | undefined {
 
 /** Whether a job's options carry a fan-out record key (a reduce job, or one forged like it): see `readMeta`. */
 export function hasFanOutMeta(opts: unknown): boolean {
-  const meta = (opts as Record<string, unknown> | null | undefined)?.[META_OPTION];
-  return typeof meta === 'object' && meta !== null && (meta as { f?: unknown }).f !== undefined;
+  // A meta that is not an object reads `f` as undefined (opts are decoded data: no getters).
+  return (opts as { [META_OPTION]?: { f?: unknown } } | null | undefined)?.[META_OPTION]?.f !== undefined;
 }
 
 /** BullMQ's native backoff (`qk-backoff` as the core reads it), for plain BullMQ workers that process a queuekit job. */

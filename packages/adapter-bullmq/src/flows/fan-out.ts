@@ -198,10 +198,9 @@ export class FanOutFlows {
     return RECORD_KEY_TAIL.exec(key.slice(this.host.prefix.length + 1))?.[1];
   }
 
+  /** Once, as the driver closes (nothing makes a producer after that: every call checks the driver is open). */
   async close(): Promise<void> {
-    const producer = this.producer;
-    this.producer = undefined;
-    await producer?.close();
+    await this.producer?.close();
   }
 }
 
