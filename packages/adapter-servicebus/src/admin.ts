@@ -8,6 +8,7 @@ import type {
 } from '@azure/service-bus';
 import type { DeadLetteredMessage, DriverStats, RedriveOptions } from '@queuekit/core';
 import Long from 'long';
+import { isEntityExisting } from './errors.js';
 import type { ServiceBusQueueDefaults } from './options.js';
 import { withoutBatchWait } from './receiver.js';
 import { DEAD_LETTERED_AT, toDeadLettered, toReceivedMessage, toServiceBusMessage } from './wire.js';
@@ -35,7 +36,8 @@ export async function createQueueIfMissing(
       requiresDuplicateDetection: duplicateDetection,
     })
     .catch((error: unknown) => {
-      if ((error as { code?: string }).code !== 'MessagingEntityAlreadyExists') throw error;
+      // The administration API's 409 (RestError 'MessageEntityAlreadyExistsError'): another client created it.
+      if (!isEntityExisting(error)) throw error;
     });
 }
 

@@ -28,7 +28,7 @@ import {
 } from '@queuekit/core';
 import { classified } from '@queuekit/core/driver-kit';
 import * as admin from './admin.js';
-import { classifyError, type ErrorContext } from './errors.js';
+import { classifyError, type ErrorContext, isEntityNotFound } from './errors.js';
 import {
   AMQP_OVERHEAD_BYTES,
   DEFAULT_OPERATION_TIMEOUT_MS,
@@ -281,8 +281,7 @@ export class ServiceBusDriver implements Driver {
       );
     this.#ensured.delete(queue);
     await client.deleteQueue(queue).catch((error: unknown) => {
-      if ((error as { code?: string }).code !== 'MessageEntityNotFoundError')
-        throw this.classifyError(error, 'deleteQueue');
+      if (!isEntityNotFound(error)) throw this.classifyError(error, 'deleteQueue');
     });
   }
 

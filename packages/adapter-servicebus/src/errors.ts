@@ -40,6 +40,28 @@ const CREDENTIAL_ERRORS = new Set([
  */
 const NETWORK = /\b(ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH)\b|^Failed to connect$/;
 
+/** The SDK's code of an error (a ServiceBusError's, a core-amqp MessagingError's, a RestError's); '' without one. */
+function codeOf(error: unknown): string {
+  return String((error as { code?: unknown } | null)?.code ?? '');
+}
+
+/** The broker lost the delivery's lock: final, no renewal or settlement of it can succeed. */
+export function isLockLost(error: unknown): boolean {
+  return codeOf(error) === 'MessageLockLost';
+}
+
+/** No such queue: the administration API's RestError (404), or the AMQP ServiceBusError. */
+export function isEntityNotFound(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === 'MessageEntityNotFoundError' || code === 'MessagingEntityNotFound';
+}
+
+/** The queue exists already: the administration API's RestError (409), or the AMQP ServiceBusError. */
+export function isEntityExisting(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === 'MessageEntityAlreadyExistsError' || code === 'MessagingEntityAlreadyExists';
+}
+
 /**
  * The queuekit error an SDK failure during `operation` stands for: itself when already typed, a `DriverError`
  * when no rule knows it. A cause is the kit's plain scrubbed copy: the SDK's error objects reach its connection
@@ -53,7 +75,7 @@ export function classifyError(
   if (QueuekitError.is(error)) return error;
   try {
     const cause = foreignError(error, (text) => scrubber.scrub(text));
-    const code = String((error as { code?: unknown } | null)?.code ?? '');
+    const code = codeOf(error);
     const name = (error as { name?: unknown } | null)?.name;
     // A key the namespace refuses (CBS put-token answered 401), or an Entra ID credential without a token.
     if ((isServiceBusError(error) && code === 'UnauthorizedAccess') || CREDENTIAL_ERRORS.has(String(name)))
@@ -61,7 +83,7 @@ export function classifyError(
         broker,
         `Service Bus (${broker}) refused the credentials during ${operation}: ${cause.message}`,
       );
-    if (isServiceBusError(error) && code === 'MessageLockLost')
+    if (isServiceBusError(error) && isLockLost(error))
       return new LockLostError(`Lock lost during ${operation}: ${cause.message}`);
     if (UNAVAILABLE.has(code) || NETWORK.test(code) || NETWORK.test(cause.message)) {
       const reason = `${code || 'network error'}: ${cause.message}`;

@@ -6,8 +6,11 @@ import {
   linkSignals,
   type QueuekitError,
   type ReceiveOptions,
+  type SafeTimer,
+  safeTimeout,
 } from '@queuekit/core';
 import { createDelivery, type DeliveryOperations, Wakeup } from '@queuekit/core/driver-kit';
+import { isLockLost } from './errors.js';
 import { deadLetterProperties, toReceivedMessage } from './wire.js';
 
 /** Buffered (prefetched) messages' locks are held this long at most, renewed meanwhile. */
@@ -65,7 +68,7 @@ export class LockKeeper {
   #brokerUntil: number;
   /** The broker's expiry as received, before any renewal. */
   readonly #firstUntil: number;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: SafeTimer | undefined;
   #stopped = false;
   failure: unknown;
   /**
@@ -99,7 +102,7 @@ export class LockKeeper {
     if (this.#stopped) return;
     this.#holdUntil = Math.max(this.#holdUntil, Date.now() + ms);
     // No expiry (nor a second renewal) while this one is out.
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
     try {
       if (this.#brokerUntil < Date.now() + ms) await this.#renewNow();
       this.#schedule();
@@ -117,7 +120,7 @@ export class LockKeeper {
 
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
   }
 
   async #renewNow(): Promise<void> {
@@ -135,16 +138,17 @@ export class LockKeeper {
    * while the lock may still be held; a lost lock is final.
    */
   #final(error: unknown): boolean {
-    return (error as { code?: string } | null)?.code === 'MessageLockLost' || Date.now() >= this.#brokerUntil;
+    return isLockLost(error) || Date.now() >= this.#brokerUntil;
   }
 
   /** The next renewal while the broker's lock ends before the hold (and was not `lost`), else the expiry. */
   #schedule(lost = false): void {
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
+    this.#timer = undefined;
     if (this.#stopped || this.closing?.aborted) return;
     const left = this.#brokerUntil - Date.now();
     if (!lost && this.#brokerUntil < this.#holdUntil)
-      this.#timer = setTimeout(
+      this.#timer = safeTimeout(
         () =>
           this.#renewNow().then(
             () => this.#schedule(),
@@ -154,7 +158,7 @@ export class LockKeeper {
         Math.max(50, left - Math.max(left / 2, 200)),
       );
     else if (this.expired)
-      this.#timer = setTimeout(() => {
+      this.#timer = safeTimeout(() => {
         this.stop();
         this.expired?.();
       }, this.heldUntil - Date.now());
@@ -167,7 +171,7 @@ export class LockKeeper {
  * their outcomes, so a complete and a dead-letter of one tick went out as two of one kind (issue 12, README).
  * Completes (`shared`, all alike) may share a frame; any other settlement runs alone.
  */
-class SettlementLane {
+export class SettlementLane {
   /** The last exclusive settlement answered, and the shared ones started since. */
   #exclusive: Promise<unknown> = Promise.resolve();
   readonly #shared = new Set<Promise<unknown>>();
@@ -295,7 +299,7 @@ class MessageStream {
 }
 
 /** One delivery's broker calls (the kit's `operations`): settlements in the receiver's lane, renewals by its keeper. */
-class Settlement implements DeliveryOperations {
+export class Settlement implements DeliveryOperations {
   #settling = false;
   #done: (() => void) | undefined;
 
@@ -356,7 +360,7 @@ class Settlement implements DeliveryOperations {
         () => this.#finish(),
         (error: unknown) => {
           // Refused with the lock kept (a timeout...): the kit may try another settlement until the lock's end.
-          if ((error as { code?: string } | null)?.code === 'MessageLockLost') this.#finish();
+          if (isLockLost(error)) this.#finish();
           else this.#finishAt(keeper.heldUntil);
           throw error;
         },
@@ -365,7 +369,7 @@ class Settlement implements DeliveryOperations {
 
   #finishAt(until: number): void {
     this.#settling = false;
-    setTimeout(() => this.expire(), Math.max(0, until - Date.now())).unref();
+    safeTimeout(() => this.expire(), until - Date.now()).unref();
   }
 }
 
