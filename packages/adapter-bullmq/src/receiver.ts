@@ -585,7 +585,8 @@ function stacktrace(job: Job, entry: string | undefined): string {
 /** The handler's result as BullMQ stores it (JSON text); `null` when JSON cannot represent it. */
 function storable(result: unknown): string {
   try {
-    return (result === undefined ? undefined : JSON.stringify(result)) ?? 'null';
+    // Gives undefined for `undefined` (and for what JSON cannot hold, a function).
+    return JSON.stringify(result) ?? 'null';
   } catch {
     return 'null';
   }

@@ -75,20 +75,14 @@ export class FanOutFlows {
       .pexpire(record, ttlMs)
       .exec();
     const placements = placeMessages(chunks);
-    const children = chunks.map((chunk, index) =>
-      toBullJob(chunk, this.host.jobSettings, placements[index] as JobPlacement),
-    );
     const node = await this.flowProducer().add({
-      name: parentJob.name,
+      ...parentJob,
       queueName: reduce.queue,
-      data: parentJob.data,
       opts: { ...parentJob.opts, [META_OPTION]: { ...readMeta(parentJob.opts), f: record } } as JobsOptions,
-      children: children.map((child) => ({
-        name: child.name,
-        queueName: queue,
-        data: child.data,
-        opts: { ...child.opts, ...CHILD_OPTIONS },
-      })),
+      children: chunks.map((chunk, index) => {
+        const child = toBullJob(chunk, this.host.jobSettings, placements[index] as JobPlacement);
+        return { ...child, queueName: queue, opts: { ...child.opts, ...CHILD_OPTIONS } };
+      }),
     });
     const ids = chunks.map((_, index) => node.children?.[index]?.job.id);
     const target = this.host.queue(queue);
