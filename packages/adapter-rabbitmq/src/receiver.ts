@@ -8,7 +8,13 @@ import {
   type QueuekitError,
   type ReceiveOptions,
 } from '@queuekit/core';
-import { createDelivery, type DeliveryOperations, type FollowUps, Wakeup } from '@queuekit/core/driver-kit';
+import {
+  Batcher,
+  createDelivery,
+  type DeliveryOperations,
+  type FollowUps,
+  Wakeup,
+} from '@queuekit/core/driver-kit';
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import { type ConnectionManager, deadLetterQueueName } from './admin.js';
 import type { ResolvedOptions } from './options.js';
@@ -108,22 +114,32 @@ const LOST = 'The channel of this delivery closed, or it was settled: RabbitMQ r
 const COMPACT_AT = 1_024;
 
 /**
- * The acks of one channel, written together. Acks asked for during one run of callbacks are written at the next
- * `process.nextTick`: one `basic.ack` with `multiple` for the tag that ends the longest run of the channel's
- * oldest deliveries all settled or being acked, single acks for the others. RabbitMQ's work per ack frame is
- * most of its CPU per job on a fast drain (one multiple ack per turn instead of one ack per job halved it for
- * plain amqplib: 57 -> 31 µs a job); the socket sees one frame instead of dozens. A multiple ack can only cover
- * what it should: every delivery of the channel (pushed or fetched) is tracked, in tag order, from the moment it
- * arrives, and the run stops at the first one still open.
+ * The acks of one channel, written together through the kit's `Batcher`: acks asked for in one turn of the event
+ * loop go out as one `basic.ack` with `multiple` for the tag that ends the longest run of the channel's oldest
+ * deliveries all settled or being acked, single acks for the others. RabbitMQ's work per ack frame is most of its
+ * CPU per job on a fast drain (one multiple ack per turn instead of one ack per job halved it for plain amqplib:
+ * 57 -> 31 µs a job); the socket sees one frame instead of dozens. A multiple ack can only cover what it should:
+ * every delivery of the channel (pushed or fetched) is tracked, in tag order, from the moment it arrives, and the
+ * run stops at the first one still open. Acks not written when the channel is lost reject with LockLostError.
  */
 class ChannelAcks {
   private readonly order: Tracked[] = [];
   private head = 0;
   /** Entries past `head` that make the order worth compacting (doubles with the open ones kept). */
   private compactAt = COMPACT_AT;
-  private pending: Tracked[] = [];
-  private resolvers: ((written: boolean) => void)[] = [];
-  private scheduled = false;
+  /** Whether the channel is still ours: once not, pending acks fail (RabbitMQ requeues their messages). */
+  private live = true;
+  private readonly batcher = new Batcher<Tracked>(Number.POSITIVE_INFINITY, async (_, pending) => {
+    if (!this.live) throw new LockLostError(LOST);
+    try {
+      this.write(pending);
+    } catch {
+      this.failed(this.channel);
+      throw new LockLostError(LOST);
+    }
+    this.written(pending.length);
+    return undefined;
+  });
 
   constructor(
     readonly channel: Channel,
@@ -140,37 +156,16 @@ class ChannelAcks {
     return tracked;
   }
 
-  /** Ack `tracked` with the others of this turn; resolves true once written, false if the channel was lost first. */
-  ack(tracked: Tracked): Promise<boolean> {
+  /** Ack `tracked` with the others of this turn; resolves once written. */
+  ack(tracked: Tracked): Promise<void> {
     tracked.state = ACKING;
-    this.pending.push(tracked);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      process.nextTick(this.flushLater);
-    }
-    return new Promise((resolve) => this.resolvers.push(resolve));
+    return this.batcher.add('', tracked);
   }
 
-  private readonly flushLater = () => this.flush(true);
-
-  /** Write the pending acks now (`live`: the channel is still ours), resolving their promises. */
+  /** Write the pending acks now (synchronously), or with `live: false` fail them (the channel is gone). */
   flush(live: boolean): void {
-    this.scheduled = false;
-    const { pending, resolvers } = this;
-    if (pending.length === 0) return;
-    this.pending = [];
-    this.resolvers = [];
-    let ok = live;
-    if (ok) {
-      try {
-        this.write(pending);
-      } catch {
-        ok = false;
-        this.failed(this.channel);
-      }
-    }
-    if (ok) this.written(pending.length);
-    for (const resolve of resolvers) resolve(ok);
+    this.live &&= live;
+    void this.batcher.drain();
   }
 
   private write(pending: Tracked[]): void {
@@ -367,20 +362,6 @@ export class QueueConsumer {
     this.unsettled = Math.max(0, this.unsettled - count);
   };
 
-  /**
-   * Ack `tracked` on `channel`: with the other acks of this turn (see {@link ChannelAcks}), or in the channel's
-   * transaction once it has one. False when the channel is gone (the broker requeued the message).
-   */
-  private ack(channel: Channel, tracked: Tracked): Promise<boolean> {
-    const { acks } = this;
-    if (this.channel !== channel || !acks) return Promise.resolve(false);
-    if (!this.transaction) return acks.ack(tracked);
-    return this.settle(channel, () => {
-      channel.ack(tracked.message);
-      tracked.state = DONE;
-    });
-  }
-
   private take(max: number): Taken | undefined {
     if (!this.channel || this.buffer.length === 0) return undefined;
     const messages = this.buffer.splice(0, max);
@@ -428,8 +409,14 @@ export class QueueConsumer {
     const settle = async (action: (ch: Channel) => void, transactional = false) => {
       if (!(await this.settle(channel, action, 1, transactional))) throw new LockLostError(LOST);
     };
-    const ack = async () => {
-      if (!(await this.ack(channel, tracked))) throw new LockLostError(LOST);
+    // With the other acks of this turn (see ChannelAcks), or in the channel's transaction once it has one.
+    const ack = (): Promise<void> => {
+      const { acks } = this;
+      if (acks && this.channel === channel && !this.transaction) return acks.ack(tracked);
+      return settle((ch) => {
+        ch.ack(message);
+        tracked.state = DONE;
+      });
     };
     const operations: DeliveryOperations = {
       ack,
