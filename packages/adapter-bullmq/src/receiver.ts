@@ -505,11 +505,8 @@ async function fail(
   const info = rest.error === undefined ? rest : { ...rest, error: capErrorText(rest.error) };
   const failedReason = info.error ?? info.reason;
   const restart = restartOf(job);
-  const record: DeadLetterRecord = {
-    ...info,
-    at: Date.now(),
-    ...(restart.removed ? { h: restart.removed } : {}),
-  };
+  // Stored as JSON, which leaves out `h` when there is none.
+  const record: DeadLetterRecord = { ...info, at: Date.now(), h: restart.removed };
   await backend.moveToFailed(job, failedReason, false, token, false, {
     [DEAD_LETTER_FIELD]: JSON.stringify(record),
     failedReason,
@@ -561,15 +558,14 @@ function replacementFields(job: Job, opts: JobsOptions): Record<string, unknown>
   delete merged.jobId;
   const before = readMeta(job.opts);
   const next = readMeta(opts);
-  if (next) {
-    const { e: _e, f: _f, ...rest } = next;
+  // Stored as JSON, which leaves out an `e` or `f` the job did not have.
+  if (next)
     (merged as Record<string, unknown>)[META_OPTION] = {
-      ...rest,
-      ...(before?.e === undefined ? {} : { e: before.e }),
-      ...(before?.f === undefined ? {} : { f: before.f }),
+      ...next,
+      e: before?.e,
+      f: before?.f,
       t: job.timestamp,
     };
-  }
   const restart = { offset: 0, opts: JSON.stringify(encodeOpts(merged)) };
   return { ...restartFields(job, restart), priority: merged.priority ?? 0 };
 }
