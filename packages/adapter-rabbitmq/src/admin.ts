@@ -268,17 +268,6 @@ export class ChannelSlot<C extends Channel> {
   }
 }
 
-/** Up to `max` messages of `queue` by `basic.get`, unacked (they belong to `channel`). */
-export async function getUpTo(channel: Channel, queue: string, max: number): Promise<GetMessage[]> {
-  const messages: GetMessage[] = [];
-  while (messages.length < max) {
-    const message = await channel.get(queue, { noAck: false });
-    if (!message) break;
-    messages.push(message);
-  }
-  return messages;
-}
-
 export function deadLetterQueueName(queue: string): string {
   return `${queue}.dead-letter`;
 }
@@ -402,11 +391,17 @@ export class Admin {
     return this.connection.withChannel(this.options.unavailableTimeoutMs, (channel) => work(channel, dlq));
   }
 
-  /** Oldest first, at most `limit`, without consuming. */
+  /** Oldest first, at most `limit`, without consuming (unacked: closing the channel puts them back). */
   listDeadLetters(queue: string, limit: number): Promise<DeadLetteredMessage[]> {
-    return this.onDeadLetters(queue, async (channel, dlq) =>
-      (await getUpTo(channel, dlq, limit)).map(asDeadLetter),
-    );
+    return this.onDeadLetters(queue, async (channel, dlq) => {
+      const out: DeadLetteredMessage[] = [];
+      while (out.length < limit) {
+        const message = await channel.get(dlq, { noAck: false });
+        if (!message) break;
+        out.push(asDeadLetter(message));
+      }
+      return out;
+    });
   }
 
   /** Re-publish (confirmed) the chosen dead letters to `queue` with `options.headers` applied, then ack them. */

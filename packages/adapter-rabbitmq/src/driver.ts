@@ -107,14 +107,10 @@ export class RabbitMqDriver implements Driver {
     return classifyError(error, operation, this.#options);
   }
 
-  private assertOpen(): void {
-    if (this.closing.signal.aborted) throw closedError();
-  }
-
   /** `work` once the driver is known open, rejecting only with queuekit errors (scrubbed). */
   private call<R>(operation: string, work: () => Promise<R>): Promise<R> {
     return classified(operation, this.#errors, () => {
-      this.assertOpen();
+      if (this.closing.signal.aborted) throw closedError();
       return work();
     });
   }
@@ -156,19 +152,17 @@ export class RabbitMqDriver implements Driver {
 
   /** Publish; those returned as unroutable (queue deleted meanwhile) again once `redeclare`'s queues are redeclared. */
   private async publish(publications: readonly Publication[], redeclare?: string): Promise<void> {
-    const returned = await this.publisher.publish(publications);
-    if (returned.length === 0) return;
-    const unroutable = (n: number) =>
-      new Error(`RabbitMQ returned ${n} message(s) as unroutable: their queue is gone`);
-    if (redeclare === undefined) throw unroutable(returned.length);
-    this.admin.forget(redeclare);
-    const queues = new Set(returned.map((publication) => publication.queue));
-    const buckets = this.#options.delayBucketsMs.filter((bucket) =>
-      queues.has(waitQueueName(redeclare, bucket)),
-    );
-    for (const bucket of [undefined, ...buckets]) await this.admin.ensure(redeclare, bucket);
-    const again = await this.publisher.publish(returned);
-    if (again.length > 0) throw unroutable(again.length);
+    let returned = await this.publisher.publish(publications);
+    if (returned.length > 0 && redeclare !== undefined) {
+      this.admin.forget(redeclare);
+      const queues = new Set(returned.map((publication) => publication.queue));
+      await this.admin.ensure(redeclare);
+      for (const bucket of this.#options.delayBucketsMs)
+        if (queues.has(waitQueueName(redeclare, bucket))) await this.admin.ensure(redeclare, bucket);
+      returned = await this.publisher.publish(returned);
+    }
+    if (returned.length > 0)
+      throw new Error(`RabbitMQ returned ${returned.length} message(s) as unroutable: their queue is gone`);
   }
 
   receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {

@@ -201,9 +201,7 @@ function resolveTls(
   if (options !== undefined && (typeof options !== 'object' || options === null))
     throw new ConfigError('tls', 'expected an object');
   const { cacertfile, certfile, keyfile, verify, server_name_indication } = query;
-  const fromUrl = [cacertfile, certfile, keyfile, verify, server_name_indication].some(
-    (v) => v !== undefined,
-  );
+  const fromUrl = Object.keys(TLS_PARAMS).some((name) => name in query);
   if (!fromUrl && options === undefined) return undefined;
   if (!secure) throw new ConfigError('tls', 'TLS options need an amqps:// URL (amqp:// is plaintext)');
   const ca = options?.ca ?? cacertfile;

@@ -50,10 +50,6 @@ export class ChannelTransaction {
 
   constructor(private readonly channel: Channel) {}
 
-  get active(): boolean {
-    return this.selecting !== undefined;
-  }
-
   /** Put the channel in transaction mode (once; later calls share the first). */
   async select(): Promise<void> {
     this.selecting ??= (this.channel as unknown as RpcChannel).rpc(TX_SELECT, {}, TX_SELECT + 1);
@@ -98,17 +94,10 @@ export class ChannelTransaction {
 /** A delivery of the current channel, in tag order, and how far it is settled. */
 interface Tracked {
   readonly message: Message;
-  state: Settling;
+  /** `open`: held by the broker for us; `acking`: its ack waits for the next flush; `done`: acked or nacked. */
+  state: 'open' | 'acking' | 'done';
 }
-/** Held by the broker for us: neither acked nor nacked. */
-const OPEN = 0;
-/** Its ack waits for the next flush. */
-const ACKING = 1;
-/** Acked or nacked on the wire. */
-const DONE = 2;
-type Settling = typeof OPEN | typeof ACKING | typeof DONE;
 
-type Taken = { channel: Channel; messages: Tracked[] };
 const LOST = 'The channel of this delivery closed, or it was settled: RabbitMQ redelivers it';
 /** Settled entries of a channel's tag order are dropped once there are at least this many past its head. */
 const COMPACT_AT = 1_024;
@@ -151,14 +140,14 @@ class ChannelAcks {
 
   /** A delivery that just arrived on the channel (its tag is higher than every tracked one's). */
   track(message: Message): Tracked {
-    const tracked: Tracked = { message, state: OPEN };
+    const tracked: Tracked = { message, state: 'open' };
     this.order.push(tracked);
     return tracked;
   }
 
   /** Ack `tracked` with the others of this turn; resolves once written. */
   ack(tracked: Tracked): Promise<void> {
-    tracked.state = ACKING;
+    tracked.state = 'acking';
     return this.batcher.add('', tracked);
   }
 
@@ -174,9 +163,9 @@ class ChannelAcks {
     let head = this.head;
     for (; head < order.length; head++) {
       const tracked = order[head] as Tracked;
-      if (tracked.state === OPEN) break;
-      if (tracked.state === ACKING) {
-        tracked.state = DONE;
+      if (tracked.state === 'open') break;
+      if (tracked.state === 'acking') {
+        tracked.state = 'done';
         last = tracked;
       }
     }
@@ -186,7 +175,7 @@ class ChannelAcks {
       let kept = 0;
       for (let i = head; i < order.length; i++) {
         const tracked = order[i] as Tracked;
-        if (tracked.state !== DONE) order[kept++] = tracked;
+        if (tracked.state !== 'done') order[kept++] = tracked;
       }
       order.length = kept;
       this.head = 0;
@@ -195,8 +184,8 @@ class ChannelAcks {
     // `last` is being acked now, so the broker holds it: its tag is never unknown.
     if (last) this.channel.ack(last.message, true);
     for (const tracked of pending)
-      if (tracked.state === ACKING) {
-        tracked.state = DONE;
+      if (tracked.state === 'acking') {
+        tracked.state = 'done';
         this.channel.ack(tracked.message);
       }
   }
@@ -244,7 +233,8 @@ export class QueueConsumer {
         return [];
       }
       const taken = this.take(max);
-      if (taken || waitMs <= 0) return this.deliveries(taken ?? (await this.getNow(max, timeoutMs)));
+      if (taken.length > 0) return taken;
+      if (waitMs <= 0) return this.getNow(max, timeoutMs);
       if (!(await this.host.connection.open(timeoutMs, signal))) continue;
       // Register (or widen) a consumer with room for `max` more deliveries.
       while (!(this.channel && this.consumerTag !== undefined && this.prefetch >= this.unsettled + max)) {
@@ -254,7 +244,7 @@ export class QueueConsumer {
         await this.starting;
       }
       const again = this.take(max);
-      if (again) return this.deliveries(again);
+      if (again.length > 0) return again;
       if (deadline <= Date.now()) return [];
       await this.arrivals.wait(deadline - Date.now(), signal);
     }
@@ -268,7 +258,7 @@ export class QueueConsumer {
       opened.on('close', () => this.lost(opened));
       this.lost(this.channel);
       this.channel = channel = opened;
-      this.acks = new ChannelAcks(opened, this.ackWritten, (failed) => void this.drop(failed));
+      this.acks = new ChannelAcks(opened, this.freed, (failed) => void this.drop(failed));
     }
     await this.host.ensureQueue(this.queue);
     return channel;
@@ -287,7 +277,7 @@ export class QueueConsumer {
     }
   }
 
-  private async getNow(max: number, timeoutMs: number): Promise<Taken | undefined> {
+  private async getNow(max: number, timeoutMs: number): Promise<Delivery[]> {
     const channel = await this.openChannel(timeoutMs);
     const messages = await this.unlessLost(channel, async () => {
       const got: Tracked[] = [];
@@ -299,9 +289,9 @@ export class QueueConsumer {
       }
       return got;
     });
-    if (!messages?.length || this.channel !== channel) return undefined;
+    if (!messages?.length || this.channel !== channel) return [];
     this.unsettled += messages.length;
-    return { channel, messages };
+    return messages.map((tracked) => this.delivery(channel, tracked));
   }
 
   private async start(prefetch: number, timeoutMs: number): Promise<void> {
@@ -358,47 +348,45 @@ export class QueueConsumer {
     this.arrivals.wake();
   }
 
-  private readonly ackWritten = (count: number): void => {
+  /** `count` deliveries were settled: they no longer count against the prefetch window. */
+  private readonly freed = (count: number): void => {
     this.unsettled = Math.max(0, this.unsettled - count);
   };
 
-  private take(max: number): Taken | undefined {
-    if (!this.channel || this.buffer.length === 0) return undefined;
+  /** Up to `max` buffered deliveries, handed out. */
+  private take(max: number): Delivery[] {
+    const { channel } = this;
+    if (!channel || this.buffer.length === 0) return [];
     const messages = this.buffer.splice(0, max);
     this.unsettled += messages.length;
     this.lastTakeAt = Date.now();
-    return { channel: this.channel, messages };
+    return messages.map((tracked) => this.delivery(channel, tracked));
   }
 
   /**
-   * Write settle frames (`action`, synchronous) on `channel`: directly, or in its transaction once it has one
-   * (resolving once committed); `transactional` puts it in transaction mode first. False when the channel is
-   * gone (the broker requeued the message) or the commit failed.
+   * Settle `settled` on `channel` by writing frames (`action`, synchronous): directly, or in its transaction once
+   * it has one (resolving once committed); `transactional` puts it in transaction mode first. False when the
+   * channel is gone (the broker requeued the messages) or the commit failed.
    */
-  private async settle(
-    channel: Channel,
-    action: (channel: Channel) => void,
-    count = 1,
-    transactional = false,
-  ) {
+  private async settle(channel: Channel, settled: Tracked[], action: () => void, transactional = false) {
     if (this.channel !== channel) return false;
+    const write = () => {
+      action();
+      for (const tracked of settled) tracked.state = 'done';
+    };
     try {
       // Acks of this turn go out before `tx.select`: after it they would wait for a commit.
       if (transactional && !this.transaction) this.acks?.flush(true);
       if (transactional) this.transaction ??= new ChannelTransaction(channel);
       if (transactional) await this.transaction?.select();
       if (this.channel !== channel) return false;
-      if (this.transaction?.active) await this.transaction.run(() => action(channel));
-      else action(channel);
+      if (this.transaction) await this.transaction.run(write);
+      else write();
     } catch {
       return this.drop(channel);
     }
-    if (this.channel === channel) this.unsettled = Math.max(0, this.unsettled - count);
+    if (this.channel === channel) this.freed(settled.length);
     return true;
-  }
-
-  private deliveries(taken: Taken | undefined): Delivery[] {
-    return taken?.messages.map((tracked) => this.delivery(taken.channel, tracked)) ?? [];
   }
 
   private delivery(channel: Channel, tracked: Tracked): Delivery {
@@ -406,17 +394,14 @@ export class QueueConsumer {
     const { message } = tracked;
     const classify = host.classifyError;
     const fields = received(message, host.options.queueType, () => `rabbitmq-${randomUUID()}`);
-    const settle = async (action: (ch: Channel) => void, transactional = false) => {
-      if (!(await this.settle(channel, action, 1, transactional))) throw new LockLostError(LOST);
+    const settle = async (action: () => void, transactional = false) => {
+      if (!(await this.settle(channel, [tracked], action, transactional))) throw new LockLostError(LOST);
     };
     // With the other acks of this turn (see ChannelAcks), or in the channel's transaction once it has one.
     const ack = (): Promise<void> => {
       const { acks } = this;
       if (acks && this.channel === channel && !this.transaction) return acks.ack(tracked);
-      return settle((ch) => {
-        ch.ack(message);
-        tracked.state = DONE;
-      });
+      return settle(() => channel.ack(message));
     };
     const operations: DeliveryOperations = {
       ack,
@@ -435,11 +420,10 @@ export class QueueConsumer {
         if (publications.length === 0) return ack();
         // Every frame of this unit is written in one synchronous block, so no commit of another delivery can
         // split it: the follow-ups and the ack are committed together or not at all.
-        await settle((ch) => {
+        await settle(() => {
           for (const { queue: target, content, options } of publications)
-            ch.publish('', target, content, options);
-          ch.ack(message);
-          tracked.state = DONE;
+            channel.publish('', target, content, options);
+          channel.ack(message);
         }, true);
       };
     // No lock runs out: a delivery is held until it is settled or its channel closes.
@@ -464,16 +448,9 @@ export class QueueConsumer {
     const buffered = this.buffer.splice(0);
     this.unsettled += buffered.length;
     const settleAll = (action: (message: Message) => void) =>
-      this.settle(
-        channel,
-        () => {
-          for (const tracked of buffered) {
-            action(tracked.message);
-            tracked.state = DONE;
-          }
-        },
-        buffered.length,
-      );
+      this.settle(channel, buffered, () => {
+        for (const tracked of buffered) action(tracked.message);
+      });
     const copies = buffered.map((tracked) => givenBack(this.queue, tracked.message));
     const acked = await this.host.publish(copies).then(
       () => settleAll((message) => channel.ack(message)),
