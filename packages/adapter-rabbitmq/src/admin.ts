@@ -295,10 +295,8 @@ export class Admin {
 
   constructor(
     private readonly connection: ConnectionManager,
-    private readonly options: Pick<
-      ResolvedOptions,
-      'queueType' | 'deliveryLimit' | 'delayBucketsMs' | 'unavailableTimeoutMs' | 'broker' | 'scrub'
-    >,
+    /** The driver's options without its secrets (the URL, TLS material). */
+    private readonly options: Omit<ResolvedOptions, 'url' | 'tls'>,
     private readonly publish: (publications: readonly Publication[]) => Promise<void>,
   ) {
     this.slot = new ChannelSlot((timeoutMs) => connection.channel(false, timeoutMs));
@@ -329,16 +327,15 @@ export class Admin {
   /** Declare (once per driver) the work queue and its dead-letter queue, or with `bucketMs` that wait queue. */
   ensure(queue: string, bucketMs?: number): Promise<void> {
     const key = bucketMs === undefined ? queue : waitQueueName(queue, bucketMs);
-    let pending = this.declared.get(key);
-    if (!pending) {
-      const [work, dlq, ...waits] = this.queues(queue);
-      const wanted = bucketMs === undefined ? [dlq, work] : waits.filter(([name]) => name === key);
-      pending = (async () => {
-        for (const [name, args] of wanted) await this.declare(name, args);
-      })();
-      this.declared.set(key, pending);
-      pending.catch(() => this.declared.delete(key));
-    }
+    const declared = this.declared.get(key);
+    if (declared) return declared;
+    const [work, dlq, ...waits] = this.queues(queue);
+    const wanted = bucketMs === undefined ? [dlq, work] : waits.filter(([name]) => name === key);
+    const pending = (async () => {
+      for (const [name, args] of wanted) await this.declare(name, args);
+    })();
+    this.declared.set(key, pending);
+    pending.catch(() => this.declared.delete(key));
     return pending;
   }
 

@@ -99,6 +99,8 @@ interface Tracked {
 }
 
 const LOST = 'The channel of this delivery closed, or it was settled: RabbitMQ redelivers it';
+/** The id of a message a foreign publisher sent without `messageId`. */
+const fallbackId = () => `rabbitmq-${randomUUID()}`;
 /** Settled entries of a channel's tag order are dropped once there are at least this many past its head. */
 const COMPACT_AT = 1_024;
 
@@ -393,7 +395,7 @@ export class QueueConsumer {
     const { host, queue } = this;
     const { message } = tracked;
     const classify = host.classifyError;
-    const fields = received(message, host.options.queueType, () => `rabbitmq-${randomUUID()}`);
+    const fields = received(message, host.options.queueType, fallbackId);
     const settle = async (action: () => void, transactional = false) => {
       if (!(await this.settle(channel, [tracked], action, transactional))) throw new LockLostError(LOST);
     };
