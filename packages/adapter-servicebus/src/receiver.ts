@@ -42,6 +42,13 @@ function streamLinkOpen(receiver: ServiceBusReceiver): boolean | undefined {
  * 7.9.0 to 7.10.0-beta.2): used only where they have the shape seen there, a `_createBatchingReceiver` method whose
  * receiver has `receive(max, wait, afterFirst, options)`; otherwise the receiver is left as the SDK made it (the
  * public `receiveMessages`, with its wait).
+ *
+ * A wait of 0 after the first message is still a timer (`setTimeout(drain, 0)`: 1 ms or more, a linger on every
+ * receive of an idle consumer). Where the batching receiver's `_batchingReceiverLite` has the 7.9.x shape (it
+ * makes each message with `_createServiceBusMessage` and ends a receive with `_finalAction`), the drain starts once
+ * the transfers read with the first message are in (a microtask): the broker sends what it holds before answering a
+ * drain, so the batch is the same, one timer sooner. The timer left pending finds the drain under way (the SDK's
+ * "Already draining") or is cleared when the receive resolves.
  */
 export function withoutBatchWait(receiver: ServiceBusReceiver): ServiceBusReceiver {
   type Receive = (max: number, wait: number, afterFirst: unknown, options: unknown) => Promise<unknown>;
@@ -52,11 +59,42 @@ export function withoutBatchWait(receiver: ServiceBusReceiver): ServiceBusReceiv
     const batching = create.apply(receiver, args) as { receive?: Receive } | undefined;
     const receive = batching?.receive;
     if (!batching || typeof receive !== 'function' || receive.length !== 4) return batching;
-    batching.receive = (max, wait, afterFirst, options) =>
-      receive.call(batching, max, wait, typeof afterFirst === 'number' ? 0 : afterFirst, options);
+    const drainOnFirst = drainOnFirstMessage(batching);
+    batching.receive = (max, wait, afterFirst, options) => {
+      const immediate = typeof afterFirst === 'number';
+      if (immediate) drainOnFirst?.();
+      return receive.call(batching, max, wait, immediate ? 0 : afterFirst, options);
+    };
     return batching;
   };
   return receiver;
+}
+
+/**
+ * Arms the next receive of `batching` to start its drain right after its first message (see {@link withoutBatchWait});
+ * undefined when the SDK's internals are not the 7.9.x ones.
+ */
+function drainOnFirstMessage(batching: object): (() => void) | undefined {
+  type Lite = { _createServiceBusMessage?: unknown; _finalAction?: unknown };
+  const lite = (batching as { _batchingReceiverLite?: Lite })._batchingReceiverLite;
+  const make = lite?._createServiceBusMessage;
+  if (!lite || typeof make !== 'function' || make.length !== 1) return undefined;
+  let armed = false;
+  lite._createServiceBusMessage = (context: unknown) => {
+    const message = (make as (context: unknown) => unknown).call(lite, context);
+    if (armed) {
+      armed = false;
+      queueMicrotask(() => {
+        const finish = lite._finalAction;
+        if (typeof finish === 'function')
+          void (finish as () => Promise<void>).call(lite).catch(() => undefined);
+      });
+    }
+    return message;
+  };
+  return () => {
+    armed = true;
+  };
 }
 
 /**

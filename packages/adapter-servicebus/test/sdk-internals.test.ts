@@ -103,3 +103,76 @@ describe('the SDK receive wait', () => {
     expect(odd).toEqual({ name: 'no receive here' });
   });
 });
+
+describe('the drain after the first message', () => {
+  /** A batching receiver of the 7.9.x shape whose receive delivers `count` messages in one pass. */
+  function fakeBatching(count: number) {
+    const finalAction = vi.fn(async () => undefined);
+    const lite = {
+      _createServiceBusMessage(context: unknown) {
+        return { context };
+      },
+      _finalAction: finalAction,
+    };
+    const batching = {
+      _batchingReceiverLite: lite,
+      async receive(max: number, wait: number, afterFirst: unknown, options: unknown) {
+        for (let i = 0; i < count; i++) lite._createServiceBusMessage(i);
+        return [max, wait, afterFirst, options];
+      },
+    };
+    const receiver = withoutBatchWait({
+      _createBatchingReceiver: () => batching,
+    } as unknown as ServiceBusReceiver) as unknown as Internals;
+    return { batching: receiver._createBatchingReceiver(), finalAction, lite };
+  }
+
+  it('starts once per receive, after the messages of its first pass, not on a timer', async () => {
+    const { batching, finalAction, lite } = fakeBatching(3);
+    const received = batching.receive(50, 0, 1000, {});
+    // The messages of the pass came in synchronously: the drain waits for the pass to end.
+    expect(finalAction).not.toHaveBeenCalled();
+    expect(await received).toEqual([50, 0, 0, {}]);
+    expect(finalAction).toHaveBeenCalledOnce();
+    // Not armed again until the next receive: a message made outside one starts nothing.
+    lite._createServiceBusMessage('stray');
+    await Promise.resolve();
+    expect(finalAction).toHaveBeenCalledOnce();
+    await batching.receive(50, 0, 1000, {});
+    await Promise.resolve();
+    expect(finalAction).toHaveBeenCalledTimes(2);
+  });
+
+  it('a receive that brought nothing starts no drain (the SDK ends it on its wait)', async () => {
+    const { batching, finalAction } = fakeBatching(0);
+    await batching.receive(50, 0, 1000, {});
+    await Promise.resolve();
+    expect(finalAction).not.toHaveBeenCalled();
+  });
+
+  it('on 7.9.5 the hook is in place on the batching receiver the SDK makes, and messages still arrive', async () => {
+    const queue = queueName();
+    const sender = client.createSender(queue);
+    const receiver = withoutBatchWait(client.createReceiver(queue, { skipParsingBodyAsJson: true }));
+    try {
+      await sender.sendMessages([{ body: Buffer.from('a') }, { body: Buffer.from('b') }]);
+      const bodies: unknown[] = [];
+      for (let turn = 0; bodies.length < 2 && turn < 20; turn++)
+        for (const message of await receiver.receiveMessages(2, { maxWaitTimeInMs: 2000 })) {
+          bodies.push(Buffer.from(message.body as Uint8Array).toString());
+          await receiver.completeMessage(message);
+        }
+      expect(bodies.sort()).toEqual(['a', 'b']);
+      type Lite = { _createServiceBusMessage: unknown };
+      const lite = (receiver as unknown as { _batchingReceiver?: { _batchingReceiverLite?: Lite } })
+        ._batchingReceiver?._batchingReceiverLite;
+      expect(lite && Object.hasOwn(lite, '_createServiceBusMessage')).toBe(true);
+      expect(lite?._createServiceBusMessage).not.toBe(
+        (Object.getPrototypeOf(lite) as Partial<Lite>)._createServiceBusMessage,
+      );
+    } finally {
+      await receiver.close();
+      await sender.close();
+    }
+  });
+});
