@@ -64,3 +64,61 @@ describe('rechecking empty bands above the one being drained', () => {
     expect(counts.get(top)).toBe(before + 2);
   });
 });
+
+describe('sweeping the bands above the one being drained', () => {
+  it('asks the bands found empty before together, in one round trip, not one after another', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(0);
+    const { driver, bands, lowest } = drainingLowestBand();
+    const receive = driver.receive.bind(driver);
+    let inFlight = 0;
+    let mostInFlight = 0;
+    driver.receive = async (queue: string, options: ReceiveOptions) => {
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      try {
+        // An answer that takes a turn of the event loop, as a broker's does.
+        await new Promise((resolve) => setImmediate(resolve));
+        return await receive(queue, options);
+      } finally {
+        inFlight--;
+      }
+    };
+    const receiver = new BandReceiver(driver, bands, 30_000, new AbortController().signal);
+    // First look: no band is known empty yet, so each is asked alone, best first.
+    expect((await receiver.receive(10, 1_000)).queue).toBe(lowest);
+    expect(mostInFlight).toBe(1);
+    // At their recheck, the nine bands above (all found empty then) are asked at once.
+    vi.setSystemTime(250);
+    expect((await receiver.receive(10, 1_000)).queue).toBe(lowest);
+    expect(mostInFlight).toBe(bands.queues.length - 1);
+  });
+
+  it('answers the best band a joint look found jobs on, and keeps the jobs of a lower one for after it', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(0);
+    const { driver, bands, lowest } = drainingLowestBand();
+    const receiver = new BandReceiver(driver, bands, 30_000, new AbortController().signal);
+    expect((await receiver.receive(10, 1_000)).queue).toBe(lowest);
+    // Jobs appear on bands 2 and 5 (indexes into the band list, best first) while both are known empty.
+    const second = bands.queues[2] as string;
+    const fifth = bands.queues[5] as string;
+    const receive = driver.receive.bind(driver);
+    const served = new Set<string>();
+    driver.receive = async (queue: string, options: ReceiveOptions) => {
+      if ((queue === second || queue === fifth) && !served.has(queue)) {
+        served.add(queue);
+        return [{ id: `job-on-${queue}` } as unknown as Delivery];
+      }
+      return receive(queue, options);
+    };
+    vi.setSystemTime(250);
+    const first = await receiver.receive(10, 1_000);
+    expect(first.queue).toBe(second);
+    // The band-5 job was taken in the same look: handed out next, before the lowest band's.
+    const next = await receiver.receive(10, 1_000);
+    expect(next.queue).toBe(fifth);
+    expect(next.deliveries.map((d) => d.id)).toEqual([`job-on-${fifth}`]);
+    receiver.letGo();
+  });
+});

@@ -1,4 +1,4 @@
-import type { Delivery, Driver } from '../driver.js';
+import type { Delivery, Driver, ReceiveOptions } from '../driver.js';
 import type { LockLostError } from '../errors.js';
 import type { PriorityBands } from '../semantics/priority.js';
 import { safeTimeout } from '../timers.js';
@@ -108,7 +108,12 @@ export class BandReceiver {
     this.hold.clear();
   }
 
-  /** Bands above the best kept one without waiting (those not watched by a poll), else the kept deliveries. */
+  /**
+   * Bands above the best kept one without waiting (those not watched by a poll), else the kept deliveries.
+   * Bands found empty before are asked together, in one round trip, not one after another (nine empty
+   * band queues above the one being drained cost one wait, not nine); a band that had jobs at its last
+   * look is asked alone, after the expected-empty ones above it, so a busy band below is never over-fetched.
+   */
   private async sweep(max: number): Promise<BandDeliveries | undefined> {
     const { queues } = this.bands;
     // A batch the hold gave up entirely (every renewal failed) is left out.
@@ -116,28 +121,80 @@ export class BandReceiver {
     const kept = this.kept[0];
     const now = Date.now();
     const options = { max, waitMs: 0, lockMs: this.lockMs, signal: this.signal };
+    let expectedEmpty: number[] = [];
     for (let band = 0; band < (kept ? kept.band : queues.length); band++) {
       // A band with a poll outstanding is watched: the poll ends as soon as a job arrives there.
       if (this.polling[band] || (this.emptyUntil[band] as number) > now) continue;
+      if (this.recheckMs[band] !== 0) {
+        expectedEmpty.push(band);
+        continue;
+      }
+      const found = await this.probe(expectedEmpty, options, now);
+      if (found) return found;
+      expectedEmpty = [];
       const queue = queues[band] as string;
       const deliveries = await this.driver.receive(queue, options);
-      if (deliveries.length > 0) {
-        this.recheckMs[band] = 0;
-        return { queue, deliveries };
-      }
+      if (deliveries.length > 0) return { queue, deliveries };
       this.foundEmpty(band, now);
     }
-    if (kept) {
-      const { lockedAt } = kept.deliveries;
-      const deliveries = kept.deliveries.take(max);
-      if (kept.deliveries.size === 0) this.kept.shift();
-      return { queue: kept.queue, deliveries, lockedAt };
+    const found = await this.probe(expectedEmpty, options, now);
+    if (found) return found;
+    if (this.kept[0]) {
+      const best = this.kept[0];
+      const { lockedAt } = best.deliveries;
+      const deliveries = best.deliveries.take(max);
+      if (best.deliveries.size === 0) this.kept.shift();
+      return { queue: best.queue, deliveries, lockedAt };
     }
     // Deliveries in hand go first (their locks are ours); a poll's failure is thrown once nothing is left.
     const failure = this.failure;
     this.failure = undefined;
     if (failure) throw failure.error;
     return undefined;
+  }
+
+  /**
+   * Ask `bands` (best first) at once: the best one with jobs is answered, the jobs of any other one are
+   * kept (held) for after it. An error is thrown once the others are kept.
+   */
+  private async probe(
+    bands: readonly number[],
+    options: ReceiveOptions,
+    now: number,
+  ): Promise<BandDeliveries | undefined> {
+    if (bands.length === 0) return undefined;
+    const { queues } = this.bands;
+    const answers = await Promise.allSettled(
+      bands.map((band) => this.driver.receive(queues[band] as string, options)),
+    );
+    let best: BandDeliveries | undefined;
+    let failure: { error: unknown } | undefined;
+    for (let at = 0; at < answers.length; at++) {
+      const answer = answers[at] as PromiseSettledResult<Delivery[]>;
+      const band = bands[at] as number;
+      if (answer.status === 'rejected') failure ??= { error: answer.reason };
+      else if (answer.value.length === 0) this.foundEmpty(band, now);
+      else {
+        this.recheckMs[band] = 0;
+        if (best === undefined) best = { queue: queues[band] as string, deliveries: answer.value };
+        else this.keep(band, answer.value, now);
+      }
+    }
+    if (best) {
+      // What came with the best band is still ours to start: a failure elsewhere is the next receive's.
+      if (failure) this.failure ??= failure;
+      return best;
+    }
+    if (failure) throw failure.error;
+    return undefined;
+  }
+
+  /** Keep what a band brought, best band first, its locks held until the consumer takes them. */
+  private keep(band: number, deliveries: Delivery[], lockedAt: number): void {
+    let at = this.kept.findIndex((kept) => kept.band > band);
+    if (at < 0) at = this.kept.length;
+    const queue = this.bands.queues[band] as string;
+    this.kept.splice(at, 0, { band, queue, deliveries: this.hold.keep(deliveries, lockedAt) });
   }
 
   /** Long-poll `band`; its deliveries are kept (best band first) and the waiting receive is woken. */
@@ -150,9 +207,7 @@ export class BandReceiver {
         this.polling[band] = 0;
         if (deliveries.length > 0) {
           this.recheckMs[band] = 0;
-          let at = this.kept.findIndex((kept) => kept.band > band);
-          if (at < 0) at = this.kept.length;
-          this.kept.splice(at, 0, { band, queue, deliveries: this.hold.keep(deliveries, lockedAt) });
+          this.keep(band, deliveries, lockedAt);
         } else this.foundEmpty(band, Date.now());
         this.wake();
       },
