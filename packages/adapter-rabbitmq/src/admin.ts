@@ -18,6 +18,8 @@ import type { ResolvedOptions } from './options.js';
 import { asDeadLetter, type Publication, redriven } from './wire.js';
 
 type Corkable = { cork(): void; uncork(): void; write: (...args: never[]) => boolean };
+/** amqplib's socket under a connection model (not its API: every use checks what it finds). */
+type WithSocket = { connection?: { stream?: Partial<Corkable> & { destroy?: () => void } } };
 
 /**
  * Frames written in one run of callbacks go to the socket together. amqplib writes every frame with its own
@@ -27,7 +29,7 @@ type Corkable = { cork(): void; uncork(): void; write: (...args: never[]) => boo
  * added wait. A socket that cannot be corked (amqplib's layout changed) is left as it is.
  */
 export function coalesceWrites(model: ChannelModel): void {
-  const socket = (model as unknown as { connection?: { stream?: Partial<Corkable> } }).connection?.stream;
+  const socket = (model as unknown as WithSocket).connection?.stream;
   if (typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return;
   if (typeof socket.write !== 'function') return;
   const stream = socket as Corkable;
@@ -232,9 +234,7 @@ export class ConnectionManager extends EventEmitter<ConnectionEvents> {
     const model = this.model;
     this.model = undefined;
     if (model && !(await settlesWithin(model.close(), deadline - Date.now())))
-      (
-        model as unknown as { connection?: { stream?: { destroy?: () => void } } }
-      ).connection?.stream?.destroy?.();
+      (model as unknown as WithSocket).connection?.stream?.destroy?.();
     // A connect attempt in flight (a black hole answers no handshake) ends on its own timeout; don't wait for it.
     if (this.loop) await settlesWithin(this.loop, deadline - Date.now());
   }

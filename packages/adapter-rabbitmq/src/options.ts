@@ -103,6 +103,10 @@ const AMQPLIB_PARAMS = {
   channelMax: param.int({ min: 1 }),
   locale: param.string(),
 };
+/** Every parameter a URL may carry. */
+const URL_PARAMS = { ...SETTINGS, ...TLS_PARAMS, ...AMQPLIB_PARAMS };
+/** The URL's parameters that are the driver's own: taken out before amqplib sees the URL. */
+const OWN_PARAMS = [...Object.keys(SETTINGS), ...Object.keys(TLS_PARAMS)];
 /** Every option of the driver that `parseParams` checks. */
 const OPTIONS = {
   ...SETTINGS,
@@ -125,14 +129,8 @@ export function resolveOptions(options: RabbitMqDriverOptions) {
   } catch {
     throw new ConfigError('url', 'not a valid URL');
   }
-  const query = parseParams(
-    parsed.searchParams,
-    { ...SETTINGS, ...TLS_PARAMS, ...AMQPLIB_PARAMS },
-    { fieldPrefix: 'url.' },
-  );
-  const own = [...Object.keys(SETTINGS), ...Object.keys(TLS_PARAMS)].filter((name) =>
-    parsed.searchParams.has(name),
-  );
+  const query = parseParams(parsed.searchParams, URL_PARAMS, { fieldPrefix: 'url.' });
+  const own = OWN_PARAMS.filter((name) => parsed.searchParams.has(name));
   for (const name of own) parsed.searchParams.delete(name);
   const secure = parsed.protocol.toLowerCase() === 'amqps:';
   const tls = resolveTls(secure, query, options.tls);
