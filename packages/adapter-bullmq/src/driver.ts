@@ -35,6 +35,7 @@ import {
   type JobPlacement,
   placeMessages,
   SendQueue,
+  JsonData,
   toBullJob,
 } from './wire.js';
 
@@ -220,9 +221,11 @@ export class BullmqDriver implements Driver {
     // A copy of a native fan-out's chunk joins the same flow (not on redrive: that flow is over).
     const parents = copies ? [] : await this.#fanOuts.copyParents(queue, messages, placements);
     const jobs = messages.map((message, index) => {
-      const job = toBullJob(message, this.#options, placements[index] as JobPlacement);
+      const { name, data, opts, json } = toBullJob(message, this.#options, placements[index] as JobPlacement);
       const parent = parents[index];
-      return parent ? { ...job, opts: { ...job.opts, ...parent } } : job;
+      // A JSON body's text is stored as it is (see `JsonData`).
+      const stored = json === undefined ? data : new JsonData(data, json);
+      return { name, data: stored, opts: parent ? { ...opts, ...parent } : opts };
     });
     // One addBulk (one Redis pipeline): the core cuts its sends to `maxBatchSize`.
     const [only] = jobs;

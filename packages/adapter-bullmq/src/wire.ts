@@ -74,8 +74,6 @@ export interface JobPlacement {
 const JSON_TYPE = 'application/json';
 const encoder = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-/** A JSON body's text by its parsed value, checked by {@link bodyToData}: {@link StoredJob} stores it as it is. */
-const verifiedJson = new WeakMap<object, string>();
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** BullMQ's id of a job scheduler's run: `repeat:<scheduler id>:<tick ms>`. */
 const SCHEDULER_RUN_ID = /^repeat:.+:(\d+)$/;
@@ -151,6 +149,7 @@ export function schedulerTick(job: Pick<Job, 'id' | 'repeatJobKey'>): number | u
 
 /** Whether a `content-type` value is JSON (`application/json`, `application/x+json`, with parameters). */
 function isJsonContentType(contentType: string | undefined): boolean {
+  if (contentType === JSON_TYPE) return true;
   const mime = contentType?.split(';', 1)[0]?.trim().toLowerCase() ?? '';
   return mime === JSON_TYPE || mime.endsWith('+json');
 }
@@ -163,7 +162,7 @@ function isJsonContentType(contentType: string | undefined): boolean {
 export function bodyToData(
   body: Uint8Array,
   contentType: string | undefined,
-): { data: unknown; e?: BodyEncoding } {
+): { data: unknown; e?: BodyEncoding; json?: string } {
   let text: string;
   try {
     text = strictUtf8.decode(body);
@@ -175,8 +174,7 @@ export function bodyToData(
     try {
       const value: unknown = JSON.parse(text);
       if (JSON.stringify(value) !== text) return { data: text, e: 'text' };
-      if (typeof value === 'object' && value !== null) verifiedJson.set(value, text);
-      return { data: value };
+      return { data: value, json: text };
     } catch {
       // Not JSON after all: kept as text, and the consumer's codec reports it.
     }
@@ -228,34 +226,39 @@ function bullBackoff(headers: Readonly<Record<string, string>>): JobsOptions['ba
 
 /**
  * An outgoing message as a BullMQ job: `attempts` and `backoff` from the core's headers, so that a plain
- * BullMQ worker retries it the same way; always a priority.
+ * BullMQ worker retries it the same way; always a priority. `json`: a JSON body's text, which `data`
+ * stringifies to (checked by {@link bodyToData}), for {@link JsonData}.
  */
 export function toBullJob(
   message: OutgoingMessage,
   settings: JobSettings,
   placement: JobPlacement,
-): { readonly name: string; readonly data: unknown; readonly opts: JobsOptions } {
-  const { data, e } = bodyToData(message.body, message.headers[H.contentType]);
+): { readonly name: string; readonly data: unknown; readonly opts: JobsOptions; readonly json?: string } {
+  const { data, e, json } = bodyToData(message.body, message.headers[H.contentType]);
   const { jobId } = placement;
   // As the core reads it (1..1000), so that a plain BullMQ worker retries as often as a queuekit consumer.
   const attempts = maxAttemptsHeader(message.headers, 0) || undefined;
-  const meta: QueuekitJobMeta = {
+  // Optional fields set one by one, not spread in: a spread per job is V8's slow path.
+  const meta: { -readonly [K in keyof QueuekitJobMeta]: QueuekitJobMeta[K] } = {
     v: 1,
     h: compactHeaders(message, e === undefined, attempts),
-    ...(jobId === message.id ? {} : { id: message.id }),
-    ...(e ? { e } : {}),
-    ...(message.headers[H.name] === undefined ? { n: false as const } : {}),
-    ...(placement.copy ? { c: 1 as const } : {}),
   };
+  if (jobId !== message.id) meta.id = message.id;
+  if (e) meta.e = e;
+  if (message.headers[H.name] === undefined) meta.n = false;
+  if (placement.copy) meta.c = 1;
   const opts: JobsOptions & { [META_OPTION]: QueuekitJobMeta } = {
     priority: toBullPriority(message.priority),
     removeOnComplete: removeOnComplete(settings),
     [META_OPTION]: meta,
-    ...(jobId === undefined ? {} : { jobId }),
-    ...(message.delayMs !== undefined && message.delayMs > 0 ? { delay: Math.ceil(message.delayMs) } : {}),
-    ...(attempts === undefined ? {} : { attempts, backoff: bullBackoff(message.headers) }),
   };
-  return { name: message.name, data, opts };
+  if (jobId !== undefined) opts.jobId = jobId;
+  if (message.delayMs !== undefined && message.delayMs > 0) opts.delay = Math.ceil(message.delayMs);
+  if (attempts !== undefined) {
+    opts.attempts = attempts;
+    opts.backoff = bullBackoff(message.headers);
+  }
+  return { name: message.name, data, opts, json };
 }
 
 /**
@@ -389,20 +392,33 @@ export function encodeOpts(opts: JobsOptions): Record<string, unknown> {
  * Duplicate) would be dropped as a duplicate; without it the re-added job gets a new BullMQ id, and its
  * copied `t` tells the driver it is a new job (see {@link fromBullJob}).
  */
+/**
+ * Job data that {@link SendQueue} stores as the given JSON text (what `JSON.stringify(value)` gives, checked
+ * by {@link bodyToData}) instead of stringifying it again. A wrapper, not a `WeakMap` by value: an
+ * entry per job sent cost the garbage collector about 1 µs a job.
+ */
+export class JsonData {
+  constructor(
+    readonly value: unknown,
+    readonly text: string,
+  ) {}
+}
+
 class StoredJob extends Job {
   override asJSON(): JobJson {
     const { jobId: _jobId, ...opts } = this.opts;
     const meta = (opts as Record<string, unknown>)[META_OPTION];
     if (typeof meta === 'object' && meta !== null)
       (opts as Record<string, unknown>)[META_OPTION] = Object.assign({}, meta, { t: this.timestamp });
-    // A JSON body's text, checked by bodyToData, is stored as it is instead of stringified again.
-    const data = this.data;
-    const text = verifiedJson.get(data);
-    if (text !== undefined) this.data = null;
+    // The job keeps the parsed value as its data, as any BullMQ job.
+    const data: unknown = this.data;
+    if (data instanceof JsonData) this.data = null;
     // Set, not spread: adding to a spread copy is V8's slow path, once per job sent.
     const json = super.asJSON();
-    this.data = data;
-    if (text !== undefined) json.data = text;
+    if (data instanceof JsonData) {
+      this.data = data.value;
+      json.data = data.text;
+    }
     json.opts = opts;
     return json;
   }
