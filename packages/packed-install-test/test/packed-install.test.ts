@@ -77,7 +77,9 @@ beforeAll(async () => {
         version: '0.0.0',
         // Nest 11, the major most Nest applications run, compiled to CommonJS; Nest 12 gets a project below.
         dependencies: { ...dependencies, ...NEST_DEPENDENCIES },
-        devDependencies: { typescript: '5.9.3', '@types/node': '^20.19.0' },
+        // ioredis 6.1.0's own .d.ts files import redis-errors, which ships no types: a project type-checking its
+        // libraries (no skipLibCheck) needs @types/redis-errors, whatever uses ioredis.
+        devDependencies: { typescript: '5.9.3', '@types/node': '^20.19.0', '@types/redis-errors': '^1.2.3' },
       },
       null,
       2,
