@@ -129,13 +129,11 @@ export class BandReceiver {
         expectedEmpty.push(band);
         continue;
       }
-      const found = await this.probe(expectedEmpty, options, now);
+      // The expected-empty bands above first, then this one alone.
+      const found =
+        (await this.probe(expectedEmpty, options, now)) ?? (await this.probe([band], options, now));
       if (found) return found;
       expectedEmpty = [];
-      const queue = queues[band] as string;
-      const deliveries = await this.driver.receive(queue, options);
-      if (deliveries.length > 0) return { queue, deliveries };
-      this.foundEmpty(band, now);
     }
     const found = await this.probe(expectedEmpty, options, now);
     if (found) return found;
