@@ -387,12 +387,6 @@ export function encodeOpts(opts: JobsOptions): Record<string, unknown> {
 }
 
 /**
- * A job stored without the `jobId` option, its meta stamped with the job's creation time (`t`). BullMQ
- * keeps `jobId` in the stored options, so a tool that re-adds a job with its options (Bull Board's
- * Duplicate) would be dropped as a duplicate; without it the re-added job gets a new BullMQ id, and its
- * copied `t` tells the driver it is a new job (see {@link fromBullJob}).
- */
-/**
  * Job data that {@link SendQueue} stores as the given JSON text (what `JSON.stringify(value)` gives, checked
  * by {@link bodyToData}) instead of stringifying it again. A wrapper, not a `WeakMap` by value: an
  * entry per job sent cost the garbage collector about 1 µs a job.
@@ -404,6 +398,12 @@ export class JsonData {
   ) {}
 }
 
+/**
+ * A job stored without the `jobId` option, its meta stamped with the job's creation time (`t`). BullMQ
+ * keeps `jobId` in the stored options, so a tool that re-adds a job with its options (Bull Board's
+ * Duplicate) would be dropped as a duplicate; without it the re-added job gets a new BullMQ id, and its
+ * copied `t` tells the driver it is a new job (see {@link fromBullJob}).
+ */
 class StoredJob extends Job {
   override asJSON(): JobJson {
     const { jobId: _jobId, ...opts } = this.opts;
