@@ -58,6 +58,9 @@ export class ServiceBusDriver implements Driver {
   /** A client like #client that makes each call once (no SDK retries), for the credential check. */
   readonly #probeClient: () => ServiceBusClient;
   readonly #admin: ServiceBusAdministrationClient | undefined;
+  /** Makes the client of peeks and dead-letter work (see {@link #managementClient}). */
+  readonly #connectManagement: () => ServiceBusClient;
+  #management: ServiceBusClient | undefined;
   readonly #receiver: Receiver;
   readonly #senders = new Map<string, ServiceBusSender>();
   readonly #ensured = new Map<string, Promise<void>>();
@@ -107,6 +110,7 @@ export class ServiceBusDriver implements Driver {
     };
     this.#client = sdk('connectionString', () => connect(options.maxRetries ?? 3, timeoutInMs));
     this.#probeClient = () => connect(0, Math.min(timeoutInMs, 10_000));
+    this.#connectManagement = () => connect(options.maxRetries ?? 3, timeoutInMs);
     if (options.createQueues)
       this.#admin = sdk('adminConnectionString', () =>
         adminString
@@ -200,6 +204,19 @@ export class ServiceBusDriver implements Driver {
     }
   }
 
+  /**
+   * The client of `stats()` and the dead-letter calls, on an AMQP connection of its own, made on first use. A peek
+   * opens a `$management` link pair (one AMQP session) per entity, which SDK 7.9.5 keeps for the client's life:
+   * ten priority bands and their dead-letter subqueues were 20 of the receive connection's 32 sessions, and rhea
+   * visits every session of a connection on each pass over it, so every frame of the receive path paid for them.
+   */
+  #managementClient(): ServiceBusClient {
+    // Not after close() began: it would not close this connection.
+    this.assertOpen();
+    this.#management ??= this.#connectManagement();
+    return this.#management;
+  }
+
   #sender(queue: string): ServiceBusSender {
     const sender = this.#senders.get(queue) ?? this.#client.createSender(queue);
     this.#senders.set(queue, sender);
@@ -248,24 +265,26 @@ export class ServiceBusDriver implements Driver {
   }
 
   stats(queue: string) {
-    return this.#on(queue, 'receive', `stats of ${queue}`, () => admin.countMessages(this.#client, queue));
+    return this.#on(queue, 'receive', `stats of ${queue}`, () =>
+      admin.countMessages(this.#managementClient(), queue),
+    );
   }
 
   listDeadLetters(queue: string, limit: number) {
     return this.#on(queue, 'receive', `list dead letters of ${queue}`, () =>
-      admin.listDeadLetters(this.#client, queue, limit),
+      admin.listDeadLetters(this.#managementClient(), queue, limit),
     );
   }
 
   redriveDeadLetters(queue: string, options: RedriveOptions) {
     return this.#on(queue, 'receive', `dead letters of ${queue}`, () =>
-      admin.redriveDeadLetters(this.#client, this.#sender(queue), queue, options),
+      admin.redriveDeadLetters(this.#managementClient(), this.#sender(queue), queue, options),
     );
   }
 
   purgeDeadLetters(queue: string) {
     return this.#on(queue, 'receive', `dead letters of ${queue}`, () =>
-      admin.purgeDeadLetters(this.#client, queue),
+      admin.purgeDeadLetters(this.#managementClient(), queue),
     );
   }
 
@@ -293,11 +312,14 @@ export class ServiceBusDriver implements Driver {
     const closing = (async () => {
       await this.#receiver.close();
       await Promise.allSettled([...this.#senders.values()].map((sender) => sender.close()));
-      await this.#client.close();
+      await Promise.allSettled([this.#client.close(), this.#management?.close()]);
     })();
     // Unanswered, the connection would stay open and the namespace would go on handing its messages to these
     // links, each expired lock one more delivery (an inflated attempt): drop it.
-    if (!(await settlesWithin(closing, CLOSE_TIMEOUT_MS))) abortConnection(this.#client);
+    if (!(await settlesWithin(closing, CLOSE_TIMEOUT_MS))) {
+      abortConnection(this.#client);
+      if (this.#management) abortConnection(this.#management);
+    }
     this.#senders.clear();
   }
 }
