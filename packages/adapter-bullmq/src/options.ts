@@ -100,9 +100,13 @@ export function resolveOptions(options: BullmqDriverOptions) {
     typeof metrics === 'object'
       ? parseParams(metrics, METRICS_PARAMS, { fieldPrefix: 'metrics.' }).maxDataPoints
       : metrics && WEEK_OF_MINUTES;
+  const count = parsed.keepCompleted > 0 ? { count: parsed.keepCompleted } : undefined;
+  const age = Math.ceil(parsed.keepCompletedMs / 1000);
   return {
     ...parsed,
     limiter: limit as RateLimit | undefined,
     metrics: points ? { maxDataPoints: points } : undefined,
+    /** BullMQ's `removeOnComplete` of the jobs sent: one frozen value, shared by them all. */
+    removeOnComplete: Object.freeze(age > 0 ? { age, ...count } : (count ?? true)),
   };
 }

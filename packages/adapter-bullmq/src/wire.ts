@@ -63,7 +63,7 @@ export interface DeadLetterRecord extends DeadLetterInfo {
 }
 
 /** Job-level settings from the driver's options. */
-export type JobSettings = Pick<ResolvedOptions, 'keepCompleted' | 'keepCompletedMs'>;
+export type JobSettings = Pick<ResolvedOptions, 'keepCompletedMs' | 'removeOnComplete'>;
 
 /** Where a message goes: its BullMQ id (BullMQ numbers it when absent) and whether it is a copy. */
 export interface JobPlacement {
@@ -133,13 +133,6 @@ export function placeMessages(messages: readonly OutgoingMessage[], copies = fal
   });
 }
 
-/** BullMQ's `removeOnComplete` for the settings. */
-export function removeOnComplete(settings: JobSettings): JobsOptions['removeOnComplete'] {
-  const count = settings.keepCompleted > 0 ? { count: settings.keepCompleted } : undefined;
-  if (settings.keepCompletedMs <= 0) return count ?? true;
-  return { age: Math.ceil(settings.keepCompletedMs / 1000), ...count };
-}
-
 /** The tick (epoch ms) of a job made by a BullMQ job scheduler, or `undefined` for other jobs. */
 export function schedulerTick(job: Pick<Job, 'id' | 'repeatJobKey'>): number | undefined {
   if (!job.repeatJobKey || job.id === undefined) return undefined;
@@ -199,17 +192,16 @@ export function readMeta(opts: unknown): QueuekitJobMeta | undefined {
   if (typeof meta !== 'object' || meta === null) return undefined;
   const { v, h, id, e, n, c, f, t } = meta as Record<string, unknown>;
   if (v !== 1 || typeof h !== 'object' || h === null || Array.isArray(h)) return undefined;
-  return {
-    v: 1,
-    h: stringRecord(h),
-    ...(typeof id === 'string' && id !== '' ? { id } : {}),
-    ...(e === 'text' || e === 'base64' ? { e } : {}),
-    ...(n === false ? { n } : {}),
-    ...(c === 1 ? { c } : {}),
-    // A fan-out meta of another type stays visible (as no key), so that the job is refused.
-    ...(f !== undefined ? { f: typeof f === 'string' ? f : '' } : {}),
-    ...(typeof t === 'number' && Number.isFinite(t) ? { t } : {}),
-  };
+  // Set one by one, not spread in (V8's slow path, once per job received).
+  const out: { -readonly [K in keyof QueuekitJobMeta]: QueuekitJobMeta[K] } = { v: 1, h: stringRecord(h) };
+  if (typeof id === 'string' && id !== '') out.id = id;
+  if (e === 'text' || e === 'base64') out.e = e;
+  if (n === false) out.n = n;
+  if (c === 1) out.c = c;
+  // A fan-out meta of another type stays visible (as no key), so that the job is refused.
+  if (f !== undefined) out.f = typeof f === 'string' ? f : '';
+  if (typeof t === 'number' && Number.isFinite(t)) out.t = t;
+  return out;
 }
 
 /** Whether a job's options carry a fan-out record key (a reduce job, or one forged like it): see `readMeta`. */
@@ -218,11 +210,17 @@ export function hasFanOutMeta(opts: unknown): boolean {
   return (opts as { [META_OPTION]?: { f?: unknown } } | null | undefined)?.[META_OPTION]?.f !== undefined;
 }
 
+type Backoff = JobsOptions['backoff'];
+
 /** BullMQ's native backoff (`qk-backoff` as the core reads it), for plain BullMQ workers that process a queuekit job. */
-function bullBackoff(headers: Readonly<Record<string, string>>): JobsOptions['backoff'] {
-  const { type, delay, jitter } = backoffHeader(headers) ?? DEFAULT_BACKOFF;
-  return { type, delay, ...(jitter > 0 ? { jitter } : {}) };
+function bullBackoff(headers: Record<string, string>, backoff = backoffHeader(headers)): Backoff {
+  if (!backoff) return DEFAULT_BULL_BACKOFF;
+  const { type, delay, jitter } = backoff;
+  return jitter > 0 ? { type, delay, jitter } : { type, delay };
 }
+
+/** The default backoff: one frozen object, shared by the jobs without `qk-backoff`. */
+const DEFAULT_BULL_BACKOFF: Backoff = Object.freeze(bullBackoff({}, DEFAULT_BACKOFF));
 
 /**
  * An outgoing message as a BullMQ job: `attempts` and `backoff` from the core's headers, so that a plain
@@ -249,7 +247,7 @@ export function toBullJob(
   if (placement.copy) meta.c = 1;
   const opts: JobsOptions & { [META_OPTION]: QueuekitJobMeta } = {
     priority: toBullPriority(message.priority),
-    removeOnComplete: removeOnComplete(settings),
+    removeOnComplete: settings.removeOnComplete,
     [META_OPTION]: meta,
   };
   if (jobId !== undefined) opts.jobId = jobId;
@@ -330,16 +328,17 @@ export function fromBullJob(job: JobLike, raw: unknown = job, data?: string): Re
   const held =
     typeof job.priority === 'number' && Number.isFinite(job.priority) ? job.priority : job.opts.priority;
   const priority = fromBullPriority(held);
-  return {
+  const message: { -readonly [K in keyof ReceivedMessage]: ReceivedMessage[K] } = {
     id: meta?.id ?? String(job.id),
     name: job.name,
     body: dataToBody(job.data, meta?.e, meta ? data : undefined),
     headers,
     deliveryCount: Math.max(1, job.attemptsStarted || job.attemptsMade + 1),
     enqueuedAt: new Date(job.timestamp),
-    ...(priority === undefined ? {} : { priority }),
     raw,
   };
+  if (priority !== undefined) message.priority = priority;
+  return message;
 }
 
 /** A dead letter as a new message to redrive: its own id, new headers, a fresh count. */
