@@ -41,10 +41,13 @@ export class QueueAdmin {
 
   /** The dead-letter queue of `queue`: `NAME-dlq` (`NAME-dlq.fifo`), the suffix being `deadLetterSuffix`. */
   deadLetterNameOf(queue: string): string {
-    const name = this.physicalName(queue);
-    const dlq = name.replace(/(\.fifo)?$/, `${this.options.deadLetterSuffix}$1`);
+    const dlq = this.#deadLetterName(this.physicalName(queue));
     this.#deadLetterNames.add(dlq);
     return dlq;
+  }
+
+  #deadLetterName(name: string): string {
+    return name.replace(/(\.fifo)?$/, `${this.options.deadLetterSuffix}$1`);
   }
 
   /** URL of a queue, or undefined when it does not exist (found URLs are cached). */
@@ -65,17 +68,25 @@ export class QueueAdmin {
     const name = this.physicalName(queue);
     let pending = this.#infos.get(name);
     if (!pending) {
-      pending = this.#load(name);
+      // A cached URL can go stale (the queue or its dead-letter queue deleted, an emulator restarted): when
+      // SQS says a queue is missing, forget both and look them up (or create them) once more.
+      pending = this.#load(name).catch((error: unknown) => {
+        if (!isQueueMissing(error)) throw error;
+        this.#urls.delete(name);
+        this.#urls.delete(this.#deadLetterName(name));
+        return this.#load(name);
+      });
       this.#infos.set(name, pending);
       pending.catch(() => this.forget(name));
     }
     return pending;
   }
 
-  /** Forget a queue (deleted, or found missing). */
+  /** Forget a queue (deleted, or found missing) and the URL of its dead-letter queue, which may be gone too. */
   forget(name: string): void {
     this.#infos.delete(name);
     this.#urls.delete(name);
+    this.#urls.delete(this.#deadLetterName(name));
   }
 
   async #load(name: string): Promise<QueueInfo> {
