@@ -18,7 +18,7 @@ import {
 } from '@queuekit/core';
 import { type DeadLetterQueueOps, deadLetterQueueOps } from '@queuekit/core/driver-kit';
 import * as admin from './admin.js';
-import { classifyError } from './errors.js';
+import { classifyError, isNotFound } from './errors.js';
 import { optionsFromUrl, type PubSubDriverOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { QueueReceiver } from './receiver.js';
 import {
@@ -154,7 +154,8 @@ export class PubSubDriver implements Driver {
     const now = Date.now();
     const converted = messages.map((message) => toPubsubMessage(message, now));
     if (converted.length === 0) return;
-    const { clients, resources, subscriptions } = await this.#queue(queue);
+    const state = this.#queue(queue);
+    const { clients, resources, subscriptions } = await state;
     // Keyed messages go through the ordered topic; each index is a position in `messages`.
     const keyed: number[] = [];
     const plain: number[] = [];
@@ -171,6 +172,7 @@ export class PubSubDriver implements Driver {
     ]);
     if (failed.size === 0) return;
     const cause = outcomes[0].error ?? outcomes[1].error;
+    this.#forgetIfMissing(queue, state, cause);
     const sent = messages.filter((_, i) => !failed.has(i)).map((message) => message.id);
     if (sent.length === 0) throw cause;
     // Say which jobs Pub/Sub took, so that only the others are sent again.
@@ -181,7 +183,21 @@ export class PubSubDriver implements Driver {
   /** Pull up to `max` messages under a lock of `lockMs` (whole seconds, 1-600). */
   async receive(queue: string, options: ReceiveOptions): Promise<Delivery[]> {
     this.assertOpen();
-    return (await this.#queue(queue)).receiver.receive(options);
+    const state = this.#queue(queue);
+    try {
+      return await (await state).receiver.receive(options);
+    } catch (error) {
+      this.#forgetIfMissing(queue, state, error);
+      throw error;
+    }
+  }
+
+  /**
+   * Forget a queue's setup when Pub/Sub says its topic or subscription is gone (deleted by hand, an emulator
+   * restarted): the next call sets it up again (created when `createIfMissing`), instead of failing for good.
+   */
+  #forgetIfMissing(queue: string, state: Promise<QueueState>, error: unknown): void {
+    if (isNotFound(error) && this.#queues.get(queue) === state) this.#queues.delete(queue);
   }
 
   /** Pub/Sub has no per-subscription counts outside Cloud Monitoring: nothing is reported. */

@@ -22,6 +22,16 @@ export function statusOf(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/** Pub/Sub said a topic or subscription does not exist (the error, or a cause it wraps, has NOT_FOUND). */
+export function isNotFound(error: unknown): boolean {
+  let current = error;
+  for (let depth = 0; depth < 4 && current != null; depth++) {
+    if (statusOf(current) === Status.NOT_FOUND) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /**
  * The queuekit error a client failure during `operation` stands for, or undefined when the driver does
  * not know it (the kit then wraps it in a `DriverError`). Never throws, whatever it is given.
