@@ -53,9 +53,21 @@ queue.on('dead-lettered', (info) => console.log(`[job] ${info.id} dead-lettered:
 
 // Connect before starting the worker and the server, so a wrong QUEUE_URL stops the demo at once with the
 // typed error (a ConfigError names the field; no password is ever in the message) instead of a server
-// that answers 500 to every POST.
+// that answers 500 to every POST. Making the driver does not reach every broker (BullMQ, SQS and Service
+// Bus connect on first use), so one round trip (`stats`) follows: a refused password (AuthenticationError)
+// or a broker that does not answer within START_TIMEOUT_MS stops it too.
+const START_TIMEOUT_MS = 15_000;
 try {
   await queue.driver();
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(
+      reject,
+      START_TIMEOUT_MS,
+      new Error(`the broker did not answer within ${START_TIMEOUT_MS} ms`),
+    );
+  });
+  await Promise.race([queue.stats(), late]).finally(() => clearTimeout(timer));
 } catch (error) {
   console.error(`queuekit demo: ${error?.name ?? 'Error'} ${error?.code ?? ''}: ${error?.message ?? error}`);
   await queue.close({ timeout: 1_000 }).catch(() => {});

@@ -113,4 +113,20 @@ describe('demo start-up', () => {
     expect(output).not.toContain('s3cret-pw');
     expect(output).not.toContain('queuekit demo on');
   });
+
+  it('stops with AuthenticationError, without the password, when the broker refuses the credentials', async () => {
+    // Redis at 127.0.0.1:6379 (pnpm test starts it); no ACL user of this name exists, so AUTH is refused.
+    // Making a BullMQ driver does not connect: before, the demo started and logged the refusal on every poll.
+    const bad = spawn(process.execPath, [server], {
+      env: { ...process.env, PORT: '0', QUEUE_URL: 'redis://qk-demo-nobody:s3cret-pw@127.0.0.1:6379' },
+    });
+    let output = '';
+    bad.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    bad.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const [code] = (await once(bad, 'exit')) as [number];
+    expect(code).toBe(1);
+    expect(output).toContain('AuthenticationError ERR_AUTH');
+    expect(output).not.toContain('s3cret-pw');
+    expect(output).not.toContain('queuekit demo on');
+  }, 30_000);
 });
