@@ -93,10 +93,8 @@ export async function listDeadLetters(
 ): Promise<DeadLetteredMessage[]> {
   const target = host.queue(queue);
   const jobs = present(await target.getJobs(['failed'], 0, limit - 1, true));
-  const records = await deadLetterRecords(
-    host.connection,
-    jobs.map((job) => target.toKey(String(job.id))),
-  );
+  const keys = jobs.map((job) => target.toKey(String(job.id)));
+  const records = await deadLetterRecords(host.connection, keys);
   return jobs.map((job, index) => {
     const record = records[index];
     const view = fromBullJob(job);

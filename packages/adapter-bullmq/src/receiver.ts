@@ -494,12 +494,7 @@ export class QueueReceiver {
 }
 
 /** Move the job to BullMQ's failed set with queuekit's record beside `failedReason`, atomically. */
-async function fail(
-  job: Job,
-  token: string,
-  backend: Worker['backend'],
-  given: DeadLetterInfo,
-): Promise<void> {
+async function fail(job: Job, token: string, backend: Worker['backend'], given: DeadLetterInfo) {
   // Stored in Redis as is: cut as the core cuts the error text of its job records.
   const { stack, ...rest } = given;
   const info = rest.error === undefined ? rest : { ...rest, error: capErrorText(rest.error) };

@@ -148,6 +148,37 @@ describe('bounds', () => {
   });
 });
 
+describe('forged headers in opts.queuekit', () => {
+  it('come back as own string headers only: `__proto__` is just a name, never a prototype', async () => {
+    const d = driver();
+    const queue = uniqueQueue('forged-headers');
+    // As JSON.parse reads it: `__proto__` an own key, values of other types beside the strings.
+    const h = JSON.parse(
+      '{"__proto__":{"polluted":"yes"},"constructor":"c","toString":"t","n":5,"x-ok":"1"}',
+    );
+    await plainQueue(queue).add('job', { a: 1 }, { queuekit: { v: 1, h } } as never);
+    await plainQueue(queue).add('job', { a: 2 }, {
+      queuekit: { v: 1, h: JSON.parse('{"__proto__":"just-a-name"}') },
+    } as never);
+    const got = await drain(d, queue, 2);
+    expect(got).toHaveLength(2);
+    const [first, second] = got.sort((a, b) => a.id.localeCompare(b.id)).map((delivery) => delivery.headers);
+    expect(Object.getPrototypeOf(first)).toBe(Object.prototype);
+    expect((first as Record<string, unknown>).polluted).toBeUndefined();
+    expect(first).toEqual({
+      constructor: 'c',
+      toString: 't',
+      'x-ok': '1',
+      'content-type': 'application/json',
+      'qk-name': 'job',
+    });
+    expect(Object.getOwnPropertyDescriptor(second, '__proto__')?.value).toBe('just-a-name');
+    expect(Object.getPrototypeOf(second)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    await Promise.all(got.map((delivery) => delivery.ack()));
+  });
+});
+
 describe('forged fan-out meta on a BullMQ job', () => {
   async function forge(queue: string, jobId: string, f: unknown, record?: Record<string, string>) {
     if (record) {
