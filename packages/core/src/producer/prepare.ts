@@ -1,7 +1,7 @@
 import { encodeWith } from '../codec.js';
 import { MAX_DURATION_MS, validateHeaders, validateSendOptions } from '../config.js';
 import type { QueueContext } from '../context.js';
-import type { Driver, OutgoingMessage } from '../driver.js';
+import type { Capabilities, Driver, OutgoingMessage } from '../driver.js';
 import { ConfigError, PayloadTooLargeError, UnsupportedFeatureError } from '../errors.js';
 import { H } from '../headers.js';
 import { validateWith } from '../schema.js';
@@ -32,8 +32,21 @@ export async function prepareMessage<T>(
 ): Promise<PreparedMessage> {
   checkEntry(driver, name, options, field);
   const value = ctx.schema ? await validateWith(ctx.schema, data) : data;
-  return buildMessage(ctx, driver, name, value, options ?? NO_OPTIONS, internalHeaders);
+  return buildMessage(ctx, sendTarget(driver), name, value, options ?? NO_OPTIONS, internalHeaders);
 }
+
+/** The driver, with what every message reads of it taken once (through the guard, each read is a Proxy trap). */
+interface SendTarget {
+  readonly driver: Driver;
+  readonly caps: Capabilities;
+  readonly provider: string;
+}
+
+const sendTarget = (driver: Driver): SendTarget => ({
+  driver,
+  caps: driver.capabilities,
+  provider: driver.provider,
+});
 
 const NO_OPTIONS: SendOptions = Object.freeze({});
 
@@ -50,13 +63,13 @@ function checkEntry(driver: Driver, name: string, options: SendOptions | undefin
 /** Encode and check one job whose entry passed {@link checkEntry} and whose payload passed the schema. */
 function buildMessage<T>(
   ctx: QueueContext<T>,
-  driver: Driver,
+  target: SendTarget,
   name: string,
   value: T,
   options: SendOptions,
   internalHeaders: Readonly<Record<string, string>> | undefined,
 ): PreparedMessage {
-  const caps = driver.capabilities;
+  const { driver, caps, provider } = target;
   const body = encodeWith(ctx.codec, value);
   const now = Date.now();
 
@@ -66,7 +79,7 @@ function buildMessage<T>(
     if (caps.priority === 'none' || (caps.priority === 'emulated' && ctx.strict)) {
       throw new UnsupportedFeatureError(
         'priority',
-        driver.provider,
+        provider,
         ctx.strict ? 'strict mode refuses priority emulation' : '',
       );
     }
@@ -75,12 +88,12 @@ function buildMessage<T>(
   if (options.jobId !== undefined && !caps.dedup) {
     throw new UnsupportedFeatureError(
       'jobId deduplication',
-      driver.provider,
+      provider,
       'put your own id in `headers` instead',
     );
   }
   if (options.orderingKey !== undefined && !caps.ordering) {
-    throw new UnsupportedFeatureError('ordering keys', driver.provider);
+    throw new UnsupportedFeatureError('ordering keys', provider);
   }
 
   const delayMs = options.runAt ? Math.max(0, options.runAt.getTime() - now) : (options.delay ?? 0);
@@ -98,7 +111,7 @@ function buildMessage<T>(
   if (backoff) headers[H.backoff] = JSON.stringify(backoff);
   if (priority !== undefined) headers[H.priority] = String(priority);
   if (delayMs > 0) headers[H.notBefore] = String(now + delayMs);
-  const span = startSendSpan(ctx.name, driver.provider, headers);
+  const span = startSendSpan(ctx.name, provider, headers);
 
   const message: { -readonly [K in keyof OutgoingMessage]: OutgoingMessage[K] } = {
     id: options.jobId ?? newJobId(),
@@ -113,7 +126,7 @@ function buildMessage<T>(
   const size = messageSize(message);
   if (size > caps.maxPayloadBytes) {
     span?.end();
-    throw new PayloadTooLargeError(size, caps.maxPayloadBytes, driver.provider);
+    throw new PayloadTooLargeError(size, caps.maxPayloadBytes, provider);
   }
   return { queue, message, span };
 }
@@ -131,13 +144,14 @@ export async function prepareEntries<T>(
   field: (index: number) => string = (index) => `entries[${index}].options`,
 ): Promise<PreparedMessage[]> {
   const prepared: PreparedMessage[] = new Array(entries.length);
+  const target = sendTarget(driver);
   for (let index = 0; index < entries.length; index++) {
     const entry = entries[index] as InternalEntry<T>;
     const { name, options } = entry;
     checkEntry(driver, name, options, options === undefined ? 'options' : field(index));
     // Without a schema, no await per entry.
     const value = ctx.schema ? await validateWith(ctx.schema, entry.data) : entry.data;
-    prepared[index] = buildMessage(ctx, driver, name, value, options ?? NO_OPTIONS, entry.internalHeaders);
+    prepared[index] = buildMessage(ctx, target, name, value, options ?? NO_OPTIONS, entry.internalHeaders);
   }
   const failures = await recordSent(ctx, driver, prepared);
   if (failures) {
