@@ -1,4 +1,5 @@
 import { type BackoffOptions, DEFAULT_BACKOFF } from './semantics/backoff.js';
+import { nullPrototypeRecord } from './driver-kit/string-record.js';
 
 /** Names of the headers the core stores on every message. Drivers keep them verbatim. */
 export const H = {
@@ -42,7 +43,7 @@ export function isCoreHeader(key: string): boolean {
 
 /** User-visible headers: everything but the core's own, in an object without prototype (`__proto__` is a plain key). */
 export function userHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
-  const out = Object.create(null) as Record<string, string>;
+  const out = nullPrototypeRecord<string>();
   // Own enumerable keys, as Object.keys gives them, without allocating its array (this runs once per job).
   for (const key in headers) {
     if (Object.hasOwn(headers, key) && !isCoreHeader(key)) out[key] = headers[key] as string;

@@ -33,7 +33,7 @@ export {
   type ParseParamsOptions,
 } from './params.js';
 export { type MessageView, readMessage, type ReadMessageOptions } from './read-message.js';
-export { stringRecord } from './string-record.js';
+export { nullPrototypeRecord, stringRecord } from './string-record.js';
 export { type WakeReason, Wakeup } from './wait.js';
 export { backoffHeader, intHeader, maxAttemptsHeader } from '../headers.js';
 export { REDIS_CREDENTIAL_COMMANDS } from '../credential-commands.js';
