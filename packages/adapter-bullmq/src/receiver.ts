@@ -20,6 +20,7 @@ import {
   META_OPTION,
   readMeta,
   STARTED_BEFORE_FIELD,
+  StoredJob,
 } from './wire.js';
 
 /**
@@ -27,6 +28,11 @@ import {
  * that a fetch does not outlive the `receive` that started it by much.
  */
 export class FetchWorker extends Worker {
+  protected override get Job(): typeof Job {
+    // Reads a job whose stored data is not JSON instead of throwing (see `StoredJob.fromJSON`).
+    return StoredJob as unknown as typeof Job;
+  }
+
   /** Longest single blocking wait for a job, in seconds. */
   blockCapSeconds = 1;
   /** Connection that reads a scheduler's latest tick (the receiver's shared one). */

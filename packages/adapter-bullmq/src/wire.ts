@@ -344,7 +344,7 @@ export function fromBullJob(job: JobLike, raw: unknown = job, data?: string): Re
   const message: { -readonly [K in keyof ReceivedMessage]: ReceivedMessage[K] } = {
     id: meta?.id ?? String(job.id),
     name: job.name,
-    body: dataToBody(job.data, meta?.e, meta ? data : undefined),
+    body: bodyOf(job, meta, data),
     headers,
     deliveryCount: Math.max(1, job.attemptsStarted || job.attemptsMade + 1),
     enqueuedAt: new Date(job.timestamp),
@@ -352,6 +352,12 @@ export function fromBullJob(job: JobLike, raw: unknown = job, data?: string): Re
   };
   if (priority !== undefined) message.priority = priority;
   return message;
+}
+
+function bodyOf(job: JobLike, meta: QueuekitJobMeta | undefined, data: string | undefined): Uint8Array {
+  const undecodable = undecodableData.get(job);
+  if (undecodable !== undefined) return encoder.encode(undecodable);
+  return dataToBody(job.data, meta?.e, meta ? data : undefined);
 }
 
 /** A dead letter as a new message to redrive: its own id, new headers, a fresh count. */
@@ -398,6 +404,19 @@ export function encodeOpts(opts: JobsOptions): Record<string, unknown> {
   return out;
 }
 
+/** The stored text of jobs whose data is not JSON (see {@link StoredJob.fromJSON}). */
+const undecodableData = new WeakMap<object, string>();
+
+/** Whether BullMQ's `JSON.parse` of a stored `data` field succeeds (an empty one reads as `{}`). */
+function parses(text: string | undefined): boolean {
+  try {
+    JSON.parse(text || '{}');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Job data that {@link SendQueue} stores as the given JSON text (what `JSON.stringify(value)` gives, checked
  * by {@link bodyToData}) instead of stringifying it again. A wrapper, not a `WeakMap` by value: an
@@ -416,7 +435,30 @@ export class JsonData {
  * Duplicate) would be dropped as a duplicate; without it the re-added job gets a new BullMQ id, and its
  * copied `t` tells the driver it is a new job (see {@link fromBullJob}).
  */
-class StoredJob extends Job {
+export class StoredJob extends Job {
+  /**
+   * BullMQ's reading of a stored job, except that a `data` field that is not JSON (another producer's, or a
+   * corrupted hash) does not throw, which would fail every receive, peek and listing of the queue for good
+   * while the job cycles through the stalled check. Such data reads as `null`, and its stored text becomes the
+   * job's body ({@link fromBullJob}), which the core dead-letters as `undecodable`.
+   */
+  static override fromJSON<T = unknown, R = unknown, N extends string = string>(
+    queue: Parameters<typeof Job.fromJSON>[0],
+    json: JobJson,
+    jobId?: string,
+  ): Job<T, R, N> {
+    try {
+      // biome-ignore lint/complexity/noThisInStatic: `super` reads the job as this class, as BullMQ's `new this`
+      return super.fromJSON<T, R, N>(queue, json, jobId);
+    } catch (error) {
+      if (!(error instanceof SyntaxError) || parses(json.data)) throw error;
+      // biome-ignore lint/complexity/noThisInStatic: as above
+      const job = super.fromJSON<T, R, N>(queue, { ...json, data: 'null' }, jobId);
+      undecodableData.set(job, json.data);
+      return job;
+    }
+  }
+
   override asJSON(): JobJson {
     const { jobId: _jobId, ...opts } = this.opts;
     const meta = (opts as Record<string, unknown>)[META_OPTION];

@@ -1,4 +1,4 @@
-import { MAX_ERROR_TEXT, type OutgoingMessage, utf8 } from '@queuekit/core';
+import { createQueue, MAX_ERROR_TEXT, type OutgoingMessage, utf8 } from '@queuekit/core';
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BullmqDriver } from '../src/index.js';
@@ -232,5 +232,58 @@ describe('forged fan-out meta on a BullMQ job', () => {
         .sort()
         .map((id) => [id, 'invalid-fan-out']),
     );
+  });
+});
+
+describe('a BullMQ job whose stored data is not JSON', () => {
+  /** A job added by plain BullMQ, its `data` field then overwritten with text that is not JSON. */
+  async function corrupt(queue: string, jobId: string, text: string): Promise<void> {
+    await plainQueue(queue).add('job', { placeholder: true }, { jobId });
+    const admin = adminRedis();
+    try {
+      await admin.hset(`${prefix}:${queue}:${jobId}`, 'data', text);
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  it('is delivered with its stored text as the body (not a failed receive), and peeked and listed', async () => {
+    const d = driver();
+    const queue = uniqueQueue('corrupt');
+    await corrupt(queue, 'not-json', 'this is {not json');
+    expect((await d.peek(queue, 10)).map((m) => Buffer.from(m.body).toString())).toEqual([
+      'this is {not json',
+    ]);
+    await d.send(queue, [message('after-the-corrupt-one')]);
+    const got = await drain(d, queue, 2);
+    expect(got.map((delivery) => delivery.id).sort()).toEqual(['after-the-corrupt-one', 'not-json']);
+    const bad = got.find((delivery) => delivery.id === 'not-json');
+    expect(Buffer.from(bad?.body ?? []).toString()).toBe('this is {not json');
+    await bad?.deadLetter({ reason: 'undecodable', error: 'not JSON', attempts: 1 });
+    await got.find((delivery) => delivery.id === 'after-the-corrupt-one')?.ack();
+    const dead = await d.listDeadLetters(queue, 10);
+    expect(dead.map((entry) => [entry.id, entry.reason])).toEqual([['not-json', 'undecodable']]);
+    expect(Buffer.from(dead[0]?.body ?? []).toString()).toBe('this is {not json');
+  });
+
+  it('is dead-lettered as undecodable by a Queue, which goes on with the next job', async () => {
+    const queue = uniqueQueue('corrupt');
+    await corrupt(queue, 'not-json', '{"cut": "short');
+    const consumer = createQueue({ name: queue, driver: driver() });
+    closers.push(consumer);
+    const errors: unknown[] = [];
+    consumer.on('error', (error) => errors.push(error));
+    const done: string[] = [];
+    consumer.process(async (job) => {
+      done.push(job.id);
+    });
+    await consumer.send('job', { good: true }, { jobId: 'good-one' });
+    const dead = await eventually('the corrupt job dead-lettered and the good one done', async () => {
+      const listed = await consumer.deadLetters.list();
+      return listed.length > 0 && done.length > 0 ? listed : undefined;
+    });
+    expect(dead.map((entry) => [entry.id, entry.reason])).toEqual([['not-json', 'undecodable']]);
+    expect(done).toEqual(['good-one']);
+    expect(errors).toEqual([]);
   });
 });
