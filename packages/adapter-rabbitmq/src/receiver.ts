@@ -409,8 +409,14 @@ export class QueueConsumer {
       ack,
       deadLetter: async (info: DeadLetterInfo) => {
         if (this.channel !== channel) return ack(); // LockLostError, nothing published
-        const copy = deadLettered(deadLetterQueueName(queue), message, info, fields.deliveryCount);
-        await host.publish([copy], queue);
+        const copy = (lean: boolean) =>
+          deadLettered(deadLetterQueueName(queue), message, info, fields.deliveryCount, lean);
+        // A table amqplib cannot encode (a foreign header near 64 KiB, plus the dead-letter headers) is a
+        // RangeError before anything is written: the copy then goes with the message's own core headers only.
+        await host.publish([copy(false)], queue).catch((error: unknown) => {
+          if (!(error instanceof RangeError)) throw error;
+          return host.publish([copy(true)], queue);
+        });
         await ack();
       },
     };

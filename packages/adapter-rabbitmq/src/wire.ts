@@ -3,6 +3,7 @@
  * copies the driver publishes (given back, dead-lettered, redriven).
  */
 import {
+  ConfigError,
   CORE_HEADERS,
   type DeadLetteredMessage,
   type DeadLetterInfo,
@@ -93,6 +94,34 @@ export function publishOptions(message: OutgoingMessage): Options.Publish {
   if (contentType !== undefined) options.contentType = contentType;
   if (message.priority !== undefined) options.priority = message.priority;
   return options;
+}
+
+/** amqplib encodes a message's headers table in one buffer of this size, and each name as a short string. */
+const MAX_HEADERS_TABLE_BYTES = 65_536;
+const MAX_HEADER_NAME_BYTES = 255;
+
+/**
+ * Refuse headers amqplib cannot encode (a name over 255 bytes, a table over 64 KiB) with a `ConfigError` naming
+ * them, before anything is published: amqplib throws a `RangeError` from `publish`, in the middle of a batch.
+ * The size is the table's AMQP encoding: its length, then per entry the name's length and bytes, a type byte,
+ * the value's length and bytes.
+ */
+export function checkHeadersTable(headers: Readonly<Record<string, string>>): void {
+  let size = 4;
+  for (const key in headers) {
+    const keyBytes = Buffer.byteLength(key);
+    if (keyBytes > MAX_HEADER_NAME_BYTES)
+      throw new ConfigError(
+        `headers.${key}`,
+        `an AMQP header name is at most 255 bytes (this one is ${keyBytes})`,
+      );
+    size += 1 + keyBytes + 1 + 4 + Buffer.byteLength(headers[key]!);
+  }
+  if (size > MAX_HEADERS_TABLE_BYTES)
+    throw new ConfigError(
+      'headers',
+      `the headers encode to ${size} bytes; amqplib carries at most ${MAX_HEADERS_TABLE_BYTES} bytes of AMQP headers`,
+    );
 }
 
 /** The body as a Buffer without copying. */
@@ -224,9 +253,24 @@ export function givenBack(queue: string, message: Message): Publication {
   return copy(queue, message, (key) => !/^x-(qk-|delivery-count$)/.test(key));
 }
 
-/** The copy of `message` that goes to a dead-letter queue, carrying reason, error and attempts. */
-export function deadLettered(queue: string, message: Message, info: DeadLetterInfo, deliveryCount: number) {
-  return copy(queue, message, (key) => !key.startsWith('x-qk-'), {
+/**
+ * The copy of `message` that goes to a dead-letter queue, carrying reason, error and attempts. `lean` keeps only
+ * the message's own `qk-*` headers of at most 1 KiB: for a message whose headers, with these added, are more than
+ * amqplib can encode (see {@link checkHeadersTable}), so that it can still be dead-lettered.
+ */
+export function deadLettered(
+  queue: string,
+  message: Message,
+  info: DeadLetterInfo,
+  deliveryCount: number,
+  lean = false,
+) {
+  const headers = headersOf(message);
+  const keep = lean
+    ? (key: string) =>
+        key.startsWith('qk-') && typeof headers[key] === 'string' && headers[key].length <= 1024
+    : (key: string) => !key.startsWith('x-qk-');
+  return copy(queue, message, keep, {
     [REASON]: info.reason,
     ...(info.error === undefined ? {} : { [ERROR]: info.error.slice(0, MAX_ERROR_CHARS) }),
     ...(info.attempts === undefined ? {} : { [ATTEMPTS]: String(info.attempts) }),
