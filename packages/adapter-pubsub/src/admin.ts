@@ -1,7 +1,7 @@
 import { type PubSub, v1 } from '@google-cloud/pubsub';
 import { ConfigError } from '@queuekit/core';
 import { call, Status, statusOf } from './errors.js';
-import type { ResolvedOptions } from './options.js';
+import { ADMIN_CALL, type ResolvedOptions } from './options.js';
 import { type QueueResources, Requests } from './wire.js';
 
 /** The driver's gRPC clients and the requests made with them. */
@@ -86,10 +86,10 @@ async function ensureSubscription(
   if (settings.createIfMissing) {
     const deadLetterPolicy = { deadLetterTopic: resources.deadLetterTopic, maxDeliveryAttempts };
     const request = { name, topic, ackDeadlineSeconds, enableMessageOrdering: ordered, deadLetterPolicy };
-    if (await unless(Status.ALREADY_EXISTS, subscriber.createSubscription(request)))
+    if (await unless(Status.ALREADY_EXISTS, subscriber.createSubscription(request, ADMIN_CALL)))
       return { name, ackDeadlineSeconds, maxDeliveryAttempts };
   }
-  const [subscription] = await subscriber.getSubscription({ subscription: name });
+  const [subscription] = await subscriber.getSubscription({ subscription: name }, ADMIN_CALL);
   const policy = subscription.deadLetterPolicy;
   if (!policy?.deadLetterTopic) {
     // Without a policy Pub/Sub reports no `deliveryAttempt`: a worker that crashes mid-job would never
@@ -122,12 +122,12 @@ export function ensureQueue(
         const topics = [resources.topic, resources.deadLetterTopic];
         if (settings.messageOrdering) topics.push(resources.orderedTopic);
         await Promise.all(
-          topics.map((name) => unless(Status.ALREADY_EXISTS, publisher.createTopic({ name }))),
+          topics.map((name) => unless(Status.ALREADY_EXISTS, publisher.createTopic({ name }, ADMIN_CALL))),
         );
         const { deadLetterSubscription: name, deadLetterTopic: topic } = resources;
         await unless(
           Status.ALREADY_EXISTS,
-          subscriber.createSubscription({ name, topic, ackDeadlineSeconds: 60 }),
+          subscriber.createSubscription({ name, topic, ackDeadlineSeconds: 60 }, ADMIN_CALL),
         );
       }
       const [main, ordered] = await Promise.all([
@@ -153,12 +153,13 @@ export function deleteQueueResources(
   return call('queue deletion', async () => {
     await Promise.all(
       [resources.subscription, resources.orderedSubscription, resources.deadLetterSubscription].map(
-        (subscription) => unless(Status.NOT_FOUND, subscriber.deleteSubscription({ subscription })),
+        (subscription) =>
+          unless(Status.NOT_FOUND, subscriber.deleteSubscription({ subscription }, ADMIN_CALL)),
       ),
     );
     await Promise.all(
       [resources.topic, resources.orderedTopic, resources.deadLetterTopic].map((topic) =>
-        unless(Status.NOT_FOUND, publisher.deleteTopic({ topic })),
+        unless(Status.NOT_FOUND, publisher.deleteTopic({ topic }, ADMIN_CALL)),
       ),
     );
   });

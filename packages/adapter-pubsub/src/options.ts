@@ -144,6 +144,16 @@ export const CALL: CallOptions = {
 };
 
 /**
+ * Call options of the queue setup's topic and subscription calls (create, get, delete): {@link CALL}'s retries
+ * within 30 s. On the client's defaults (60 s and more per call, one call after another) a first send or receive
+ * against an unreachable Pub/Sub hung over a minute in setup instead of failing typed.
+ */
+export const ADMIN_CALL: CallOptions = {
+  timeout: 30_000,
+  retry: { backoffSettings: { ...CALL.retry!.backoffSettings!, totalTimeoutMillis: 30_000 } },
+};
+
+/**
  * Call options of a publish of at least {@link BUNDLE_THRESHOLD} messages: {@link CALL} without google-gax's
  * request bundling, which would send it at once anyway, after encoding every message once more to count its
  * bytes. Smaller publishes keep bundling (held up to 10 ms and merged, as the native client batches them).
