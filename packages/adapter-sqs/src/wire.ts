@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Message, MessageAttributeValue, SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 import type { DeadLetterInfo, OutgoingMessage, ReceivedMessage } from '@queuekit/core';
-import { cutText, DEAD_LETTER_HEADERS, readMessage } from '@queuekit/core/driver-kit';
+import { cutText, DEAD_LETTER_HEADERS, nullPrototypeRecord, readMessage } from '@queuekit/core/driver-kit';
 
 /**
  * What the driver writes: one String attribute, `qk-meta`, a JSON object (non-ASCII escaped) of the job id
@@ -117,7 +117,7 @@ const asString = (value: unknown) => (typeof value === 'string' ? value : undefi
 
 /** The string values of `source` (through `pick`) in an object without prototype; nothing from a non-object. */
 function strings(source: unknown, pick: (value: unknown) => unknown): Record<string, string> {
-  const out: Record<string, string> = Object.create(null);
+  const out = nullPrototypeRecord<string>();
   if (typeof source === 'object' && source !== null && !Array.isArray(source))
     for (const [key, value] of Object.entries(source)) {
       const string = pick(value);
