@@ -26,7 +26,7 @@ import {
 import { classifyError } from './errors.js';
 import { type RabbitMqDriverOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { QueueConsumer, type ReceiverHost } from './receiver.js';
-import { checkHeadersTable, type Publication, publishOptions, RESERVED_HEADERS, toBuffer } from './wire.js';
+import { type Publication, publishOptions, RESERVED_HEADERS, toBuffer } from './wire.js';
 
 /**
  * The RabbitMQ driver (AMQP 0-9-1, amqplib). One instance is one connection, re-established with backoff when
@@ -133,12 +133,8 @@ export class RabbitMqDriver implements Driver {
 
   /** What `send` publishes, queues declared: a delayed message goes to a TTL wait queue, expiring after its delay. */
   private async plan(queue: string, messages: readonly OutgoingMessage[]): Promise<Publication[]> {
-    // Every message's headers are checked before a queue is declared or a message published.
-    const allOptions = messages.map((message) => {
-      const options = publishOptions(message);
-      checkHeadersTable(options.headers as Record<string, string>);
-      return options;
-    });
+    // Every message's headers are checked (`publishOptions`) before a queue is declared or a message published.
+    const allOptions = messages.map(publishOptions);
     await this.admin.ensure(queue);
     const publications: Publication[] = [];
     for (const [i, message] of messages.entries()) {

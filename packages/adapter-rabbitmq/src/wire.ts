@@ -93,12 +93,12 @@ export function publishOptions(message: OutgoingMessage): Options.Publish {
   const contentType = given[CONTENT_TYPE];
   if (contentType !== undefined) options.contentType = contentType;
   if (message.priority !== undefined) options.priority = message.priority;
+  checkHeadersTable(headers);
   return options;
 }
 
 /** amqplib encodes a message's headers table in one buffer of this size, and each name as a short string. */
 const MAX_HEADERS_TABLE_BYTES = 65_536;
-const MAX_HEADER_NAME_BYTES = 255;
 
 /**
  * Refuse headers amqplib cannot encode (a name over 255 bytes, a table over 64 KiB) with a `ConfigError` naming
@@ -109,19 +109,14 @@ const MAX_HEADER_NAME_BYTES = 255;
 export function checkHeadersTable(headers: Readonly<Record<string, string>>): void {
   let size = 4;
   for (const key in headers) {
-    const keyBytes = Buffer.byteLength(key);
-    if (keyBytes > MAX_HEADER_NAME_BYTES)
-      throw new ConfigError(
-        `headers.${key}`,
-        `an AMQP header name is at most 255 bytes (this one is ${keyBytes})`,
-      );
-    size += 1 + keyBytes + 1 + 4 + Buffer.byteLength(headers[key]!);
+    const bytes = Buffer.byteLength(key);
+    if (bytes > 255)
+      throw new ConfigError(`headers.${key}`, `an AMQP header name is at most 255 bytes, not ${bytes}`);
+    size += 6 + bytes + Buffer.byteLength(headers[key] as string);
   }
-  if (size > MAX_HEADERS_TABLE_BYTES)
-    throw new ConfigError(
-      'headers',
-      `the headers encode to ${size} bytes; amqplib carries at most ${MAX_HEADERS_TABLE_BYTES} bytes of AMQP headers`,
-    );
+  const most = MAX_HEADERS_TABLE_BYTES;
+  if (size > most)
+    throw new ConfigError('headers', `the headers encode to ${size} bytes; amqplib carries ${most}`);
 }
 
 /** The body as a Buffer without copying. */
@@ -262,7 +257,7 @@ export function deadLettered(
   queue: string,
   message: Message,
   info: DeadLetterInfo,
-  deliveryCount: number,
+  count: number,
   lean = false,
 ) {
   const headers = headersOf(message);
@@ -275,7 +270,7 @@ export function deadLettered(
     ...(info.error === undefined ? {} : { [ERROR]: info.error.slice(0, MAX_ERROR_CHARS) }),
     ...(info.attempts === undefined ? {} : { [ATTEMPTS]: String(info.attempts) }),
     [DEAD_LETTERED_AT]: String(Date.now()),
-    [DELIVERY_COUNT]: String(deliveryCount),
+    [DELIVERY_COUNT]: String(count),
   });
 }
 
