@@ -12,6 +12,7 @@ import {
   chunk,
   cutText,
   DEAD_LETTER_HEADERS,
+  nullPrototypeRecord,
   PACKED_HEADERS,
   packCoreHeaders,
   unpackCoreHeaders,
@@ -83,7 +84,7 @@ export function deliverAtOf(attributes: Readonly<Attributes>, now: number): numb
 
 /** Headers of a received message: its attributes without this driver's own, in an object without prototype. */
 function headersOf(attributes: Readonly<Attributes>): Record<string, string> {
-  const out: Attributes = Object.create(null) as Attributes;
+  const out: Attributes = nullPrototypeRecord<string>();
   for (const key of Object.keys(attributes)) {
     if (!OWN_KEYS.has(key) && !key.startsWith(NATIVE_DEAD_LETTER_PREFIX))
       out[key] = attributes[key] as string;
